@@ -1,0 +1,210 @@
+//! AWS client set-up (endpoint override, regions, call accounting) and error classification.
+
+pub mod error;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use aws_config::{BehaviorVersion, Region};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_types::config_bag::ConfigBag;
+
+pub use error::AwsError;
+
+/// Counts every AWS call the process makes, by `service:operation`.
+#[derive(Debug, Default)]
+pub struct CallStats {
+    calls: Mutex<Vec<String>>,
+}
+
+impl CallStats {
+    pub fn record(&self, service: &str, op: &str) {
+        self.calls
+            .lock()
+            .expect("stats lock")
+            .push(format!("{service}:{op}"));
+    }
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().expect("stats lock").clone()
+    }
+    /// (reads, writes): an operation is a read when its name says so.
+    pub fn split(&self) -> (usize, usize) {
+        let calls = self.calls();
+        let reads = calls.iter().filter(|c| is_read_op(c)).count();
+        (reads, calls.len() - reads)
+    }
+}
+
+pub fn is_read_op(call: &str) -> bool {
+    let op = call.rsplit(':').next().unwrap_or(call);
+    ["Get", "Describe", "List", "Head"]
+        .iter()
+        .any(|p| op.starts_with(p))
+}
+
+#[derive(Debug, Clone)]
+struct Counter(Arc<CallStats>);
+
+impl Intercept for Counter {
+    fn name(&self) -> &'static str {
+        "novactl-call-counter"
+    }
+    fn read_before_execution(
+        &self,
+        _ctx: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(m) = cfg.load::<Metadata>() {
+            self.0.record(m.service(), m.name());
+            tracing::debug!(service = m.service(), operation = m.name(), "aws call");
+        }
+        Ok(())
+    }
+}
+
+/// One client per service, for one region.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub region: String,
+    pub sts: aws_sdk_sts::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub sagemaker: aws_sdk_sagemaker::Client,
+    pub autoscaling: aws_sdk_applicationautoscaling::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub cloudtrail: aws_sdk_cloudtrail::Client,
+    pub sns: aws_sdk_sns::Client,
+}
+
+macro_rules! client {
+    ($krate:ident, $conf:expr, $counter:expr) => {
+        $krate::Client::from_conf(
+            $krate::config::Builder::from($conf)
+                .interceptor($counter.clone())
+                .build(),
+        )
+    };
+}
+
+impl Clients {
+    fn new(conf: &aws_types::SdkConfig, counter: &Counter, path_style: bool) -> Self {
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(conf)
+                .force_path_style(path_style)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        Clients {
+            region: conf.region().map(|r| r.to_string()).unwrap_or_default(),
+            sts: client!(aws_sdk_sts, conf, counter),
+            kms: client!(aws_sdk_kms, conf, counter),
+            s3,
+            iam: client!(aws_sdk_iam, conf, counter),
+            sagemaker: client!(aws_sdk_sagemaker, conf, counter),
+            autoscaling: client!(aws_sdk_applicationautoscaling, conf, counter),
+            cloudwatch: client!(aws_sdk_cloudwatch, conf, counter),
+            logs: client!(aws_sdk_cloudwatchlogs, conf, counter),
+            cloudtrail: client!(aws_sdk_cloudtrail, conf, counter),
+            sns: client!(aws_sdk_sns, conf, counter),
+        }
+    }
+}
+
+/// How to reach AWS: resolved once per run.
+#[derive(Debug, Clone, Default)]
+pub struct Connect {
+    /// `--endpoint-url`, else the spec's `endpoint_url`; `None` lets the SDK read
+    /// `AWS_ENDPOINT_URL` and friends itself.
+    pub endpoint_url: Option<String>,
+    pub profile: Option<String>,
+}
+
+/// The AWS side of a run: clients for the primary region and any other region the spec uses,
+/// the caller's account, and call accounting.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    pub primary: String,
+    by_region: BTreeMap<String, Clients>,
+    pub stats: Arc<CallStats>,
+    pub started: Instant,
+    /// An endpoint override is in force (a local emulator).
+    pub emulated: bool,
+}
+
+impl Aws {
+    pub async fn connect(connect: &Connect, primary: &str, others: &[String]) -> Self {
+        let stats = Arc::new(CallStats::default());
+        let counter = Counter(stats.clone());
+        let env_endpoint = std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|s| !s.is_empty());
+        let emulated = connect.endpoint_url.is_some() || env_endpoint.is_some();
+        let mut by_region = BTreeMap::new();
+        let mut regions = vec![primary.to_string()];
+        regions.extend(others.iter().cloned());
+        for region in regions {
+            if by_region.contains_key(&region) {
+                continue;
+            }
+            let mut loader = aws_config::defaults(BehaviorVersion::latest())
+                .region(Region::new(region.clone()));
+            if let Some(url) = &connect.endpoint_url {
+                loader = loader.endpoint_url(url);
+            }
+            if let Some(p) = &connect.profile {
+                loader = loader.profile_name(p);
+            }
+            let conf = loader.load().await;
+            by_region.insert(region.clone(), Clients::new(&conf, &counter, emulated));
+        }
+        Aws {
+            primary: primary.to_string(),
+            by_region,
+            stats,
+            started: Instant::now(),
+            emulated,
+        }
+    }
+
+    pub fn clients(&self, region: &str) -> &Clients {
+        self.by_region
+            .get(region)
+            .unwrap_or_else(|| &self.by_region[&self.primary])
+    }
+
+    pub fn primary(&self) -> &Clients {
+        &self.by_region[&self.primary]
+    }
+
+    /// The account the credentials belong to (STS GetCallerIdentity).
+    pub async fn account_id(&self) -> Result<String, AwsError> {
+        let out = self
+            .primary()
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(AwsError::from_sdk("sts:GetCallerIdentity"))?;
+        out.account.ok_or_else(|| AwsError {
+            operation: "sts:GetCallerIdentity".into(),
+            code: "MissingAccount".into(),
+            message: "the response named no account".into(),
+        })
+    }
+
+    /// "N AWS calls (R reads, W writes) in T s", for the closing line of a command.
+    pub fn summary(&self) -> String {
+        let (r, w) = self.stats.split();
+        format!(
+            "{} AWS calls ({r} reads, {w} writes) in {:.2}s",
+            r + w,
+            self.started.elapsed().as_secs_f64()
+        )
+    }
+}

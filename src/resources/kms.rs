@@ -1,0 +1,512 @@
+//! `kms.*`: a customer-managed key with alias, description, rotation, key policy and tags.
+//!
+//! # Crash safety
+//! CreateKey returns an AWS-assigned id, and the alias is what finds the key again. A run that
+//! dies between CreateKey and CreateAlias would leave a key nobody can find, and the next run
+//! would make a second one. So the key is tagged with its address *in* CreateKey, and when the
+//! alias is missing `observe` looks for a live key with that tag before reporting absence: the
+//! plan is then an update (`alias`), not a create.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_kms::types::{KeyState, Tag};
+use futures::future::try_join_all;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{
+    desired_tags, from_desired, owner_from_tags, tag_delta, tags_json, Ctx, Decl, DeleteTarget,
+    Observed, Owner, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
+};
+use crate::aws::AwsError;
+use crate::spec::render::Renderer;
+use crate::spec::{LoadedSpec, SpecError};
+
+pub struct Kms;
+
+#[derive(Deserialize)]
+struct Desired {
+    alias: String,
+    description: String,
+    rotation: bool,
+    policy: Option<Value>,
+    tags: BTreeMap<String, String>,
+    #[serde(rename = "_deletion_window_days")]
+    deletion_window_days: i32,
+}
+
+#[async_trait]
+impl Reconciler for Kms {
+    fn kind(&self) -> &'static str {
+        "kms"
+    }
+
+    fn late_outputs(&self) -> &'static [&'static str] {
+        &["arn", "id"]
+    }
+
+    fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError> {
+        let mut out = Vec::new();
+        for (name, k) in &spec.spec.kms {
+            let path = format!("kms.{name}");
+            let alias = r.str(&format!("{path}.alias"), &k.alias)?;
+            if !alias.starts_with("alias/") || alias.starts_with("alias/aws/") || alias.len() < 7
+            {
+                return Err(spec.error(
+                    &format!("{path}.alias"),
+                    format!("`{alias}` is not a valid alias: it must start with `alias/` (and not `alias/aws/`)"),
+                ));
+            }
+            if !(7..=30).contains(&k.deletion_window_days) {
+                return Err(spec.error(
+                    &format!("{path}.deletion_window_days"),
+                    format!("{} is out of range: KMS accepts 7 to 30 days", k.deletion_window_days),
+                ));
+            }
+            let mut template_files = Vec::new();
+            let mut deps = Vec::new();
+            if let Some(p) = &k.policy {
+                template_files.push(spec.template_path(p));
+                deps.extend(r.file_refs(p));
+            }
+            deps.retain(|d| d != &path);
+            out.push(Decl {
+                address: path.clone(),
+                kind: "kms",
+                name: name.clone(),
+                spec_path: path.clone(),
+                region: spec.spec.region.clone(),
+                identity: alias.clone(),
+                identity_key: format!("{path}.alias"),
+                deps,
+                outputs: json!({
+                    "alias": alias,
+                    "alias_arn": format!("arn:aws:kms:{}:{}:{}", spec.spec.region,
+                        r_account(r), alias),
+                }),
+                template_files,
+            });
+        }
+        Ok(out)
+    }
+
+    fn desired(&self, spec: &LoadedSpec, decl: &Decl, r: &Renderer) -> Result<Value, SpecError> {
+        let k = &spec.spec.kms[&decl.name];
+        let path = &decl.spec_path;
+        let description = match &k.description {
+            Some(d) => r.str(&format!("{path}.description"), d)?,
+            None => format!("novactl {} {}", spec.spec.environment, decl.address),
+        };
+        let policy = match &k.policy {
+            Some(p) => Some(crate::policy::normalize(
+                &r.json_file(&format!("{path}.policy"), p)?,
+            )),
+            None => None,
+        };
+        Ok(json!({
+            "alias": decl.identity,
+            "description": description,
+            "rotation": k.rotation,
+            "key_state": "Enabled",
+            "policy": policy,
+            "tags": desired_tags(spec, &decl.address, &k.tags),
+            "_deletion_window_days": k.deletion_window_days,
+        }))
+    }
+
+    async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
+        let kms = &cx.clients(&decl.region).kms;
+        let described = kms.describe_key().key_id(&decl.identity).send().await;
+        let (meta, alias) = match described {
+            Ok(out) => match out.key_metadata {
+                Some(m) => (m, Some(decl.identity.clone())),
+                None => return Ok(Observed::absent(&decl.address)),
+            },
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found_exception()) => {
+                // The alias is gone: a key tagged with our address may still exist (a crash
+                // between CreateKey and CreateAlias, or an alias deleted out of band).
+                match find_tagged_key(cx, &decl.region, &decl.address).await? {
+                    Some(m) => (m, None),
+                    None => return Ok(Observed::absent(&decl.address)),
+                }
+            }
+            Err(e) => return Err(AwsError::from_err("kms:DescribeKey", e)),
+        };
+        read_key(cx, &decl.region, &decl.address, meta, alias).await
+    }
+
+    async fn create(
+        &self,
+        cx: &Ctx<'_>,
+        decl: &Decl,
+        desired: &Value,
+    ) -> Result<Value, AwsError> {
+        let d: Desired = from_desired(&decl.address, desired)?;
+        let kms = &cx.clients(&decl.region).kms;
+        let mut req = kms.create_key().description(&d.description);
+        for (k, v) in &d.tags {
+            req = req.tags(tag(k, v));
+        }
+        if let Some(p) = &d.policy {
+            req = req.policy(p.to_string());
+        }
+        let out = req
+            .send()
+            .await
+            .map_err(AwsError::from_sdk("kms:CreateKey"))?;
+        let meta = out.key_metadata.ok_or_else(|| {
+            AwsError::local("kms:CreateKey", "EmptyResponse", "no key metadata returned")
+        })?;
+        crate::faults::point("kms.after_create_key")?;
+        let key_id = meta.key_id().to_string();
+        if d.rotation {
+            kms.enable_key_rotation()
+                .key_id(&key_id)
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("kms:EnableKeyRotation"))?;
+        }
+        create_alias(cx, &decl.region, &d.alias, &key_id).await?;
+        Ok(outputs(&meta, &d.alias))
+    }
+
+    async fn update(
+        &self,
+        cx: &Ctx<'_>,
+        decl: &Decl,
+        desired: &Value,
+        observed: &Observed,
+        changed: &[String],
+    ) -> Result<Value, AwsError> {
+        let d: Desired = from_desired(&decl.address, desired)?;
+        let kms = &cx.clients(&decl.region).kms;
+        let key_id = observed.physical_id.as_str();
+        let live = observed.state.clone().unwrap_or_default();
+        for attr in changed {
+            match attr.as_str() {
+                "key_state" => {
+                    if live["key_state"] == "PendingDeletion" {
+                        kms.cancel_key_deletion()
+                            .key_id(key_id)
+                            .send()
+                            .await
+                            .map_err(AwsError::from_sdk("kms:CancelKeyDeletion"))?;
+                    }
+                    kms.enable_key()
+                        .key_id(key_id)
+                        .send()
+                        .await
+                        .map_err(AwsError::from_sdk("kms:EnableKey"))?;
+                }
+                "alias" => create_alias(cx, &decl.region, &d.alias, key_id).await?,
+                "description" => {
+                    kms.update_key_description()
+                        .key_id(key_id)
+                        .description(&d.description)
+                        .send()
+                        .await
+                        .map_err(AwsError::from_sdk("kms:UpdateKeyDescription"))?;
+                }
+                "rotation" if d.rotation => {
+                    kms.enable_key_rotation()
+                        .key_id(key_id)
+                        .send()
+                        .await
+                        .map_err(AwsError::from_sdk("kms:EnableKeyRotation"))?;
+                }
+                "rotation" => {
+                    kms.disable_key_rotation()
+                        .key_id(key_id)
+                        .send()
+                        .await
+                        .map_err(AwsError::from_sdk("kms:DisableKeyRotation"))?;
+                }
+                "policy" => {
+                    if let Some(p) = &d.policy {
+                        kms.put_key_policy()
+                            .key_id(key_id)
+                            .policy_name("default")
+                            .policy(p.to_string())
+                            .send()
+                            .await
+                            .map_err(AwsError::from_sdk("kms:PutKeyPolicy"))?;
+                    }
+                }
+                "tags" => {
+                    let (set, remove) = tag_delta(&live["tags"], &json!(d.tags));
+                    if !set.is_empty() {
+                        let mut req = kms.tag_resource().key_id(key_id);
+                        for (k, v) in &set {
+                            req = req.tags(tag(k, v));
+                        }
+                        req.send()
+                            .await
+                            .map_err(AwsError::from_sdk("kms:TagResource"))?;
+                    }
+                    if !remove.is_empty() {
+                        kms.untag_resource()
+                            .key_id(key_id)
+                            .set_tag_keys(Some(remove))
+                            .send()
+                            .await
+                            .map_err(AwsError::from_sdk("kms:UntagResource"))?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let _ = d.deletion_window_days;
+        Ok(observed.outputs.clone())
+    }
+
+    async fn delete(&self, cx: &Ctx<'_>, t: &DeleteTarget<'_>) -> Result<(), AwsError> {
+        let kms = &cx.clients(t.region).kms;
+        let window = t
+            .desired
+            .and_then(|d| d["_deletion_window_days"].as_i64())
+            .unwrap_or(30) as i32;
+        if let Some(alias) = t
+            .observed
+            .state
+            .as_ref()
+            .and_then(|s| s["alias"].as_str())
+        {
+            match kms.delete_alias().alias_name(alias).send().await {
+                Ok(_) => {}
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found_exception()) => {}
+                Err(e) => return Err(AwsError::from_err("kms:DeleteAlias", e)),
+            }
+        }
+        match kms
+            .schedule_key_deletion()
+            .key_id(&t.observed.physical_id)
+            .pending_window_in_days(window)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error().is_some_and(|se| {
+                    se.is_not_found_exception() || se.is_kms_invalid_state_exception()
+                }) =>
+            {
+                // Gone already, or already pending deletion.
+                Ok(())
+            }
+            Err(e) => Err(AwsError::from_err("kms:ScheduleKeyDeletion", e)),
+        }
+    }
+
+    async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
+        let tagged = tagged_keys(cx, region).await?;
+        let mut out = Vec::new();
+        for (key_id, tags) in tagged {
+            if tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) != Some(cx.environment) {
+                continue;
+            }
+            let Some(address) = tags.get(TAG_ADDRESS).and_then(Value::as_str) else {
+                continue;
+            };
+            let kms = &cx.clients(region).kms;
+            let meta = kms
+                .describe_key()
+                .key_id(&key_id)
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("kms:DescribeKey"))?
+                .key_metadata;
+            let Some(meta) = meta else { continue };
+            if matches!(meta.key_state(), Some(KeyState::PendingDeletion)) {
+                continue;
+            }
+            let alias = alias_of(cx, region, &key_id).await?;
+            out.push(read_key(cx, region, address, meta, alias).await?);
+        }
+        Ok(out)
+    }
+}
+
+fn r_account(r: &Renderer) -> String {
+    // The account is in the render context as `account_id`.
+    r.str("account_id", "{{ account_id }}").unwrap_or_default()
+}
+
+fn tag(k: &str, v: &str) -> Tag {
+    Tag::builder()
+        .tag_key(k)
+        .tag_value(v)
+        .build()
+        .expect("tag key and value are set")
+}
+
+fn outputs(meta: &aws_sdk_kms::types::KeyMetadata, alias: &str) -> Value {
+    json!({
+        "id": meta.key_id(),
+        "arn": meta.arn().unwrap_or_default(),
+        "alias": alias,
+    })
+}
+
+async fn create_alias(cx: &Ctx<'_>, region: &str, alias: &str, key_id: &str) -> Result<(), AwsError> {
+    let kms = &cx.clients(region).kms;
+    match kms.create_alias().alias_name(alias).target_key_id(key_id).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_already_exists_exception()) => {
+            // The alias points at another key: move it only if that key is not live and ours
+            // would be lost otherwise — refuse instead, naming the alias.
+            Err(AwsError::local(
+                "kms:CreateAlias",
+                "AlreadyExistsException",
+                format!("{alias} already names another key; remove it or choose another alias"),
+            ))
+        }
+        Err(e) => Err(AwsError::from_err("kms:CreateAlias", e)),
+    }
+}
+
+async fn read_key(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+    meta: aws_sdk_kms::types::KeyMetadata,
+    alias: Option<String>,
+) -> Result<Observed, AwsError> {
+    let kms = &cx.clients(region).kms;
+    let key_id = meta.key_id().to_string();
+    let (rotation, tags, policy) = tokio::try_join!(
+        async {
+            kms.get_key_rotation_status()
+                .key_id(&key_id)
+                .send()
+                .await
+                .map(|o| o.key_rotation_enabled)
+                .map_err(AwsError::from_sdk("kms:GetKeyRotationStatus"))
+        },
+        key_tags(cx, region, &key_id),
+        async {
+            kms.get_key_policy()
+                .key_id(&key_id)
+                .policy_name("default")
+                .send()
+                .await
+                .map(|o| o.policy.map(|p| crate::policy::parse_returned(&p)))
+                .map_err(AwsError::from_sdk("kms:GetKeyPolicy"))
+        },
+    )?;
+    let owner = owner_from_tags(&tags, address, cx.environment);
+    let state_name = meta
+        .key_state()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default();
+    let alias_name = alias.clone().unwrap_or_default();
+    Ok(Observed {
+        address: address.to_string(),
+        physical_id: key_id,
+        state: Some(json!({
+            "alias": alias,
+            "description": meta.description().unwrap_or_default(),
+            "rotation": rotation,
+            "key_state": state_name,
+            "policy": policy,
+            "tags": tags,
+        })),
+        owner,
+        outputs: outputs(&meta, &alias_name),
+    })
+}
+
+async fn key_tags(cx: &Ctx<'_>, region: &str, key_id: &str) -> Result<Value, AwsError> {
+    let kms = &cx.clients(region).kms;
+    let mut tags = Vec::new();
+    let mut marker = None;
+    loop {
+        let out = kms
+            .list_resource_tags()
+            .key_id(key_id)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk("kms:ListResourceTags"))?;
+        tags.extend(
+            out.tags()
+                .iter()
+                .map(|t| (t.tag_key().to_string(), t.tag_value().to_string())),
+        );
+        if !out.truncated() {
+            break;
+        }
+        marker = out.next_marker().map(str::to_string);
+    }
+    Ok(tags_json(tags))
+}
+
+/// Every customer key in the region with its tags (keys that refuse ListResourceTags, such as
+/// AWS-managed ones, are skipped).
+async fn tagged_keys(cx: &Ctx<'_>, region: &str) -> Result<Vec<(String, Value)>, AwsError> {
+    let kms = &cx.clients(region).kms;
+    let mut ids = Vec::new();
+    let mut pages = kms.list_keys().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(AwsError::from_sdk("kms:ListKeys"))?;
+        ids.extend(page.keys().iter().filter_map(|k| k.key_id().map(str::to_string)));
+    }
+    let tagged = try_join_all(ids.into_iter().map(|id| async move {
+        match key_tags(cx, region, &id).await {
+            Ok(t) => Ok(Some((id, t))),
+            Err(e) if e.code == "AccessDeniedException" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }))
+    .await?;
+    Ok(tagged.into_iter().flatten().collect())
+}
+
+async fn find_tagged_key(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+) -> Result<Option<aws_sdk_kms::types::KeyMetadata>, AwsError> {
+    for (id, tags) in tagged_keys(cx, region).await? {
+        if tags.get(TAG_ADDRESS).and_then(Value::as_str) != Some(address)
+            || tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) != Some(cx.environment)
+        {
+            continue;
+        }
+        let meta = cx
+            .clients(region)
+            .kms
+            .describe_key()
+            .key_id(&id)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk("kms:DescribeKey"))?
+            .key_metadata;
+        if let Some(m) = meta {
+            if !matches!(m.key_state(), Some(KeyState::PendingDeletion)) {
+                return Ok(Some(m));
+            }
+        }
+    }
+    Ok(None)
+}
+
+async fn alias_of(cx: &Ctx<'_>, region: &str, key_id: &str) -> Result<Option<String>, AwsError> {
+    let out = cx
+        .clients(region)
+        .kms
+        .list_aliases()
+        .key_id(key_id)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("kms:ListAliases"))?;
+    Ok(out
+        .aliases()
+        .first()
+        .and_then(|a| a.alias_name().map(str::to_string)))
+}
+
+#[allow(dead_code)]
+fn _owner_is_used(o: &Owner) -> bool {
+    matches!(o, Owner::Ours)
+}

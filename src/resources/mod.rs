@@ -1,0 +1,271 @@
+//! Resource kinds. Each kind is one file behind the [`Reconciler`] trait; [`registry`] lists
+//! them in dependency rank (a kind may refer only to kinds before it).
+//!
+//! # The Reconciler contract
+//!
+//! * `decls` and `desired` are pure: they read the spec and render templates, nothing else.
+//!   `desired` returns the resource's attributes as JSON in the same shape `observe` reports,
+//!   so the engine can diff the two attribute by attribute.
+//! * `observe` never changes anything. It reports absence as `state: None`, not as an error.
+//! * `create` converges from nothing and is repeat-safe: "already exists" is success only for a
+//!   resource that carries our ownership tags (`novactl:address`, `novactl:environment`).
+//! * `update` is told which top-level attributes differ and writes only those. It must reach
+//!   the desired state from whatever it finds (it is never told why it runs).
+//! * `delete` treats "not found" as success.
+//! * AWS errors are matched with the SDK's typed checks (`is_not_found_exception()`), never by
+//!   message text, and returned as [`AwsError`] (operation + AWS code).
+//!
+//! The engine, not the reconciler, decides the action (create, update, replace, delete, no-op,
+//! conflict) from `observe` and `desired`.
+
+pub mod iam;
+pub mod kms;
+pub mod s3;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use serde_json::{json, Map, Value};
+
+use crate::aws::{Aws, AwsError, Clients};
+use crate::spec::render::Renderer;
+use crate::spec::{LoadedSpec, SpecError};
+
+/// Tag keys that mark a resource as novactl's.
+pub const TAG_ADDRESS: &str = "novactl:address";
+pub const TAG_ENVIRONMENT: &str = "novactl:environment";
+
+/// One resource the spec asks for, before its templates are rendered in full.
+#[derive(Debug, Clone)]
+pub struct Decl {
+    /// `<kind>.<logical-name>`, with `dr.` in front for the DR stack.
+    pub address: String,
+    pub kind: &'static str,
+    /// Logical name (the map key in the spec).
+    pub name: String,
+    /// Dotted path of the resource in the spec file, for errors (`s3.models`).
+    pub spec_path: String,
+    pub region: String,
+    /// The physical name AWS knows it by (bucket name, alias, role name).
+    pub identity: String,
+    /// Key whose value is the identity, for duplicate errors (`s3.models.name`).
+    pub identity_key: String,
+    /// Addresses this resource needs to exist first.
+    pub deps: Vec<String>,
+    /// Attributes known from the spec alone (`name`, a computable `arn`); put in the template
+    /// context under the resource's paths.
+    pub outputs: Value,
+    /// Template files this resource renders (part of the spec digest).
+    pub template_files: Vec<PathBuf>,
+}
+
+/// Whose a live resource is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "owner")]
+pub enum Owner {
+    /// Tagged with this address and environment.
+    Ours,
+    /// Exists with the spec's name but is not tagged as ours (or is another environment's).
+    Foreign { reason: String },
+}
+
+/// What `observe` found.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub address: String,
+    /// Key id, bucket name, role name: what delete needs.
+    pub physical_id: String,
+    /// Live attributes in the shape of `desired`; `None` when the resource does not exist.
+    pub state: Option<Value>,
+    pub owner: Owner,
+    /// Attributes other resources may use (`arn`, `id`); includes those known only after
+    /// creation.
+    pub outputs: Value,
+}
+
+impl Observed {
+    pub fn absent(address: &str) -> Self {
+        Observed {
+            address: address.to_string(),
+            physical_id: String::new(),
+            state: None,
+            owner: Owner::Ours,
+            outputs: json!({}),
+        }
+    }
+}
+
+/// Everything a reconciler call may use.
+pub struct Ctx<'a> {
+    pub aws: &'a Aws,
+    pub environment: &'a str,
+    pub account_id: &'a str,
+}
+
+impl Ctx<'_> {
+    pub fn clients(&self, region: &str) -> &Clients {
+        self.aws.clients(region)
+    }
+}
+
+/// What to delete, and how.
+pub struct DeleteTarget<'a> {
+    pub observed: &'a Observed,
+    /// Desired attributes when the resource is still in the spec (destroy), else `None`.
+    pub desired: Option<&'a Value>,
+    pub region: &'a str,
+    /// `--force`: delete non-empty buckets.
+    pub force: bool,
+}
+
+#[async_trait]
+pub trait Reconciler: Send + Sync {
+    /// The kind part of addresses (`kms`, `s3`, `iam`, `sagemaker_endpoint`).
+    fn kind(&self) -> &'static str;
+
+    /// The resources of this kind in the spec; identities rendered with `r` (which knows only
+    /// `environment`, `region`, `account_id` and `vars` at this point). Checks references.
+    fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError>;
+
+    /// Desired attributes of `decl`, rendered with the current context.
+    fn desired(&self, spec: &LoadedSpec, decl: &Decl, r: &Renderer) -> Result<Value, SpecError>;
+
+    /// Top-level attributes whose change needs a new resource.
+    fn replace_on(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Output attributes known only after creation; they render as "(known after apply)".
+    fn late_outputs(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError>;
+
+    /// Creates the resource; returns its outputs.
+    async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value)
+        -> Result<Value, AwsError>;
+
+    /// Converges the `changed` attributes; returns the outputs.
+    async fn update(
+        &self,
+        cx: &Ctx<'_>,
+        decl: &Decl,
+        desired: &Value,
+        observed: &Observed,
+        changed: &[String],
+    ) -> Result<Value, AwsError>;
+
+    async fn delete(&self, cx: &Ctx<'_>, target: &DeleteTarget<'_>) -> Result<(), AwsError>;
+
+    /// Live resources of this kind tagged with `environment` (to find what left the spec).
+    /// Kinds that cannot list cheaply return nothing.
+    async fn discover(&self, _cx: &Ctx<'_>, _region: &str) -> Result<Vec<Observed>, AwsError> {
+        Ok(Vec::new())
+    }
+}
+
+/// Every kind, in dependency rank: deletes of resources that left the spec run in reverse.
+pub fn registry() -> Vec<&'static dyn Reconciler> {
+    vec![&kms::Kms, &s3::S3, &iam::Iam]
+}
+
+/// Spec sections that are accepted and checked but not reconciled yet.
+pub fn unreconciled_sections(spec: &crate::spec::Spec) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if !spec.sagemaker.models.is_empty() || !spec.sagemaker.endpoints.is_empty() {
+        out.push("sagemaker");
+    }
+    if !spec.sns.is_empty() {
+        out.push("sns");
+    }
+    if !spec.cloudwatch.dashboards.is_empty() || !spec.cloudwatch.alarms.is_empty() {
+        out.push("cloudwatch");
+    }
+    if !spec.cloudtrail.is_empty() {
+        out.push("cloudtrail");
+    }
+    if spec.dr.is_some() {
+        out.push("dr");
+    }
+    out
+}
+
+/// The tags a resource should carry: the spec's `tags`, the resource's own, and ours.
+pub fn desired_tags(
+    spec: &LoadedSpec,
+    address: &str,
+    own: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut tags = spec.spec.tags.clone();
+    tags.extend(own.clone());
+    tags.insert(TAG_ADDRESS.into(), address.into());
+    tags.insert(TAG_ENVIRONMENT.into(), spec.spec.environment.clone());
+    tags
+}
+
+/// Tags as a JSON object, without AWS-reserved `aws:*` keys.
+pub fn tags_json<I, K, V>(tags: I) -> Value
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: Into<String>,
+    V: Into<String>,
+{
+    let mut m: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in tags {
+        let k = k.into();
+        if !k.starts_with("aws:") {
+            m.insert(k, v.into());
+        }
+    }
+    let obj: Map<String, Value> = m.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+    Value::Object(obj)
+}
+
+/// Is a live resource ours, given its tags?
+pub fn owner_from_tags(tags: &Value, address: &str, environment: &str) -> Owner {
+    let addr = tags.get(TAG_ADDRESS).and_then(Value::as_str);
+    let env = tags.get(TAG_ENVIRONMENT).and_then(Value::as_str);
+    match (addr, env) {
+        (Some(a), Some(e)) if a == address && e == environment => Owner::Ours,
+        (Some(a), Some(e)) => Owner::Foreign {
+            reason: format!("it is tagged as novactl's {a} in environment {e}"),
+        },
+        _ => Owner::Foreign {
+            reason: "it was not created by novactl (no novactl:address tag)".into(),
+        },
+    }
+}
+
+/// Tags to add/change and keys to remove, to go from `live` to `want` (JSON objects).
+pub fn tag_delta(live: &Value, want: &Value) -> (Vec<(String, String)>, Vec<String>) {
+    let empty = Map::new();
+    let live = live.as_object().unwrap_or(&empty);
+    let want = want.as_object().unwrap_or(&empty);
+    let set = want
+        .iter()
+        .filter(|(k, v)| live.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    let remove = live
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .cloned()
+        .collect();
+    (set, remove)
+}
+
+/// Read a typed desired struct back from its JSON.
+pub fn from_desired<T: serde::de::DeserializeOwned>(
+    address: &str,
+    v: &Value,
+) -> Result<T, AwsError> {
+    serde_json::from_value(v.clone()).map_err(|e| {
+        AwsError::local(
+            "novactl:desired",
+            "InternalError",
+            format!("{address}: desired state does not decode: {e}"),
+        )
+    })
+}

@@ -1,0 +1,278 @@
+//! Stage 1 of the pipeline: load the spec file, check its shape, render its templates.
+//!
+//! * [`model`]: the typed spec (the contract's keys, strict).
+//! * [`locate`]: key path -> line, for errors found after parsing.
+//! * [`render`]: tera rendering with the spec's variables and other resources' attributes.
+
+pub mod locate;
+pub mod model;
+pub mod render;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+pub use locate::Locator;
+pub use model::Spec;
+
+/// A problem with the spec: always names the file, the line (when known) and the key at fault.
+#[derive(Debug, Clone)]
+pub struct SpecError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub col: Option<usize>,
+    /// Dotted key path, e.g. `s3.models.kms_key`.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(col) = self.col {
+                write!(f, ":{col}")?;
+            }
+        }
+        if self.key.is_empty() {
+            write!(f, ": {}", self.message)
+        } else {
+            write!(f, ": {}: {}", self.key, self.message)
+        }
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// A parsed spec with what is needed to point back into its file.
+#[derive(Debug, Clone)]
+pub struct LoadedSpec {
+    pub spec: Spec,
+    pub path: PathBuf,
+    /// Directory that relative template paths are resolved against.
+    pub dir: PathBuf,
+    pub text: String,
+    /// sha256 of the spec file and every template file it names (see [`LoadedSpec::digest`]).
+    pub locator: Locator,
+}
+
+impl LoadedSpec {
+    pub fn load(path: &Path) -> Result<Self, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+            file: path.to_path_buf(),
+            line: None,
+            col: None,
+            key: String::new(),
+            message: format!("cannot read the spec file: {e}"),
+        })?;
+        Self::from_text(path, text)
+    }
+
+    pub fn from_text(path: &Path, text: String) -> Result<Self, SpecError> {
+        let locator = Locator::new(&text);
+        let spec: Spec = serde_yaml::from_str(&text).map_err(|e| yaml_error(path, &locator, e))?;
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let loaded = LoadedSpec {
+            spec,
+            path: path.to_path_buf(),
+            dir,
+            text,
+            locator,
+        };
+        loaded.check_top_level()?;
+        Ok(loaded)
+    }
+
+    /// An error at `key` (a dotted path), located in the file.
+    pub fn error(&self, key: &str, message: impl Into<String>) -> SpecError {
+        let (line, col) = match self.locator.find(key) {
+            Some((l, c)) => (Some(l), Some(c)),
+            None => (None, None),
+        };
+        SpecError {
+            file: self.path.clone(),
+            line,
+            col,
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// Resolves a template path written in the spec (relative to the spec file).
+    pub fn template_path(&self, rel: &str) -> PathBuf {
+        let p = Path::new(rel);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.dir.join(p)
+        }
+    }
+
+    /// Digest of the spec text and the template files it names: a saved plan records it, and
+    /// applying that plan after either changed is refused.
+    pub fn digest(&self, template_files: &[PathBuf]) -> String {
+        let mut h = Sha256::new();
+        h.update(self.text.as_bytes());
+        for f in template_files {
+            h.update(f.to_string_lossy().as_bytes());
+            if let Ok(bytes) = std::fs::read(f) {
+                h.update(&bytes);
+            }
+        }
+        hex::encode(h.finalize())
+    }
+
+    fn check_top_level(&self) -> Result<(), SpecError> {
+        let s = &self.spec;
+        let name_ok = |v: &str| {
+            !v.is_empty()
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        if !name_ok(&s.environment) {
+            return Err(self.error(
+                "environment",
+                "must be a non-empty name of letters, digits, '-' or '_'",
+            ));
+        }
+        if !looks_like_region(&s.region) {
+            return Err(self.error(
+                "region",
+                format!("`{}` is not an AWS region name (e.g. us-east-1)", s.region),
+            ));
+        }
+        if let Some(a) = &s.account_id {
+            if a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()) {
+                return Err(self.error("account_id", "must be a 12-digit AWS account id"));
+            }
+        }
+        if let Some(dr) = &s.dr {
+            if !looks_like_region(&dr.region) {
+                return Err(self.error(
+                    "dr.region",
+                    format!("`{}` is not an AWS region name", dr.region),
+                ));
+            }
+            if dr.region == s.region {
+                return Err(self.error(
+                    "dr.region",
+                    "the DR region must differ from the primary region",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn looks_like_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Turns a serde_yaml error into a [`SpecError`] naming the key, with the nearest valid key
+/// for an unknown one.
+fn yaml_error(path: &Path, locator: &Locator, e: serde_yaml::Error) -> SpecError {
+    let loc = e.location();
+    let mut msg = e.to_string();
+    // serde_yaml appends " at line L column C"; we print the position ourselves.
+    if let Some(i) = msg.find(" at line ") {
+        msg.truncate(i);
+    }
+    // serde_yaml prefixes the key path ("s3.models: unknown field ...").
+    let (mut key, mut rest) = match msg.split_once(": ") {
+        Some((k, r)) if !k.contains(' ') => (k.to_string(), r.to_string()),
+        _ => (String::new(), msg.clone()),
+    };
+    if let Some(unknown) = rest.strip_prefix("unknown field `") {
+        if let Some((field, expected)) = unknown.split_once('`') {
+            let valid: Vec<&str> = expected
+                .split('`')
+                .enumerate()
+                .filter(|(i, _)| i % 2 == 1)
+                .map(|(_, s)| s)
+                .collect();
+            let nearest = valid
+                .iter()
+                .map(|v| (strsim::jaro_winkler(field, v), *v))
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            let field = field.to_string();
+            rest = match nearest {
+                Some((_, n)) => format!(
+                    "unknown key `{field}` (did you mean `{n}`?); valid keys here: {}",
+                    valid.join(", ")
+                ),
+                None => format!("unknown key `{field}`: this map takes no keys"),
+            };
+            key = if key.is_empty() {
+                field
+            } else {
+                format!("{key}.{field}")
+            };
+        }
+    }
+    let (line, col) = match (&loc, locator.find(&key)) {
+        (Some(l), _) => (Some(l.line()), Some(l.column())),
+        (None, Some((l, c))) => (Some(l), Some(c)),
+        (None, None) => (None, None),
+    };
+    SpecError {
+        file: path.to_path_buf(),
+        line,
+        col,
+        key,
+        message: rest,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<LoadedSpec, SpecError> {
+        LoadedSpec::from_text(Path::new("env.yaml"), text.to_string())
+    }
+
+    #[test]
+    fn unknown_key_names_line_key_and_nearest_valid_key() {
+        let err = load("environment: prod\nregion: us-east-1\nkms:\n  phi:\n    alias: alias/x\n    rotaton: true\n")
+            .unwrap_err();
+        assert_eq!(err.line, Some(6), "{err}");
+        assert_eq!(err.key, "kms.phi.rotaton", "{err}");
+        assert!(err.message.contains("did you mean `rotation`"), "{err}");
+        assert!(err.to_string().starts_with("env.yaml:6:"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let err = load("environment: prod\nregion: us-east-1\ns3:\n  b:\n    name: x\n    kms_key: k\n    versioning: sometimes\n").unwrap_err();
+        assert_eq!(err.line, Some(7), "{err}");
+        assert!(err.key.starts_with("s3.b"), "{err}");
+    }
+
+    #[test]
+    fn missing_required_key_is_reported() {
+        let err = load("environment: prod\n").unwrap_err();
+        assert!(err.message.contains("region"), "{err}");
+    }
+
+    #[test]
+    fn bad_region_and_account() {
+        let err = load("environment: prod\nregion: moon\n").unwrap_err();
+        assert_eq!((err.key.as_str(), err.line), ("region", Some(2)));
+        let err = load("environment: prod\nregion: us-east-1\naccount_id: \"12\"\n").unwrap_err();
+        assert_eq!((err.key.as_str(), err.line), ("account_id", Some(3)));
+    }
+}

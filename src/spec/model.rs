@@ -1,0 +1,329 @@
+//! The environment spec as users write it: `../shared/spec-contract.yaml` made into types.
+//!
+//! Every struct denies unknown keys, so a typo is an error (with the nearest valid key) rather
+//! than a silently ignored setting. Defaults here are the contract's defaults.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub type Map<T> = BTreeMap<String, T>;
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Required; used in ownership tags.
+    pub environment: String,
+    /// Required; the primary region.
+    pub region: String,
+    /// Optional; when set, novactl refuses to touch any other account.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// Optional AWS endpoint override (a local emulator).
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    /// Free-form values for templates (`{{ vars.x }}`).
+    #[serde(default)]
+    pub vars: Map<serde_yaml::Value>,
+    /// Applied to every taggable resource.
+    #[serde(default)]
+    pub tags: Map<String>,
+    #[serde(default)]
+    pub kms: Map<KmsKey>,
+    #[serde(default)]
+    pub s3: Map<Bucket>,
+    #[serde(default)]
+    pub iam: Map<Role>,
+    #[serde(default)]
+    pub sagemaker: Sagemaker,
+    #[serde(default)]
+    pub sns: Map<Topic>,
+    #[serde(default)]
+    pub cloudwatch: Cloudwatch,
+    #[serde(default)]
+    pub cloudtrail: Map<Trail>,
+    #[serde(default)]
+    pub dr: Option<Dr>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KmsKey {
+    /// `alias/...`; how the key is found again.
+    pub alias: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default = "yes")]
+    pub rotation: bool,
+    /// Used by destroy; 7..=30.
+    #[serde(default = "default_window")]
+    pub deletion_window_days: u32,
+    /// Key policy template file, relative to the spec file.
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// Extra tags for this key only (added to the spec-wide `tags`).
+    #[serde(default)]
+    pub tags: Map<String>,
+}
+
+fn default_window() -> u32 {
+    30
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    /// Global bucket name (a template).
+    pub name: String,
+    /// Logical name of the `kms.*` key used for SSE-KMS default encryption.
+    pub kms_key: String,
+    #[serde(default = "yes")]
+    pub versioning: bool,
+    #[serde(default)]
+    pub lifecycle: Vec<LifecycleRule>,
+    #[serde(default)]
+    pub tags: Map<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleRule {
+    pub id: String,
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub expire_days: Option<i32>,
+    #[serde(default)]
+    pub transitions: Vec<Transition>,
+    /// Days after which noncurrent object versions expire.
+    #[serde(default)]
+    pub noncurrent_expire_days: Option<i32>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transition {
+    pub days: i32,
+    pub storage_class: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Role {
+    pub name: String,
+    /// Service principals allowed to assume the role.
+    pub trust: Vec<String>,
+    /// Inline policies: policy name -> template file.
+    #[serde(default)]
+    pub policies: Map<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: Map<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sagemaker {
+    #[serde(default)]
+    pub models: Map<Model>,
+    #[serde(default)]
+    pub endpoints: Map<Endpoint>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    pub name: String,
+    pub image: String,
+    pub model_data: String,
+    /// Logical name of an `iam.*` role.
+    pub role: String,
+    #[serde(default)]
+    pub environment: Map<String>,
+    #[serde(default)]
+    pub vpc: Option<Vpc>,
+    #[serde(default = "yes")]
+    pub network_isolation: bool,
+    #[serde(default)]
+    pub tags: Map<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vpc {
+    pub security_groups: Vec<String>,
+    pub subnets: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    pub name: String,
+    /// Logical name of a `sagemaker.models.*` model.
+    pub model: String,
+    pub instance_type: String,
+    pub instance_count: i32,
+    /// Logical name of the `kms.*` key for the storage volume.
+    #[serde(default)]
+    pub kms_key: Option<String>,
+    #[serde(default)]
+    pub data_capture: Option<DataCapture>,
+    #[serde(default)]
+    pub autoscaling: Option<Autoscaling>,
+    /// Name of the production variant.
+    #[serde(default = "default_variant")]
+    pub variant_name: String,
+    /// Time budget for the endpoint to reach InService.
+    #[serde(default = "default_timeout")]
+    pub timeout_minutes: u64,
+    #[serde(default)]
+    pub tags: Map<String>,
+}
+
+fn default_variant() -> String {
+    "default".into()
+}
+fn default_timeout() -> u64 {
+    60
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataCapture {
+    /// Logical name of an `s3.*` bucket.
+    pub bucket: String,
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default = "hundred")]
+    pub sampling_percent: i32,
+}
+
+fn hundred() -> i32 {
+    100
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Autoscaling {
+    pub min: i32,
+    pub max: i32,
+    pub target_invocations_per_instance: f64,
+    #[serde(default = "default_out_cooldown")]
+    pub scale_out_cooldown: i32,
+    #[serde(default = "default_in_cooldown")]
+    pub scale_in_cooldown: i32,
+}
+
+fn default_out_cooldown() -> i32 {
+    300
+}
+fn default_in_cooldown() -> i32 {
+    300
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topic {
+    pub name: String,
+    #[serde(default)]
+    pub kms_key: Option<String>,
+    #[serde(default)]
+    pub tags: Map<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cloudwatch {
+    #[serde(default)]
+    pub dashboards: Map<Dashboard>,
+    #[serde(default)]
+    pub alarms: Map<Alarm>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dashboard {
+    pub name: String,
+    /// Dashboard body template file, relative to the spec file.
+    pub template: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alarm {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub namespace: String,
+    pub metric: String,
+    pub statistic: String,
+    #[serde(default)]
+    pub dimensions: Map<String>,
+    pub period: i32,
+    pub evaluation_periods: i32,
+    pub threshold: f64,
+    pub comparison: String,
+    #[serde(default)]
+    pub treat_missing_data: Option<String>,
+    /// References to `sns.*`, or literal ARNs.
+    #[serde(default)]
+    pub actions: Vec<String>,
+    #[serde(default)]
+    pub tags: Map<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trail {
+    pub name: String,
+    /// Logical name of an `s3.*` bucket.
+    pub bucket: String,
+    #[serde(default)]
+    pub prefix: Option<String>,
+    #[serde(default = "yes")]
+    pub multi_region: bool,
+    #[serde(default = "yes")]
+    pub log_file_validation: bool,
+    #[serde(default)]
+    pub kms_key: Option<String>,
+    #[serde(default)]
+    pub log_group: Option<String>,
+    #[serde(default)]
+    pub log_retention_days: Option<i32>,
+    #[serde(default)]
+    pub data_events: Vec<String>,
+    #[serde(default)]
+    pub tags: Map<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dr {
+    pub region: String,
+    #[serde(default)]
+    pub rto_minutes: Option<u32>,
+    #[serde(default)]
+    pub rpo_minutes: Option<u32>,
+    #[serde(default)]
+    pub replicate: Replicate,
+    #[serde(default)]
+    pub instance_count: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replicate {
+    #[serde(default)]
+    pub kms: Vec<String>,
+    #[serde(default)]
+    pub s3: Vec<String>,
+    #[serde(default)]
+    pub sagemaker_endpoints: Vec<String>,
+}

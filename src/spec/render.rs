@@ -1,0 +1,172 @@
+//! Template rendering: every spec string and template file is a tera template.
+//!
+//! The context holds `environment`, `region`, `account_id`, `vars` and the attributes of every
+//! resource under its section path (`s3.models.name`) and its address path
+//! (`sagemaker_endpoint.mentallama.name`). An attribute that exists only after creation (a KMS
+//! key ARN) holds [`UNKNOWN`] until the resource exists; plan shows it as is, apply renders
+//! again once the resource it comes from has been created.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::{LoadedSpec, SpecError};
+
+/// Placeholder for attributes known only after apply.
+pub const UNKNOWN: &str = "(known after apply)";
+
+/// Does this rendered value depend on something not known yet?
+pub fn is_unknown(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains(UNKNOWN),
+        Value::Array(a) => a.iter().any(is_unknown),
+        Value::Object(o) => o.values().any(is_unknown),
+        _ => false,
+    }
+}
+
+pub struct Renderer<'a> {
+    pub spec: &'a LoadedSpec,
+    ctx: tera::Context,
+}
+
+impl<'a> Renderer<'a> {
+    pub fn new(spec: &'a LoadedSpec, ctx: &Value) -> Self {
+        let ctx = tera::Context::from_value(ctx.clone()).unwrap_or_default();
+        Renderer { spec, ctx }
+    }
+
+    /// Renders the spec string found at `key`.
+    pub fn str(&self, key: &str, template: &str) -> Result<String, SpecError> {
+        if !template.contains("{{") && !template.contains("{%") && !template.contains("{#") {
+            return Ok(template.to_string());
+        }
+        tera::Tera::one_off(template, &self.ctx, false)
+            .map_err(|e| self.spec.error(key, format!("template: {}", tera_chain(&e))))
+    }
+
+    /// Loads the template file named at `key` (relative to the spec file) and renders it.
+    pub fn file(&self, key: &str, rel: &str) -> Result<String, SpecError> {
+        let path = self.spec.template_path(rel);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            self.spec
+                .error(key, format!("template file {}: {e}", path.display()))
+        })?;
+        tera::Tera::one_off(&text, &self.ctx, false).map_err(|e| {
+            self.spec.error(
+                key,
+                format!("template file {}: {}", path.display(), tera_chain(&e)),
+            )
+        })
+    }
+
+    /// Renders a template file that must produce a JSON document (a policy, a dashboard).
+    pub fn json_file(&self, key: &str, rel: &str) -> Result<Value, SpecError> {
+        let text = self.file(key, rel)?;
+        serde_json::from_str(&text).map_err(|e| {
+            self.spec.error(
+                key,
+                format!(
+                    "template file {} does not render to JSON: {e} (line {} of the rendered text)",
+                    self.spec.template_path(rel).display(),
+                    e.line()
+                ),
+            )
+        })
+    }
+
+    /// Addresses of the resources a template file refers to (for dependency edges).
+    pub fn file_refs(&self, rel: &str) -> Vec<String> {
+        std::fs::read_to_string(self.spec.template_path(rel))
+            .map(|t| refs_in(&t))
+            .unwrap_or_default()
+    }
+}
+
+fn tera_chain(e: &tera::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        parts.push(s.to_string());
+        src = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Resource addresses referenced inside the `{{ }}` / `{% %}` blocks of a template, e.g.
+/// `{{ kms.phi.arn }}` -> `kms.phi`, `{{ sagemaker.endpoints.x.name }}` ->
+/// `sagemaker_endpoint.x`.
+pub fn refs_in(template: &str) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = template;
+    while let Some(start) = rest.find(['{']) {
+        let after = &rest[start + 1..];
+        let close = match after.chars().next() {
+            Some('{') => "}}",
+            Some('%') => "%}",
+            _ => {
+                rest = after;
+                continue;
+            }
+        };
+        let Some(end) = after.find(close) else { break };
+        let block = &after[1..end];
+        for chain in block.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')) {
+            if let Some(addr) = chain_to_address(chain) {
+                out.insert(addr);
+            }
+        }
+        rest = &after[end..];
+    }
+    out.into_iter().collect()
+}
+
+fn chain_to_address(chain: &str) -> Option<String> {
+    let parts: Vec<&str> = chain.split('.').collect();
+    let (prefix, parts) = if parts.first() == Some(&"dr") {
+        ("dr.", &parts[1..])
+    } else {
+        ("", &parts[..])
+    };
+    let addr = match parts {
+        [k @ ("kms" | "s3" | "iam" | "sns" | "cloudtrail"), name, ..] => format!("{k}.{name}"),
+        ["sagemaker", "models", name, ..] => format!("sagemaker_model.{name}"),
+        ["sagemaker", "endpoints", name, ..] => format!("sagemaker_endpoint.{name}"),
+        ["cloudwatch", "dashboards", name, ..] => format!("cloudwatch_dashboard.{name}"),
+        ["cloudwatch", "alarms", name, ..] => format!("cloudwatch_alarm.{name}"),
+        [k @ ("sagemaker_model" | "sagemaker_endpoint" | "cloudwatch_dashboard"
+        | "cloudwatch_alarm"), name, ..] => format!("{k}.{name}"),
+        _ => return None,
+    };
+    if addr.ends_with('.') {
+        return None;
+    }
+    Some(format!("{prefix}{addr}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs_are_found_in_blocks_only() {
+        let t = r#"{"a": "{{ kms.phi.arn }}", "b": "s3.models.name", "c": "{{ sagemaker.endpoints.m.name | upper }}",
+                   "d": "{% if s3.logs.arn %}x{% endif %}", "e": "{{ dr.s3.models.arn }}", "f": "{{ vars.project }}"}"#;
+        assert_eq!(
+            refs_in(t),
+            vec![
+                "dr.s3.models",
+                "kms.phi",
+                "s3.logs",
+                "sagemaker_endpoint.m"
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_detection_is_deep() {
+        let v = serde_json::json!({"a": [1, {"b": format!("arn:{UNKNOWN}")}]});
+        assert!(is_unknown(&v));
+        assert!(!is_unknown(&serde_json::json!({"a": "x"})));
+    }
+}

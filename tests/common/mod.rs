@@ -1,0 +1,218 @@
+//! Shared integration-test harness: a real moto server per test (started by
+//! `tests/emulator/moto_launcher.py`), the real novactl binary, and real SDK clients pointed at
+//! the emulator to read live state.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use aws_config::{BehaviorVersion, Region};
+
+pub const ACCOUNT: &str = "123456789012";
+
+/// A moto server on a free loopback port; killed on drop (and it exits by itself when this
+/// process dies, because it watches its stdin).
+pub struct Emulator {
+    pub endpoint: String,
+    child: Child,
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut child = Command::new("python3")
+            .arg(root.join("tests/emulator/moto_launcher.py"))
+            .arg("--port")
+            .arg("0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the moto launcher (python3 on PATH?)");
+        let stdout = child.stdout.take().expect("launcher stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the launcher's READY line");
+        let port = line
+            .trim()
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("launcher said {line:?} instead of READY <port>"))
+            .to_string();
+        Emulator {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child,
+        }
+    }
+
+    /// An SDK config for `region` pointed at the emulator, with dummy credentials.
+    pub async fn sdk(&self, region: &str) -> aws_types::SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .load()
+            .await
+    }
+
+    pub async fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let conf = self.sdk(region).await;
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf)
+                .force_path_style(true)
+                .build(),
+        )
+    }
+    pub async fn kms(&self, region: &str) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&self.sdk(region).await)
+    }
+    pub async fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk("us-east-1").await)
+    }
+    pub async fn sagemaker(&self, region: &str) -> aws_sdk_sagemaker::Client {
+        aws_sdk_sagemaker::Client::new(&self.sdk(region).await)
+    }
+    pub async fn autoscaling(&self, region: &str) -> aws_sdk_applicationautoscaling::Client {
+        aws_sdk_applicationautoscaling::Client::new(&self.sdk(region).await)
+    }
+    pub async fn cloudwatch(&self, region: &str) -> aws_sdk_cloudwatch::Client {
+        aws_sdk_cloudwatch::Client::new(&self.sdk(region).await)
+    }
+    pub async fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client {
+        aws_sdk_cloudwatchlogs::Client::new(&self.sdk(region).await)
+    }
+    pub async fn cloudtrail(&self, region: &str) -> aws_sdk_cloudtrail::Client {
+        aws_sdk_cloudtrail::Client::new(&self.sdk(region).await)
+    }
+    pub async fn sns(&self, region: &str) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::new(&self.sdk(region).await)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A scratch project: a spec file plus copies of the repo's `policies/` and `templates/`, so
+/// specs can use `../policies/...` paths like the real environments do.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub spec: PathBuf,
+}
+
+impl Project {
+    pub fn new(spec_yaml: &str) -> Project {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for sub in ["policies", "templates"] {
+            copy_dir(&root.join(sub), &dir.path().join(sub));
+        }
+        std::fs::create_dir_all(dir.path().join("environments")).unwrap();
+        let spec = dir.path().join("environments/test.yaml");
+        std::fs::write(&spec, spec_yaml).unwrap();
+        Project { dir, spec }
+    }
+
+    pub fn write_spec(&self, spec_yaml: &str) {
+        std::fs::write(&self.spec, spec_yaml).unwrap();
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return;
+    };
+    std::fs::create_dir_all(to).unwrap();
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// The result of one novactl run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+    /// Panics with both streams when the exit code is not `want`.
+    pub fn expect_code(self, want: i32) -> Run {
+        assert_eq!(
+            self.code, want,
+            "exit code {} (wanted {want})\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+    /// Write calls reported by the closing "N AWS calls (R reads, W writes)" line.
+    pub fn writes(&self) -> usize {
+        let line = self
+            .stderr
+            .lines()
+            .rfind(|l| l.contains("AWS calls ("))
+            .unwrap_or_else(|| panic!("no AWS call summary in stderr:\n{}", self.stderr));
+        let w = line.split("reads, ").nth(1).expect("writes part");
+        w.split(' ').next().unwrap().parse().expect("writes count")
+    }
+}
+
+/// Runs novactl with `args`, pointed at `emu` (no endpoint if `None`), with dummy credentials
+/// and no colour.
+pub fn novactl(emu: Option<&Emulator>, args: &[&str]) -> Run {
+    novactl_env(emu, args, &[])
+}
+
+pub fn novactl_env(emu: Option<&Emulator>, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_novactl"));
+    cmd.args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("NOVACTL_ENV")
+        .env_remove("NOVACTL_FAIL_AT")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    if let Some(e) = emu {
+        cmd.arg("--endpoint-url").arg(&e.endpoint);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Run::from(cmd.output().expect("run novactl"))
+}
+
+/// A short random suffix so names never collide across tests.
+pub fn unique(prefix: &str) -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}-{:x}{:x}", std::process::id() % 0xfff, n % 0xfffff)
+}

@@ -1,0 +1,624 @@
+"""Tests for tests/emulator/moto_launcher.py: start-up protocol, shutdown, and every patch.
+
+Run with the emulator venv's python (boto3 and cbor2 come from there):
+
+    python3 tests/emulator/moto_launcher.py --install-only
+    .moto-venv/bin/python -m unittest tests/emulator/test_launcher.py -v
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import boto3
+import botocore.config
+import cbor2
+from botocore.exceptions import ClientError
+
+HERE = Path(__file__).resolve().parent
+LAUNCHER = HERE / "moto_launcher.py"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+CW_PREFIX = "/service/GraniteServiceVersion20100801/operation/"
+FAKE_AUTH = (
+    "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/{service}/aws4_request, "
+    "SignedHeaders=host, Signature=0"
+)
+
+
+def base_python() -> str:
+    """The interpreter the venv was made from: what `python3 moto_launcher.py` would run."""
+    return getattr(sys, "_base_executable", None) or "python3"
+
+
+class Launcher:
+    """A launcher subprocess with stdin/stdout pipes; stderr goes to a temp file."""
+
+    def __init__(self, python: str, *args: str, env: dict | None = None):
+        self.stderr_file = tempfile.TemporaryFile()
+        run_env = dict(os.environ)
+        run_env["NOVACTL_MOTO_VENV"] = sys.prefix  # the venv running these tests
+        run_env.update(env or {})
+        self.proc = subprocess.Popen(
+            [python, str(LAUNCHER), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr_file,
+            env=run_env,
+        )
+        self.port: int | None = None
+
+    def wait_ready(self, timeout: float = 60) -> int:
+        line = read_line(self.proc.stdout, timeout)
+        if not line.startswith(b"READY "):
+            raise AssertionError(f"expected READY line, got {line!r}; stderr:\n{self.stderr()}")
+        self.port = int(line.split()[1])
+        return self.port
+
+    def stderr(self) -> str:
+        self.stderr_file.seek(0)
+        return self.stderr_file.read().decode("utf-8", "replace")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        return self.proc.returncode
+
+
+def read_line(stream, timeout: float) -> bytes:
+    result: list = []
+    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not result:
+        raise AssertionError(f"no line on stdout within {timeout}s")
+    return result[0]
+
+
+SERVER: Launcher | None = None
+ENDPOINT = ""
+
+
+def setUpModule() -> None:
+    # Start the shared server the way the Rust tests do: the system python3, which
+    # checks the venv stamp and re-execs itself with the venv's python.
+    global SERVER, ENDPOINT
+    SERVER = Launcher(base_python())
+    port = SERVER.wait_ready(120)
+    ENDPOINT = f"http://127.0.0.1:{port}"
+
+
+def tearDownModule() -> None:
+    if SERVER is not None:
+        SERVER.stop()
+
+
+def client(service: str):
+    config = botocore.config.Config(
+        retries={"max_attempts": 1},
+        s3={"addressing_style": "path"},
+    )
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name=REGION,
+        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+        aws_secret_access_key="dummy-secret",
+        config=config,
+    )
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def http(method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    request = urllib.request.Request(ENDPOINT + path, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
+
+
+def get(port: int, path: str):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as resp:
+        resp.read()
+        return resp
+
+
+# ---------------------------------------------------------------------------
+# Launcher protocol
+# ---------------------------------------------------------------------------
+
+
+class LauncherProcessTests(unittest.TestCase):
+    def test_shared_server_reexeced_into_the_venv_with_the_same_pid(self) -> None:
+        cmdline = Path(f"/proc/{SERVER.proc.pid}/cmdline").read_bytes().split(b"\0")
+        self.assertEqual(os.path.realpath(cmdline[0].decode()), os.path.realpath(os.path.join(sys.prefix, "bin", "python")))
+        self.assertIn("patch applied: patch_cloudwatch_rpcv2_cbor", SERVER.stderr())
+
+    def test_exits_when_stdin_is_closed_and_prints_only_ready(self) -> None:
+        launcher = Launcher(sys.executable)
+        try:
+            port = launcher.wait_ready()
+            # Make that server do some work (moto may print) before we stop it.
+            self.assertEqual(get(port, "/").status, 200)  # S3 ListBuckets, moto's default service
+            launcher.proc.stdin.close()
+            self.assertEqual(launcher.proc.wait(15), 0, launcher.stderr())
+            self.assertEqual(launcher.proc.stdout.read(), b"", "stdout must carry only the READY line")
+            self.assertIn("stdin closed", launcher.stderr())
+        finally:
+            launcher.stop()
+
+    def test_exits_on_sigterm(self) -> None:
+        launcher = Launcher(sys.executable, "--no-stdin-watch")
+        try:
+            port = launcher.wait_ready()
+            launcher.proc.stdin.close()  # ignored with --no-stdin-watch
+            time.sleep(0.7)
+            self.assertIsNone(launcher.proc.poll(), "--no-stdin-watch must keep running after stdin EOF")
+            self.assertEqual(get(port, "/moto-api/config").status, 200)
+            launcher.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(launcher.proc.wait(15), 0, launcher.stderr())
+        finally:
+            launcher.stop()
+
+    def test_fixed_port(self) -> None:
+        probe = Launcher(sys.executable)
+        port = probe.wait_ready()
+        probe.stop()  # free the port again, then ask for it explicitly
+        launcher = Launcher(sys.executable, "--port", str(port))
+        try:
+            self.assertEqual(launcher.wait_ready(), port)
+        finally:
+            launcher.stop()
+
+    def test_install_only_fast_path_runs_no_pip(self) -> None:
+        started = time.monotonic()
+        result = subprocess.run(
+            [base_python(), str(LAUNCHER), "--install-only"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env=dict(os.environ, NOVACTL_MOTO_VENV=sys.prefix),
+            timeout=60,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr.decode())
+        self.assertEqual(result.stdout, b"")
+        self.assertNotIn(b"pip", result.stderr)
+        self.assertLess(time.monotonic() - started, 10)
+
+
+# ---------------------------------------------------------------------------
+# a. S3 GetBucketVersioning root element
+# ---------------------------------------------------------------------------
+
+
+class S3VersioningPatchTests(unittest.TestCase):
+    def raw_versioning(self, bucket: str) -> ET.Element:
+        status, _, body = http("GET", f"/{bucket}?versioning", headers={"Authorization": FAKE_AUTH.format(service="s3")})
+        self.assertEqual(status, 200, body)
+        return ET.fromstring(body)
+
+    def test_root_is_versioning_configuration(self) -> None:
+        s3 = client("s3")
+        bucket = unique("ver")
+        s3.create_bucket(Bucket=bucket)
+
+        root = self.raw_versioning(bucket)
+        self.assertEqual(root.tag, S3_NS + "VersioningConfiguration")
+        self.assertEqual(list(root), [], "never-versioned bucket: empty VersioningConfiguration")
+
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled", "MFADelete": "Disabled"})
+        root = self.raw_versioning(bucket)
+        self.assertEqual(root.tag, S3_NS + "VersioningConfiguration")
+        self.assertEqual(root.findtext(S3_NS + "Status"), "Enabled")
+        self.assertEqual(root.findtext(S3_NS + "MfaDelete"), "Disabled")
+
+        got = s3.get_bucket_versioning(Bucket=bucket)
+        self.assertEqual(got["Status"], "Enabled")
+        self.assertEqual(got["MFADelete"], "Disabled")
+
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+        self.assertEqual(s3.get_bucket_versioning(Bucket=bucket)["Status"], "Suspended")
+
+    def test_missing_bucket_is_still_an_error(self) -> None:
+        with self.assertRaises(ClientError) as ctx:
+            client("s3").get_bucket_versioning(Bucket=unique("nobucket"))
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "NoSuchBucket")
+
+
+# ---------------------------------------------------------------------------
+# b. S3 bucket policy: aws:SecureTransport is "true"
+# ---------------------------------------------------------------------------
+
+
+def tls_only_statement(bucket: str) -> dict:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+class S3PolicyPatchTests(unittest.TestCase):
+    def test_tls_only_policy_allows_object_calls(self) -> None:
+        s3 = client("s3")
+        bucket = unique("tls")
+        s3.create_bucket(Bucket=bucket)
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [tls_only_statement(bucket)]})
+        s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+
+        s3.put_object(Bucket=bucket, Key="k", Body=b"hello")
+        self.assertEqual(s3.get_object(Bucket=bucket, Key="k")["Body"].read(), b"hello")
+        self.assertEqual(s3.head_object(Bucket=bucket, Key="k")["ContentLength"], 5)
+        s3.delete_object(Bucket=bucket, Key="k")
+        # The policy itself is stored untouched.
+        stored = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        self.assertEqual(stored["Statement"][0]["Condition"], {"Bool": {"aws:SecureTransport": "false"}})
+
+    def test_tls_only_statement_as_single_object_and_bool_value(self) -> None:
+        s3 = client("s3")
+        bucket = unique("tls1")
+        s3.create_bucket(Bucket=bucket)
+        statement = tls_only_statement(bucket)
+        statement["Condition"] = {"Bool": {"aws:SecureTransport": ["false"]}}
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": statement}))
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+        self.assertEqual(s3.get_object(Bucket=bucket, Key="k")["Body"].read(), b"x")
+
+    def test_other_statements_keep_mottos_behaviour(self) -> None:
+        s3 = client("s3")
+        bucket = unique("tls2")
+        s3.create_bucket(Bucket=bucket)
+        deny_delete = {
+            "Sid": "NoDeletes",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:DeleteObject",
+            "Resource": f"arn:aws:s3:::{bucket}/*",
+        }
+        policy = {"Version": "2012-10-17", "Statement": [tls_only_statement(bucket), deny_delete]}
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+        self.assertEqual(s3.get_object(Bucket=bucket, Key="k")["Body"].read(), b"x")
+        with self.assertRaises(ClientError) as ctx:
+            s3.delete_object(Bucket=bucket, Key="k")
+        self.assertEqual(ctx.exception.response["ResponseMetadata"]["HTTPStatusCode"], 403)
+
+    def test_a_different_condition_is_not_dropped(self) -> None:
+        # moto still ignores other conditions: a Deny with another condition denies (unchanged).
+        s3 = client("s3")
+        bucket = unique("tls3")
+        s3.create_bucket(Bucket=bucket)
+        statement = tls_only_statement(bucket)
+        statement["Condition"] = {"StringEquals": {"aws:SourceVpce": "vpce-123"}}
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+        with self.assertRaises(ClientError) as ctx:
+            s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+        self.assertEqual(ctx.exception.response["ResponseMetadata"]["HTTPStatusCode"], 403)
+
+
+# ---------------------------------------------------------------------------
+# c, d, e. SageMaker
+# ---------------------------------------------------------------------------
+
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/sagemaker"
+IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/model:latest"
+
+
+def make_model(sm, name: str, **extra) -> None:
+    sm.create_model(
+        ModelName=name,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": "s3://bucket/model.tar.gz"},
+        **extra,
+    )
+
+
+def variant(model: str, instance_type: str, name: str = "primary") -> dict:
+    return {
+        "VariantName": name,
+        "ModelName": model,
+        "InitialInstanceCount": 1,
+        "InstanceType": instance_type,
+        "InitialVariantWeight": 1.0,
+    }
+
+
+class SageMakerPatchTests(unittest.TestCase):
+    def setUp(self) -> None:
+        self.sm = client("sagemaker")
+
+    def test_c_new_instance_families_accepted(self) -> None:
+        model = unique("m")
+        make_model(self.sm, model)
+        for instance_type in ("ml.g5.xlarge", "ml.g6.2xlarge", "ml.p5.48xlarge", "ml.g6e.12xlarge"):
+            config = unique("cfg")
+            self.sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[variant(model, instance_type)])
+            described = self.sm.describe_endpoint_config(EndpointConfigName=config)
+            self.assertEqual(described["ProductionVariants"][0]["InstanceType"], instance_type)
+
+    def test_c_non_ml_instance_type_still_rejected(self) -> None:
+        model = unique("m")
+        make_model(self.sm, model)
+        with self.assertRaises(ClientError) as ctx:
+            self.sm.create_endpoint_config(EndpointConfigName=unique("cfg"), ProductionVariants=[variant(model, "g5.xlarge")])
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "ValidationException")
+
+    def test_d_enable_network_isolation_is_kept(self) -> None:
+        isolated, open_model = unique("iso"), unique("open")
+        make_model(self.sm, isolated, EnableNetworkIsolation=True)
+        make_model(self.sm, open_model)
+        self.assertIs(self.sm.describe_model(ModelName=isolated)["EnableNetworkIsolation"], True)
+        self.assertIs(self.sm.describe_model(ModelName=open_model)["EnableNetworkIsolation"], False)
+        explicit_false = unique("nf")
+        make_model(self.sm, explicit_false, EnableNetworkIsolation=False)
+        self.assertIs(self.sm.describe_model(ModelName=explicit_false)["EnableNetworkIsolation"], False)
+
+    def test_e_update_endpoint_switches_config(self) -> None:
+        model = unique("m")
+        make_model(self.sm, model)
+        config_a, config_b, endpoint = unique("cfga"), unique("cfgb"), unique("ep")
+        self.sm.create_endpoint_config(EndpointConfigName=config_a, ProductionVariants=[variant(model, "ml.m5.large", "a")])
+        self.sm.create_endpoint_config(
+            EndpointConfigName=config_b,
+            ProductionVariants=[variant(model, "ml.g5.xlarge", "b1"), variant(model, "ml.g5.2xlarge", "b2")],
+        )
+        arn = self.sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config_a)["EndpointArn"]
+        before = self.sm.describe_endpoint(EndpointName=endpoint)
+        time.sleep(0.05)
+
+        updated = self.sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=config_b, RetainAllVariantProperties=False)
+        self.assertEqual(updated["EndpointArn"], arn)
+
+        after = self.sm.describe_endpoint(EndpointName=endpoint)
+        self.assertEqual(after["EndpointConfigName"], config_b)
+        self.assertEqual(after["EndpointStatus"], "InService")
+        self.assertEqual([v["VariantName"] for v in after["ProductionVariants"]], ["b1", "b2"])
+        self.assertGreater(after["LastModifiedTime"], before["LastModifiedTime"])
+        self.assertEqual(after["CreationTime"], before["CreationTime"])
+
+    def test_e_update_endpoint_missing_endpoint(self) -> None:
+        model = unique("m")
+        make_model(self.sm, model)
+        config = unique("cfg")
+        self.sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[variant(model, "ml.m5.large")])
+        missing = unique("noep")
+        with self.assertRaises(ClientError) as ctx:
+            self.sm.update_endpoint(EndpointName=missing, EndpointConfigName=config)
+        error = ctx.exception.response["Error"]
+        self.assertEqual(error["Code"], "ValidationException")
+        self.assertIn(f"Could not find endpoint \"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{missing}\"", error["Message"])
+
+    def test_e_update_endpoint_missing_config(self) -> None:
+        model = unique("m")
+        make_model(self.sm, model)
+        config, endpoint = unique("cfg"), unique("ep")
+        self.sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[variant(model, "ml.m5.large")])
+        self.sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+        with self.assertRaises(ClientError) as ctx:
+            self.sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=unique("nocfg"))
+        error = ctx.exception.response["Error"]
+        self.assertEqual(error["Code"], "ValidationException")
+        self.assertIn("Could not find endpoint configuration", error["Message"])
+        self.assertEqual(self.sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"], config)
+
+
+# ---------------------------------------------------------------------------
+# f. CloudWatch over Smithy rpc-v2-cbor
+# ---------------------------------------------------------------------------
+
+
+def cw_call(operation: str, params: dict | None = None, raw_body: bytes | None = None):
+    """POST one rpc-v2-cbor request like aws-sdk-cloudwatch does; returns (status, headers, raw body)."""
+    headers = {
+        "smithy-protocol": "rpc-v2-cbor",
+        "Accept": "application/cbor",
+        "Authorization": FAKE_AUTH.format(service="monitoring"),
+        "x-amzn-query-mode": "true",
+    }
+    body = raw_body
+    if params is not None:
+        body = cbor2.dumps(params)
+    if body:
+        headers["Content-Type"] = "application/cbor"
+    return http("POST", CW_PREFIX + operation, body=body or b"", headers=headers)
+
+
+def cw_ok(test: unittest.TestCase, operation: str, params: dict | None = None):
+    status, headers, body = cw_call(operation, params)
+    test.assertEqual(status, 200, f"{operation}: {cbor2.loads(body) if body else body!r}")
+    test.assertEqual(headers.get("smithy-protocol"), "rpc-v2-cbor")
+    return headers, body
+
+
+class CloudWatchCborTests(unittest.TestCase):
+    maxDiff = None
+
+    def put_alarm(self, name: str, **overrides) -> dict:
+        params = {
+            "AlarmName": name,
+            "AlarmDescription": "p99 latency too high",
+            "ActionsEnabled": True,
+            "OKActions": [f"arn:aws:sns:{REGION}:{ACCOUNT}:ok"],
+            "AlarmActions": [f"arn:aws:sns:{REGION}:{ACCOUNT}:alarm"],
+            "InsufficientDataActions": [f"arn:aws:sns:{REGION}:{ACCOUNT}:insufficient"],
+            "MetricName": "ModelLatency",
+            "Namespace": "AWS/SageMaker",
+            "Statistic": "Average",
+            "Dimensions": [
+                {"Name": "EndpointName", "Value": "ep"},
+                {"Name": "VariantName", "Value": "primary"},
+            ],
+            "Period": 60,
+            "EvaluationPeriods": 3,
+            "DatapointsToAlarm": 2,
+            "Threshold": 250000.5,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "Tags": [{"Key": "app", "Value": "novactl"}],
+        }
+        params.update(overrides)
+        params = {k: v for k, v in params.items() if v is not None}
+        headers, body = cw_ok(self, "PutMetricAlarm", params)
+        # PutMetricAlarm has no output: no body and no Content-Type (rpcv2Cbor spec).
+        self.assertEqual(body, b"")
+        self.assertNotIn("content-type", headers)
+        return params
+
+    def describe(self, names: list) -> tuple:
+        headers, body = cw_ok(self, "DescribeAlarms", {"AlarmNames": names})
+        self.assertEqual(headers.get("content-type"), "application/cbor")
+        return cbor2.loads(body), body
+
+    def test_put_and_describe_alarm_round_trip(self) -> None:
+        name = unique("alarm")
+        sent = self.put_alarm(name)
+        other = unique("alarm-p99")
+        self.put_alarm(other, Statistic=None, ExtendedStatistic="p99", Threshold=3.0, ActionsEnabled=False)
+
+        reply, raw = self.describe([name])
+        self.assertEqual(len(reply["MetricAlarms"]), 1)
+        alarm = reply["MetricAlarms"][0]
+        for key in (
+            "AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions",
+            "InsufficientDataActions", "MetricName", "Namespace", "Statistic", "Dimensions",
+            "Period", "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator",
+            "TreatMissingData",
+        ):
+            self.assertEqual(alarm[key], sent[key], key)
+        self.assertEqual(alarm["AlarmArn"], f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}")
+        self.assertIn(alarm["StateValue"], ("OK", "ALARM", "INSUFFICIENT_DATA"))
+        # Types the Rust SDK's strict CBOR decoder needs:
+        self.assertIsInstance(alarm["Threshold"], float)
+        self.assertIsInstance(alarm["Period"], int)
+        self.assertIsInstance(alarm["ActionsEnabled"], bool)
+        self.assertIn(b"iThreshold\xfb", raw, "Threshold must be a CBOR double")
+        self.assertIn(b"fPeriod\x18\x3c", raw, "Period must be a CBOR unsigned integer")
+        self.assertIn(b"uStateUpdatedTimestamp\xc1\xfb", raw, "timestamps must be tag 1 + double")
+        self.assertLess(abs(alarm["StateUpdatedTimestamp"].timestamp() - time.time()), 300)
+
+        reply, raw = self.describe([other])
+        alarm = reply["MetricAlarms"][0]
+        self.assertEqual(alarm["ExtendedStatistic"], "p99")
+        self.assertNotIn("Statistic", alarm)
+        self.assertIs(alarm["ActionsEnabled"], False)
+        self.assertEqual(alarm["Threshold"], 3.0)
+        self.assertIn(b"iThreshold\xfb", raw, "a whole-number Threshold is still a CBOR double")
+
+        # The AlarmNames filter really filters.
+        reply, _ = self.describe([name, other])
+        self.assertEqual(sorted(a["AlarmName"] for a in reply["MetricAlarms"]), sorted([name, other]))
+
+    def test_tags_on_alarms(self) -> None:
+        name = unique("alarm")
+        self.put_alarm(name)
+        arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
+        _, body = cw_ok(self, "ListTagsForResource", {"ResourceARN": arn})
+        self.assertEqual(cbor2.loads(body)["Tags"], [{"Key": "app", "Value": "novactl"}])
+        _, body = cw_ok(self, "TagResource", {"ResourceARN": arn, "Tags": [{"Key": "team", "Value": "ml"}]})
+        self.assertEqual(cbor2.loads(body), {})  # TagResourceOutput is an empty structure
+        _, body = cw_ok(self, "UntagResource", {"ResourceARN": arn, "TagKeys": ["app"]})
+        _, body = cw_ok(self, "ListTagsForResource", {"ResourceARN": arn})
+        self.assertEqual(cbor2.loads(body)["Tags"], [{"Key": "team", "Value": "ml"}])
+
+    def test_delete_alarms(self) -> None:
+        name = unique("alarm")
+        self.put_alarm(name)
+        headers, body = cw_ok(self, "DeleteAlarms", {"AlarmNames": [name]})
+        self.assertEqual(body, b"")
+        reply, _ = self.describe([name])
+        self.assertEqual(reply["MetricAlarms"], [])
+
+    def test_dashboard_round_trip(self) -> None:
+        name = unique("dash")
+        dashboard_body = json.dumps({"widgets": [{"type": "text", "x": 0, "y": 0, "width": 6, "height": 3, "properties": {"markdown": "hi"}}]})
+        _, body = cw_ok(self, "PutDashboard", {"DashboardName": name, "DashboardBody": dashboard_body})
+        self.assertEqual(cbor2.loads(body).get("DashboardValidationMessages", []), [])
+
+        _, body = cw_ok(self, "GetDashboard", {"DashboardName": name})
+        got = cbor2.loads(body)
+        self.assertEqual(got["DashboardName"], name)
+        self.assertEqual(got["DashboardArn"], f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{name}")
+        self.assertEqual(json.loads(got["DashboardBody"]), json.loads(dashboard_body))
+
+        _, body = cw_ok(self, "ListDashboards", {"DashboardNamePrefix": name})
+        entries = cbor2.loads(body)["DashboardEntries"]
+        self.assertEqual([e["DashboardName"] for e in entries], [name])
+        self.assertIsInstance(entries[0]["Size"], int)
+        self.assertIn(b"lLastModified\xc1\xfb", body)
+
+        _, body = cw_ok(self, "DeleteDashboards", {"DashboardNames": [name]})
+        status, _, _ = cw_call("GetDashboard", {"DashboardName": name})
+        self.assertEqual(status, 404)
+
+    def test_list_dashboards_with_empty_body(self) -> None:
+        headers, body = cw_ok(self, "ListDashboards")
+        self.assertIn("DashboardEntries", cbor2.loads(body))
+
+    def test_missing_dashboard_is_a_cbor_error(self) -> None:
+        status, headers, body = cw_call("GetDashboard", {"DashboardName": unique("nope")})
+        self.assertEqual(status, 404)
+        self.assertEqual(headers.get("smithy-protocol"), "rpc-v2-cbor")
+        self.assertEqual(headers.get("content-type"), "application/cbor")
+        error = cbor2.loads(body)
+        # As AWS: __type is the modelled error shape (GetDashboard's DashboardNotFoundError), and the
+        # awsQueryCompatible header carries the query code "ResourceNotFound" that the SDKs report.
+        self.assertEqual(error["__type"], "com.amazonaws.cloudwatch#DashboardNotFoundError")
+        self.assertEqual(headers.get("x-amzn-query-error"), "ResourceNotFound;Sender")
+        self.assertTrue(error["message"])
+
+    def test_unknown_operation_and_bad_body(self) -> None:
+        status, headers, body = cw_call("NoSuchOperation", {})
+        self.assertEqual(status, 404)
+        self.assertEqual(cbor2.loads(body)["__type"], "com.amazonaws.cloudwatch#UnknownOperationException")
+        status, headers, body = cw_call("DescribeAlarms", raw_body=b"\xff\x00garbage")
+        self.assertEqual(status, 400)
+        self.assertEqual(headers.get("smithy-protocol"), "rpc-v2-cbor")
+        self.assertEqual(cbor2.loads(body)["__type"], "com.amazonaws.cloudwatch#SerializationException")
+
+    def test_botocore_cbor_client(self) -> None:
+        # botocore >= 1.42 also speaks rpc-v2-cbor to CloudWatch: a second, independent client.
+        cw = client("cloudwatch")
+        name = unique("boto")
+        resp = cw.put_metric_alarm(
+            AlarmName=name, MetricName="CPU", Namespace="Custom", Statistic="Maximum", Period=300,
+            EvaluationPeriods=1, Threshold=90, ComparisonOperator="GreaterThanThreshold",
+        )
+        self.assertEqual(resp["ResponseMetadata"]["HTTPHeaders"].get("smithy-protocol"), "rpc-v2-cbor")
+        alarms = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+        self.assertEqual(alarms[0]["Threshold"], 90.0)
+        self.assertEqual(alarms[0]["Period"], 300)
+        with self.assertRaises(ClientError) as ctx:
+            cw.get_dashboard(DashboardName=unique("nope"))
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "ResourceNotFound")
+        cw.delete_alarms(AlarmNames=[name])
+        self.assertEqual(cw.describe_alarms(AlarmNames=[name])["MetricAlarms"], [])
+
+
+if __name__ == "__main__":
+    unittest.main()
