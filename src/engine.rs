@@ -2,12 +2,11 @@
 //! Apply lives in [`crate::apply`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Map, Value};
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::AwsError;
 use crate::graph::Graph;
 use crate::plan::{diff, Action, Change, Plan, FORMAT_VERSION};
 use crate::resources::{self, Ctx, Decl, Observed, Owner, Reconciler};
@@ -541,8 +540,4 @@ pub fn staleness(saved: &Plan, fresh: &Plan) -> Option<String> {
     } else {
         Some(why.join("\n  "))
     }
-}
-
-pub fn spec_file_display(p: &Path) -> String {
-    p.display().to_string()
 }
