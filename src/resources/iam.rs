@@ -36,6 +36,7 @@ use super::{
     Observed, Owner, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
 };
 use crate::aws::AwsError;
+use crate::plan::diff;
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
@@ -265,7 +266,10 @@ impl Reconciler for Iam {
                     let empty = Map::new();
                     let live_policies = live["inline_policies"].as_object().unwrap_or(&empty);
                     for (pname, doc) in &d.inline_policies {
-                        if live_policies.get(pname) != Some(doc) {
+                        if !live_policies
+                            .get(pname)
+                            .is_some_and(|l| diff::json_eq(l, doc))
+                        {
                             put_policy(cx, &decl.region, role, pname, doc).await?;
                         }
                     }
@@ -454,17 +458,10 @@ fn trust_policy(services: &[String]) -> Value {
     }))
 }
 
-/// Top-level attributes of `desired` (managed ones: not `null`, not `_`-prefixed) that differ
-/// from `live`, as the engine computes them.
+/// Top-level attributes of `desired` that differ from `live`, as the engine computes them.
 fn changed_keys(desired: &Value, live: Option<&Value>) -> Vec<String> {
-    let Some(obj) = desired.as_object() else {
-        return Vec::new();
-    };
-    obj.iter()
-        .filter(|(k, v)| !k.starts_with('_') && !v.is_null())
-        .filter(|(k, v)| live.and_then(|l| l.get(k.as_str())) != Some(*v))
-        .map(|(k, _)| k.clone())
-        .collect()
+    let live = live.cloned().unwrap_or_default();
+    diff::top_level(&diff::changes(&live, desired, &[]))
 }
 
 fn tag(k: &str, v: &str) -> Result<Tag, AwsError> {
