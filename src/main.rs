@@ -1,7 +1,53 @@
-#![allow(dead_code)]
+//! novactl: spec -> graph -> plan -> apply. See docs/architecture.md.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+mod apply;
 mod aws;
+mod cli;
+mod engine;
 mod faults;
+mod graph;
+mod plan;
 mod policy;
 mod resources;
+mod shell;
 mod spec;
-fn main() {}
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let sh = shell::Shell::new(cli.quiet, cli.verbose, cli.no_color);
+    let filter = match cli.verbose {
+        0 => "warn",
+        1 => "novactl=info,warn",
+        _ => "novactl=debug,info",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("NOVACTL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            sh.error(&format!("cannot start the async runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli, &sh)) {
+        Ok(code) => code,
+        Err(e) => {
+            sh.error(&e.to_string());
+            ExitCode::FAILURE
+        }
+    }
+}

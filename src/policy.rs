@@ -41,7 +41,9 @@ fn normalize_statement(s: &Value) -> Value {
         } else if k == "Principal" || k == "NotPrincipal" {
             match v {
                 Value::Object(p) => Value::Object(
-                    p.iter().map(|(pk, pv)| (pk.clone(), string_set(pv))).collect(),
+                    p.iter()
+                        .map(|(pk, pv)| (pk.clone(), string_set(pv)))
+                        .collect(),
                 ),
                 other => other.clone(),
             }
@@ -52,7 +54,9 @@ fn normalize_statement(s: &Value) -> Value {
                         .map(|(op, kv)| {
                             let kv = match kv {
                                 Value::Object(m) => Value::Object(
-                                    m.iter().map(|(ck, cv)| (ck.clone(), string_set(cv))).collect(),
+                                    m.iter()
+                                        .map(|(ck, cv)| (ck.clone(), string_set(cv)))
+                                        .collect(),
                                 ),
                                 other => other.clone(),
                             };
@@ -94,7 +98,9 @@ pub fn parse_returned(text: &str) -> Value {
     if let Ok(v) = serde_json::from_str::<Value>(text) {
         return normalize(&v);
     }
-    let decoded = urlencoding::decode(text).map(|c| c.into_owned()).unwrap_or_default();
+    let decoded = urlencoding::decode(text)
+        .map(|c| c.into_owned())
+        .unwrap_or_default();
     serde_json::from_str::<Value>(&decoded)
         .map(|v| normalize(&v))
         .unwrap_or(Value::String(text.to_string()))
@@ -126,6 +132,9 @@ mod tests {
     #[test]
     fn url_encoded_documents_parse() {
         let enc = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D";
-        assert_eq!(parse_returned(enc), json!({"Version": "2012-10-17", "Statement": []}));
+        assert_eq!(
+            parse_returned(enc),
+            json!({"Version": "2012-10-17", "Statement": []})
+        );
     }
 }

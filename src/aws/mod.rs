@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -53,9 +53,11 @@ impl Intercept for Counter {
     fn name(&self) -> &'static str {
         "novactl-call-counter"
     }
-    fn read_before_execution(
+    // Once per attempt, so retries count as the calls they are.
+    fn read_before_transmit(
         &self,
-        _ctx: &BeforeSerializationInterceptorContextRef<'_>,
+        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(m) = cfg.load::<Metadata>() {
@@ -152,8 +154,8 @@ impl Aws {
             if by_region.contains_key(&region) {
                 continue;
             }
-            let mut loader = aws_config::defaults(BehaviorVersion::latest())
-                .region(Region::new(region.clone()));
+            let mut loader =
+                aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.clone()));
             if let Some(url) = &connect.endpoint_url {
                 loader = loader.endpoint_url(url);
             }

@@ -24,10 +24,22 @@ impl Reconciler for Iam {
     async fn observe(&self, _cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
         Ok(Observed::absent(&decl.address))
     }
-    async fn create(&self, _cx: &Ctx<'_>, _decl: &Decl, _desired: &Value) -> Result<Value, AwsError> {
+    async fn create(
+        &self,
+        _cx: &Ctx<'_>,
+        _decl: &Decl,
+        _desired: &Value,
+    ) -> Result<Value, AwsError> {
         unimplemented!()
     }
-    async fn update(&self, _cx: &Ctx<'_>, _decl: &Decl, _desired: &Value, _observed: &Observed, _changed: &[String]) -> Result<Value, AwsError> {
+    async fn update(
+        &self,
+        _cx: &Ctx<'_>,
+        _decl: &Decl,
+        _desired: &Value,
+        _observed: &Observed,
+        _changed: &[String],
+    ) -> Result<Value, AwsError> {
         unimplemented!()
     }
     async fn delete(&self, _cx: &Ctx<'_>, _t: &DeleteTarget<'_>) -> Result<(), AwsError> {

@@ -51,8 +51,7 @@ impl Reconciler for Kms {
         for (name, k) in &spec.spec.kms {
             let path = format!("kms.{name}");
             let alias = r.str(&format!("{path}.alias"), &k.alias)?;
-            if !alias.starts_with("alias/") || alias.starts_with("alias/aws/") || alias.len() < 7
-            {
+            if !alias.starts_with("alias/") || alias.starts_with("alias/aws/") || alias.len() < 7 {
                 return Err(spec.error(
                     &format!("{path}.alias"),
                     format!("`{alias}` is not a valid alias: it must start with `alias/` (and not `alias/aws/`)"),
@@ -61,7 +60,10 @@ impl Reconciler for Kms {
             if !(7..=30).contains(&k.deletion_window_days) {
                 return Err(spec.error(
                     &format!("{path}.deletion_window_days"),
-                    format!("{} is out of range: KMS accepts 7 to 30 days", k.deletion_window_days),
+                    format!(
+                        "{} is out of range: KMS accepts 7 to 30 days",
+                        k.deletion_window_days
+                    ),
                 ));
             }
             let mut template_files = Vec::new();
@@ -123,7 +125,10 @@ impl Reconciler for Kms {
                 Some(m) => (m, Some(decl.identity.clone())),
                 None => return Ok(Observed::absent(&decl.address)),
             },
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_not_found_exception()) =>
+            {
                 // The alias is gone: a key tagged with our address may still exist (a crash
                 // between CreateKey and CreateAlias, or an alias deleted out of band).
                 match find_tagged_key(cx, &decl.region, &decl.address).await? {
@@ -136,12 +141,7 @@ impl Reconciler for Kms {
         read_key(cx, &decl.region, &decl.address, meta, alias).await
     }
 
-    async fn create(
-        &self,
-        cx: &Ctx<'_>,
-        decl: &Decl,
-        desired: &Value,
-    ) -> Result<Value, AwsError> {
+    async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
         let d: Desired = from_desired(&decl.address, desired)?;
         let kms = &cx.clients(&decl.region).kms;
         let mut req = kms.create_key().description(&d.description);
@@ -266,15 +266,12 @@ impl Reconciler for Kms {
             .desired
             .and_then(|d| d["_deletion_window_days"].as_i64())
             .unwrap_or(30) as i32;
-        if let Some(alias) = t
-            .observed
-            .state
-            .as_ref()
-            .and_then(|s| s["alias"].as_str())
-        {
+        if let Some(alias) = t.observed.state.as_ref().and_then(|s| s["alias"].as_str()) {
             match kms.delete_alias().alias_name(alias).send().await {
                 Ok(_) => {}
-                Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found_exception()) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_not_found_exception()) => {}
                 Err(e) => return Err(AwsError::from_err("kms:DeleteAlias", e)),
             }
         }
@@ -348,11 +345,25 @@ fn outputs(meta: &aws_sdk_kms::types::KeyMetadata, alias: &str) -> Value {
     })
 }
 
-async fn create_alias(cx: &Ctx<'_>, region: &str, alias: &str, key_id: &str) -> Result<(), AwsError> {
+async fn create_alias(
+    cx: &Ctx<'_>,
+    region: &str,
+    alias: &str,
+    key_id: &str,
+) -> Result<(), AwsError> {
     let kms = &cx.clients(region).kms;
-    match kms.create_alias().alias_name(alias).target_key_id(key_id).send().await {
+    match kms
+        .create_alias()
+        .alias_name(alias)
+        .target_key_id(key_id)
+        .send()
+        .await
+    {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|se| se.is_already_exists_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_already_exists_exception()) =>
+        {
             // The alias points at another key: move it only if that key is not live and ours
             // would be lost otherwise — refuse instead, naming the alias.
             Err(AwsError::local(
@@ -449,7 +460,11 @@ async fn tagged_keys(cx: &Ctx<'_>, region: &str) -> Result<Vec<(String, Value)>,
     let mut pages = kms.list_keys().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(AwsError::from_sdk("kms:ListKeys"))?;
-        ids.extend(page.keys().iter().filter_map(|k| k.key_id().map(str::to_string)));
+        ids.extend(
+            page.keys()
+                .iter()
+                .filter_map(|k| k.key_id().map(str::to_string)),
+        );
     }
     let tagged = try_join_all(ids.into_iter().map(|id| async move {
         match key_tags(cx, region, &id).await {

@@ -144,8 +144,7 @@ pub trait Reconciler: Send + Sync {
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError>;
 
     /// Creates the resource; returns its outputs.
-    async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value)
-        -> Result<Value, AwsError>;
+    async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError>;
 
     /// Converges the `changed` attributes; returns the outputs.
     async fn update(

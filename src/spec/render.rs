@@ -41,8 +41,10 @@ impl<'a> Renderer<'a> {
         if !template.contains("{{") && !template.contains("{%") && !template.contains("{#") {
             return Ok(template.to_string());
         }
-        tera::Tera::one_off(template, &self.ctx, false)
-            .map_err(|e| self.spec.error(key, format!("template: {}", tera_chain(&e))))
+        tera::Tera::one_off(template, &self.ctx, false).map_err(|e| {
+            self.spec
+                .error(key, format!("template: {}", tera_chain(&e)))
+        })
     }
 
     /// Loads the template file named at `key` (relative to the spec file) and renders it.
@@ -134,7 +136,9 @@ fn chain_to_address(chain: &str) -> Option<String> {
         ["sagemaker", "endpoints", name, ..] => format!("sagemaker_endpoint.{name}"),
         ["cloudwatch", "dashboards", name, ..] => format!("cloudwatch_dashboard.{name}"),
         ["cloudwatch", "alarms", name, ..] => format!("cloudwatch_alarm.{name}"),
-        [k @ ("sagemaker_model" | "sagemaker_endpoint" | "cloudwatch_dashboard"
+        [k @ ("sagemaker_model"
+        | "sagemaker_endpoint"
+        | "cloudwatch_dashboard"
         | "cloudwatch_alarm"), name, ..] => format!("{k}.{name}"),
         _ => return None,
     };
@@ -154,12 +158,7 @@ mod tests {
                    "d": "{% if s3.logs.arn %}x{% endif %}", "e": "{{ dr.s3.models.arn }}", "f": "{{ vars.project }}"}"#;
         assert_eq!(
             refs_in(t),
-            vec![
-                "dr.s3.models",
-                "kms.phi",
-                "s3.logs",
-                "sagemaker_endpoint.m"
-            ]
+            vec!["dr.s3.models", "kms.phi", "s3.logs", "sagemaker_endpoint.m"]
         );
     }
 

@@ -94,7 +94,7 @@ def ensure_venv() -> Path:
     lock_name = "novactl-moto-venv-%s.lock" % hashlib.sha256(str(venv).encode()).hexdigest()[:16]
     lock_path = Path(tempfile.gettempdir()) / lock_name
     with open(lock_path, "a+") as lock:
-        log(f"waiting for the venv lock {lock_path}")
+        log(f"venv {venv} missing or out of date; taking the lock {lock_path}")
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         try:
             # Another process may have built it while we waited.
@@ -118,7 +118,10 @@ def build_venv(venv: Path, digest: str) -> None:
             die(f"{venv} exists, is not empty and is not a venv; set {VENV_ENV} elsewhere")
     if not os.access(python, os.X_OK):
         log(f"creating venv {venv} with {sys.executable}")
-        run_to_stderr([sys.executable, "-m", "venv", str(venv)])
+        run_to_stderr(
+            [sys.executable, "-m", "venv", str(venv)],
+            hint="on Debian/Ubuntu `python3 -m venv` needs the python3-venv package",
+        )
     log(f"installing {REQUIREMENTS} into {venv} (pip output follows on stderr)")
     run_to_stderr(
         [
@@ -138,16 +141,14 @@ def build_venv(venv: Path, digest: str) -> None:
     log("venv ready")
 
 
-def run_to_stderr(cmd: list) -> None:
+def run_to_stderr(cmd: list, hint: str = "") -> None:
     sys.stderr.flush()
     result = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno(), stderr=sys.stderr.fileno())
     if result.returncode != 0:
-        die(f"command failed with exit code {result.returncode}: {' '.join(cmd)}")
+        die(f"command failed with exit code {result.returncode}: {' '.join(cmd)}" + (f" ({hint})" if hint else ""))
 
 
 def running_in_venv() -> bool:
-    if os.environ.get(IN_VENV_ENV) == "1":
-        return True
     return os.path.realpath(sys.prefix) == os.path.realpath(str(venv_dir()))
 
 
@@ -168,14 +169,17 @@ def main(argv: list) -> None:
     args = parse_args(argv)
     if sys.version_info < (3, 9):
         die("python >= 3.9 is required")
-    if running_in_venv():
-        os.environ.pop(IN_VENV_ENV, None)  # not for anything we might start
-        if args.install_only:
-            return
+    if os.environ.pop(IN_VENV_ENV, None) == "1":
+        # Re-exec'd by ourselves: the parent image already checked the venv.
         run_server(args)
         return
+    # Started by hand or by a test (possibly already with the venv's python): check the
+    # stamp (cheap) and install if needed, then make sure the server runs in the venv.
     python = ensure_venv()
     if args.install_only:
+        return
+    if running_in_venv():
+        run_server(args)
         return
     env = dict(os.environ)
     env[IN_VENV_ENV] = "1"
@@ -465,8 +469,13 @@ class RpcV2CborBridge:
         self.credential_re = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/[^/,\s]+/aws4_request")
 
     def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
-        match = self.path_re.match(environ.get("PATH_INFO", ""))
+        path = environ.get("PATH_INFO", "")
+        match = self.path_re.match(path)
         if not match or environ.get("REQUEST_METHOD", "").upper() != "POST":
+            return self.app(environ, start_response)
+        # A prefixed path (allowed by the spec) must also carry the protocol header, so that
+        # e.g. an S3 key named ".../service/X/operation/Y" is left alone.
+        if not path.startswith("/service/") and environ.get("HTTP_SMITHY_PROTOCOL", "").lower() != "rpc-v2-cbor":
             return self.app(environ, start_response)
         # Spec: the service segment may also be the absolute shape id with '#' -> '.'.
         smithy_name = match.group(1).rsplit(".", 1)[-1]

@@ -81,6 +81,9 @@ class Launcher:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+        for stream in (self.proc.stdin, self.proc.stdout, self.stderr_file):
+            if not stream.closed:
+                stream.close()
         return self.proc.returncode
 
 
@@ -177,7 +180,7 @@ class LauncherProcessTests(unittest.TestCase):
             launcher.proc.stdin.close()  # ignored with --no-stdin-watch
             time.sleep(0.7)
             self.assertIsNone(launcher.proc.poll(), "--no-stdin-watch must keep running after stdin EOF")
-            self.assertEqual(get(port, "/moto-api/config").status, 200)
+            self.assertLess(get(port, "/moto-api/config").status, 300)
             launcher.proc.send_signal(signal.SIGTERM)
             self.assertEqual(launcher.proc.wait(15), 0, launcher.stderr())
         finally:
@@ -206,6 +209,41 @@ class LauncherProcessTests(unittest.TestCase):
         self.assertEqual(result.stdout, b"")
         self.assertNotIn(b"pip", result.stderr)
         self.assertLess(time.monotonic() - started, 10)
+
+
+class PatchDefinitionTests(unittest.TestCase):
+    def setUp(self) -> None:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("moto_launcher_under_test", LAUNCHER)
+        self.launcher = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(self.launcher)
+
+    def test_every_patch_names_its_gap(self) -> None:
+        patches = list(self.launcher.PATCHES) + [self.launcher.patch_cloudwatch_rpcv2_cbor]
+        self.assertEqual(len(patches), 6)
+        for patch in patches:
+            self.assertTrue(patch.__doc__.startswith("Close: | "), patch.__name__)
+
+    def test_missing_patch_target_fails_loudly(self) -> None:
+        class Moved:
+            present = True
+
+        with self.assertRaises(self.launcher.PatchTargetMissing):
+            self.launcher._require(Moved, "gone")
+        with self.assertRaises(self.launcher.PatchTargetMissing):
+            self.launcher._require(Moved, "present", present=False)
+        self.launcher._require(Moved, "present")
+
+    def test_tls_only_condition_matcher(self) -> None:
+        matches = self.launcher._is_tls_only_condition
+        self.assertTrue(matches({"Bool": {"aws:SecureTransport": "false"}}))
+        self.assertTrue(matches({"Bool": {"aws:securetransport": ["false"]}}))
+        self.assertTrue(matches({"Bool": {"aws:SecureTransport": False}}))
+        self.assertFalse(matches({"Bool": {"aws:SecureTransport": "true"}}))
+        self.assertFalse(matches({"Bool": {"aws:SecureTransport": "false"}, "StringEquals": {"aws:SourceVpce": "v"}}))
+        self.assertFalse(matches({"Bool": {"aws:SecureTransport": "false", "aws:ViaAWSService": "false"}}))
+        self.assertFalse(matches(None))
 
 
 # ---------------------------------------------------------------------------
@@ -592,6 +630,46 @@ class CloudWatchCborTests(unittest.TestCase):
         self.assertEqual(headers.get("x-amzn-query-error"), "ResourceNotFound;Sender")
         self.assertTrue(error["message"])
 
+    def test_gzip_request_body(self) -> None:
+        # aws-sdk-cloudwatch gzips large PutMetricData bodies (requestCompression trait).
+        import gzip
+
+        name = unique("gz")
+        self.put_alarm(name)
+        status, headers, body = http(
+            "POST",
+            CW_PREFIX + "DescribeAlarms",
+            body=gzip.compress(cbor2.dumps({"AlarmNames": [name]})),
+            headers={
+                "smithy-protocol": "rpc-v2-cbor",
+                "Content-Type": "application/cbor",
+                "Content-Encoding": "gzip",
+                "Authorization": FAKE_AUTH.format(service="monitoring"),
+            },
+        )
+        self.assertEqual(status, 200)
+        self.assertEqual([a["AlarmName"] for a in cbor2.loads(body)["MetricAlarms"]], [name])
+
+    def test_timestamp_inputs(self) -> None:
+        # Input timestamps arrive as CBOR tag 1 and must reach moto as epoch seconds.
+        namespace = unique("ns")
+        now = time.time()
+        cw_ok(self, "PutMetricData", {
+            "Namespace": namespace,
+            "MetricData": [{"MetricName": "Hits", "Value": 4.0, "Unit": "Count", "Timestamp": cbor2.CBORTag(1, now - 30)}],
+        })
+        _, body = cw_ok(self, "GetMetricStatistics", {
+            "Namespace": namespace,
+            "MetricName": "Hits",
+            "StartTime": cbor2.CBORTag(1, float(int(now) - 600)),
+            "EndTime": cbor2.CBORTag(1, float(int(now) + 600)),
+            "Period": 60,
+            "Statistics": ["Sum"],
+        })
+        points = cbor2.loads(body)["Datapoints"]
+        self.assertEqual(sum(p["Sum"] for p in points), 4.0)
+        self.assertIn(b"iTimestamp\xc1\xfb", body)
+
     def test_unknown_operation_and_bad_body(self) -> None:
         status, headers, body = cw_call("NoSuchOperation", {})
         self.assertEqual(status, 404)
@@ -602,23 +680,58 @@ class CloudWatchCborTests(unittest.TestCase):
         self.assertEqual(cbor2.loads(body)["__type"], "com.amazonaws.cloudwatch#SerializationException")
 
     def test_botocore_cbor_client(self) -> None:
-        # botocore >= 1.42 also speaks rpc-v2-cbor to CloudWatch: a second, independent client.
-        cw = client("cloudwatch")
+        # A second, independent rpc-v2-cbor implementation: botocore's own CBOR serializer and
+        # parser. botocore prefers awsJson for CloudWatch, so make it pick CBOR for this client.
+        import botocore.model
+
+        saved = botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS
+        botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = ("smithy-rpc-v2-cbor",) + tuple(
+            p for p in saved if p != "smithy-rpc-v2-cbor"
+        )
+        try:
+            cw = boto3.session.Session().client(
+                "cloudwatch",
+                endpoint_url=ENDPOINT,
+                region_name=REGION,
+                aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+                aws_secret_access_key="dummy-secret",
+                config=botocore.config.Config(retries={"max_attempts": 1}),
+            )
+        finally:
+            botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = saved
+        self.assertEqual(cw.meta.service_model.resolved_protocol, "smithy-rpc-v2-cbor")
+
         name = unique("boto")
         resp = cw.put_metric_alarm(
             AlarmName=name, MetricName="CPU", Namespace="Custom", Statistic="Maximum", Period=300,
             EvaluationPeriods=1, Threshold=90, ComparisonOperator="GreaterThanThreshold",
+            Dimensions=[{"Name": "Host", "Value": "a"}], AlarmDescription="d", TreatMissingData="missing",
         )
         self.assertEqual(resp["ResponseMetadata"]["HTTPHeaders"].get("smithy-protocol"), "rpc-v2-cbor")
-        alarms = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
-        self.assertEqual(alarms[0]["Threshold"], 90.0)
-        self.assertEqual(alarms[0]["Period"], 300)
+        alarm = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+        self.assertEqual(alarm["Threshold"], 90.0)
+        self.assertEqual(alarm["Period"], 300)
+        self.assertEqual(alarm["Dimensions"], [{"Name": "Host", "Value": "a"}])
+        self.assertEqual(alarm["StateUpdatedTimestamp"].tzinfo is not None, True)
+
+        cw.put_dashboard(DashboardName=name, DashboardBody='{"widgets": []}')
+        self.assertEqual(cw.get_dashboard(DashboardName=name)["DashboardBody"], '{"widgets": []}')
+        entries = cw.list_dashboards(DashboardNamePrefix=name)["DashboardEntries"]
+        self.assertEqual([e["DashboardName"] for e in entries], [name])
+        cw.delete_dashboards(DashboardNames=[name])
         with self.assertRaises(ClientError) as ctx:
-            cw.get_dashboard(DashboardName=unique("nope"))
+            cw.get_dashboard(DashboardName=name)
+        # botocore reports the awsQueryCompatible code from x-amzn-query-error.
         self.assertEqual(ctx.exception.response["Error"]["Code"], "ResourceNotFound")
+        self.assertEqual(ctx.exception.response["ResponseMetadata"]["HTTPStatusCode"], 404)
+
+        arn = alarm["AlarmArn"]
+        cw.tag_resource(ResourceARN=arn, Tags=[{"Key": "k", "Value": "v"}])
+        self.assertEqual(cw.list_tags_for_resource(ResourceARN=arn)["Tags"], [{"Key": "k", "Value": "v"}])
+        cw.untag_resource(ResourceARN=arn, TagKeys=["k"])
+        self.assertEqual(cw.list_tags_for_resource(ResourceARN=arn)["Tags"], [])
         cw.delete_alarms(AlarmNames=[name])
         self.assertEqual(cw.describe_alarms(AlarmNames=[name])["MetricAlarms"], [])
-
 
 if __name__ == "__main__":
     unittest.main()

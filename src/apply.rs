@@ -1,0 +1,278 @@
+//! Stage 4: the executor. Walks the plan's dependency graph; independent resources run
+//! concurrently (at most `parallelism` at once); a failure stops only what depends on it.
+//!
+//! Apply never does anything the plan does not say. Values that were "(known after apply)" in
+//! the plan are rendered just before each resource runs, from the outputs of the resources it
+//! depends on, which have finished by then.
+
+use std::collections::{HashMap, HashSet};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use serde_json::Value;
+
+use crate::aws::AwsError;
+use crate::engine::{Model, Observations};
+use crate::plan::{diff, Action, Change, Plan};
+use crate::resources::{Ctx, DeleteTarget, Observed};
+use crate::shell::Shell;
+use crate::spec::render::is_unknown;
+
+pub struct Options {
+    pub parallelism: usize,
+    /// Delete non-empty buckets.
+    pub force: bool,
+    /// Every change is a delete of a resource still in the spec; run in reverse order.
+    pub destroy: bool,
+}
+
+/// The result for one address.
+pub struct Outcome {
+    pub address: String,
+    pub result: Result<(), AwsError>,
+}
+
+pub async fn execute(
+    model: &Model,
+    plan: &Plan,
+    obs: &Observations,
+    cx: &Ctx<'_>,
+    sh: &Shell,
+    opts: &Options,
+) -> Vec<Outcome> {
+    let run: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| !matches!(c.action, Action::NoOp | Action::Conflict))
+        .collect();
+    let pos: HashMap<&str, usize> = run
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.address.as_str(), i))
+        .collect();
+    // Dependencies among the changes that run.
+    let mut deps: Vec<Vec<usize>> = vec![Vec::new(); run.len()];
+    for (i, c) in run.iter().enumerate() {
+        if opts.destroy {
+            // Reverse order: a resource goes after everything that depends on it.
+            for (j, other) in run.iter().enumerate() {
+                if other.depends_on.contains(&c.address) {
+                    deps[i].push(j);
+                }
+            }
+        } else if c.action == Action::Delete {
+            // Resources that left the spec go last, in reverse kind rank (the plan's order).
+            for (j, other) in run.iter().enumerate().take(i) {
+                if other.action != Action::Delete || other.kind != c.kind {
+                    deps[i].push(j);
+                }
+            }
+        } else {
+            deps[i].extend(
+                c.depends_on
+                    .iter()
+                    .filter_map(|d| pos.get(d.as_str()).copied()),
+            );
+        }
+    }
+
+    let mut outputs: HashMap<String, Value> = obs.outputs();
+    let mut done: Vec<Option<bool>> = vec![None; run.len()];
+    let mut started: HashSet<usize> = HashSet::new();
+    let mut results: Vec<Outcome> = Vec::new();
+    let mut running = FuturesUnordered::new();
+    loop {
+        // Skip what depends on a failure; start what is ready.
+        for i in 0..run.len() {
+            if started.contains(&i) {
+                continue;
+            }
+            if let Some(&f) = deps[i].iter().find(|&&d| done[d] == Some(false)) {
+                started.insert(i);
+                done[i] = Some(false);
+                sh.status(&format!(
+                    "{} {}: skipped, it depends on {} which failed",
+                    run[i].action.symbol(),
+                    run[i].address,
+                    run[f].address
+                ));
+                results.push(Outcome {
+                    address: run[i].address.clone(),
+                    result: Err(AwsError::local(
+                        "novactl:apply",
+                        "DependencyFailed",
+                        format!("not attempted: {} failed", run[f].address),
+                    )),
+                });
+                continue;
+            }
+            let ready = deps[i].iter().all(|&d| done[d] == Some(true));
+            if ready && running.len() < opts.parallelism.max(1) {
+                started.insert(i);
+                let c = run[i];
+                let ctx = model.context(&outputs, true);
+                running.push(async move {
+                    let task = sh.task(&format!("{} {}", c.action.symbol(), c.address));
+                    let r = run_change(model, obs, cx, c, &ctx, opts).await;
+                    match &r {
+                        Ok(_) => task.finish(past(c.action)),
+                        Err(e) => task.finish(&format!("failed: {e}")),
+                    }
+                    (i, r)
+                });
+            }
+        }
+        let Some((i, r)) = running.next().await else {
+            break;
+        };
+        match r {
+            Ok(out) => {
+                if let Some(out) = out {
+                    let entry = outputs
+                        .entry(run[i].address.clone())
+                        .or_insert_with(|| Value::Object(Default::default()));
+                    if let (Value::Object(dst), Value::Object(src)) = (entry, out) {
+                        dst.extend(src);
+                    }
+                }
+                done[i] = Some(true);
+                results.push(Outcome {
+                    address: run[i].address.clone(),
+                    result: Ok(()),
+                });
+            }
+            Err(e) => {
+                done[i] = Some(false);
+                results.push(Outcome {
+                    address: run[i].address.clone(),
+                    result: Err(e),
+                });
+            }
+        }
+    }
+    results
+}
+
+fn past(a: Action) -> &'static str {
+    match a {
+        Action::Create => "created",
+        Action::Update => "updated",
+        Action::Replace => "replaced",
+        Action::Delete => "deleted",
+        Action::NoOp | Action::Conflict => "unchanged",
+    }
+}
+
+/// Runs one change; returns the resource's outputs when it has any.
+async fn run_change(
+    model: &Model,
+    obs: &Observations,
+    cx: &Ctx<'_>,
+    c: &Change,
+    ctx: &Value,
+    opts: &Options,
+) -> Result<Option<Value>, AwsError> {
+    let orphan = || {
+        obs.orphans
+            .iter()
+            .find(|(_, _, o)| o.address == c.address)
+            .map(|(k, region, o)| (*k, region.as_str(), o))
+    };
+    let Some(decl) = model.decl(&c.address) else {
+        // Left the spec: delete what discovery found.
+        let (kind, region, o) = orphan().ok_or_else(|| {
+            AwsError::local(
+                "novactl:apply",
+                "NotFound",
+                "the resource is no longer live",
+            )
+        })?;
+        let t = DeleteTarget {
+            observed: o,
+            desired: None,
+            region,
+            force: opts.force,
+        };
+        model.kind(kind).delete(cx, &t).await?;
+        return Ok(None);
+    };
+    let kind = model.kind(decl.kind);
+    let desired = model
+        .desired(decl, ctx)
+        .map_err(|e| AwsError::local("novactl:render", "TemplateError", e.to_string()))?;
+    let observed: Option<&Observed> = obs.by_address.get(&c.address);
+    if opts.destroy || c.action == Action::Delete {
+        let o = observed.ok_or_else(|| {
+            AwsError::local(
+                "novactl:apply",
+                "NotFound",
+                "the resource is no longer live",
+            )
+        })?;
+        let t = DeleteTarget {
+            observed: o,
+            desired: Some(&desired),
+            region: &decl.region,
+            force: opts.force,
+        };
+        kind.delete(cx, &t).await?;
+        return Ok(None);
+    }
+    if is_unknown(&desired) {
+        return Err(AwsError::local(
+            "novactl:render",
+            "UnknownValue",
+            format!(
+                "desired state still holds \"(known after apply)\": {} depends on a resource that \
+                 was not created",
+                c.address
+            ),
+        ));
+    }
+    match c.action {
+        Action::Create => kind.create(cx, decl, &desired).await.map(Some),
+        Action::Update => {
+            let o = observed.ok_or_else(|| {
+                AwsError::local(
+                    "novactl:apply",
+                    "NotFound",
+                    "the resource is no longer live",
+                )
+            })?;
+            let state = o.state.clone().unwrap_or(Value::Null);
+            let changed = diff::top_level(&diff::changes(&state, &desired, kind.replace_on()));
+            let out = kind.update(cx, decl, &desired, o, &changed).await?;
+            Ok(Some(out))
+        }
+        Action::Replace => {
+            if let Some((_, region, old)) = orphan() {
+                // Renamed: the new one first, then the old one goes.
+                let out = kind.create(cx, decl, &desired).await?;
+                let t = DeleteTarget {
+                    observed: old,
+                    desired: None,
+                    region,
+                    force: opts.force,
+                };
+                kind.delete(cx, &t).await?;
+                Ok(Some(out))
+            } else {
+                let o = observed.ok_or_else(|| {
+                    AwsError::local(
+                        "novactl:apply",
+                        "NotFound",
+                        "the resource is no longer live",
+                    )
+                })?;
+                let t = DeleteTarget {
+                    observed: o,
+                    desired: Some(&desired),
+                    region: &decl.region,
+                    force: opts.force,
+                };
+                kind.delete(cx, &t).await?;
+                kind.create(cx, decl, &desired).await.map(Some)
+            }
+        }
+        Action::NoOp | Action::Conflict | Action::Delete => Ok(None),
+    }
+}

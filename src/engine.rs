@@ -1,0 +1,513 @@
+//! The pipeline in one place: spec -> [`Model`] (decls + graph) -> observe -> [`Plan`].
+//! Apply lives in [`crate::apply`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use futures::stream::{self, StreamExt};
+use serde_json::{json, Map, Value};
+
+use crate::aws::{Aws, AwsError};
+use crate::graph::Graph;
+use crate::plan::{diff, Action, Change, Plan, FORMAT_VERSION};
+use crate::resources::{self, Ctx, Decl, Observed, Owner, Reconciler};
+use crate::spec::render::{Renderer, UNKNOWN};
+use crate::spec::{LoadedSpec, SpecError};
+
+/// Stand-in account id for `validate`, which makes no AWS call.
+pub const OFFLINE_ACCOUNT: &str = "000000000000";
+
+/// A checked spec: every resource declared, rendered once, and ordered.
+pub struct Model {
+    pub spec: LoadedSpec,
+    pub account_id: String,
+    pub decls: Vec<Decl>,
+    pub graph: Graph,
+    pub digest: String,
+    kinds: HashMap<&'static str, &'static dyn Reconciler>,
+}
+
+impl Model {
+    /// Builds and fully checks the model: identities, references, every template rendered
+    /// (unknown attributes as placeholders), no cycles, no duplicate names. No AWS call.
+    pub fn build(spec: LoadedSpec, account_id: &str) -> Result<Model, SpecError> {
+        let registry = resources::registry();
+        let kinds: HashMap<&'static str, &'static dyn Reconciler> =
+            registry.iter().map(|k| (k.kind(), *k)).collect();
+        let base = base_context(&spec, account_id);
+        let mut decls = Vec::new();
+        {
+            let r = Renderer::new(&spec, &base);
+            for k in &registry {
+                decls.extend(k.decls(&spec, &r)?);
+            }
+        }
+        // Template references anywhere in a resource's part of the spec are dependencies.
+        let raw: serde_yaml::Value = serde_yaml::from_str(&spec.text).unwrap_or_default();
+        for d in &mut decls {
+            if let Some(sub) = yaml_at(&raw, &d.spec_path) {
+                let text = serde_json::to_string(&sub).unwrap_or_default();
+                for dep in crate::spec::render::refs_in(&text) {
+                    if dep != d.address && !d.deps.contains(&dep) {
+                        d.deps.push(dep);
+                    }
+                }
+            }
+        }
+        check_duplicates(&spec, &decls)?;
+        let graph = Graph::build(&spec, &decls)?;
+        let files: Vec<_> = decls
+            .iter()
+            .flat_map(|d| d.template_files.iter().cloned())
+            .collect();
+        let digest = spec.digest(&files);
+        let model = Model {
+            spec,
+            account_id: account_id.to_string(),
+            decls,
+            graph,
+            digest,
+            kinds,
+        };
+        // Render every resource with placeholders for what is not known yet: catches bad
+        // templates and dangling references before any AWS call.
+        let ctx = model.context(&HashMap::new(), true);
+        let r = Renderer::new(&model.spec, &ctx);
+        for d in &model.decls {
+            model.kind(d.kind).desired(&model.spec, d, &r)?;
+        }
+        Ok(model)
+    }
+
+    pub fn kind(&self, kind: &str) -> &'static dyn Reconciler {
+        self.kinds[kind]
+    }
+
+    pub fn decl(&self, address: &str) -> Option<&Decl> {
+        self.graph.index.get(address).map(|&i| &self.decls[i])
+    }
+
+    /// Template context: spec variables plus every resource's outputs, the live ones from
+    /// `outputs` where known; late outputs not known yet are [`UNKNOWN`].
+    pub fn context(&self, outputs: &HashMap<String, Value>, fill_unknown: bool) -> Value {
+        let mut ctx = base_context(&self.spec, &self.account_id);
+        for d in &self.decls {
+            let mut o = d.outputs.clone();
+            if fill_unknown {
+                for late in self.kind(d.kind).late_outputs() {
+                    o[*late] = Value::String(UNKNOWN.into());
+                }
+            }
+            if let Some(Value::Object(live)) = outputs.get(&d.address) {
+                for (k, v) in live {
+                    if !v.is_null() && v.as_str() != Some("") {
+                        o[k] = v.clone();
+                    }
+                }
+            }
+            insert_outputs(&mut ctx, &d.address, o);
+        }
+        ctx
+    }
+
+    /// Desired state of one resource with the given context.
+    pub fn desired(&self, d: &Decl, ctx: &Value) -> Result<Value, SpecError> {
+        let r = Renderer::new(&self.spec, ctx);
+        self.kind(d.kind).desired(&self.spec, d, &r)
+    }
+
+    /// Regions the spec uses.
+    pub fn regions(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.decls.iter().map(|d| d.region.clone()).collect();
+        v.push(self.spec.spec.region.clone());
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+fn base_context(spec: &LoadedSpec, account_id: &str) -> Value {
+    let vars = serde_json::to_value(&spec.spec.vars).unwrap_or_else(|_| json!({}));
+    json!({
+        "environment": spec.spec.environment,
+        "region": spec.spec.region,
+        "account_id": account_id,
+        "vars": vars,
+        "tags": spec.spec.tags,
+    })
+}
+
+/// Where a resource's outputs live in the template context.
+fn context_paths(address: &str) -> Vec<Vec<String>> {
+    let (prefix, rest): (Vec<String>, &str) = match address.strip_prefix("dr.") {
+        Some(r) => (vec!["dr".into()], r),
+        None => (vec![], address),
+    };
+    let Some((kind, name)) = rest.split_once('.') else {
+        return vec![];
+    };
+    let section: Option<[&str; 2]> = match kind {
+        "sagemaker_model" => Some(["sagemaker", "models"]),
+        "sagemaker_endpoint" => Some(["sagemaker", "endpoints"]),
+        "cloudwatch_dashboard" => Some(["cloudwatch", "dashboards"]),
+        "cloudwatch_alarm" => Some(["cloudwatch", "alarms"]),
+        _ => None,
+    };
+    let mut paths = Vec::new();
+    let mut p = prefix.clone();
+    p.extend([kind.to_string(), name.to_string()]);
+    paths.push(p);
+    if let Some(sec) = section {
+        let mut p = prefix;
+        p.extend(sec.iter().map(|s| s.to_string()));
+        p.push(name.to_string());
+        paths.push(p);
+    }
+    paths
+}
+
+fn insert_outputs(ctx: &mut Value, address: &str, outputs: Value) {
+    for path in context_paths(address) {
+        let mut cur = &mut *ctx;
+        for seg in &path {
+            if !cur.get(seg).is_some_and(Value::is_object) {
+                cur[seg.as_str()] = Value::Object(Map::new());
+            }
+            cur = cur.get_mut(seg.as_str()).expect("just inserted");
+        }
+        if let (Value::Object(dst), Value::Object(src)) = (cur, &outputs) {
+            for (k, v) in src {
+                dst.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+fn yaml_at<'a>(v: &'a serde_yaml::Value, path: &str) -> Option<&'a serde_yaml::Value> {
+    path.split('.').try_fold(v, |cur, seg| cur.get(seg))
+}
+
+fn check_duplicates(spec: &LoadedSpec, decls: &[Decl]) -> Result<(), SpecError> {
+    let mut seen: BTreeMap<(String, String), &Decl> = BTreeMap::new();
+    for d in decls {
+        // Bucket names and IAM names are global; the rest are per region.
+        let scope = match d.kind {
+            "s3" | "iam" => d.kind.to_string(),
+            k => format!("{k}@{}", d.region),
+        };
+        if let Some(first) = seen.insert((scope, d.identity.clone()), d) {
+            return Err(spec.error(
+                &d.identity_key,
+                format!(
+                    "`{}` is also the name of {}: two resources cannot share one name",
+                    d.identity, first.address
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Live state of every resource in the model, plus resources of ours that left the spec.
+pub struct Observations {
+    pub by_address: HashMap<String, Observed>,
+    /// Live resources tagged with this environment whose address is not in the spec, or whose
+    /// identity no longer matches the spec's (renamed): (kind, region, observed).
+    pub orphans: Vec<(&'static str, String, Observed)>,
+}
+
+impl Observations {
+    pub fn outputs(&self) -> HashMap<String, Value> {
+        self.by_address
+            .iter()
+            .filter(|(_, o)| o.state.is_some())
+            .map(|(a, o)| (a.clone(), o.outputs.clone()))
+            .collect()
+    }
+}
+
+/// Reads live state of every resource concurrently (at most `parallelism` at once), and
+/// discovers tagged resources that left the spec. Never writes.
+pub async fn observe(
+    model: &Model,
+    cx: &Ctx<'_>,
+    parallelism: usize,
+    discover: bool,
+) -> Result<Observations, Vec<(String, AwsError)>> {
+    let observed = stream::iter(
+        model
+            .decls
+            .iter()
+            .map(|d| async move { (d.address.clone(), model.kind(d.kind).observe(cx, d).await) }),
+    )
+    .buffer_unordered(parallelism.max(1));
+    let discovered = async {
+        if !discover {
+            return Vec::new();
+        }
+        let mut jobs = Vec::new();
+        for region in model.regions() {
+            for k in resources::registry() {
+                let region = region.clone();
+                jobs.push(async move { (k.kind(), region.clone(), k.discover(cx, &region).await) });
+            }
+        }
+        futures::future::join_all(jobs).await
+    };
+    let (observed, discovered): (Vec<_>, Vec<_>) =
+        futures::join!(observed.collect::<Vec<_>>(), discovered);
+    let mut errors = Vec::new();
+    let mut by_address = HashMap::new();
+    for (addr, r) in observed {
+        match r {
+            Ok(o) => {
+                by_address.insert(addr, o);
+            }
+            Err(e) => errors.push((addr, e)),
+        }
+    }
+    let mut orphans = Vec::new();
+    for (kind, region, r) in discovered {
+        match r {
+            Ok(list) => {
+                for o in list {
+                    let live_id = &o.physical_id;
+                    let same = by_address
+                        .get(&o.address)
+                        .is_some_and(|cur| &cur.physical_id == live_id);
+                    if !same {
+                        orphans.push((kind, region.clone(), o));
+                    }
+                }
+            }
+            Err(e) => errors.push((format!("{kind} (discovery in {region})"), e)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(Observations {
+            by_address,
+            orphans,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+pub struct PlanOptions<'a> {
+    pub adopt: &'a [String],
+    pub targets: &'a [String],
+    pub spec_file: String,
+}
+
+/// Decides an action for every resource from live state and desired state.
+pub fn make_plan(
+    model: &Model,
+    obs: &Observations,
+    opts: &PlanOptions<'_>,
+) -> Result<Plan, SpecError> {
+    let ctx = model.context(&obs.outputs(), true);
+    let mut changes = Vec::new();
+    for &i in &model.graph.order {
+        let d = &model.decls[i];
+        let kind = model.kind(d.kind);
+        let desired = model.desired(d, &ctx)?;
+        let o = obs.by_address.get(&d.address);
+        let deps: Vec<String> = model.graph.deps[i]
+            .iter()
+            .map(|&j| model.decls[j].address.clone())
+            .collect();
+        let renamed = obs.orphans.iter().find(|(_, _, o)| o.address == d.address);
+        let mut c = Change {
+            address: d.address.clone(),
+            kind: d.kind.to_string(),
+            action: Action::NoOp,
+            reason: String::new(),
+            region: d.region.clone(),
+            physical_id: o.map(|o| o.physical_id.clone()).unwrap_or_default(),
+            attributes: Vec::new(),
+            before: o.and_then(|o| o.state.clone()),
+            after: Some(desired.clone()),
+            depends_on: deps,
+        };
+        match (o.and_then(|o| o.state.as_ref()), o) {
+            (None, _) => {
+                if let Some((_, _, old)) = renamed {
+                    c.action = Action::Replace;
+                    c.reason = format!(
+                        "{} is now `{}`: creates the new one, then deletes the old one",
+                        old.physical_id, d.identity
+                    );
+                    c.physical_id = old.physical_id.clone();
+                    c.before = old.state.clone();
+                    c.attributes = diff::changes(
+                        old.state.as_ref().unwrap_or(&Value::Null),
+                        &desired,
+                        kind.replace_on(),
+                    );
+                } else {
+                    c.action = Action::Create;
+                    c.reason = "not found".into();
+                }
+            }
+            (Some(state), Some(o)) => {
+                let adopted = opts.adopt.iter().any(|a| a == &d.address);
+                if let (Owner::Foreign { reason }, false) = (&o.owner, adopted) {
+                    c.action = Action::Conflict;
+                    c.reason = format!(
+                        "`{}` exists but is not managed by novactl: {reason}; it is left untouched \
+                         (pass --adopt {} to manage it)",
+                        d.identity, d.address
+                    );
+                } else {
+                    c.attributes = diff::changes(state, &desired, kind.replace_on());
+                    if c.attributes.is_empty() {
+                        c.action = Action::NoOp;
+                    } else if c.attributes.iter().any(|a| a.forces_replace) {
+                        c.action = Action::Replace;
+                        c.reason = "a change forces replacement".into();
+                    } else {
+                        c.action = Action::Update;
+                        c.reason = if adopted {
+                            "adopt: bring under novactl management".into()
+                        } else {
+                            format!("drift in {}", diff::top_level(&c.attributes).join(", "))
+                        };
+                    }
+                }
+            }
+            (Some(_), None) => unreachable!("state implies an observation"),
+        }
+        changes.push(c);
+    }
+    // Resources of ours that left the spec: deleted, last, in reverse kind rank.
+    let rank: HashMap<&str, usize> = resources::registry()
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.kind(), i))
+        .collect();
+    let mut gone: Vec<&(&'static str, String, Observed)> = obs
+        .orphans
+        .iter()
+        .filter(|(_, _, o)| model.decl(&o.address).is_none())
+        .collect();
+    gone.sort_by_key(|(k, _, o)| (std::cmp::Reverse(rank.get(k).copied()), o.address.clone()));
+    for (kind, region, o) in gone {
+        changes.push(Change {
+            address: o.address.clone(),
+            kind: kind.to_string(),
+            action: Action::Delete,
+            reason: format!(
+                "left the spec; tagged novactl:environment={} — it will be DELETED",
+                model.spec.spec.environment
+            ),
+            region: region.clone(),
+            physical_id: o.physical_id.clone(),
+            attributes: Vec::new(),
+            before: o.state.clone(),
+            after: None,
+            depends_on: Vec::new(),
+        });
+    }
+    if !opts.targets.is_empty() {
+        let mut keep: Vec<usize> = Vec::new();
+        for t in opts.targets {
+            match model.graph.index.get(t) {
+                Some(&i) => keep.push(i),
+                None if changes.iter().any(|c| &c.address == t) => {}
+                None => {
+                    return Err(model
+                        .spec
+                        .error("", format!("--target {t}: no such resource in the spec")))
+                }
+            }
+        }
+        let keep: Vec<String> = model
+            .graph
+            .with_dependencies(&keep)
+            .into_iter()
+            .map(|i| model.decls[i].address.clone())
+            .collect();
+        changes.retain(|c| keep.contains(&c.address) || opts.targets.contains(&c.address));
+    }
+    Ok(Plan {
+        format_version: FORMAT_VERSION.into(),
+        novactl_version: env!("CARGO_PKG_VERSION").into(),
+        environment: model.spec.spec.environment.clone(),
+        account_id: model.account_id.clone(),
+        region: model.spec.spec.region.clone(),
+        spec_file: opts.spec_file.clone(),
+        spec_digest: model.digest.clone(),
+        changes,
+        adopted: opts.adopt.to_vec(),
+        unreconciled: resources::unreconciled_sections(&model.spec.spec)
+            .into_iter()
+            .map(String::from)
+            .collect(),
+    })
+}
+
+/// Why a saved plan may no longer be applied, or `None` when it still holds.
+pub fn staleness(saved: &Plan, fresh: &Plan) -> Option<String> {
+    let mut why = Vec::new();
+    if saved.spec_digest != fresh.spec_digest {
+        why.push("the spec or one of its template files changed".to_string());
+    }
+    if saved.account_id != fresh.account_id || saved.region != fresh.region {
+        why.push(format!(
+            "it was made for account {} in {}, not account {} in {}",
+            saved.account_id, saved.region, fresh.account_id, fresh.region
+        ));
+    }
+    let fresh_by: HashMap<&str, &Change> = fresh
+        .changes
+        .iter()
+        .map(|c| (c.address.as_str(), c))
+        .collect();
+    for c in &saved.changes {
+        match fresh_by.get(c.address.as_str()) {
+            None => why.push(format!("{}: no longer part of the plan", c.address)),
+            Some(f) => {
+                let before = c.before.clone().unwrap_or(Value::Null);
+                let now = f.before.clone().unwrap_or(Value::Null);
+                if !diff::json_eq(&before, &now) {
+                    let moved: Vec<String> = if before.is_null() || now.is_null() {
+                        vec![if now.is_null() { "deleted" } else { "created" }.to_string()]
+                    } else {
+                        let mut m: Vec<String> = diff::changes(&before, &now, &[])
+                            .into_iter()
+                            .map(|a| a.path)
+                            .collect();
+                        m.extend(
+                            diff::changes(&now, &before, &[])
+                                .into_iter()
+                                .map(|a| a.path)
+                                .filter(|p| !p.is_empty()),
+                        );
+                        m.sort();
+                        m.dedup();
+                        m
+                    };
+                    why.push(format!(
+                        "{}: live state changed since the plan ({})",
+                        c.address,
+                        moved.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    for f in &fresh.changes {
+        if f.action != Action::NoOp && !saved.changes.iter().any(|c| c.address == f.address) {
+            why.push(format!("{}: new change not in the saved plan", f.address));
+        }
+    }
+    if why.is_empty() {
+        None
+    } else {
+        Some(why.join("\n  "))
+    }
+}
+
+pub fn spec_file_display(p: &Path) -> String {
+    p.display().to_string()
+}

@@ -1,0 +1,111 @@
+//! Stage 3: the plan as plain data. Renderings ([`render`]) are views of it; apply executes it.
+//!
+//! A plan records, per resource in execution order, the action, the attribute-level changes
+//! and the live state it was computed from (`before`), so that a saved plan can be refused as
+//! stale when live state moved since.
+
+pub mod diff;
+pub mod render;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const FORMAT_VERSION: &str = "1.0";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    Replace,
+    Delete,
+    /// A live resource with the spec's name that is not ours: never touched without `--adopt`.
+    Conflict,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+            Action::Conflict => "!",
+        }
+    }
+    pub fn word(self) -> &'static str {
+        match self {
+            Action::NoOp => "no-op",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+            Action::Conflict => "conflict",
+        }
+    }
+}
+
+/// One attribute that differs. `path` is dotted below the resource (`versioning`,
+/// `public_access_block.block_public_acls`, `inline_policies.execution`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttrChange {
+    pub path: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    /// This change is why the resource must be replaced.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forces_replace: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Change {
+    pub address: String,
+    pub kind: String,
+    pub action: Action,
+    /// Why, in a few words ("drift", "not found", "left the spec", ...).
+    pub reason: String,
+    pub region: String,
+    /// Display only: the live id (key id, bucket name).
+    #[serde(default)]
+    pub physical_id: String,
+    pub attributes: Vec<AttrChange>,
+    /// Live state the plan was computed from; `null` when absent. Used for staleness checks.
+    pub before: Option<Value>,
+    /// Desired state as known at plan time (may hold "(known after apply)"). Display only:
+    /// apply renders the desired state again with the values known by then.
+    pub after: Option<Value>,
+    pub depends_on: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: String,
+    pub novactl_version: String,
+    pub environment: String,
+    pub account_id: String,
+    pub region: String,
+    /// Spec file (as given on the command line).
+    pub spec_file: String,
+    /// sha256 over the spec and the template files it uses.
+    pub spec_digest: String,
+    /// Every resource, in execution order (no-ops included, for staleness checks).
+    pub changes: Vec<Change>,
+    /// Addresses the user chose to adopt (`--adopt`) when the plan was made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adopted: Vec<String>,
+    /// Spec sections that were checked but have no reconciler yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreconciled: Vec<String>,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+    }
+
+    pub fn count(&self, a: Action) -> usize {
+        self.changes.iter().filter(|c| c.action == a).count()
+    }
+}

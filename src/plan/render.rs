@@ -1,0 +1,158 @@
+//! Two views of a [`Plan`]: the human diff (`novactl plan`) and JSON (`--json`, `--out`).
+
+use serde_json::Value;
+use similar::{ChangeTag, TextDiff};
+
+use super::{Action, Change, Plan};
+use crate::shell::Shell;
+
+pub fn json(plan: &Plan) -> String {
+    serde_json::to_string_pretty(plan).expect("a plan serialises")
+}
+
+pub fn text(plan: &Plan, sh: &Shell) -> String {
+    let mut s = String::new();
+    if !plan.has_changes() {
+        s.push_str("No changes.");
+        s.push_str(&format!(
+            " Live state matches the spec ({} resources, environment {}, account {}, region {}).\n",
+            plan.changes.len(),
+            plan.environment,
+            plan.account_id,
+            plan.region
+        ));
+        return s;
+    }
+    s.push_str(&format!(
+        "Plan for environment {} (account {}, region {}):\n\n",
+        plan.environment, plan.account_id, plan.region
+    ));
+    for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
+        change(&mut s, c, sh);
+    }
+    s.push_str(&format!(
+        "Plan: {} to create, {} to update, {} to replace, {} to delete.",
+        plan.count(Action::Create),
+        plan.count(Action::Update),
+        plan.count(Action::Replace),
+        plan.count(Action::Delete)
+    ));
+    let conflicts = plan.count(Action::Conflict);
+    if conflicts > 0 {
+        s.push_str(&format!(
+            " {conflicts} conflict{} (apply refuses until resolved).",
+            if conflicts == 1 { "" } else { "s" }
+        ));
+    }
+    s.push('\n');
+    s
+}
+
+fn change(s: &mut String, c: &Change, sh: &Shell) {
+    let head = format!("{} {}", c.action.symbol(), c.address);
+    let head = match c.action {
+        Action::Create => sh.green(&head),
+        Action::Delete | Action::Replace => sh.red(&head),
+        Action::Update => sh.yellow(&head),
+        Action::Conflict => sh.red(&sh.bold(&head)),
+        Action::NoOp => head,
+    };
+    let id = if c.physical_id.is_empty() || c.action == Action::Create {
+        String::new()
+    } else {
+        format!(" [{}]", c.physical_id)
+    };
+    s.push_str(&format!("  {head}{id}  ({})\n", c.reason));
+    match c.action {
+        Action::Create => {
+            if let Some(Value::Object(after)) = &c.after {
+                for (k, v) in after {
+                    if k.starts_with('_') || v.is_null() {
+                        continue;
+                    }
+                    s.push_str(&format!("      + {k} = {}\n", value(v, 10)));
+                }
+            }
+        }
+        Action::Update | Action::Replace => {
+            for a in &c.attributes {
+                let mark = if a.forces_replace {
+                    " (forces replacement)"
+                } else {
+                    ""
+                };
+                match (&a.before, &a.after) {
+                    (Some(b), Some(af)) if is_big(b) || is_big(af) => {
+                        s.push_str(&format!("      ~ {}{mark}:\n", a.path));
+                        s.push_str(&text_diff(b, af, 10));
+                    }
+                    (Some(b), Some(af)) => s.push_str(&format!(
+                        "      ~ {} = {} -> {}{mark}\n",
+                        a.path,
+                        value(b, 10),
+                        value(af, 10)
+                    )),
+                    (None, Some(af)) => {
+                        s.push_str(&format!("      + {} = {}{mark}\n", a.path, value(af, 10)))
+                    }
+                    (Some(b), None) => {
+                        s.push_str(&format!("      - {} = {}{mark}\n", a.path, value(b, 10)))
+                    }
+                    (None, None) => {}
+                }
+            }
+        }
+        _ => {}
+    }
+    s.push('\n');
+}
+
+fn is_big(v: &Value) -> bool {
+    matches!(v, Value::Object(_) | Value::Array(_)) && v.to_string().len() > 60
+}
+
+/// A value on one line when short, else pretty JSON indented under the attribute.
+fn value(v: &Value, indent: usize) -> String {
+    let one = v.to_string();
+    if one.len() <= 100 {
+        return one;
+    }
+    let pad = " ".repeat(indent);
+    serde_json::to_string_pretty(v)
+        .unwrap_or(one)
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                l.to_string()
+            } else {
+                format!("{pad}{l}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn text_diff(before: &Value, after: &Value, indent: usize) -> String {
+    let b = serde_json::to_string_pretty(before).unwrap_or_default();
+    let a = serde_json::to_string_pretty(after).unwrap_or_default();
+    let pad = " ".repeat(indent);
+    let mut out = String::new();
+    let diff = TextDiff::from_lines(&b, &a);
+    for group in diff.grouped_ops(2) {
+        for op in group {
+            for ch in diff.iter_changes(&op) {
+                let sign = match ch.tag() {
+                    ChangeTag::Delete => "-",
+                    ChangeTag::Insert => "+",
+                    ChangeTag::Equal => " ",
+                };
+                out.push_str(&format!("{pad}{sign} {}", ch.value()));
+                if !ch.value().ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,158 @@
+//! The one place novactl writes to the terminal: data (plans, reports, JSON) on stdout,
+//! everything for humans (progress, warnings, errors, summaries) on stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use console::Style;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub struct Shell {
+    pub quiet: bool,
+    pub verbose: u8,
+    color: bool,
+    stderr_tty: bool,
+    multi: MultiProgress,
+    lock: Mutex<()>,
+}
+
+impl Shell {
+    pub fn new(quiet: bool, verbose: u8, no_color: bool) -> Shell {
+        let no_color = no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = !no_color && std::io::stdout().is_terminal();
+        console::set_colors_enabled(color);
+        console::set_colors_enabled_stderr(!no_color && std::io::stderr().is_terminal());
+        let stderr_tty = std::io::stderr().is_terminal();
+        let multi = if stderr_tty && !quiet {
+            MultiProgress::with_draw_target(ProgressDrawTarget::stderr())
+        } else {
+            MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+        };
+        Shell {
+            quiet,
+            verbose,
+            color,
+            stderr_tty,
+            multi,
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// Data for stdout (a plan, a report, JSON). Never suppressed by `-q`.
+    pub fn out(&self, text: &str) {
+        let _g = self.lock.lock();
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(text.as_bytes());
+        if !text.ends_with('\n') {
+            let _ = o.write_all(b"\n");
+        }
+        let _ = o.flush();
+    }
+
+    /// A status line for humans on stderr; `-q` hides it.
+    pub fn status(&self, text: &str) {
+        if !self.quiet {
+            self.err_line(text);
+        }
+    }
+
+    pub fn warn(&self, text: &str) {
+        self.err_line(&format!("{} {text}", self.yellow("warning:")));
+    }
+
+    pub fn error(&self, text: &str) {
+        self.err_line(&format!("{} {text}", self.red("error:")));
+    }
+
+    fn err_line(&self, text: &str) {
+        let _g = self.lock.lock();
+        let _ = self.multi.suspend(|| writeln!(std::io::stderr(), "{text}"));
+    }
+
+    pub fn stdin_is_terminal(&self) -> bool {
+        std::io::stdin().is_terminal()
+    }
+
+    /// Asks on stderr and reads one line from stdin.
+    pub fn ask(&self, question: &str) -> String {
+        let _ = write!(std::io::stderr(), "{question} ");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        line.trim().to_string()
+    }
+
+    /// Progress for one resource: a spinner on a terminal, plain lines otherwise.
+    pub fn task(&self, label: &str) -> Task<'_> {
+        let bar = if self.stderr_tty && !self.quiet {
+            let pb = self.multi.add(ProgressBar::new_spinner());
+            pb.set_style(
+                ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            pb.enable_steady_tick(Duration::from_millis(120));
+            pb.set_message(label.to_string());
+            Some(pb)
+        } else {
+            self.status(&format!("{label} ..."));
+            None
+        };
+        Task {
+            shell: self,
+            bar,
+            label: label.to_string(),
+            started: Instant::now(),
+        }
+    }
+
+    fn paint(&self, s: &str, style: Style) -> String {
+        style.apply_to(s).to_string()
+    }
+    pub fn green(&self, s: &str) -> String {
+        self.paint(s, Style::new().green())
+    }
+    pub fn red(&self, s: &str) -> String {
+        self.paint(s, Style::new().red())
+    }
+    pub fn yellow(&self, s: &str) -> String {
+        self.paint(s, Style::new().yellow())
+    }
+    pub fn bold(&self, s: &str) -> String {
+        self.paint(s, Style::new().bold())
+    }
+    pub fn color_enabled(&self) -> bool {
+        self.color
+    }
+}
+
+pub struct Task<'a> {
+    shell: &'a Shell,
+    bar: Option<ProgressBar>,
+    label: String,
+    started: Instant,
+}
+
+impl Task<'_> {
+    /// Updates the spinner's message (e.g. the endpoint status while waiting).
+    pub fn set_message(&self, msg: &str) {
+        if let Some(b) = &self.bar {
+            b.set_message(format!("{}: {msg}", self.label));
+        } else if self.shell.verbose > 0 {
+            self.shell.status(&format!("{}: {msg}", self.label));
+        }
+    }
+
+    pub fn finish(self, outcome: &str) {
+        let line = format!(
+            "{}: {outcome} ({:.1}s)",
+            self.label,
+            self.started.elapsed().as_secs_f64()
+        );
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+        self.shell.status(&line);
+    }
+}
