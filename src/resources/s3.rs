@@ -281,9 +281,8 @@ impl Reconciler for S3 {
         changed: &[String],
     ) -> Result<Value, AwsError> {
         let d: Desired = from_desired(&decl.address, desired)?;
-        if observed.owner != Owner::Ours {
-            return Err(not_ours("s3:PutBucketTagging", &d.name, &observed.owner));
-        }
+        // A foreign bucket reaches update only when the user adopts it (`--adopt`): the engine
+        // plans a conflict otherwise. Its tags then differ, and are written first.
         let s3 = &cx.clients(&decl.region).s3;
         // Tags first, as in create; then in the order create uses.
         let order = [
@@ -965,17 +964,17 @@ async fn put_policy(s3: &Client, d: &Desired) -> Result<(), AwsError> {
 }
 
 /// Deletes every object version and delete marker, a page (at most 1000) at a time.
+///
+/// Each round lists from the start rather than from the previous page's markers: what was
+/// listed has been deleted, and a marker naming a deleted version is not a stable place to
+/// resume from (moto then ends the listing early). It stops when a listing comes back empty.
 async fn empty_bucket(s3: &Client, name: &str) -> Result<(), AwsError> {
     const OP: &str = "s3:DeleteObjects";
-    let mut key_marker: Option<String> = None;
-    let mut version_marker: Option<String> = None;
     loop {
         let page = s3
             .list_object_versions()
             .bucket(name)
             .max_keys(DELETE_BATCH)
-            .set_key_marker(key_marker.take())
-            .set_version_id_marker(version_marker.take())
             .send()
             .await
             .map_err(AwsError::from_sdk("s3:ListObjectVersions"))?;
@@ -999,41 +998,34 @@ async fn empty_bucket(s3: &Client, name: &str) -> Result<(), AwsError> {
                     .map_err(|e| build_error(OP, e))?,
             );
         }
-        if !objects.is_empty() {
-            let out = s3
-                .delete_objects()
-                .bucket(name)
-                .delete(
-                    Delete::builder()
-                        .set_objects(Some(objects))
-                        .quiet(true)
-                        .build()
-                        .map_err(|e| build_error(OP, e))?,
-                )
-                .send()
-                .await
-                .map_err(AwsError::from_sdk(OP))?;
-            if let Some(err) = out.errors().first() {
-                return Err(AwsError::local(
-                    OP,
-                    err.code().unwrap_or("Unknown"),
-                    format!(
-                        "could not delete {} (version {}) from bucket {name}: {} ({} objects failed)",
-                        err.key().unwrap_or_default(),
-                        err.version_id().unwrap_or("null"),
-                        err.message().unwrap_or_default(),
-                        out.errors().len()
-                    ),
-                ));
-            }
-        }
-        if page.is_truncated() != Some(true) {
+        if objects.is_empty() {
             return Ok(());
         }
-        key_marker = page.next_key_marker().map(str::to_string);
-        version_marker = page.next_version_id_marker().map(str::to_string);
-        if key_marker.is_none() && version_marker.is_none() {
-            return Ok(());
+        let out = s3
+            .delete_objects()
+            .bucket(name)
+            .delete(
+                Delete::builder()
+                    .set_objects(Some(objects))
+                    .quiet(true)
+                    .build()
+                    .map_err(|e| build_error(OP, e))?,
+            )
+            .send()
+            .await
+            .map_err(AwsError::from_sdk(OP))?;
+        if let Some(err) = out.errors().first() {
+            return Err(AwsError::local(
+                OP,
+                err.code().unwrap_or("Unknown"),
+                format!(
+                    "could not delete {} (version {}) from bucket {name}: {} ({} objects failed)",
+                    err.key().unwrap_or_default(),
+                    err.version_id().unwrap_or("null"),
+                    err.message().unwrap_or_default(),
+                    out.errors().len()
+                ),
+            ));
         }
     }
 }
