@@ -11,8 +11,8 @@ spec=environments/local.yaml
 port=4566
 
 echo "== build"
-cargo build --release --locked
-bin="$CARGO_TARGET_DIR/release/novactl"
+cargo build --locked
+bin="$CARGO_TARGET_DIR/debug/novactl"
 
 echo "== emulator on 127.0.0.1:$port"
 if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
