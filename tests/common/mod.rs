@@ -27,7 +27,11 @@ impl Emulator {
             .arg("0")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if std::env::var_os("NOVACTL_EMULATOR_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("start the moto launcher (python3 on PATH?)");
         let stdout = child.stdout.take().expect("launcher stdout");
