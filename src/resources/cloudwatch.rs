@@ -10,9 +10,10 @@
 //!
 //! # Dashboards
 //! The body is rendered from the spec's `template` (tera, with the spec context) and diffed as
-//! JSON, not text. Its `widgets` list is keyed `"<index>:<title>"` in the attribute `widgets`
-//! so that the plan names the widget that changed (`widgets.2:PHI Entities Detected and
-//! Masked.properties.stacked`); the other top-level keys of the body go to `options`.
+//! JSON, not text. Its `widgets` list becomes the attribute `widgets`, keyed by widget title,
+//! so that the plan names the widget that changed (`widgets.PHI Entities Detected and
+//! Masked.properties.stacked`, or just `widgets.<title>` for a widget added or removed); the
+//! other top-level keys of the body go to `options`.
 //!
 //! ## Ownership
 //! CloudWatch cannot tag dashboards (TagResource takes alarms, Contributor Insights rules and
@@ -411,7 +412,9 @@ fn cw_tag(k: &str, v: &str) -> Tag {
     Tag::builder().key(k).value(v).build()
 }
 
-/// A dashboard body as attributes: `widgets` keyed `"<index>:<title>"`, the rest in `options`.
+/// A dashboard body as attributes: `widgets` keyed by title (the rest in `options`), so that the
+/// plan names the widget that changed. A widget without a title is keyed `<type>@<index>`; a
+/// repeated key gets ` #2`, ` #3`... Widget order is the map's order (the template's).
 pub fn body_to_state(body: &Value) -> (Value, Value) {
     let mut widgets = Map::new();
     let mut options = Map::new();
@@ -419,7 +422,14 @@ pub fn body_to_state(body: &Value) -> (Value, Value) {
         for (k, v) in obj {
             if k == "widgets" {
                 for (i, w) in v.as_array().into_iter().flatten().enumerate() {
-                    widgets.insert(widget_key(i, w), w.clone());
+                    let base = widget_key(i, w);
+                    let mut key = base.clone();
+                    let mut n = 1;
+                    while widgets.contains_key(&key) {
+                        n += 1;
+                        key = format!("{base} #{n}");
+                    }
+                    widgets.insert(key, w.clone());
                 }
             } else {
                 options.insert(k.clone(), v.clone());
@@ -430,35 +440,24 @@ pub fn body_to_state(body: &Value) -> (Value, Value) {
 }
 
 fn widget_key(i: usize, w: &Value) -> String {
-    let title = w["properties"]["title"]
-        .as_str()
-        .or_else(|| w["type"].as_str())
-        .unwrap_or("widget");
+    let key = match w["properties"]["title"].as_str() {
+        Some(t) if !t.is_empty() => t.to_string(),
+        _ => format!("{}@{i}", w["type"].as_str().unwrap_or("widget")),
+    };
     // `.` separates attribute path segments in the plan.
-    format!("{i}:{}", title.replace('.', "_"))
+    key.replace('.', "_")
 }
 
-/// The inverse of [`body_to_state`]: widgets back in index order.
+/// The inverse of [`body_to_state`].
 pub fn state_to_body(widgets: &Value, options: &Value) -> Value {
     let mut body = options.as_object().cloned().unwrap_or_default();
-    let mut list: Vec<(usize, Value)> = widgets
+    let list: Vec<Value> = widgets
         .as_object()
         .into_iter()
         .flatten()
-        .map(|(k, v)| {
-            let i = k
-                .split(':')
-                .next()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(usize::MAX);
-            (i, v.clone())
-        })
+        .map(|(_, w)| w.clone())
         .collect();
-    list.sort_by_key(|(i, _)| *i);
-    body.insert(
-        "widgets".into(),
-        Value::Array(list.into_iter().map(|(_, w)| w).collect()),
-    );
+    body.insert("widgets".into(), Value::Array(list));
     Value::Object(body)
 }
 
@@ -647,7 +646,7 @@ mod tests {
         let (w, o) = body_to_state(&body);
         assert_eq!(
             w.as_object().unwrap().keys().collect::<Vec<_>>(),
-            vec!["0:A_b", "1:text"]
+            vec!["A_b", "text@1"]
         );
         assert_eq!(o, json!({"start": "-PT6H"}));
         assert_eq!(state_to_body(&w, &o), body);
@@ -668,6 +667,6 @@ mod tests {
             .into_iter()
             .map(|c| c.path)
             .collect();
-        assert_eq!(paths, vec!["widgets.1:Two"]);
+        assert_eq!(paths, vec!["widgets.Two"]);
     }
 }

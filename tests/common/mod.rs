@@ -190,7 +190,11 @@ pub fn novactl(emu: Option<&Emulator>, args: &[&str]) -> Run {
 }
 
 pub fn novactl_env(emu: Option<&Emulator>, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_novactl"));
+    // NOVACTL_TEST_BIN: run a copy of the binary instead (worktrees that share one
+    // CARGO_TARGET_DIR overwrite each other's target/debug/novactl).
+    let bin = std::env::var("NOVACTL_TEST_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_novactl").to_string());
+    let mut cmd = Command::new(bin);
     cmd.args(args)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
