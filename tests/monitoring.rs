@@ -420,3 +420,308 @@ fn dangling_references_and_bad_values_are_located_errors() {
         );
     }
 }
+
+const TRAIL: &str = r#"
+cloudtrail:
+  hipaa:
+    name: NOVAMIND-HIPAA-Compliance-Trail
+    bucket: trail
+    prefix: cloudtrail
+    multi_region: true
+    log_file_validation: true
+    kms_key: phi
+    log_group: /novamind/cloudtrail
+    log_retention_days: 2192
+    data_events: [s3, lambda]
+"#;
+
+const TRAIL_NAME: &str = "NOVAMIND-HIPAA-Compliance-Trail";
+const TRAIL_BUCKET: &str = "novamind-mon-cloudtrail";
+const GROUP: &str = "/novamind/cloudtrail";
+
+fn stack_spec() -> String {
+    let policy = if std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/policies/kms-phi.json.tera"
+    ))
+    .exists()
+    {
+        "    policy: ../policies/kms-phi.json.tera\n"
+    } else {
+        ""
+    };
+    format!(
+        "environment: mon\nregion: {REGION}\nvars:\n  project: novamind\ntags:\n  Project: NOVAMIND\n\
+         kms:\n  phi:\n    alias: alias/novamind-phi\n    deletion_window_days: 7\n{policy}\
+         s3:\n  trail:\n    name: \"{{{{ vars.project }}}}-{{{{ environment }}}}-cloudtrail\"\n    kms_key: phi\n\
+         {ALARMS}{TRAIL}"
+    )
+}
+
+/// Index of the line in apply's stderr that reports `address` done.
+fn done_at(stderr: &str, address: &str) -> usize {
+    stderr
+        .lines()
+        .position(|l| l.contains(address) && l.contains("created"))
+        .unwrap_or_else(|| panic!("no `{address} ... created` line in:\n{stderr}"))
+}
+
+#[tokio::test]
+async fn audit_trail_stack_applies_in_order_converges_repairs_drift_and_destroys() {
+    let emu = Emulator::start();
+    let p = Project::new(&stack_spec());
+
+    // Cold start: the plan orders key, bucket, role + log group before the trail; topic before
+    // alarms.
+    let plan = plan_json(&emu, &p);
+    let deps = |addr: &str| -> Vec<String> {
+        let c = plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["address"] == addr)
+            .unwrap_or_else(|| panic!("{addr} in plan"));
+        assert_eq!(c["action"], "create", "{addr}");
+        c["depends_on"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut trail_deps = deps("cloudtrail.hipaa");
+    trail_deps.sort();
+    assert_eq!(trail_deps, ["kms.phi", "log_group.hipaa", "s3.trail"]);
+    assert_eq!(deps("log_group.hipaa"), ["kms.phi"]);
+    assert_eq!(deps("cloudwatch_alarm.high_latency"), ["sns.alerts"]);
+
+    let t = Instant::now();
+    let r = novactl(
+        Some(&emu),
+        &["apply", "-e", p.spec.to_str().unwrap(), "--auto-approve"],
+    )
+    .expect_code(0);
+    eprintln!(
+        "apply from empty (kms, s3, sns, 2 alarms, dashboard, log group + role, trail): {:.2}s",
+        t.elapsed().as_secs_f64()
+    );
+    let trail_done = done_at(&r.stderr, "cloudtrail.hipaa");
+    for before in ["kms.phi", "s3.trail", "log_group.hipaa"] {
+        assert!(
+            done_at(&r.stderr, before) < trail_done,
+            "{before} before the trail"
+        );
+    }
+    assert!(done_at(&r.stderr, "sns.alerts") < done_at(&r.stderr, "cloudwatch_alarm.high_latency"));
+    let t = Instant::now();
+    assert_no_changes(&emu, &p);
+    eprintln!(
+        "plan with no changes (9 resources): {:.2}s",
+        t.elapsed().as_secs_f64()
+    );
+
+    // Live state through the SDK.
+    let key = key_arn(&emu).await;
+    let ct = emu.cloudtrail(REGION).await;
+    let trail = ct
+        .get_trail()
+        .name(TRAIL_NAME)
+        .send()
+        .await
+        .unwrap()
+        .trail
+        .unwrap();
+    let group_arn = format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{GROUP}:*");
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/{TRAIL_NAME}-CloudWatchLogs");
+    assert_eq!(trail.s3_bucket_name(), Some(TRAIL_BUCKET));
+    assert_eq!(trail.s3_key_prefix(), Some("cloudtrail"));
+    assert_eq!(trail.is_multi_region_trail(), Some(true));
+    assert_eq!(trail.log_file_validation_enabled(), Some(true));
+    assert_eq!(trail.kms_key_id(), Some(key.as_str()));
+    assert_eq!(
+        trail.cloud_watch_logs_log_group_arn(),
+        Some(group_arn.as_str())
+    );
+    assert_eq!(trail.cloud_watch_logs_role_arn(), Some(role_arn.as_str()));
+    let status = ct.get_trail_status().name(TRAIL_NAME).send().await.unwrap();
+    assert_eq!(status.is_logging(), Some(true), "logging on");
+    let sel = ct
+        .get_event_selectors()
+        .trail_name(TRAIL_NAME)
+        .send()
+        .await
+        .unwrap();
+    let sel = &sel.event_selectors()[0];
+    assert_eq!(sel.read_write_type().map(|r| r.as_str()), Some("All"));
+    assert_eq!(sel.include_management_events(), Some(true));
+    let mut res: Vec<(String, Vec<String>)> = sel
+        .data_resources()
+        .iter()
+        .map(|d| (d.r#type().unwrap().to_string(), d.values().to_vec()))
+        .collect();
+    res.sort();
+    assert_eq!(
+        res,
+        [
+            (
+                "AWS::Lambda::Function".to_string(),
+                vec!["arn:aws:lambda".to_string()]
+            ),
+            (
+                "AWS::S3::Object".to_string(),
+                vec!["arn:aws:s3:::".to_string()]
+            ),
+        ]
+    );
+
+    let logs = emu.logs(REGION).await;
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix(GROUP)
+        .send()
+        .await
+        .unwrap();
+    let g = &groups.log_groups()[0];
+    assert_eq!(g.kms_key_id(), Some(key.as_str()), "log group encryption");
+    assert_eq!(g.retention_in_days(), Some(2192), "six-year retention");
+
+    let iam = emu.iam().await;
+    let role = iam
+        .get_role()
+        .role_name(format!("{TRAIL_NAME}-CloudWatchLogs"))
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    let trust = urlencoding::decode(role.assume_role_policy_document().unwrap())
+        .unwrap()
+        .into_owned();
+    assert!(trust.contains("cloudtrail.amazonaws.com"), "{trust}");
+    let pol = iam
+        .get_role_policy()
+        .role_name(role.role_name())
+        .policy_name("cloudtrail-to-logs")
+        .send()
+        .await
+        .unwrap();
+    let pol = urlencoding::decode(pol.policy_document())
+        .unwrap()
+        .into_owned();
+    assert!(
+        pol.contains("logs:PutLogEvents") && pol.contains(GROUP),
+        "{pol}"
+    );
+
+    // The bucket policy: TLS-only and CloudTrail's delivery statements, merged.
+    let s3 = emu.s3(REGION).await;
+    let policy: Value = serde_json::from_str(
+        s3.get_bucket_policy()
+            .bucket(TRAIL_BUCKET)
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .unwrap(),
+    )
+    .unwrap();
+    let text = policy.to_string();
+    assert!(
+        text.contains("aws:SecureTransport"),
+        "TLS-only kept: {text}"
+    );
+    assert!(text.contains("s3:GetBucketAcl"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "arn:aws:s3:::{TRAIL_BUCKET}/cloudtrail/AWSLogs/{ACCOUNT}/*"
+        )) && text.contains("bucket-owner-full-control"),
+        "{text}"
+    );
+
+    // Drift: logging stopped, selectors replaced, retention shortened.
+    ct.stop_logging().name(TRAIL_NAME).send().await.unwrap();
+    ct.put_event_selectors()
+        .trail_name(TRAIL_NAME)
+        .event_selectors(
+            aws_sdk_cloudtrail::types::EventSelector::builder()
+                .read_write_type(aws_sdk_cloudtrail::types::ReadWriteType::WriteOnly)
+                .include_management_events(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    logs.put_retention_policy()
+        .log_group_name(GROUP)
+        .retention_in_days(30)
+        .send()
+        .await
+        .unwrap();
+    let mut got = changes(&plan_json(&emu, &p));
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "cloudtrail.hipaa".to_string(),
+                "update".to_string(),
+                vec!["event_selectors".to_string(), "logging".to_string()]
+            ),
+            (
+                "log_group.hipaa".to_string(),
+                "update".to_string(),
+                vec!["retention_days".to_string()]
+            ),
+        ],
+        "drift shows on exactly the drifted addresses"
+    );
+    apply(&emu, &p);
+    assert_no_changes(&emu, &p);
+    let status = ct.get_trail_status().name(TRAIL_NAME).send().await.unwrap();
+    assert_eq!(status.is_logging(), Some(true), "logging restarted");
+
+    // Destroy: everything but the trail's bucket, which holds logs (bucket rules: non-empty
+    // is refused without --force).
+    s3.put_object()
+        .bucket(TRAIL_BUCKET)
+        .key(format!("cloudtrail/AWSLogs/{ACCOUNT}/x.json.gz"))
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let t = Instant::now();
+    let r = novactl(
+        Some(&emu),
+        &["destroy", "-e", p.spec.to_str().unwrap(), "--auto-approve"],
+    );
+    eprintln!("destroy: {:.2}s", t.elapsed().as_secs_f64());
+    assert_eq!(r.code, 1, "non-empty trail bucket refused:\n{}", r.stderr);
+    assert!(r.stderr.contains("s3.trail"), "{}", r.stderr);
+    let gone = ct.get_trail().name(TRAIL_NAME).send().await;
+    assert!(
+        gone.unwrap_err()
+            .into_service_error()
+            .is_trail_not_found_exception(),
+        "trail deleted"
+    );
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix(GROUP)
+        .send()
+        .await
+        .unwrap();
+    assert!(groups.log_groups().is_empty(), "log group deleted");
+    assert!(
+        iam.get_role()
+            .role_name(format!("{TRAIL_NAME}-CloudWatchLogs"))
+            .send()
+            .await
+            .is_err(),
+        "role deleted"
+    );
+    s3.head_bucket()
+        .bucket(TRAIL_BUCKET)
+        .send()
+        .await
+        .expect("the trail's bucket stays");
+}
