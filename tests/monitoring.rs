@@ -271,7 +271,7 @@ async fn topic_alarms_and_dashboard_apply_converge_repair_drift_and_destroy() {
     );
     assert_eq!(hl.dimensions()[0].name(), Some("EndpointName"));
     assert_eq!(hl.dimensions()[0].value(), Some("mentallama-endpoint"));
-    assert_eq!(hl.alarm_actions(), [topic.clone()]);
+    assert_eq!(hl.alarm_actions(), std::slice::from_ref(&topic));
     let er = by_name("MentaLLaMA-HighErrorRate");
     assert_eq!(er.threshold(), Some(0.05));
     let mut actions = er.alarm_actions().to_vec();
