@@ -189,12 +189,18 @@ pub fn novactl(emu: Option<&Emulator>, args: &[&str]) -> Run {
     novactl_env(emu, args, &[])
 }
 
+/// The binary under test: `$NOVACTL_BIN` when set, else cargo's `target/debug/novactl`.
+///
+/// Worktrees that share one `CARGO_TARGET_DIR` also share that one uplifted path, so another
+/// worktree's build can replace it while this one's tests run; a private copy avoids that.
+pub fn novactl_bin() -> PathBuf {
+    std::env::var_os("NOVACTL_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_novactl")))
+}
+
 pub fn novactl_env(emu: Option<&Emulator>, args: &[&str], env: &[(&str, &str)]) -> Run {
-    // NOVACTL_TEST_BIN: run a copy of the binary instead (worktrees that share one
-    // CARGO_TARGET_DIR overwrite each other's target/debug/novactl).
-    let bin = std::env::var("NOVACTL_TEST_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_novactl").to_string());
-    let mut cmd = Command::new(bin);
+    let mut cmd = Command::new(novactl_bin());
     cmd.args(args)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
