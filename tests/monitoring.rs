@@ -574,6 +574,40 @@ async fn audit_trail_stack_applies_in_order_converges_repairs_drift_and_destroys
         ]
     );
 
+    // The key policy (policies/kms-phi.json.tera) lets CloudTrail and CloudWatch Logs use the
+    // key that encrypts the trail and the log group.
+    let key_policy = emu
+        .kms(REGION)
+        .await
+        .get_key_policy()
+        .key_id(&key)
+        .policy_name("default")
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
+    let key_policy: Value = serde_json::from_str(&key_policy).unwrap();
+    let allows = |principal: &str, action: &str| {
+        key_policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|st| {
+                st["Effect"] == "Allow"
+                    && st["Principal"]["Service"].to_string().contains(principal)
+                    && st["Action"].to_string().contains(action)
+            })
+    };
+    assert!(
+        allows("cloudtrail.amazonaws.com", "kms:GenerateDataKey*"),
+        "{key_policy}"
+    );
+    assert!(
+        allows(&format!("logs.{REGION}.amazonaws.com"), "kms:Encrypt*"),
+        "{key_policy}"
+    );
+
     let logs = emu.logs(REGION).await;
     let groups = logs
         .describe_log_groups()
