@@ -354,6 +354,33 @@ async fn topic_alarms_and_dashboard_apply_converge_repair_drift_and_destroy() {
         .unwrap();
     assert_eq!(hl.metric_alarms()[0].threshold(), Some(10000.0));
 
+    // An alarm that leaves the spec is found by its tags and deleted.
+    let spec = alarms_spec();
+    let cut = spec.find("    high_error_rate:").unwrap();
+    p.write_spec(&spec[..cut]);
+    let got = changes(&plan_json(&emu, &p));
+    assert_eq!(
+        got,
+        vec![(
+            "cloudwatch_alarm.high_error_rate".to_string(),
+            "delete".to_string(),
+            vec![]
+        )],
+        "left the spec"
+    );
+    apply(&emu, &p);
+    let left = cw
+        .describe_alarms()
+        .alarm_names("MentaLLaMA-HighErrorRate")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        left.metric_alarms().is_empty(),
+        "alarm that left the spec deleted"
+    );
+    assert_no_changes(&emu, &p);
+
     // Destroy.
     novactl(
         Some(&emu),

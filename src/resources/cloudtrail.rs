@@ -36,7 +36,7 @@ use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::sns::{account, kms_ref};
+use super::sns::{account, kms_ref, ours_of_kind};
 use super::{
     desired_tags, from_desired, owner_from_tags, tag_delta, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Owner, Reconciler,
@@ -811,81 +811,52 @@ impl Reconciler for Trail {
     }
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
-        let ct = &cx.clients(&decl.region).cloudtrail;
-        let trail = match ct.get_trail().name(&decl.identity).send().await {
-            Ok(o) => o.trail,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_trail_not_found_exception()) =>
-            {
-                None
-            }
-            Err(e) => return Err(AwsError::from_err("cloudtrail:GetTrail", e)),
-        };
-        let Some(trail) = trail.filter(|t| t.name() == Some(decl.identity.as_str())) else {
-            return Ok(Observed::absent(&decl.address));
-        };
-        let arn = trail
-            .trail_arn()
-            .map(str::to_string)
-            .unwrap_or_else(|| trail_arn(&decl.region, cx.account_id, &decl.identity));
-        let (status, selectors, tags) = tokio::try_join!(
-            async {
-                ct.get_trail_status()
-                    .name(&arn)
-                    .send()
-                    .await
-                    .map_err(AwsError::from_sdk("cloudtrail:GetTrailStatus"))
-            },
-            async {
-                ct.get_event_selectors()
-                    .trail_name(&arn)
-                    .send()
-                    .await
-                    .map_err(AwsError::from_sdk("cloudtrail:GetEventSelectors"))
-            },
-            async {
-                ct.list_tags()
-                    .resource_id_list(&arn)
-                    .send()
-                    .await
-                    .map_err(AwsError::from_sdk("cloudtrail:ListTags"))
-            },
-        )?;
-        let tags = tags_json(
-            tags.resource_tag_list()
-                .iter()
-                .filter(|rt| rt.resource_id() == Some(arn.as_str()))
-                .flat_map(|rt| rt.tags_list())
-                .map(|t| {
+        Ok(read_trail(cx, &decl.region, &decl.address, &decl.identity)
+            .await?
+            .unwrap_or_else(|| Observed::absent(&decl.address)))
+    }
+
+    async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
+        let ct = &cx.clients(region).cloudtrail;
+        let mut arns = Vec::new();
+        let mut pages = ct.list_trails().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(AwsError::from_sdk("cloudtrail:ListTrails"))?;
+            arns.extend(
+                page.trails()
+                    .iter()
+                    .filter(|t| t.home_region().is_none_or(|r| r == region))
+                    .filter_map(|t| t.trail_arn().map(str::to_string)),
+            );
+        }
+        let mut out = Vec::new();
+        for chunk in arns.chunks(20) {
+            let tags = ct
+                .list_tags()
+                .set_resource_id_list(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("cloudtrail:ListTags"))?;
+            for rt in tags.resource_tag_list() {
+                let t = tags_json(rt.tags_list().iter().map(|t| {
                     (
                         t.key().to_string(),
                         t.value().unwrap_or_default().to_string(),
                     )
-                }),
-        );
-        let owner = owner_from_tags(&tags, &decl.address, cx.environment);
-        Ok(Observed {
-            address: decl.address.clone(),
-            physical_id: decl.identity.clone(),
-            state: Some(json!({
-                "name": decl.identity,
-                "bucket": trail.s3_bucket_name().unwrap_or_default(),
-                "prefix": trail.s3_key_prefix().unwrap_or_default(),
-                "multi_region": trail.is_multi_region_trail().unwrap_or(false),
-                "log_file_validation": trail.log_file_validation_enabled().unwrap_or(false),
-                "kms_key_id": trail.kms_key_id().unwrap_or_default(),
-                "cloud_watch_logs": {
-                    "log_group_arn": trail.cloud_watch_logs_log_group_arn().unwrap_or_default(),
-                    "role_arn": trail.cloud_watch_logs_role_arn().unwrap_or_default(),
-                },
-                "event_selectors": selectors_json(selectors.event_selectors()),
-                "logging": status.is_logging().unwrap_or(false),
-                "tags": tags,
-            })),
-            owner,
-            outputs: json!({ "name": decl.identity, "arn": arn }),
-        })
+                }));
+                let (Some(address), Some(arn)) = (
+                    ours_of_kind(&t, cx.environment, "cloudtrail"),
+                    rt.resource_id(),
+                ) else {
+                    continue;
+                };
+                let name = arn.rsplit('/').next().unwrap_or_default();
+                if let Some(o) = read_trail(cx, region, &address, name).await? {
+                    out.push(o);
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
@@ -1019,6 +990,90 @@ impl Reconciler for Trail {
             Err(e) => Err(AwsError::from_err("cloudtrail:DeleteTrail", e)),
         }
     }
+}
+
+/// The trail named `name` as `address` sees it; `None` when it does not exist.
+async fn read_trail(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+    name: &str,
+) -> Result<Option<Observed>, AwsError> {
+    let ct = &cx.clients(region).cloudtrail;
+    let trail = match ct.get_trail().name(name).send().await {
+        Ok(o) => o.trail,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_trail_not_found_exception()) =>
+        {
+            None
+        }
+        Err(e) => return Err(AwsError::from_err("cloudtrail:GetTrail", e)),
+    };
+    let Some(trail) = trail.filter(|t| t.name() == Some(name)) else {
+        return Ok(None);
+    };
+    let arn = trail
+        .trail_arn()
+        .map(str::to_string)
+        .unwrap_or_else(|| trail_arn(region, cx.account_id, name));
+    let (status, selectors, tags) = tokio::try_join!(
+        async {
+            ct.get_trail_status()
+                .name(&arn)
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("cloudtrail:GetTrailStatus"))
+        },
+        async {
+            ct.get_event_selectors()
+                .trail_name(&arn)
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("cloudtrail:GetEventSelectors"))
+        },
+        async {
+            ct.list_tags()
+                .resource_id_list(&arn)
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("cloudtrail:ListTags"))
+        },
+    )?;
+    let tags = tags_json(
+        tags.resource_tag_list()
+            .iter()
+            .filter(|rt| rt.resource_id() == Some(arn.as_str()))
+            .flat_map(|rt| rt.tags_list())
+            .map(|t| {
+                (
+                    t.key().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            }),
+    );
+    let owner = owner_from_tags(&tags, address, cx.environment);
+    Ok(Some(Observed {
+        address: address.to_string(),
+        physical_id: name.to_string(),
+        state: Some(json!({
+            "name": name,
+            "bucket": trail.s3_bucket_name().unwrap_or_default(),
+            "prefix": trail.s3_key_prefix().unwrap_or_default(),
+            "multi_region": trail.is_multi_region_trail().unwrap_or(false),
+            "log_file_validation": trail.log_file_validation_enabled().unwrap_or(false),
+            "kms_key_id": trail.kms_key_id().unwrap_or_default(),
+            "cloud_watch_logs": {
+                "log_group_arn": trail.cloud_watch_logs_log_group_arn().unwrap_or_default(),
+                "role_arn": trail.cloud_watch_logs_role_arn().unwrap_or_default(),
+            },
+            "event_selectors": selectors_json(selectors.event_selectors()),
+            "logging": status.is_logging().unwrap_or(false),
+            "tags": tags,
+        })),
+        owner,
+        outputs: json!({ "name": name, "arn": arn }),
+    }))
 }
 
 fn ct_tag(k: &str, v: &str) -> aws_sdk_cloudtrail::types::Tag {

@@ -37,7 +37,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::sns::account;
+use super::sns::{account, ours_of_kind};
 use super::{
     desired_tags, from_desired, owner_from_tags, tag_delta, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Owner, Reconciler,
@@ -248,56 +248,7 @@ impl Reconciler for Alarm {
         else {
             return Ok(Observed::absent(&decl.address));
         };
-        let arn = a
-            .alarm_arn()
-            .map(str::to_string)
-            .unwrap_or_else(|| alarm_arn(&decl.region, cx.account_id, &decl.identity));
-        let tags = cw
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("cloudwatch:ListTagsForResource"))?;
-        let tags = tags_json(tags.tags().iter().map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        }));
-        let owner = owner_from_tags(&tags, &decl.address, cx.environment);
-        let dimensions: BTreeMap<String, String> = a
-            .dimensions()
-            .iter()
-            .map(|d| {
-                (
-                    d.name().unwrap_or_default().to_string(),
-                    d.value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
-        let mut actions: Vec<String> = a.alarm_actions().to_vec();
-        actions.sort();
-        Ok(Observed {
-            address: decl.address.clone(),
-            physical_id: decl.identity.clone(),
-            state: Some(json!({
-                "name": a.alarm_name(),
-                "description": a.alarm_description().unwrap_or_default(),
-                "namespace": a.namespace().unwrap_or_default(),
-                "metric": a.metric_name().unwrap_or_default(),
-                "statistic": a.statistic().map(|s| s.as_str()).unwrap_or_default(),
-                "dimensions": dimensions,
-                "period": a.period(),
-                "evaluation_periods": a.evaluation_periods(),
-                "threshold": a.threshold(),
-                "comparison": a.comparison_operator().map(|c| c.as_str()).unwrap_or_default(),
-                "treat_missing_data": a.treat_missing_data().unwrap_or("missing"),
-                "actions": actions,
-                "tags": tags,
-            })),
-            owner,
-            outputs: json!({ "name": decl.identity, "arn": arn }),
-        })
+        read_alarm(cx, &decl.region, &decl.address, a).await
     }
 
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
@@ -369,6 +320,97 @@ impl Reconciler for Alarm {
             Err(e) => Err(AwsError::from_err("cloudwatch:DeleteAlarms", e)),
         }
     }
+
+    async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
+        let cw = &cx.clients(region).cloudwatch;
+        let mut alarms = Vec::new();
+        let mut pages = cw.describe_alarms().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(AwsError::from_sdk("cloudwatch:DescribeAlarms"))?;
+            alarms.extend(page.metric_alarms().iter().cloned());
+        }
+        let mut out = Vec::new();
+        for a in &alarms {
+            let Some(arn) = a.alarm_arn() else { continue };
+            let tags = cw
+                .list_tags_for_resource()
+                .resource_arn(arn)
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("cloudwatch:ListTagsForResource"))?;
+            let tags = tags_json(tags.tags().iter().map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            }));
+            if let Some(address) = ours_of_kind(&tags, cx.environment, "cloudwatch_alarm") {
+                out.push(read_alarm(cx, region, &address, a).await?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// An alarm DescribeAlarms returned, as `address` sees it.
+async fn read_alarm(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+    a: &aws_sdk_cloudwatch::types::MetricAlarm,
+) -> Result<Observed, AwsError> {
+    let cw = &cx.clients(region).cloudwatch;
+    let name = a.alarm_name().unwrap_or_default().to_string();
+    let arn = a
+        .alarm_arn()
+        .map(str::to_string)
+        .unwrap_or_else(|| alarm_arn(region, cx.account_id, &name));
+    let tags = cw
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("cloudwatch:ListTagsForResource"))?;
+    let tags = tags_json(tags.tags().iter().map(|t| {
+        (
+            t.key().unwrap_or_default().to_string(),
+            t.value().unwrap_or_default().to_string(),
+        )
+    }));
+    let owner = owner_from_tags(&tags, address, cx.environment);
+    let dimensions: BTreeMap<String, String> = a
+        .dimensions()
+        .iter()
+        .map(|d| {
+            (
+                d.name().unwrap_or_default().to_string(),
+                d.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let mut actions: Vec<String> = a.alarm_actions().to_vec();
+    actions.sort();
+    Ok(Observed {
+        address: address.to_string(),
+        physical_id: name.clone(),
+        state: Some(json!({
+            "name": a.alarm_name(),
+            "description": a.alarm_description().unwrap_or_default(),
+            "namespace": a.namespace().unwrap_or_default(),
+            "metric": a.metric_name().unwrap_or_default(),
+            "statistic": a.statistic().map(|s| s.as_str()).unwrap_or_default(),
+            "dimensions": dimensions,
+            "period": a.period(),
+            "evaluation_periods": a.evaluation_periods(),
+            "threshold": a.threshold(),
+            "comparison": a.comparison_operator().map(|c| c.as_str()).unwrap_or_default(),
+            "treat_missing_data": a.treat_missing_data().unwrap_or("missing"),
+            "actions": actions,
+            "tags": tags,
+        })),
+        owner,
+        outputs: json!({ "name": name, "arn": arn }),
+    })
 }
 
 async fn put_alarm(

@@ -129,41 +129,10 @@ impl Reconciler for Sns {
     }
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
-        let sns = &cx.clients(&decl.region).sns;
         let arn = topic_arn(&decl.region, cx.account_id, &decl.identity);
-        let attrs = match sns.get_topic_attributes().topic_arn(&arn).send().await {
-            Ok(o) => o.attributes.unwrap_or_default(),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_not_found_exception()) =>
-            {
-                return Ok(Observed::absent(&decl.address))
-            }
-            Err(e) => return Err(AwsError::from_err("sns:GetTopicAttributes", e)),
-        };
-        let tags = sns
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("sns:ListTagsForResource"))?;
-        let tags = tags_json(
-            tags.tags()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string())),
-        );
-        let owner = owner_from_tags(&tags, &decl.address, cx.environment);
-        Ok(Observed {
-            address: decl.address.clone(),
-            physical_id: arn.clone(),
-            state: Some(json!({
-                "name": decl.identity,
-                "kms_master_key_id": attrs.get("KmsMasterKeyId").cloned().unwrap_or_default(),
-                "tags": tags,
-            })),
-            owner,
-            outputs: json!({ "name": decl.identity, "arn": arn }),
-        })
+        Ok(read_topic(cx, &decl.region, &decl.address, &arn)
+            .await?
+            .unwrap_or_else(|| Observed::absent(&decl.address)))
     }
 
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
@@ -253,6 +222,34 @@ impl Reconciler for Sns {
             Err(e) => Err(AwsError::from_err("sns:DeleteTopic", e)),
         }
     }
+
+    async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
+        let sns = &cx.clients(region).sns;
+        let mut arns = Vec::new();
+        let mut pages = sns.list_topics().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(AwsError::from_sdk("sns:ListTopics"))?;
+            arns.extend(
+                page.topics()
+                    .iter()
+                    .filter_map(|t| t.topic_arn().map(str::to_string)),
+            );
+        }
+        let mut out = Vec::new();
+        for arn in arns {
+            let tags = match topic_tags(cx, region, &arn).await {
+                Ok(t) => t,
+                Err(e) if ["NotFound", "AuthorizationError"].contains(&e.code.as_str()) => continue,
+                Err(e) => return Err(e),
+            };
+            if let Some(address) = ours_of_kind(&tags, cx.environment, "sns") {
+                if let Some(o) = read_topic(cx, region, &address, &arn).await? {
+                    out.push(o);
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 fn tag(k: &str, v: &str) -> Tag {
@@ -261,4 +258,91 @@ fn tag(k: &str, v: &str) -> Tag {
         .value(v)
         .build()
         .expect("tag key and value are set")
+}
+
+/// The `novactl:address` of a resource tagged with this environment, when it is of `kind`
+/// (with or without the `dr.` prefix).
+pub(crate) fn ours_of_kind(tags: &Value, environment: &str, kind: &str) -> Option<String> {
+    if tags.get(super::TAG_ENVIRONMENT).and_then(Value::as_str) != Some(environment) {
+        return None;
+    }
+    let address = tags.get(super::TAG_ADDRESS).and_then(Value::as_str)?;
+    let bare = address.strip_prefix("dr.").unwrap_or(address);
+    bare.strip_prefix(kind)
+        .is_some_and(|rest| rest.starts_with('.'))
+        .then(|| address.to_string())
+}
+
+async fn topic_tags(cx: &Ctx<'_>, region: &str, arn: &str) -> Result<Value, AwsError> {
+    let out = cx
+        .clients(region)
+        .sns
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("sns:ListTagsForResource"))?;
+    Ok(tags_json(
+        out.tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string())),
+    ))
+}
+
+/// The topic at `arn` as `address` sees it; `None` when it does not exist.
+async fn read_topic(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+    arn: &str,
+) -> Result<Option<Observed>, AwsError> {
+    let sns = &cx.clients(region).sns;
+    let attrs = match sns.get_topic_attributes().topic_arn(arn).send().await {
+        Ok(o) => o.attributes.unwrap_or_default(),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_not_found_exception()) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(AwsError::from_err("sns:GetTopicAttributes", e)),
+    };
+    let tags = topic_tags(cx, region, arn).await?;
+    let owner = owner_from_tags(&tags, address, cx.environment);
+    let name = arn.rsplit(':').next().unwrap_or_default().to_string();
+    Ok(Some(Observed {
+        address: address.to_string(),
+        physical_id: arn.to_string(),
+        state: Some(json!({
+            "name": name,
+            "kms_master_key_id": attrs.get("KmsMasterKeyId").cloned().unwrap_or_default(),
+            "tags": tags,
+        })),
+        owner,
+        outputs: json!({ "name": name, "arn": arn }),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_keeps_only_this_kind_and_environment() {
+        let t = |a: &str, e: &str| json!({"novactl:address": a, "novactl:environment": e});
+        assert_eq!(
+            ours_of_kind(&t("sns.a", "p"), "p", "sns"),
+            Some("sns.a".into())
+        );
+        assert_eq!(
+            ours_of_kind(&t("dr.sns.a", "p"), "p", "sns"),
+            Some("dr.sns.a".into())
+        );
+        assert_eq!(ours_of_kind(&t("sns.a", "q"), "p", "sns"), None);
+        assert_eq!(ours_of_kind(&t("snsx.a", "p"), "p", "sns"), None);
+        assert_eq!(
+            ours_of_kind(&t("cloudwatch_alarm.a", "p"), "p", "sns"),
+            None
+        );
+    }
 }
