@@ -18,9 +18,12 @@
 //! The engine, not the reconciler, decides the action (create, update, replace, delete, no-op,
 //! conflict) from `observe` and `desired`.
 
+pub mod cloudtrail;
+pub mod cloudwatch;
 pub mod iam;
 pub mod kms;
 pub mod s3;
+pub mod sns;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -167,7 +170,16 @@ pub trait Reconciler: Send + Sync {
 
 /// Every kind, in dependency rank: deletes of resources that left the spec run in reverse.
 pub fn registry() -> Vec<&'static dyn Reconciler> {
-    vec![&kms::Kms, &s3::S3, &iam::Iam]
+    vec![
+        &kms::Kms,
+        &s3::S3,
+        &iam::Iam,
+        &sns::Sns,
+        &cloudwatch::Alarm,
+        &cloudwatch::Dashboard,
+        &cloudtrail::LogGroup,
+        &cloudtrail::Trail,
+    ]
 }
 
 /// Spec sections that are accepted and checked but not reconciled yet.
@@ -175,15 +187,6 @@ pub fn unreconciled_sections(spec: &crate::spec::Spec) -> Vec<&'static str> {
     let mut out = Vec::new();
     if !spec.sagemaker.models.is_empty() || !spec.sagemaker.endpoints.is_empty() {
         out.push("sagemaker");
-    }
-    if !spec.sns.is_empty() {
-        out.push("sns");
-    }
-    if !spec.cloudwatch.dashboards.is_empty() || !spec.cloudwatch.alarms.is_empty() {
-        out.push("cloudwatch");
-    }
-    if !spec.cloudtrail.is_empty() {
-        out.push("cloudtrail");
     }
     if spec.dr.is_some() {
         out.push("dr");

@@ -194,7 +194,16 @@ impl Reconciler for S3 {
             "versioning": b.versioning,
             "public_access_block": PublicAccessBlock::ALL,
             "lifecycle": lifecycle,
-            "policy": bucket_policy(&decl.identity, &[]),
+            // TLS-only, plus CloudTrail's delivery statements for every trail on this bucket.
+            "policy": bucket_policy(
+                &decl.identity,
+                &super::cloudtrail::delivery_statements(
+                    &spec.spec,
+                    &decl.name,
+                    &decl.identity,
+                    &super::sns::account(r),
+                ),
+            ),
             "tags": desired_tags(spec, &decl.address, &b.tags),
         }))
     }

@@ -1,0 +1,348 @@
+//! `sns.*`: an SNS topic for alarm actions, encrypted with a spec KMS key, tagged.
+//!
+//! The topic's ARN is computable from the spec (`arn:aws:sns:<region>:<account>:<name>`), so
+//! alarms can name it before it exists, and `observe` reads it with GetTopicAttributes on that
+//! ARN (NotFound is absence).
+//!
+//! # Caveats
+//! CreateTopic is idempotent on AWS for a topic with the same attributes; a topic that exists
+//! with the spec's name but without our tags is reported as foreign by `observe`, so `create` is
+//! only reached for a topic that does not exist.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_sns::types::Tag;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{
+    desired_tags, from_desired, owner_from_tags, tag_delta, tags_json, Ctx, Decl, DeleteTarget,
+    Observed, Reconciler,
+};
+use crate::aws::AwsError;
+use crate::spec::render::Renderer;
+use crate::spec::{LoadedSpec, SpecError};
+
+pub struct Sns;
+
+#[derive(Deserialize)]
+struct Desired {
+    name: String,
+    kms_master_key_id: Option<String>,
+    tags: BTreeMap<String, String>,
+}
+
+/// The account id from the render context (`{{ account_id }}`).
+pub(crate) fn account(r: &Renderer) -> String {
+    r.str("account_id", "{{ account_id }}").unwrap_or_default()
+}
+
+/// Checks that `kms_key` names a `kms.*` entry; returns its address.
+pub(crate) fn kms_ref(spec: &LoadedSpec, key_path: &str, k: &str) -> Result<String, SpecError> {
+    if spec.spec.kms.contains_key(k) {
+        Ok(format!("kms.{k}"))
+    } else {
+        let known: Vec<&str> = spec.spec.kms.keys().map(String::as_str).collect();
+        Err(spec.error(
+            key_path,
+            format!(
+                "`{k}` is not a key in the spec's `kms` section (defined: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        ))
+    }
+}
+
+pub fn topic_arn(region: &str, account: &str, name: &str) -> String {
+    format!("arn:aws:sns:{region}:{account}:{name}")
+}
+
+#[async_trait]
+impl Reconciler for Sns {
+    fn kind(&self) -> &'static str {
+        "sns"
+    }
+
+    fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError> {
+        let mut out = Vec::new();
+        for (name, t) in &spec.spec.sns {
+            let path = format!("sns.{name}");
+            let topic = r.str(&format!("{path}.name"), &t.name)?;
+            let valid = !topic.is_empty()
+                && topic.len() <= 256
+                && topic
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid {
+                return Err(spec.error(
+                    &format!("{path}.name"),
+                    format!(
+                        "`{topic}` is not a valid topic name: 1 to 256 letters, digits, `-` or `_`"
+                    ),
+                ));
+            }
+            let mut deps = Vec::new();
+            if let Some(k) = &t.kms_key {
+                deps.push(kms_ref(spec, &format!("{path}.kms_key"), k)?);
+            }
+            let arn = topic_arn(&spec.spec.region, &account(r), &topic);
+            out.push(Decl {
+                address: path.clone(),
+                kind: "sns",
+                name: name.clone(),
+                spec_path: path.clone(),
+                region: spec.spec.region.clone(),
+                identity: topic.clone(),
+                identity_key: format!("{path}.name"),
+                deps,
+                outputs: json!({ "name": topic, "arn": arn }),
+                template_files: Vec::new(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn desired(&self, spec: &LoadedSpec, decl: &Decl, r: &Renderer) -> Result<Value, SpecError> {
+        let t = &spec.spec.sns[&decl.name];
+        let path = &decl.spec_path;
+        let kms = match &t.kms_key {
+            Some(k) => {
+                kms_ref(spec, &format!("{path}.kms_key"), k)?;
+                r.str(
+                    &format!("{path}.kms_key"),
+                    &format!("{{{{ kms.{k}.arn }}}}"),
+                )?
+            }
+            // No key in the spec: the topic is not encrypted.
+            None => String::new(),
+        };
+        Ok(json!({
+            "name": decl.identity,
+            "kms_master_key_id": kms,
+            "tags": desired_tags(spec, &decl.address, &t.tags),
+        }))
+    }
+
+    async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
+        let arn = topic_arn(&decl.region, cx.account_id, &decl.identity);
+        Ok(read_topic(cx, &decl.region, &decl.address, &arn)
+            .await?
+            .unwrap_or_else(|| Observed::absent(&decl.address)))
+    }
+
+    async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
+        let d: Desired = from_desired(&decl.address, desired)?;
+        let sns = &cx.clients(&decl.region).sns;
+        let mut req = sns.create_topic().name(&d.name);
+        if let Some(k) = d.kms_master_key_id.as_deref().filter(|k| !k.is_empty()) {
+            req = req.attributes("KmsMasterKeyId", k);
+        }
+        for (k, v) in &d.tags {
+            req = req.tags(tag(k, v));
+        }
+        let out = req
+            .send()
+            .await
+            .map_err(AwsError::from_sdk("sns:CreateTopic"))?;
+        let arn = out
+            .topic_arn
+            .unwrap_or_else(|| topic_arn(&decl.region, cx.account_id, &d.name));
+        Ok(json!({ "name": d.name, "arn": arn }))
+    }
+
+    async fn update(
+        &self,
+        cx: &Ctx<'_>,
+        decl: &Decl,
+        desired: &Value,
+        observed: &Observed,
+        changed: &[String],
+    ) -> Result<Value, AwsError> {
+        let d: Desired = from_desired(&decl.address, desired)?;
+        let sns = &cx.clients(&decl.region).sns;
+        let arn = observed.physical_id.as_str();
+        let live = observed.state.clone().unwrap_or_default();
+        for attr in changed {
+            match attr.as_str() {
+                "kms_master_key_id" => {
+                    sns.set_topic_attributes()
+                        .topic_arn(arn)
+                        .attribute_name("KmsMasterKeyId")
+                        .attribute_value(d.kms_master_key_id.clone().unwrap_or_default())
+                        .send()
+                        .await
+                        .map_err(AwsError::from_sdk("sns:SetTopicAttributes"))?;
+                }
+                "tags" => {
+                    let (set, remove) = tag_delta(&live["tags"], &json!(d.tags));
+                    if !set.is_empty() {
+                        let mut req = sns.tag_resource().resource_arn(arn);
+                        for (k, v) in &set {
+                            req = req.tags(tag(k, v));
+                        }
+                        req.send()
+                            .await
+                            .map_err(AwsError::from_sdk("sns:TagResource"))?;
+                    }
+                    if !remove.is_empty() {
+                        sns.untag_resource()
+                            .resource_arn(arn)
+                            .set_tag_keys(Some(remove))
+                            .send()
+                            .await
+                            .map_err(AwsError::from_sdk("sns:UntagResource"))?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(observed.outputs.clone())
+    }
+
+    async fn delete(&self, cx: &Ctx<'_>, t: &DeleteTarget<'_>) -> Result<(), AwsError> {
+        let sns = &cx.clients(t.region).sns;
+        match sns
+            .delete_topic()
+            .topic_arn(&t.observed.physical_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(AwsError::from_err("sns:DeleteTopic", e)),
+        }
+    }
+
+    async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
+        let sns = &cx.clients(region).sns;
+        let mut arns = Vec::new();
+        let mut pages = sns.list_topics().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(AwsError::from_sdk("sns:ListTopics"))?;
+            arns.extend(
+                page.topics()
+                    .iter()
+                    .filter_map(|t| t.topic_arn().map(str::to_string)),
+            );
+        }
+        let mut out = Vec::new();
+        for arn in arns {
+            let tags = match topic_tags(cx, region, &arn).await {
+                Ok(t) => t,
+                Err(e) if ["NotFound", "AuthorizationError"].contains(&e.code.as_str()) => continue,
+                Err(e) => return Err(e),
+            };
+            if let Some(address) = ours_of_kind(&tags, cx.environment, "sns") {
+                if let Some(o) = read_topic(cx, region, &address, &arn).await? {
+                    out.push(o);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn tag(k: &str, v: &str) -> Tag {
+    Tag::builder()
+        .key(k)
+        .value(v)
+        .build()
+        .expect("tag key and value are set")
+}
+
+/// The `novactl:address` of a resource tagged with this environment, when it is of `kind`
+/// (with or without the `dr.` prefix).
+pub(crate) fn ours_of_kind(tags: &Value, environment: &str, kind: &str) -> Option<String> {
+    if tags.get(super::TAG_ENVIRONMENT).and_then(Value::as_str) != Some(environment) {
+        return None;
+    }
+    let address = tags.get(super::TAG_ADDRESS).and_then(Value::as_str)?;
+    let bare = address.strip_prefix("dr.").unwrap_or(address);
+    bare.strip_prefix(kind)
+        .is_some_and(|rest| rest.starts_with('.'))
+        .then(|| address.to_string())
+}
+
+async fn topic_tags(cx: &Ctx<'_>, region: &str, arn: &str) -> Result<Value, AwsError> {
+    let out = cx
+        .clients(region)
+        .sns
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("sns:ListTagsForResource"))?;
+    Ok(tags_json(
+        out.tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string())),
+    ))
+}
+
+/// The topic at `arn` as `address` sees it; `None` when it does not exist.
+async fn read_topic(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+    arn: &str,
+) -> Result<Option<Observed>, AwsError> {
+    let sns = &cx.clients(region).sns;
+    let attrs = match sns.get_topic_attributes().topic_arn(arn).send().await {
+        Ok(o) => o.attributes.unwrap_or_default(),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_not_found_exception()) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(AwsError::from_err("sns:GetTopicAttributes", e)),
+    };
+    let tags = topic_tags(cx, region, arn).await?;
+    let owner = owner_from_tags(&tags, address, cx.environment);
+    let name = arn.rsplit(':').next().unwrap_or_default().to_string();
+    Ok(Some(Observed {
+        address: address.to_string(),
+        physical_id: arn.to_string(),
+        state: Some(json!({
+            "name": name,
+            "kms_master_key_id": attrs.get("KmsMasterKeyId").cloned().unwrap_or_default(),
+            "tags": tags,
+        })),
+        owner,
+        outputs: json!({ "name": name, "arn": arn }),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_keeps_only_this_kind_and_environment() {
+        let t = |a: &str, e: &str| json!({"novactl:address": a, "novactl:environment": e});
+        assert_eq!(
+            ours_of_kind(&t("sns.a", "p"), "p", "sns"),
+            Some("sns.a".into())
+        );
+        assert_eq!(
+            ours_of_kind(&t("dr.sns.a", "p"), "p", "sns"),
+            Some("dr.sns.a".into())
+        );
+        assert_eq!(ours_of_kind(&t("sns.a", "q"), "p", "sns"), None);
+        assert_eq!(ours_of_kind(&t("snsx.a", "p"), "p", "sns"), None);
+        assert_eq!(
+            ours_of_kind(&t("cloudwatch_alarm.a", "p"), "p", "sns"),
+            None
+        );
+    }
+}
