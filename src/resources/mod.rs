@@ -21,6 +21,8 @@
 pub mod iam;
 pub mod kms;
 pub mod s3;
+pub mod sagemaker_endpoint;
+pub mod sagemaker_model;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -167,15 +169,18 @@ pub trait Reconciler: Send + Sync {
 
 /// Every kind, in dependency rank: deletes of resources that left the spec run in reverse.
 pub fn registry() -> Vec<&'static dyn Reconciler> {
-    vec![&kms::Kms, &s3::S3, &iam::Iam]
+    vec![
+        &kms::Kms,
+        &s3::S3,
+        &iam::Iam,
+        &sagemaker_model::SagemakerModel,
+        &sagemaker_endpoint::SagemakerEndpoint,
+    ]
 }
 
 /// Spec sections that are accepted and checked but not reconciled yet.
 pub fn unreconciled_sections(spec: &crate::spec::Spec) -> Vec<&'static str> {
     let mut out = Vec::new();
-    if !spec.sagemaker.models.is_empty() || !spec.sagemaker.endpoints.is_empty() {
-        out.push("sagemaker");
-    }
     if !spec.sns.is_empty() {
         out.push("sns");
     }
