@@ -1172,3 +1172,527 @@ impl Hosting<'_> {
         })
     }
 }
+
+/// What moto cannot show (state transitions, rollback, a budget that runs out, resuming an
+/// interrupted update), driven through `aws-smithy-mocks`.
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use aws_sdk_applicationautoscaling::operation::{
+        delete_scaling_policy::DeleteScalingPolicyOutput,
+        deregister_scalable_target::DeregisterScalableTargetOutput,
+        describe_scalable_targets::DescribeScalableTargetsOutput,
+        describe_scaling_policies::DescribeScalingPoliciesOutput,
+        put_scaling_policy::PutScalingPolicyOutput,
+        register_scalable_target::RegisterScalableTargetOutput,
+    };
+    use aws_sdk_applicationautoscaling::types::ScalableTarget;
+    use aws_sdk_sagemaker::operation::{
+        create_endpoint_config::CreateEndpointConfigOutput,
+        delete_endpoint_config::DeleteEndpointConfigOutput, delete_model::DeleteModelOutput,
+        describe_endpoint::DescribeEndpointOutput,
+        describe_endpoint_config::DescribeEndpointConfigOutput,
+        list_endpoint_configs::ListEndpointConfigsOutput, list_endpoints::ListEndpointsOutput,
+        list_models::ListModelsOutput, list_tags::ListTagsOutput,
+        update_endpoint::UpdateEndpointOutput,
+    };
+    use aws_sdk_sagemaker::types::{EndpointConfigSummary, EndpointSummary, ModelSummary, Tag};
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+
+    use super::*;
+
+    const EP: &str = "mentallama-endpoint";
+    const ADDR: &str = "sagemaker_endpoint.mentallama";
+    const MODEL_ADDR: &str = "sagemaker_model.mentallama";
+    const OLD_CFG: &str = "mentallama-endpoint-0000aaaa";
+    const NEW_CFG: &str = "mentallama-endpoint-1111bbbb";
+    const OLD_MODEL: &str = "mentallama-model-2222cccc";
+    const NEW_MODEL: &str = "mentallama-model-3333dddd";
+
+    fn fast() -> Wait {
+        Wait {
+            budget: Duration::from_secs(5),
+            poll: Duration::from_millis(1),
+            max_poll: Duration::from_millis(4),
+        }
+    }
+
+    fn desired(autoscaling: bool) -> Desired {
+        Desired {
+            name: EP.into(),
+            status: "InService".into(),
+            config_name: NEW_CFG.into(),
+            model_name: NEW_MODEL.into(),
+            variant_name: "default".into(),
+            instance_type: "ml.g5.2xlarge".into(),
+            instance_count: 1,
+            kms_key_arn: Some("arn:aws:kms:us-east-1:123456789012:key/k".into()),
+            data_capture: Capture {
+                enabled: true,
+                sampling_percent: Some(100),
+                destination: Some("s3://logs/datacapture".into()),
+                capture: vec!["Input".into(), "Output".into()],
+            },
+            autoscaling: if autoscaling {
+                Scaling {
+                    registered: true,
+                    min: Some(1),
+                    max: Some(5),
+                    target_invocations_per_instance: Some(80.0),
+                    scale_out_cooldown: Some(300),
+                    scale_in_cooldown: Some(600),
+                }
+            } else {
+                Scaling::off()
+            },
+            superseded: Superseded::default(),
+            tags: BTreeMap::from([
+                (TAG_ADDRESS.to_string(), ADDR.to_string()),
+                (TAG_ENVIRONMENT.to_string(), "prod".to_string()),
+            ]),
+            timeout_minutes: 60,
+            model_base: "mentallama-model".into(),
+            model_address: MODEL_ADDR.into(),
+        }
+    }
+
+    fn arn(kind: &str, name: &str) -> String {
+        format!("arn:aws:sagemaker:us-east-1:123456789012:{kind}/{name}")
+    }
+
+    fn described(
+        config: &str,
+        status: EndpointStatus,
+        reason: Option<&str>,
+    ) -> DescribeEndpointOutput {
+        DescribeEndpointOutput::builder()
+            .endpoint_name(EP)
+            .endpoint_arn(arn("endpoint", EP))
+            .endpoint_config_name(config)
+            .endpoint_status(status)
+            .set_failure_reason(reason.map(str::to_string))
+            .build()
+    }
+
+    /// Records the order of write calls.
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<String>>>);
+    impl Log {
+        fn push(&self, s: impl Into<String>) {
+            self.0.lock().unwrap().push(s.into());
+        }
+        fn calls(&self) -> Vec<String> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    fn list_endpoints() -> Rule {
+        mock!(sagemaker::Client::list_endpoints).then_output(|| {
+            ListEndpointsOutput::builder()
+                .endpoints(
+                    EndpointSummary::builder()
+                        .endpoint_name(EP)
+                        .endpoint_arn(arn("endpoint", EP))
+                        .build(),
+                )
+                .build()
+        })
+    }
+
+    /// Tags: configs carry the endpoint's address, models the model's.
+    fn list_tags() -> Rule {
+        mock!(sagemaker::Client::list_tags).then_compute_output(|req| {
+            let a = req.resource_arn().unwrap_or_default();
+            let addr = if a.contains(":model/") {
+                MODEL_ADDR
+            } else {
+                ADDR
+            };
+            ListTagsOutput::builder()
+                .tags(Tag::builder().key(TAG_ADDRESS).value(addr).build())
+                .tags(Tag::builder().key(TAG_ENVIRONMENT).value("prod").build())
+                .build()
+        })
+    }
+
+    fn list_configs(names: &'static [&'static str]) -> Rule {
+        mock!(sagemaker::Client::list_endpoint_configs).then_output(move || {
+            let mut b = ListEndpointConfigsOutput::builder();
+            for n in names {
+                b = b.endpoint_configs(
+                    EndpointConfigSummary::builder()
+                        .endpoint_config_name(*n)
+                        .endpoint_config_arn(arn("endpoint-config", n))
+                        .build(),
+                );
+            }
+            b.build()
+        })
+    }
+
+    fn list_models(names: &'static [&'static str]) -> Rule {
+        mock!(sagemaker::Client::list_models).then_output(move || {
+            let mut b = ListModelsOutput::builder();
+            for n in names {
+                b = b.models(
+                    ModelSummary::builder()
+                        .model_name(*n)
+                        .model_arn(arn("model", n))
+                        .build(),
+                );
+            }
+            b.build()
+        })
+    }
+
+    /// DescribeEndpointConfig: a config names the model version of the same age.
+    fn describe_config() -> Rule {
+        mock!(sagemaker::Client::describe_endpoint_config).then_compute_output(|req| {
+            let c = req.endpoint_config_name().unwrap_or_default();
+            let model = if c == NEW_CFG { NEW_MODEL } else { OLD_MODEL };
+            DescribeEndpointConfigOutput::builder()
+                .endpoint_config_name(c)
+                .production_variants(
+                    ProductionVariant::builder()
+                        .variant_name("default")
+                        .model_name(model)
+                        .initial_instance_count(1)
+                        .instance_type(ProductionVariantInstanceType::MlG52Xlarge)
+                        .build(),
+                )
+                .kms_key_id("arn:aws:kms:us-east-1:123456789012:key/k")
+                .data_capture_config(
+                    DataCaptureConfig::builder()
+                        .enable_capture(true)
+                        .initial_sampling_percentage(100)
+                        .destination_s3_uri("s3://logs/datacapture")
+                        .capture_options(
+                            CaptureOption::builder()
+                                .capture_mode(CaptureMode::Input)
+                                .build(),
+                        )
+                        .capture_options(
+                            CaptureOption::builder()
+                                .capture_mode(CaptureMode::Output)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        })
+    }
+
+    fn target() -> ScalableTarget {
+        ScalableTarget::builder()
+            .service_namespace(ServiceNamespace::Sagemaker)
+            .resource_id(format!("endpoint/{EP}/variant/default"))
+            .scalable_dimension(ScalableDimension::from(DIMENSION))
+            .min_capacity(1)
+            .max_capacity(5)
+            .role_arn("arn:aws:iam::123456789012:role/aas")
+            .creation_time(aws_smithy_types::DateTime::from_secs(0))
+            .build()
+            .unwrap()
+    }
+
+    /// Auto Scaling writes, logged; reads from `targets` (in order, last one repeats).
+    fn aas_rules(log: &Log, registered_first: bool) -> Vec<Rule> {
+        let (l1, l2, l3, l4) = (log.clone(), log.clone(), log.clone(), log.clone());
+        let mut seq = mock!(aas::Client::describe_scalable_targets).sequence();
+        if registered_first {
+            seq = seq.output(|| {
+                DescribeScalableTargetsOutput::builder()
+                    .scalable_targets(target())
+                    .build()
+            });
+        }
+        let targets = seq
+            .output(|| DescribeScalableTargetsOutput::builder().build())
+            .repeatedly()
+            .build();
+        vec![
+            targets,
+            mock!(aas::Client::describe_scaling_policies)
+                .then_output(|| DescribeScalingPoliciesOutput::builder().build()),
+            mock!(aas::Client::delete_scaling_policy).then_compute_output(move |_| {
+                l1.push("DeleteScalingPolicy");
+                DeleteScalingPolicyOutput::builder().build()
+            }),
+            mock!(aas::Client::deregister_scalable_target).then_compute_output(move |_| {
+                l2.push("DeregisterScalableTarget");
+                DeregisterScalableTargetOutput::builder().build()
+            }),
+            mock!(aas::Client::register_scalable_target).then_compute_output(move |_| {
+                l3.push("RegisterScalableTarget");
+                RegisterScalableTargetOutput::builder().build()
+            }),
+            mock!(aas::Client::put_scaling_policy).then_compute_output(move |_| {
+                l4.push("PutScalingPolicy");
+                PutScalingPolicyOutput::builder()
+                    .policy_arn("arn:aws:autoscaling:policy")
+                    .build()
+                    .unwrap()
+            }),
+        ]
+    }
+
+    /// SageMaker writes, logged with the name they act on.
+    fn sm_writes(log: &Log) -> Vec<Rule> {
+        let (l1, l2, l3, l4) = (log.clone(), log.clone(), log.clone(), log.clone());
+        vec![
+            mock!(sagemaker::Client::create_endpoint_config).then_compute_output(move |r| {
+                l1.push(format!(
+                    "CreateEndpointConfig {}",
+                    r.endpoint_config_name().unwrap()
+                ));
+                CreateEndpointConfigOutput::builder().build()
+            }),
+            mock!(sagemaker::Client::update_endpoint).then_compute_output(move |r| {
+                l2.push(format!(
+                    "UpdateEndpoint {}",
+                    r.endpoint_config_name().unwrap()
+                ));
+                UpdateEndpointOutput::builder().build()
+            }),
+            mock!(sagemaker::Client::delete_endpoint_config).then_compute_output(move |r| {
+                l3.push(format!(
+                    "DeleteEndpointConfig {}",
+                    r.endpoint_config_name().unwrap()
+                ));
+                DeleteEndpointConfigOutput::builder().build()
+            }),
+            mock!(sagemaker::Client::delete_model).then_compute_output(move |r| {
+                l4.push(format!("DeleteModel {}", r.model_name().unwrap()));
+                DeleteModelOutput::builder().build()
+            }),
+        ]
+    }
+
+    fn clients(sm_rules: &[Rule], aas_rules: &[Rule]) -> (sagemaker::Client, aas::Client) {
+        let sm = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, sm_rules.iter());
+        let aas = mock_client!(
+            aws_sdk_applicationautoscaling,
+            RuleMode::MatchAny,
+            aas_rules.iter()
+        );
+        (sm, aas)
+    }
+
+    fn hosting<'a>(sm: &'a sagemaker::Client, aas: &'a aas::Client) -> Hosting<'a> {
+        Hosting {
+            sm,
+            aas,
+            address: ADDR,
+            environment: "prod",
+        }
+    }
+
+    #[tokio::test]
+    async fn create_waits_through_creating_to_in_service() {
+        let describe = mock!(sagemaker::Client::describe_endpoint)
+            .sequence()
+            .output(|| described(NEW_CFG, EndpointStatus::Creating, None))
+            .times(3)
+            .output(|| described(NEW_CFG, EndpointStatus::InService, None))
+            .build();
+        let (sm, aas) = clients(&[describe.clone()], &[]);
+        let seen = Mutex::new(Vec::new());
+        let now = hosting(&sm, &aas)
+            .wait_in_service(EP, &fast(), &|s, _| {
+                seen.lock().unwrap().push(s.to_string())
+            })
+            .await
+            .expect("reaches InService");
+        assert_eq!(now.config_name, NEW_CFG);
+        assert_eq!(
+            seen.into_inner().unwrap(),
+            ["Creating", "Creating", "Creating", "InService"],
+            "every poll reports its status"
+        );
+        assert_eq!(describe.num_calls(), 4, "stops polling once InService");
+    }
+
+    #[tokio::test]
+    async fn failed_endpoint_is_an_error_with_failure_reason() {
+        let describe = mock!(sagemaker::Client::describe_endpoint)
+            .sequence()
+            .output(|| described(NEW_CFG, EndpointStatus::Creating, None))
+            .output(|| {
+                described(
+                    NEW_CFG,
+                    EndpointStatus::Failed,
+                    Some("CUDA out of memory on ml.g5.2xlarge"),
+                )
+            })
+            .build();
+        let (sm, aas) = clients(&[describe], &[]);
+        let err = hosting(&sm, &aas)
+            .wait_in_service(EP, &fast(), &|_, _| {})
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, "EndpointFailed", "{err}");
+        assert!(err.message.contains("CUDA out of memory"), "{err}");
+        assert!(err.message.contains(ADDR), "{err}");
+    }
+
+    #[tokio::test]
+    async fn wait_budget_running_out_names_the_endpoint() {
+        let describe = mock!(sagemaker::Client::describe_endpoint)
+            .then_output(|| described(NEW_CFG, EndpointStatus::Updating, None));
+        let (sm, aas) = clients(&[describe], &[]);
+        let w = Wait {
+            budget: Duration::from_millis(40),
+            ..fast()
+        };
+        let started = Instant::now();
+        let err = hosting(&sm, &aas)
+            .wait_in_service(EP, &w, &|_, _| {})
+            .await
+            .unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the budget bounds the wait"
+        );
+        assert_eq!(
+            (err.operation.as_str(), err.code.as_str()),
+            ("sagemaker:WaitInService", "Timeout")
+        );
+        assert!(
+            err.message
+                .starts_with("sagemaker_endpoint.mentallama did not reach InService within"),
+            "{err}"
+        );
+        assert!(err.message.contains("last status Updating"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn update_runs_the_sequence_in_order() {
+        let log = Log::default();
+        let describe = mock!(sagemaker::Client::describe_endpoint)
+            .sequence()
+            .output(|| described(OLD_CFG, EndpointStatus::InService, None))
+            .output(|| described(NEW_CFG, EndpointStatus::Updating, None))
+            .times(2)
+            .output(|| described(NEW_CFG, EndpointStatus::InService, None))
+            .repeatedly()
+            .build();
+        let mut sm_rules = vec![
+            describe,
+            list_endpoints(),
+            describe_config(),
+            list_tags(),
+            list_configs(&[OLD_CFG]),
+            list_models(&[OLD_MODEL, NEW_MODEL]),
+        ];
+        sm_rules.extend(sm_writes(&log));
+        let (sm, aas) = clients(&sm_rules, &aas_rules(&log, true));
+        hosting(&sm, &aas)
+            .converge(&desired(true), &fast())
+            .await
+            .expect("update succeeds");
+        assert_eq!(
+            log.calls(),
+            [
+                "DeleteScalingPolicy",
+                "DeregisterScalableTarget",
+                &format!("CreateEndpointConfig {NEW_CFG}"),
+                &format!("UpdateEndpoint {NEW_CFG}"),
+                "RegisterScalableTarget",
+                "PutScalingPolicy",
+                &format!("DeleteEndpointConfig {OLD_CFG}"),
+                &format!("DeleteModel {OLD_MODEL}"),
+            ],
+            "deregister → new config → switch → (wait, verify) → re-register → clean-up"
+        );
+    }
+
+    #[tokio::test]
+    async fn rollback_is_a_failure_and_keeps_the_old_config() {
+        let log = Log::default();
+        let describe = mock!(sagemaker::Client::describe_endpoint)
+            .sequence()
+            .output(|| described(OLD_CFG, EndpointStatus::InService, None))
+            .output(|| described(NEW_CFG, EndpointStatus::Updating, None))
+            .output(|| described(OLD_CFG, EndpointStatus::RollingBack, None))
+            .output(|| {
+                described(
+                    OLD_CFG,
+                    EndpointStatus::InService,
+                    Some("The primary container for production variant default did not pass the ping health check."),
+                )
+            })
+            .repeatedly()
+            .build();
+        let mut sm_rules = vec![
+            describe,
+            list_endpoints(),
+            describe_config(),
+            list_tags(),
+            list_configs(&[OLD_CFG]),
+            list_models(&[OLD_MODEL, NEW_MODEL]),
+        ];
+        sm_rules.extend(sm_writes(&log));
+        let (sm, aas) = clients(&sm_rules, &aas_rules(&log, true));
+        let err = hosting(&sm, &aas)
+            .converge(&desired(true), &fast())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, "UpdateRolledBack", "{err}");
+        assert!(
+            err.message.contains("did not pass the ping health check"),
+            "{err}"
+        );
+        assert!(
+            err.message.contains(OLD_CFG) && err.message.contains(NEW_CFG),
+            "{err}"
+        );
+        let calls = log.calls();
+        assert!(
+            !calls
+                .iter()
+                .any(|c| c.starts_with("Delete") && !c.contains("Scal")),
+            "nothing but the scaling registration may be deleted after a rollback: {calls:?}"
+        );
+        assert_eq!(calls.last().unwrap(), &format!("UpdateEndpoint {NEW_CFG}"));
+    }
+
+    #[tokio::test]
+    async fn resume_after_interruption_between_update_and_cleanup() {
+        // The last run died after UpdateEndpoint: the endpoint serves the new config, the old
+        // config and model are still there, autoscaling was deregistered and not re-registered.
+        let log = Log::default();
+        let describe = mock!(sagemaker::Client::describe_endpoint)
+            .then_output(|| described(NEW_CFG, EndpointStatus::InService, None));
+        let mut sm_rules = vec![
+            describe,
+            list_endpoints(),
+            describe_config(),
+            list_tags(),
+            list_configs(&[OLD_CFG, NEW_CFG]),
+            list_models(&[OLD_MODEL, NEW_MODEL]),
+        ];
+        sm_rules.extend(sm_writes(&log));
+        let (sm, aas) = clients(&sm_rules, &aas_rules(&log, false));
+        let h = hosting(&sm, &aas);
+
+        let observed = h.observe(EP, MODEL_ADDR).await.expect("observe");
+        let state = observed.state.expect("live");
+        let want = serde_json::to_value(desired(true)).unwrap();
+        let changed = crate::plan::diff::top_level(&crate::plan::diff::changes(&state, &want, &[]));
+        assert_eq!(changed, ["autoscaling", "superseded"], "plan: {state:#}");
+        assert!(log.calls().is_empty(), "observe writes nothing");
+
+        h.converge(&desired(true), &fast()).await.expect("resume");
+        assert_eq!(
+            log.calls(),
+            [
+                "RegisterScalableTarget",
+                "PutScalingPolicy",
+                &format!("DeleteEndpointConfig {OLD_CFG}"),
+                &format!("DeleteModel {OLD_MODEL}"),
+            ],
+            "no second UpdateEndpoint; scaling back, then clean-up"
+        );
+    }
+}
