@@ -2,12 +2,11 @@
 //! Apply lives in [`crate::apply`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Map, Value};
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::AwsError;
 use crate::graph::Graph;
 use crate::plan::{diff, Action, Change, Plan, FORMAT_VERSION};
 use crate::resources::{self, Ctx, Decl, Observed, Owner, Reconciler};
@@ -44,10 +43,24 @@ impl Model {
         }
         // Template references anywhere in a resource's part of the spec are dependencies.
         let raw: serde_yaml::Value = serde_yaml::from_str(&spec.text).unwrap_or_default();
+        let defined: Vec<String> = decls.iter().map(|d| d.address.clone()).collect();
         for d in &mut decls {
-            if let Some(sub) = yaml_at(&raw, &d.spec_path) {
-                let text = serde_json::to_string(&sub).unwrap_or_default();
+            let Some(sub) = yaml_at(&raw, &d.spec_path) else {
+                continue;
+            };
+            let mut leaves = Vec::new();
+            string_leaves(sub, &d.spec_path, &mut leaves);
+            for (key, text) in leaves {
                 for dep in crate::spec::render::refs_in(&text) {
+                    if !defined.contains(&dep) {
+                        return Err(spec.error(
+                            &key,
+                            format!(
+                                "refers to `{dep}`, which the spec does not define (defined: {})",
+                                defined.join(", ")
+                            ),
+                        ));
+                    }
                     if dep != d.address && !d.deps.contains(&dep) {
                         d.deps.push(dep);
                     }
@@ -180,6 +193,27 @@ fn insert_outputs(ctx: &mut Value, address: &str, outputs: Value) {
                 dst.insert(k.clone(), v.clone());
             }
         }
+    }
+}
+
+/// Every string in a YAML subtree with its dotted key path.
+fn string_leaves(v: &serde_yaml::Value, path: &str, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_yaml::Value::String(s) => out.push((path.to_string(), s.clone())),
+        serde_yaml::Value::Sequence(items) => {
+            for (i, item) in items.iter().enumerate() {
+                string_leaves(item, &format!("{path}.{i}"), out);
+            }
+        }
+        serde_yaml::Value::Mapping(m) => {
+            for (k, item) in m {
+                if let Some(k) = k.as_str() {
+                    string_leaves(item, &format!("{path}.{k}"), out);
+                }
+            }
+        }
+        serde_yaml::Value::Tagged(t) => string_leaves(&t.value, path, out),
+        _ => {}
     }
 }
 
@@ -506,8 +540,4 @@ pub fn staleness(saved: &Plan, fresh: &Plan) -> Option<String> {
     } else {
         Some(why.join("\n  "))
     }
-}
-
-pub fn spec_file_display(p: &Path) -> String {
-    p.display().to_string()
 }

@@ -12,7 +12,6 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub struct Shell {
     pub quiet: bool,
     pub verbose: u8,
-    color: bool,
     stderr_tty: bool,
     multi: MultiProgress,
     lock: Mutex<()>,
@@ -21,8 +20,7 @@ pub struct Shell {
 impl Shell {
     pub fn new(quiet: bool, verbose: u8, no_color: bool) -> Shell {
         let no_color = no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let color = !no_color && std::io::stdout().is_terminal();
-        console::set_colors_enabled(color);
+        console::set_colors_enabled(!no_color && std::io::stdout().is_terminal());
         console::set_colors_enabled_stderr(!no_color && std::io::stderr().is_terminal());
         let stderr_tty = std::io::stderr().is_terminal();
         let multi = if stderr_tty && !quiet {
@@ -33,7 +31,6 @@ impl Shell {
         Shell {
             quiet,
             verbose,
-            color,
             stderr_tty,
             multi,
             lock: Mutex::new(()),
@@ -121,9 +118,6 @@ impl Shell {
     }
     pub fn bold(&self, s: &str) -> String {
         self.paint(s, Style::new().bold())
-    }
-    pub fn color_enabled(&self) -> bool {
-        self.color
     }
 }
 

@@ -135,8 +135,6 @@ pub struct Aws {
     by_region: BTreeMap<String, Clients>,
     pub stats: Arc<CallStats>,
     pub started: Instant,
-    /// An endpoint override is in force (a local emulator).
-    pub emulated: bool,
 }
 
 impl Aws {
@@ -170,7 +168,6 @@ impl Aws {
             by_region,
             stats,
             started: Instant::now(),
-            emulated,
         }
     }
 

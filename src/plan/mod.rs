@@ -35,16 +35,6 @@ impl Action {
             Action::Conflict => "!",
         }
     }
-    pub fn word(self) -> &'static str {
-        match self {
-            Action::NoOp => "no-op",
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Replace => "replace",
-            Action::Delete => "delete",
-            Action::Conflict => "conflict",
-        }
-    }
 }
 
 /// One attribute that differs. `path` is dotted below the resource (`versioning`,

@@ -1,48 +1,925 @@
-//! `iam.*` (being written).
+//! `iam.*`: an IAM role with its trust policy (service principals), inline policies rendered
+//! from template files, an optional description and tags.
+//!
+//! # Expected flow
+//! `observe` reads the role (GetRole), its tags and every inline policy; `create` makes the
+//! role with its trust policy and ownership tags in one call, then puts the inline policies;
+//! `update` writes only the attributes the engine found changed.
+//!
+//! # Guarantees
+//! * The role carries its ownership tags from CreateRole on, so a run that dies before the
+//!   inline policies were put is found again as ours: the next plan is an update
+//!   (`inline_policies`), not a create or a conflict.
+//! * Policy documents are compared as normalised JSON ([`crate::policy`]): IAM hands them
+//!   back URL-encoded and re-serialised.
+//! * Inline policies are owned in full: one added out of band is deleted by `update`.
+//!
+//! # Caveats
+//! * IAM is global. Roles are read and written through the primary region's client, and
+//!   `discover` answers only for the primary region so a DR region does not list them twice.
+//! * Managed-policy attachments and instance profiles are not managed; `delete` removes them
+//!   because IAM refuses to delete a role that still has them.
+//! * A `description` left out of the spec is not managed (desired `null`).
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use serde_json::Value;
+use aws_sdk_iam::types::{Role, Tag};
+use aws_smithy_runtime_api::client::result::SdkError;
+use futures::future::try_join_all;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
 
-use super::{Ctx, Decl, DeleteTarget, Observed, Reconciler};
+use super::{
+    desired_tags, from_desired, owner_from_tags, tag_delta, tags_json, Ctx, Decl, DeleteTarget,
+    Observed, Owner, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
+};
 use crate::aws::AwsError;
+use crate::plan::diff;
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
 pub struct Iam;
+
+#[derive(Deserialize)]
+struct Desired {
+    name: String,
+    trust_policy: Value,
+    inline_policies: BTreeMap<String, Value>,
+    description: Option<String>,
+    tags: BTreeMap<String, String>,
+}
+
+/// Concurrent ListRoleTags calls made by `discover`.
+const DISCOVER_CONCURRENCY: usize = 16;
 
 #[async_trait]
 impl Reconciler for Iam {
     fn kind(&self) -> &'static str {
         "iam"
     }
-    fn decls(&self, _spec: &LoadedSpec, _r: &Renderer) -> Result<Vec<Decl>, SpecError> {
-        Ok(Vec::new())
+
+    fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError> {
+        let account = r.str("account_id", "{{ account_id }}")?;
+        let mut out = Vec::new();
+        for (name, role) in &spec.spec.iam {
+            let path = format!("iam.{name}");
+            let role_name = r.str(&format!("{path}.name"), &role.name)?;
+            if let Err(why) = check_role_name(&role_name) {
+                return Err(spec.error(
+                    &format!("{path}.name"),
+                    format!("`{role_name}` is not a valid IAM role name: {why}"),
+                ));
+            }
+            if role.trust.is_empty() {
+                return Err(spec.error(
+                    &format!("{path}.trust"),
+                    "must name at least one service principal (e.g. sagemaker.amazonaws.com)",
+                ));
+            }
+            for (i, t) in role.trust.iter().enumerate() {
+                let key = format!("{path}.trust.{i}");
+                let principal = r.str(&key, t)?;
+                if !is_service_principal(&principal) {
+                    return Err(spec.error(
+                        &key,
+                        format!(
+                            "`{principal}` is not a service principal: expected a name like \
+                             `sagemaker.amazonaws.com`"
+                        ),
+                    ));
+                }
+            }
+            let mut template_files = Vec::new();
+            let mut deps = Vec::new();
+            for (pname, rel) in &role.policies {
+                let key = format!("{path}.policies.{pname}");
+                if let Err(why) = check_policy_name(pname) {
+                    return Err(spec.error(
+                        &key,
+                        format!("`{pname}` is not a valid inline policy name: {why}"),
+                    ));
+                }
+                let file = spec.template_path(rel);
+                if !file.is_file() {
+                    return Err(spec.error(
+                        &key,
+                        format!("policy template file {} does not exist", file.display()),
+                    ));
+                }
+                template_files.push(file);
+                deps.extend(r.file_refs(rel));
+            }
+            deps.sort();
+            deps.dedup();
+            deps.retain(|d| d != &path);
+            out.push(Decl {
+                address: path.clone(),
+                kind: "iam",
+                name: name.clone(),
+                spec_path: path.clone(),
+                region: spec.spec.region.clone(),
+                identity: role_name.clone(),
+                identity_key: format!("{path}.name"),
+                deps,
+                outputs: json!({
+                    "name": role_name,
+                    "arn": role_arn(&account, &role_name),
+                }),
+                template_files,
+            });
+        }
+        Ok(out)
     }
-    fn desired(&self, _spec: &LoadedSpec, _decl: &Decl, _r: &Renderer) -> Result<Value, SpecError> {
-        unimplemented!()
+
+    fn desired(&self, spec: &LoadedSpec, decl: &Decl, r: &Renderer) -> Result<Value, SpecError> {
+        let role = &spec.spec.iam[&decl.name];
+        let path = &decl.spec_path;
+        let mut principals = Vec::new();
+        for (i, t) in role.trust.iter().enumerate() {
+            principals.push(r.str(&format!("{path}.trust.{i}"), t)?);
+        }
+        let mut inline = Map::new();
+        for (pname, rel) in &role.policies {
+            let doc = r.json_file(&format!("{path}.policies.{pname}"), rel)?;
+            inline.insert(pname.clone(), crate::policy::normalize(&doc));
+        }
+        let description = match &role.description {
+            Some(d) => Some(r.str(&format!("{path}.description"), d)?),
+            None => None,
+        };
+        Ok(json!({
+            "name": decl.identity,
+            "trust_policy": trust_policy(&principals),
+            "inline_policies": inline,
+            "description": description,
+            "tags": desired_tags(spec, &decl.address, &role.tags),
+        }))
     }
-    async fn observe(&self, _cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
-        Ok(Observed::absent(&decl.address))
+
+    async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
+        let iam = &cx.clients(&decl.region).iam;
+        let role = match iam.get_role().role_name(&decl.identity).send().await {
+            Ok(out) => match out.role {
+                Some(role) => role,
+                None => return Ok(Observed::absent(&decl.address)),
+            },
+            Err(e) if no_such_entity(&e, |se| se.is_no_such_entity_exception()) => {
+                return Ok(Observed::absent(&decl.address));
+            }
+            Err(e) => return Err(AwsError::from_err("iam:GetRole", e)),
+        };
+        let tags = if role.tags().is_empty() {
+            None
+        } else {
+            Some(tags_of(role.tags()))
+        };
+        Ok(read_role(cx, &decl.region, &decl.address, &role, tags)
+            .await?
+            .unwrap_or_else(|| Observed::absent(&decl.address)))
     }
-    async fn create(
-        &self,
-        _cx: &Ctx<'_>,
-        _decl: &Decl,
-        _desired: &Value,
-    ) -> Result<Value, AwsError> {
-        unimplemented!()
+
+    async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
+        let d: Desired = from_desired(&decl.address, desired)?;
+        let iam = &cx.clients(&decl.region).iam;
+        let mut req = iam
+            .create_role()
+            .role_name(&d.name)
+            .assume_role_policy_document(d.trust_policy.to_string())
+            .set_description(d.description.clone());
+        for (k, v) in &d.tags {
+            req = req.tags(tag(k, v)?);
+        }
+        let arn = match req.send().await {
+            Ok(out) => out
+                .role
+                .map(|r| r.arn)
+                .unwrap_or_else(|| role_arn(cx.account_id, &d.name)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_entity_already_exists_exception()) =>
+            {
+                // Ours from an earlier run (or a race with one): converge it. Anyone else's:
+                // refuse, naming it.
+                let observed = self.observe(cx, decl).await?;
+                return match &observed.owner {
+                    Owner::Ours if observed.state.is_some() => {
+                        let changed = changed_keys(desired, observed.state.as_ref());
+                        self.update(cx, decl, desired, &observed, &changed).await
+                    }
+                    Owner::Ours => Err(AwsError::local(
+                        "iam:CreateRole",
+                        "EntityAlreadyExists",
+                        format!(
+                            "role {} is reported to exist but cannot be read; try again",
+                            d.name
+                        ),
+                    )),
+                    Owner::Foreign { reason } => Err(AwsError::local(
+                        "iam:CreateRole",
+                        "EntityAlreadyExists",
+                        format!(
+                            "role {} already exists and is not this address's ({reason}); \
+                             rename it in the spec or remove the existing role",
+                            d.name
+                        ),
+                    )),
+                };
+            }
+            Err(e) => return Err(AwsError::from_err("iam:CreateRole", e)),
+        };
+        crate::faults::point("iam.after_create_role")?;
+        for (pname, doc) in &d.inline_policies {
+            put_policy(cx, &decl.region, &d.name, pname, doc).await?;
+        }
+        Ok(json!({"name": d.name, "arn": arn}))
     }
+
     async fn update(
         &self,
-        _cx: &Ctx<'_>,
-        _decl: &Decl,
-        _desired: &Value,
-        _observed: &Observed,
-        _changed: &[String],
+        cx: &Ctx<'_>,
+        decl: &Decl,
+        desired: &Value,
+        observed: &Observed,
+        changed: &[String],
     ) -> Result<Value, AwsError> {
-        unimplemented!()
+        let d: Desired = from_desired(&decl.address, desired)?;
+        let iam = &cx.clients(&decl.region).iam;
+        let role = if observed.physical_id.is_empty() {
+            d.name.as_str()
+        } else {
+            observed.physical_id.as_str()
+        };
+        let live = observed.state.clone().unwrap_or_default();
+        for attr in changed {
+            match attr.as_str() {
+                "trust_policy" => {
+                    iam.update_assume_role_policy()
+                        .role_name(role)
+                        .policy_document(d.trust_policy.to_string())
+                        .send()
+                        .await
+                        .map_err(AwsError::from_sdk("iam:UpdateAssumeRolePolicy"))?;
+                }
+                "inline_policies" => {
+                    let empty = Map::new();
+                    let live_policies = live["inline_policies"].as_object().unwrap_or(&empty);
+                    for (pname, doc) in &d.inline_policies {
+                        if !live_policies
+                            .get(pname)
+                            .is_some_and(|l| diff::json_eq(l, doc))
+                        {
+                            put_policy(cx, &decl.region, role, pname, doc).await?;
+                        }
+                    }
+                    for pname in live_policies.keys() {
+                        if !d.inline_policies.contains_key(pname) {
+                            delete_policy(cx, &decl.region, role, pname).await?;
+                        }
+                    }
+                }
+                "description" => {
+                    if let Some(desc) = &d.description {
+                        iam.update_role()
+                            .role_name(role)
+                            .description(desc)
+                            .send()
+                            .await
+                            .map_err(AwsError::from_sdk("iam:UpdateRole"))?;
+                    }
+                }
+                "tags" => {
+                    let (set, remove) = tag_delta(&live["tags"], &json!(d.tags));
+                    if !set.is_empty() {
+                        let mut req = iam.tag_role().role_name(role);
+                        for (k, v) in &set {
+                            req = req.tags(tag(k, v)?);
+                        }
+                        req.send()
+                            .await
+                            .map_err(AwsError::from_sdk("iam:TagRole"))?;
+                    }
+                    if !remove.is_empty() {
+                        iam.untag_role()
+                            .role_name(role)
+                            .set_tag_keys(Some(remove))
+                            .send()
+                            .await
+                            .map_err(AwsError::from_sdk("iam:UntagRole"))?;
+                    }
+                }
+                // `name` is the identity: a different name is a different role.
+                _ => {}
+            }
+        }
+        if observed.outputs.get("arn").is_some() {
+            Ok(observed.outputs.clone())
+        } else {
+            Ok(json!({"name": role, "arn": role_arn(cx.account_id, role)}))
+        }
     }
-    async fn delete(&self, _cx: &Ctx<'_>, _t: &DeleteTarget<'_>) -> Result<(), AwsError> {
-        unimplemented!()
+
+    async fn delete(&self, cx: &Ctx<'_>, t: &DeleteTarget<'_>) -> Result<(), AwsError> {
+        let role = t.observed.physical_id.as_str();
+        if role.is_empty() {
+            return Ok(());
+        }
+        match delete_role(cx, t.region, role).await {
+            Err(Step::Gone) => Ok(()),
+            Err(Step::Failed(e)) => Err(e),
+            Ok(()) => Ok(()),
+        }
+    }
+
+    async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
+        if region != cx.aws.primary {
+            return Ok(Vec::new());
+        }
+        let iam = &cx.clients(region).iam;
+        let mut roles = Vec::new();
+        let mut pages = iam.list_roles().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(AwsError::from_sdk("iam:ListRoles"))?;
+            roles.extend(page.roles);
+        }
+        let tagged: Vec<Option<(Role, Value)>> = stream::iter(roles)
+            .map(|role| async move {
+                match role_tags(cx, region, &role.role_name).await {
+                    Ok(tags) => Ok(Some((role, tags))),
+                    // Deleted since ListRoles.
+                    Err(Step::Gone) => Ok(None),
+                    Err(Step::Failed(e)) => Err(e),
+                }
+            })
+            .buffer_unordered(DISCOVER_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let ours = tagged.into_iter().flatten().filter_map(|(role, tags)| {
+            if tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) != Some(cx.environment) {
+                return None;
+            }
+            let address = tags.get(TAG_ADDRESS).and_then(Value::as_str)?.to_string();
+            Some((role, tags, address))
+        });
+        let read = try_join_all(ours.map(|(role, tags, address)| async move {
+            read_role(cx, region, &address, &role, Some(tags)).await
+        }))
+        .await?;
+        Ok(read.into_iter().flatten().collect())
+    }
+}
+
+/// Why a multi-call read or delete stopped early: the role vanished, or a real failure.
+enum Step {
+    Gone,
+    Failed(AwsError),
+}
+
+impl From<AwsError> for Step {
+    fn from(e: AwsError) -> Self {
+        Step::Failed(e)
+    }
+}
+
+/// A service error that the typed check `is_gone` classifies as NoSuchEntity.
+fn no_such_entity<E, R>(e: &SdkError<E, R>, is_gone: impl Fn(&E) -> bool) -> bool {
+    e.as_service_error().is_some_and(is_gone)
+}
+
+/// Maps an SDK result: NoSuchEntity (by the operation's typed check) to [`Step::Gone`].
+macro_rules! step {
+    ($op:literal, $call:expr) => {
+        match $call {
+            Ok(v) => Ok(v),
+            Err(e) if no_such_entity(&e, |se| se.is_no_such_entity_exception()) => Err(Step::Gone),
+            Err(e) => Err(Step::Failed(AwsError::from_err($op, e))),
+        }
+    };
+}
+
+/// IAM role names: 1 to 64 characters of letters, digits and `+=,.@_-`.
+fn check_role_name(name: &str) -> Result<(), String> {
+    check_iam_name(name, 64)
+}
+
+/// Inline policy names: 1 to 128 characters of letters, digits and `+=,.@_-`.
+fn check_policy_name(name: &str) -> Result<(), String> {
+    check_iam_name(name, 128)
+}
+
+fn check_iam_name(name: &str, max: usize) -> Result<(), String> {
+    if name.is_empty() || name.len() > max {
+        return Err(format!(
+            "it must be 1 to {max} characters long (it is {})",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "+=,.@_-".contains(*c)))
+    {
+        return Err(format!(
+            "`{c}` is not allowed (only letters, digits and + = , . @ _ -)"
+        ));
+    }
+    Ok(())
+}
+
+/// `sagemaker.amazonaws.com`, `logs.us-east-1.amazonaws.com`, `ecs-tasks.amazonaws.com`.
+fn is_service_principal(p: &str) -> bool {
+    let host = p
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| p.strip_suffix(".amazonaws.com.cn"));
+    host.is_some_and(|h| {
+        !h.is_empty()
+            && h.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            })
+    })
+}
+
+fn role_arn(account: &str, name: &str) -> String {
+    format!("arn:aws:iam::{account}:role/{name}")
+}
+
+/// The trust policy letting `services` assume the role, normalised.
+fn trust_policy(services: &[String]) -> Value {
+    crate::policy::normalize(&json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": services},
+            "Action": "sts:AssumeRole",
+        }],
+    }))
+}
+
+/// Top-level attributes of `desired` that differ from `live`, as the engine computes them.
+fn changed_keys(desired: &Value, live: Option<&Value>) -> Vec<String> {
+    let live = live.cloned().unwrap_or_default();
+    diff::top_level(&diff::changes(&live, desired, &[]))
+}
+
+fn tag(k: &str, v: &str) -> Result<Tag, AwsError> {
+    Tag::builder()
+        .key(k)
+        .value(v)
+        .build()
+        .map_err(|e| AwsError::local("iam:Tag", "InvalidTag", format!("tag {k}={v}: {e}")))
+}
+
+fn tags_of(tags: &[Tag]) -> Value {
+    tags_json(tags.iter().map(|t| (t.key(), t.value())))
+}
+
+/// The role's live state and outputs, given its GetRole/ListRoles entry (and its tags when
+/// already known). `None` when the role vanished while being read.
+async fn read_role(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+    role: &Role,
+    tags: Option<Value>,
+) -> Result<Option<Observed>, AwsError> {
+    let name = role.role_name();
+    let read = tokio::try_join!(
+        async {
+            match tags {
+                Some(t) => Ok(t),
+                None => role_tags(cx, region, name).await,
+            }
+        },
+        inline_policies(cx, region, name),
+    );
+    let (tags, inline) = match read {
+        Ok(v) => v,
+        Err(Step::Gone) => return Ok(None),
+        Err(Step::Failed(e)) => return Err(e),
+    };
+    let owner = owner_from_tags(&tags, address, cx.environment);
+    let trust = role
+        .assume_role_policy_document()
+        .map(crate::policy::parse_returned);
+    Ok(Some(Observed {
+        address: address.to_string(),
+        physical_id: name.to_string(),
+        state: Some(json!({
+            "name": name,
+            "trust_policy": trust,
+            "inline_policies": inline,
+            "description": role.description(),
+            "tags": tags,
+        })),
+        owner,
+        outputs: json!({"name": name, "arn": role.arn()}),
+    }))
+}
+
+async fn role_tags(cx: &Ctx<'_>, region: &str, role: &str) -> Result<Value, Step> {
+    let iam = &cx.clients(region).iam;
+    let mut tags = Vec::new();
+    let mut pages = iam.list_role_tags().role_name(role).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = step!("iam:ListRoleTags", page)?;
+        tags.extend(page.tags);
+    }
+    Ok(tags_of(&tags))
+}
+
+/// Every inline policy of `role`, name -> normalised document (read concurrently).
+async fn inline_policies(cx: &Ctx<'_>, region: &str, role: &str) -> Result<Value, Step> {
+    let names = inline_policy_names(cx, region, role).await?;
+    let iam = &cx.clients(region).iam;
+    let docs = try_join_all(names.into_iter().map(|pname| async move {
+        let out = step!(
+            "iam:GetRolePolicy",
+            iam.get_role_policy()
+                .role_name(role)
+                .policy_name(&pname)
+                .send()
+                .await
+        )?;
+        Ok::<_, Step>((pname, crate::policy::parse_returned(&out.policy_document)))
+    }))
+    .await?;
+    Ok(Value::Object(docs.into_iter().collect()))
+}
+
+async fn inline_policy_names(cx: &Ctx<'_>, region: &str, role: &str) -> Result<Vec<String>, Step> {
+    let iam = &cx.clients(region).iam;
+    let mut names = Vec::new();
+    let mut pages = iam
+        .list_role_policies()
+        .role_name(role)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = step!("iam:ListRolePolicies", page)?;
+        names.extend(page.policy_names);
+    }
+    Ok(names)
+}
+
+async fn put_policy(
+    cx: &Ctx<'_>,
+    region: &str,
+    role: &str,
+    pname: &str,
+    doc: &Value,
+) -> Result<(), AwsError> {
+    cx.clients(region)
+        .iam
+        .put_role_policy()
+        .role_name(role)
+        .policy_name(pname)
+        .policy_document(doc.to_string())
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("iam:PutRolePolicy"))?;
+    Ok(())
+}
+
+async fn delete_policy(
+    cx: &Ctx<'_>,
+    region: &str,
+    role: &str,
+    pname: &str,
+) -> Result<(), AwsError> {
+    let out = cx
+        .clients(region)
+        .iam
+        .delete_role_policy()
+        .role_name(role)
+        .policy_name(pname)
+        .send()
+        .await;
+    match step!("iam:DeleteRolePolicy", out) {
+        Ok(_) | Err(Step::Gone) => Ok(()),
+        Err(Step::Failed(e)) => Err(e),
+    }
+}
+
+/// Empties the role of what IAM refuses to delete it with, then deletes it. `Step::Gone` as
+/// soon as any call finds the role missing.
+async fn delete_role(cx: &Ctx<'_>, region: &str, role: &str) -> Result<(), Step> {
+    let iam = &cx.clients(region).iam;
+    for pname in inline_policy_names(cx, region, role).await? {
+        delete_policy(cx, region, role, &pname).await?;
+    }
+
+    let mut attached = Vec::new();
+    let mut pages = iam
+        .list_attached_role_policies()
+        .role_name(role)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = step!("iam:ListAttachedRolePolicies", page)?;
+        attached.extend(
+            page.attached_policies
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|p| p.policy_arn),
+        );
+    }
+    for arn in attached {
+        let out = iam
+            .detach_role_policy()
+            .role_name(role)
+            .policy_arn(&arn)
+            .send()
+            .await;
+        // NoSuchEntity here may mean the policy was detached meanwhile: carry on.
+        match step!("iam:DetachRolePolicy", out) {
+            Ok(_) | Err(Step::Gone) => {}
+            Err(e) => return Err(e),
+        }
+    }
+
+    let mut profiles = Vec::new();
+    let mut pages = iam
+        .list_instance_profiles_for_role()
+        .role_name(role)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = step!("iam:ListInstanceProfilesForRole", page)?;
+        profiles.extend(
+            page.instance_profiles
+                .into_iter()
+                .map(|p| p.instance_profile_name),
+        );
+    }
+    for profile in profiles {
+        let out = iam
+            .remove_role_from_instance_profile()
+            .instance_profile_name(&profile)
+            .role_name(role)
+            .send()
+            .await;
+        match step!("iam:RemoveRoleFromInstanceProfile", out) {
+            Ok(_) | Err(Step::Gone) => {}
+            Err(e) => return Err(e),
+        }
+    }
+
+    step!(
+        "iam:DeleteRole",
+        iam.delete_role().role_name(role).send().await
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const ACCOUNT: &str = "123456789012";
+
+    fn ctx() -> Value {
+        json!({
+            "environment": "test",
+            "region": "us-east-1",
+            "account_id": ACCOUNT,
+            "vars": {},
+            "kms": {"phi": {"arn": "arn:aws:kms:us-east-1:123456789012:key/k-1"}},
+            "s3": {
+                "models": {"name": "m", "arn": "arn:aws:s3:::m"},
+                "logs": {"name": "l", "arn": "arn:aws:s3:::l"},
+            },
+        })
+    }
+
+    /// A project dir with `environments/test.yaml` = `yaml` and `policies/` holding `files`.
+    fn project(yaml: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, LoadedSpec) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("environments")).unwrap();
+        std::fs::create_dir_all(dir.path().join("policies")).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join("policies").join(name), text).unwrap();
+        }
+        let path = dir.path().join("environments/test.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        let spec = LoadedSpec::from_text(&path, yaml.to_string()).unwrap();
+        (dir, spec)
+    }
+
+    const READ_MODELS: &str = r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow",
+        "Action": "s3:GetObject", "Resource": "{{ s3.models.arn }}/*"}}"#;
+
+    #[test]
+    fn decls_name_arn_deps_and_files() {
+        let yaml = "environment: test\nregion: us-east-1\niam:\n  exec:\n    name: \"{{ environment }}-Exec\"\n    trust: [sagemaker.amazonaws.com]\n    policies:\n      read: ../policies/read.json.tera\n";
+        let (_dir, spec) = project(yaml, &[("read.json.tera", READ_MODELS)]);
+        let c = ctx();
+        let r = Renderer::new(&spec, &c);
+        let decls = Iam.decls(&spec, &r).unwrap();
+        assert_eq!(decls.len(), 1);
+        let d = &decls[0];
+        assert_eq!(d.address, "iam.exec");
+        assert_eq!(d.identity, "test-Exec");
+        assert_eq!(d.identity_key, "iam.exec.name");
+        assert_eq!(d.deps, vec!["s3.models".to_string()]);
+        assert_eq!(
+            d.outputs,
+            json!({"name": "test-Exec", "arn": "arn:aws:iam::123456789012:role/test-Exec"})
+        );
+        assert_eq!(d.template_files.len(), 1);
+        assert!(d.template_files[0].ends_with("read.json.tera"));
+    }
+
+    #[test]
+    fn desired_renders_trust_and_inline_policies() {
+        let yaml = "environment: test\nregion: us-east-1\ntags:\n  Project: x\niam:\n  exec:\n    name: Exec\n    trust: [sagemaker.amazonaws.com, ecs-tasks.amazonaws.com]\n    policies:\n      read: ../policies/read.json.tera\n";
+        let (_dir, spec) = project(yaml, &[("read.json.tera", READ_MODELS)]);
+        let c = ctx();
+        let r = Renderer::new(&spec, &c);
+        let decl = Iam.decls(&spec, &r).unwrap().remove(0);
+        let d = Iam.desired(&spec, &decl, &r).unwrap();
+        assert_eq!(d["name"], "Exec");
+        assert_eq!(
+            d["trust_policy"],
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": ["ecs-tasks.amazonaws.com", "sagemaker.amazonaws.com"]},
+                "Action": ["sts:AssumeRole"]}]})
+        );
+        assert_eq!(
+            d["inline_policies"],
+            json!({"read": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::m/*"]}]}})
+        );
+        assert_eq!(d["description"], Value::Null);
+        assert_eq!(
+            d["tags"],
+            json!({"Project": "x", "novactl:address": "iam.exec", "novactl:environment": "test"})
+        );
+        // What IAM hands back (URL-encoded, re-spelt) compares equal.
+        let returned = urlencoding::encode(
+            r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["sagemaker.amazonaws.com","ecs-tasks.amazonaws.com"]}}],"Version":"2012-10-17"}"#,
+        );
+        assert_eq!(crate::policy::parse_returned(&returned), d["trust_policy"]);
+        // And the desired document decodes for create/update.
+        let typed: Desired = from_desired(&decl.address, &d).unwrap();
+        assert_eq!(typed.inline_policies.len(), 1);
+    }
+
+    #[test]
+    fn spec_errors_name_key_and_line() {
+        struct Case {
+            reason: &'static str,
+            yaml: &'static str,
+            key: &'static str,
+            line: usize,
+            says: &'static str,
+        }
+        let head = "environment: test\nregion: us-east-1\niam:\n  exec:\n";
+        let cases = [
+            Case {
+                reason: "a space in the role name",
+                yaml: "    name: bad name\n    trust: [sagemaker.amazonaws.com]\n",
+                key: "iam.exec.name",
+                line: 5,
+                says: "not allowed",
+            },
+            Case {
+                reason: "a role name over 64 characters",
+                yaml: "    name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n    trust: [sagemaker.amazonaws.com]\n",
+                key: "iam.exec.name",
+                line: 5,
+                says: "1 to 64",
+            },
+            Case {
+                reason: "no trusted principal",
+                yaml: "    name: Exec\n    trust: []\n",
+                key: "iam.exec.trust",
+                line: 6,
+                says: "at least one",
+            },
+            Case {
+                reason: "an account ARN instead of a service principal",
+                yaml: "    name: Exec\n    trust:\n      - sagemaker.amazonaws.com\n      - arn:aws:iam::123456789012:root\n",
+                key: "iam.exec.trust.1",
+                line: 8,
+                says: "not a service principal",
+            },
+            Case {
+                reason: "a policy template that does not exist",
+                yaml: "    name: Exec\n    trust: [sagemaker.amazonaws.com]\n    policies:\n      read: ../policies/read.json.tera\n      write: ../policies/nope.json.tera\n",
+                key: "iam.exec.policies.write",
+                line: 9,
+                says: "nope.json.tera does not exist",
+            },
+        ];
+        for c in cases {
+            let yaml = format!("{head}{}", c.yaml);
+            let (_dir, spec) = project(&yaml, &[("read.json.tera", READ_MODELS)]);
+            let ctx = ctx();
+            let r = Renderer::new(&spec, &ctx);
+            let err = Iam.decls(&spec, &r).expect_err(c.reason);
+            assert_eq!(err.key, c.key, "{}: {err}", c.reason);
+            assert_eq!(err.line, Some(c.line), "{}: {err}", c.reason);
+            assert!(err.message.contains(c.says), "{}: {err}", c.reason);
+        }
+    }
+
+    #[test]
+    fn a_template_that_is_not_json_is_an_error_at_its_key() {
+        let yaml = "environment: test\nregion: us-east-1\niam:\n  exec:\n    name: Exec\n    trust: [sagemaker.amazonaws.com]\n    policies:\n      read: ../policies/read.json.tera\n";
+        let (_dir, spec) = project(yaml, &[("read.json.tera", "{\"Version\": {{ region }}}")]);
+        let c = ctx();
+        let r = Renderer::new(&spec, &c);
+        let decl = Iam.decls(&spec, &r).unwrap().remove(0);
+        let err = Iam.desired(&spec, &decl, &r).unwrap_err();
+        assert_eq!(
+            (err.key.as_str(), err.line),
+            ("iam.exec.policies.read", Some(8))
+        );
+        assert!(err.message.contains("does not render to JSON"), "{err}");
+    }
+
+    #[test]
+    fn repo_policy_templates_render_to_json() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // The spec sits at the repo root here, so templates are named `policies/...`.
+        let spec_path = root.join("unit.yaml");
+        let yaml = "environment: test\nregion: eu-west-1\nvars:\n  endpoint_name: ep\n";
+        let spec = LoadedSpec::from_text(&spec_path, yaml.to_string()).unwrap();
+        let mut c = ctx();
+        c["region"] = json!("eu-west-1");
+        c["vars"] = json!({"endpoint_name": "ep"});
+        let r = Renderer::new(&spec, &c);
+        let exec = r
+            .json_file("x", "policies/sagemaker-execution.json.tera")
+            .unwrap();
+        let text = exec.to_string();
+        assert!(
+            text.contains("arn:aws:s3:::m/*") && text.contains("arn:aws:s3:::l"),
+            "{text}"
+        );
+        assert!(text.contains("key/k-1"), "{text}");
+        let api = r.json_file("x", "policies/api-service.json.tera").unwrap();
+        assert!(
+            api.to_string()
+                .contains("arn:aws:sagemaker:eu-west-1:123456789012:endpoint/ep"),
+            "{api}"
+        );
+        let key = r.json_file("x", "policies/kms-phi.json.tera").unwrap();
+        let text = key.to_string();
+        assert!(text.contains("arn:aws:iam::123456789012:root"), "{text}");
+        assert!(text.contains("logs.eu-west-1.amazonaws.com"), "{text}");
+        assert!(
+            crate::spec::render::refs_in(
+                &std::fs::read_to_string(root.join("policies/kms-phi.json.tera")).unwrap()
+            )
+            .is_empty(),
+            "the key policy must not refer to other resources (least of all the key itself)"
+        );
+
+        // Without `vars.endpoint_name` the endpoint defaults to the seed's.
+        let spec = LoadedSpec::from_text(&spec_path, "environment: t\nregion: us-east-1\n".into())
+            .unwrap();
+        let mut c = ctx();
+        c["vars"] = json!({});
+        let r = Renderer::new(&spec, &c);
+        let api = r.json_file("x", "policies/api-service.json.tera").unwrap();
+        assert!(
+            api.to_string().contains("endpoint/mentallama-endpoint"),
+            "{api}"
+        );
+    }
+
+    #[test]
+    fn names_and_principals() {
+        assert!(check_role_name("SageMakerExecutionRole").is_ok());
+        assert!(check_role_name("a+=,.@_-9").is_ok());
+        assert!(check_role_name("").is_err());
+        assert!(check_role_name("role/x").is_err());
+        assert!(check_role_name(&"a".repeat(64)).is_ok());
+        assert!(check_role_name(&"a".repeat(65)).is_err());
+        assert!(is_service_principal("sagemaker.amazonaws.com"));
+        assert!(is_service_principal("logs.us-east-1.amazonaws.com"));
+        assert!(is_service_principal("ecs-tasks.amazonaws.com"));
+        assert!(!is_service_principal("amazonaws.com"));
+        assert!(!is_service_principal(".amazonaws.com"));
+        assert!(!is_service_principal("*"));
+        assert!(!is_service_principal("Sagemaker.amazonaws.com"));
+    }
+
+    #[test]
+    fn changed_keys_skip_unmanaged_and_private() {
+        let desired = json!({"name": "r", "description": null, "_x": 1, "tags": {"a": "b"},
+            "inline_policies": {}});
+        let live = json!({"name": "r", "description": "d", "_x": 2, "tags": {"a": "c"},
+            "inline_policies": {}});
+        assert_eq!(
+            changed_keys(&desired, Some(&live)),
+            vec!["tags".to_string()]
+        );
     }
 }

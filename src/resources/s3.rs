@@ -1,48 +1,1336 @@
-//! `s3.*` (being written).
+//! `s3.*`: a bucket with SSE-KMS default encryption, versioning, the public access block, a
+//! lifecycle configuration, a TLS-only bucket policy and tags.
+//!
+//! # Ownership
+//! A bucket name is global, so the spec's name may already belong to someone else. `observe`
+//! reads the bucket's tags and reports any bucket that is not tagged with this address and
+//! environment as [`Owner::Foreign`]; it never writes. `create` treats "already exists" as
+//! success only for a bucket that carries our tags, and `delete` refuses a foreign bucket.
+//!
+//! # Crash safety
+//! The ownership tags are written right after CreateBucket, before any other setting. A run
+//! that dies between the two leaves an untagged bucket, which the next plan reports as a
+//! conflict; `apply --adopt s3.<name>` takes it over. (In us-east-1 AWS answers a repeated
+//! CreateBucket from the owning account with 200, so `create` cannot tell such a bucket from
+//! its own; it relies on `observe` having reported the name free.)
+//!
+//! # Errors matched by code
+//! The S3 model declares no typed errors for missing bucket configuration
+//! (`NoSuchTagSet`, `ServerSideEncryptionConfigurationNotFoundError`,
+//! `NoSuchPublicAccessBlockConfiguration`, `NoSuchLifecycleConfiguration`,
+//! `NoSuchBucketPolicy`) nor for `NoSuchBucket` on most operations, so those are matched by
+//! their AWS error `code()`. Where a typed check exists (`HeadBucket` not found, CreateBucket's
+//! `BucketAlreadyExists` / `BucketAlreadyOwnedByYou`) it is used.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use serde_json::Value;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::types::{
+    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
+    CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier,
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+    TransitionStorageClass, VersioningConfiguration,
+};
+use aws_sdk_s3::Client;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
-use super::{Ctx, Decl, DeleteTarget, Observed, Reconciler};
+use super::{
+    desired_tags, from_desired, owner_from_tags, tags_json, Ctx, Decl, DeleteTarget, Observed,
+    Owner, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
+};
 use crate::aws::AwsError;
+use crate::spec::model::Bucket;
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
 pub struct S3;
+
+/// Storage classes a lifecycle transition may name.
+pub const STORAGE_CLASSES: &[&str] = &[
+    "GLACIER",
+    "GLACIER_IR",
+    "DEEP_ARCHIVE",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+];
+
+/// The region S3 reports as an empty location constraint.
+const US_EAST_1: &str = "us-east-1";
+
+/// Concurrent GetBucketTagging calls in `discover`.
+const DISCOVER_CONCURRENCY: usize = 16;
+
+/// DeleteObjects accepts at most 1000 keys per call; ListObjectVersions returns at most 1000.
+const DELETE_BATCH: i32 = 1000;
+
+#[derive(Debug, Clone, Deserialize)]
+struct Desired {
+    name: String,
+    region: String,
+    encryption: Encryption,
+    versioning: bool,
+    public_access_block: PublicAccessBlock,
+    lifecycle: Vec<Rule>,
+    policy: Value,
+    tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct Encryption {
+    algorithm: String,
+    kms_key_arn: Option<String>,
+    bucket_key: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct PublicAccessBlock {
+    block_public_acls: bool,
+    ignore_public_acls: bool,
+    block_public_policy: bool,
+    restrict_public_buckets: bool,
+}
+
+impl PublicAccessBlock {
+    const ALL: PublicAccessBlock = PublicAccessBlock {
+        block_public_acls: true,
+        ignore_public_acls: true,
+        block_public_policy: true,
+        restrict_public_buckets: true,
+    };
+    const NONE: PublicAccessBlock = PublicAccessBlock {
+        block_public_acls: false,
+        ignore_public_acls: false,
+        block_public_policy: false,
+        restrict_public_buckets: false,
+    };
+}
+
+/// A lifecycle rule in the one shape both the spec and AWS's answer are reduced to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct Rule {
+    id: String,
+    prefix: String,
+    enabled: bool,
+    expire_days: Option<i32>,
+    /// Sorted by days.
+    transitions: Vec<RuleTransition>,
+    noncurrent_expire_days: Option<i32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct RuleTransition {
+    days: i32,
+    storage_class: String,
+}
 
 #[async_trait]
 impl Reconciler for S3 {
     fn kind(&self) -> &'static str {
         "s3"
     }
-    fn decls(&self, _spec: &LoadedSpec, _r: &Renderer) -> Result<Vec<Decl>, SpecError> {
-        Ok(Vec::new())
+
+    fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError> {
+        let mut out = Vec::new();
+        for (name, b) in &spec.spec.s3 {
+            let path = format!("s3.{name}");
+            let bucket = r.str(&format!("{path}.name"), &b.name)?;
+            if let Err(why) = check_bucket_name(&bucket) {
+                return Err(spec.error(
+                    &format!("{path}.name"),
+                    format!("`{bucket}` is not a valid S3 bucket name: {why}"),
+                ));
+            }
+            if !spec.spec.kms.contains_key(&b.kms_key) {
+                let defined: Vec<&str> = spec.spec.kms.keys().map(String::as_str).collect();
+                let defined = if defined.is_empty() {
+                    "none".to_string()
+                } else {
+                    defined.join(", ")
+                };
+                return Err(spec.error(
+                    &format!("{path}.kms_key"),
+                    format!("no kms key `{}`; defined keys: {defined}", b.kms_key),
+                ));
+            }
+            check_lifecycle(spec, &path, b)?;
+            out.push(Decl {
+                address: path.clone(),
+                kind: "s3",
+                name: name.clone(),
+                spec_path: path.clone(),
+                region: spec.spec.region.clone(),
+                identity: bucket.clone(),
+                identity_key: format!("{path}.name"),
+                deps: vec![format!("kms.{}", b.kms_key)],
+                outputs: outputs(&bucket),
+                template_files: Vec::new(),
+            });
+        }
+        Ok(out)
     }
-    fn desired(&self, _spec: &LoadedSpec, _decl: &Decl, _r: &Renderer) -> Result<Value, SpecError> {
-        unimplemented!()
+
+    fn desired(&self, spec: &LoadedSpec, decl: &Decl, r: &Renderer) -> Result<Value, SpecError> {
+        let b = &spec.spec.s3[&decl.name];
+        let path = &decl.spec_path;
+        let key_arn = r.str(
+            &format!("{path}.kms_key"),
+            &format!("{{{{ kms.{}.arn }}}}", b.kms_key),
+        )?;
+        let lifecycle: Vec<Rule> = b.lifecycle.iter().map(rule_from_spec).collect();
+        Ok(json!({
+            "name": decl.identity,
+            "region": decl.region,
+            "encryption": Encryption {
+                algorithm: ServerSideEncryption::AwsKms.as_str().to_string(),
+                kms_key_arn: Some(key_arn),
+                bucket_key: true,
+            },
+            "versioning": b.versioning,
+            "public_access_block": PublicAccessBlock::ALL,
+            "lifecycle": lifecycle,
+            "policy": bucket_policy(&decl.identity, &[]),
+            "tags": desired_tags(spec, &decl.address, &b.tags),
+        }))
     }
-    async fn observe(&self, _cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
-        Ok(Observed::absent(&decl.address))
+
+    fn replace_on(&self) -> &'static [&'static str] {
+        &["region"]
     }
-    async fn create(
-        &self,
-        _cx: &Ctx<'_>,
-        _decl: &Decl,
-        _desired: &Value,
-    ) -> Result<Value, AwsError> {
-        unimplemented!()
+
+    async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
+        observe_bucket(cx, &decl.region, &decl.address, &decl.identity).await
     }
+
+    async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
+        let d: Desired = from_desired(&decl.address, desired)?;
+        let s3 = &cx.clients(&decl.region).s3;
+        let mut req = s3.create_bucket().bucket(&d.name);
+        if d.region != US_EAST_1 {
+            req = req.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(d.region.as_str()))
+                    .build(),
+            );
+        }
+        let existed = match req.send().await {
+            Ok(_) => false,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_bucket_already_owned_by_you()) =>
+            {
+                // Ours only if it carries our tags; anything else in this account is left alone.
+                let tags = bucket_tags(s3, &d.name).await?.unwrap_or_else(|| json!({}));
+                if let Owner::Foreign { reason } =
+                    owner_from_tags(&tags, &decl.address, cx.environment)
+                {
+                    return Err(AwsError::local(
+                        "s3:CreateBucket",
+                        "BucketAlreadyOwnedByYou",
+                        format!(
+                            "bucket {} already exists in this account and is not {}'s: {reason}; \
+                             adopt it with `--adopt {}` or choose another name",
+                            d.name, decl.address, decl.address
+                        ),
+                    ));
+                }
+                true
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_bucket_already_exists()) =>
+            {
+                return Err(AwsError::local(
+                    "s3:CreateBucket",
+                    "BucketAlreadyExists",
+                    format!(
+                        "bucket name {} is taken by another AWS account; choose another name",
+                        d.name
+                    ),
+                ));
+            }
+            Err(e) => return Err(AwsError::from_err("s3:CreateBucket", e)),
+        };
+        crate::faults::point("s3.after_create_bucket")?;
+        // Tags first: they record ownership.
+        put_tags(s3, &d).await?;
+        put_public_access_block(s3, &d).await?;
+        put_encryption(s3, &d).await?;
+        // A new bucket is unversioned; "Suspended" would be a needless (and one-way) change.
+        if d.versioning || existed {
+            put_versioning(s3, &d).await?;
+        }
+        if !d.lifecycle.is_empty() || existed {
+            put_lifecycle(s3, &d).await?;
+        }
+        put_policy(s3, &d).await?;
+        Ok(outputs(&d.name))
+    }
+
     async fn update(
         &self,
-        _cx: &Ctx<'_>,
-        _decl: &Decl,
-        _desired: &Value,
-        _observed: &Observed,
-        _changed: &[String],
+        cx: &Ctx<'_>,
+        decl: &Decl,
+        desired: &Value,
+        observed: &Observed,
+        changed: &[String],
     ) -> Result<Value, AwsError> {
-        unimplemented!()
+        let d: Desired = from_desired(&decl.address, desired)?;
+        // A foreign bucket reaches update only when the user adopts it (`--adopt`): the engine
+        // plans a conflict otherwise. Its tags then differ, and are written first.
+        let s3 = &cx.clients(&decl.region).s3;
+        // Tags first, as in create; then in the order create uses.
+        let order = [
+            "tags",
+            "public_access_block",
+            "encryption",
+            "versioning",
+            "lifecycle",
+            "policy",
+        ];
+        for attr in order.iter().filter(|a| changed.iter().any(|c| c == *a)) {
+            match *attr {
+                "tags" => put_tags(s3, &d).await?,
+                "public_access_block" => put_public_access_block(s3, &d).await?,
+                "encryption" => put_encryption(s3, &d).await?,
+                "versioning" => put_versioning(s3, &d).await?,
+                "lifecycle" => put_lifecycle(s3, &d).await?,
+                "policy" => put_policy(s3, &d).await?,
+                _ => unreachable!("listed above"),
+            }
+        }
+        if changed.iter().any(|c| c == "region") {
+            return Err(AwsError::local(
+                "s3:UpdateBucket",
+                "RequiresReplacement",
+                format!(
+                    "bucket {} is in {}; a bucket cannot move to {} without being replaced",
+                    d.name,
+                    observed
+                        .state
+                        .as_ref()
+                        .map_or(&Value::Null, |s| &s["region"]),
+                    d.region
+                ),
+            ));
+        }
+        Ok(outputs(&d.name))
     }
-    async fn delete(&self, _cx: &Ctx<'_>, _t: &DeleteTarget<'_>) -> Result<(), AwsError> {
-        unimplemented!()
+
+    async fn delete(&self, cx: &Ctx<'_>, t: &DeleteTarget<'_>) -> Result<(), AwsError> {
+        let name = t.observed.physical_id.as_str();
+        if t.observed.owner != Owner::Ours {
+            return Err(not_ours("s3:DeleteBucket", name, &t.observed.owner));
+        }
+        let s3 = &cx.clients(t.region).s3;
+        let first = match s3
+            .list_object_versions()
+            .bucket(name)
+            .max_keys(1)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if code_is(&e, "NoSuchBucket") => return Ok(()),
+            Err(e) => return Err(AwsError::from_err("s3:ListObjectVersions", e)),
+        };
+        let empty = first.versions().is_empty() && first.delete_markers().is_empty();
+        if !empty {
+            if !t.force {
+                return Err(AwsError::local(
+                    "s3:DeleteBucket",
+                    "BucketNotEmpty",
+                    format!(
+                        "bucket {name} is not empty; destroy refuses to delete data without --force"
+                    ),
+                ));
+            }
+            empty_bucket(s3, name).await?;
+        }
+        match s3.delete_bucket().bucket(name).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if code_is(&e, "NoSuchBucket") => Ok(()),
+            Err(e) => Err(AwsError::from_err("s3:DeleteBucket", e)),
+        }
+    }
+
+    async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
+        let s3 = &cx.clients(region).s3;
+        let mut names = Vec::new();
+        let mut pages = s3
+            .list_buckets()
+            .bucket_region(region)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(AwsError::from_sdk("s3:ListBuckets"))?;
+            names.extend(
+                page.buckets()
+                    .iter()
+                    // An endpoint that ignores the region filter still names each bucket's
+                    // region; one that names none is checked by location below.
+                    .filter(|b| b.bucket_region().is_none_or(|r| r == region))
+                    .filter_map(|b| b.name().map(str::to_string)),
+            );
+        }
+        let tagged: Vec<(String, String)> = stream::iter(names)
+            .map(|name| async move {
+                match bucket_tags(s3, &name).await {
+                    Ok(Some(tags)) => Ok(ours_in_env(&tags, cx.environment).map(|a| (name, a))),
+                    Ok(None) => Ok(None),
+                    // Deleted since the listing, or not readable from here: not ours to manage.
+                    Err(e)
+                        if ["NoSuchBucket", "AccessDenied", "PermanentRedirect"]
+                            .contains(&e.code.as_str()) =>
+                    {
+                        Ok(None)
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .buffer_unordered(DISCOVER_CONCURRENCY)
+            .try_filter_map(|x| async move { Ok(x) })
+            .try_collect()
+            .await?;
+        let observed: Vec<Observed> = stream::iter(tagged)
+            .map(|(name, address)| async move { observe_bucket(cx, region, &address, &name).await })
+            .buffer_unordered(DISCOVER_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(observed
+            .into_iter()
+            .filter(|o| {
+                o.state
+                    .as_ref()
+                    .is_some_and(|s| s["region"].as_str() == Some(region))
+            })
+            .collect())
+    }
+}
+
+/// The bucket policy novactl applies: deny every request that does not use TLS, plus `extra`
+/// statements (a CloudTrail trail's delivery statements, for instance). Returned normalised
+/// (see [`crate::policy::normalize`]), ready to diff against what `observe` reads back.
+pub fn bucket_policy(bucket: &str, extra: &[Value]) -> Value {
+    let arn = bucket_arn(bucket);
+    let mut statements = vec![json!({
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn, format!("{arn}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    })];
+    statements.extend(extra.iter().cloned());
+    crate::policy::normalize(&json!({
+        "Version": "2012-10-17",
+        "Statement": statements,
+    }))
+}
+
+pub fn bucket_arn(bucket: &str) -> String {
+    format!("arn:aws:s3:::{bucket}")
+}
+
+fn outputs(bucket: &str) -> Value {
+    json!({"name": bucket, "arn": bucket_arn(bucket)})
+}
+
+/// S3's naming rules for general purpose buckets; the reason when `name` breaks one.
+fn check_bucket_name(name: &str) -> Result<(), String> {
+    if !(3..=63).contains(&name.len()) {
+        return Err(format!(
+            "it has {} characters; 3 to 63 are allowed",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
+    {
+        return Err(format!(
+            "`{c}` is not allowed; use lowercase letters, digits, dots and hyphens"
+        ));
+    }
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if !alnum(name.chars().next()) || !alnum(name.chars().last()) {
+        return Err("it must begin and end with a letter or digit".into());
+    }
+    if name.contains("..") {
+        return Err("it must not contain two adjacent dots".into());
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Err("it must not look like an IP address".into());
+    }
+    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if name.starts_with(prefix) {
+            return Err(format!("the prefix `{prefix}` is reserved by AWS"));
+        }
+    }
+    for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
+        if name.ends_with(suffix) {
+            return Err(format!("the suffix `{suffix}` is reserved by AWS"));
+        }
+    }
+    Ok(())
+}
+
+fn check_lifecycle(spec: &LoadedSpec, path: &str, b: &Bucket) -> Result<(), SpecError> {
+    let mut ids = BTreeSet::new();
+    for (i, rule) in b.lifecycle.iter().enumerate() {
+        let at = |key: &str| format!("{path}.lifecycle.{i}.{key}");
+        if rule.id.is_empty() || rule.id.len() > 255 {
+            return Err(spec.error(&at("id"), "a rule id must have 1 to 255 characters"));
+        }
+        if !ids.insert(rule.id.as_str()) {
+            return Err(spec.error(
+                &at("id"),
+                format!("duplicate lifecycle rule id `{}`", rule.id),
+            ));
+        }
+        if let Some(d) = rule.expire_days {
+            if d <= 0 {
+                return Err(spec.error(
+                    &at("expire_days"),
+                    format!("{d} is not a number of days; it must be greater than 0"),
+                ));
+            }
+        }
+        if let Some(d) = rule.noncurrent_expire_days {
+            if d <= 0 {
+                return Err(spec.error(
+                    &at("noncurrent_expire_days"),
+                    format!("{d} is not a number of days; it must be greater than 0"),
+                ));
+            }
+        }
+        let mut classes = BTreeSet::new();
+        for (j, t) in rule.transitions.iter().enumerate() {
+            let tat = |key: &str| at(&format!("transitions.{j}.{key}"));
+            if t.days <= 0 {
+                return Err(spec.error(
+                    &tat("days"),
+                    format!(
+                        "{} is not a number of days; it must be greater than 0",
+                        t.days
+                    ),
+                ));
+            }
+            if !STORAGE_CLASSES.contains(&t.storage_class.as_str()) {
+                return Err(spec.error(
+                    &tat("storage_class"),
+                    format!(
+                        "`{}` is not a transition storage class; use one of {}",
+                        t.storage_class,
+                        STORAGE_CLASSES.join(", ")
+                    ),
+                ));
+            }
+            if !classes.insert(t.storage_class.as_str()) {
+                return Err(spec.error(
+                    &tat("storage_class"),
+                    format!("two transitions to {} in one rule", t.storage_class),
+                ));
+            }
+            if matches!(t.storage_class.as_str(), "STANDARD_IA" | "ONEZONE_IA") && t.days < 30 {
+                return Err(spec.error(
+                    &tat("days"),
+                    format!(
+                        "S3 moves objects to {} after 30 days at the earliest",
+                        t.storage_class
+                    ),
+                ));
+            }
+            if let Some(e) = rule.expire_days {
+                if e <= t.days {
+                    return Err(spec.error(
+                        &at("expire_days"),
+                        format!(
+                            "objects expire after {e} days, not after the transition to {} \
+                             at {} days; S3 requires expiry to come later",
+                            t.storage_class, t.days
+                        ),
+                    ));
+                }
+            }
+        }
+        if rule.expire_days.is_none()
+            && rule.transitions.is_empty()
+            && rule.noncurrent_expire_days.is_none()
+        {
+            return Err(spec.error(
+                &format!("{path}.lifecycle.{i}"),
+                "the rule does nothing: give it expire_days, transitions or noncurrent_expire_days",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn rule_from_spec(r: &crate::spec::model::LifecycleRule) -> Rule {
+    let mut transitions: Vec<RuleTransition> = r
+        .transitions
+        .iter()
+        .map(|t| RuleTransition {
+            days: t.days,
+            storage_class: t.storage_class.clone(),
+        })
+        .collect();
+    transitions.sort_by(|a, b| (a.days, &a.storage_class).cmp(&(b.days, &b.storage_class)));
+    Rule {
+        id: r.id.clone(),
+        prefix: r.prefix.clone(),
+        enabled: r.enabled,
+        expire_days: r.expire_days,
+        transitions,
+        noncurrent_expire_days: r.noncurrent_expire_days,
+    }
+}
+
+fn rule_from_aws(r: &LifecycleRule) -> Rule {
+    #[allow(deprecated)] // the rule-level Prefix is what older configurations use
+    let prefix = r
+        .filter()
+        .and_then(|f| f.prefix())
+        .or(r.prefix())
+        .unwrap_or_default()
+        .to_string();
+    let mut transitions: Vec<RuleTransition> = r
+        .transitions()
+        .iter()
+        .map(|t| RuleTransition {
+            days: t.days().unwrap_or_default(),
+            storage_class: t
+                .storage_class()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+        })
+        .collect();
+    transitions.sort_by(|a, b| (a.days, &a.storage_class).cmp(&(b.days, &b.storage_class)));
+    Rule {
+        id: r.id().unwrap_or_default().to_string(),
+        prefix,
+        enabled: r.status() == &ExpirationStatus::Enabled,
+        expire_days: r.expiration().and_then(|e| e.days()),
+        transitions,
+        noncurrent_expire_days: r
+            .noncurrent_version_expiration()
+            .and_then(|n| n.noncurrent_days()),
+    }
+}
+
+fn rule_to_aws(r: &Rule) -> Result<LifecycleRule, AwsError> {
+    let mut b = LifecycleRule::builder()
+        .id(&r.id)
+        .filter(LifecycleRuleFilter::builder().prefix(&r.prefix).build())
+        .status(if r.enabled {
+            ExpirationStatus::Enabled
+        } else {
+            ExpirationStatus::Disabled
+        });
+    if let Some(days) = r.expire_days {
+        b = b.expiration(LifecycleExpiration::builder().days(days).build());
+    }
+    for t in &r.transitions {
+        b = b.transitions(
+            aws_sdk_s3::types::Transition::builder()
+                .days(t.days)
+                .storage_class(TransitionStorageClass::from(t.storage_class.as_str()))
+                .build(),
+        );
+    }
+    if let Some(days) = r.noncurrent_expire_days {
+        b = b.noncurrent_version_expiration(
+            NoncurrentVersionExpiration::builder()
+                .noncurrent_days(days)
+                .build(),
+        );
+    }
+    b.build()
+        .map_err(|e| build_error("s3:PutBucketLifecycleConfiguration", e))
+}
+
+fn build_error(op: &str, e: impl std::fmt::Display) -> AwsError {
+    AwsError::local(op, "InternalError", format!("request does not build: {e}"))
+}
+
+/// Does this SDK error carry the AWS error code `code`? Used only where the S3 model has no
+/// typed error for the case (see the module docs).
+fn code_is<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>, code: &str) -> bool {
+    e.as_service_error().and_then(|se| se.code()) == Some(code)
+}
+
+fn not_ours(op: &str, bucket: &str, owner: &Owner) -> AwsError {
+    let reason = match owner {
+        Owner::Foreign { reason } => reason.as_str(),
+        Owner::Ours => "",
+    };
+    AwsError::local(
+        op,
+        "NotOwned",
+        format!("bucket {bucket} is not novactl's ({reason}); refusing to change it"),
+    )
+}
+
+/// The `novactl:address` of a bucket tagged with `environment`.
+fn ours_in_env(tags: &Value, environment: &str) -> Option<String> {
+    if tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) != Some(environment) {
+        return None;
+    }
+    tags.get(TAG_ADDRESS)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// Reads a bucket's state. Never writes, whoever owns the bucket.
+async fn observe_bucket(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+    name: &str,
+) -> Result<Observed, AwsError> {
+    let s3 = &cx.clients(region).s3;
+    match s3.head_bucket().bucket(name).send().await {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => {
+            return Ok(Observed::absent(address));
+        }
+        Err(e) => {
+            let status = e.raw_response().map(|r| r.status().as_u16());
+            let located = e
+                .raw_response()
+                .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                .map(str::to_string);
+            return match (status, located) {
+                (Some(403), _) => Ok(Observed {
+                    address: address.to_string(),
+                    physical_id: name.to_string(),
+                    state: Some(json!({"name": name})),
+                    owner: Owner::Foreign {
+                        reason: "the name belongs to a bucket this account cannot read \
+                                 (another AWS account's)"
+                            .into(),
+                    },
+                    outputs: outputs(name),
+                }),
+                (Some(301), Some(other)) => Err(AwsError::local(
+                    "s3:HeadBucket",
+                    "PermanentRedirect",
+                    format!("bucket {name} exists in {other}, not in {region}"),
+                )),
+                _ => Err(AwsError::from_err("s3:HeadBucket", e)),
+            };
+        }
+    }
+    let (tags, encryption, versioning, pab, lifecycle, policy, location) = tokio::try_join!(
+        async {
+            bucket_tags(s3, name)
+                .await
+                .map(|t| t.unwrap_or_else(|| json!({})))
+        },
+        async {
+            match s3.get_bucket_encryption().bucket(name).send().await {
+                Ok(out) => Ok(out
+                    .server_side_encryption_configuration()
+                    .and_then(|c| c.rules().first())
+                    .map(|rule| {
+                        let by_default = rule.apply_server_side_encryption_by_default();
+                        Encryption {
+                            algorithm: by_default
+                                .map(|d| d.sse_algorithm().as_str().to_string())
+                                .unwrap_or_default(),
+                            kms_key_arn: by_default
+                                .and_then(|d| d.kms_master_key_id())
+                                .map(str::to_string),
+                            bucket_key: rule.bucket_key_enabled().unwrap_or(false),
+                        }
+                    })),
+                Err(e) if code_is(&e, "ServerSideEncryptionConfigurationNotFoundError") => Ok(None),
+                Err(e) => Err(AwsError::from_err("s3:GetBucketEncryption", e)),
+            }
+        },
+        async {
+            s3.get_bucket_versioning()
+                .bucket(name)
+                .send()
+                .await
+                .map(|o| o.status() == Some(&BucketVersioningStatus::Enabled))
+                .map_err(AwsError::from_sdk("s3:GetBucketVersioning"))
+        },
+        async {
+            match s3.get_public_access_block().bucket(name).send().await {
+                Ok(out) => Ok(out
+                    .public_access_block_configuration()
+                    .map(|c| PublicAccessBlock {
+                        block_public_acls: c.block_public_acls().unwrap_or(false),
+                        ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
+                        block_public_policy: c.block_public_policy().unwrap_or(false),
+                        restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
+                    })
+                    .unwrap_or(PublicAccessBlock::NONE)),
+                Err(e) if code_is(&e, "NoSuchPublicAccessBlockConfiguration") => {
+                    Ok(PublicAccessBlock::NONE)
+                }
+                Err(e) => Err(AwsError::from_err("s3:GetPublicAccessBlock", e)),
+            }
+        },
+        async {
+            match s3
+                .get_bucket_lifecycle_configuration()
+                .bucket(name)
+                .send()
+                .await
+            {
+                Ok(out) => Ok(out.rules().iter().map(rule_from_aws).collect::<Vec<_>>()),
+                Err(e) if code_is(&e, "NoSuchLifecycleConfiguration") => Ok(Vec::new()),
+                Err(e) => Err(AwsError::from_err("s3:GetBucketLifecycleConfiguration", e)),
+            }
+        },
+        async {
+            match s3.get_bucket_policy().bucket(name).send().await {
+                Ok(out) => Ok(out.policy().map(crate::policy::parse_returned)),
+                Err(e) if code_is(&e, "NoSuchBucketPolicy") => Ok(None),
+                Err(e) => Err(AwsError::from_err("s3:GetBucketPolicy", e)),
+            }
+        },
+        async {
+            s3.get_bucket_location()
+                .bucket(name)
+                .send()
+                .await
+                .map(|o| location_region(o.location_constraint()))
+                .map_err(AwsError::from_sdk("s3:GetBucketLocation"))
+        },
+    )?;
+    let owner = owner_from_tags(&tags, address, cx.environment);
+    Ok(Observed {
+        address: address.to_string(),
+        physical_id: name.to_string(),
+        state: Some(json!({
+            "name": name,
+            "region": location,
+            "encryption": encryption,
+            "versioning": versioning,
+            "public_access_block": pab,
+            "lifecycle": lifecycle,
+            "policy": policy,
+            "tags": tags,
+        })),
+        owner,
+        outputs: outputs(name),
+    })
+}
+
+/// GetBucketLocation's answer as a region name: empty means us-east-1, `EU` is eu-west-1.
+fn location_region(c: Option<&BucketLocationConstraint>) -> String {
+    match c.map(|c| c.as_str()) {
+        None | Some("") => US_EAST_1.to_string(),
+        Some("EU") => "eu-west-1".to_string(),
+        Some(r) => r.to_string(),
+    }
+}
+
+/// A bucket's tags as JSON; `None` when it has no tag set.
+async fn bucket_tags(s3: &Client, name: &str) -> Result<Option<Value>, AwsError> {
+    match s3.get_bucket_tagging().bucket(name).send().await {
+        Ok(out) => Ok(Some(tags_json(
+            out.tag_set()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string())),
+        ))),
+        Err(e) if code_is(&e, "NoSuchTagSet") => Ok(None),
+        Err(e) => Err(AwsError::from_err("s3:GetBucketTagging", e)),
+    }
+}
+
+async fn put_tags(s3: &Client, d: &Desired) -> Result<(), AwsError> {
+    const OP: &str = "s3:PutBucketTagging";
+    let mut tagging = Tagging::builder();
+    for (k, v) in &d.tags {
+        tagging = tagging.tag_set(
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| build_error(OP, e))?,
+        );
+    }
+    s3.put_bucket_tagging()
+        .bucket(&d.name)
+        .tagging(tagging.build().map_err(|e| build_error(OP, e))?)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk(OP))?;
+    Ok(())
+}
+
+async fn put_public_access_block(s3: &Client, d: &Desired) -> Result<(), AwsError> {
+    let p = &d.public_access_block;
+    s3.put_public_access_block()
+        .bucket(&d.name)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(p.block_public_acls)
+                .ignore_public_acls(p.ignore_public_acls)
+                .block_public_policy(p.block_public_policy)
+                .restrict_public_buckets(p.restrict_public_buckets)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("s3:PutPublicAccessBlock"))?;
+    Ok(())
+}
+
+async fn put_encryption(s3: &Client, d: &Desired) -> Result<(), AwsError> {
+    const OP: &str = "s3:PutBucketEncryption";
+    let mut by_default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::from(d.encryption.algorithm.as_str()));
+    if let Some(arn) = &d.encryption.kms_key_arn {
+        by_default = by_default.kms_master_key_id(arn);
+    }
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(
+            by_default.build().map_err(|e| build_error(OP, e))?,
+        )
+        .bucket_key_enabled(d.encryption.bucket_key)
+        .build();
+    s3.put_bucket_encryption()
+        .bucket(&d.name)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(rule)
+                .build()
+                .map_err(|e| build_error(OP, e))?,
+        )
+        .send()
+        .await
+        .map_err(AwsError::from_sdk(OP))?;
+    Ok(())
+}
+
+async fn put_versioning(s3: &Client, d: &Desired) -> Result<(), AwsError> {
+    let status = if d.versioning {
+        BucketVersioningStatus::Enabled
+    } else {
+        BucketVersioningStatus::Suspended
+    };
+    s3.put_bucket_versioning()
+        .bucket(&d.name)
+        .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("s3:PutBucketVersioning"))?;
+    Ok(())
+}
+
+/// Puts the lifecycle rules, or deletes the configuration when there are none.
+async fn put_lifecycle(s3: &Client, d: &Desired) -> Result<(), AwsError> {
+    const OP: &str = "s3:PutBucketLifecycleConfiguration";
+    if d.lifecycle.is_empty() {
+        s3.delete_bucket_lifecycle()
+            .bucket(&d.name)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk("s3:DeleteBucketLifecycle"))?;
+        return Ok(());
+    }
+    let mut conf = BucketLifecycleConfiguration::builder();
+    for r in &d.lifecycle {
+        conf = conf.rules(rule_to_aws(r)?);
+    }
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(&d.name)
+        .lifecycle_configuration(conf.build().map_err(|e| build_error(OP, e))?)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk(OP))?;
+    Ok(())
+}
+
+async fn put_policy(s3: &Client, d: &Desired) -> Result<(), AwsError> {
+    s3.put_bucket_policy()
+        .bucket(&d.name)
+        .policy(d.policy.to_string())
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("s3:PutBucketPolicy"))?;
+    Ok(())
+}
+
+/// Deletes every object version and delete marker, a page (at most 1000) at a time.
+///
+/// Each round lists from the start rather than from the previous page's markers: what was
+/// listed has been deleted, and a marker naming a deleted version is not a stable place to
+/// resume from (moto then ends the listing early). It stops when a listing comes back empty.
+async fn empty_bucket(s3: &Client, name: &str) -> Result<(), AwsError> {
+    const OP: &str = "s3:DeleteObjects";
+    loop {
+        let page = s3
+            .list_object_versions()
+            .bucket(name)
+            .max_keys(DELETE_BATCH)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk("s3:ListObjectVersions"))?;
+        let versions = page
+            .versions()
+            .iter()
+            .map(|v| (v.key(), v.version_id()))
+            .chain(
+                page.delete_markers()
+                    .iter()
+                    .map(|m| (m.key(), m.version_id())),
+            );
+        let mut objects = Vec::new();
+        for (key, version) in versions {
+            let Some(key) = key else { continue };
+            objects.push(
+                ObjectIdentifier::builder()
+                    .key(key)
+                    .set_version_id(version.map(str::to_string))
+                    .build()
+                    .map_err(|e| build_error(OP, e))?,
+            );
+        }
+        if objects.is_empty() {
+            return Ok(());
+        }
+        let out = s3
+            .delete_objects()
+            .bucket(name)
+            .delete(
+                Delete::builder()
+                    .set_objects(Some(objects))
+                    .quiet(true)
+                    .build()
+                    .map_err(|e| build_error(OP, e))?,
+            )
+            .send()
+            .await
+            .map_err(AwsError::from_sdk(OP))?;
+        if let Some(err) = out.errors().first() {
+            return Err(AwsError::local(
+                OP,
+                err.code().unwrap_or("Unknown"),
+                format!(
+                    "could not delete {} (version {}) from bucket {name}: {} ({} objects failed)",
+                    err.key().unwrap_or_default(),
+                    err.version_id().unwrap_or("null"),
+                    err.message().unwrap_or_default(),
+                    out.errors().len()
+                ),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const KEY_ARN: &str = "arn:aws:kms:us-east-1:123456789012:key/abc";
+
+    fn load(yaml: &str) -> LoadedSpec {
+        LoadedSpec::from_text(Path::new("t.yaml"), yaml.to_string()).expect("spec loads")
+    }
+
+    fn ctx(spec: &LoadedSpec) -> Value {
+        json!({
+            "environment": spec.spec.environment,
+            "region": spec.spec.region,
+            "account_id": "123456789012",
+            "vars": spec.spec.vars,
+            "kms": {"phi": {"arn": KEY_ARN}},
+        })
+    }
+
+    fn decls(yaml: &str) -> Result<Vec<Decl>, SpecError> {
+        let spec = load(yaml);
+        let c = ctx(&spec);
+        let r = Renderer::new(&spec, &c);
+        S3.decls(&spec, &r)
+    }
+
+    fn desired_of(yaml: &str, logical: &str) -> Value {
+        let spec = load(yaml);
+        let c = ctx(&spec);
+        let r = Renderer::new(&spec, &c);
+        let all = S3.decls(&spec, &r).expect("decls");
+        let d = all.iter().find(|d| d.name == logical).expect("decl");
+        S3.desired(&spec, d, &r).expect("desired")
+    }
+
+    const BASE: &str = r#"
+environment: prod
+region: us-east-1
+vars: { project: novamind }
+tags: { Project: NOVAMIND }
+kms:
+  phi: { alias: alias/novamind-phi }
+s3:
+  models:
+    name: "{{ vars.project }}-{{ environment }}-models"
+    kms_key: phi
+  results:
+    name: "{{ vars.project }}-{{ environment }}-results"
+    kms_key: phi
+    versioning: false
+    tags: { Data: results }
+    lifecycle:
+      - id: DeleteOldResults
+        prefix: results/
+        expire_days: 30
+      - id: TransitionToGlacier
+        prefix: archive/
+        transitions:
+          - { days: 90, storage_class: DEEP_ARCHIVE }
+          - { days: 30, storage_class: GLACIER }
+        expire_days: 365
+"#;
+
+    #[test]
+    fn decls_render_names_deps_and_outputs() {
+        let d = decls(BASE).expect("decls");
+        assert_eq!(d.len(), 2);
+        let m = d.iter().find(|d| d.name == "models").unwrap();
+        assert_eq!(m.address, "s3.models");
+        assert_eq!(m.identity, "novamind-prod-models");
+        assert_eq!(m.identity_key, "s3.models.name");
+        assert_eq!(m.region, "us-east-1");
+        assert_eq!(m.deps, vec!["kms.phi"]);
+        assert_eq!(
+            m.outputs,
+            json!({"name": "novamind-prod-models", "arn": "arn:aws:s3:::novamind-prod-models"})
+        );
+    }
+
+    #[test]
+    fn desired_has_the_full_shape() {
+        let d = desired_of(BASE, "models");
+        assert_eq!(
+            d,
+            json!({
+                "name": "novamind-prod-models",
+                "region": "us-east-1",
+                "encryption": {"algorithm": "aws:kms", "kms_key_arn": KEY_ARN, "bucket_key": true},
+                "versioning": true,
+                "public_access_block": {
+                    "block_public_acls": true, "ignore_public_acls": true,
+                    "block_public_policy": true, "restrict_public_buckets": true,
+                },
+                "lifecycle": [],
+                "policy": bucket_policy("novamind-prod-models", &[]),
+                "tags": {
+                    "Project": "NOVAMIND",
+                    "novactl:address": "s3.models",
+                    "novactl:environment": "prod",
+                },
+            })
+        );
+        // It decodes back into what create/update use.
+        let typed: Desired = from_desired("s3.models", &d).expect("decodes");
+        assert_eq!(typed.public_access_block, PublicAccessBlock::ALL);
+    }
+
+    #[test]
+    fn lifecycle_is_normalised_in_spec_order() {
+        let d = desired_of(BASE, "results");
+        assert_eq!(d["versioning"], json!(false));
+        assert_eq!(d["tags"]["Data"], json!("results"));
+        assert_eq!(
+            d["lifecycle"],
+            json!([
+                {"id": "DeleteOldResults", "prefix": "results/", "enabled": true,
+                 "expire_days": 30, "transitions": [], "noncurrent_expire_days": null},
+                {"id": "TransitionToGlacier", "prefix": "archive/", "enabled": true,
+                 "expire_days": 365,
+                 "transitions": [{"days": 30, "storage_class": "GLACIER"},
+                                 {"days": 90, "storage_class": "DEEP_ARCHIVE"}],
+                 "noncurrent_expire_days": null},
+            ])
+        );
+    }
+
+    #[test]
+    fn lifecycle_round_trips_through_the_sdk_types() {
+        let d = desired_of(BASE, "results");
+        let rules: Vec<Rule> = serde_json::from_value(d["lifecycle"].clone()).unwrap();
+        for r in &rules {
+            assert_eq!(&rule_from_aws(&rule_to_aws(r).unwrap()), r);
+        }
+        // A rule written with the old rule-level prefix reads the same as one with a filter.
+        #[allow(deprecated)]
+        let old = LifecycleRule::builder()
+            .id("x")
+            .prefix("logs/")
+            .status(ExpirationStatus::Enabled)
+            .expiration(LifecycleExpiration::builder().days(7).build())
+            .build()
+            .unwrap();
+        assert_eq!(rule_from_aws(&old).prefix, "logs/");
+    }
+
+    #[test]
+    fn policy_is_tls_only_and_takes_extra_statements() {
+        let p = bucket_policy("b1", &[]);
+        assert_eq!(
+            p,
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": ["s3:*"],
+                    "Resource": ["arn:aws:s3:::b1", "arn:aws:s3:::b1/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": ["false"]}},
+                }],
+            })
+        );
+        // AWS's spelling of the same document reads back equal.
+        let returned = r#"{"Version":"2012-10-17","Statement":[{"Sid":"DenyInsecureTransport",
+            "Effect":"Deny","Principal":"*","Action":"s3:*",
+            "Resource":["arn:aws:s3:::b1/*","arn:aws:s3:::b1"],
+            "Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
+        assert_eq!(crate::policy::parse_returned(returned), p);
+
+        let extra = json!({"Sid": "AWSCloudTrailWrite", "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject",
+            "Resource": "arn:aws:s3:::b1/cloudtrail/*"});
+        let merged = bucket_policy("b1", &[extra]);
+        let sids: Vec<&str> = merged["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Sid"].as_str().unwrap())
+            .collect();
+        assert_eq!(sids.len(), 2);
+        assert!(sids.contains(&"DenyInsecureTransport") && sids.contains(&"AWSCloudTrailWrite"));
+    }
+
+    #[test]
+    fn bucket_names_follow_s3_rules() {
+        let cases: &[(&str, bool, &str)] = &[
+            ("novamind-prod-models", true, "typical name"),
+            ("a.b-c.9", true, "dots and hyphens inside"),
+            ("abc", true, "three characters"),
+            ("ab", false, "too short"),
+            (&"a".repeat(64), false, "too long"),
+            ("Novamind-models", false, "uppercase"),
+            ("nova_mind", false, "underscore"),
+            ("-models", false, "starts with a hyphen"),
+            ("models.", false, "ends with a dot"),
+            ("a..b", false, "adjacent dots"),
+            ("192.168.1.1", false, "IP address"),
+            ("xn--models", false, "reserved prefix"),
+            ("models-s3alias", false, "reserved suffix"),
+        ];
+        for (name, ok, reason) in cases {
+            assert_eq!(check_bucket_name(name).is_ok(), *ok, "{reason}: {name}");
+        }
+    }
+
+    #[test]
+    fn bad_names_and_references_are_located_errors() {
+        let yaml = |name: &str, key: &str| {
+            format!(
+                "environment: prod\nregion: us-east-1\nkms:\n  phi: {{ alias: alias/p }}\n  logs: {{ alias: alias/l }}\ns3:\n  models:\n    name: {name}\n    kms_key: {key}\n"
+            )
+        };
+        let e = decls(&yaml("Bad_Name", "phi")).unwrap_err();
+        assert_eq!(e.key, "s3.models.name");
+        assert_eq!(e.line, Some(8));
+        assert!(e.message.contains("Bad_Name"), "{}", e.message);
+
+        let e = decls(&yaml("good-name", "nope")).unwrap_err();
+        assert_eq!(e.key, "s3.models.kms_key");
+        assert_eq!(e.line, Some(9));
+        assert_eq!(e.message, "no kms key `nope`; defined keys: logs, phi");
+    }
+
+    #[test]
+    fn lifecycle_checks_point_at_the_key() {
+        let with_rules = |rules: &str| {
+            format!(
+                "environment: prod\nregion: us-east-1\nkms:\n  phi: {{ alias: alias/p }}\ns3:\n  r:\n    name: rr-bucket\n    kms_key: phi\n    lifecycle:\n{rules}"
+            )
+        };
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "      - { id: a, expire_days: 1 }\n      - { id: a, expire_days: 2 }\n",
+                "s3.r.lifecycle.1.id",
+                "duplicate",
+            ),
+            ("      - { id: a, expire_days: 0 }\n", "s3.r.lifecycle.0.expire_days", "greater than 0"),
+            (
+                "      - { id: a, noncurrent_expire_days: -3 }\n",
+                "s3.r.lifecycle.0.noncurrent_expire_days",
+                "greater than 0",
+            ),
+            (
+                "      - id: a\n        transitions: [{ days: 0, storage_class: GLACIER }]\n",
+                "s3.r.lifecycle.0.transitions.0.days",
+                "greater than 0",
+            ),
+            (
+                "      - id: a\n        transitions: [{ days: 10, storage_class: COLD }]\n",
+                "s3.r.lifecycle.0.transitions.0.storage_class",
+                "GLACIER, GLACIER_IR",
+            ),
+            (
+                "      - id: a\n        transitions: [{ days: 10, storage_class: STANDARD_IA }]\n",
+                "s3.r.lifecycle.0.transitions.0.days",
+                "30 days",
+            ),
+            (
+                "      - id: a\n        expire_days: 30\n        transitions: [{ days: 30, storage_class: GLACIER }]\n",
+                "s3.r.lifecycle.0.expire_days",
+                "later",
+            ),
+            ("      - { id: a, prefix: x/ }\n", "s3.r.lifecycle.0", "does nothing"),
+        ];
+        for (rules, key, msg) in cases {
+            let e = decls(&with_rules(rules)).expect_err(key);
+            assert_eq!(&e.key, key, "{rules}");
+            assert!(e.message.contains(msg), "{key}: {}", e.message);
+            assert!(e.line.is_some(), "{key} is located");
+        }
+        assert!(decls(&with_rules(
+            "      - id: a\n        transitions: [{ days: 30, storage_class: GLACIER }]\n"
+        ))
+        .is_ok());
+    }
+
+    #[test]
+    fn location_constraints_map_to_regions() {
+        assert_eq!(location_region(None), "us-east-1");
+        assert_eq!(
+            location_region(Some(&BucketLocationConstraint::from(""))),
+            "us-east-1"
+        );
+        assert_eq!(
+            location_region(Some(&BucketLocationConstraint::from("EU"))),
+            "eu-west-1"
+        );
+        assert_eq!(
+            location_region(Some(&BucketLocationConstraint::EuWest1)),
+            "eu-west-1"
+        );
+    }
+
+    #[test]
+    fn only_this_environments_tags_are_discovered() {
+        let t = json!({"novactl:address": "s3.models", "novactl:environment": "prod"});
+        assert_eq!(ours_in_env(&t, "prod").as_deref(), Some("s3.models"));
+        assert_eq!(ours_in_env(&t, "staging"), None);
+        assert_eq!(ours_in_env(&json!({"Project": "x"}), "prod"), None);
     }
 }

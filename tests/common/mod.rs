@@ -27,7 +27,11 @@ impl Emulator {
             .arg("0")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if std::env::var_os("NOVACTL_EMULATOR_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("start the moto launcher (python3 on PATH?)");
         let stdout = child.stdout.take().expect("launcher stdout");
@@ -185,8 +189,18 @@ pub fn novactl(emu: Option<&Emulator>, args: &[&str]) -> Run {
     novactl_env(emu, args, &[])
 }
 
+/// The binary under test: `$NOVACTL_BIN` when set, else cargo's `target/debug/novactl`.
+///
+/// Worktrees that share one `CARGO_TARGET_DIR` also share that one uplifted path, so another
+/// worktree's build can replace it while this one's tests run; a private copy avoids that.
+pub fn novactl_bin() -> PathBuf {
+    std::env::var_os("NOVACTL_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_novactl")))
+}
+
 pub fn novactl_env(emu: Option<&Emulator>, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_novactl"));
+    let mut cmd = Command::new(novactl_bin());
     cmd.args(args)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")

@@ -1,0 +1,414 @@
+//! The engine end to end on the KMS kind: plan, apply, idempotence, drift, crash safety,
+//! saved plans, ownership, resources that leave the spec, destroy. Live state is read back
+//! through the SDK from a real (moto) emulator.
+
+mod common;
+
+use common::{novactl, novactl_env, unique, Emulator, Project};
+use serde_json::Value;
+
+fn spec(env: &str, keys: &[(&str, &str)]) -> String {
+    let mut s =
+        format!("environment: {env}\nregion: us-east-1\ntags:\n  Project: NOVAMIND\nkms:\n");
+    for (name, alias) in keys {
+        s.push_str(&format!(
+            "  {name}:\n    alias: alias/{alias}\n    description: key {name}\n    deletion_window_days: 7\n"
+        ));
+    }
+    s
+}
+
+fn plan_json(emu: &Emulator, p: &Project) -> Value {
+    let r = novactl(
+        Some(emu),
+        &["plan", "-e", p.spec.to_str().unwrap(), "--json"],
+    )
+    .expect_code(0);
+    serde_json::from_str(&r.stdout).expect("plan JSON")
+}
+
+/// (address, action, attribute paths) of every change that is not a no-op.
+fn changes(plan: &Value) -> Vec<(String, String, Vec<String>)> {
+    plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap().to_string(),
+                c["action"].as_str().unwrap().to_string(),
+                c["attributes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a["path"].as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+async fn key_id(emu: &Emulator, alias: &str) -> String {
+    emu.kms("us-east-1")
+        .await
+        .describe_key()
+        .key_id(format!("alias/{alias}"))
+        .send()
+        .await
+        .expect("alias resolves")
+        .key_metadata
+        .unwrap()
+        .key_id
+}
+
+/// Live keys tagged with `address` (not pending deletion).
+async fn keys_tagged(emu: &Emulator, address: &str) -> usize {
+    let kms = emu.kms("us-east-1").await;
+    let keys = kms.list_keys().send().await.unwrap();
+    let mut n = 0;
+    for k in keys.keys() {
+        let id = k.key_id().unwrap();
+        let meta = kms.describe_key().key_id(id).send().await.unwrap();
+        if meta.key_metadata.unwrap().key_state()
+            == Some(&aws_sdk_kms::types::KeyState::PendingDeletion)
+        {
+            continue;
+        }
+        let tags = kms.list_resource_tags().key_id(id).send().await.unwrap();
+        if tags
+            .tags()
+            .iter()
+            .any(|t| t.tag_key() == "novactl:address" && t.tag_value() == address)
+        {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[tokio::test]
+async fn apply_converges_and_second_apply_writes_nothing() {
+    let emu = Emulator::start();
+    let (a, b) = (unique("phi"), unique("other"));
+    let p = Project::new(&spec("t1", &[("phi", &a), ("other", &b)]));
+    let path = p.spec.to_str().unwrap();
+
+    let plan = novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(2);
+    assert!(plan.stdout.contains("+ kms.phi"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("Plan: 2 to create, 0 to update"),
+        "{}",
+        plan.stdout
+    );
+
+    novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
+    let kms = emu.kms("us-east-1").await;
+    let id = key_id(&emu, &a).await;
+    let meta = kms
+        .describe_key()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(meta.description(), Some("key phi"));
+    let rot = kms
+        .get_key_rotation_status()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(rot.key_rotation_enabled, "rotation defaults to on");
+    let tags = kms.list_resource_tags().key_id(&id).send().await.unwrap();
+    let tag = |k: &str| {
+        tags.tags()
+            .iter()
+            .find(|t| t.tag_key() == k)
+            .map(|t| t.tag_value().to_string())
+    };
+    assert_eq!(tag("novactl:address").as_deref(), Some("kms.phi"));
+    assert_eq!(tag("novactl:environment").as_deref(), Some("t1"));
+    assert_eq!(tag("Project").as_deref(), Some("NOVAMIND"));
+
+    let again = novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(0);
+    assert!(again.stdout.starts_with("No changes."), "{}", again.stdout);
+    let second = novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
+    assert_eq!(
+        second.writes(),
+        0,
+        "a converged apply must not write: {}",
+        second.stderr
+    );
+    assert_eq!(keys_tagged(&emu, "kms.phi").await, 1);
+}
+
+#[tokio::test]
+async fn drift_is_planned_on_exactly_the_drifted_address_and_repaired() {
+    let emu = Emulator::start();
+    let (a, b) = (unique("phi"), unique("other"));
+    let p = Project::new(&spec("t2", &[("phi", &a), ("other", &b)]));
+    let path = p.spec.to_str().unwrap();
+    novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
+
+    let kms = emu.kms("us-east-1").await;
+    let id = key_id(&emu, &a).await;
+    kms.disable_key_rotation().key_id(&id).send().await.unwrap();
+    kms.delete_alias()
+        .alias_name(format!("alias/{a}"))
+        .send()
+        .await
+        .unwrap();
+
+    novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(2);
+    let got = changes(&plan_json(&emu, &p));
+    assert_eq!(
+        got,
+        vec![(
+            "kms.phi".to_string(),
+            "update".to_string(),
+            vec!["alias".to_string(), "rotation".to_string()]
+        )],
+        "only kms.phi drifted"
+    );
+
+    novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
+    assert_eq!(
+        key_id(&emu, &a).await,
+        id,
+        "the alias points at the same key again"
+    );
+    let rot = kms
+        .get_key_rotation_status()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(rot.key_rotation_enabled);
+    assert_eq!(keys_tagged(&emu, "kms.phi").await, 1, "no second key");
+    novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(0);
+}
+
+#[tokio::test]
+async fn crash_after_create_key_leaves_exactly_one_key() {
+    let emu = Emulator::start();
+    let a = unique("phi");
+    let p = Project::new(&spec("t3", &[("phi", &a)]));
+    let path = p.spec.to_str().unwrap();
+    let failed = novactl_env(
+        Some(&emu),
+        &["apply", "-e", path, "--auto-approve"],
+        &[("NOVACTL_FAIL_AT", "kms.after_create_key")],
+    )
+    .expect_code(1);
+    assert!(failed.stderr.contains("kms.phi"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("InjectedFault"), "{}", failed.stderr);
+    assert_eq!(
+        keys_tagged(&emu, "kms.phi").await,
+        1,
+        "the key exists, without its alias"
+    );
+
+    // The next plan finds the tagged key: an update (alias), not a second create.
+    let got = changes(&plan_json(&emu, &p));
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].0.as_str(), got[0].1.as_str()),
+        ("kms.phi", "update")
+    );
+    assert!(got[0].2.contains(&"alias".to_string()), "{got:?}");
+
+    novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
+    assert_eq!(
+        keys_tagged(&emu, "kms.phi").await,
+        1,
+        "still exactly one key"
+    );
+    key_id(&emu, &a).await;
+    novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(0);
+}
+
+#[tokio::test]
+async fn saved_plan_is_refused_when_live_state_moved() {
+    let emu = Emulator::start();
+    let (a, b) = (unique("phi"), unique("other"));
+    let p = Project::new(&spec("t4", &[("phi", &a)]));
+    let path = p.spec.to_str().unwrap();
+    novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
+
+    // A plan that adds a key, saved; then rotation is turned off behind its back.
+    p.write_spec(&spec("t4", &[("phi", &a), ("other", &b)]));
+    let saved = p.path("tf.plan.json");
+    let saved = saved.to_str().unwrap();
+    novactl(Some(&emu), &["plan", "-e", path, "--out", saved]).expect_code(0);
+    let id = key_id(&emu, &a).await;
+    emu.kms("us-east-1")
+        .await
+        .disable_key_rotation()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap();
+
+    let r = novactl(Some(&emu), &["apply", "-e", path, "--auto-approve", saved]).expect_code(1);
+    assert!(r.stderr.contains("stale"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("kms.phi") && r.stderr.contains("rotation"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        keys_tagged(&emu, "kms.other").await,
+        0,
+        "nothing of the stale plan ran"
+    );
+
+    // A fresh saved plan applies.
+    novactl(Some(&emu), &["plan", "-e", path, "--out", saved]).expect_code(0);
+    novactl(Some(&emu), &["apply", "-e", path, "--auto-approve", saved]).expect_code(0);
+    assert_eq!(keys_tagged(&emu, "kms.other").await, 1);
+    novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(0);
+}
+
+#[tokio::test]
+async fn a_foreign_key_with_the_spec_alias_is_a_conflict_and_left_alone() {
+    let emu = Emulator::start();
+    let a = unique("phi");
+    let kms = emu.kms("us-east-1").await;
+    let key = kms
+        .create_key()
+        .description("not novactl's")
+        .send()
+        .await
+        .unwrap();
+    let id = key.key_metadata.unwrap().key_id;
+    kms.create_alias()
+        .alias_name(format!("alias/{a}"))
+        .target_key_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let p = Project::new(&spec("t5", &[("phi", &a)]));
+    let path = p.spec.to_str().unwrap();
+
+    let plan = novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(2);
+    assert!(plan.stdout.contains("! kms.phi"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("not managed by novactl"),
+        "{}",
+        plan.stdout
+    );
+    let r = novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(1);
+    assert!(r.stderr.contains("kms.phi"), "{}", r.stderr);
+    let meta = kms
+        .describe_key()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(meta.description(), Some("not novactl's"), "untouched");
+    let tags = kms.list_resource_tags().key_id(&id).send().await.unwrap();
+    assert!(tags.tags().is_empty(), "no tags added");
+
+    // --adopt takes it over.
+    novactl(
+        Some(&emu),
+        &["apply", "-e", path, "--auto-approve", "--adopt", "kms.phi"],
+    )
+    .expect_code(0);
+    let meta = kms
+        .describe_key()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(meta.description(), Some("key phi"));
+    novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(0);
+}
+
+#[tokio::test]
+async fn a_key_that_left_the_spec_is_deleted_and_destroy_removes_the_rest() {
+    let emu = Emulator::start();
+    let (a, b) = (unique("phi"), unique("other"));
+    let p = Project::new(&spec("t6", &[("phi", &a), ("other", &b)]));
+    let path = p.spec.to_str().unwrap();
+    novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
+    let other_id = key_id(&emu, &b).await;
+
+    p.write_spec(&spec("t6", &[("phi", &a)]));
+    let got = changes(&plan_json(&emu, &p));
+    assert_eq!(got, vec![("kms.other".into(), "delete".into(), vec![])]);
+    let plan = novactl(Some(&emu), &["plan", "-e", path]).expect_code(0);
+    assert!(
+        plan.stderr.contains("DELETES"),
+        "deletes are announced loudly: {}",
+        plan.stderr
+    );
+    novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
+    let kms = emu.kms("us-east-1").await;
+    let meta = kms
+        .describe_key()
+        .key_id(&other_id)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(
+        meta.key_state(),
+        Some(&aws_sdk_kms::types::KeyState::PendingDeletion)
+    );
+
+    let phi_id = key_id(&emu, &a).await;
+    novactl(Some(&emu), &["destroy", "-e", path, "--auto-approve"]).expect_code(0);
+    let meta = kms
+        .describe_key()
+        .key_id(&phi_id)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(
+        meta.key_state(),
+        Some(&aws_sdk_kms::types::KeyState::PendingDeletion)
+    );
+    let r = novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(2);
+    assert!(r.stdout.contains("+ kms.phi"), "{}", r.stdout);
+}
+
+#[tokio::test]
+async fn spec_account_id_is_checked_before_anything_else() {
+    let emu = Emulator::start();
+    let a = unique("phi");
+    let p = Project::new(&format!(
+        "account_id: \"111111111111\"\n{}",
+        spec("t7", &[("phi", &a)])
+    ));
+    let r = novactl(
+        Some(&emu),
+        &["apply", "-e", p.spec.to_str().unwrap(), "--auto-approve"],
+    )
+    .expect_code(1);
+    assert!(
+        r.stderr.contains("111111111111") && r.stderr.contains("123456789012"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(keys_tagged(&emu, "kms.phi").await, 0);
+}
+
+#[tokio::test]
+async fn apply_without_a_terminal_needs_auto_approve() {
+    let emu = Emulator::start();
+    let a = unique("phi");
+    let p = Project::new(&spec("t8", &[("phi", &a)]));
+    let r = novactl(Some(&emu), &["apply", "-e", p.spec.to_str().unwrap()]).expect_code(1);
+    assert!(r.stderr.contains("--auto-approve"), "{}", r.stderr);
+    assert_eq!(keys_tagged(&emu, "kms.phi").await, 0);
+}

@@ -1,0 +1,130 @@
+//! A bad spec is one clear message with file, line and key, exit 1, no panic, and no AWS call:
+//! every run points at a closed port, so an AWS call would surface as a connection error.
+
+mod common;
+
+use common::{novactl, Project, Run};
+
+/// Runs `cmd` on `yaml` with AWS pointed at a port nobody listens on.
+fn run(cmd: &str, yaml: &str) -> (Run, String) {
+    let p = Project::new(yaml);
+    let path = p.spec.to_str().unwrap().to_string();
+    let mut args = vec![cmd, "-e", &path, "--endpoint-url", "http://127.0.0.1:9"];
+    if cmd == "apply" {
+        args.push("--auto-approve");
+    }
+    let r = novactl(None, &args);
+    (r, path)
+}
+
+struct Case {
+    reason: &'static str,
+    yaml: &'static str,
+    line: usize,
+    key: &'static str,
+    says: &'static str,
+}
+
+const HEAD: &str = "environment: prod\nregion: us-east-1\n";
+
+#[test]
+fn bad_specs_fail_with_file_line_and_key() {
+    let cases = [
+        Case {
+            reason: "unknown key, with the nearest valid one",
+            yaml: "kms:\n  phi:\n    alias: alias/x\n    rotaton: false\n",
+            line: 6,
+            key: "kms.phi.rotaton",
+            says: "did you mean `rotation`",
+        },
+        Case {
+            reason: "wrong type",
+            yaml: "kms:\n  phi:\n    alias: alias/x\n    rotation: often\n",
+            line: 6,
+            key: "kms.phi",
+            says: "rotation",
+        },
+        Case {
+            reason: "dangling reference in a template",
+            yaml: "kms:\n  phi:\n    alias: alias/x\n    description: \"{{ kms.nope.arn }}\"\n",
+            line: 6,
+            key: "kms.phi.description",
+            says: "kms.nope",
+        },
+        Case {
+            reason: "template syntax error",
+            yaml: "kms:\n  phi:\n    alias: alias/x\n    description: \"{{ vars.x \"\n",
+            line: 6,
+            key: "kms.phi.description",
+            says: "template",
+        },
+        Case {
+            reason: "missing template file",
+            yaml: "kms:\n  phi:\n    alias: alias/x\n    policy: ../policies/nope.json.tera\n",
+            line: 6,
+            key: "kms.phi.policy",
+            says: "nope.json.tera",
+        },
+        Case {
+            reason: "two keys with one alias",
+            yaml: "kms:\n  a:\n    alias: alias/same\n  b:\n    alias: alias/same\n",
+            line: 7,
+            key: "kms.b.alias",
+            says: "kms.a",
+        },
+        Case {
+            reason: "value out of range",
+            yaml: "kms:\n  phi:\n    alias: alias/x\n    deletion_window_days: 3\n",
+            line: 6,
+            key: "kms.phi.deletion_window_days",
+            says: "7 to 30",
+        },
+        Case {
+            reason: "unknown top-level section",
+            yaml: "kmss:\n  phi:\n    alias: alias/x\n",
+            line: 3,
+            key: "kmss",
+            says: "did you mean `kms`",
+        },
+    ];
+    for c in cases {
+        for cmd in ["validate", "plan", "apply"] {
+            let (r, path) = run(cmd, &format!("{HEAD}{}", c.yaml));
+            let ctx = format!("{} ({cmd}):\n{}", c.reason, r.stderr);
+            assert_eq!(r.code, 1, "{ctx}");
+            let want = format!("{path}:{}:", c.line);
+            assert!(r.stderr.contains(&want), "want {want}: {ctx}");
+            assert!(r.stderr.contains(c.key), "want key {}: {ctx}", c.key);
+            assert!(r.stderr.contains(c.says), "want {:?}: {ctx}", c.says);
+            assert!(!r.stderr.contains("panicked"), "{ctx}");
+            assert!(!r.stderr.contains("DispatchFailure"), "no AWS call: {ctx}");
+            assert_eq!(
+                r.stderr.lines().filter(|l| l.starts_with("error:")).count(),
+                1,
+                "{ctx}"
+            );
+            assert!(r.stdout.is_empty(), "{ctx}");
+        }
+    }
+}
+
+#[test]
+fn a_missing_spec_file_is_a_clear_error() {
+    let r = novactl(None, &["plan", "-e", "/nonexistent/spec.yaml"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("/nonexistent/spec.yaml"), "{}", r.stderr);
+    let r = novactl(None, &["plan"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("--env"), "{}", r.stderr);
+}
+
+#[test]
+fn the_shipped_environments_validate() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for env in ["prod", "local"] {
+        let f = root.join(format!("environments/{env}.yaml"));
+        let r = novactl(None, &["validate", "-e", f.to_str().unwrap()]);
+        assert_eq!(r.code, 0, "{env}: {}", r.stderr);
+        assert!(r.stdout.contains("valid"), "{}", r.stdout);
+    }
+}
