@@ -103,6 +103,9 @@ pub struct Ctx<'a> {
     pub aws: &'a Aws,
     pub environment: &'a str,
     pub account_id: &'a str,
+    /// Status for the apply spinner of the change being run (e.g. "Updating (2m10s)"); `None`
+    /// outside apply.
+    pub progress: Option<&'a (dyn Fn(&str) + Sync)>,
 }
 
 impl Ctx<'_> {

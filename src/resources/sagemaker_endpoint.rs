@@ -49,9 +49,8 @@
 //!
 //! # Caveats
 //! SageMaker reports "not found" and "already exists" as an untyped `ValidationException`;
-//! existence is decided by listing (exact name match), never by message text. The wait's
-//! progress goes to `tracing` (info) because the Reconciler has no handle on the apply
-//! spinner.
+//! existence is decided by listing (exact name match), never by message text. The wait shows
+//! the status and elapsed time on the apply spinner (`Ctx::progress`) and logs it (`tracing`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -358,6 +357,7 @@ impl Reconciler for SagemakerEndpoint {
             aas: &c.autoscaling,
             address: &decl.address,
             environment: cx.environment,
+            progress: cx.progress,
         };
         let model_address = decl
             .deps
@@ -376,6 +376,7 @@ impl Reconciler for SagemakerEndpoint {
             aas: &c.autoscaling,
             address: &decl.address,
             environment: cx.environment,
+            progress: cx.progress,
         };
         h.converge(&d, &Wait::minutes(d.timeout_minutes)).await
     }
@@ -401,6 +402,7 @@ impl Reconciler for SagemakerEndpoint {
             aas: &c.autoscaling,
             address: &t.observed.address,
             environment: cx.environment,
+            progress: cx.progress,
         };
         let state = t.observed.state.clone().unwrap_or_default();
         let name = state["name"].as_str().unwrap_or(&t.observed.physical_id);
@@ -466,6 +468,8 @@ pub struct Hosting<'a> {
     pub aas: &'a aas::Client,
     pub address: &'a str,
     pub environment: &'a str,
+    /// The apply spinner's status line, when there is one.
+    pub progress: Option<&'a (dyn Fn(&str) + Sync)>,
 }
 
 fn is_busy(status: &str) -> bool {
@@ -597,12 +601,16 @@ impl Hosting<'_> {
         ))
     }
 
-    fn progress(&self) -> impl Fn(&str, Duration) + Sync + '_ {
+    fn on_status(&self) -> impl Fn(&str, Duration) + Sync + '_ {
         move |status: &str, elapsed: Duration| {
+            let secs = elapsed.as_secs();
+            if let Some(p) = self.progress {
+                p(&format!("{status} ({}m{:02}s)", secs / 60, secs % 60));
+            }
             tracing::info!(
                 address = self.address,
                 status,
-                elapsed_s = elapsed.as_secs(),
+                elapsed_s = secs,
                 "waiting for InService"
             );
         }
@@ -610,7 +618,7 @@ impl Hosting<'_> {
 
     /// Reaches the desired state from whatever is live (see the module docs for the order).
     pub async fn converge(&self, d: &Desired, w: &Wait) -> Result<Value, AwsError> {
-        let progress = self.progress();
+        let progress = self.on_status();
         let mut now = self.endpoint_now(&d.name).await?;
         if let Some(n) = &now {
             if is_busy(&n.status) {
@@ -1485,6 +1493,7 @@ mod tests {
             aas,
             address: ADDR,
             environment: "prod",
+            progress: None,
         }
     }
 
@@ -1496,7 +1505,7 @@ mod tests {
             .times(3)
             .output(|| described(NEW_CFG, EndpointStatus::InService, None))
             .build();
-        let (sm, aas) = clients(&[describe.clone()], &[]);
+        let (sm, aas) = clients(std::slice::from_ref(&describe), &[]);
         let seen = Mutex::new(Vec::new());
         let now = hosting(&sm, &aas)
             .wait_in_service(EP, &fast(), &|s, _| {
