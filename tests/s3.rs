@@ -560,3 +560,49 @@ async fn destroy_keeps_a_non_empty_bucket_unless_forced() {
     )
     .expect_code(0);
 }
+
+#[tokio::test]
+async fn a_bucket_that_left_the_spec_is_discovered_and_deleted() {
+    let emu = Emulator::start();
+    let env = unique("orphan").replace('-', "");
+    let models = unique("nv-models");
+    let logs = unique("nv-logs");
+    let p = Project::new(&spec(
+        &env,
+        "us-east-1",
+        &format!("{}{}", bucket("models", &models), bucket("logs", &logs)),
+    ));
+    apply(&emu, &p, &[]).expect_code(0);
+    // A bucket of the same environment in another region is not this region's to delete.
+    let eu = unique("nv-eu");
+    let other = Project::new(&spec(&env, "eu-west-1", &bucket("other", &eu)));
+    apply(&emu, &other, &[]).expect_code(0);
+
+    p.write_spec(&spec(&env, "us-east-1", &bucket("models", &models)));
+    let plan = plan_json(&emu, &p, 2);
+    let ch = changes(&plan);
+    assert_eq!(ch.len(), 1, "{plan:#}");
+    assert_eq!(ch[0]["address"], "s3.logs");
+    assert_eq!(ch[0]["action"], "delete");
+    apply(&emu, &p, &[]).expect_code(0);
+
+    let s3 = emu.s3("us-east-1").await;
+    let gone = s3
+        .head_bucket()
+        .bucket(&logs)
+        .send()
+        .await
+        .expect_err("deleted");
+    assert!(gone.as_service_error().is_some_and(|e| e.is_not_found()));
+    s3.head_bucket().bucket(&models).send().await.expect("kept");
+    s3.head_bucket()
+        .bucket(&eu)
+        .send()
+        .await
+        .expect("other region kept");
+    novactl(
+        Some(&emu),
+        &["plan", "-e", env_path(&p), "--detailed-exitcode"],
+    )
+    .expect_code(0);
+}

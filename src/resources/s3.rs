@@ -281,6 +281,21 @@ impl Reconciler for S3 {
         changed: &[String],
     ) -> Result<Value, AwsError> {
         let d: Desired = from_desired(&decl.address, desired)?;
+        if changed.iter().any(|c| c == "region") {
+            return Err(AwsError::local(
+                "s3:UpdateBucket",
+                "RequiresReplacement",
+                format!(
+                    "bucket {} is in {}; a bucket cannot move to {} without being replaced",
+                    d.name,
+                    observed
+                        .state
+                        .as_ref()
+                        .map_or(&Value::Null, |s| &s["region"]),
+                    d.region
+                ),
+            ));
+        }
         // A foreign bucket reaches update only when the user adopts it (`--adopt`): the engine
         // plans a conflict otherwise. Its tags then differ, and are written first.
         let s3 = &cx.clients(&decl.region).s3;
@@ -303,21 +318,6 @@ impl Reconciler for S3 {
                 "policy" => put_policy(s3, &d).await?,
                 _ => unreachable!("listed above"),
             }
-        }
-        if changed.iter().any(|c| c == "region") {
-            return Err(AwsError::local(
-                "s3:UpdateBucket",
-                "RequiresReplacement",
-                format!(
-                    "bucket {} is in {}; a bucket cannot move to {} without being replaced",
-                    d.name,
-                    observed
-                        .state
-                        .as_ref()
-                        .map_or(&Value::Null, |s| &s["region"]),
-                    d.region
-                ),
-            ));
         }
         Ok(outputs(&d.name))
     }
