@@ -112,7 +112,12 @@ pub async fn execute(
                 let ctx = model.context(&outputs, true);
                 running.push(async move {
                     let task = sh.task(&format!("{} {}", c.action.symbol(), c.address));
-                    let r = run_change(model, obs, cx, c, &ctx, opts).await;
+                    let status = |m: &str| task.set_message(m);
+                    let cx = Ctx {
+                        progress: Some(&status),
+                        ..*cx
+                    };
+                    let r = run_change(model, obs, &cx, c, &ctx, opts).await;
                     match &r {
                         Ok(_) => task.finish(past(c.action)),
                         Err(e) => task.finish(&format!("failed: {e}")),

@@ -231,6 +231,7 @@ fn ctx<'a>(s: &'a Session) -> Ctx<'a> {
         aws: &s.aws,
         environment: &s.model.spec.spec.environment,
         account_id: &s.model.account_id,
+        progress: None,
     }
 }
 

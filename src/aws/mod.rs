@@ -71,7 +71,6 @@ impl Intercept for Counter {
 /// One client per service, for one region.
 #[derive(Clone, Debug)]
 pub struct Clients {
-    pub region: String,
     pub sts: aws_sdk_sts::Client,
     pub kms: aws_sdk_kms::Client,
     pub s3: aws_sdk_s3::Client,
@@ -103,7 +102,6 @@ impl Clients {
                 .build(),
         );
         Clients {
-            region: conf.region().map(|r| r.to_string()).unwrap_or_default(),
             sts: client!(aws_sdk_sts, conf, counter),
             kms: client!(aws_sdk_kms, conf, counter),
             s3,

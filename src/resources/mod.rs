@@ -23,6 +23,8 @@ pub mod cloudwatch;
 pub mod iam;
 pub mod kms;
 pub mod s3;
+pub mod sagemaker_endpoint;
+pub mod sagemaker_model;
 pub mod sns;
 
 use std::collections::BTreeMap;
@@ -104,6 +106,9 @@ pub struct Ctx<'a> {
     pub aws: &'a Aws,
     pub environment: &'a str,
     pub account_id: &'a str,
+    /// Status for the apply spinner of the change being run (e.g. "Updating (2m10s)"); `None`
+    /// outside apply.
+    pub progress: Option<&'a (dyn Fn(&str) + Sync)>,
 }
 
 impl Ctx<'_> {
@@ -174,6 +179,8 @@ pub fn registry() -> Vec<&'static dyn Reconciler> {
         &kms::Kms,
         &s3::S3,
         &iam::Iam,
+        &sagemaker_model::SagemakerModel,
+        &sagemaker_endpoint::SagemakerEndpoint,
         &sns::Sns,
         &cloudwatch::Alarm,
         &cloudwatch::Dashboard,
@@ -185,9 +192,6 @@ pub fn registry() -> Vec<&'static dyn Reconciler> {
 /// Spec sections that are accepted and checked but not reconciled yet.
 pub fn unreconciled_sections(spec: &crate::spec::Spec) -> Vec<&'static str> {
     let mut out = Vec::new();
-    if !spec.sagemaker.models.is_empty() || !spec.sagemaker.endpoints.is_empty() {
-        out.push("sagemaker");
-    }
     if spec.dr.is_some() {
         out.push("dr");
     }
