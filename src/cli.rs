@@ -1,6 +1,7 @@
 //! Command-line surface (`../shared/cli-contract.md`). Each command parses its arguments and
 //! calls one operation; all output goes through [`Shell`].
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -194,6 +195,7 @@ fn warn_unreconciled(model: &Model, sh: &Shell) {
 struct Session {
     model: Model,
     aws: Aws,
+    in_spec: HashSet<(String, String)>,
 }
 
 async fn connect(cli: &Cli, sh: &Shell) -> Result<Session, Failure> {
@@ -223,7 +225,16 @@ async fn connect(cli: &Cli, sh: &Shell) -> Result<Session, Failure> {
         }
     }
     let model = Model::build(spec, &account)?;
-    Ok(Session { model, aws })
+    let in_spec = model
+        .decls
+        .iter()
+        .map(|d| (d.kind.to_string(), d.identity.clone()))
+        .collect();
+    Ok(Session {
+        model,
+        aws,
+        in_spec,
+    })
 }
 
 fn ctx<'a>(s: &'a Session) -> Ctx<'a> {
@@ -232,6 +243,7 @@ fn ctx<'a>(s: &'a Session) -> Ctx<'a> {
         environment: &s.model.spec.spec.environment,
         account_id: &s.model.account_id,
         progress: None,
+        in_spec: &s.in_spec,
     }
 }
 

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(sh.stderr_colors())
         .with_target(false)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -68,6 +68,11 @@ impl Shell {
         let _ = self.multi.suspend(|| writeln!(std::io::stderr(), "{text}"));
     }
 
+    /// Colours on stderr: a terminal, and neither `--no-color` nor `NO_COLOR`.
+    pub fn stderr_colors(&self) -> bool {
+        self.stderr_tty && console::colors_enabled_stderr()
+    }
+
     pub fn stdin_is_terminal(&self) -> bool {
         std::io::stdin().is_terminal()
     }

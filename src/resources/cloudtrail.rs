@@ -36,7 +36,8 @@ use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::sns::{account, kms_ref, ours_of_kind};
+use super::ours_of_kind;
+use super::sns::{account, kms_ref};
 use super::{
     desired_tags, from_desired, owner_from_tags, tag_delta, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Owner, Reconciler,
@@ -826,6 +827,8 @@ impl Reconciler for Trail {
                 page.trails()
                     .iter()
                     .filter(|t| t.home_region().is_none_or(|r| r == region))
+                    // The spec's own trails are read by observe.
+                    .filter(|t| !cx.in_spec("cloudtrail", t.name().unwrap_or_default()))
                     .filter_map(|t| t.trail_arn().map(str::to_string)),
             );
         }

@@ -37,7 +37,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::sns::{account, ours_of_kind};
+use super::ours_of_kind;
+use super::sns::account;
 use super::{
     desired_tags, from_desired, owner_from_tags, tag_delta, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Owner, Reconciler,
@@ -327,7 +328,13 @@ impl Reconciler for Alarm {
         let mut pages = cw.describe_alarms().into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(AwsError::from_sdk("cloudwatch:DescribeAlarms"))?;
-            alarms.extend(page.metric_alarms().iter().cloned());
+            // The spec's own alarms are read by observe.
+            alarms.extend(
+                page.metric_alarms()
+                    .iter()
+                    .filter(|a| !cx.in_spec("cloudwatch_alarm", a.alarm_name().unwrap_or_default()))
+                    .cloned(),
+            );
         }
         let mut out = Vec::new();
         for a in &alarms {

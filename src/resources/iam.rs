@@ -33,7 +33,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     desired_tags, from_desired, owner_from_tags, tag_delta, tags_json, Ctx, Decl, DeleteTarget,
-    Observed, Owner, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
+    Observed, Owner, Reconciler,
 };
 use crate::aws::AwsError;
 use crate::plan::diff;
@@ -341,7 +341,12 @@ impl Reconciler for Iam {
         let mut pages = iam.list_roles().into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(AwsError::from_sdk("iam:ListRoles"))?;
-            roles.extend(page.roles);
+            // The spec's own roles are read by observe.
+            roles.extend(
+                page.roles
+                    .into_iter()
+                    .filter(|r| !cx.in_spec("iam", &r.role_name)),
+            );
         }
         let tagged: Vec<Option<(Role, Value)>> = stream::iter(roles)
             .map(|role| async move {
@@ -356,10 +361,7 @@ impl Reconciler for Iam {
             .try_collect()
             .await?;
         let ours = tagged.into_iter().flatten().filter_map(|(role, tags)| {
-            if tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) != Some(cx.environment) {
-                return None;
-            }
-            let address = tags.get(TAG_ADDRESS).and_then(Value::as_str)?.to_string();
+            let address = super::ours_of_kind(&tags, cx.environment, "iam")?;
             Some((role, tags, address))
         });
         let read = try_join_all(ours.map(|(role, tags, address)| async move {

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::{
     desired_tags, from_desired, owner_from_tags, tag_delta, tags_json, Ctx, Decl, DeleteTarget,
-    Observed, Owner, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
+    Observed, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
 };
 use crate::aws::AwsError;
 use crate::spec::render::Renderer;
@@ -296,13 +296,17 @@ impl Reconciler for Kms {
     }
 
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
-        let tagged = tagged_keys(cx, region).await?;
+        // Keys behind the spec's aliases are read by observe; only the others are candidates.
+        let aliases = all_aliases(cx, region).await?;
+        let skip: Vec<&str> = aliases
+            .iter()
+            .filter(|(_, alias)| cx.in_spec("kms", alias))
+            .map(|(key, _)| key.as_str())
+            .collect();
+        let tagged = tagged_keys(cx, region, &skip).await?;
         let mut out = Vec::new();
         for (key_id, tags) in tagged {
-            if tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) != Some(cx.environment) {
-                continue;
-            }
-            let Some(address) = tags.get(TAG_ADDRESS).and_then(Value::as_str) else {
+            let Some(address) = super::ours_of_kind(&tags, cx.environment, "kms") else {
                 continue;
             };
             let kms = &cx.clients(region).kms;
@@ -317,8 +321,11 @@ impl Reconciler for Kms {
             if matches!(meta.key_state(), Some(KeyState::PendingDeletion)) {
                 continue;
             }
-            let alias = alias_of(cx, region, &key_id).await?;
-            out.push(read_key(cx, region, address, meta, alias).await?);
+            let alias = aliases
+                .iter()
+                .find(|(k, _)| k == &key_id)
+                .map(|(_, a)| a.clone());
+            out.push(read_key(cx, region, &address, meta, alias).await?);
         }
         Ok(out)
     }
@@ -454,7 +461,11 @@ async fn key_tags(cx: &Ctx<'_>, region: &str, key_id: &str) -> Result<Value, Aws
 
 /// Every customer key in the region with its tags (keys that refuse ListResourceTags, such as
 /// AWS-managed ones, are skipped).
-async fn tagged_keys(cx: &Ctx<'_>, region: &str) -> Result<Vec<(String, Value)>, AwsError> {
+async fn tagged_keys(
+    cx: &Ctx<'_>,
+    region: &str,
+    skip: &[&str],
+) -> Result<Vec<(String, Value)>, AwsError> {
     let kms = &cx.clients(region).kms;
     let mut ids = Vec::new();
     let mut pages = kms.list_keys().into_paginator().send();
@@ -463,7 +474,9 @@ async fn tagged_keys(cx: &Ctx<'_>, region: &str) -> Result<Vec<(String, Value)>,
         ids.extend(
             page.keys()
                 .iter()
-                .filter_map(|k| k.key_id().map(str::to_string)),
+                .filter_map(|k| k.key_id())
+                .filter(|id| !skip.contains(id))
+                .map(str::to_string),
         );
     }
     let tagged = try_join_all(ids.into_iter().map(|id| async move {
@@ -482,7 +495,7 @@ async fn find_tagged_key(
     region: &str,
     address: &str,
 ) -> Result<Option<aws_sdk_kms::types::KeyMetadata>, AwsError> {
-    for (id, tags) in tagged_keys(cx, region).await? {
+    for (id, tags) in tagged_keys(cx, region, &[]).await? {
         if tags.get(TAG_ADDRESS).and_then(Value::as_str) != Some(address)
             || tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) != Some(cx.environment)
         {
@@ -506,22 +519,22 @@ async fn find_tagged_key(
     Ok(None)
 }
 
-async fn alias_of(cx: &Ctx<'_>, region: &str, key_id: &str) -> Result<Option<String>, AwsError> {
-    let out = cx
+/// (target key id, alias name) of every alias in the region.
+async fn all_aliases(cx: &Ctx<'_>, region: &str) -> Result<Vec<(String, String)>, AwsError> {
+    let mut out = Vec::new();
+    let mut pages = cx
         .clients(region)
         .kms
         .list_aliases()
-        .key_id(key_id)
-        .send()
-        .await
-        .map_err(AwsError::from_sdk("kms:ListAliases"))?;
-    Ok(out
-        .aliases()
-        .first()
-        .and_then(|a| a.alias_name().map(str::to_string)))
-}
-
-#[allow(dead_code)]
-fn _owner_is_used(o: &Owner) -> bool {
-    matches!(o, Owner::Ours)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(AwsError::from_sdk("kms:ListAliases"))?;
+        out.extend(
+            page.aliases().iter().filter_map(|a| {
+                Some((a.target_key_id()?.to_string(), a.alias_name()?.to_string()))
+            }),
+        );
+    }
+    Ok(out)
 }

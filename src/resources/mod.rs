@@ -27,7 +27,7 @@ pub mod sagemaker_endpoint;
 pub mod sagemaker_model;
 pub mod sns;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use async_trait::async_trait;
@@ -109,9 +109,19 @@ pub struct Ctx<'a> {
     /// Status for the apply spinner of the change being run (e.g. "Updating (2m10s)"); `None`
     /// outside apply.
     pub progress: Option<&'a (dyn Fn(&str) + Sync)>,
+    /// `(kind, identity)` of every resource in the spec. `discover` skips the full read of a
+    /// live resource that is one of these: `observe` reads it anyway, and discovery is only
+    /// after what left the spec.
+    pub in_spec: &'a HashSet<(String, String)>,
 }
 
 impl Ctx<'_> {
+    /// Is `identity` (bucket name, role name, alias...) the spec's name for a `kind` resource?
+    pub fn in_spec(&self, kind: &str, identity: &str) -> bool {
+        self.in_spec
+            .contains(&(kind.to_string(), identity.to_string()))
+    }
+
     pub fn clients(&self, region: &str) -> &Clients {
         self.aws.clients(region)
     }
@@ -242,6 +252,19 @@ pub fn owner_from_tags(tags: &Value, address: &str, environment: &str) -> Owner 
             reason: "it was not created by novactl (no novactl:address tag)".into(),
         },
     }
+}
+
+/// The `novactl:address` of a resource tagged with this environment, when it is of `kind`
+/// (with or without the `dr.` prefix).
+pub fn ours_of_kind(tags: &Value, environment: &str, kind: &str) -> Option<String> {
+    if tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) != Some(environment) {
+        return None;
+    }
+    let address = tags.get(TAG_ADDRESS).and_then(Value::as_str)?;
+    let bare = address.strip_prefix("dr.").unwrap_or(address);
+    bare.strip_prefix(kind)
+        .is_some_and(|rest| rest.starts_with('.'))
+        .then(|| address.to_string())
 }
 
 /// Tags to add/change and keys to remove, to go from `live` to `want` (JSON objects).

@@ -41,7 +41,7 @@ use serde_json::{json, Value};
 
 use super::{
     desired_tags, from_desired, owner_from_tags, tags_json, Ctx, Decl, DeleteTarget, Observed,
-    Owner, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
+    Owner, Reconciler,
 };
 use crate::aws::AwsError;
 use crate::spec::model::Bucket;
@@ -384,13 +384,17 @@ impl Reconciler for S3 {
                     // An endpoint that ignores the region filter still names each bucket's
                     // region; one that names none is checked by location below.
                     .filter(|b| b.bucket_region().is_none_or(|r| r == region))
-                    .filter_map(|b| b.name().map(str::to_string)),
+                    .filter_map(|b| b.name().map(str::to_string))
+                    // The spec's own buckets are read by observe.
+                    .filter(|n| !cx.in_spec("s3", n)),
             );
         }
         let tagged: Vec<(String, String)> = stream::iter(names)
             .map(|name| async move {
                 match bucket_tags(s3, &name).await {
-                    Ok(Some(tags)) => Ok(ours_in_env(&tags, cx.environment).map(|a| (name, a))),
+                    Ok(Some(tags)) => {
+                        Ok(super::ours_of_kind(&tags, cx.environment, "s3").map(|a| (name, a)))
+                    }
                     Ok(None) => Ok(None),
                     // Deleted since the listing, or not readable from here: not ours to manage.
                     Err(e)
@@ -684,16 +688,6 @@ fn not_ours(op: &str, bucket: &str, owner: &Owner) -> AwsError {
         "NotOwned",
         format!("bucket {bucket} is not novactl's ({reason}); refusing to change it"),
     )
-}
-
-/// The `novactl:address` of a bucket tagged with `environment`.
-fn ours_in_env(tags: &Value, environment: &str) -> Option<String> {
-    if tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) != Some(environment) {
-        return None;
-    }
-    tags.get(TAG_ADDRESS)
-        .and_then(Value::as_str)
-        .map(str::to_string)
 }
 
 /// Reads a bucket's state. Never writes, whoever owns the bucket.
@@ -1338,8 +1332,12 @@ s3:
     #[test]
     fn only_this_environments_tags_are_discovered() {
         let t = json!({"novactl:address": "s3.models", "novactl:environment": "prod"});
-        assert_eq!(ours_in_env(&t, "prod").as_deref(), Some("s3.models"));
-        assert_eq!(ours_in_env(&t, "staging"), None);
-        assert_eq!(ours_in_env(&json!({"Project": "x"}), "prod"), None);
+        let ours = |t: &Value, env: &str| crate::resources::ours_of_kind(t, env, "s3");
+        assert_eq!(ours(&t, "prod").as_deref(), Some("s3.models"));
+        assert_eq!(ours(&t, "staging"), None);
+        assert_eq!(ours(&json!({"Project": "x"}), "prod"), None);
+        // Another kind's resource (a log group's role, say) is not a bucket.
+        let role = json!({"novactl:address": "log_group.hipaa", "novactl:environment": "prod"});
+        assert_eq!(ours(&role, "prod"), None);
     }
 }

@@ -232,7 +232,9 @@ impl Reconciler for Sns {
             arns.extend(
                 page.topics()
                     .iter()
-                    .filter_map(|t| t.topic_arn().map(str::to_string)),
+                    .filter_map(|t| t.topic_arn().map(str::to_string))
+                    // The spec's own topics are read by observe.
+                    .filter(|arn| !cx.in_spec("sns", arn.rsplit(':').next().unwrap_or_default())),
             );
         }
         let mut out = Vec::new();
@@ -242,7 +244,7 @@ impl Reconciler for Sns {
                 Err(e) if ["NotFound", "AuthorizationError"].contains(&e.code.as_str()) => continue,
                 Err(e) => return Err(e),
             };
-            if let Some(address) = ours_of_kind(&tags, cx.environment, "sns") {
+            if let Some(address) = super::ours_of_kind(&tags, cx.environment, "sns") {
                 if let Some(o) = read_topic(cx, region, &address, &arn).await? {
                     out.push(o);
                 }
@@ -258,19 +260,6 @@ fn tag(k: &str, v: &str) -> Tag {
         .value(v)
         .build()
         .expect("tag key and value are set")
-}
-
-/// The `novactl:address` of a resource tagged with this environment, when it is of `kind`
-/// (with or without the `dr.` prefix).
-pub(crate) fn ours_of_kind(tags: &Value, environment: &str, kind: &str) -> Option<String> {
-    if tags.get(super::TAG_ENVIRONMENT).and_then(Value::as_str) != Some(environment) {
-        return None;
-    }
-    let address = tags.get(super::TAG_ADDRESS).and_then(Value::as_str)?;
-    let bare = address.strip_prefix("dr.").unwrap_or(address);
-    bare.strip_prefix(kind)
-        .is_some_and(|rest| rest.starts_with('.'))
-        .then(|| address.to_string())
 }
 
 async fn topic_tags(cx: &Ctx<'_>, region: &str, arn: &str) -> Result<Value, AwsError> {
@@ -326,6 +315,7 @@ async fn read_topic(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::ours_of_kind;
 
     #[test]
     fn discovery_keeps_only_this_kind_and_environment() {
