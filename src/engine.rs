@@ -67,6 +67,15 @@ impl Model {
                 }
             }
         }
+        // A dependency a kind declared (an explicit reference, a reference inside a template
+        // file) that the spec does not define: name the key that holds it.
+        for d in &decls {
+            for dep in &d.deps {
+                if !defined.contains(dep) {
+                    return Err(undefined_dep(&spec, &raw, d, dep, &defined));
+                }
+            }
+        }
         check_duplicates(&spec, &decls)?;
         let graph = Graph::build(&spec, &decls)?;
         let files: Vec<_> = decls
@@ -194,6 +203,49 @@ fn insert_outputs(ctx: &mut Value, address: &str, outputs: Value) {
             }
         }
     }
+}
+
+fn undefined_dep(
+    spec: &LoadedSpec,
+    raw: &serde_yaml::Value,
+    d: &Decl,
+    dep: &str,
+    defined: &[String],
+) -> SpecError {
+    let mut leaves = Vec::new();
+    if let Some(sub) = yaml_at(raw, &d.spec_path) {
+        string_leaves(sub, &d.spec_path, &mut leaves);
+    }
+    let known = format!("(defined: {})", defined.join(", "));
+    for (key, text) in &leaves {
+        let file = spec.template_path(text);
+        if d.template_files.contains(&file) {
+            let refs = std::fs::read_to_string(&file)
+                .map(|t| crate::spec::render::refs_in(&t))
+                .unwrap_or_default();
+            if refs.iter().any(|r| r == dep) {
+                return spec.error(
+                    key,
+                    format!(
+                        "template file {} refers to `{dep}`, which the spec does not define {known}",
+                        file.display()
+                    ),
+                );
+            }
+        }
+    }
+    let key = leaves
+        .iter()
+        .find(|(_, text)| {
+            let last = dep.rsplit('.').next().unwrap_or(dep);
+            text == last
+        })
+        .map(|(k, _)| k.clone())
+        .unwrap_or_else(|| d.spec_path.clone());
+    spec.error(
+        &key,
+        format!("refers to `{dep}`, which the spec does not define {known}"),
+    )
 }
 
 /// Every string in a YAML subtree with its dotted key path.

@@ -80,6 +80,27 @@ fn bad_specs_fail_with_file_line_and_key() {
             says: "7 to 30",
         },
         Case {
+            reason: "dangling reference to a key",
+            yaml: "kms:\n  phi:\n    alias: alias/x\ns3:\n  models:\n    name: my-models-bucket\n    kms_key: pii\n",
+            line: 9,
+            key: "s3.models.kms_key",
+            says: "pii",
+        },
+        Case {
+            reason: "two buckets with one name",
+            yaml: "kms:\n  phi:\n    alias: alias/x\ns3:\n  a:\n    name: \"{{ environment }}-same\"\n    kms_key: phi\n  b:\n    name: prod-same\n    kms_key: phi\n",
+            line: 11,
+            key: "s3.b.name",
+            says: "s3.a",
+        },
+        Case {
+            reason: "dangling reference in a policy template",
+            yaml: "kms:\n  phi:\n    alias: alias/x\niam:\n  r:\n    name: R\n    trust: [sagemaker.amazonaws.com]\n    policies:\n      p: ../policies/sagemaker-execution.json.tera\n",
+            line: 11,
+            key: "iam.r.policies.p",
+            says: "s3",
+        },
+        Case {
             reason: "unknown top-level section",
             yaml: "kmss:\n  phi:\n    alias: alias/x\n",
             line: 3,
