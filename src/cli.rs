@@ -56,6 +56,20 @@ pub enum Cmd {
     Apply(ApplyArgs),
     /// Delete everything the spec describes (that novactl owns), in reverse dependency order.
     Destroy(DestroyArgs),
+    /// HIPAA compliance gate (not in this version: exits 1 with a message).
+    #[command(hide = true)]
+    Check {
+        #[arg(long)]
+        live: bool,
+        #[arg(long, default_value = "text")]
+        format: String,
+    },
+    /// Disaster-recovery drill and failover (not in this version: exits 1 with a message).
+    #[command(hide = true)]
+    Dr {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -141,6 +155,11 @@ pub async fn run(cli: Cli, sh: &Shell) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Validate => validate(&cli, sh),
+        Cmd::Check { .. } | Cmd::Dr { .. } => Err(Failure::Usage(
+            "this command is part of the CLI contract but not implemented in this version of \
+             novactl; nothing was read or changed"
+                .into(),
+        )),
         Cmd::Plan(a) => plan_cmd(&cli, a, sh).await,
         Cmd::Apply(a) => apply_cmd(&cli, a, sh).await,
         Cmd::Destroy(a) => destroy_cmd(&cli, a, sh).await,

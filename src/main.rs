@@ -18,7 +18,19 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    // clap exits 2 on a usage error, which `plan --detailed-exitcode` callers read as "changes
+    // pending": usage errors exit 1 like every other error.
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let sh = shell::Shell::new(cli.quiet, cli.verbose, cli.no_color);
     let filter = match cli.verbose {
         0 => "warn",

@@ -140,6 +140,17 @@ fn a_missing_spec_file_is_a_clear_error() {
 }
 
 #[test]
+fn usage_errors_exit_1_never_2() {
+    // Exit 2 means "changes pending" to `plan --detailed-exitcode` callers.
+    let r = novactl(None, &["plan", "--detailed-exitcode", "--no-such-flag"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("--no-such-flag"), "{}", r.stderr);
+    let r = novactl(None, &["--help"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("plan"), "{}", r.stdout);
+}
+
+#[test]
 fn the_shipped_environments_validate() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     for env in ["prod", "local"] {
