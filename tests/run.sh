@@ -3,8 +3,7 @@
 # every Rust test (unit, mock and integration against the emulator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Builds live outside the clone (the AWS SDK takes minutes to build cold); .ci/run agrees.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/novactl/target}"
+. tests/target-dir.sh
 python3 tests/emulator/moto_launcher.py --install-only
 venv="${NOVACTL_MOTO_VENV:-.moto-venv}"
 echo "== emulator self-test"

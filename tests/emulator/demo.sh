@@ -4,7 +4,7 @@
 # KEEP=1 so you can explore with `novactl -e environments/local.yaml plan`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/novactl/target}"
+. tests/target-dir.sh
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
 export AWS_EC2_METADATA_DISABLED=true
 spec=environments/local.yaml
