@@ -39,7 +39,7 @@ use serde_json::{json, Value};
 use super::ours_of_kind;
 use super::sns::{account, kms_ref};
 use super::{
-    desired_tags, from_desired, owner_from_tags, tag_delta, tags_json, Ctx, Decl, DeleteTarget,
+    desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Owner, Reconciler,
 };
 use crate::aws::AwsError;
@@ -395,24 +395,31 @@ impl Reconciler for LogGroup {
                     let arn = group_arn(&decl.region, cx.account_id, &d.name)
                         .trim_end_matches(":*")
                         .to_string();
-                    let (set, remove) = tag_delta(&live["tags"], &json!(d.tags));
-                    if !set.is_empty() {
-                        let mut req = logs.tag_resource().resource_arn(&arn);
-                        for (k, v) in &set {
-                            req = req.tags(k, v);
-                        }
-                        req.send()
-                            .await
-                            .map_err(AwsError::from_sdk("logs:TagResource"))?;
-                    }
-                    if !remove.is_empty() {
-                        logs.untag_resource()
-                            .resource_arn(&arn)
-                            .set_tag_keys(Some(remove))
-                            .send()
-                            .await
-                            .map_err(AwsError::from_sdk("logs:UntagResource"))?;
-                    }
+                    let arn = &arn;
+                    sync_tags(
+                        &live["tags"],
+                        &json!(d.tags),
+                        |set| async move {
+                            let mut req = logs.tag_resource().resource_arn(arn);
+                            for (k, v) in &set {
+                                req = req.tags(k, v);
+                            }
+                            req.send()
+                                .await
+                                .map(drop)
+                                .map_err(AwsError::from_sdk("logs:TagResource"))
+                        },
+                        |keys| async move {
+                            logs.untag_resource()
+                                .resource_arn(arn)
+                                .set_tag_keys(Some(keys))
+                                .send()
+                                .await
+                                .map(drop)
+                                .map_err(AwsError::from_sdk("logs:UntagResource"))
+                        },
+                    )
+                    .await?;
                 }
                 "role" => ensure_role(cx, &decl.address, &d.role, Some(&live["role"])).await?,
                 _ => {}
@@ -581,25 +588,31 @@ async fn ensure_role(
             .await
             .map_err(AwsError::from_sdk("iam:PutRolePolicy"))?;
     }
-    let (set, remove) = tag_delta(&live["tags"], &json!(want.tags));
-    if !set.is_empty() {
-        let mut req = iam.tag_role().role_name(&want.name);
-        for (k, v) in &set {
-            req = req.tags(iam_tag(k, v));
-        }
-        req.send()
-            .await
-            .map_err(AwsError::from_sdk("iam:TagRole"))?;
-    }
-    if !remove.is_empty() {
-        iam.untag_role()
-            .role_name(&want.name)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("iam:UntagRole"))?;
-    }
-    Ok(())
+    let name = &want.name;
+    sync_tags(
+        &live["tags"],
+        &json!(want.tags),
+        |set| async move {
+            let mut req = iam.tag_role().role_name(name);
+            for (k, v) in &set {
+                req = req.tags(iam_tag(k, v));
+            }
+            req.send()
+                .await
+                .map(drop)
+                .map_err(AwsError::from_sdk("iam:TagRole"))
+        },
+        |keys| async move {
+            iam.untag_role()
+                .role_name(name)
+                .set_tag_keys(Some(keys))
+                .send()
+                .await
+                .map(drop)
+                .map_err(AwsError::from_sdk("iam:UntagRole"))
+        },
+    )
+    .await
 }
 
 async fn delete_role(cx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
@@ -952,30 +965,37 @@ impl Reconciler for Trail {
         }
         if changed.iter().any(|c| c == "tags") {
             let live = observed.state.clone().unwrap_or_default();
-            let (set, remove) = tag_delta(&live["tags"], &json!(d.tags));
-            if !set.is_empty() {
-                let mut req = ct.add_tags().resource_id(&arn);
-                for (k, v) in &set {
-                    req = req.tags_list(ct_tag(k, v));
-                }
-                req.send()
-                    .await
-                    .map_err(AwsError::from_sdk("cloudtrail:AddTags"))?;
-            }
-            if !remove.is_empty() {
-                let mut req = ct.remove_tags().resource_id(&arn);
-                for k in &remove {
-                    req = req.tags_list(
-                        aws_sdk_cloudtrail::types::Tag::builder()
-                            .key(k)
-                            .build()
-                            .expect("tag key is set"),
-                    );
-                }
-                req.send()
-                    .await
-                    .map_err(AwsError::from_sdk("cloudtrail:RemoveTags"))?;
-            }
+            let arn = &arn;
+            sync_tags(
+                &live["tags"],
+                &json!(d.tags),
+                |set| async move {
+                    let mut req = ct.add_tags().resource_id(arn);
+                    for (k, v) in &set {
+                        req = req.tags_list(ct_tag(k, v));
+                    }
+                    req.send()
+                        .await
+                        .map(drop)
+                        .map_err(AwsError::from_sdk("cloudtrail:AddTags"))
+                },
+                |keys| async move {
+                    let mut req = ct.remove_tags().resource_id(arn);
+                    for k in &keys {
+                        req = req.tags_list(
+                            aws_sdk_cloudtrail::types::Tag::builder()
+                                .key(k)
+                                .build()
+                                .expect("tag key is set"),
+                        );
+                    }
+                    req.send()
+                        .await
+                        .map(drop)
+                        .map_err(AwsError::from_sdk("cloudtrail:RemoveTags"))
+                },
+            )
+            .await?;
         }
         Ok(json!({ "name": d.name, "arn": arn }))
     }

@@ -40,7 +40,7 @@ use serde_json::{json, Map, Value};
 use super::ours_of_kind;
 use super::sns::account;
 use super::{
-    desired_tags, from_desired, owner_from_tags, tag_delta, tags_json, Ctx, Decl, DeleteTarget,
+    desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Owner, Reconciler,
 };
 use crate::aws::AwsError;
@@ -281,24 +281,31 @@ impl Reconciler for Alarm {
                 .unwrap_or_default()
                 .to_string();
             let live = observed.state.clone().unwrap_or_default();
-            let (set, remove) = tag_delta(&live["tags"], &json!(d.tags));
-            if !set.is_empty() {
-                let mut req = cw.tag_resource().resource_arn(&arn);
-                for (k, v) in &set {
-                    req = req.tags(cw_tag(k, v));
-                }
-                req.send()
-                    .await
-                    .map_err(AwsError::from_sdk("cloudwatch:TagResource"))?;
-            }
-            if !remove.is_empty() {
-                cw.untag_resource()
-                    .resource_arn(&arn)
-                    .set_tag_keys(Some(remove))
-                    .send()
-                    .await
-                    .map_err(AwsError::from_sdk("cloudwatch:UntagResource"))?;
-            }
+            let arn = &arn;
+            sync_tags(
+                &live["tags"],
+                &json!(d.tags),
+                |set| async move {
+                    let mut req = cw.tag_resource().resource_arn(arn);
+                    for (k, v) in &set {
+                        req = req.tags(cw_tag(k, v));
+                    }
+                    req.send()
+                        .await
+                        .map(drop)
+                        .map_err(AwsError::from_sdk("cloudwatch:TagResource"))
+                },
+                |keys| async move {
+                    cw.untag_resource()
+                        .resource_arn(arn)
+                        .set_tag_keys(Some(keys))
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(AwsError::from_sdk("cloudwatch:UntagResource"))
+                },
+            )
+            .await?;
         }
         Ok(observed.outputs.clone())
     }

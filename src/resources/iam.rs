@@ -32,7 +32,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{
-    desired_tags, from_desired, owner_from_tags, tag_delta, tags_json, Ctx, Decl, DeleteTarget,
+    desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Owner, Reconciler,
 };
 use crate::aws::AwsError;
@@ -290,24 +290,30 @@ impl Reconciler for Iam {
                     }
                 }
                 "tags" => {
-                    let (set, remove) = tag_delta(&live["tags"], &json!(d.tags));
-                    if !set.is_empty() {
-                        let mut req = iam.tag_role().role_name(role);
-                        for (k, v) in &set {
-                            req = req.tags(tag(k, v)?);
-                        }
-                        req.send()
-                            .await
-                            .map_err(AwsError::from_sdk("iam:TagRole"))?;
-                    }
-                    if !remove.is_empty() {
-                        iam.untag_role()
-                            .role_name(role)
-                            .set_tag_keys(Some(remove))
-                            .send()
-                            .await
-                            .map_err(AwsError::from_sdk("iam:UntagRole"))?;
-                    }
+                    sync_tags(
+                        &live["tags"],
+                        &json!(d.tags),
+                        |set| async move {
+                            let mut req = iam.tag_role().role_name(role);
+                            for (k, v) in &set {
+                                req = req.tags(tag(k, v)?);
+                            }
+                            req.send()
+                                .await
+                                .map(drop)
+                                .map_err(AwsError::from_sdk("iam:TagRole"))
+                        },
+                        |keys| async move {
+                            iam.untag_role()
+                                .role_name(role)
+                                .set_tag_keys(Some(keys))
+                                .send()
+                                .await
+                                .map(drop)
+                                .map_err(AwsError::from_sdk("iam:UntagRole"))
+                        },
+                    )
+                    .await?
                 }
                 // `name` is the identity: a different name is a different role.
                 _ => {}

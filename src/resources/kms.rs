@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
-    desired_tags, from_desired, owner_from_tags, tag_delta, tags_json, Ctx, Decl, DeleteTarget,
+    desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
 };
 use crate::aws::AwsError;
@@ -234,24 +234,30 @@ impl Reconciler for Kms {
                     }
                 }
                 "tags" => {
-                    let (set, remove) = tag_delta(&live["tags"], &json!(d.tags));
-                    if !set.is_empty() {
-                        let mut req = kms.tag_resource().key_id(key_id);
-                        for (k, v) in &set {
-                            req = req.tags(tag(k, v));
-                        }
-                        req.send()
-                            .await
-                            .map_err(AwsError::from_sdk("kms:TagResource"))?;
-                    }
-                    if !remove.is_empty() {
-                        kms.untag_resource()
-                            .key_id(key_id)
-                            .set_tag_keys(Some(remove))
-                            .send()
-                            .await
-                            .map_err(AwsError::from_sdk("kms:UntagResource"))?;
-                    }
+                    sync_tags(
+                        &live["tags"],
+                        &json!(d.tags),
+                        |set| async move {
+                            let mut req = kms.tag_resource().key_id(key_id);
+                            for (k, v) in &set {
+                                req = req.tags(tag(k, v));
+                            }
+                            req.send()
+                                .await
+                                .map(drop)
+                                .map_err(AwsError::from_sdk("kms:TagResource"))
+                        },
+                        |keys| async move {
+                            kms.untag_resource()
+                                .key_id(key_id)
+                                .set_tag_keys(Some(keys))
+                                .send()
+                                .await
+                                .map(drop)
+                                .map_err(AwsError::from_sdk("kms:UntagResource"))
+                        },
+                    )
+                    .await?
                 }
                 _ => {}
             }

@@ -285,6 +285,30 @@ pub fn tag_delta(live: &Value, want: &Value) -> (Vec<(String, String)>, Vec<Stri
     (set, remove)
 }
 
+/// Writes the difference between `live` and `want` tags: `set` gets the tags to add or change,
+/// `unset` the keys to remove; each runs only when it has something to do.
+pub async fn sync_tags<S, SF, U, UF>(
+    live: &Value,
+    want: &Value,
+    set: S,
+    unset: U,
+) -> Result<(), AwsError>
+where
+    S: FnOnce(Vec<(String, String)>) -> SF,
+    SF: std::future::Future<Output = Result<(), AwsError>>,
+    U: FnOnce(Vec<String>) -> UF,
+    UF: std::future::Future<Output = Result<(), AwsError>>,
+{
+    let (add, remove) = tag_delta(live, want);
+    if !add.is_empty() {
+        set(add).await?;
+    }
+    if !remove.is_empty() {
+        unset(remove).await?;
+    }
+    Ok(())
+}
+
 /// Read a typed desired struct back from its JSON.
 pub fn from_desired<T: serde::de::DeserializeOwned>(
     address: &str,

@@ -31,7 +31,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::{
-    desired_tags, from_desired, owner_from_tags, tag_delta, tags_json, Ctx, Decl, DeleteTarget,
+    desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
 };
 use crate::aws::AwsError;
@@ -402,25 +402,30 @@ pub async fn retag(
     live: &Value,
     want: &Value,
 ) -> Result<(), AwsError> {
-    let (set, remove) = tag_delta(live, want);
-    if !set.is_empty() {
-        let set: BTreeMap<String, String> = set.into_iter().collect();
-        sm.add_tags()
-            .resource_arn(arn)
-            .set_tags(Some(sm_tags(&set)))
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("sagemaker:AddTags"))?;
-    }
-    if !remove.is_empty() {
-        sm.delete_tags()
-            .resource_arn(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("sagemaker:DeleteTags"))?;
-    }
-    Ok(())
+    sync_tags(
+        live,
+        want,
+        |set| async move {
+            let set: BTreeMap<String, String> = set.into_iter().collect();
+            sm.add_tags()
+                .resource_arn(arn)
+                .set_tags(Some(sm_tags(&set)))
+                .send()
+                .await
+                .map(drop)
+                .map_err(AwsError::from_sdk("sagemaker:AddTags"))
+        },
+        |keys| async move {
+            sm.delete_tags()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys))
+                .send()
+                .await
+                .map(drop)
+                .map_err(AwsError::from_sdk("sagemaker:DeleteTags"))
+        },
+    )
+    .await
 }
 
 /// Creates the desired version unless it exists (as ours) already.

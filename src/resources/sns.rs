@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
-    desired_tags, from_desired, owner_from_tags, tag_delta, tags_json, Ctx, Decl, DeleteTarget,
+    desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Reconciler,
 };
 use crate::aws::AwsError;
@@ -179,24 +179,30 @@ impl Reconciler for Sns {
                         .map_err(AwsError::from_sdk("sns:SetTopicAttributes"))?;
                 }
                 "tags" => {
-                    let (set, remove) = tag_delta(&live["tags"], &json!(d.tags));
-                    if !set.is_empty() {
-                        let mut req = sns.tag_resource().resource_arn(arn);
-                        for (k, v) in &set {
-                            req = req.tags(tag(k, v));
-                        }
-                        req.send()
-                            .await
-                            .map_err(AwsError::from_sdk("sns:TagResource"))?;
-                    }
-                    if !remove.is_empty() {
-                        sns.untag_resource()
-                            .resource_arn(arn)
-                            .set_tag_keys(Some(remove))
-                            .send()
-                            .await
-                            .map_err(AwsError::from_sdk("sns:UntagResource"))?;
-                    }
+                    sync_tags(
+                        &live["tags"],
+                        &json!(d.tags),
+                        |set| async move {
+                            let mut req = sns.tag_resource().resource_arn(arn);
+                            for (k, v) in &set {
+                                req = req.tags(tag(k, v));
+                            }
+                            req.send()
+                                .await
+                                .map(drop)
+                                .map_err(AwsError::from_sdk("sns:TagResource"))
+                        },
+                        |keys| async move {
+                            sns.untag_resource()
+                                .resource_arn(arn)
+                                .set_tag_keys(Some(keys))
+                                .send()
+                                .await
+                                .map(drop)
+                                .map_err(AwsError::from_sdk("sns:UntagResource"))
+                        },
+                    )
+                    .await?
                 }
                 _ => {}
             }
