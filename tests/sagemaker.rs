@@ -524,3 +524,42 @@ async fn drift_is_detected_and_repaired() {
     assert_eq!(l.min_max, Some((1, 5)));
     plan_json(&emu, &p, 0);
 }
+
+#[tokio::test]
+async fn a_model_and_endpoint_that_left_the_spec_are_deleted_in_reverse_order() {
+    let emu = Emulator::start();
+    let p = Project::new(&spec(&BASE));
+    apply(&emu, &p).expect_code(0);
+
+    // The same spec without its `sagemaker:` section.
+    let full = spec(&BASE);
+    let without = &full[..full.find("sagemaker:\n").expect("sagemaker section")];
+    p.write_spec(without);
+    let plan = plan_json(&emu, &p, 2);
+    assert_eq!(
+        actions(&plan),
+        vec![
+            ("sagemaker_endpoint.mentallama".to_string(), "delete".to_string()),
+            ("sagemaker_model.mentallama".to_string(), "delete".to_string()),
+        ],
+        "endpoint first (reverse kind rank), nothing else"
+    );
+    apply(&emu, &p).expect_code(0);
+
+    let sm = emu.sagemaker("us-east-1").await;
+    let eps = sm.list_endpoints().send().await.unwrap();
+    assert!(eps.endpoints().is_empty(), "endpoint deleted");
+    let cfgs = sm.list_endpoint_configs().send().await.unwrap();
+    assert!(cfgs.endpoint_configs().is_empty(), "configs deleted");
+    let models = sm.list_models().send().await.unwrap();
+    assert!(models.models().is_empty(), "model versions deleted");
+    let aas = emu.autoscaling("us-east-1").await;
+    let targets = aas
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Sagemaker)
+        .send()
+        .await
+        .unwrap();
+    assert!(targets.scalable_targets().is_empty(), "scaling target deregistered");
+    plan_json(&emu, &p, 0);
+}

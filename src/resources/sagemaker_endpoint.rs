@@ -413,6 +413,44 @@ impl Reconciler for SagemakerEndpoint {
             .unwrap_or(60);
         h.destroy(name, variant, &Wait::minutes(minutes)).await
     }
+
+    /// Endpoints tagged with this environment that the spec no longer names.
+    async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
+        let c = cx.clients(region);
+        let mut candidates = Vec::new();
+        let mut pages = c.sagemaker.list_endpoints().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(AwsError::from_sdk("sagemaker:ListEndpoints"))?;
+            candidates.extend(
+                page.endpoints()
+                    .iter()
+                    // The spec's own endpoints are read by observe.
+                    .filter_map(|e| Some((e.endpoint_name()?, e.endpoint_arn()?)))
+                    .filter(|(name, _)| !cx.in_spec("sagemaker_endpoint", name))
+                    .map(|(name, arn)| (name.to_string(), arn.to_string())),
+            );
+        }
+        let mut out = Vec::new();
+        for (name, arn) in candidates {
+            let tags = list_tags(&c.sagemaker, &arn).await?;
+            let Some(address) = super::ours_of_kind(&tags, cx.environment, "sagemaker_endpoint")
+            else {
+                continue;
+            };
+            let h = Hosting {
+                sm: &c.sagemaker,
+                aas: &c.autoscaling,
+                address: &address,
+                environment: cx.environment,
+                progress: cx.progress,
+            };
+            let o = h.observe(&name, "").await?;
+            if o.state.is_some() {
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
 }
 
 fn list<'a>(it: impl Iterator<Item = &'a String>) -> String {

@@ -263,6 +263,49 @@ impl Reconciler for SagemakerModel {
         Ok(observed.outputs.clone())
     }
 
+    /// Model versions tagged with this environment whose model the spec no longer names; one
+    /// entry per address (delete removes every version of it).
+    async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
+        let sm = &cx.clients(region).sagemaker;
+        let mut candidates = Vec::new();
+        let mut pages = sm.list_models().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(AwsError::from_sdk("sagemaker:ListModels"))?;
+            for m in page.models() {
+                let name = m.model_name().unwrap_or_default();
+                // Versions of the spec's own models are read by observe.
+                let in_spec = name.rsplit_once('-').is_some_and(|(base, _)| {
+                    is_version_of(name, base) && cx.in_spec("sagemaker_model", base)
+                });
+                if !in_spec {
+                    candidates.push((
+                        name.to_string(),
+                        m.model_arn().unwrap_or_default().to_string(),
+                    ));
+                }
+            }
+        }
+        let mut out: Vec<Observed> = Vec::new();
+        for (name, arn) in candidates {
+            let tags = list_tags(sm, &arn).await?;
+            let Some(address) = super::ours_of_kind(&tags, cx.environment, "sagemaker_model")
+            else {
+                continue;
+            };
+            if out.iter().any(|o| o.address == address) {
+                continue;
+            }
+            out.push(Observed {
+                address,
+                physical_id: name.clone(),
+                state: Some(json!({ "name": name, "tags": tags })),
+                owner: super::Owner::Ours,
+                outputs: json!({ "name": name, "arn": arn }),
+            });
+        }
+        Ok(out)
+    }
+
     async fn delete(&self, cx: &Ctx<'_>, t: &DeleteTarget<'_>) -> Result<(), AwsError> {
         let sm = &cx.clients(t.region).sagemaker;
         let base = t
