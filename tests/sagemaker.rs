@@ -539,8 +539,14 @@ async fn a_model_and_endpoint_that_left_the_spec_are_deleted_in_reverse_order() 
     assert_eq!(
         actions(&plan),
         vec![
-            ("sagemaker_endpoint.mentallama".to_string(), "delete".to_string()),
-            ("sagemaker_model.mentallama".to_string(), "delete".to_string()),
+            (
+                "sagemaker_endpoint.mentallama".to_string(),
+                "delete".to_string()
+            ),
+            (
+                "sagemaker_model.mentallama".to_string(),
+                "delete".to_string()
+            ),
         ],
         "endpoint first (reverse kind rank), nothing else"
     );
@@ -560,6 +566,9 @@ async fn a_model_and_endpoint_that_left_the_spec_are_deleted_in_reverse_order() 
         .send()
         .await
         .unwrap();
-    assert!(targets.scalable_targets().is_empty(), "scaling target deregistered");
+    assert!(
+        targets.scalable_targets().is_empty(),
+        "scaling target deregistered"
+    );
     plan_json(&emu, &p, 0);
 }

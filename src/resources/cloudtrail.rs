@@ -36,6 +36,7 @@ use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::iam::Iam;
 use super::ours_of_kind;
 use super::sns::{account, kms_ref};
 use super::{
@@ -43,6 +44,7 @@ use super::{
     Observed, Owner, Reconciler,
 };
 use crate::aws::AwsError;
+use crate::plan::diff;
 use crate::spec::model::Spec;
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
@@ -60,6 +62,7 @@ pub const RETENTION_DAYS: &[i32] = &[
 pub const IAM_PROPAGATION: Duration = Duration::from_secs(60);
 
 const ROLE_POLICY: &str = "cloudtrail-to-logs";
+const ROLE_DESCRIPTION: &str = "CloudTrail delivery to CloudWatch Logs (novactl)";
 
 /// Data event names in the spec and the selector they stand for.
 const DATA_EVENTS: &[(&str, &str, &str)] = &[
@@ -168,15 +171,8 @@ struct GroupDesired {
     kms_key_id: String,
     retention_days: i32,
     tags: BTreeMap<String, String>,
-    role: RoleDesired,
-}
-
-#[derive(Deserialize)]
-struct RoleDesired {
-    name: String,
-    trust: Value,
-    policy: Value,
-    tags: BTreeMap<String, String>,
+    /// The role in the `iam` kind's desired shape.
+    role: Value,
 }
 
 #[async_trait]
@@ -272,10 +268,14 @@ impl Reconciler for LogGroup {
             "kms_key_id": kms,
             "retention_days": t.log_retention_days.unwrap_or(0),
             "tags": tags,
+            // In the `iam` kind's shape: that kind reads and writes the role.
             "role": {
                 "name": decl.outputs["role_name"],
-                "trust": trust_policy(),
-                "policy": role_policy(&decl.region, &account(r), &decl.identity),
+                "trust_policy": trust_policy(),
+                "inline_policies": {
+                    ROLE_POLICY: role_policy(&decl.region, &account(r), &decl.identity),
+                },
+                "description": ROLE_DESCRIPTION,
                 "tags": tags,
             },
         }))
@@ -300,6 +300,7 @@ impl Reconciler for LogGroup {
             .trim_end_matches(":*")
             .to_string();
         let role = decl.outputs["role_name"].as_str().unwrap_or_default();
+        let rd = role_decl(decl, role);
         let (tags, role_state) = tokio::try_join!(
             async {
                 logs.list_tags_for_resource()
@@ -309,18 +310,17 @@ impl Reconciler for LogGroup {
                     .map(|o| tags_json(o.tags.unwrap_or_default()))
                     .map_err(AwsError::from_sdk("logs:ListTagsForResource"))
             },
-            read_role(cx, role),
+            Iam.observe(cx, &rd),
         )?;
         let mut owner = owner_from_tags(&tags, &decl.address, cx.environment);
-        if let (Owner::Ours, Some(r)) = (&owner, &role_state) {
-            if let Owner::Foreign { reason } =
-                owner_from_tags(&r["tags"], &decl.address, cx.environment)
-            {
+        if let (Owner::Ours, Owner::Foreign { reason }) = (&owner, &role_state.owner) {
+            if role_state.state.is_some() {
                 owner = Owner::Foreign {
                     reason: format!("its role {role}: {reason}"),
                 };
             }
         }
+        let role_state = role_state.state;
         Ok(Observed {
             address: decl.address.clone(),
             physical_id: decl.identity.clone(),
@@ -356,7 +356,7 @@ impl Reconciler for LogGroup {
             Err(e) => return Err(AwsError::from_err("logs:CreateLogGroup", e)),
         }
         set_retention(cx, &decl.region, &d.name, d.retention_days).await?;
-        ensure_role(cx, &decl.address, &d.role, None).await?;
+        ensure_role(cx, decl, &d.role).await?;
         Ok(decl.outputs.clone())
     }
 
@@ -421,7 +421,7 @@ impl Reconciler for LogGroup {
                     )
                     .await?;
                 }
-                "role" => ensure_role(cx, &decl.address, &d.role, Some(&live["role"])).await?,
+                "role" => ensure_role(cx, decl, &d.role).await?,
                 _ => {}
             }
         }
@@ -443,7 +443,17 @@ impl Reconciler for LogGroup {
             Err(e) => return Err(AwsError::from_err("logs:DeleteLogGroup", e)),
         }
         if let Some(role) = t.observed.outputs["role_name"].as_str() {
-            delete_role(cx, role).await?;
+            let rd = role_decl_at(&t.observed.address, t.region, role);
+            let live = Iam.observe(cx, &rd).await?;
+            if live.state.is_some() && live.owner == Owner::Ours {
+                let target = DeleteTarget {
+                    observed: &live,
+                    desired: None,
+                    region: t.region,
+                    force: false,
+                };
+                Iam.delete(cx, &target).await?;
+            }
         }
         Ok(())
     }
@@ -468,177 +478,47 @@ async fn set_retention(cx: &Ctx<'_>, region: &str, group: &str, days: i32) -> Re
     Ok(())
 }
 
-/// The role's state (`None` when it does not exist).
-async fn read_role(cx: &Ctx<'_>, name: &str) -> Result<Option<Value>, AwsError> {
-    let iam = &cx.aws.primary().iam;
-    let role = match iam.get_role().role_name(name).send().await {
-        Ok(o) => o.role,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|se| se.is_no_such_entity_exception()) =>
-        {
-            return Ok(None)
-        }
-        Err(e) => return Err(AwsError::from_err("iam:GetRole", e)),
-    };
-    let Some(role) = role else { return Ok(None) };
-    let trust = role
-        .assume_role_policy_document()
-        .map(crate::policy::parse_returned)
-        .unwrap_or(Value::Null);
-    let policy = match iam
-        .get_role_policy()
-        .role_name(name)
-        .policy_name(ROLE_POLICY)
-        .send()
-        .await
-    {
-        Ok(o) => crate::policy::parse_returned(o.policy_document()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|se| se.is_no_such_entity_exception()) =>
-        {
-            Value::Null
-        }
-        Err(e) => return Err(AwsError::from_err("iam:GetRolePolicy", e)),
-    };
-    let tags = iam
-        .list_role_tags()
-        .role_name(name)
-        .send()
-        .await
-        .map_err(AwsError::from_sdk("iam:ListRoleTags"))?;
-    let tags = tags_json(
-        tags.tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string())),
-    );
-    Ok(Some(json!({
-        "name": name,
-        "trust": trust,
-        "policy": policy,
-        "tags": tags,
-    })))
+/// The log group's role as a resource of the `iam` kind, owned by the log group's address.
+fn role_decl(decl: &Decl, role: &str) -> Decl {
+    role_decl_at(&decl.address, &decl.region, role)
 }
 
-fn iam_tag(k: &str, v: &str) -> aws_sdk_iam::types::Tag {
-    aws_sdk_iam::types::Tag::builder()
-        .key(k)
-        .value(v)
-        .build()
-        .expect("tag key and value are set")
+fn role_decl_at(address: &str, region: &str, role: &str) -> Decl {
+    Decl {
+        address: address.to_string(),
+        kind: "iam",
+        name: role.to_string(),
+        spec_path: String::new(),
+        region: region.to_string(),
+        identity: role.to_string(),
+        identity_key: String::new(),
+        deps: Vec::new(),
+        outputs: json!({}),
+        template_files: Vec::new(),
+    }
 }
 
-/// Makes the role match `want`, from whatever exists (`live`: its observed state, if known).
-async fn ensure_role(
-    cx: &Ctx<'_>,
-    address: &str,
-    want: &RoleDesired,
-    live: Option<&Value>,
-) -> Result<(), AwsError> {
-    let iam = &cx.aws.primary().iam;
-    let live = match live.filter(|l| l.get("name").is_some()) {
-        Some(l) => Some(l.clone()),
-        None => read_role(cx, &want.name).await?,
-    };
-    let live = match live {
-        Some(l) => {
-            if let Owner::Foreign { reason } = owner_from_tags(&l["tags"], address, cx.environment)
-            {
-                return Err(AwsError::local(
-                    "iam:CreateRole",
-                    "EntityAlreadyExists",
-                    format!(
-                        "role {} exists and is not this trail's: {reason}",
-                        want.name
-                    ),
-                ));
+/// Makes the log group's role match `want` from whatever exists, through the `iam` kind.
+async fn ensure_role(cx: &Ctx<'_>, decl: &Decl, want: &Value) -> Result<(), AwsError> {
+    let rd = role_decl(decl, want["name"].as_str().unwrap_or_default());
+    let live = Iam.observe(cx, &rd).await?;
+    match (&live.state, &live.owner) {
+        (None, _) => Iam.create(cx, &rd, want).await.map(drop),
+        (Some(_), Owner::Foreign { reason }) => Err(AwsError::local(
+            "iam:CreateRole",
+            "EntityAlreadyExists",
+            format!(
+                "role {} exists and is not this trail's: {reason}",
+                rd.identity
+            ),
+        )),
+        (Some(state), Owner::Ours) => {
+            let changed = diff::top_level(&diff::changes(state, want, &[]));
+            if changed.is_empty() {
+                return Ok(());
             }
-            l
+            Iam.update(cx, &rd, want, &live, &changed).await.map(drop)
         }
-        None => {
-            let mut req = iam
-                .create_role()
-                .role_name(&want.name)
-                .description("CloudTrail delivery to CloudWatch Logs (novactl)")
-                .assume_role_policy_document(want.trust.to_string());
-            for (k, v) in &want.tags {
-                req = req.tags(iam_tag(k, v));
-            }
-            req.send()
-                .await
-                .map_err(AwsError::from_sdk("iam:CreateRole"))?;
-            json!({ "trust": want.trust, "tags": want.tags })
-        }
-    };
-    if !crate::plan::diff::json_eq(&live["trust"], &want.trust) {
-        iam.update_assume_role_policy()
-            .role_name(&want.name)
-            .policy_document(want.trust.to_string())
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("iam:UpdateAssumeRolePolicy"))?;
-    }
-    if !crate::plan::diff::json_eq(&live["policy"], &want.policy) {
-        iam.put_role_policy()
-            .role_name(&want.name)
-            .policy_name(ROLE_POLICY)
-            .policy_document(want.policy.to_string())
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("iam:PutRolePolicy"))?;
-    }
-    let name = &want.name;
-    sync_tags(
-        &live["tags"],
-        &json!(want.tags),
-        |set| async move {
-            let mut req = iam.tag_role().role_name(name);
-            for (k, v) in &set {
-                req = req.tags(iam_tag(k, v));
-            }
-            req.send()
-                .await
-                .map(drop)
-                .map_err(AwsError::from_sdk("iam:TagRole"))
-        },
-        |keys| async move {
-            iam.untag_role()
-                .role_name(name)
-                .set_tag_keys(Some(keys))
-                .send()
-                .await
-                .map(drop)
-                .map_err(AwsError::from_sdk("iam:UntagRole"))
-        },
-    )
-    .await
-}
-
-async fn delete_role(cx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
-    let iam = &cx.aws.primary().iam;
-    match iam
-        .delete_role_policy()
-        .role_name(name)
-        .policy_name(ROLE_POLICY)
-        .send()
-        .await
-    {
-        Ok(_) => {}
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|se| se.is_no_such_entity_exception()) => {}
-        Err(e) => return Err(AwsError::from_err("iam:DeleteRolePolicy", e)),
-    }
-    match iam.delete_role().role_name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|se| se.is_no_such_entity_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(AwsError::from_err("iam:DeleteRole", e)),
     }
 }
 
