@@ -81,3 +81,21 @@ impl AwsError {
         }
     }
 }
+
+/// The result of a delete-like call, with "already gone" counted as success. `gone` is the
+/// SDK's typed check for the service's not-found error (never a match on message text).
+pub fn ok_if_gone<T, E, R>(
+    operation: &str,
+    result: Result<T, SdkError<E, R>>,
+    gone: impl FnOnce(&E) -> bool,
+) -> Result<(), AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(gone) => Ok(()),
+        Err(e) => Err(AwsError::from_err(operation, e)),
+    }
+}

@@ -13,7 +13,7 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_types::config_bag::ConfigBag;
 
-pub use error::AwsError;
+pub use error::{ok_if_gone, AwsError};
 
 /// Counts every AWS call the process makes, by `service:operation`.
 #[derive(Debug, Default)]

@@ -43,7 +43,7 @@ use super::{
     desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Owner, Reconciler,
 };
-use crate::aws::AwsError;
+use crate::aws::{ok_if_gone, AwsError};
 use crate::plan::diff;
 use crate::spec::model::Spec;
 use crate::spec::render::Renderer;
@@ -430,18 +430,14 @@ impl Reconciler for LogGroup {
 
     async fn delete(&self, cx: &Ctx<'_>, t: &DeleteTarget<'_>) -> Result<(), AwsError> {
         let logs = &cx.clients(t.region).logs;
-        match logs
-            .delete_log_group()
-            .log_group_name(&t.observed.physical_id)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_resource_not_found_exception()) => {}
-            Err(e) => return Err(AwsError::from_err("logs:DeleteLogGroup", e)),
-        }
+        ok_if_gone(
+            "logs:DeleteLogGroup",
+            logs.delete_log_group()
+                .log_group_name(&t.observed.physical_id)
+                .send()
+                .await,
+            |se| se.is_resource_not_found_exception(),
+        )?;
         if let Some(role) = t.observed.outputs["role_name"].as_str() {
             let rd = role_decl_at(&t.observed.address, t.region, role);
             let live = Iam.observe(cx, &rd).await?;
@@ -882,16 +878,11 @@ impl Reconciler for Trail {
 
     async fn delete(&self, cx: &Ctx<'_>, t: &DeleteTarget<'_>) -> Result<(), AwsError> {
         let ct = &cx.clients(t.region).cloudtrail;
-        match ct.delete_trail().name(&t.observed.physical_id).send().await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_trail_not_found_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(AwsError::from_err("cloudtrail:DeleteTrail", e)),
-        }
+        ok_if_gone(
+            "cloudtrail:DeleteTrail",
+            ct.delete_trail().name(&t.observed.physical_id).send().await,
+            |se| se.is_trail_not_found_exception(),
+        )
     }
 }
 

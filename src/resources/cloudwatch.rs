@@ -43,7 +43,7 @@ use super::{
     desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Owner, Reconciler,
 };
-use crate::aws::AwsError;
+use crate::aws::{ok_if_gone, AwsError};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
@@ -312,21 +312,14 @@ impl Reconciler for Alarm {
 
     async fn delete(&self, cx: &Ctx<'_>, t: &DeleteTarget<'_>) -> Result<(), AwsError> {
         let cw = &cx.clients(t.region).cloudwatch;
-        match cw
-            .delete_alarms()
-            .alarm_names(&t.observed.physical_id)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_resource_not_found()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(AwsError::from_err("cloudwatch:DeleteAlarms", e)),
-        }
+        ok_if_gone(
+            "cloudwatch:DeleteAlarms",
+            cw.delete_alarms()
+                .alarm_names(&t.observed.physical_id)
+                .send()
+                .await,
+            |se| se.is_resource_not_found(),
+        )
     }
 
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {

@@ -19,7 +19,7 @@ use super::{
     desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
 };
-use crate::aws::AwsError;
+use crate::aws::{ok_if_gone, AwsError};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
@@ -273,32 +273,22 @@ impl Reconciler for Kms {
             .and_then(|d| d["_deletion_window_days"].as_i64())
             .unwrap_or(30) as i32;
         if let Some(alias) = t.observed.state.as_ref().and_then(|s| s["alias"].as_str()) {
-            match kms.delete_alias().alias_name(alias).send().await {
-                Ok(_) => {}
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|se| se.is_not_found_exception()) => {}
-                Err(e) => return Err(AwsError::from_err("kms:DeleteAlias", e)),
-            }
+            ok_if_gone(
+                "kms:DeleteAlias",
+                kms.delete_alias().alias_name(alias).send().await,
+                |se| se.is_not_found_exception(),
+            )?;
         }
-        match kms
-            .schedule_key_deletion()
-            .key_id(&t.observed.physical_id)
-            .pending_window_in_days(window)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error().is_some_and(|se| {
-                    se.is_not_found_exception() || se.is_kms_invalid_state_exception()
-                }) =>
-            {
-                // Gone already, or already pending deletion.
-                Ok(())
-            }
-            Err(e) => Err(AwsError::from_err("kms:ScheduleKeyDeletion", e)),
-        }
+        // Gone already, or already pending deletion, is done.
+        ok_if_gone(
+            "kms:ScheduleKeyDeletion",
+            kms.schedule_key_deletion()
+                .key_id(&t.observed.physical_id)
+                .pending_window_in_days(window)
+                .send()
+                .await,
+            |se| se.is_not_found_exception() || se.is_kms_invalid_state_exception(),
+        )
     }
 
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {

@@ -77,7 +77,7 @@ use super::{
     desired_tags, from_desired, owner_from_tags, Ctx, Decl, DeleteTarget, Observed, Reconciler,
     TAG_ADDRESS, TAG_ENVIRONMENT,
 };
-use crate::aws::AwsError;
+use crate::aws::{ok_if_gone, AwsError};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
@@ -1060,48 +1060,29 @@ impl Hosting<'_> {
     /// Deletes the policy and deregisters the target; either being gone is success.
     async fn deregister_scaling(&self, name: &str, variant: &str) -> Result<(), AwsError> {
         let rid = Self::resource_id(name, variant);
-        match self
-            .aas
-            .delete_scaling_policy()
-            .policy_name(Self::policy_name(name))
-            .service_namespace(ServiceNamespace::Sagemaker)
-            .resource_id(&rid)
-            .scalable_dimension(ScalableDimension::from(DIMENSION))
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_object_not_found_exception()) => {}
-            Err(e) => {
-                return Err(AwsError::from_err(
-                    "application-autoscaling:DeleteScalingPolicy",
-                    e,
-                ))
-            }
-        }
-        match self
-            .aas
-            .deregister_scalable_target()
-            .service_namespace(ServiceNamespace::Sagemaker)
-            .resource_id(&rid)
-            .scalable_dimension(ScalableDimension::from(DIMENSION))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_object_not_found_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(AwsError::from_err(
-                "application-autoscaling:DeregisterScalableTarget",
-                e,
-            )),
-        }
+        ok_if_gone(
+            "application-autoscaling:DeleteScalingPolicy",
+            self.aas
+                .delete_scaling_policy()
+                .policy_name(Self::policy_name(name))
+                .service_namespace(ServiceNamespace::Sagemaker)
+                .resource_id(&rid)
+                .scalable_dimension(ScalableDimension::from(DIMENSION))
+                .send()
+                .await,
+            |se| se.is_object_not_found_exception(),
+        )?;
+        ok_if_gone(
+            "application-autoscaling:DeregisterScalableTarget",
+            self.aas
+                .deregister_scalable_target()
+                .service_namespace(ServiceNamespace::Sagemaker)
+                .resource_id(&rid)
+                .scalable_dimension(ScalableDimension::from(DIMENSION))
+                .send()
+                .await,
+            |se| se.is_object_not_found_exception(),
+        )
     }
 
     /// DeleteEndpoint and wait until it is gone (within the budget).

@@ -20,7 +20,7 @@ use super::{
     desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Reconciler,
 };
-use crate::aws::AwsError;
+use crate::aws::{ok_if_gone, AwsError};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
@@ -212,21 +212,14 @@ impl Reconciler for Sns {
 
     async fn delete(&self, cx: &Ctx<'_>, t: &DeleteTarget<'_>) -> Result<(), AwsError> {
         let sns = &cx.clients(t.region).sns;
-        match sns
-            .delete_topic()
-            .topic_arn(&t.observed.physical_id)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_not_found_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(AwsError::from_err("sns:DeleteTopic", e)),
-        }
+        ok_if_gone(
+            "sns:DeleteTopic",
+            sns.delete_topic()
+                .topic_arn(&t.observed.physical_id)
+                .send()
+                .await,
+            |se| se.is_not_found_exception(),
+        )
     }
 
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
