@@ -4,8 +4,7 @@
 
 mod common;
 
-use common::{novactl, novactl_env, unique, Emulator, Project};
-use serde_json::Value;
+use common::{changes, novactl, novactl_env, plan_json, unique, Emulator, Project};
 
 fn spec(env: &str, keys: &[(&str, &str)]) -> String {
     let mut s =
@@ -16,37 +15,6 @@ fn spec(env: &str, keys: &[(&str, &str)]) -> String {
         ));
     }
     s
-}
-
-fn plan_json(emu: &Emulator, p: &Project) -> Value {
-    let r = novactl(
-        Some(emu),
-        &["plan", "-e", p.spec.to_str().unwrap(), "--json"],
-    )
-    .expect_code(0);
-    serde_json::from_str(&r.stdout).expect("plan JSON")
-}
-
-/// (address, action, attribute paths) of every change that is not a no-op.
-fn changes(plan: &Value) -> Vec<(String, String, Vec<String>)> {
-    plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "no-op")
-        .map(|c| {
-            (
-                c["address"].as_str().unwrap().to_string(),
-                c["action"].as_str().unwrap().to_string(),
-                c["attributes"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|a| a["path"].as_str().unwrap().to_string())
-                    .collect(),
-            )
-        })
-        .collect()
 }
 
 async fn key_id(emu: &Emulator, alias: &str) -> String {

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{novactl, novactl_env, unique, Emulator, Project, ACCOUNT};
+use common::{changes, novactl, novactl_env, plan_json, unique, Emulator, Project, ACCOUNT};
 use serde_json::{json, Value};
 
 /// A test-only inline policy that depends on the key (dependency edge iam -> kms).
@@ -74,39 +74,6 @@ fn project(n: &Names, roles: &[&str]) -> Project {
     std::fs::write(p.path("policies/test-read.json.tera"), READ_POLICY).unwrap();
     std::fs::write(p.path("policies/test-metrics.json.tera"), METRICS_POLICY).unwrap();
     p
-}
-
-fn plan_json(emu: &Emulator, p: &Project) -> Value {
-    let r = novactl(
-        Some(emu),
-        &["plan", "-e", p.spec.to_str().unwrap(), "--json"],
-    )
-    .expect_code(0);
-    serde_json::from_str(&r.stdout).expect("plan JSON")
-}
-
-/// (address, action, attribute paths) of every change that is not a no-op.
-fn changes(plan: &Value) -> Vec<(String, String, Vec<String>)> {
-    plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "no-op")
-        .map(|c| {
-            (
-                c["address"].as_str().unwrap().to_string(),
-                c["action"].as_str().unwrap().to_string(),
-                c["attributes"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .map(|a| a["path"].as_str().unwrap().to_string())
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            )
-        })
-        .collect()
 }
 
 fn apply(emu: &Emulator, p: &Project) -> common::Run {

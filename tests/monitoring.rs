@@ -13,41 +13,10 @@ mod common;
 
 use std::time::Instant;
 
-use common::{novactl, Emulator, Project, ACCOUNT};
+use common::{changes, novactl, plan_json, Emulator, Project, ACCOUNT};
 use serde_json::Value;
 
 const REGION: &str = "us-east-1";
-
-fn plan_json(emu: &Emulator, p: &Project) -> Value {
-    let r = novactl(
-        Some(emu),
-        &["plan", "-e", p.spec.to_str().unwrap(), "--json"],
-    )
-    .expect_code(0);
-    serde_json::from_str(&r.stdout).expect("plan JSON")
-}
-
-/// (address, action, attribute paths) of every change that is not a no-op.
-fn changes(plan: &Value) -> Vec<(String, String, Vec<String>)> {
-    plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "no-op")
-        .map(|c| {
-            (
-                c["address"].as_str().unwrap().to_string(),
-                c["action"].as_str().unwrap().to_string(),
-                c["attributes"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|a| a["path"].as_str().unwrap().to_string())
-                    .collect(),
-            )
-        })
-        .collect()
-}
 
 fn apply(emu: &Emulator, p: &Project) -> f64 {
     let t = Instant::now();

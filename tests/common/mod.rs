@@ -230,3 +230,37 @@ pub fn unique(prefix: &str) -> String {
         .subsec_nanos();
     format!("{prefix}-{:x}{:x}", std::process::id() % 0xfff, n % 0xfffff)
 }
+
+/// `novactl plan --json` (exit 0 expected) as JSON.
+pub fn plan_json(emu: &Emulator, p: &Project) -> serde_json::Value {
+    let r = novactl(
+        Some(emu),
+        &["plan", "-e", p.spec.to_str().unwrap(), "--json"],
+    )
+    .expect_code(0);
+    serde_json::from_str(&r.stdout).expect("plan JSON")
+}
+
+/// (address, action, changed attribute paths) of every change that is not a no-op.
+pub fn changes(plan: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
+    plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap().to_string(),
+                c["action"].as_str().unwrap().to_string(),
+                c["attributes"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|a| a["path"].as_str().unwrap().to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            )
+        })
+        .collect()
+}
