@@ -380,3 +380,91 @@ async fn apply_without_a_terminal_needs_auto_approve() {
     assert!(r.stderr.contains("--auto-approve"), "{}", r.stderr);
     assert_eq!(keys_tagged(&emu, "kms.phi").await, 0);
 }
+
+#[tokio::test]
+async fn one_failure_skips_only_its_dependents_and_every_failure_is_listed() {
+    let emu = Emulator::start();
+    let (a, b, c) = (unique("a"), unique("b"), unique("c"));
+    let yaml = format!(
+        "environment: t9\nregion: us-east-1\nkms:\n  a:\n    alias: alias/{a}\n  b:\n    alias: alias/{b}\n  c:\n    alias: alias/{c}\n    description: \"paired with {{{{ kms.a.arn }}}}\"\n"
+    );
+    let p = Project::new(&yaml);
+    let path = p.spec.to_str().unwrap();
+    let r = novactl_env(
+        Some(&emu),
+        &["apply", "-e", path, "--auto-approve"],
+        &[("NOVACTL_FAIL_AT", "kms.after_create_key@kms.a")],
+    )
+    .expect_code(1);
+    let failed: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("  kms."))
+        .collect();
+    assert_eq!(
+        failed.len(),
+        2,
+        "every failed address is listed: {}",
+        r.stderr
+    );
+    assert!(
+        failed
+            .iter()
+            .any(|l| l.contains("kms.a") && l.contains("InjectedFault")),
+        "{failed:?}"
+    );
+    assert!(
+        failed
+            .iter()
+            .any(|l| l.contains("kms.c") && l.contains("DependencyFailed")),
+        "{failed:?}"
+    );
+    assert_eq!(
+        keys_tagged(&emu, "kms.b").await,
+        1,
+        "the independent branch went on"
+    );
+    assert_eq!(
+        keys_tagged(&emu, "kms.c").await,
+        0,
+        "the dependent was not attempted"
+    );
+
+    novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
+    assert_eq!(
+        keys_tagged(&emu, "kms.a").await,
+        1,
+        "resumed on the same key"
+    );
+    let c_id = key_id(&emu, &c).await;
+    let a_arn = emu
+        .kms("us-east-1")
+        .await
+        .describe_key()
+        .key_id(format!("alias/{a}"))
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap();
+    let desc = emu
+        .kms("us-east-1")
+        .await
+        .describe_key()
+        .key_id(&c_id)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .description
+        .unwrap();
+    assert_eq!(
+        desc,
+        format!("paired with {a_arn}"),
+        "rendered after kms.a existed"
+    );
+    novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(0);
+}

@@ -229,7 +229,7 @@ impl Reconciler for Iam {
             }
             Err(e) => return Err(AwsError::from_err("iam:CreateRole", e)),
         };
-        crate::faults::point("iam.after_create_role")?;
+        crate::faults::point("iam.after_create_role", &decl.address)?;
         for (pname, doc) in &d.inline_policies {
             put_policy(cx, &decl.region, &d.name, pname, doc).await?;
         }

@@ -158,7 +158,7 @@ impl Reconciler for Kms {
         let meta = out.key_metadata.ok_or_else(|| {
             AwsError::local("kms:CreateKey", "EmptyResponse", "no key metadata returned")
         })?;
-        crate::faults::point("kms.after_create_key")?;
+        crate::faults::point("kms.after_create_key", &decl.address)?;
         let key_id = meta.key_id().to_string();
         if d.rotation {
             kms.enable_key_rotation()

@@ -265,7 +265,7 @@ impl Reconciler for S3 {
             }
             Err(e) => return Err(AwsError::from_err("s3:CreateBucket", e)),
         };
-        crate::faults::point("s3.after_create_bucket")?;
+        crate::faults::point("s3.after_create_bucket", &decl.address)?;
         // Tags first: they record ownership.
         put_tags(s3, &d).await?;
         put_public_access_block(s3, &d).await?;

@@ -683,7 +683,7 @@ impl Hosting<'_> {
                     .send()
                     .await
                     .map_err(AwsError::from_sdk("sagemaker:CreateEndpoint"))?;
-                crate::faults::point("sagemaker.after_create_endpoint")?;
+                crate::faults::point("sagemaker.after_create_endpoint", self.address)?;
                 let n = self.wait_in_service(&d.name, w, &progress).await?;
                 self.verify_serves(&n, &d.config_name)?;
                 n
@@ -703,7 +703,7 @@ impl Hosting<'_> {
                     .send()
                     .await
                     .map_err(AwsError::from_sdk("sagemaker:UpdateEndpoint"))?;
-                crate::faults::point("sagemaker.after_update_endpoint")?;
+                crate::faults::point("sagemaker.after_update_endpoint", self.address)?;
                 let after = self.wait_in_service(&d.name, w, &progress).await?;
                 self.verify_serves(&after, &d.config_name)?;
                 after
@@ -727,7 +727,7 @@ impl Hosting<'_> {
         if live_tags != want_tags {
             retag(self.sm, &now.arn, &live_tags, &want_tags).await?;
         }
-        crate::faults::point("sagemaker.before_cleanup")?;
+        crate::faults::point("sagemaker.before_cleanup", self.address)?;
         self.cleanup(d, &now.config_name).await?;
         Ok(json!({ "name": d.name, "arn": now.arn, "config_name": now.config_name }))
     }
