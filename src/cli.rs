@@ -353,8 +353,14 @@ async fn apply_cmd(cli: &Cli, a: &ApplyArgs, sh: &Shell) -> Result<ExitCode, Fai
                     crate::plan::FORMAT_VERSION
                 )));
             }
+            if !a.common.targets.is_empty() || !a.common.adopt.is_empty() {
+                return Err(Failure::Usage(
+                    "a saved plan carries its own --target and --adopt; make a new plan to change them"
+                        .into(),
+                ));
+            }
             let common = Common {
-                targets: targets_of(&saved, &a.common),
+                targets: saved.targets.clone(),
                 ..a.common.clone()
             };
             let (fresh, obs) = make_plan(cli, &s, &common, &saved.adopted).await?;
@@ -406,16 +412,6 @@ async fn apply_cmd(cli: &Cli, a: &ApplyArgs, sh: &Shell) -> Result<ExitCode, Fai
     )
     .await;
     finish(&plan, outcomes, &s, sh, "Apply")
-}
-
-fn targets_of(saved: &Plan, common: &Common) -> Vec<String> {
-    if common.targets.is_empty() {
-        // A saved plan limited by --target covers only its own addresses.
-        Vec::new()
-    } else {
-        let _ = saved;
-        common.targets.clone()
-    }
 }
 
 fn confirm(auto: bool, sh: &Shell, what: &str) -> Result<(), Failure> {
@@ -515,6 +511,7 @@ async fn destroy_cmd(cli: &Cli, a: &DestroyArgs, sh: &Shell) -> Result<ExitCode,
         spec_file: spec_path(cli)?.display().to_string(),
         spec_digest: s.model.digest.clone(),
         changes,
+        targets: Vec::new(),
         adopted: Vec::new(),
         unreconciled: Vec::new(),
     };

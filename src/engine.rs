@@ -524,6 +524,7 @@ pub fn make_plan(
         spec_file: opts.spec_file.clone(),
         spec_digest: model.digest.clone(),
         changes,
+        targets: opts.targets.to_vec(),
         adopted: opts.adopt.to_vec(),
         unreconciled: resources::unreconciled_sections(&model.spec.spec)
             .into_iter()

@@ -468,3 +468,53 @@ async fn one_failure_skips_only_its_dependents_and_every_failure_is_listed() {
     );
     novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(0);
 }
+
+#[tokio::test]
+async fn target_limits_plan_and_apply_and_a_saved_targeted_plan_keeps_its_limit() {
+    let emu = Emulator::start();
+    let (a, b, c) = (unique("a"), unique("b"), unique("c"));
+    let yaml = format!(
+        "environment: t10\nregion: us-east-1\nkms:\n  a:\n    alias: alias/{a}\n  b:\n    alias: alias/{b}\n  c:\n    alias: alias/{c}\n    description: \"needs {{{{ kms.a.arn }}}}\"\n"
+    );
+    let p = Project::new(&yaml);
+    let path = p.spec.to_str().unwrap();
+    let plan: serde_json::Value = serde_json::from_str(
+        &novactl(
+            Some(&emu),
+            &["plan", "-e", path, "--json", "--target", "kms.c"],
+        )
+        .expect_code(0)
+        .stdout,
+    )
+    .unwrap();
+    let mut got: Vec<String> = changes(&plan).into_iter().map(|c| c.0).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec!["kms.a", "kms.c"],
+        "the target and what it depends on"
+    );
+
+    let saved = p.path("targeted.plan.json");
+    let saved = saved.to_str().unwrap();
+    novactl(
+        Some(&emu),
+        &["plan", "-e", path, "--target", "kms.c", "--out", saved],
+    )
+    .expect_code(0);
+    novactl(Some(&emu), &["apply", "-e", path, "--auto-approve", saved]).expect_code(0);
+    assert_eq!(keys_tagged(&emu, "kms.a").await, 1);
+    assert_eq!(keys_tagged(&emu, "kms.c").await, 1);
+    assert_eq!(
+        keys_tagged(&emu, "kms.b").await,
+        0,
+        "outside the target: untouched"
+    );
+    let r = novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(2);
+    assert!(r.stdout.contains("+ kms.b"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Plan: 1 to create, 0 to update"),
+        "{}",
+        r.stdout
+    );
+}

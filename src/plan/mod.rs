@@ -82,6 +82,9 @@ pub struct Plan {
     pub spec_digest: String,
     /// Every resource, in execution order (no-ops included, for staleness checks).
     pub changes: Vec<Change>,
+    /// `--target` addresses the plan was limited to (empty: everything).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     /// Addresses the user chose to adopt (`--adopt`) when the plan was made.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adopted: Vec<String>,
