@@ -115,17 +115,9 @@ fn plan_json(emu: &Emulator, p: &Project, want: i32) -> Value {
 
 /// (address, action) of the changes that are not no-ops.
 fn actions(plan: &Value) -> Vec<(String, String)> {
-    plan["changes"]
-        .as_array()
-        .expect("changes")
-        .iter()
-        .filter(|c| c["action"] != "no-op")
-        .map(|c| {
-            (
-                c["address"].as_str().unwrap().to_string(),
-                c["action"].as_str().unwrap().to_string(),
-            )
-        })
+    common::changes(plan)
+        .into_iter()
+        .map(|(address, action, _)| (address, action))
         .collect()
 }
 
