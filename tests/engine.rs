@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{changes, novactl, novactl_env, plan_json, unique, Emulator, Project};
+use common::{
+    assert_no_changes, changes, novactl, novactl_env, plan_json, unique, Emulator, Project,
+};
 
 fn spec(env: &str, keys: &[(&str, &str)]) -> String {
     let mut s =
@@ -17,17 +19,21 @@ fn spec(env: &str, keys: &[(&str, &str)]) -> String {
     s
 }
 
-async fn key_id(emu: &Emulator, alias: &str) -> String {
+/// DescribeKey of a key id, ARN or `alias/...` name.
+async fn key_meta(emu: &Emulator, key: &str) -> aws_sdk_kms::types::KeyMetadata {
     emu.kms("us-east-1")
         .await
         .describe_key()
-        .key_id(format!("alias/{alias}"))
+        .key_id(key)
         .send()
         .await
-        .expect("alias resolves")
+        .unwrap_or_else(|e| panic!("describe {key}: {e:?}"))
         .key_metadata
-        .unwrap()
-        .key_id
+        .expect("key metadata")
+}
+
+async fn key_id(emu: &Emulator, alias: &str) -> String {
+    key_meta(emu, &format!("alias/{alias}")).await.key_id
 }
 
 /// Live keys tagged with `address` (not pending deletion).
@@ -73,14 +79,7 @@ async fn apply_converges_and_second_apply_writes_nothing() {
     novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
     let kms = emu.kms("us-east-1").await;
     let id = key_id(&emu, &a).await;
-    let meta = kms
-        .describe_key()
-        .key_id(&id)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap();
+    let meta = key_meta(&emu, &id).await;
     assert_eq!(meta.description(), Some("key phi"));
     let rot = kms
         .get_key_rotation_status()
@@ -100,7 +99,7 @@ async fn apply_converges_and_second_apply_writes_nothing() {
     assert_eq!(tag("novactl:environment").as_deref(), Some("t1"));
     assert_eq!(tag("Project").as_deref(), Some("NOVAMIND"));
 
-    let again = novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(0);
+    let again = assert_no_changes(&emu, path);
     assert!(again.stdout.starts_with("No changes."), "{}", again.stdout);
     let second = novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
     assert_eq!(
@@ -155,7 +154,7 @@ async fn drift_is_planned_on_exactly_the_drifted_address_and_repaired() {
         .unwrap();
     assert!(rot.key_rotation_enabled);
     assert_eq!(keys_tagged(&emu, "kms.phi").await, 1, "no second key");
-    novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(0);
+    assert_no_changes(&emu, path);
 }
 
 #[tokio::test]
@@ -194,7 +193,7 @@ async fn crash_after_create_key_leaves_exactly_one_key() {
         "still exactly one key"
     );
     key_id(&emu, &a).await;
-    novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(0);
+    assert_no_changes(&emu, path);
 }
 
 #[tokio::test]
@@ -236,7 +235,7 @@ async fn saved_plan_is_refused_when_live_state_moved() {
     novactl(Some(&emu), &["plan", "-e", path, "--out", saved]).expect_code(0);
     novactl(Some(&emu), &["apply", "-e", path, "--auto-approve", saved]).expect_code(0);
     assert_eq!(keys_tagged(&emu, "kms.other").await, 1);
-    novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(0);
+    assert_no_changes(&emu, path);
 }
 
 #[tokio::test]
@@ -269,14 +268,7 @@ async fn a_foreign_key_with_the_spec_alias_is_a_conflict_and_left_alone() {
     );
     let r = novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(1);
     assert!(r.stderr.contains("kms.phi"), "{}", r.stderr);
-    let meta = kms
-        .describe_key()
-        .key_id(&id)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap();
+    let meta = key_meta(&emu, &id).await;
     assert_eq!(meta.description(), Some("not novactl's"), "untouched");
     let tags = kms.list_resource_tags().key_id(&id).send().await.unwrap();
     assert!(tags.tags().is_empty(), "no tags added");
@@ -287,16 +279,9 @@ async fn a_foreign_key_with_the_spec_alias_is_a_conflict_and_left_alone() {
         &["apply", "-e", path, "--auto-approve", "--adopt", "kms.phi"],
     )
     .expect_code(0);
-    let meta = kms
-        .describe_key()
-        .key_id(&id)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap();
+    let meta = key_meta(&emu, &id).await;
     assert_eq!(meta.description(), Some("key phi"));
-    novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(0);
+    assert_no_changes(&emu, path);
 }
 
 #[tokio::test]
@@ -318,15 +303,7 @@ async fn a_key_that_left_the_spec_is_deleted_and_destroy_removes_the_rest() {
         plan.stderr
     );
     novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
-    let kms = emu.kms("us-east-1").await;
-    let meta = kms
-        .describe_key()
-        .key_id(&other_id)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap();
+    let meta = key_meta(&emu, &other_id).await;
     assert_eq!(
         meta.key_state(),
         Some(&aws_sdk_kms::types::KeyState::PendingDeletion)
@@ -334,14 +311,7 @@ async fn a_key_that_left_the_spec_is_deleted_and_destroy_removes_the_rest() {
 
     let phi_id = key_id(&emu, &a).await;
     novactl(Some(&emu), &["destroy", "-e", path, "--auto-approve"]).expect_code(0);
-    let meta = kms
-        .describe_key()
-        .key_id(&phi_id)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap();
+    let meta = key_meta(&emu, &phi_id).await;
     assert_eq!(
         meta.key_state(),
         Some(&aws_sdk_kms::types::KeyState::PendingDeletion)
@@ -437,36 +407,14 @@ async fn one_failure_skips_only_its_dependents_and_every_failure_is_listed() {
         "resumed on the same key"
     );
     let c_id = key_id(&emu, &c).await;
-    let a_arn = emu
-        .kms("us-east-1")
-        .await
-        .describe_key()
-        .key_id(format!("alias/{a}"))
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .arn
-        .unwrap();
-    let desc = emu
-        .kms("us-east-1")
-        .await
-        .describe_key()
-        .key_id(&c_id)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .description
-        .unwrap();
+    let a_arn = key_meta(&emu, &format!("alias/{a}")).await.arn.unwrap();
+    let desc = key_meta(&emu, &c_id).await.description.unwrap();
     assert_eq!(
         desc,
         format!("paired with {a_arn}"),
         "rendered after kms.a existed"
     );
-    novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(0);
+    assert_no_changes(&emu, path);
 }
 
 #[tokio::test]

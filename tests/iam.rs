@@ -7,7 +7,9 @@
 
 mod common;
 
-use common::{changes, novactl, novactl_env, plan_json, unique, Emulator, Project, ACCOUNT};
+use common::{
+    assert_no_changes, changes, novactl, novactl_env, plan_json, unique, Emulator, Project, ACCOUNT,
+};
 use serde_json::{json, Value};
 
 /// A test-only inline policy that depends on the key (dependency edge iam -> kms).
@@ -278,7 +280,7 @@ async fn apply_creates_roles_that_match_the_spec_and_second_apply_writes_nothing
         "{api}"
     );
 
-    let again = plan_code(&emu, &p).expect_code(0);
+    let again = assert_no_changes(&emu, p.spec.to_str().unwrap());
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);
     let second = apply(&emu, &p);
     assert_eq!(
@@ -322,7 +324,7 @@ async fn an_inline_policy_replaced_out_of_band_is_planned_and_restored() {
 
     apply(&emu, &p);
     assert_eq!(inline_doc(&iam, &n.exec, "read").await, read_policy(&arn));
-    plan_code(&emu, &p).expect_code(0);
+    assert_no_changes(&emu, p.spec.to_str().unwrap());
 }
 
 #[tokio::test]
@@ -351,7 +353,7 @@ async fn an_extra_inline_policy_is_removed() {
     );
     apply(&emu, &p);
     assert_eq!(inline_names(&iam, &n.exec).await, ["metrics", "read"]);
-    plan_code(&emu, &p).expect_code(0);
+    assert_no_changes(&emu, p.spec.to_str().unwrap());
 }
 
 #[tokio::test]
@@ -431,7 +433,7 @@ async fn trust_description_and_tag_drift_converge() {
         keys.contains(&"Team") && !keys.contains(&"Stray"),
         "{keys:?}"
     );
-    plan_code(&emu, &p).expect_code(0);
+    assert_no_changes(&emu, p.spec.to_str().unwrap());
 }
 
 #[tokio::test]
@@ -459,7 +461,7 @@ async fn a_crash_after_create_role_is_finished_by_the_next_apply() {
     );
     apply(&emu, &p);
     assert_eq!(inline_names(&iam, &n.exec).await, ["metrics", "read"]);
-    plan_code(&emu, &p).expect_code(0);
+    assert_no_changes(&emu, p.spec.to_str().unwrap());
 }
 
 #[tokio::test]
@@ -520,7 +522,7 @@ async fn a_role_that_left_the_spec_is_deleted_with_its_attachments_and_destroy_r
         .unwrap()
         .roles;
     assert!(profile_roles.is_empty());
-    plan_code(&emu, &p).expect_code(0);
+    assert_no_changes(&emu, p.spec.to_str().unwrap());
 
     novactl(
         Some(&emu),

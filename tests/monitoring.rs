@@ -13,7 +13,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::{changes, novactl, plan_json, Emulator, Project, ACCOUNT};
+use common::{assert_no_changes, changes, novactl, plan_json, Emulator, Project, ACCOUNT};
 use serde_json::Value;
 
 const REGION: &str = "us-east-1";
@@ -26,20 +26,6 @@ fn apply(emu: &Emulator, p: &Project) -> f64 {
     )
     .expect_code(0);
     t.elapsed().as_secs_f64()
-}
-
-fn assert_no_changes(emu: &Emulator, p: &Project) {
-    let r = novactl(
-        Some(emu),
-        &[
-            "plan",
-            "-e",
-            p.spec.to_str().unwrap(),
-            "--detailed-exitcode",
-        ],
-    )
-    .expect_code(0);
-    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
 }
 
 const ALARMS: &str = r#"
@@ -191,7 +177,7 @@ async fn topic_alarms_and_dashboard_apply_converge_repair_drift_and_destroy() {
     let p = Project::new(&alarms_spec());
     let secs = apply(&emu, &p);
     eprintln!("apply from empty (kms, sns, 2 alarms, dashboard): {secs:.2}s");
-    assert_no_changes(&emu, &p);
+    assert_no_changes(&emu, p.spec.to_str().unwrap());
 
     // Live state through the SDK.
     let key = key_arn(&emu).await;
@@ -314,7 +300,7 @@ async fn topic_alarms_and_dashboard_apply_converge_repair_drift_and_destroy() {
         "drift shows on exactly the drifted addresses"
     );
     apply(&emu, &p);
-    assert_no_changes(&emu, &p);
+    assert_no_changes(&emu, p.spec.to_str().unwrap());
     let hl = cw
         .describe_alarms()
         .alarm_names("MentaLLaMA-HighLatency")
@@ -348,7 +334,7 @@ async fn topic_alarms_and_dashboard_apply_converge_repair_drift_and_destroy() {
         left.metric_alarms().is_empty(),
         "alarm that left the spec deleted"
     );
-    assert_no_changes(&emu, &p);
+    assert_no_changes(&emu, p.spec.to_str().unwrap());
 
     // Destroy.
     novactl(
@@ -510,7 +496,7 @@ async fn audit_trail_stack_applies_in_order_converges_repairs_drift_and_destroys
     }
     assert!(done_at(&r.stderr, "sns.alerts") < done_at(&r.stderr, "cloudwatch_alarm.high_latency"));
     let t = Instant::now();
-    assert_no_changes(&emu, &p);
+    assert_no_changes(&emu, p.spec.to_str().unwrap());
     eprintln!(
         "plan with no changes (9 resources): {:.2}s",
         t.elapsed().as_secs_f64()
@@ -706,7 +692,7 @@ async fn audit_trail_stack_applies_in_order_converges_repairs_drift_and_destroys
         "drift shows on exactly the drifted addresses"
     );
     apply(&emu, &p);
-    assert_no_changes(&emu, &p);
+    assert_no_changes(&emu, p.spec.to_str().unwrap());
     let status = ct.get_trail_status().name(TRAIL_NAME).send().await.unwrap();
     assert_eq!(status.is_logging(), Some(true), "logging restarted");
 

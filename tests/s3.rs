@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-use common::{novactl, unique, Emulator, Project, Run};
+use common::{assert_no_changes, novactl, unique, Emulator, Project, Run};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 
@@ -240,11 +240,7 @@ async fn apply_creates_buckets_in_two_regions_then_converges() {
 
     // Converged: nothing to do, and a second apply writes nothing.
     for p in [&a, &b] {
-        let run = novactl(
-            Some(&emu),
-            &["plan", "-e", env_path(p), "--detailed-exitcode"],
-        )
-        .expect_code(0);
+        let run = assert_no_changes(&emu, env_path(p));
         assert!(run.stdout.contains("No changes."), "{}", run.stdout);
         let again = apply(&emu, p, &[]).expect_code(0);
         assert_eq!(again.writes(), 0, "second apply wrote:\n{}", again.stderr);
@@ -318,11 +314,7 @@ async fn out_of_band_drift_is_planned_and_repaired() {
     assert_eq!(run.writes(), 2, "{}", run.stderr);
     let arn = key_arn(&emu, "us-east-1", &format!("alias/{env}-phi")).await;
     assert_managed_bucket(&s3, &models, "s3.models", &arn, "us-east-1").await;
-    novactl(
-        Some(&emu),
-        &["plan", "-e", env_path(&p), "--detailed-exitcode"],
-    )
-    .expect_code(0);
+    assert_no_changes(&emu, env_path(&p));
 }
 
 #[tokio::test]
@@ -372,11 +364,7 @@ async fn spec_changes_write_only_the_changed_attributes() {
         .await
         .expect_err("lifecycle deleted");
     assert_eq!(gone.code(), Some("NoSuchLifecycleConfiguration"));
-    novactl(
-        Some(&emu),
-        &["plan", "-e", env_path(&p), "--detailed-exitcode"],
-    )
-    .expect_code(0);
+    assert_no_changes(&emu, env_path(&p));
 }
 
 #[tokio::test]
@@ -459,11 +447,7 @@ async fn a_bucket_novactl_did_not_create_is_a_conflict_and_left_untouched() {
     apply(&emu, &p, &["--adopt", "s3.models"]).expect_code(0);
     let arn = key_arn(&emu, "us-east-1", &format!("alias/{env}-phi")).await;
     assert_managed_bucket(&s3, &name, "s3.models", &arn, "us-east-1").await;
-    novactl(
-        Some(&emu),
-        &["plan", "-e", env_path(&p), "--detailed-exitcode"],
-    )
-    .expect_code(0);
+    assert_no_changes(&emu, env_path(&p));
 }
 
 #[tokio::test]
@@ -600,9 +584,5 @@ async fn a_bucket_that_left_the_spec_is_discovered_and_deleted() {
         .send()
         .await
         .expect("other region kept");
-    novactl(
-        Some(&emu),
-        &["plan", "-e", env_path(&p), "--detailed-exitcode"],
-    )
-    .expect_code(0);
+    assert_no_changes(&emu, env_path(&p));
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{novactl, Emulator, Project};
+use common::{assert_no_changes, novactl, Emulator, Project};
 use serde_json::Value;
 
 fn local_spec() -> String {
@@ -46,7 +46,7 @@ async fn seed_stack_applies_converges_and_repairs_drift_on_exactly_the_drifted_a
             .rfind(|l| l.contains("AWS calls"))
             .unwrap()
     );
-    let plan = novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(0);
+    let plan = assert_no_changes(&emu, path);
     assert!(plan.stdout.starts_with("No changes."), "{}", plan.stdout);
     eprintln!(
         "no-op plan: {}",
@@ -117,7 +117,7 @@ async fn seed_stack_applies_converges_and_repairs_drift_on_exactly_the_drifted_a
         ]
     );
     novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
-    novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(0);
+    assert_no_changes(&emu, path);
 
     // Repaired in place: the same key, one key, the old settings back.
     let meta = kms

@@ -264,3 +264,10 @@ pub fn changes(plan: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
         })
         .collect()
 }
+
+/// The spec and live state agree: `plan --detailed-exitcode` exits 0 and says "No changes.".
+pub fn assert_no_changes(emu: &Emulator, spec: &str) -> Run {
+    let r = novactl(Some(emu), &["plan", "-e", spec, "--detailed-exitcode"]).expect_code(0);
+    assert!(r.stdout.starts_with("No changes."), "{}", r.stdout);
+    r
+}
