@@ -4,9 +4,11 @@
 mod apply;
 mod aws;
 mod cli;
+mod commands;
 mod engine;
 mod faults;
 mod graph;
+mod ops;
 mod plan;
 mod policy;
 mod resources;
@@ -31,8 +33,8 @@ fn main() -> ExitCode {
             };
         }
     };
-    let sh = shell::Shell::new(cli.quiet, cli.verbose, cli.no_color);
-    let filter = match cli.verbose {
+    let sh = shell::Shell::new(cli.global.quiet, cli.global.verbose, cli.global.no_color);
+    let filter = match cli.global.verbose {
         0 => "warn",
         1 => "novactl=info,warn",
         _ => "novactl=debug,info",

@@ -1,0 +1,34 @@
+//! `novactl apply`: make live state match the spec (or a saved plan).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::cli::Global;
+use crate::commands::Common;
+use crate::ops::{self, Failure};
+use crate::shell::Shell;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Delete non-empty buckets when a change needs it.
+    #[arg(long)]
+    pub force: bool,
+    /// A plan saved with `plan --out`; refused if live state changed since.
+    #[arg(value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+pub async fn run(g: &Global, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
+    let opts = ops::apply::Options {
+        auto_approve: a.auto_approve,
+        force: a.force,
+        plan_file: a.plan.clone(),
+        common: a.common.clone(),
+    };
+    ops::apply::apply(g, &opts, sh).await
+}

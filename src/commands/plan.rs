@@ -1,0 +1,34 @@
+//! `novactl plan`: what apply would change.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::cli::Global;
+use crate::commands::Common;
+use crate::ops::{self, Failure};
+use crate::shell::Shell;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Save the plan to this file (JSON), for `novactl apply FILE`.
+    #[arg(long, value_name = "PLAN")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+pub async fn run(g: &Global, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
+    let opts = ops::plan::Options {
+        detailed_exitcode: a.detailed_exitcode,
+        json: a.json,
+        out: a.out.clone(),
+        common: a.common.clone(),
+    };
+    ops::plan::plan(g, &opts, sh).await
+}

@@ -1,0 +1,44 @@
+//! Operations: what each command does, in terms of the pipeline (`engine`, `apply`) and the
+//! terminal (`Shell`). Commands in [`crate::commands`] parse arguments and call one of these.
+//!
+//! * [`session`]: load the spec, connect to AWS, check the account, observe, plan.
+//! * [`validate`], [`plan`], [`apply`], [`destroy`]: one operation per command.
+
+pub mod apply;
+pub mod destroy;
+pub mod plan;
+pub mod session;
+pub mod validate;
+
+use crate::aws::AwsError;
+use crate::spec::SpecError;
+
+/// Why a command failed; every variant prints one clear message and exits 1.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("{0}")]
+    Spec(#[from] SpecError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Aws(String),
+    /// Already reported in detail.
+    #[error("{0}")]
+    Reported(String),
+}
+
+impl Failure {
+    pub fn not_in_this_version() -> Failure {
+        Failure::Usage(
+            "this command is part of the CLI contract but not implemented in this version of \
+             novactl; nothing was read or changed"
+                .into(),
+        )
+    }
+}
+
+impl From<AwsError> for Failure {
+    fn from(e: AwsError) -> Self {
+        Failure::Aws(e.to_string())
+    }
+}

@@ -1,0 +1,40 @@
+//! `plan`: observe, diff, print (text or JSON), optionally save.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::cli::Global;
+use crate::commands::Common;
+use crate::ops::session::{warn_deletes, Session};
+use crate::ops::Failure;
+use crate::plan::render;
+use crate::shell::Shell;
+
+pub struct Options {
+    pub detailed_exitcode: bool,
+    pub json: bool,
+    pub out: Option<PathBuf>,
+    pub common: Common,
+}
+
+pub async fn plan(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
+    let s = Session::connect(g, sh).await?;
+    let (plan, _) = s.plan(&o.common, &o.common.adopt).await?;
+    if o.json {
+        sh.out(&render::json(&plan));
+    } else {
+        sh.out(&render::text(&plan, sh));
+    }
+    warn_deletes(&plan, sh);
+    if let Some(out) = &o.out {
+        std::fs::write(out, render::json(&plan))
+            .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", out.display())))?;
+        sh.status(&format!("Saved the plan to {}.", out.display()));
+    }
+    sh.status(&s.aws.summary());
+    Ok(if o.detailed_exitcode && plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,214 @@
+//! A run against AWS: the checked model with the real account, the clients, and the steps
+//! every AWS command shares (observe, plan, confirm, the closing summary).
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::apply;
+use crate::aws::{Aws, Connect};
+use crate::cli::Global;
+use crate::commands::Common;
+use crate::engine::{self, Model, Observations, PlanOptions, OFFLINE_ACCOUNT};
+use crate::ops::Failure;
+use crate::plan::{Action, Plan};
+use crate::resources::Ctx;
+use crate::shell::Shell;
+use crate::spec::LoadedSpec;
+
+pub fn spec_path(g: &Global) -> Result<PathBuf, Failure> {
+    g.env.clone().ok_or_else(|| {
+        Failure::Usage("no spec given: pass -e/--env FILE (or set NOVACTL_ENV)".into())
+    })
+}
+
+/// Loads and fully checks the spec with no AWS call.
+pub fn load(g: &Global) -> Result<Model, Failure> {
+    let spec = LoadedSpec::load(&spec_path(g)?)?;
+    let account = spec
+        .spec
+        .account_id
+        .clone()
+        .unwrap_or_else(|| OFFLINE_ACCOUNT.to_string());
+    Ok(Model::build(spec, &account)?)
+}
+
+pub fn warn_unreconciled(model: &Model, sh: &Shell) {
+    let u = crate::resources::unreconciled_sections(&model.spec.spec);
+    if !u.is_empty() {
+        sh.warn(&format!(
+            "these sections are checked but not reconciled by this version: {}",
+            u.join(", ")
+        ));
+    }
+}
+
+/// A session against AWS: the checked model with the real account, and the clients.
+pub struct Session {
+    pub model: Model,
+    pub aws: Aws,
+    pub in_spec: HashSet<(String, String)>,
+    pub spec_file: PathBuf,
+}
+
+impl Session {
+    /// Loads the spec (no AWS call until it is valid), connects, and checks the account.
+    pub async fn connect(g: &Global, sh: &Shell) -> Result<Session, Failure> {
+        let offline = load(g)?;
+        warn_unreconciled(&offline, sh);
+        let spec = offline.spec.clone();
+        let connect = Connect {
+            endpoint_url: g
+                .endpoint_url
+                .clone()
+                .or_else(|| spec.spec.endpoint_url.clone()),
+            profile: g.profile.clone(),
+        };
+        let regions = offline.regions();
+        let aws = Aws::connect(&connect, &spec.spec.region, &regions).await;
+        let account = aws
+            .account_id()
+            .await
+            .map_err(|e| Failure::Aws(format!("cannot identify the AWS account: {e}")))?;
+        if let Some(want) = &spec.spec.account_id {
+            if want != &account {
+                return Err(Failure::Usage(format!(
+                    "{}: account_id: the spec is for account {want}, but the credentials are \
+                     for account {account}; nothing was read or changed",
+                    spec.path.display()
+                )));
+            }
+        }
+        let model = Model::build(spec, &account)?;
+        let in_spec = model
+            .decls
+            .iter()
+            .map(|d| (d.kind.to_string(), d.identity.clone()))
+            .collect();
+        Ok(Session {
+            model,
+            aws,
+            in_spec,
+            spec_file: spec_path(g)?,
+        })
+    }
+
+    pub fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            aws: &self.aws,
+            environment: &self.model.spec.spec.environment,
+            account_id: &self.model.account_id,
+            progress: None,
+            in_spec: &self.in_spec,
+        }
+    }
+
+    /// Live state of the spec's resources (and, with `discover`, of ours that left it).
+    pub async fn observe(
+        &self,
+        parallelism: usize,
+        discover: bool,
+    ) -> Result<Observations, Failure> {
+        engine::observe(&self.model, &self.ctx(), parallelism, discover)
+            .await
+            .map_err(|errs| {
+                let lines: Vec<String> = errs.iter().map(|(a, e)| format!("  {a}: {e}")).collect();
+                Failure::Aws(format!(
+                    "reading live state failed for {} resource(s):\n{}",
+                    errs.len(),
+                    lines.join("\n")
+                ))
+            })
+    }
+
+    /// Observe, then plan.
+    pub async fn plan(
+        &self,
+        common: &Common,
+        adopt: &[String],
+    ) -> Result<(Plan, Observations), Failure> {
+        let obs = self.observe(common.parallelism, true).await?;
+        let plan = engine::make_plan(
+            &self.model,
+            &obs,
+            &PlanOptions {
+                adopt,
+                targets: &common.targets,
+                spec_file: self.spec_file.display().to_string(),
+            },
+        )?;
+        Ok((plan, obs))
+    }
+}
+
+/// The loud warning before a plan that deletes anything.
+pub fn warn_deletes(plan: &Plan, sh: &Shell) {
+    let deletes: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete || c.action == Action::Replace)
+        .map(|c| c.address.as_str())
+        .collect();
+    if !deletes.is_empty() {
+        sh.warn(&format!(
+            "this plan DELETES {} live resource(s): {}",
+            deletes.len(),
+            deletes.join(", ")
+        ));
+    }
+}
+
+/// Asks for `yes` on a terminal unless `auto`; refuses without a terminal.
+pub fn confirm(auto: bool, sh: &Shell, what: &str) -> Result<(), Failure> {
+    if auto {
+        return Ok(());
+    }
+    if !sh.stdin_is_terminal() {
+        return Err(Failure::Usage(format!(
+            "not asking to {what}: standard input is not a terminal; pass --auto-approve"
+        )));
+    }
+    let answer = sh.ask(&format!(
+        "Do you want to {what}? Only 'yes' will be accepted:"
+    ));
+    if answer == "yes" {
+        Ok(())
+    } else {
+        Err(Failure::Reported("cancelled; nothing was changed".into()))
+    }
+}
+
+/// The closing lines of apply and destroy: the call summary, then success or every failure.
+pub fn finish(
+    plan: &Plan,
+    outcomes: Vec<apply::Outcome>,
+    s: &Session,
+    sh: &Shell,
+    verb: &str,
+) -> Result<ExitCode, Failure> {
+    let failed: Vec<&apply::Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
+    let ok = outcomes.len() - failed.len();
+    sh.status(&s.aws.summary());
+    if failed.is_empty() {
+        sh.status(&format!(
+            "{verb} complete: {ok} resource(s) changed ({} create, {} update, {} replace, {} delete).",
+            plan.count(Action::Create),
+            plan.count(Action::Update),
+            plan.count(Action::Replace),
+            plan.count(Action::Delete),
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let lines: Vec<String> = failed
+        .iter()
+        .map(|o| match &o.result {
+            Err(e) => format!("  {}: {}", o.address, e),
+            Ok(()) => String::new(),
+        })
+        .collect();
+    Err(Failure::Reported(format!(
+        "{verb} failed for {} resource(s) ({ok} succeeded); run it again to resume:\n{}",
+        failed.len(),
+        lines.join("\n")
+    )))
+}
