@@ -14,6 +14,7 @@ mod policy;
 mod resources;
 mod shell;
 mod spec;
+mod state;
 
 use std::process::ExitCode;
 

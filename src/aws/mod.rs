@@ -116,6 +116,13 @@ impl Clients {
     }
 }
 
+/// The identity behind the credentials.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub account: String,
+    pub arn: String,
+}
+
 /// How to reach AWS: resolved once per run.
 #[derive(Debug, Clone, Default)]
 pub struct Connect {
@@ -179,8 +186,8 @@ impl Aws {
         &self.by_region[&self.primary]
     }
 
-    /// The account the credentials belong to (STS GetCallerIdentity).
-    pub async fn account_id(&self) -> Result<String, AwsError> {
+    /// Who the credentials belong to (STS GetCallerIdentity).
+    pub async fn caller(&self) -> Result<Caller, AwsError> {
         let out = self
             .primary()
             .sts
@@ -188,10 +195,14 @@ impl Aws {
             .send()
             .await
             .map_err(AwsError::from_sdk("sts:GetCallerIdentity"))?;
-        out.account.ok_or_else(|| AwsError {
+        let account = out.account.ok_or_else(|| AwsError {
             operation: "sts:GetCallerIdentity".into(),
             code: "MissingAccount".into(),
             message: "the response named no account".into(),
+        })?;
+        Ok(Caller {
+            account,
+            arn: out.arn.unwrap_or_default(),
         })
     }
 

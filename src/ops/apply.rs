@@ -7,6 +7,7 @@ use crate::apply;
 use crate::cli::Global;
 use crate::commands::Common;
 use crate::engine::{self, Observations};
+use crate::ops::run::Run;
 use crate::ops::session::{confirm, finish, warn_deletes, Session};
 use crate::ops::Failure;
 use crate::plan::{render, Action, Change, Plan};
@@ -21,8 +22,21 @@ pub struct Options {
 
 pub async fn apply(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
     let s = Session::connect(g, sh).await?;
+    // The lock comes before the plan: a run that waited for another sees what it did.
+    let mut run = Run::begin(&s, "apply", sh).await?;
+    let result = apply_locked(&s, &mut run, o, sh).await;
+    run.end(if result.is_ok() { 0 } else { 1 }, sh).await;
+    result
+}
+
+async fn apply_locked(
+    s: &Session,
+    run: &mut Run,
+    o: &Options,
+    sh: &Shell,
+) -> Result<ExitCode, Failure> {
     let (plan, obs) = match &o.plan_file {
-        Some(file) => saved_plan(&s, o, file).await?,
+        Some(file) => saved_plan(s, o, file).await?,
         None => s.plan(&o.common, &o.common.adopt).await?,
     };
     sh.out(&render::text(&plan, sh));
@@ -32,6 +46,7 @@ pub async fn apply(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Fail
         .filter(|c| c.action == Action::Conflict)
         .collect();
     if !conflicts.is_empty() {
+        run.record(&plan, &[]);
         let lines: Vec<String> = conflicts
             .iter()
             .map(|c| format!("  {}: {}", c.address, c.reason))
@@ -52,7 +67,7 @@ pub async fn apply(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Fail
         &s.model,
         &plan,
         &obs,
-        &s.ctx(),
+        &run.ctx(s),
         sh,
         &apply::Options {
             parallelism: o.common.parallelism,
@@ -61,7 +76,8 @@ pub async fn apply(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Fail
         },
     )
     .await;
-    finish(&plan, outcomes, &s, sh, "Apply")
+    run.record(&plan, &outcomes);
+    finish(&plan, outcomes, s, sh, "Apply")
 }
 
 /// Loads a saved plan, makes a fresh one with its targets and adoptions, and refuses the saved

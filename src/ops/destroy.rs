@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use crate::apply;
 use crate::cli::Global;
 use crate::engine::Observations;
+use crate::ops::run::Run;
 use crate::ops::session::{confirm, finish, warn_deletes, Session};
 use crate::ops::Failure;
 use crate::plan::{render, Action, Change, Plan};
@@ -20,8 +21,20 @@ pub struct Options {
 
 pub async fn destroy(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
     let s = Session::connect(g, sh).await?;
+    let mut run = Run::begin(&s, "destroy", sh).await?;
+    let result = destroy_locked(&s, &mut run, o, sh).await;
+    run.end(if result.is_ok() { 0 } else { 1 }, sh).await;
+    result
+}
+
+async fn destroy_locked(
+    s: &Session,
+    run: &mut Run,
+    o: &Options,
+    sh: &Shell,
+) -> Result<ExitCode, Failure> {
     let obs = s.observe(o.parallelism, false).await?;
-    let plan = destroy_plan(&s, &obs, sh);
+    let plan = destroy_plan(s, &obs, sh);
     if !plan.has_changes() {
         sh.out("No changes. Nothing to destroy.");
         sh.status(&s.aws.summary());
@@ -34,7 +47,7 @@ pub async fn destroy(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Fa
         &s.model,
         &plan,
         &obs,
-        &s.ctx(),
+        &run.ctx(s),
         sh,
         &apply::Options {
             parallelism: o.parallelism,
@@ -43,7 +56,8 @@ pub async fn destroy(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Fa
         },
     )
     .await;
-    finish(&plan, outcomes, &s, sh, "Destroy")
+    run.record(&plan, &outcomes);
+    finish(&plan, outcomes, s, sh, "Destroy")
 }
 
 /// A delete of every live resource of the spec that is ours, in reverse dependency order.

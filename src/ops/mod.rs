@@ -2,11 +2,13 @@
 //! terminal (`Shell`). Commands in [`crate::commands`] parse arguments and call one of these.
 //!
 //! * [`session`]: load the spec, connect to AWS, check the account, observe, plan.
+//! * [`run`]: a writing run: the lock and the audit record.
 //! * [`validate`], [`plan`], [`apply`], [`destroy`]: one operation per command.
 
 pub mod apply;
 pub mod destroy;
 pub mod plan;
+pub mod run;
 pub mod session;
 pub mod validate;
 

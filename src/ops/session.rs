@@ -4,9 +4,10 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::apply;
-use crate::aws::{Aws, Connect};
+use crate::aws::{Aws, Caller, Connect};
 use crate::cli::Global;
 use crate::commands::Common;
 use crate::engine::{self, Model, Observations, PlanOptions, OFFLINE_ACCOUNT};
@@ -15,6 +16,7 @@ use crate::plan::{Action, Plan};
 use crate::resources::Ctx;
 use crate::shell::Shell;
 use crate::spec::LoadedSpec;
+use crate::state::{self, Backend};
 
 pub fn spec_path(g: &Global) -> Result<PathBuf, Failure> {
     g.env.clone().ok_or_else(|| {
@@ -49,6 +51,9 @@ pub struct Session {
     pub aws: Aws,
     pub in_spec: HashSet<(String, String)>,
     pub spec_file: PathBuf,
+    pub caller: Caller,
+    /// Where the lock, journal, inventory and audit trail live.
+    pub state: Arc<dyn Backend>,
 }
 
 impl Session {
@@ -66,10 +71,11 @@ impl Session {
         };
         let regions = offline.regions();
         let aws = Aws::connect(&connect, &spec.spec.region, &regions).await;
-        let account = aws
-            .account_id()
+        let caller = aws
+            .caller()
             .await
             .map_err(|e| Failure::Aws(format!("cannot identify the AWS account: {e}")))?;
+        let account = caller.account.clone();
         if let Some(want) = &spec.spec.account_id {
             if want != &account {
                 return Err(Failure::Usage(format!(
@@ -85,11 +91,14 @@ impl Session {
             .iter()
             .map(|d| (d.kind.to_string(), d.identity.clone()))
             .collect();
+        let state = state::open(&model.spec);
         Ok(Session {
             model,
             aws,
             in_spec,
             spec_file: spec_path(g)?,
+            caller,
+            state,
         })
     }
 
@@ -100,6 +109,8 @@ impl Session {
             account_id: &self.model.account_id,
             progress: None,
             in_spec: &self.in_spec,
+            state: None,
+            run_id: "",
         }
     }
 

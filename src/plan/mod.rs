@@ -98,6 +98,13 @@ impl Plan {
         self.changes.iter().any(|c| c.action != Action::NoOp)
     }
 
+    /// sha256 of the plan's JSON (recorded in the audit trail).
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let text = serde_json::to_string(self).unwrap_or_default();
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
+
     pub fn count(&self, a: Action) -> usize {
         self.changes.iter().filter(|c| c.action == a).count()
     }

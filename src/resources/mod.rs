@@ -113,6 +113,12 @@ pub struct Ctx<'a> {
     /// live resource that is one of these: `observe` reads it anyway, and discovery is only
     /// after what left the spec.
     pub in_spec: &'a HashSet<(String, String)>,
+    /// The state backend (create journal, inventory) and this run's id; `None` in plan and in
+    /// unit tests, where nothing is written.
+    #[allow(dead_code)] // used by the create journal (issue 7)
+    pub state: Option<&'a dyn crate::state::Backend>,
+    #[allow(dead_code)]
+    pub run_id: &'a str,
 }
 
 impl Ctx<'_> {

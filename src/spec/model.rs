@@ -48,6 +48,53 @@ pub struct Spec {
     pub cloudtrail: Map<Trail>,
     #[serde(default)]
     pub dr: Option<Dr>,
+    /// Where the lock, create journal, inventory and audit records live; `None`: the local
+    /// default (a directory beside the spec).
+    #[serde(default)]
+    pub state: Option<StateConfig>,
+    /// HIPAA gate settings (waivers).
+    #[serde(default)]
+    pub check: Option<CheckConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    #[serde(default)]
+    pub s3: Option<S3State>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3State {
+    pub bucket: String,
+    #[serde(default)]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Key id, ARN or `alias/...` of the key that encrypts the state objects.
+    #[serde(default)]
+    pub kms_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckConfig {
+    #[serde(default)]
+    pub waive: Vec<Waiver>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Waiver {
+    /// Rule id (`NOVA-SM-004`).
+    pub rule: String,
+    /// Resource address the waiver applies to.
+    pub address: String,
+    pub reason: String,
+    /// Date (YYYY-MM-DD) after which the waiver no longer applies.
+    #[serde(default)]
+    pub until: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -68,6 +115,10 @@ pub struct KmsKey {
     /// Extra tags for this key only (added to the spec-wide `tags`).
     #[serde(default)]
     pub tags: Map<String>,
+    /// Refuse to delete or replace this resource (plan, apply, destroy); `None`: the kind's
+    /// default.
+    #[serde(default)]
+    pub protect: Option<bool>,
 }
 
 fn default_window() -> u32 {
@@ -87,6 +138,10 @@ pub struct Bucket {
     pub lifecycle: Vec<LifecycleRule>,
     #[serde(default)]
     pub tags: Map<String>,
+    /// Refuse to delete or replace this resource (plan, apply, destroy); `None`: the kind's
+    /// default.
+    #[serde(default)]
+    pub protect: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -126,6 +181,10 @@ pub struct Role {
     pub description: Option<String>,
     #[serde(default)]
     pub tags: Map<String>,
+    /// Refuse to delete or replace this resource (plan, apply, destroy); `None`: the kind's
+    /// default.
+    #[serde(default)]
+    pub protect: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -153,6 +212,10 @@ pub struct Model {
     pub network_isolation: bool,
     #[serde(default)]
     pub tags: Map<String>,
+    /// Refuse to delete or replace this resource (plan, apply, destroy); `None`: the kind's
+    /// default.
+    #[serde(default)]
+    pub protect: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -185,6 +248,10 @@ pub struct Endpoint {
     pub timeout_minutes: u64,
     #[serde(default)]
     pub tags: Map<String>,
+    /// Refuse to delete or replace this resource (plan, apply, destroy); `None`: the kind's
+    /// default.
+    #[serde(default)]
+    pub protect: Option<bool>,
 }
 
 fn default_variant() -> String {
@@ -236,6 +303,10 @@ pub struct Topic {
     pub kms_key: Option<String>,
     #[serde(default)]
     pub tags: Map<String>,
+    /// Refuse to delete or replace this resource (plan, apply, destroy); `None`: the kind's
+    /// default.
+    #[serde(default)]
+    pub protect: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -253,6 +324,10 @@ pub struct Dashboard {
     pub name: String,
     /// Dashboard body template file, relative to the spec file.
     pub template: String,
+    /// Refuse to delete or replace this resource (plan, apply, destroy); `None`: the kind's
+    /// default.
+    #[serde(default)]
+    pub protect: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -277,6 +352,10 @@ pub struct Alarm {
     pub actions: Vec<String>,
     #[serde(default)]
     pub tags: Map<String>,
+    /// Refuse to delete or replace this resource (plan, apply, destroy); `None`: the kind's
+    /// default.
+    #[serde(default)]
+    pub protect: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -301,6 +380,10 @@ pub struct Trail {
     pub data_events: Vec<String>,
     #[serde(default)]
     pub tags: Map<String>,
+    /// Refuse to delete or replace this resource (plan, apply, destroy); `None`: the kind's
+    /// default.
+    #[serde(default)]
+    pub protect: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
