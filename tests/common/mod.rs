@@ -20,11 +20,18 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start() -> Emulator {
+        Emulator::start_with(&[])
+    }
+
+    /// A moto server started with extra launcher options (e.g. `["--faults", "0.2"]`; see
+    /// `tests/emulator/moto_launcher.py --help`).
+    pub fn start_with(launcher_args: &[&str]) -> Emulator {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut child = Command::new("python3")
             .arg(root.join("tests/emulator/moto_launcher.py"))
             .arg("--port")
             .arg("0")
+            .args(launcher_args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(if std::env::var_os("NOVACTL_EMULATOR_LOG").is_some() {
