@@ -38,6 +38,10 @@ pub struct Global {
     /// AWS profile (also AWS_PROFILE).
     #[arg(long, global = true)]
     pub profile: Option<String>,
+    /// Primary AWS region; overrides the spec's `region` (AWS_REGION does not: a different
+    /// AWS_REGION is only a warning).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
     /// No colours (NO_COLOR is honoured too).
     #[arg(long, global = true)]
     pub no_color: bool,
@@ -65,7 +69,23 @@ pub enum Cmd {
     /// Disaster-recovery drill and failover (not in this version: exits 1 with a message).
     #[command(hide = true)]
     Dr(commands::dr::Args),
-    /// Print shell completions.
+    /// Render a saved plan (text or JSON). No AWS calls.
+    Show(commands::show::Args),
+    /// Names, ARNs and ids of the spec's resources, for scripts (reads live state).
+    Output(commands::output::Args),
+    /// The dependency graph (Graphviz DOT or Mermaid). No AWS calls.
+    Graph(commands::graph::Args),
+    /// The least-privilege IAM policy for running novactl on this spec. No AWS calls.
+    Permissions(commands::permissions::Args),
+    /// Rewrite the spec in canonical key order and indentation, keeping comments.
+    Fmt(commands::fmt::Args),
+    /// Write a working project skeleton (environments/, policies/, templates/).
+    Init(commands::init::Args),
+    /// Print the JSON Schema of the spec (for editors and CI).
+    Schema,
+    /// Write man pages into a directory.
+    Man(commands::man::Args),
+    /// Print shell completions (install lines: `novactl completions --help`).
     Completions(commands::completions::Args),
 }
 
@@ -78,6 +98,14 @@ pub async fn run(cli: Cli, sh: &Shell) -> Result<ExitCode, Failure> {
         Cmd::Destroy(a) => commands::destroy::run(g, a, sh).await,
         Cmd::Check(a) => commands::check::run(g, a, sh).await,
         Cmd::Dr(a) => commands::dr::run(g, a, sh).await,
+        Cmd::Show(a) => commands::show::run(a, sh),
+        Cmd::Output(a) => commands::output::run(g, a, sh).await,
+        Cmd::Graph(a) => commands::graph::run(g, a, sh),
+        Cmd::Permissions(a) => commands::permissions::run(g, a, sh),
+        Cmd::Fmt(a) => commands::fmt::run(g, a, sh),
+        Cmd::Init(a) => commands::init::run(a, sh),
+        Cmd::Schema => commands::schema::run(sh),
+        Cmd::Man(a) => commands::man::run(a, sh),
         Cmd::Completions(a) => commands::completions::run(a, sh),
     }
 }

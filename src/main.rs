@@ -9,21 +9,35 @@ mod engine;
 mod faults;
 mod graph;
 mod ops;
+mod permissions;
 mod plan;
 mod policy;
 mod resources;
 mod shell;
 mod spec;
 mod state;
+mod suggest;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
     // clap exits 2 on a usage error, which `plan --detailed-exitcode` callers read as "changes
     // pending": usage errors exit 1 like every other error.
-    let cli = match cli::Cli::try_parse() {
+    // `--no-color`, NO_COLOR and TERM=dumb hold for clap's own messages too (usage errors,
+    // help), which are printed before the parsed flags are known.
+    let no_color_flag = std::env::args_os().any(|a| a == "--no-color");
+    let color = if shell::color_allowed(no_color_flag) {
+        clap::ColorChoice::Auto
+    } else {
+        clap::ColorChoice::Never
+    };
+    let parsed = cli::Cli::command()
+        .color(color)
+        .try_get_matches()
+        .and_then(|m| cli::Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

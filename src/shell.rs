@@ -19,10 +19,11 @@ pub struct Shell {
 
 impl Shell {
     pub fn new(quiet: bool, verbose: u8, no_color: bool) -> Shell {
-        let no_color = no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        console::set_colors_enabled(!no_color && std::io::stdout().is_terminal());
-        console::set_colors_enabled_stderr(!no_color && std::io::stderr().is_terminal());
-        let stderr_tty = std::io::stderr().is_terminal();
+        let allowed = color_allowed(no_color);
+        console::set_colors_enabled(allowed && std::io::stdout().is_terminal());
+        console::set_colors_enabled_stderr(allowed && std::io::stderr().is_terminal());
+        // A dumb terminal cannot redraw a line: it gets plain lines, like a pipe.
+        let stderr_tty = std::io::stderr().is_terminal() && !dumb_terminal();
         let multi = if stderr_tty && !quiet {
             MultiProgress::with_draw_target(ProgressDrawTarget::stderr())
         } else {
@@ -124,6 +125,16 @@ impl Shell {
     pub fn bold(&self, s: &str) -> String {
         self.paint(s, Style::new().bold())
     }
+}
+
+/// Colours may be used (on a terminal): not with `--no-color`, a non-empty `NO_COLOR`, or
+/// `TERM=dumb`. Clap's own messages (usage errors, help) follow the same rule.
+pub fn color_allowed(no_color_flag: bool) -> bool {
+    !no_color_flag && !std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) && !dumb_terminal()
+}
+
+fn dumb_terminal() -> bool {
+    std::env::var_os("TERM").is_some_and(|t| t == "dumb")
 }
 
 pub struct Task<'a> {

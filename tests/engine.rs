@@ -259,8 +259,15 @@ async fn a_foreign_key_with_the_spec_alias_is_a_conflict_and_left_alone() {
     let p = Project::new(&spec("t5", &[("phi", &a)]));
     let path = p.spec.to_str().unwrap();
 
-    let plan = novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(2);
+    // Apply would refuse it: --detailed-exitcode says 1 (error), not 2 (changes to apply).
+    let plan = novactl(Some(&emu), &["plan", "-e", path, "--detailed-exitcode"]).expect_code(1);
     assert!(plan.stdout.contains("! kms.phi"), "{}", plan.stdout);
+    assert!(
+        plan.stderr.contains("apply would refuse this plan") && plan.stderr.contains("kms.phi:"),
+        "{}",
+        plan.stderr
+    );
+    novactl(Some(&emu), &["plan", "-e", path]).expect_code(0);
     assert!(
         plan.stdout.contains("not managed by novactl"),
         "{}",

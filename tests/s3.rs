@@ -385,7 +385,8 @@ async fn a_bucket_novactl_did_not_create_is_a_conflict_and_left_untouched() {
     );
 
     let p = Project::new(&spec(&env, "us-east-1", &bucket("models", &name)));
-    let plan = plan_json(&emu, &p, 2);
+    // Apply would refuse it: --detailed-exitcode exits 1, not 2.
+    let plan = plan_json(&emu, &p, 1);
     let models = plan["changes"]
         .as_array()
         .unwrap()

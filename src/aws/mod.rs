@@ -62,6 +62,11 @@ impl Intercept for Counter {
     ) -> Result<(), BoxError> {
         if let Some(m) = cfg.load::<Metadata>() {
             self.0.record(m.service(), m.name());
+            crate::permissions::log_call(&format!(
+                "{}:{}",
+                crate::permissions::iam_prefix(m.service()),
+                m.name()
+            ));
             tracing::debug!(service = m.service(), operation = m.name(), "aws call");
         }
         Ok(())

@@ -6,10 +6,22 @@ use crate::ops::Failure;
 use crate::shell::Shell;
 
 #[derive(clap::Args, Debug)]
+#[command(after_long_help = INSTALL)]
 pub struct Args {
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
+
+/// How to install the completions, per shell (also in docs/cli.md).
+const INSTALL: &str = "\
+Install:
+  bash:        novactl completions bash > ~/.local/share/bash-completion/completions/novactl
+  zsh:         novactl completions zsh > ~/.zfunc/_novactl
+               (with `fpath+=~/.zfunc; autoload -Uz compinit; compinit` in ~/.zshrc)
+  fish:        novactl completions fish > ~/.config/fish/completions/novactl.fish
+  elvish:      novactl completions elvish >> ~/.config/elvish/rc.elv
+  powershell:  novactl completions powershell >> $PROFILE
+Open a new shell afterwards.";
 
 pub fn run(a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
     let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();

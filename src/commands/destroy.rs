@@ -13,7 +13,8 @@ pub struct Args {
     /// Also delete buckets that still hold objects.
     #[arg(long)]
     pub force: bool,
-    #[arg(long, default_value_t = 10)]
+    /// Resources deleted at once (at least 1).
+    #[arg(long, default_value_t = 10, value_parser = crate::commands::parallelism())]
     pub parallelism: usize,
 }
 

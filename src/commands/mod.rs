@@ -7,7 +7,15 @@ pub mod check;
 pub mod completions;
 pub mod destroy;
 pub mod dr;
+pub mod fmt;
+pub mod graph;
+pub mod init;
+pub mod man;
+pub mod output;
+pub mod permissions;
 pub mod plan;
+pub mod schema;
+pub mod show;
 pub mod validate;
 
 /// Options shared by plan and apply.
@@ -19,7 +27,12 @@ pub struct Common {
     /// Take over a live resource with the spec's name that novactl did not create.
     #[arg(long = "adopt", value_name = "ADDR")]
     pub adopt: Vec<String>,
-    /// Resources worked on at once.
-    #[arg(long, default_value_t = 10)]
+    /// Resources worked on at once (at least 1).
+    #[arg(long, default_value_t = 10, value_parser = parallelism())]
     pub parallelism: usize,
+}
+
+/// `--parallelism N`: a whole number of at least 1.
+pub fn parallelism() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000)
 }

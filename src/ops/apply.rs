@@ -8,6 +8,7 @@ use crate::cli::Global;
 use crate::commands::Common;
 use crate::engine::{self, Observations};
 use crate::ops::run::Run;
+use crate::ops::show::read_plan;
 use crate::ops::session::{confirm, finish, warn_deletes, Session};
 use crate::ops::Failure;
 use crate::plan::{render, Action, Change, Plan};
@@ -21,23 +22,63 @@ pub struct Options {
 }
 
 pub async fn apply(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
-    let s = Session::connect(g, sh).await?;
+    // A saved plan names its spec (and region): `apply PLAN` needs no -e.
+    let saved = o.plan_file.as_deref().map(read_plan).transpose()?;
+    let g = match (&saved, &o.plan_file) {
+        (Some(plan), Some(file)) => global_for_plan(g, plan, file)?,
+        _ => g.clone(),
+    };
+    let s = Session::connect(&g, sh).await?;
     // The lock comes before the plan: a run that waited for another sees what it did.
     let mut run = Run::begin(&s, "apply", sh).await?;
-    let result = apply_locked(&s, &mut run, o, sh).await;
+    let result = apply_locked(&s, &mut run, o, saved, sh).await;
     run.end(if result.is_ok() { 0 } else { 1 }, sh).await;
     result
+}
+
+/// The options of a run that applies `plan`: its spec file and region, unless the command line
+/// names the same ones (a different spec is refused).
+fn global_for_plan(g: &Global, plan: &Plan, file: &Path) -> Result<Global, Failure> {
+    let planned = PathBuf::from(&plan.spec_file);
+    let planned_abs = std::path::absolute(&planned).unwrap_or(planned.clone());
+    if let Some(given) = &g.env {
+        let given_abs = std::path::absolute(given).unwrap_or(given.clone());
+        if given_abs != planned_abs {
+            return Err(Failure::Usage(format!(
+                "the plan {} was made from {}, not {}; make a new plan from this spec",
+                file.display(),
+                planned.display(),
+                given.display()
+            )));
+        }
+    }
+    if !planned_abs.is_file() {
+        return Err(Failure::Usage(format!(
+            "the plan {} was made from {}, which is no longer there (moved or deleted); make a new \
+             plan",
+            file.display(),
+            planned.display()
+        )));
+    }
+    Ok(Global {
+        env: Some(planned_abs),
+        region: g.region.clone().or_else(|| Some(plan.region.clone())),
+        ..g.clone()
+    })
 }
 
 async fn apply_locked(
     s: &Session,
     run: &mut Run,
     o: &Options,
+    saved: Option<Plan>,
     sh: &Shell,
 ) -> Result<ExitCode, Failure> {
-    let (plan, obs) = match &o.plan_file {
-        Some(file) => saved_plan(s, o, file).await?,
-        None => s.plan(&o.common, &o.common.adopt).await?,
+    // A saved plan was reviewed when it was made: applying it does not ask again.
+    let reviewed = saved.is_some();
+    let (plan, obs) = match (saved, &o.plan_file) {
+        (Some(saved), Some(file)) => saved_plan(s, o, saved, file).await?,
+        _ => s.plan(&o.common, &o.common.adopt).await?,
     };
     sh.out(&render::text(&plan, sh));
     let conflicts: Vec<&Change> = plan
@@ -62,7 +103,7 @@ async fn apply_locked(
         return Ok(ExitCode::SUCCESS);
     }
     warn_deletes(&plan, sh);
-    confirm(o.auto_approve, sh, "apply these changes")?;
+    confirm(o.auto_approve || reviewed, sh, "apply these changes")?;
     let outcomes = apply::execute(
         &s.model,
         &plan,
@@ -85,20 +126,9 @@ async fn apply_locked(
 async fn saved_plan(
     s: &Session,
     o: &Options,
+    saved: Plan,
     file: &Path,
 ) -> Result<(Plan, Observations), Failure> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
-    let saved: Plan = serde_json::from_str(&text)
-        .map_err(|e| Failure::Usage(format!("{} is not a novactl plan: {e}", file.display())))?;
-    if saved.format_version != crate::plan::FORMAT_VERSION {
-        return Err(Failure::Usage(format!(
-            "{}: plan format {} is not supported (this novactl writes {})",
-            file.display(),
-            saved.format_version,
-            crate::plan::FORMAT_VERSION
-        )));
-    }
     if !o.common.targets.is_empty() || !o.common.adopt.is_empty() {
         return Err(Failure::Usage(
             "a saved plan carries its own --target and --adopt; make a new plan to change them"

@@ -3,13 +3,22 @@
 //!
 //! * [`session`]: load the spec, connect to AWS, check the account, observe, plan.
 //! * [`run`]: a writing run: the lock and the audit record.
-//! * [`validate`], [`plan`], [`apply`], [`destroy`]: one operation per command.
+//! * [`validate`], [`plan`], [`apply`], [`destroy`], [`show`], [`output`], [`graph`],
+//!   [`permissions`], [`fmt`], [`init`], [`schema`], [`man`]: one operation per command.
 
 pub mod apply;
 pub mod destroy;
+pub mod fmt;
+pub mod graph;
+pub mod init;
+pub mod man;
+pub mod output;
+pub mod permissions;
 pub mod plan;
 pub mod run;
+pub mod schema;
 pub mod session;
+pub mod show;
 pub mod validate;
 
 use crate::aws::AwsError;

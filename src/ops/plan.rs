@@ -32,6 +32,16 @@ pub async fn plan(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failu
         sh.status(&format!("Saved the plan to {}.", out.display()));
     }
     sh.status(&s.aws.summary());
+    let refused = plan.refusals();
+    if o.detailed_exitcode && !refused.is_empty() {
+        // 2 would tell a pipeline "apply this"; apply would refuse it.
+        let lines: Vec<String> = refused.iter().map(|(a, why)| format!("  {a}: {why}")).collect();
+        return Err(Failure::Reported(format!(
+            "apply would refuse this plan ({} change(s)):\n{}",
+            refused.len(),
+            lines.join("\n")
+        )));
+    }
     Ok(if o.detailed_exitcode && plan.has_changes() {
         ExitCode::from(2)
     } else {

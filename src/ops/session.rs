@@ -24,9 +24,51 @@ pub fn spec_path(g: &Global) -> Result<PathBuf, Failure> {
     })
 }
 
+/// Reads the spec and applies `--region` (the order: `--region`, then the spec's `region`).
+pub fn load_spec(g: &Global) -> Result<LoadedSpec, Failure> {
+    let mut spec = LoadedSpec::load(&spec_path(g)?)?;
+    if let Some(r) = &g.region {
+        if !crate::spec::looks_like_region(r) {
+            return Err(Failure::Usage(format!(
+                "--region {r}: not an AWS region name (e.g. us-east-1)"
+            )));
+        }
+        if spec.spec.dr.as_ref().is_some_and(|dr| &dr.region == r) {
+            return Err(Failure::Usage(format!(
+                "--region {r}: that is the spec's DR region; the primary region must differ"
+            )));
+        }
+        spec.spec.region = r.clone();
+    }
+    Ok(spec)
+}
+
+/// Where the region in use came from, and a warning when AWS_REGION names another one (the
+/// AWS chain's region is not used: the spec names its region).
+pub fn warn_region(g: &Global, spec: &LoadedSpec, sh: &Shell) {
+    let used = &spec.spec.region;
+    for var in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
+        let Some(env) = std::env::var(var).ok().filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        if &env != used {
+            let source = if g.region.is_some() {
+                "--region".to_string()
+            } else {
+                format!("`region` in {}", spec.path.display())
+            };
+            sh.warn(&format!(
+                "{var}={env} differs from the region novactl uses, {used} (from {source}); \
+                 novactl uses {used} (order: --region, then the spec's `region`)"
+            ));
+        }
+        break;
+    }
+}
+
 /// Loads and fully checks the spec with no AWS call.
 pub fn load(g: &Global) -> Result<Model, Failure> {
-    let spec = LoadedSpec::load(&spec_path(g)?)?;
+    let spec = load_spec(g)?;
     let account = spec
         .spec
         .account_id
@@ -61,6 +103,7 @@ impl Session {
     pub async fn connect(g: &Global, sh: &Shell) -> Result<Session, Failure> {
         let offline = load(g)?;
         warn_unreconciled(&offline, sh);
+        warn_region(g, &offline.spec, sh);
         let spec = offline.spec.clone();
         let connect = Connect {
             endpoint_url: g
@@ -96,7 +139,9 @@ impl Session {
             model,
             aws,
             in_spec,
-            spec_file: spec_path(g)?,
+            // Absolute, so that `apply PLAN` finds the spec from any directory.
+            spec_file: std::path::absolute(spec_path(g)?)
+                .map_err(|e| Failure::Usage(format!("cannot resolve the spec path: {e}")))?,
             caller,
             state,
         })

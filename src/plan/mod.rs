@@ -105,6 +105,16 @@ impl Plan {
         hex::encode(Sha256::digest(text.as_bytes()))
     }
 
+    /// Changes apply would refuse, each with why: conflicts (live resources that are not
+    /// novactl's). `plan --detailed-exitcode` exits 1 when there are any.
+    pub fn refusals(&self) -> Vec<(&str, &str)> {
+        self.changes
+            .iter()
+            .filter(|c| c.action == Action::Conflict)
+            .map(|c| (c.address.as_str(), c.reason.as_str()))
+            .collect()
+    }
+
     pub fn count(&self, a: Action) -> usize {
         self.changes.iter().filter(|c| c.action == a).count()
     }

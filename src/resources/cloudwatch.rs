@@ -43,11 +43,39 @@ use super::{
     desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Owner, Reconciler,
 };
+use crate::permissions::{perm, Perm};
 use crate::aws::{ok_if_gone, AwsError};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
+
+/// Every AWS call the alarm kind makes and what IAM must allow (see [`crate::permissions`]).
+/// Discovery lists the region's alarms and reads the tags of those the spec does not name.
+pub const ALARM_PERMISSIONS: &[Perm] = &[
+    perm("cloudwatch:DescribeAlarms", &["cloudwatch:DescribeAlarms"], &["*"]),
+    perm(
+        "cloudwatch:ListTagsForResource",
+        &["cloudwatch:ListTagsForResource"],
+        &["arn:aws:cloudwatch:{region}:{account}:alarm:*"],
+    ),
+    perm("cloudwatch:PutMetricAlarm", &["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"], &[ALARM]),
+    perm("cloudwatch:TagResource", &["cloudwatch:TagResource"], &[ALARM]),
+    perm("cloudwatch:UntagResource", &["cloudwatch:UntagResource"], &[ALARM]),
+    perm("cloudwatch:DeleteAlarms", &["cloudwatch:DeleteAlarms"], &[ALARM]),
+];
+const ALARM: &str = "arn:aws:cloudwatch:{region}:{account}:alarm:{id}";
+
 pub struct Alarm;
+
+/// Every AWS call the dashboard kind makes and what IAM must allow (see
+/// [`crate::permissions`]). Dashboard ARNs have no region.
+pub const DASHBOARD_PERMISSIONS: &[Perm] = &[
+    perm("cloudwatch:GetDashboard", &["cloudwatch:GetDashboard"], &[DASHBOARD]),
+    perm("cloudwatch:PutDashboard", &["cloudwatch:PutDashboard"], &[DASHBOARD]),
+    perm("cloudwatch:DeleteDashboards", &["cloudwatch:DeleteDashboards"], &[DASHBOARD]),
+];
+const DASHBOARD: &str = "arn:aws:cloudwatch::{account}:dashboard/{id}";
+
 pub struct Dashboard;
 
 const COMPARISONS: &[&str] = &[
@@ -87,20 +115,12 @@ fn one_of(spec: &LoadedSpec, key: &str, value: &str, allowed: &[&str]) -> Result
     if allowed.contains(&value) {
         return Ok(());
     }
-    let near = allowed
-        .iter()
-        .max_by(|a, b| {
-            strsim::jaro_winkler(a, value)
-                .partial_cmp(&strsim::jaro_winkler(b, value))
-                .unwrap_or(std::cmp::Ordering::Equal)
-        })
-        .copied()
-        .unwrap_or_default();
     Err(spec.error(
         key,
         format!(
-            "`{value}` is not one of {} (did you mean `{near}`?)",
-            allowed.join(", ")
+            "`{value}` is not one of {}{}",
+            allowed.join(", "),
+            crate::suggest::did_you_mean(value, allowed.iter().copied())
         ),
     ))
 }
@@ -136,6 +156,10 @@ fn action_ref(
 
 #[async_trait]
 impl Reconciler for Alarm {
+    fn permissions(&self) -> &'static [Perm] {
+        ALARM_PERMISSIONS
+    }
+
     fn kind(&self) -> &'static str {
         "cloudwatch_alarm"
     }
@@ -516,6 +540,10 @@ fn dashboard_arn(account: &str, name: &str) -> String {
 
 #[async_trait]
 impl Reconciler for Dashboard {
+    fn permissions(&self) -> &'static [Perm] {
+        DASHBOARD_PERMISSIONS
+    }
+
     fn kind(&self) -> &'static str {
         "cloudwatch_dashboard"
     }

@@ -19,9 +19,46 @@ use super::{
     desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
 };
+use crate::permissions::{perm, Implied, Perm};
 use crate::aws::{ok_if_gone, AwsError};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
+
+
+/// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
+/// Key ids are assigned by AWS, so key actions cannot name the key in advance.
+pub const PERMISSIONS: &[Perm] = &[
+    Perm {
+        call: "kms:CreateKey",
+        actions: &["kms:CreateKey"],
+        resources: &["*"],
+        // CreateKey with tags: the new key's tags are checked as TagResource on it.
+        implied: &[Implied {
+            action: "kms:TagResource",
+            resources: &[KEYS],
+            condition: None,
+        }],
+    },
+    perm("kms:ListKeys", &["kms:ListKeys"], &["*"]),
+    perm("kms:ListAliases", &["kms:ListAliases"], &["*"]),
+    perm("kms:DescribeKey", &["kms:DescribeKey"], &[KEYS]),
+    perm("kms:GetKeyPolicy", &["kms:GetKeyPolicy"], &[KEYS]),
+    perm("kms:PutKeyPolicy", &["kms:PutKeyPolicy"], &[KEYS]),
+    perm("kms:GetKeyRotationStatus", &["kms:GetKeyRotationStatus"], &[KEYS]),
+    perm("kms:EnableKeyRotation", &["kms:EnableKeyRotation"], &[KEYS]),
+    perm("kms:DisableKeyRotation", &["kms:DisableKeyRotation"], &[KEYS]),
+    perm("kms:EnableKey", &["kms:EnableKey"], &[KEYS]),
+    perm("kms:CancelKeyDeletion", &["kms:CancelKeyDeletion"], &[KEYS]),
+    perm("kms:ScheduleKeyDeletion", &["kms:ScheduleKeyDeletion"], &[KEYS]),
+    perm("kms:ListResourceTags", &["kms:ListResourceTags"], &[KEYS]),
+    perm("kms:TagResource", &["kms:TagResource"], &[KEYS]),
+    perm("kms:UntagResource", &["kms:UntagResource"], &[KEYS]),
+    perm("kms:UpdateKeyDescription", &["kms:UpdateKeyDescription"], &[KEYS]),
+    perm("kms:CreateAlias", &["kms:CreateAlias"], &[KEYS, ALIAS]),
+    perm("kms:DeleteAlias", &["kms:DeleteAlias"], &[KEYS, ALIAS]),
+];
+const KEYS: &str = "arn:aws:kms:{region}:{account}:key/*";
+const ALIAS: &str = "arn:aws:kms:{region}:{account}:{id}";
 
 pub struct Kms;
 
@@ -38,6 +75,10 @@ struct Desired {
 
 #[async_trait]
 impl Reconciler for Kms {
+    fn permissions(&self) -> &'static [Perm] {
+        PERMISSIONS
+    }
+
     fn kind(&self) -> &'static str {
         "kms"
     }

@@ -148,6 +148,12 @@ pub trait Reconciler: Send + Sync {
     /// The kind part of addresses (`kms`, `s3`, `iam`, `sagemaker_endpoint`).
     fn kind(&self) -> &'static str;
 
+    /// Every AWS call this kind makes, with the IAM actions and resources it needs (see
+    /// [`crate::permissions`]); declared beside the calls, in the kind's file.
+    fn permissions(&self) -> &'static [crate::permissions::Perm] {
+        &[]
+    }
+
     /// The resources of this kind in the spec; identities rendered with `r` (which knows only
     /// `environment`, `region`, `account_id` and `vars` at this point). Checks references.
     fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError>;

@@ -77,9 +77,72 @@ use super::{
     desired_tags, from_desired, owner_from_tags, Ctx, Decl, DeleteTarget, Observed, Reconciler,
     TAG_ADDRESS, TAG_ENVIRONMENT,
 };
+use crate::permissions::{perm, Implied, Perm};
 use crate::aws::{ok_if_gone, AwsError};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
+
+
+/// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
+/// Application Auto Scaling has no resource-level permissions; registering the first
+/// SageMaker target creates its service-linked role.
+pub const PERMISSIONS: &[Perm] = &[
+    perm("sagemaker:ListEndpoints", &["sagemaker:ListEndpoints"], &["*"]),
+    perm("sagemaker:ListEndpointConfigs", &["sagemaker:ListEndpointConfigs"], &["*"]),
+    perm("sagemaker:ListModels", &["sagemaker:ListModels"], &["*"]),
+    perm("sagemaker:ListTags", &["sagemaker:ListTags"], &[ENDPOINTS, CONFIGS, MODELS]),
+    perm("sagemaker:DescribeEndpoint", &["sagemaker:DescribeEndpoint"], &[ENDPOINT]),
+    perm("sagemaker:DescribeEndpointConfig", &["sagemaker:DescribeEndpointConfig"], &[CONFIGS]),
+    perm("sagemaker:DescribeModel", &["sagemaker:DescribeModel"], &[MODELS]),
+    perm("sagemaker:CreateEndpointConfig", &["sagemaker:CreateEndpointConfig", "sagemaker:AddTags"], &[CONFIG]),
+    perm("sagemaker:CreateEndpoint", &["sagemaker:CreateEndpoint", "sagemaker:AddTags"], &[ENDPOINT, CONFIG]),
+    perm("sagemaker:UpdateEndpoint", &["sagemaker:UpdateEndpoint"], &[ENDPOINT, CONFIG]),
+    perm("sagemaker:AddTags", &["sagemaker:AddTags"], &[ENDPOINT, CONFIG, MODELS]),
+    perm("sagemaker:DeleteTags", &["sagemaker:DeleteTags"], &[ENDPOINT, CONFIG, MODELS]),
+    perm("sagemaker:DeleteEndpoint", &["sagemaker:DeleteEndpoint"], &[ENDPOINT]),
+    perm("sagemaker:DeleteEndpointConfig", &["sagemaker:DeleteEndpointConfig"], &[CONFIG]),
+    perm("sagemaker:DeleteModel", &["sagemaker:DeleteModel"], &[MODELS]),
+    perm(
+        "application-autoscaling:DescribeScalableTargets",
+        &["application-autoscaling:DescribeScalableTargets"],
+        &["*"],
+    ),
+    perm(
+        "application-autoscaling:DescribeScalingPolicies",
+        &["application-autoscaling:DescribeScalingPolicies"],
+        &["*"],
+    ),
+    Perm {
+        call: "application-autoscaling:RegisterScalableTarget",
+        actions: &["application-autoscaling:RegisterScalableTarget"],
+        resources: &["*"],
+        implied: &[Implied {
+            action: "iam:CreateServiceLinkedRole",
+            resources: &["arn:aws:iam::{account}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"],
+            condition: Some(("StringLike", "iam:AWSServiceName", "sagemaker.application-autoscaling.amazonaws.com")),
+        }],
+    },
+    perm(
+        "application-autoscaling:DeregisterScalableTarget",
+        &["application-autoscaling:DeregisterScalableTarget"],
+        &["*"],
+    ),
+    perm(
+        "application-autoscaling:PutScalingPolicy",
+        &["application-autoscaling:PutScalingPolicy"],
+        &["*"],
+    ),
+    perm(
+        "application-autoscaling:DeleteScalingPolicy",
+        &["application-autoscaling:DeleteScalingPolicy"],
+        &["*"],
+    ),
+];
+const ENDPOINT: &str = "arn:aws:sagemaker:{region}:{account}:endpoint/{id_lower}";
+const ENDPOINTS: &str = "arn:aws:sagemaker:{region}:{account}:endpoint/*";
+const CONFIG: &str = "arn:aws:sagemaker:{region}:{account}:endpoint-config/{id_lower}-*";
+const CONFIGS: &str = "arn:aws:sagemaker:{region}:{account}:endpoint-config/*";
+const MODELS: &str = "arn:aws:sagemaker:{region}:{account}:model/*";
 
 pub struct SagemakerEndpoint;
 
@@ -155,6 +218,10 @@ pub struct Superseded {
 
 #[async_trait]
 impl Reconciler for SagemakerEndpoint {
+    fn permissions(&self) -> &'static [Perm] {
+        PERMISSIONS
+    }
+
     fn kind(&self) -> &'static str {
         "sagemaker_endpoint"
     }

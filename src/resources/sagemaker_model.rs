@@ -34,9 +34,33 @@ use super::{
     desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
 };
+use crate::permissions::{perm, Implied, Perm};
 use crate::aws::AwsError;
 use crate::spec::render::{is_unknown, Renderer, UNKNOWN};
 use crate::spec::{LoadedSpec, SpecError};
+
+
+/// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
+/// Models are versioned (`<name>-<digest>`); SageMaker ARNs are lower case.
+pub const PERMISSIONS: &[Perm] = &[
+    perm("sagemaker:ListModels", &["sagemaker:ListModels"], &["*"]),
+    perm("sagemaker:ListTags", &["sagemaker:ListTags"], &["arn:aws:sagemaker:{region}:{account}:model/*"]),
+    perm("sagemaker:DescribeModel", &["sagemaker:DescribeModel"], &[MODEL]),
+    Perm {
+        call: "sagemaker:CreateModel",
+        actions: &["sagemaker:CreateModel", "sagemaker:AddTags"],
+        resources: &[MODEL],
+        implied: &[Implied {
+            action: "iam:PassRole",
+            resources: &["{dep:iam.arn}"],
+            condition: Some(("StringEquals", "iam:PassedToService", "sagemaker.amazonaws.com")),
+        }],
+    },
+    perm("sagemaker:AddTags", &["sagemaker:AddTags"], &[MODEL]),
+    perm("sagemaker:DeleteTags", &["sagemaker:DeleteTags"], &[MODEL]),
+    perm("sagemaker:DeleteModel", &["sagemaker:DeleteModel"], &[MODEL]),
+];
+const MODEL: &str = "arn:aws:sagemaker:{region}:{account}:model/{id_lower}-*";
 
 pub struct SagemakerModel;
 
@@ -128,6 +152,10 @@ pub fn model_version(
 
 #[async_trait]
 impl Reconciler for SagemakerModel {
+    fn permissions(&self) -> &'static [Perm] {
+        PERMISSIONS
+    }
+
     fn kind(&self) -> &'static str {
         "sagemaker_model"
     }

@@ -4,6 +4,7 @@
 //! * [`locate`]: key path -> line, for errors found after parsing.
 //! * [`render`]: tera rendering with the spec's variables and other resources' attributes.
 
+pub mod format;
 pub mod locate;
 pub mod model;
 pub mod render;
@@ -169,7 +170,7 @@ impl LoadedSpec {
     }
 }
 
-fn looks_like_region(r: &str) -> bool {
+pub fn looks_like_region(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     parts.len() >= 3
         && parts.iter().all(|p| {
@@ -204,17 +205,15 @@ fn yaml_error(path: &Path, locator: &Locator, e: serde_yaml::Error) -> SpecError
                 .filter(|(i, _)| i % 2 == 1)
                 .map(|(_, s)| s)
                 .collect();
-            let nearest = valid
-                .iter()
-                .map(|v| (strsim::jaro_winkler(field, v), *v))
-                .max_by(|a, b| a.0.total_cmp(&b.0));
             let field = field.to_string();
-            rest = match nearest {
-                Some((_, n)) => format!(
-                    "unknown key `{field}` (did you mean `{n}`?); valid keys here: {}",
+            rest = if valid.is_empty() {
+                format!("unknown key `{field}`: this map takes no keys")
+            } else {
+                format!(
+                    "unknown key `{field}`{}; valid keys here: {}",
+                    crate::suggest::did_you_mean(&field, valid.iter().copied()),
                     valid.join(", ")
-                ),
-                None => format!("unknown key `{field}`: this map takes no keys"),
+                )
             };
             key = if key.is_empty() {
                 field

@@ -1,10 +1,15 @@
-//! The environment spec as users write it: `../shared/spec-contract.yaml` made into types.
+//! The environment spec as users write it (docs/spec.md), made into types.
 //!
 //! Every struct denies unknown keys, so a typo is an error (with the nearest valid key) rather
 //! than a silently ignored setting. Defaults here are the contract's defaults.
+//!
+//! The same types give `novactl schema` (JSON Schema, via schemars) and the key order
+//! `novactl fmt` writes: every type here derives `JsonSchema`, and fields are declared in the
+//! order a spec lists them. A doc comment on a field is its description in editors.
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub type Map<T> = BTreeMap<String, T>;
@@ -13,7 +18,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
     /// Required; used in ownership tags.
@@ -28,10 +33,18 @@ pub struct Spec {
     pub endpoint_url: Option<String>,
     /// Free-form values for templates (`{{ vars.x }}`).
     #[serde(default)]
+    #[schemars(with = "Map<serde_json::Value>")]
     pub vars: Map<serde_yaml::Value>,
     /// Applied to every taggable resource.
     #[serde(default)]
     pub tags: Map<String>,
+    /// Where the lock, create journal, inventory and audit records live; `None`: the local
+    /// default (a directory beside the spec).
+    #[serde(default)]
+    pub state: Option<StateConfig>,
+    /// HIPAA gate settings (waivers).
+    #[serde(default)]
+    pub check: Option<CheckConfig>,
     #[serde(default)]
     pub kms: Map<KmsKey>,
     #[serde(default)]
@@ -48,23 +61,16 @@ pub struct Spec {
     pub cloudtrail: Map<Trail>,
     #[serde(default)]
     pub dr: Option<Dr>,
-    /// Where the lock, create journal, inventory and audit records live; `None`: the local
-    /// default (a directory beside the spec).
-    #[serde(default)]
-    pub state: Option<StateConfig>,
-    /// HIPAA gate settings (waivers).
-    #[serde(default)]
-    pub check: Option<CheckConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateConfig {
     #[serde(default)]
     pub s3: Option<S3State>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct S3State {
     pub bucket: String,
@@ -77,14 +83,14 @@ pub struct S3State {
     pub kms_key: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckConfig {
     #[serde(default)]
     pub waive: Vec<Waiver>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Waiver {
     /// Rule id (`NOVA-SM-004`).
@@ -97,7 +103,7 @@ pub struct Waiver {
     pub until: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KmsKey {
     /// `alias/...`; how the key is found again.
@@ -125,7 +131,7 @@ fn default_window() -> u32 {
     30
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bucket {
     /// Global bucket name (a template).
@@ -144,7 +150,7 @@ pub struct Bucket {
     pub protect: Option<bool>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LifecycleRule {
     pub id: String,
@@ -153,32 +159,32 @@ pub struct LifecycleRule {
     #[serde(default = "yes")]
     pub enabled: bool,
     #[serde(default)]
-    pub expire_days: Option<i32>,
-    #[serde(default)]
     pub transitions: Vec<Transition>,
+    #[serde(default)]
+    pub expire_days: Option<i32>,
     /// Days after which noncurrent object versions expire.
     #[serde(default)]
     pub noncurrent_expire_days: Option<i32>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transition {
     pub days: i32,
     pub storage_class: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Role {
     pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
     /// Service principals allowed to assume the role.
     pub trust: Vec<String>,
     /// Inline policies: policy name -> template file.
     #[serde(default)]
     pub policies: Map<String>,
-    #[serde(default)]
-    pub description: Option<String>,
     #[serde(default)]
     pub tags: Map<String>,
     /// Refuse to delete or replace this resource (plan, apply, destroy); `None`: the kind's
@@ -187,7 +193,7 @@ pub struct Role {
     pub protect: Option<bool>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sagemaker {
     #[serde(default)]
@@ -196,7 +202,7 @@ pub struct Sagemaker {
     pub endpoints: Map<Endpoint>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Model {
     pub name: String,
@@ -218,14 +224,14 @@ pub struct Model {
     pub protect: Option<bool>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Vpc {
     pub security_groups: Vec<String>,
     pub subnets: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
     pub name: String,
@@ -236,16 +242,16 @@ pub struct Endpoint {
     /// Logical name of the `kms.*` key for the storage volume.
     #[serde(default)]
     pub kms_key: Option<String>,
-    #[serde(default)]
-    pub data_capture: Option<DataCapture>,
-    #[serde(default)]
-    pub autoscaling: Option<Autoscaling>,
     /// Name of the production variant.
     #[serde(default = "default_variant")]
     pub variant_name: String,
     /// Time budget for the endpoint to reach InService.
     #[serde(default = "default_timeout")]
     pub timeout_minutes: u64,
+    #[serde(default)]
+    pub data_capture: Option<DataCapture>,
+    #[serde(default)]
+    pub autoscaling: Option<Autoscaling>,
     #[serde(default)]
     pub tags: Map<String>,
     /// Refuse to delete or replace this resource (plan, apply, destroy); `None`: the kind's
@@ -261,7 +267,7 @@ fn default_timeout() -> u64 {
     60
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataCapture {
     /// Logical name of an `s3.*` bucket.
@@ -276,7 +282,7 @@ fn hundred() -> i32 {
     100
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Autoscaling {
     pub min: i32,
@@ -295,7 +301,7 @@ fn default_in_cooldown() -> i32 {
     300
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Topic {
     pub name: String,
@@ -309,7 +315,7 @@ pub struct Topic {
     pub protect: Option<bool>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cloudwatch {
     #[serde(default)]
@@ -318,7 +324,7 @@ pub struct Cloudwatch {
     pub alarms: Map<Alarm>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dashboard {
     pub name: String,
@@ -330,7 +336,7 @@ pub struct Dashboard {
     pub protect: Option<bool>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Alarm {
     pub name: String,
@@ -358,7 +364,7 @@ pub struct Alarm {
     pub protect: Option<bool>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Trail {
     pub name: String,
@@ -386,7 +392,7 @@ pub struct Trail {
     pub protect: Option<bool>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dr {
     pub region: String,
@@ -400,7 +406,7 @@ pub struct Dr {
     pub instance_count: Option<i32>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Replicate {
     #[serde(default)]

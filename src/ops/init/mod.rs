@@ -1,0 +1,117 @@
+//! `init`: writes a project skeleton (`environments/`, `policies/`, `templates/`) and the spec's
+//! JSON Schema beside them. The files are compiled in: the `seed` example is the repository's
+//! own `environments/`, `policies/` and `templates/` (so it is exactly what the tests apply),
+//! the default is the small project in `src/ops/init/minimal/`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::ops::Failure;
+use crate::shell::Shell;
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Example {
+    /// The MentaLLaMA HIPAA stack.
+    Seed,
+}
+
+pub struct Options {
+    pub dir: PathBuf,
+    pub example: Option<Example>,
+    pub force: bool,
+}
+
+/// (path in the project, contents).
+type Files = &'static [(&'static str, &'static str)];
+
+const MINIMAL: Files = &[
+    (
+        "environments/dev.yaml",
+        include_str!("minimal/environments/dev.yaml"),
+    ),
+    (
+        "policies/kms-data.json.tera",
+        include_str!("minimal/policies/kms-data.json.tera"),
+    ),
+    (
+        "policies/app-data.json.tera",
+        include_str!("minimal/policies/app-data.json.tera"),
+    ),
+    (
+        "templates/dashboards/overview.json.tera",
+        include_str!("minimal/templates/dashboards/overview.json.tera"),
+    ),
+];
+
+const SEED: Files = &[
+    (
+        "environments/prod.yaml",
+        include_str!("../../../environments/prod.yaml"),
+    ),
+    (
+        "environments/local.yaml",
+        include_str!("../../../environments/local.yaml"),
+    ),
+    (
+        "policies/kms-phi.json.tera",
+        include_str!("../../../policies/kms-phi.json.tera"),
+    ),
+    (
+        "policies/sagemaker-execution.json.tera",
+        include_str!("../../../policies/sagemaker-execution.json.tera"),
+    ),
+    (
+        "policies/api-service.json.tera",
+        include_str!("../../../policies/api-service.json.tera"),
+    ),
+    (
+        "templates/dashboards/mentallama.json.tera",
+        include_str!("../../../templates/dashboards/mentallama.json.tera"),
+    ),
+];
+
+pub fn init(o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
+    let files = match o.example {
+        None => MINIMAL,
+        Some(Example::Seed) => SEED,
+    };
+    let schema = serde_json::to_string_pretty(&crate::ops::schema::spec_schema())
+        .unwrap_or_default()
+        + "\n";
+    let mut all: Vec<(&str, &str)> = files.to_vec();
+    all.push(("novactl.schema.json", schema.as_str()));
+    if !o.force {
+        let existing: Vec<String> = all
+            .iter()
+            .map(|(rel, _)| o.dir.join(rel))
+            .filter(|p| p.exists())
+            .map(|p| p.display().to_string())
+            .collect();
+        if !existing.is_empty() {
+            return Err(Failure::Usage(format!(
+                "not overwriting what is there (pass --force to replace): {}",
+                existing.join(", ")
+            )));
+        }
+    }
+    for (rel, text) in &all {
+        write(&o.dir.join(rel), text)?;
+        sh.out(&o.dir.join(rel).display().to_string());
+    }
+    let first = o.dir.join(files[0].0);
+    sh.status(&format!(
+        "Wrote {} files. Next: novactl validate -e {}",
+        all.len(),
+        first.display()
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write(path: &Path, text: &str) -> Result<(), Failure> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", parent.display())))?;
+    }
+    std::fs::write(path, text)
+        .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))
+}

@@ -1,0 +1,284 @@
+//! The IAM permissions novactl needs, as data: every AWS API call novactl makes is declared
+//! once, with the IAM actions it needs and the resources they apply to, next to the code that
+//! makes it (each kind's `PERMISSIONS`, returned by `Reconciler::permissions`; the calls every
+//! command makes in [`CORE`]). `novactl permissions` renders them for one spec as a
+//! least-privilege policy; `tests/permissions.rs` records every call a run of the seed stack
+//! makes (`NOVACTL_CALL_LOG`) and checks each is declared and granted, and that nothing else
+//! is granted.
+//!
+//! # Adding a call
+//! Add a [`Perm`] to the `PERMISSIONS` of the kind that makes it (or to [`CORE`]): `call` is
+//! the operation as the SDK names it (`s3:PutBucketEncryption`; the service prefix is the
+//! IAM one), `actions` the IAM actions AWS checks for it (they differ from the operation name
+//! more often than one would like: `s3:PutEncryptionConfiguration`), `resources` ARN templates
+//! (see [`expand`]), `implied` actions AWS checks besides (e.g. `iam:PassRole` for a call that
+//! hands a role to a service).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::sync::Mutex;
+
+use serde_json::{json, Value};
+
+use crate::engine::Model;
+use crate::resources::Decl;
+
+/// One AWS API operation and what IAM must allow for it.
+#[derive(Debug, Clone, Copy)]
+pub struct Perm {
+    /// `<iam prefix>:<Operation>` as the SDK reports the call.
+    pub call: &'static str,
+    /// IAM actions AWS evaluates for the call.
+    pub actions: &'static [&'static str],
+    /// ARN templates, `*` for actions without resource-level permissions (see [`expand`]).
+    pub resources: &'static [&'static str],
+    /// Actions AWS checks besides `actions`, each with its resources and a condition, when
+    /// the call carries a value that needs them (a role handed to a service).
+    pub implied: &'static [Implied],
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Implied {
+    pub action: &'static str,
+    pub resources: &'static [&'static str],
+    /// `(operator, condition key, value)`.
+    pub condition: Option<(&'static str, &'static str, &'static str)>,
+}
+
+/// Shorthand for a [`Perm`] without implied actions.
+pub const fn perm(
+    call: &'static str,
+    actions: &'static [&'static str],
+    resources: &'static [&'static str],
+) -> Perm {
+    Perm {
+        call,
+        actions,
+        resources,
+        implied: &[],
+    }
+}
+
+/// Calls every AWS command makes, whatever the spec holds.
+pub const CORE: &[Perm] = &[perm(
+    "sts:GetCallerIdentity",
+    &["sts:GetCallerIdentity"],
+    &["*"],
+)];
+
+/// Every declared call: [`CORE`] and each kind's.
+pub fn registry() -> Vec<(&'static str, &'static Perm)> {
+    let mut all: Vec<(&'static str, &'static Perm)> = CORE.iter().map(|p| ("core", p)).collect();
+    for k in crate::resources::registry() {
+        all.extend(k.permissions().iter().map(|p| (k.kind(), p)));
+    }
+    all
+}
+
+/// The declaration of `call` (`s3:HeadBucket`), if any.
+#[cfg(test)]
+pub fn declared(call: &str) -> Option<&'static Perm> {
+    registry()
+        .into_iter()
+        .find(|(_, p)| p.call == call)
+        .map(|(_, p)| p)
+}
+
+/// Fills an ARN template for one resource:
+/// `{region}`, `{account}`, `{id}` (the identity: bucket name, role name, alias), `{id_lower}`
+/// (SageMaker ARNs are lower case), `{out.K}` (an output the spec knows, e.g. the log group's
+/// `role_name`), `{dep:KIND.K}` (output K of each dependency of that kind; none: dropped).
+pub fn expand(template: &str, d: &Decl, model: &Model, account: &str) -> Vec<String> {
+    let base = template
+        .replace("{region}", &d.region)
+        .replace("{account}", account)
+        .replace("{id_lower}", &d.identity.to_lowercase())
+        .replace("{id}", &d.identity);
+    if let Some(start) = base.find("{out.") {
+        let end = base[start..].find('}').map(|e| start + e).unwrap_or(base.len());
+        let key = &base[start + 5..end];
+        let Some(v) = d.outputs.get(key).and_then(Value::as_str) else {
+            return Vec::new();
+        };
+        let filled = format!("{}{v}{}", &base[..start], &base[end + 1..]);
+        return expand(&filled, d, model, account);
+    }
+    if let Some(start) = base.find("{dep:") {
+        let end = base[start..].find('}').map(|e| start + e).unwrap_or(base.len());
+        let (kind, key) = base[start + 5..end].split_once('.').unwrap_or(("", ""));
+        return d
+            .deps
+            .iter()
+            .filter_map(|a| model.decl(a))
+            .filter(|dep| dep.kind == kind)
+            .filter_map(|dep| dep.outputs.get(key).and_then(Value::as_str))
+            .map(|v| format!("{}{v}{}", &base[..start], &base[end + 1..]))
+            .collect();
+    }
+    vec![base]
+}
+
+/// The least-privilege policy for running novactl on `model`: one statement per group of
+/// actions that share their resources (and condition).
+pub fn policy(model: &Model, account: &str) -> Value {
+    // (resources, condition) -> actions
+    type Key = (BTreeSet<String>, Option<(String, String, String)>);
+    let mut by: BTreeMap<Key, BTreeSet<String>> = BTreeMap::new();
+    let mut add = |actions: &[&str], resources: Vec<String>, cond: Option<(String, String, String)>| {
+        if resources.is_empty() {
+            return;
+        }
+        let set: BTreeSet<String> = if resources.iter().any(|r| r == "*") {
+            BTreeSet::from(["*".to_string()])
+        } else {
+            resources.into_iter().collect()
+        };
+        by.entry((set, cond))
+            .or_default()
+            .extend(actions.iter().map(|a| a.to_string()));
+    };
+    for p in CORE {
+        add(p.actions, p.resources.iter().map(|r| r.to_string()).collect(), None);
+    }
+    for d in &model.decls {
+        for p in model.kind(d.kind).permissions() {
+            let res = p
+                .resources
+                .iter()
+                .flat_map(|t| expand(t, d, model, account))
+                .collect();
+            add(p.actions, res, None);
+            for i in p.implied {
+                let res = i
+                    .resources
+                    .iter()
+                    .flat_map(|t| expand(t, d, model, account))
+                    .collect();
+                let cond = i
+                    .condition
+                    .map(|(op, k, v)| (op.to_string(), k.to_string(), v.to_string()));
+                add(&[i.action], res, cond);
+            }
+        }
+    }
+    // Merge statements whose resources are the same (conditions apart), and give actions
+    // granted on `*` nowhere else.
+    let mut statements = Vec::new();
+    for (n, ((resources, cond), actions)) in by.into_iter().enumerate() {
+        let mut s = json!({
+            "Sid": format!("Novactl{}", n + 1),
+            "Effect": "Allow",
+            "Action": actions.into_iter().collect::<Vec<_>>(),
+            "Resource": if resources.len() == 1 && resources.contains("*") {
+                json!("*")
+            } else {
+                json!(resources.into_iter().collect::<Vec<_>>())
+            },
+        });
+        if let Some((op, k, v)) = cond {
+            s["Condition"] = json!({ op: { k: v } });
+        }
+        statements.push(s);
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// Every IAM action a policy grants.
+pub fn granted_actions(policy: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for s in policy["Statement"].as_array().into_iter().flatten() {
+        match &s["Action"] {
+            Value::String(a) => {
+                out.insert(a.clone());
+            }
+            Value::Array(v) => out.extend(v.iter().filter_map(Value::as_str).map(str::to_string)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The IAM prefix of a service as the SDK names it in call metadata.
+pub fn iam_prefix(sdk_service: &str) -> String {
+    match sdk_service {
+        "Application Auto Scaling" => "application-autoscaling".into(),
+        "CloudWatch Logs" => "logs".into(),
+        "Resource Groups Tagging API" => "tag".into(),
+        other => other.to_lowercase().replace(' ', ""),
+    }
+}
+
+/// `NOVACTL_CALL_LOG=FILE` (tests, audits): every AWS call this process makes is appended to
+/// FILE as one `<iam prefix>:<Operation>` line.
+pub fn log_call(call: &str) {
+    static LOG: Mutex<Option<Option<std::fs::File>>> = Mutex::new(None);
+    let Ok(mut g) = LOG.lock() else {
+        return;
+    };
+    let f = g.get_or_insert_with(|| {
+        std::env::var_os("NOVACTL_CALL_LOG").and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+        })
+    });
+    if let Some(f) = f {
+        let _ = writeln!(f, "{call}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `"service:Operation"` literal an `AwsError::from_sdk` names in the source is a
+    /// declared call (the integration test checks the calls a real run makes; this catches a
+    /// call on a path the seed stack does not take).
+    #[test]
+    fn every_sdk_call_in_the_source_is_declared() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut missing = Vec::new();
+        let mut files = vec![root];
+        while let Some(p) = files.pop() {
+            if p.is_dir() {
+                files.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
+                continue;
+            }
+            if p.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap();
+            let starts = ["from_sdk(", "from_err(", "ok_if_gone("];
+            for (i, pat) in starts.iter().flat_map(|p| text.match_indices(p)) {
+                let Some(rest) = text[i + pat.len()..].trim_start().strip_prefix('"') else {
+                    continue;
+                };
+                let call = &rest[..rest.find('"').unwrap()];
+                if declared(call).is_none() {
+                    missing.push(format!("{call} ({})", p.display()));
+                }
+            }
+        }
+        missing.sort();
+        missing.dedup();
+        assert!(missing.is_empty(), "calls without a Perm: {missing:#?}");
+    }
+
+    #[test]
+    fn a_kind_declares_each_call_once() {
+        let mut seen = BTreeSet::new();
+        for (kind, p) in registry() {
+            assert!(seen.insert((kind, p.call)), "{kind} declares {} twice", p.call);
+        }
+    }
+
+    #[test]
+    fn sdk_service_names_map_to_iam_prefixes() {
+        assert_eq!(iam_prefix("S3"), "s3");
+        assert_eq!(iam_prefix("Application Auto Scaling"), "application-autoscaling");
+        assert_eq!(iam_prefix("CloudWatch Logs"), "logs");
+        assert_eq!(iam_prefix("SageMaker"), "sagemaker");
+    }
+}
