@@ -29,6 +29,9 @@ pub struct Options {
 pub struct Outcome {
     pub address: String,
     pub result: Result<(), AwsError>,
+    /// The desired state this run converged the resource to (rendered with every value known
+    /// by then); `None` when it failed, was skipped or deleted. Recorded as `last-applied`.
+    pub desired: Option<Value>,
 }
 
 pub async fn execute(
@@ -97,6 +100,7 @@ pub async fn execute(
                 ));
                 results.push(Outcome {
                     address: run[i].address.clone(),
+                    desired: None,
                     result: Err(AwsError::local(
                         "novactl:apply",
                         "DependencyFailed",
@@ -111,7 +115,8 @@ pub async fn execute(
                 let c = run[i];
                 let ctx = model.context(&outputs, true);
                 running.push(async move {
-                    let task = sh.task(&format!("{} {}", c.action.symbol(), c.address));
+                    let task =
+                        sh.task(&c.address, &format!("{} {}", c.action.symbol(), c.address));
                     let status = |m: &str| task.set_message(m);
                     let cx = Ctx {
                         progress: Some(&status),
@@ -122,11 +127,18 @@ pub async fn execute(
                         Ok(_) => task.finish(past(c.action)),
                         Err(e) => task.finish(&format!("failed: {e}")),
                     }
-                    (i, r)
+                    // What it was converged to, with the values known when it ran.
+                    let desired = match (&r, model.decl(&c.address)) {
+                        (Ok(_), Some(d)) if !opts.destroy && c.action != Action::Delete => {
+                            model.desired(d, &ctx).ok()
+                        }
+                        _ => None,
+                    };
+                    (i, r, desired)
                 });
             }
         }
-        let Some((i, r)) = running.next().await else {
+        let Some((i, r, desired)) = running.next().await else {
             break;
         };
         match r {
@@ -143,6 +155,7 @@ pub async fn execute(
                 results.push(Outcome {
                     address: run[i].address.clone(),
                     result: Ok(()),
+                    desired,
                 });
             }
             Err(e) => {
@@ -150,6 +163,7 @@ pub async fn execute(
                 results.push(Outcome {
                     address: run[i].address.clone(),
                     result: Err(e),
+                    desired: None,
                 });
             }
         }

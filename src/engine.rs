@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::aws::AwsError;
 use crate::graph::Graph;
+use crate::ops::last_applied;
 use crate::plan::{diff, Action, Change, Plan, FORMAT_VERSION};
 use crate::resources::{self, Ctx, Decl, Observed, Owner, Reconciler};
 use crate::spec::render::{Renderer, UNKNOWN};
@@ -383,6 +384,10 @@ pub struct PlanOptions<'a> {
     pub adopt: &'a [String],
     pub targets: &'a [String],
     pub spec_file: String,
+    /// Address -> digest of the desired state the last apply converged it to (the backend's
+    /// `last-applied`): an update is "drift" when today's desired state is that one, a "spec
+    /// change" when it is not.
+    pub last_applied: &'a HashMap<String, String>,
 }
 
 /// Decides an action for every resource from live state and desired state.
@@ -453,10 +458,16 @@ pub fn make_plan(
                         c.reason = "a change forces replacement".into();
                     } else {
                         c.action = Action::Update;
+                        let attrs = diff::top_level(&c.attributes).join(", ");
+                        let applied = opts.last_applied.get(&d.address);
                         c.reason = if adopted {
                             "adopt: bring under novactl management".into()
+                        } else if applied.is_some_and(|a| *a == last_applied::digest(&desired)) {
+                            format!("drift in {attrs} (changed outside novactl since the last apply)")
+                        } else if applied.is_some() {
+                            format!("spec change: {attrs}")
                         } else {
-                            format!("drift in {}", diff::top_level(&c.attributes).join(", "))
+                            format!("differs from the spec in {attrs}")
                         };
                     }
                 }

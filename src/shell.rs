@@ -3,6 +3,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,26 @@ pub struct Shell {
     stderr_tty: bool,
     multi: MultiProgress,
     lock: Mutex<()>,
+    /// (address, outcome, time) of every finished task, for the closing summary table.
+    finished: Mutex<Vec<(String, String, Duration)>>,
+}
+
+/// Time spent waiting at a confirmation prompt (excluded from reported timings).
+static PROMPT_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// How long this process waited for a person to answer a prompt.
+pub fn prompt_time() -> Duration {
+    Duration::from_nanos(PROMPT_NANOS.load(Ordering::Relaxed))
+}
+
+/// `4.2s`, or `1m02s` from a minute on: the one clock format of progress lines and summaries.
+pub fn clock(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs < 60 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    }
 }
 
 impl Shell {
@@ -35,6 +56,7 @@ impl Shell {
             stderr_tty,
             multi,
             lock: Mutex::new(()),
+            finished: Mutex::new(Vec::new()),
         }
     }
 
@@ -54,6 +76,11 @@ impl Shell {
         if !self.quiet {
             self.err_line(text);
         }
+    }
+
+    /// A closing summary for humans on stderr; shown with `-q` too.
+    pub fn summary(&self, text: &str) {
+        self.err_line(text);
     }
 
     pub fn warn(&self, text: &str) {
@@ -78,21 +105,38 @@ impl Shell {
         std::io::stdin().is_terminal()
     }
 
-    /// Asks on stderr and reads one line from stdin.
+    /// Asks on stderr and reads one line from stdin. The time spent here is not counted in
+    /// the run's timings.
     pub fn ask(&self, question: &str) -> String {
+        let asked = Instant::now();
         let _ = write!(std::io::stderr(), "{question} ");
         let _ = std::io::stderr().flush();
         let mut line = String::new();
         let _ = std::io::stdin().read_line(&mut line);
+        PROMPT_NANOS.fetch_add(asked.elapsed().as_nanos() as u64, Ordering::Relaxed);
         line.trim().to_string()
     }
 
-    /// Progress for one resource: a spinner on a terminal, plain lines otherwise.
-    pub fn task(&self, label: &str) -> Task<'_> {
+    /// (address, outcome, time) of every task finished so far, in the order they finished.
+    pub fn finished(&self) -> Vec<(String, String, Duration)> {
+        self.finished.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    /// Progress for one resource (`address`, shown as `label`): a spinner line with one clock
+    /// on a terminal, a line when it starts and one when it ends otherwise; `-q` shows neither.
+    pub fn task(&self, address: &str, label: &str) -> Task<'_> {
         let bar = if self.stderr_tty && !self.quiet {
             let pb = self.multi.add(ProgressBar::new_spinner());
             pb.set_style(
-                ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                ProgressStyle::with_template("{spinner} {msg} {clock}")
+                    .map(|s| {
+                        s.with_key(
+                            "clock",
+                            |st: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                                let _ = write!(w, "{}", clock(st.elapsed()));
+                            },
+                        )
+                    })
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             pb.enable_steady_tick(Duration::from_millis(120));
@@ -105,6 +149,7 @@ impl Shell {
         Task {
             shell: self,
             bar,
+            address: address.to_string(),
             label: label.to_string(),
             started: Instant::now(),
         }
@@ -140,29 +185,35 @@ fn dumb_terminal() -> bool {
 pub struct Task<'a> {
     shell: &'a Shell,
     bar: Option<ProgressBar>,
+    address: String,
     label: String,
     started: Instant,
 }
 
 impl Task<'_> {
-    /// Updates the spinner's message (e.g. the endpoint status while waiting).
+    /// Updates the progress line's status (e.g. the endpoint's while waiting); the task's own
+    /// clock is the only time shown.
     pub fn set_message(&self, msg: &str) {
         if let Some(b) = &self.bar {
             b.set_message(format!("{}: {msg}", self.label));
         } else if self.shell.verbose > 0 {
-            self.shell.status(&format!("{}: {msg}", self.label));
+            self.shell.status(&format!(
+                "{}: {msg} [{}]",
+                self.label,
+                clock(self.started.elapsed())
+            ));
         }
     }
 
     pub fn finish(self, outcome: &str) {
-        let line = format!(
-            "{}: {outcome} ({:.1}s)",
-            self.label,
-            self.started.elapsed().as_secs_f64()
-        );
+        let took = self.started.elapsed();
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
-        self.shell.status(&line);
+        self.shell
+            .status(&format!("{}: {outcome} in {}", self.label, clock(took)));
+        if let Ok(mut f) = self.shell.finished.lock() {
+            f.push((self.address.clone(), outcome.to_string(), took));
+        }
     }
 }

@@ -211,13 +211,18 @@ impl Aws {
         })
     }
 
-    /// "N AWS calls (R reads, W writes) in T s", for the closing line of a command.
+    /// "N AWS calls (R reads, W writes) in T s", for the closing line of a command. The time
+    /// leaves out any wait at a confirmation prompt.
     pub fn summary(&self) -> String {
         let (r, w) = self.stats.split();
+        let took = self
+            .started
+            .elapsed()
+            .saturating_sub(crate::shell::prompt_time());
         format!(
             "{} AWS calls ({r} reads, {w} writes) in {:.2}s",
             r + w,
-            self.started.elapsed().as_secs_f64()
+            took.as_secs_f64()
         )
     }
 }

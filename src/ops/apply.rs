@@ -7,6 +7,7 @@ use crate::apply;
 use crate::cli::Global;
 use crate::commands::Common;
 use crate::engine::{self, Observations};
+use crate::ops::last_applied;
 use crate::ops::run::Run;
 use crate::ops::show::read_plan;
 use crate::ops::session::{confirm, finish, warn_deletes, Session};
@@ -80,7 +81,9 @@ async fn apply_locked(
         (Some(saved), Some(file)) => saved_plan(s, o, saved, file).await?,
         _ => s.plan(&o.common, &o.common.adopt).await?,
     };
-    sh.out(&render::text(&plan, sh));
+    if !sh.quiet {
+        sh.out(&render::text(&plan, sh));
+    }
     let conflicts: Vec<&Change> = plan
         .changes
         .iter()
@@ -99,7 +102,11 @@ async fn apply_locked(
         )));
     }
     if !plan.has_changes() {
-        sh.status(&s.aws.summary());
+        last_applied::record(run.backend.as_ref(), &plan, &[], sh).await;
+        if sh.quiet {
+            sh.summary("No changes.");
+        }
+        sh.summary(&s.aws.summary());
         return Ok(ExitCode::SUCCESS);
     }
     warn_deletes(&plan, sh);
@@ -118,6 +125,7 @@ async fn apply_locked(
     )
     .await;
     run.record(&plan, &outcomes);
+    last_applied::record(run.backend.as_ref(), &plan, &outcomes, sh).await;
     finish(&plan, outcomes, s, sh, "Apply")
 }
 

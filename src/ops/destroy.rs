@@ -40,7 +40,9 @@ async fn destroy_locked(
         sh.status(&s.aws.summary());
         return Ok(ExitCode::SUCCESS);
     }
-    sh.out(&render::text(&plan, sh));
+    if !sh.quiet {
+        sh.out(&render::text(&plan, sh));
+    }
     warn_deletes(&plan, sh);
     confirm(o.auto_approve, sh, "destroy these resources")?;
     let outcomes = apply::execute(
@@ -57,6 +59,7 @@ async fn destroy_locked(
     )
     .await;
     run.record(&plan, &outcomes);
+    crate::ops::last_applied::record(run.backend.as_ref(), &plan, &outcomes, sh).await;
     finish(&plan, outcomes, s, sh, "Destroy")
 }
 

@@ -11,6 +11,7 @@ pub mod destroy;
 pub mod fmt;
 pub mod graph;
 pub mod init;
+pub mod last_applied;
 pub mod man;
 pub mod output;
 pub mod permissions;

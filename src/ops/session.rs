@@ -184,6 +184,7 @@ impl Session {
         adopt: &[String],
     ) -> Result<(Plan, Observations), Failure> {
         let obs = self.observe(common.parallelism, true).await?;
+        let last_applied = crate::ops::last_applied::read(self.state.as_ref()).await;
         let plan = engine::make_plan(
             &self.model,
             &obs,
@@ -191,6 +192,7 @@ impl Session {
                 adopt,
                 targets: &common.targets,
                 spec_file: self.spec_file.display().to_string(),
+                last_applied: &last_applied,
             },
         )?;
         Ok((plan, obs))
@@ -234,7 +236,8 @@ pub fn confirm(auto: bool, sh: &Shell, what: &str) -> Result<(), Failure> {
     }
 }
 
-/// The closing lines of apply and destroy: the call summary, then success or every failure.
+/// The closing lines of apply and destroy: a table of what ran (address, action, result,
+/// time), the call summary, then success or every failure. Shown with `-q` too.
 pub fn finish(
     plan: &Plan,
     outcomes: Vec<apply::Outcome>,
@@ -244,9 +247,10 @@ pub fn finish(
 ) -> Result<ExitCode, Failure> {
     let failed: Vec<&apply::Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
     let ok = outcomes.len() - failed.len();
-    sh.status(&s.aws.summary());
+    sh.summary(&summary_table(plan, &outcomes, &sh.finished()));
+    sh.summary(&s.aws.summary());
     if failed.is_empty() {
-        sh.status(&format!(
+        sh.summary(&format!(
             "{verb} complete: {ok} resource(s) changed ({} create, {} update, {} replace, {} delete).",
             plan.count(Action::Create),
             plan.count(Action::Update),
@@ -267,4 +271,37 @@ pub fn finish(
         failed.len(),
         lines.join("\n")
     )))
+}
+
+/// One row per change that ran (or was skipped), in plan order.
+pub fn summary_table(
+    plan: &Plan,
+    outcomes: &[apply::Outcome],
+    times: &[(String, String, std::time::Duration)],
+) -> String {
+    let mut t = comfy_table::Table::new();
+    // Columns and one rule under the header: readable in a terminal and in a CI log.
+    t.load_preset("     -             ")
+        .set_header(["Address", "Action", "Result", "Time"]);
+    for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
+        let Some(o) = outcomes.iter().find(|o| o.address == c.address) else {
+            continue;
+        };
+        let result = match &o.result {
+            Ok(()) => "ok".to_string(),
+            Err(e) if e.code == "DependencyFailed" => "skipped".to_string(),
+            Err(e) => format!("failed: {}", e.code),
+        };
+        let time = times
+            .iter()
+            .find(|(a, _, _)| a == &c.address)
+            .map(|(_, _, d)| crate::shell::clock(*d))
+            .unwrap_or_else(|| "-".into());
+        let action = serde_json::to_value(c.action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        t.add_row([c.address.clone(), action, result, time]);
+    }
+    t.trim_fmt()
 }

@@ -709,8 +709,9 @@ impl Hosting<'_> {
     fn on_status(&self) -> impl Fn(&str, Duration) + Sync + '_ {
         move |status: &str, elapsed: Duration| {
             let secs = elapsed.as_secs();
+            // The progress line has its own clock: the status alone.
             if let Some(p) = self.progress {
-                p(&format!("{status} ({}m{:02}s)", secs / 60, secs % 60));
+                p(status);
             }
             tracing::info!(
                 address = self.address,
