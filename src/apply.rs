@@ -115,8 +115,7 @@ pub async fn execute(
                 let c = run[i];
                 let ctx = model.context(&outputs, true);
                 running.push(async move {
-                    let task =
-                        sh.task(&c.address, &format!("{} {}", c.action.symbol(), c.address));
+                    let task = sh.task(&c.address, &format!("{} {}", c.action.symbol(), c.address));
                     let status = |m: &str| task.set_message(m);
                     let cx = Ctx {
                         progress: Some(&status),

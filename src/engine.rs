@@ -463,7 +463,9 @@ pub fn make_plan(
                         c.reason = if adopted {
                             "adopt: bring under novactl management".into()
                         } else if applied.is_some_and(|a| *a == last_applied::digest(&desired)) {
-                            format!("drift in {attrs} (changed outside novactl since the last apply)")
+                            format!(
+                                "drift in {attrs} (changed outside novactl since the last apply)"
+                            )
                         } else if applied.is_some() {
                             format!("spec change: {attrs}")
                         } else {

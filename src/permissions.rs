@@ -95,7 +95,10 @@ pub fn expand(template: &str, d: &Decl, model: &Model, account: &str) -> Vec<Str
         .replace("{id_lower}", &d.identity.to_lowercase())
         .replace("{id}", &d.identity);
     if let Some(start) = base.find("{out.") {
-        let end = base[start..].find('}').map(|e| start + e).unwrap_or(base.len());
+        let end = base[start..]
+            .find('}')
+            .map(|e| start + e)
+            .unwrap_or(base.len());
         let key = &base[start + 5..end];
         let Some(v) = d.outputs.get(key).and_then(Value::as_str) else {
             return Vec::new();
@@ -104,7 +107,10 @@ pub fn expand(template: &str, d: &Decl, model: &Model, account: &str) -> Vec<Str
         return expand(&filled, d, model, account);
     }
     if let Some(start) = base.find("{dep:") {
-        let end = base[start..].find('}').map(|e| start + e).unwrap_or(base.len());
+        let end = base[start..]
+            .find('}')
+            .map(|e| start + e)
+            .unwrap_or(base.len());
         let (kind, key) = base[start + 5..end].split_once('.').unwrap_or(("", ""));
         return d
             .deps
@@ -124,21 +130,26 @@ pub fn policy(model: &Model, account: &str) -> Value {
     // (resources, condition) -> actions
     type Key = (BTreeSet<String>, Option<(String, String, String)>);
     let mut by: BTreeMap<Key, BTreeSet<String>> = BTreeMap::new();
-    let mut add = |actions: &[&str], resources: Vec<String>, cond: Option<(String, String, String)>| {
-        if resources.is_empty() {
-            return;
-        }
-        let set: BTreeSet<String> = if resources.iter().any(|r| r == "*") {
-            BTreeSet::from(["*".to_string()])
-        } else {
-            resources.into_iter().collect()
+    let mut add =
+        |actions: &[&str], resources: Vec<String>, cond: Option<(String, String, String)>| {
+            if resources.is_empty() {
+                return;
+            }
+            let set: BTreeSet<String> = if resources.iter().any(|r| r == "*") {
+                BTreeSet::from(["*".to_string()])
+            } else {
+                resources.into_iter().collect()
+            };
+            by.entry((set, cond))
+                .or_default()
+                .extend(actions.iter().map(|a| a.to_string()));
         };
-        by.entry((set, cond))
-            .or_default()
-            .extend(actions.iter().map(|a| a.to_string()));
-    };
     for p in CORE {
-        add(p.actions, p.resources.iter().map(|r| r.to_string()).collect(), None);
+        add(
+            p.actions,
+            p.resources.iter().map(|r| r.to_string()).collect(),
+            None,
+        );
     }
     for d in &model.decls {
         for p in model.kind(d.kind).permissions() {
@@ -256,7 +267,12 @@ mod tests {
                     continue;
                 };
                 let call = &rest[..rest.find('"').unwrap()];
-                if declared(call).is_none() {
+                let well_formed = call.split_once(':').is_some_and(|(svc, op)| {
+                    !svc.is_empty()
+                        && svc.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                        && op.starts_with(|c: char| c.is_ascii_uppercase())
+                });
+                if well_formed && declared(call).is_none() {
                     missing.push(format!("{call} ({})", p.display()));
                 }
             }
@@ -270,14 +286,21 @@ mod tests {
     fn a_kind_declares_each_call_once() {
         let mut seen = BTreeSet::new();
         for (kind, p) in registry() {
-            assert!(seen.insert((kind, p.call)), "{kind} declares {} twice", p.call);
+            assert!(
+                seen.insert((kind, p.call)),
+                "{kind} declares {} twice",
+                p.call
+            );
         }
     }
 
     #[test]
     fn sdk_service_names_map_to_iam_prefixes() {
         assert_eq!(iam_prefix("S3"), "s3");
-        assert_eq!(iam_prefix("Application Auto Scaling"), "application-autoscaling");
+        assert_eq!(
+            iam_prefix("Application Auto Scaling"),
+            "application-autoscaling"
+        );
         assert_eq!(iam_prefix("CloudWatch Logs"), "logs");
         assert_eq!(iam_prefix("SageMaker"), "sagemaker");
     }

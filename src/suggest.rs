@@ -41,7 +41,10 @@ mod tests {
         for (value, want, reason) in cases {
             assert_eq!(nearest(value, STATS), *want, "{value}: {reason}");
         }
-        assert_eq!(nearest("kms_kye", ["name", "kms_key", "tags"]), Some("kms_key"));
+        assert_eq!(
+            nearest("kms_kye", ["name", "kms_key", "tags"]),
+            Some("kms_key")
+        );
         assert_eq!(nearest("bucket_name", ["name", "kms_key", "tags"]), None);
         assert_eq!(did_you_mean("p99", STATS), "");
     }

@@ -33,7 +33,9 @@ fn write_pages(
 ) -> Result<(), Failure> {
     // clap names are `&'static str` (without its `string` feature); a man run names a few
     // dozen pages and exits.
-    let cmd = cmd.clone().name(&*Box::leak(name.to_string().into_boxed_str()));
+    let cmd = cmd
+        .clone()
+        .name(&*Box::leak(name.to_string().into_boxed_str()));
     let mut buf = Vec::new();
     clap_mangen::Man::new(cmd.clone())
         .render(&mut buf)

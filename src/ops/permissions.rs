@@ -48,9 +48,9 @@ fn calls(model: &crate::engine::Model, json: bool, sh: &Shell) -> Result<ExitCod
         if kind != "core" && !kinds.contains(kind) {
             continue;
         }
-        let e = out.entry(p.call).or_insert_with(|| {
-            serde_json::json!({"actions": [], "implied": [], "kinds": []})
-        });
+        let e = out
+            .entry(p.call)
+            .or_insert_with(|| serde_json::json!({"actions": [], "implied": [], "kinds": []}));
         for (field, items) in [
             ("actions", p.actions.to_vec()),
             ("implied", p.implied.iter().map(|i| i.action).collect()),
@@ -72,14 +72,23 @@ fn calls(model: &crate::engine::Model, json: bool, sh: &Shell) -> Result<ExitCod
         for (call, e) in &out {
             let list = |f: &str| {
                 e[f].as_array()
-                    .map(|v| v.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
+                    .map(|v| {
+                        v.iter()
+                            .filter_map(|x| x.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
                     .unwrap_or_default()
             };
             let implied = list("implied");
             text.push_str(&format!(
                 "{call:<50} {}{}  [{}]\n",
                 list("actions"),
-                if implied.is_empty() { String::new() } else { format!(" (+ {implied})") },
+                if implied.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (+ {implied})")
+                },
                 list("kinds")
             ));
         }

@@ -35,7 +35,10 @@ pub async fn plan(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failu
     let refused = plan.refusals();
     if o.detailed_exitcode && !refused.is_empty() {
         // 2 would tell a pipeline "apply this"; apply would refuse it.
-        let lines: Vec<String> = refused.iter().map(|(a, why)| format!("  {a}: {why}")).collect();
+        let lines: Vec<String> = refused
+            .iter()
+            .map(|(a, why)| format!("  {a}: {why}"))
+            .collect();
         return Err(Failure::Reported(format!(
             "apply would refuse this plan ({} change(s)):\n{}",
             refused.len(),

@@ -17,8 +17,8 @@ pub fn schema(sh: &Shell) -> Result<ExitCode, Failure> {
 
 /// The spec's schema as JSON.
 pub fn spec_schema() -> Value {
-    let mut schema = serde_json::to_value(schemars::schema_for!(crate::spec::Spec))
-        .unwrap_or(Value::Null);
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(crate::spec::Spec)).unwrap_or(Value::Null);
     schema["title"] = Value::String("novactl environment spec".into());
     schema
 }

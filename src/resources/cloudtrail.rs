@@ -43,41 +43,108 @@ use super::{
     desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Owner, Reconciler,
 };
-use crate::permissions::{perm, Implied, Perm};
 use crate::aws::{ok_if_gone, AwsError};
+use crate::permissions::{perm, Implied, Perm};
 use crate::plan::diff;
 use crate::spec::model::Spec;
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
-
 /// Every AWS call the log group kind makes (the group, and the role CloudTrail writes to it
 /// with, through the iam kind's code) and what IAM must allow (see [`crate::permissions`]).
 pub const LOG_GROUP_PERMISSIONS: &[Perm] = &[
-    perm("logs:DescribeLogGroups", &["logs:DescribeLogGroups"], &["arn:aws:logs:{region}:{account}:log-group:*"]),
-    perm("logs:CreateLogGroup", &["logs:CreateLogGroup", "logs:TagResource"], &[GROUP, GROUP_ALL]),
-    perm("logs:DeleteLogGroup", &["logs:DeleteLogGroup"], &[GROUP, GROUP_ALL]),
-    perm("logs:PutRetentionPolicy", &["logs:PutRetentionPolicy"], &[GROUP, GROUP_ALL]),
-    perm("logs:DeleteRetentionPolicy", &["logs:DeleteRetentionPolicy"], &[GROUP, GROUP_ALL]),
-    perm("logs:AssociateKmsKey", &["logs:AssociateKmsKey"], &[GROUP, GROUP_ALL]),
-    perm("logs:DisassociateKmsKey", &["logs:DisassociateKmsKey"], &[GROUP, GROUP_ALL]),
-    perm("logs:ListTagsForResource", &["logs:ListTagsForResource"], &[GROUP, GROUP_ALL]),
-    perm("logs:TagResource", &["logs:TagResource"], &[GROUP, GROUP_ALL]),
-    perm("logs:UntagResource", &["logs:UntagResource"], &[GROUP, GROUP_ALL]),
+    perm(
+        "logs:DescribeLogGroups",
+        &["logs:DescribeLogGroups"],
+        &["arn:aws:logs:{region}:{account}:log-group:*"],
+    ),
+    perm(
+        "logs:CreateLogGroup",
+        &["logs:CreateLogGroup", "logs:TagResource"],
+        &[GROUP, GROUP_ALL],
+    ),
+    perm(
+        "logs:DeleteLogGroup",
+        &["logs:DeleteLogGroup"],
+        &[GROUP, GROUP_ALL],
+    ),
+    perm(
+        "logs:PutRetentionPolicy",
+        &["logs:PutRetentionPolicy"],
+        &[GROUP, GROUP_ALL],
+    ),
+    perm(
+        "logs:DeleteRetentionPolicy",
+        &["logs:DeleteRetentionPolicy"],
+        &[GROUP, GROUP_ALL],
+    ),
+    perm(
+        "logs:AssociateKmsKey",
+        &["logs:AssociateKmsKey"],
+        &[GROUP, GROUP_ALL],
+    ),
+    perm(
+        "logs:DisassociateKmsKey",
+        &["logs:DisassociateKmsKey"],
+        &[GROUP, GROUP_ALL],
+    ),
+    perm(
+        "logs:ListTagsForResource",
+        &["logs:ListTagsForResource"],
+        &[GROUP, GROUP_ALL],
+    ),
+    perm(
+        "logs:TagResource",
+        &["logs:TagResource"],
+        &[GROUP, GROUP_ALL],
+    ),
+    perm(
+        "logs:UntagResource",
+        &["logs:UntagResource"],
+        &[GROUP, GROUP_ALL],
+    ),
     perm("iam:GetRole", &["iam:GetRole"], &[LOGS_ROLE]),
-    perm("iam:CreateRole", &["iam:CreateRole", "iam:TagRole"], &[LOGS_ROLE]),
+    perm(
+        "iam:CreateRole",
+        &["iam:CreateRole", "iam:TagRole"],
+        &[LOGS_ROLE],
+    ),
     perm("iam:UpdateRole", &["iam:UpdateRole"], &[LOGS_ROLE]),
-    perm("iam:UpdateAssumeRolePolicy", &["iam:UpdateAssumeRolePolicy"], &[LOGS_ROLE]),
+    perm(
+        "iam:UpdateAssumeRolePolicy",
+        &["iam:UpdateAssumeRolePolicy"],
+        &[LOGS_ROLE],
+    ),
     perm("iam:DeleteRole", &["iam:DeleteRole"], &[LOGS_ROLE]),
     perm("iam:TagRole", &["iam:TagRole"], &[LOGS_ROLE]),
     perm("iam:UntagRole", &["iam:UntagRole"], &[LOGS_ROLE]),
-    perm("iam:ListRolePolicies", &["iam:ListRolePolicies"], &[LOGS_ROLE]),
+    perm(
+        "iam:ListRolePolicies",
+        &["iam:ListRolePolicies"],
+        &[LOGS_ROLE],
+    ),
     perm("iam:GetRolePolicy", &["iam:GetRolePolicy"], &[LOGS_ROLE]),
     perm("iam:PutRolePolicy", &["iam:PutRolePolicy"], &[LOGS_ROLE]),
-    perm("iam:DeleteRolePolicy", &["iam:DeleteRolePolicy"], &[LOGS_ROLE]),
-    perm("iam:ListAttachedRolePolicies", &["iam:ListAttachedRolePolicies"], &[LOGS_ROLE]),
-    perm("iam:DetachRolePolicy", &["iam:DetachRolePolicy"], &[LOGS_ROLE]),
-    perm("iam:ListInstanceProfilesForRole", &["iam:ListInstanceProfilesForRole"], &[LOGS_ROLE]),
+    perm(
+        "iam:DeleteRolePolicy",
+        &["iam:DeleteRolePolicy"],
+        &[LOGS_ROLE],
+    ),
+    perm(
+        "iam:ListAttachedRolePolicies",
+        &["iam:ListAttachedRolePolicies"],
+        &[LOGS_ROLE],
+    ),
+    perm(
+        "iam:DetachRolePolicy",
+        &["iam:DetachRolePolicy"],
+        &[LOGS_ROLE],
+    ),
+    perm(
+        "iam:ListInstanceProfilesForRole",
+        &["iam:ListInstanceProfilesForRole"],
+        &[LOGS_ROLE],
+    ),
 ];
 const GROUP: &str = "arn:aws:logs:{region}:{account}:log-group:{id}";
 const GROUP_ALL: &str = "arn:aws:logs:{region}:{account}:log-group:{id}:*";
@@ -89,10 +156,22 @@ pub struct LogGroup;
 /// Handing CloudTrail the log group's role needs `iam:PassRole` on that role.
 pub const TRAIL_PERMISSIONS: &[Perm] = &[
     perm("cloudtrail:ListTrails", &["cloudtrail:ListTrails"], &["*"]),
-    perm("cloudtrail:ListTags", &["cloudtrail:ListTags"], &["arn:aws:cloudtrail:{region}:{account}:trail/*"]),
+    perm(
+        "cloudtrail:ListTags",
+        &["cloudtrail:ListTags"],
+        &["arn:aws:cloudtrail:{region}:{account}:trail/*"],
+    ),
     perm("cloudtrail:GetTrail", &["cloudtrail:GetTrail"], &[TRAIL]),
-    perm("cloudtrail:GetTrailStatus", &["cloudtrail:GetTrailStatus"], &[TRAIL]),
-    perm("cloudtrail:GetEventSelectors", &["cloudtrail:GetEventSelectors"], &[TRAIL]),
+    perm(
+        "cloudtrail:GetTrailStatus",
+        &["cloudtrail:GetTrailStatus"],
+        &[TRAIL],
+    ),
+    perm(
+        "cloudtrail:GetEventSelectors",
+        &["cloudtrail:GetEventSelectors"],
+        &[TRAIL],
+    ),
     Perm {
         call: "cloudtrail:CreateTrail",
         actions: &["cloudtrail:CreateTrail", "cloudtrail:AddTags"],
@@ -105,18 +184,42 @@ pub const TRAIL_PERMISSIONS: &[Perm] = &[
         resources: &[TRAIL],
         implied: &[PASS_LOGS_ROLE],
     },
-    perm("cloudtrail:PutEventSelectors", &["cloudtrail:PutEventSelectors"], &[TRAIL]),
-    perm("cloudtrail:StartLogging", &["cloudtrail:StartLogging"], &[TRAIL]),
-    perm("cloudtrail:StopLogging", &["cloudtrail:StopLogging"], &[TRAIL]),
+    perm(
+        "cloudtrail:PutEventSelectors",
+        &["cloudtrail:PutEventSelectors"],
+        &[TRAIL],
+    ),
+    perm(
+        "cloudtrail:StartLogging",
+        &["cloudtrail:StartLogging"],
+        &[TRAIL],
+    ),
+    perm(
+        "cloudtrail:StopLogging",
+        &["cloudtrail:StopLogging"],
+        &[TRAIL],
+    ),
     perm("cloudtrail:AddTags", &["cloudtrail:AddTags"], &[TRAIL]),
-    perm("cloudtrail:RemoveTags", &["cloudtrail:RemoveTags"], &[TRAIL]),
-    perm("cloudtrail:DeleteTrail", &["cloudtrail:DeleteTrail"], &[TRAIL]),
+    perm(
+        "cloudtrail:RemoveTags",
+        &["cloudtrail:RemoveTags"],
+        &[TRAIL],
+    ),
+    perm(
+        "cloudtrail:DeleteTrail",
+        &["cloudtrail:DeleteTrail"],
+        &[TRAIL],
+    ),
 ];
 const TRAIL: &str = "arn:aws:cloudtrail:{region}:{account}:trail/{id}";
 const PASS_LOGS_ROLE: Implied = Implied {
     action: "iam:PassRole",
     resources: &["{dep:log_group.role_arn}"],
-    condition: Some(("StringEquals", "iam:PassedToService", "cloudtrail.amazonaws.com")),
+    condition: Some((
+        "StringEquals",
+        "iam:PassedToService",
+        "cloudtrail.amazonaws.com",
+    )),
 };
 
 pub struct Trail;

@@ -43,25 +43,44 @@ use super::{
     desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Owner, Reconciler,
 };
-use crate::permissions::{perm, Perm};
 use crate::aws::{ok_if_gone, AwsError};
+use crate::permissions::{perm, Perm};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
-
 
 /// Every AWS call the alarm kind makes and what IAM must allow (see [`crate::permissions`]).
 /// Discovery lists the region's alarms and reads the tags of those the spec does not name.
 pub const ALARM_PERMISSIONS: &[Perm] = &[
-    perm("cloudwatch:DescribeAlarms", &["cloudwatch:DescribeAlarms"], &["*"]),
+    perm(
+        "cloudwatch:DescribeAlarms",
+        &["cloudwatch:DescribeAlarms"],
+        &["*"],
+    ),
     perm(
         "cloudwatch:ListTagsForResource",
         &["cloudwatch:ListTagsForResource"],
         &["arn:aws:cloudwatch:{region}:{account}:alarm:*"],
     ),
-    perm("cloudwatch:PutMetricAlarm", &["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"], &[ALARM]),
-    perm("cloudwatch:TagResource", &["cloudwatch:TagResource"], &[ALARM]),
-    perm("cloudwatch:UntagResource", &["cloudwatch:UntagResource"], &[ALARM]),
-    perm("cloudwatch:DeleteAlarms", &["cloudwatch:DeleteAlarms"], &[ALARM]),
+    perm(
+        "cloudwatch:PutMetricAlarm",
+        &["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"],
+        &[ALARM],
+    ),
+    perm(
+        "cloudwatch:TagResource",
+        &["cloudwatch:TagResource"],
+        &[ALARM],
+    ),
+    perm(
+        "cloudwatch:UntagResource",
+        &["cloudwatch:UntagResource"],
+        &[ALARM],
+    ),
+    perm(
+        "cloudwatch:DeleteAlarms",
+        &["cloudwatch:DeleteAlarms"],
+        &[ALARM],
+    ),
 ];
 const ALARM: &str = "arn:aws:cloudwatch:{region}:{account}:alarm:{id}";
 
@@ -70,9 +89,21 @@ pub struct Alarm;
 /// Every AWS call the dashboard kind makes and what IAM must allow (see
 /// [`crate::permissions`]). Dashboard ARNs have no region.
 pub const DASHBOARD_PERMISSIONS: &[Perm] = &[
-    perm("cloudwatch:GetDashboard", &["cloudwatch:GetDashboard"], &[DASHBOARD]),
-    perm("cloudwatch:PutDashboard", &["cloudwatch:PutDashboard"], &[DASHBOARD]),
-    perm("cloudwatch:DeleteDashboards", &["cloudwatch:DeleteDashboards"], &[DASHBOARD]),
+    perm(
+        "cloudwatch:GetDashboard",
+        &["cloudwatch:GetDashboard"],
+        &[DASHBOARD],
+    ),
+    perm(
+        "cloudwatch:PutDashboard",
+        &["cloudwatch:PutDashboard"],
+        &[DASHBOARD],
+    ),
+    perm(
+        "cloudwatch:DeleteDashboards",
+        &["cloudwatch:DeleteDashboards"],
+        &[DASHBOARD],
+    ),
 ];
 const DASHBOARD: &str = "arn:aws:cloudwatch::{account}:dashboard/{id}";
 

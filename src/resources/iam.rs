@@ -35,22 +35,33 @@ use super::{
     desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Owner, Reconciler,
 };
-use crate::permissions::{perm, Perm};
 use crate::aws::AwsError;
+use crate::permissions::{perm, Perm};
 use crate::plan::diff;
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
-
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 /// Discovery lists the account's roles and reads the tags of those the spec does not name.
 pub const PERMISSIONS: &[Perm] = &[
     perm("iam:ListRoles", &["iam:ListRoles"], &["*"]),
-    perm("iam:ListRoleTags", &["iam:ListRoleTags"], &["arn:aws:iam::{account}:role/*"]),
+    perm(
+        "iam:ListRoleTags",
+        &["iam:ListRoleTags"],
+        &["arn:aws:iam::{account}:role/*"],
+    ),
     perm("iam:GetRole", &["iam:GetRole"], &[ROLE]),
-    perm("iam:CreateRole", &["iam:CreateRole", "iam:TagRole"], &[ROLE]),
+    perm(
+        "iam:CreateRole",
+        &["iam:CreateRole", "iam:TagRole"],
+        &[ROLE],
+    ),
     perm("iam:UpdateRole", &["iam:UpdateRole"], &[ROLE]),
-    perm("iam:UpdateAssumeRolePolicy", &["iam:UpdateAssumeRolePolicy"], &[ROLE]),
+    perm(
+        "iam:UpdateAssumeRolePolicy",
+        &["iam:UpdateAssumeRolePolicy"],
+        &[ROLE],
+    ),
     perm("iam:DeleteRole", &["iam:DeleteRole"], &[ROLE]),
     perm("iam:TagRole", &["iam:TagRole"], &[ROLE]),
     perm("iam:UntagRole", &["iam:UntagRole"], &[ROLE]),
@@ -58,9 +69,17 @@ pub const PERMISSIONS: &[Perm] = &[
     perm("iam:GetRolePolicy", &["iam:GetRolePolicy"], &[ROLE]),
     perm("iam:PutRolePolicy", &["iam:PutRolePolicy"], &[ROLE]),
     perm("iam:DeleteRolePolicy", &["iam:DeleteRolePolicy"], &[ROLE]),
-    perm("iam:ListAttachedRolePolicies", &["iam:ListAttachedRolePolicies"], &[ROLE]),
+    perm(
+        "iam:ListAttachedRolePolicies",
+        &["iam:ListAttachedRolePolicies"],
+        &[ROLE],
+    ),
     perm("iam:DetachRolePolicy", &["iam:DetachRolePolicy"], &[ROLE]),
-    perm("iam:ListInstanceProfilesForRole", &["iam:ListInstanceProfilesForRole"], &[ROLE]),
+    perm(
+        "iam:ListInstanceProfilesForRole",
+        &["iam:ListInstanceProfilesForRole"],
+        &[ROLE],
+    ),
     perm(
         "iam:RemoveRoleFromInstanceProfile",
         &["iam:RemoveRoleFromInstanceProfile"],

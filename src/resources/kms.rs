@@ -19,11 +19,10 @@ use super::{
     desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
 };
-use crate::permissions::{perm, Implied, Perm};
 use crate::aws::{ok_if_gone, AwsError};
+use crate::permissions::{perm, Implied, Perm};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
-
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 /// Key ids are assigned by AWS, so key actions cannot name the key in advance.
@@ -44,16 +43,32 @@ pub const PERMISSIONS: &[Perm] = &[
     perm("kms:DescribeKey", &["kms:DescribeKey"], &[KEYS]),
     perm("kms:GetKeyPolicy", &["kms:GetKeyPolicy"], &[KEYS]),
     perm("kms:PutKeyPolicy", &["kms:PutKeyPolicy"], &[KEYS]),
-    perm("kms:GetKeyRotationStatus", &["kms:GetKeyRotationStatus"], &[KEYS]),
+    perm(
+        "kms:GetKeyRotationStatus",
+        &["kms:GetKeyRotationStatus"],
+        &[KEYS],
+    ),
     perm("kms:EnableKeyRotation", &["kms:EnableKeyRotation"], &[KEYS]),
-    perm("kms:DisableKeyRotation", &["kms:DisableKeyRotation"], &[KEYS]),
+    perm(
+        "kms:DisableKeyRotation",
+        &["kms:DisableKeyRotation"],
+        &[KEYS],
+    ),
     perm("kms:EnableKey", &["kms:EnableKey"], &[KEYS]),
     perm("kms:CancelKeyDeletion", &["kms:CancelKeyDeletion"], &[KEYS]),
-    perm("kms:ScheduleKeyDeletion", &["kms:ScheduleKeyDeletion"], &[KEYS]),
+    perm(
+        "kms:ScheduleKeyDeletion",
+        &["kms:ScheduleKeyDeletion"],
+        &[KEYS],
+    ),
     perm("kms:ListResourceTags", &["kms:ListResourceTags"], &[KEYS]),
     perm("kms:TagResource", &["kms:TagResource"], &[KEYS]),
     perm("kms:UntagResource", &["kms:UntagResource"], &[KEYS]),
-    perm("kms:UpdateKeyDescription", &["kms:UpdateKeyDescription"], &[KEYS]),
+    perm(
+        "kms:UpdateKeyDescription",
+        &["kms:UpdateKeyDescription"],
+        &[KEYS],
+    ),
     perm("kms:CreateAlias", &["kms:CreateAlias"], &[KEYS, ALIAS]),
     perm("kms:DeleteAlias", &["kms:DeleteAlias"], &[KEYS, ALIAS]),
 ];

@@ -43,12 +43,11 @@ use super::{
     desired_tags, from_desired, owner_from_tags, tags_json, Ctx, Decl, DeleteTarget, Observed,
     Owner, Reconciler,
 };
-use crate::permissions::{perm, Perm};
 use crate::aws::AwsError;
+use crate::permissions::{perm, Perm};
 use crate::spec::model::Bucket;
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
-
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 /// Discovery reads the tags of every bucket in the account (to find ours that left the spec).
@@ -58,21 +57,69 @@ pub const PERMISSIONS: &[Perm] = &[
     perm("s3:GetBucketLocation", &["s3:GetBucketLocation"], &[BUCKET]),
     perm("s3:CreateBucket", &["s3:CreateBucket"], &[BUCKET]),
     perm("s3:DeleteBucket", &["s3:DeleteBucket"], &[BUCKET]),
-    perm("s3:GetBucketEncryption", &["s3:GetEncryptionConfiguration"], &[BUCKET]),
-    perm("s3:PutBucketEncryption", &["s3:PutEncryptionConfiguration"], &[BUCKET]),
-    perm("s3:GetBucketVersioning", &["s3:GetBucketVersioning"], &[BUCKET]),
-    perm("s3:PutBucketVersioning", &["s3:PutBucketVersioning"], &[BUCKET]),
-    perm("s3:GetPublicAccessBlock", &["s3:GetBucketPublicAccessBlock"], &[BUCKET]),
-    perm("s3:PutPublicAccessBlock", &["s3:PutBucketPublicAccessBlock"], &[BUCKET]),
-    perm("s3:GetBucketLifecycleConfiguration", &["s3:GetLifecycleConfiguration"], &[BUCKET]),
-    perm("s3:PutBucketLifecycleConfiguration", &["s3:PutLifecycleConfiguration"], &[BUCKET]),
-    perm("s3:DeleteBucketLifecycle", &["s3:PutLifecycleConfiguration"], &[BUCKET]),
+    perm(
+        "s3:GetBucketEncryption",
+        &["s3:GetEncryptionConfiguration"],
+        &[BUCKET],
+    ),
+    perm(
+        "s3:PutBucketEncryption",
+        &["s3:PutEncryptionConfiguration"],
+        &[BUCKET],
+    ),
+    perm(
+        "s3:GetBucketVersioning",
+        &["s3:GetBucketVersioning"],
+        &[BUCKET],
+    ),
+    perm(
+        "s3:PutBucketVersioning",
+        &["s3:PutBucketVersioning"],
+        &[BUCKET],
+    ),
+    perm(
+        "s3:GetPublicAccessBlock",
+        &["s3:GetBucketPublicAccessBlock"],
+        &[BUCKET],
+    ),
+    perm(
+        "s3:PutPublicAccessBlock",
+        &["s3:PutBucketPublicAccessBlock"],
+        &[BUCKET],
+    ),
+    perm(
+        "s3:GetBucketLifecycleConfiguration",
+        &["s3:GetLifecycleConfiguration"],
+        &[BUCKET],
+    ),
+    perm(
+        "s3:PutBucketLifecycleConfiguration",
+        &["s3:PutLifecycleConfiguration"],
+        &[BUCKET],
+    ),
+    perm(
+        "s3:DeleteBucketLifecycle",
+        &["s3:PutLifecycleConfiguration"],
+        &[BUCKET],
+    ),
     perm("s3:GetBucketPolicy", &["s3:GetBucketPolicy"], &[BUCKET]),
     perm("s3:PutBucketPolicy", &["s3:PutBucketPolicy"], &[BUCKET]),
-    perm("s3:GetBucketTagging", &["s3:GetBucketTagging"], &["arn:aws:s3:::*"]),
+    perm(
+        "s3:GetBucketTagging",
+        &["s3:GetBucketTagging"],
+        &["arn:aws:s3:::*"],
+    ),
     perm("s3:PutBucketTagging", &["s3:PutBucketTagging"], &[BUCKET]),
-    perm("s3:ListObjectVersions", &["s3:ListBucketVersions"], &[BUCKET]),
-    perm("s3:DeleteObjects", &["s3:DeleteObject", "s3:DeleteObjectVersion"], &[OBJECTS]),
+    perm(
+        "s3:ListObjectVersions",
+        &["s3:ListBucketVersions"],
+        &[BUCKET],
+    ),
+    perm(
+        "s3:DeleteObjects",
+        &["s3:DeleteObject", "s3:DeleteObjectVersion"],
+        &[OBJECTS],
+    ),
 ];
 const BUCKET: &str = "arn:aws:s3:::{id}";
 const OBJECTS: &str = "arn:aws:s3:::{id}/*";

@@ -77,11 +77,10 @@ use super::{
     desired_tags, from_desired, owner_from_tags, Ctx, Decl, DeleteTarget, Observed, Reconciler,
     TAG_ADDRESS, TAG_ENVIRONMENT,
 };
-use crate::permissions::{perm, Implied, Perm};
 use crate::aws::{ok_if_gone, AwsError};
+use crate::permissions::{perm, Implied, Perm};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
-
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 /// Application Auto Scaling has no resource-level permissions; registering the first

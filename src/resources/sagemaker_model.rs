@@ -34,18 +34,25 @@ use super::{
     desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
 };
-use crate::permissions::{perm, Implied, Perm};
 use crate::aws::AwsError;
+use crate::permissions::{perm, Implied, Perm};
 use crate::spec::render::{is_unknown, Renderer, UNKNOWN};
 use crate::spec::{LoadedSpec, SpecError};
-
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 /// Models are versioned (`<name>-<digest>`); SageMaker ARNs are lower case.
 pub const PERMISSIONS: &[Perm] = &[
     perm("sagemaker:ListModels", &["sagemaker:ListModels"], &["*"]),
-    perm("sagemaker:ListTags", &["sagemaker:ListTags"], &["arn:aws:sagemaker:{region}:{account}:model/*"]),
-    perm("sagemaker:DescribeModel", &["sagemaker:DescribeModel"], &[MODEL]),
+    perm(
+        "sagemaker:ListTags",
+        &["sagemaker:ListTags"],
+        &["arn:aws:sagemaker:{region}:{account}:model/*"],
+    ),
+    perm(
+        "sagemaker:DescribeModel",
+        &["sagemaker:DescribeModel"],
+        &[MODEL],
+    ),
     Perm {
         call: "sagemaker:CreateModel",
         actions: &["sagemaker:CreateModel", "sagemaker:AddTags"],
@@ -53,12 +60,20 @@ pub const PERMISSIONS: &[Perm] = &[
         implied: &[Implied {
             action: "iam:PassRole",
             resources: &["{dep:iam.arn}"],
-            condition: Some(("StringEquals", "iam:PassedToService", "sagemaker.amazonaws.com")),
+            condition: Some((
+                "StringEquals",
+                "iam:PassedToService",
+                "sagemaker.amazonaws.com",
+            )),
         }],
     },
     perm("sagemaker:AddTags", &["sagemaker:AddTags"], &[MODEL]),
     perm("sagemaker:DeleteTags", &["sagemaker:DeleteTags"], &[MODEL]),
-    perm("sagemaker:DeleteModel", &["sagemaker:DeleteModel"], &[MODEL]),
+    perm(
+        "sagemaker:DeleteModel",
+        &["sagemaker:DeleteModel"],
+        &[MODEL],
+    ),
 ];
 const MODEL: &str = "arn:aws:sagemaker:{region}:{account}:model/{id_lower}-*";
 

@@ -20,19 +20,34 @@ use super::{
     desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Observed, Reconciler,
 };
-use crate::permissions::{perm, Perm};
 use crate::aws::{ok_if_gone, AwsError};
+use crate::permissions::{perm, Perm};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
-
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 pub const PERMISSIONS: &[Perm] = &[
     perm("sns:ListTopics", &["sns:ListTopics"], &["*"]),
-    perm("sns:ListTagsForResource", &["sns:ListTagsForResource"], &["arn:aws:sns:{region}:{account}:*"]),
-    perm("sns:CreateTopic", &["sns:CreateTopic", "sns:TagResource"], &[TOPIC]),
-    perm("sns:GetTopicAttributes", &["sns:GetTopicAttributes"], &[TOPIC]),
-    perm("sns:SetTopicAttributes", &["sns:SetTopicAttributes"], &[TOPIC]),
+    perm(
+        "sns:ListTagsForResource",
+        &["sns:ListTagsForResource"],
+        &["arn:aws:sns:{region}:{account}:*"],
+    ),
+    perm(
+        "sns:CreateTopic",
+        &["sns:CreateTopic", "sns:TagResource"],
+        &[TOPIC],
+    ),
+    perm(
+        "sns:GetTopicAttributes",
+        &["sns:GetTopicAttributes"],
+        &[TOPIC],
+    ),
+    perm(
+        "sns:SetTopicAttributes",
+        &["sns:SetTopicAttributes"],
+        &[TOPIC],
+    ),
     perm("sns:TagResource", &["sns:TagResource"], &[TOPIC]),
     perm("sns:UntagResource", &["sns:UntagResource"], &[TOPIC]),
     perm("sns:DeleteTopic", &["sns:DeleteTopic"], &[TOPIC]),

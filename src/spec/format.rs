@@ -13,7 +13,8 @@
 //! 3. Mapping entries are ordered as the spec's types declare their fields (the same JSON
 //!    Schema `novactl schema` prints); maps of user names (`s3:`, `vars:`, `tags:`) keep the
 //!    user's order. The tree is written back with two spaces per level, sequences indented
-//!    under their key, runs of blank lines collapsed to one.
+//!    under their key, runs of blank lines collapsed to one. The comments above the first key
+//!    of the file are its header and stay on top.
 //! 4. The result must parse to the same YAML value as the input and hold the same comments;
 //!    if not (YAML this does not understand), nothing is written and the file is left as is.
 
@@ -41,10 +42,21 @@ const STEP: usize = 2;
 #[derive(Debug, Clone)]
 enum Line {
     Blank,
-    Comment { indent: usize, text: String },
-    Content { indent: usize, text: String, no: usize },
+    Comment {
+        indent: usize,
+        text: String,
+    },
+    Content {
+        indent: usize,
+        text: String,
+        no: usize,
+    },
     /// A sequence dash; `inline` is a scalar item written on the same line.
-    Dash { indent: usize, inline: Option<String>, no: usize },
+    Dash {
+        indent: usize,
+        inline: Option<String>,
+        no: usize,
+    },
 }
 
 impl Line {
@@ -377,9 +389,7 @@ impl Parser {
                     indent: ci, text, ..
                 } => out.push((ci - indent, text.clone())),
                 Line::Dash {
-                    indent: ci,
-                    inline,
-                    ..
+                    indent: ci, inline, ..
                 } => out.push((
                     ci - indent,
                     format!("- {}", inline.clone().unwrap_or_default())
@@ -412,10 +422,7 @@ fn resolve<'a>(root: &'a Value, mut s: &'a Value) -> &'a Value {
     for _ in 0..16 {
         if let Some(r) = s.get("$ref").and_then(Value::as_str) {
             let path = r.trim_start_matches("#/");
-            match path
-                .split('/')
-                .try_fold(root, |cur, seg| cur.get(seg))
-            {
+            match path.split('/').try_fold(root, |cur, seg| cur.get(seg)) {
                 Some(t) => s = t,
                 None => return s,
             }
@@ -426,7 +433,10 @@ fn resolve<'a>(root: &'a Value, mut s: &'a Value) -> &'a Value {
             .or_else(|| s.get("oneOf"))
             .and_then(Value::as_array);
         if let Some(b) = branches {
-            match b.iter().find(|v| v.get("type") != Some(&Value::from("null"))) {
+            match b
+                .iter()
+                .find(|v| v.get("type") != Some(&Value::from("null")))
+            {
                 Some(t) => {
                     s = t;
                     continue;
@@ -495,9 +505,7 @@ fn emit(block: &Block, indent: usize, out: &mut Vec<String>) {
             Kind::Map => out.push(format!("{pad}{}", e.head.as_deref().unwrap_or_default())),
             Kind::Seq => match (&e.head, &e.child) {
                 (Some(h), _) => out.push(format!("{pad}- {h}")),
-                (None, Some(c))
-                    if c.entries.first().is_some_and(|f| f.leading.is_empty()) =>
-                {
+                (None, Some(c)) if c.entries.first().is_some_and(|f| f.leading.is_empty()) => {
                     // `- key: v` with the rest of the item under it.
                     let mut sub = Vec::new();
                     emit(c, indent + STEP, &mut sub);
@@ -536,23 +544,31 @@ fn comments(src: &str) -> Vec<String> {
 
 /// The canonical form of `src`, ordered by `schema` (the JSON Schema of the spec).
 pub fn format(src: &str, schema: &Value) -> Result<String, FormatError> {
+    if serde_yaml::from_str::<serde_yaml::Value>(src).is_err() {
+        return Err(FormatError {
+            line: None,
+            message: "the file is not valid YAML".into(),
+        });
+    }
     let mut p = Parser {
         lines: lines(src)?,
         pos: 0,
     };
     let mut root = p.block(0, false)?;
+    // Blank lines at the end of the file are dropped.
+    while matches!(p.lines.get(p.pos), Some(Line::Blank)) {
+        p.pos += 1;
+    }
     if p.pos < p.lines.len() {
         return Err(FormatError {
             line: p.lines[p.pos..].iter().find_map(line_no),
             message: "fmt does not understand the layout from here".into(),
         });
     }
-    // The file's header (comments above the first key, up to a blank line) stays on top.
+    // The file's header (the comments above its first key) stays on top.
     let mut header = Vec::new();
     if let Some(first) = root.entries.first_mut() {
-        if let Some(cut) = first.leading.iter().rposition(|x| matches!(x, Extra::Blank)) {
-            header = first.leading.drain(..=cut).collect();
-        }
+        header = std::mem::take(&mut first.leading);
     }
     order(schema, &mut root, Some(schema));
     let mut out = Vec::new();
@@ -683,12 +699,18 @@ kms:
 ";
         let got = format(src, &schema()).unwrap();
         assert_eq!(got, src, "already canonical");
+        let padded = format!("{src}\n\n");
+        assert_eq!(
+            format(&padded, &schema()).unwrap(),
+            src,
+            "blank lines at the end go"
+        );
     }
 
     #[test]
     fn what_it_cannot_rewrite_is_refused_not_mangled() {
-        let err = format("environment: dev\n---\nregion: x\n", &schema()).unwrap_err();
-        assert_eq!(err.line, Some(2));
+        let err = format("---\nenvironment: dev\nregion: x\n", &schema()).unwrap_err();
+        assert_eq!(err.line, Some(1), "{err}");
         let err = format("a: [1,\n2\n", &json!({})).unwrap_err();
         assert!(err.message.contains("not valid YAML"), "{err}");
     }

@@ -75,9 +75,8 @@ pub fn init(o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
         None => MINIMAL,
         Some(Example::Seed) => SEED,
     };
-    let schema = serde_json::to_string_pretty(&crate::ops::schema::spec_schema())
-        .unwrap_or_default()
-        + "\n";
+    let schema =
+        serde_json::to_string_pretty(&crate::ops::schema::spec_schema()).unwrap_or_default() + "\n";
     let mut all: Vec<(&str, &str)> = files.to_vec();
     all.push(("novactl.schema.json", schema.as_str()));
     if !o.force {
