@@ -175,9 +175,7 @@ impl Shell {
 /// Colours may be used (on a terminal): not with `--no-color`, a non-empty `NO_COLOR`, or
 /// `TERM=dumb`. Clap's own messages (usage errors, help) follow the same rule.
 pub fn color_allowed(no_color_flag: bool) -> bool {
-    !no_color_flag
-        && !std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
-        && !dumb_terminal()
+    !no_color_flag && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && !dumb_terminal()
 }
 
 fn dumb_terminal() -> bool {

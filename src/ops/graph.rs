@@ -25,8 +25,11 @@ pub fn graph(g: &Global, format: Format, sh: &Shell) -> Result<ExitCode, Failure
     Ok(ExitCode::SUCCESS)
 }
 
+/// Two names: (address, identity) of a node, (from, to) of an edge.
+type Pairs<'a> = Vec<(&'a str, &'a str)>;
+
 /// (address, identity) of every node and (from, to) of every edge, in apply order.
-fn parts(m: &Model) -> (Vec<(&str, &str)>, Vec<(&str, &str)>) {
+fn parts(m: &Model) -> (Pairs<'_>, Pairs<'_>) {
     let nodes = m
         .graph
         .order
