@@ -66,9 +66,53 @@ pub const CORE: &[Perm] = &[perm(
     &["*"],
 )];
 
-/// Every declared call: [`CORE`] and each kind's.
+/// Calls of the S3 state backend (`state.s3`, [`crate::state::s3`]): its objects live under
+/// `<prefix><environment>/` in the state bucket, encrypted with the state key. Templates:
+/// `{bucket}`, `{root}` (the object prefix), `{region}`, `{account}`, `{key}` (the state key's
+/// ARN, or every key of the region when the spec names it by alias).
+pub const STATE_S3: &[Perm] = &[
+    perm(
+        "s3:HeadBucket",
+        &["s3:ListBucket"],
+        &["arn:aws:s3:::{bucket}"],
+    ),
+    perm(
+        "s3:ListObjectsV2",
+        &["s3:ListBucket"],
+        &["arn:aws:s3:::{bucket}"],
+    ),
+    Perm {
+        call: "s3:GetObject",
+        actions: &["s3:GetObject"],
+        resources: &["arn:aws:s3:::{bucket}/{root}*"],
+        implied: &[Implied {
+            action: "kms:Decrypt",
+            resources: &["{key}"],
+            condition: None,
+        }],
+    },
+    Perm {
+        call: "s3:PutObject",
+        actions: &["s3:PutObject"],
+        resources: &["arn:aws:s3:::{bucket}/{root}*"],
+        implied: &[Implied {
+            action: "kms:GenerateDataKey",
+            resources: &["{key}"],
+            condition: None,
+        }],
+    },
+    perm(
+        "s3:DeleteObject",
+        &["s3:DeleteObject"],
+        &["arn:aws:s3:::{bucket}/{root}*"],
+    ),
+    perm("kms:DescribeKey", &["kms:DescribeKey"], &["{key}"]),
+];
+
+/// Every declared call: [`CORE`], the state backend's and each kind's.
 pub fn registry() -> Vec<(&'static str, &'static Perm)> {
     let mut all: Vec<(&'static str, &'static Perm)> = CORE.iter().map(|p| ("core", p)).collect();
+    all.extend(STATE_S3.iter().map(|p| ("state", p)));
     for k in crate::resources::registry() {
         all.extend(k.permissions().iter().map(|p| (k.kind(), p)));
     }
@@ -150,6 +194,34 @@ pub fn policy(model: &Model, account: &str) -> Value {
             p.resources.iter().map(|r| r.to_string()).collect(),
             None,
         );
+    }
+    if let Some(loc) = crate::state::S3Location::of(&model.spec) {
+        let key = if loc.kms_key.starts_with("arn:") {
+            loc.kms_key.clone()
+        } else {
+            format!("arn:aws:kms:{}:{account}:key/*", loc.region)
+        };
+        let fill = |t: &str| {
+            t.replace("{bucket}", &loc.bucket)
+                .replace("{root}", &loc.root())
+                .replace("{region}", &loc.region)
+                .replace("{account}", account)
+                .replace("{key}", &key)
+        };
+        for p in STATE_S3 {
+            add(
+                p.actions,
+                p.resources.iter().map(|r| fill(r)).collect(),
+                None,
+            );
+            for i in p.implied {
+                add(
+                    &[i.action],
+                    i.resources.iter().map(|r| fill(r)).collect(),
+                    None,
+                );
+            }
+        }
     }
     for d in &model.decls {
         for p in model.kind(d.kind).permissions() {
@@ -261,7 +333,7 @@ mod tests {
                 continue;
             }
             let text = std::fs::read_to_string(&p).unwrap();
-            let starts = ["from_sdk(", "from_err(", "ok_if_gone("];
+            let starts = ["from_sdk(", "from_err(", "ok_if_gone(", ".fail("];
             for (i, pat) in starts.iter().flat_map(|p| text.match_indices(p)) {
                 let Some(rest) = text[i + pat.len()..].trim_start().strip_prefix('"') else {
                     continue;

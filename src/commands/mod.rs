@@ -3,12 +3,15 @@
 //! A command file holds no AWS logic of its own.
 
 pub mod apply;
+pub mod bootstrap;
 pub mod check;
 pub mod completions;
 pub mod destroy;
 pub mod dr;
 pub mod fmt;
+pub mod force_unlock;
 pub mod graph;
+pub mod history;
 pub mod init;
 pub mod man;
 pub mod output;
@@ -16,6 +19,7 @@ pub mod permissions;
 pub mod plan;
 pub mod schema;
 pub mod show;
+pub mod state;
 pub mod validate;
 
 /// Options shared by plan and apply.

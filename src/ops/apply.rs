@@ -7,13 +7,13 @@ use crate::apply;
 use crate::cli::Global;
 use crate::commands::Common;
 use crate::engine::{self, Observations};
-use crate::ops::last_applied;
 use crate::ops::run::Run;
 use crate::ops::session::{confirm, finish, warn_deletes, Session};
 use crate::ops::show::read_plan;
 use crate::ops::Failure;
 use crate::plan::{render, Action, Change, Plan};
 use crate::shell::Shell;
+use crate::state::journal;
 
 pub struct Options {
     pub auto_approve: bool,
@@ -101,8 +101,9 @@ async fn apply_locked(
             lines.join("\n")
         )));
     }
+    journal::settle(&run.ctx(s), &plan, &obs).await?;
     if !plan.has_changes() {
-        last_applied::record(run.backend.as_ref(), &plan, &[], sh).await;
+        run.save_last_applied(&s.model, &plan, &[], sh).await;
         if sh.quiet {
             sh.summary("No changes.");
         }
@@ -111,6 +112,7 @@ async fn apply_locked(
     }
     warn_deletes(&plan, sh);
     confirm(o.auto_approve || reviewed, sh, "apply these changes")?;
+    run.still_held()?;
     let outcomes = apply::execute(
         &s.model,
         &plan,
@@ -125,7 +127,7 @@ async fn apply_locked(
     )
     .await;
     run.record(&plan, &outcomes);
-    last_applied::record(run.backend.as_ref(), &plan, &outcomes, sh).await;
+    run.save_last_applied(&s.model, &plan, &outcomes, sh).await;
     finish(&plan, outcomes, s, sh, "Apply")
 }
 

@@ -3,10 +3,13 @@
 //!
 //! * [`session`]: load the spec, connect to AWS, check the account, observe, plan.
 //! * [`run`]: a writing run: the lock and the audit record.
-//! * [`validate`], [`plan`], [`apply`], [`destroy`], [`show`], [`output`], [`graph`],
-//!   [`permissions`], [`fmt`], [`init`], [`schema`], [`man`]: one operation per command.
+//! * [`validate`], [`plan`], [`apply`], [`destroy`], [`bootstrap`], [`show`], [`output`],
+//!   [`graph`], [`permissions`], [`fmt`], [`init`], [`schema`], [`man`]: one operation per
+//!   command.
+//! * [`state`]: `history`, `state list`, `force-unlock`.
 
 pub mod apply;
+pub mod bootstrap;
 pub mod destroy;
 pub mod fmt;
 pub mod graph;
@@ -20,6 +23,7 @@ pub mod run;
 pub mod schema;
 pub mod session;
 pub mod show;
+pub mod state;
 pub mod validate;
 
 use crate::aws::AwsError;

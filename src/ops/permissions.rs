@@ -45,7 +45,13 @@ fn calls(model: &crate::engine::Model, json: bool, sh: &Shell) -> Result<ExitCod
     let kinds: std::collections::BTreeSet<&str> = model.decls.iter().map(|d| d.kind).collect();
     let mut out = serde_json::Map::new();
     for (kind, p) in crate::permissions::registry() {
-        if kind != "core" && !kinds.contains(kind) {
+        let state_s3 = crate::state::S3Location::of(&model.spec).is_some();
+        let wanted = match kind {
+            "core" => true,
+            "state" => state_s3,
+            k => kinds.contains(k),
+        };
+        if !wanted {
             continue;
         }
         let e = out
