@@ -110,13 +110,31 @@ async fn quick_start_from_init_to_apply_to_destroy() {
     let spec = d.join("environments/local.yaml");
     let spec = s(&spec);
     novactl(None, &["validate", "-e", spec]).expect_code(0);
-    let plan = novactl(Some(&emu), &["plan", "-e", spec, "--detailed-exitcode"]).expect_code(2);
+    // As the README: plan --out, then apply that plan (no -e, no question).
+    let plan_file = d.join("plan.json");
+    let plan = novactl(
+        Some(&emu),
+        &[
+            "plan",
+            "-e",
+            spec,
+            "--detailed-exitcode",
+            "--out",
+            s(&plan_file),
+        ],
+    )
+    .expect_code(2);
     assert!(
         plan.stdout.contains("Plan: 15 to create"),
         "{}",
         plan.stdout
     );
-    novactl(Some(&emu), &["apply", "-e", spec, "--auto-approve"]).expect_code(0);
+    let applied = novactl(Some(&emu), &["apply", s(&plan_file)]).expect_code(0);
+    assert!(
+        applied.stderr.contains("Apply complete: 15 resource(s)"),
+        "{}",
+        applied.stderr
+    );
     common::assert_no_changes(&emu, spec);
 
     // `output` gives scripts the live ARNs.
