@@ -8,6 +8,7 @@ pub mod completions;
 pub mod destroy;
 pub mod dr;
 pub mod plan;
+pub mod report;
 pub mod validate;
 
 /// Options shared by plan and apply.

@@ -3,11 +3,14 @@
 //!
 //! * [`session`]: load the spec, connect to AWS, check the account, observe, plan.
 //! * [`run`]: a writing run: the lock and the audit record.
-//! * [`validate`], [`plan`], [`apply`], [`destroy`]: one operation per command.
+//! * [`validate`], [`plan`], [`apply`], [`destroy`], [`check`], [`report`]: one operation per
+//!   command.
 
 pub mod apply;
+pub mod check;
 pub mod destroy;
 pub mod plan;
+pub mod report;
 pub mod run;
 pub mod session;
 pub mod validate;
