@@ -340,7 +340,7 @@ pub static CATALOGUE: &[Rule] = &[
         cdk_nag: None,
         kinds: &["iam", "log_group"],
         cross: false,
-        reads: &["trust_policy"],
+        reads: &["trust_policy", "role.trust_policy"],
         help: "Keep `source_account: true` (the default) on the role; add `source_arn` to narrow it to resources.",
         check: |s, _| {
             let (policy, key) = if s.kind == "log_group" {
