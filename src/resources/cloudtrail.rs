@@ -107,10 +107,15 @@ pub fn security_alarms(
         }
         let path = format!("cloudtrail.{name}.security_alarms");
         let trail = r.str(&format!("cloudtrail.{name}.name"), &t.name)?;
+        // The spec's topic; with none named, the spec's only topic if it has exactly one.
+        let only = (spec.spec.sns.len() == 1)
+            .then(|| spec.spec.sns.keys().next().cloned())
+            .flatten();
         let topic: Vec<String> = t
             .security_alarms
             .as_ref()
             .and_then(|a| a.topic.clone())
+            .or(only)
             .into_iter()
             .collect();
         for (suffix, metric, _, what) in CIS_FILTERS {
