@@ -459,14 +459,14 @@ async fn read_back_closed_gaps(emu: &Emulator) {
             .unwrap();
         let a = &alarms.metric_alarms()[0];
         assert_eq!(a.metric_name(), Some(metric));
-        assert_eq!(a.alarm_actions(), [topic.clone()]);
+        assert_eq!(a.alarm_actions(), std::slice::from_ref(&topic));
     }
     let all = cw.describe_alarms().send().await.unwrap();
     assert_eq!(all.metric_alarms().len(), 4);
     for a in all.metric_alarms() {
         assert_eq!(
             a.insufficient_data_actions(),
-            [topic.clone()],
+            std::slice::from_ref(&topic),
             "{:?}",
             a.alarm_name()
         );

@@ -64,19 +64,15 @@ pub fn text(e: &Evaluation, sh: &Shell) -> String {
         c.waived,
         c.passed
     );
-    let groups: [(&str, Box<dyn Fn(&Outcome) -> bool>); 3] = [
-        (
-            "error",
-            Box::new(|o: &Outcome| o.is_violation() && o.rule.severity == Severity::Error),
-        ),
-        (
-            "warning",
-            Box::new(|o: &Outcome| o.is_violation() && o.rule.severity == Severity::Warning),
-        ),
-        (
-            "waived",
-            Box::new(|o: &Outcome| matches!(o.status, Status::Waived { .. })),
-        ),
+    type Pick = fn(&Outcome) -> bool;
+    let groups: [(&str, Pick); 3] = [
+        ("error", |o| {
+            o.is_violation() && o.rule.severity == Severity::Error
+        }),
+        ("warning", |o| {
+            o.is_violation() && o.rule.severity == Severity::Warning
+        }),
+        ("waived", |o| matches!(o.status, Status::Waived { .. })),
     ];
     for (name, pick) in groups.iter() {
         let mut by_resource: BTreeMap<&str, Vec<&Outcome>> = BTreeMap::new();

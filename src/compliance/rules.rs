@@ -496,7 +496,7 @@ pub static CATALOGUE: &[Rule] = &[
             let key = if s.spec_path.starts_with("cloudtrail.") { "topic" } else { "actions" };
             let missing: Vec<&str> = ["actions", "insufficient_data_actions"]
                 .into_iter()
-                .filter(|k| !s.state[*k].as_array().is_some_and(|a| !a.is_empty()))
+                .filter(|k| s.state[*k].as_array().is_none_or(|a| a.is_empty()))
                 .collect();
             Some(Verdict::when(missing.is_empty(), key, format!("no {}", missing.join(", no "))))
         },
