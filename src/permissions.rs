@@ -333,7 +333,13 @@ mod tests {
                 continue;
             }
             let text = std::fs::read_to_string(&p).unwrap();
-            let starts = ["from_sdk(", "from_err(", "ok_if_gone(", ".fail("];
+            let starts = [
+                "from_sdk(",
+                "from_err(",
+                "ok_if_gone(",
+                ".fail(",
+                "OP: &str =",
+            ];
             for (i, pat) in starts.iter().flat_map(|p| text.match_indices(p)) {
                 let Some(rest) = text[i + pat.len()..].trim_start().strip_prefix('"') else {
                     continue;

@@ -17,6 +17,7 @@ pub mod man;
 pub mod output;
 pub mod permissions;
 pub mod plan;
+pub mod report;
 pub mod schema;
 pub mod show;
 pub mod state;

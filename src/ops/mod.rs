@@ -3,13 +3,14 @@
 //!
 //! * [`session`]: load the spec, connect to AWS, check the account, observe, plan.
 //! * [`run`]: a writing run: the lock and the audit record.
-//! * [`validate`], [`plan`], [`apply`], [`destroy`], [`bootstrap`], [`show`], [`output`],
-//!   [`graph`], [`permissions`], [`fmt`], [`init`], [`schema`], [`man`]: one operation per
-//!   command.
+//! * [`validate`], [`plan`], [`apply`], [`destroy`], [`bootstrap`], [`check`], [`report`],
+//!   [`show`], [`output`], [`graph`], [`permissions`], [`fmt`], [`init`], [`schema`], [`man`]:
+//!   one operation per command.
 //! * [`state`]: `history`, `state list`, `force-unlock`.
 
 pub mod apply;
 pub mod bootstrap;
+pub mod check;
 pub mod destroy;
 pub mod fmt;
 pub mod graph;
@@ -19,6 +20,7 @@ pub mod man;
 pub mod output;
 pub mod permissions;
 pub mod plan;
+pub mod report;
 pub mod run;
 pub mod schema;
 pub mod session;
