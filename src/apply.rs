@@ -117,7 +117,18 @@ pub async fn execute(
                         progress: Some(&status),
                         ..*cx
                     };
-                    let r = run_change(model, obs, &cx, c, &ctx, opts).await;
+                    let who = crate::resources::registry()
+                        .into_iter()
+                        .find(|k| k.kind() == c.kind)
+                        .map_or("apply", |k| k.kind());
+                    let r = crate::aws::on_behalf_of(who, async {
+                        let r = run_change(model, obs, &cx, c, &ctx, opts).await;
+                        match r {
+                            Ok(out) => record_inventory(model, obs, &cx, c, opts, out).await,
+                            Err(e) => Err(e),
+                        }
+                    })
+                    .await;
                     match &r {
                         Ok(_) => task.finish(past(c.action)),
                         Err(e) => task.finish(&format!("failed: {e}")),
@@ -155,6 +166,64 @@ pub async fn execute(
         }
     }
     results
+}
+
+/// Keeps the state backend's inventory of what novactl created (discovery reads it for kinds
+/// the tagging API does not cover): an entry after a create, none after a delete.
+async fn record_inventory(
+    model: &Model,
+    obs: &Observations,
+    cx: &Ctx<'_>,
+    c: &Change,
+    opts: &Options,
+    out: Option<Value>,
+) -> Result<Option<Value>, AwsError> {
+    let Some(state) = cx.state else {
+        return Ok(out);
+    };
+    let failed = |e: crate::state::StateError| {
+        AwsError::local(
+            "novactl:inventory",
+            "StateBackend",
+            format!("{}: {e}", c.address),
+        )
+    };
+    let decl = model.decl(&c.address);
+    let deleted = opts.destroy || c.action == Action::Delete;
+    if deleted || (c.action == Action::Replace && decl.is_some()) {
+        let gone = obs
+            .orphans
+            .iter()
+            .find(|(_, _, o)| o.address == c.address)
+            .map(|(_, _, o)| o)
+            .or_else(|| obs.by_address.get(&c.address));
+        if let Some(o) = gone {
+            state
+                .inventory_remove(&c.address, &o.physical_id)
+                .await
+                .map_err(failed)?;
+        }
+    }
+    if let (Some(d), false) = (decl, deleted) {
+        if matches!(c.action, Action::Create | Action::Replace) {
+            let arn = out
+                .as_ref()
+                .and_then(|o| o.get("arn"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let entry = crate::state::InventoryEntry {
+                address: d.address.clone(),
+                kind: d.kind.to_string(),
+                region: d.region.clone(),
+                identity: d.identity.clone(),
+                arn: arn.to_string(),
+                run_id: cx.run_id.to_string(),
+                created: crate::state::now_rfc3339(),
+            };
+            state.inventory_put(&entry).await.map_err(failed)?;
+        }
+    }
+    Ok(out)
 }
 
 fn past(a: Action) -> &'static str {

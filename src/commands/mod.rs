@@ -22,4 +22,9 @@ pub struct Common {
     /// Resources worked on at once.
     #[arg(long, default_value_t = 10)]
     pub parallelism: usize,
+    /// Find resources of this environment that left the spec by listing every resource of
+    /// every kind in the account (slow in a large account), instead of the tagging API and the
+    /// state inventory; finds strays those do not know, e.g. roles made before the inventory.
+    #[arg(long)]
+    pub scan: bool,
 }

@@ -58,7 +58,7 @@ async fn apply_locked(
         )));
     }
     if !plan.has_changes() {
-        sh.status(&s.aws.summary());
+        s.summary(sh);
         return Ok(ExitCode::SUCCESS);
     }
     warn_deletes(&plan, sh);

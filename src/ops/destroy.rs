@@ -33,11 +33,13 @@ async fn destroy_locked(
     o: &Options,
     sh: &Shell,
 ) -> Result<ExitCode, Failure> {
-    let obs = s.observe(o.parallelism, false).await?;
+    let obs = s
+        .observe(o.parallelism, crate::discovery::Mode::Off)
+        .await?;
     let plan = destroy_plan(s, &obs, sh);
     if !plan.has_changes() {
         sh.out("No changes. Nothing to destroy.");
-        sh.status(&s.aws.summary());
+        s.summary(sh);
         return Ok(ExitCode::SUCCESS);
     }
     sh.out(&render::text(&plan, sh));

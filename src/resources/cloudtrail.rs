@@ -706,6 +706,27 @@ impl Reconciler for Trail {
             .unwrap_or_else(|| Observed::absent(&decl.address)))
     }
 
+    fn tagging_types(&self) -> &'static [&'static str] {
+        &["cloudtrail:trail"]
+    }
+
+    async fn discover_found(
+        &self,
+        cx: &Ctx<'_>,
+        region: &str,
+        found: Vec<super::Found>,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let mut out = Vec::new();
+        for f in found.iter().filter(|f| !cx.in_spec("cloudtrail", f.name())) {
+            if let Some(o) = read_trail(cx, region, &f.address, f.name()).await? {
+                if o.owner == Owner::Ours {
+                    out.push(o);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
         let ct = &cx.clients(region).cloudtrail;
         let mut arns = Vec::new();

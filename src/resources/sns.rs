@@ -222,6 +222,28 @@ impl Reconciler for Sns {
         )
     }
 
+    fn tagging_types(&self) -> &'static [&'static str] {
+        &["sns:topic"]
+    }
+
+    async fn discover_found(
+        &self,
+        cx: &Ctx<'_>,
+        region: &str,
+        found: Vec<super::Found>,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let mut out = Vec::new();
+        for f in found.iter().filter(|f| !cx.in_spec("sns", f.name())) {
+            match read_topic(cx, region, &f.address, &f.arn).await {
+                Ok(Some(o)) if o.owner == super::Owner::Ours => out.push(o),
+                Ok(_) => {}
+                Err(e) if ["NotFound", "AuthorizationError"].contains(&e.code.as_str()) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
         let sns = &cx.clients(region).sns;
         let mut arns = Vec::new();
