@@ -61,7 +61,12 @@ fn calls(r: &Run) -> usize {
 }
 
 fn plan(emu: &Emulator, p: &Project, extra: &[&str]) -> Run {
-    let mut args = vec!["plan", "-e", p.spec.to_str().unwrap(), "--detailed-exitcode"];
+    let mut args = vec![
+        "plan",
+        "-e",
+        p.spec.to_str().unwrap(),
+        "--detailed-exitcode",
+    ];
     args.extend_from_slice(extra);
     novactl(Some(emu), &args).expect_code(0)
 }
@@ -86,7 +91,11 @@ fn a_no_op_plan_makes_the_same_calls_whatever_else_the_account_holds() {
     let other = Project::new(&spec("other", &unique("other"), 10, true));
     apply(&emu, &other);
     let crowded = plan(&emu, &mine, &[]);
-    assert!(crowded.stdout.starts_with("No changes."), "{}", crowded.stdout);
+    assert!(
+        crowded.stdout.starts_with("No changes."),
+        "{}",
+        crowded.stdout
+    );
     assert_eq!(
         calls(&crowded),
         calls(&alone),

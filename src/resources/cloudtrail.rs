@@ -283,25 +283,21 @@ impl Reconciler for LogGroup {
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
         let logs = &cx.clients(&decl.region).logs;
-        let out = logs
-            .describe_log_groups()
-            .log_group_name_prefix(&decl.identity)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("logs:DescribeLogGroups"))?;
-        let Some(g) = out
-            .log_groups()
-            .iter()
-            .find(|g| g.log_group_name() == Some(decl.identity.as_str()))
-        else {
-            return Ok(Observed::absent(&decl.address));
-        };
         let bare_arn = group_arn(&decl.region, cx.account_id, &decl.identity)
             .trim_end_matches(":*")
             .to_string();
         let role = decl.outputs["role_name"].as_str().unwrap_or_default();
         let rd = role_decl(decl, role);
-        let (tags, role_state) = tokio::try_join!(
+        // The group, its tags and its role at once (the ARN is known from the name): one round
+        // trip. A missing group makes ListTagsForResource fail; that answer is then unused.
+        let (described, tags, role_state) = tokio::join!(
+            async {
+                logs.describe_log_groups()
+                    .log_group_name_prefix(&decl.identity)
+                    .send()
+                    .await
+                    .map_err(AwsError::from_sdk("logs:DescribeLogGroups"))
+            },
             async {
                 logs.list_tags_for_resource()
                     .resource_arn(&bare_arn)
@@ -311,7 +307,16 @@ impl Reconciler for LogGroup {
                     .map_err(AwsError::from_sdk("logs:ListTagsForResource"))
             },
             Iam.observe(cx, &rd),
-        )?;
+        );
+        let out = described?;
+        let Some(g) = out
+            .log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(decl.identity.as_str()))
+        else {
+            return Ok(Observed::absent(&decl.address));
+        };
+        let (tags, role_state) = (tags?, role_state?);
         let mut owner = owner_from_tags(&tags, &decl.address, cx.environment);
         if let (Owner::Ours, Owner::Foreign { reason }) = (&owner, &role_state.owner) {
             if role_state.state.is_some() {

@@ -307,7 +307,13 @@ async fn read_topic(
     arn: &str,
 ) -> Result<Option<Observed>, AwsError> {
     let sns = &cx.clients(region).sns;
-    let attrs = match sns.get_topic_attributes().topic_arn(arn).send().await {
+    // Both at once: one round trip. A missing topic makes the tag read fail too; that answer
+    // is then unused.
+    let (attrs, tags) = tokio::join!(
+        sns.get_topic_attributes().topic_arn(arn).send(),
+        topic_tags(cx, region, arn)
+    );
+    let attrs = match attrs {
         Ok(o) => o.attributes.unwrap_or_default(),
         Err(e)
             if e.as_service_error()
@@ -317,7 +323,7 @@ async fn read_topic(
         }
         Err(e) => return Err(AwsError::from_err("sns:GetTopicAttributes", e)),
     };
-    let tags = topic_tags(cx, region, arn).await?;
+    let tags = tags?;
     let owner = owner_from_tags(&tags, address, cx.environment);
     let name = arn.rsplit(':').next().unwrap_or_default().to_string();
     Ok(Some(Observed {
