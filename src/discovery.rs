@@ -34,8 +34,6 @@ use crate::state::Backend;
 /// How `observe` looks for resources that left the spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Not at all (destroy, which works from the spec).
-    Off,
     /// Tagging API and inventory (the default).
     Tagged,
     /// Every resource of every kind in the account (`--scan`).
