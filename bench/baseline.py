@@ -116,7 +116,8 @@ def read(c: Clients, change: dict) -> None:
     elif kind == "sagemaker_model":
         base = pid.rsplit("-", 1)[0]
         for m in c.sagemaker.list_models(NameContains=base)["Models"]:
-            c.sagemaker.list_tags(ResourceArn=m["ModelArn"])
+            if m["ModelName"].startswith(base + "-"):  # this model's versions only
+                c.sagemaker.list_tags(ResourceArn=m["ModelArn"])
         c.sagemaker.describe_model(ModelName=pid)
     elif kind == "sagemaker_endpoint":
         e = c.sagemaker.describe_endpoint(EndpointName=pid)

@@ -878,6 +878,32 @@ def patch_tagging_s3_bucket_region() -> None:
     ResourceGroupsTaggingAPIBackend._get_resources_generator = _get_resources_generator
 
 
+def patch_sagemaker_list_models_name_contains() -> None:
+    """Close: | SageMaker `ListModels` ignores `NameContains` and returns every model of the
+    region | a lookup of one model's versions reads the whole account (and a client that reads
+    each listed model's tags pays for every model) | 5.2.5 |
+
+    moto's `SageMakerResponse.list_models` passes no parameters to the backend. The response
+    is wrapped to keep the models whose name contains `NameContains`, as AWS does (the other
+    filters and paging are left as moto has them: one page).
+    """
+    from moto.sagemaker.responses import SageMakerResponse
+
+    _require(SageMakerResponse, "list_models")
+    original = SageMakerResponse.list_models
+
+    def list_models(self):  # type: ignore[no-untyped-def]
+        result = original(self)
+        contains = self._get_param("NameContains")
+        if contains:
+            models = result.result if hasattr(result, "result") else result
+            kept = [m for m in models["Models"] if contains in m.get("ModelName", "")]
+            models["Models"] = kept
+        return result
+
+    SageMakerResponse.list_models = list_models
+
+
 LATENCY_PATH = "/moto-api/novactl/latency"
 
 
@@ -925,6 +951,7 @@ PATCHES = (
     patch_sagemaker_update_endpoint,
     patch_tagging_cloudtrail_trails,
     patch_tagging_s3_bucket_region,
+    patch_sagemaker_list_models_name_contains,
 )
 
 

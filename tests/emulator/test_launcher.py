@@ -221,7 +221,7 @@ class PatchDefinitionTests(unittest.TestCase):
 
     def test_every_patch_names_its_gap(self) -> None:
         patches = list(self.launcher.PATCHES) + [self.launcher.patch_cloudwatch_rpcv2_cbor]
-        self.assertEqual(len(patches), 9)
+        self.assertEqual(len(patches), 10)
         for patch in patches:
             self.assertTrue(patch.__doc__.startswith("Close: | "), patch.__name__)
 
@@ -924,3 +924,17 @@ class LatencyOptionTests(unittest.TestCase):
 
     def test_no_delay_by_default(self) -> None:
         self.assertEqual(json.loads(http("GET", "/moto-api/novactl/latency")[2]), {"ms": 0})
+
+
+class SageMakerListModelsTests(unittest.TestCase):
+    def test_name_contains_filters_the_models(self) -> None:
+        sm = client("sagemaker")
+        base = unique("listed")
+        mine = [f"{base}-{i}" for i in range(2)]
+        for name in mine + [unique("other")]:
+            make_model(sm, name)
+        names = [m["ModelName"] for m in sm.list_models(NameContains=base)["Models"]]
+        self.assertEqual(sorted(names), mine)
+        # Without the filter every model comes back, as before.
+        everything = [m["ModelName"] for m in sm.list_models()["Models"]]
+        self.assertTrue(set(mine) < set(everything))
