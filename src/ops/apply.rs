@@ -74,7 +74,7 @@ async fn apply_locked(
         &run.ctx(s),
         sh,
         &apply::Options {
-            parallelism: o.common.parallelism,
+            parallelism: crate::commands::write_parallelism(o.common.parallelism),
             force: o.force,
             destroy: false,
         },

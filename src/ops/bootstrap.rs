@@ -81,7 +81,7 @@ async fn converge(
     let common = crate::commands::Common {
         targets: Vec::new(),
         adopt: Vec::new(),
-        parallelism: 4,
+        parallelism: Some(4),
         scan: false,
     };
     let (mut plan, obs) = s.plan(&common, &[]).await?;

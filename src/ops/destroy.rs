@@ -16,7 +16,7 @@ use crate::shell::Shell;
 pub struct Options {
     pub auto_approve: bool,
     pub force: bool,
-    pub parallelism: usize,
+    pub parallelism: Option<usize>,
 }
 
 pub async fn destroy(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
@@ -35,7 +35,10 @@ async fn destroy_locked(
 ) -> Result<ExitCode, Failure> {
     // Discovery finds extra copies of the spec's resources, which destroy removes too.
     let obs = s
-        .observe(o.parallelism, crate::discovery::Mode::Tagged)
+        .observe(
+            crate::commands::read_parallelism(o.parallelism),
+            crate::discovery::Mode::Tagged,
+        )
         .await?;
     let plan = destroy_plan(s, &obs, sh);
     if !plan.has_changes() {
@@ -53,7 +56,7 @@ async fn destroy_locked(
         &run.ctx(s),
         sh,
         &apply::Options {
-            parallelism: o.parallelism,
+            parallelism: crate::commands::write_parallelism(o.parallelism),
             force: o.force,
             destroy: true,
         },

@@ -188,7 +188,9 @@ impl Session {
         } else {
             Mode::Tagged
         };
-        let obs = self.observe(common.parallelism, mode).await?;
+        let obs = self
+            .observe(crate::commands::read_parallelism(common.parallelism), mode)
+            .await?;
         let plan = engine::make_plan(
             &self.model,
             &obs,
