@@ -34,6 +34,8 @@ use crate::state::Backend;
 /// How `observe` looks for resources that left the spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// Not at all: only the spec's resources are read (`check --live`, `report`).
+    Off,
     /// Tagging API and inventory (the default).
     Tagged,
     /// Every resource of every kind in the account (`--scan`).

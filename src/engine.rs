@@ -358,7 +358,7 @@ pub async fn observe(
             discovery::Mode::Tagged => {
                 Some(discovery::candidates(cx, &cache, &regions, state, true).await)
             }
-            discovery::Mode::Scan => None,
+            discovery::Mode::Scan | discovery::Mode::Off => None,
         }
     };
     let (observed, candidates) = futures::join!(observed, candidates);
@@ -373,6 +373,7 @@ pub async fn observe(
         }
     }
     let discovered: Vec<discovery::Discovered> = match mode {
+        discovery::Mode::Off => Vec::new(),
         discovery::Mode::Tagged => match candidates {
             Some(Ok(c)) => discovery::read_candidates(cx, c, &by_address).await,
             Some(Err(mut e)) => {

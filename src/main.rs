@@ -5,6 +5,7 @@ mod apply;
 mod aws;
 mod cli;
 mod commands;
+mod compliance;
 mod discovery;
 mod engine;
 mod faults;
