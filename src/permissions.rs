@@ -1,13 +1,14 @@
 //! The IAM permissions novactl needs, as data: every AWS API call novactl makes is declared
 //! once, with the IAM actions it needs and the resources they apply to, next to the code that
 //! makes it (each kind's `PERMISSIONS`, returned by `Reconciler::permissions`; the calls every
-//! command makes in [`CORE`]). `novactl permissions` renders them for one spec as a
+//! command makes, whatever the spec holds, in [`GLOBAL`]: [`CORE`], discovery's). `novactl permissions` renders them for one spec as a
 //! least-privilege policy; `tests/permissions.rs` records every call a run of the seed stack
 //! makes (`NOVACTL_CALL_LOG`) and checks each is declared and granted, and that nothing else
 //! is granted.
 //!
 //! # Adding a call
-//! Add a [`Perm`] to the `PERMISSIONS` of the kind that makes it (or to [`CORE`]): `call` is
+//! Add a [`Perm`] to the `PERMISSIONS` of the kind that makes it (or of the module, listed in
+//! [`GLOBAL`]): `call` is
 //! the operation as the SDK names it (`s3:PutBucketEncryption`; the service prefix is the
 //! IAM one), `actions` the IAM actions AWS checks for it (they differ from the operation name
 //! more often than one would like: `s3:PutEncryptionConfiguration`), `resources` ARN templates
@@ -66,6 +67,10 @@ pub const CORE: &[Perm] = &[perm(
     &["*"],
 )];
 
+/// The calls made whatever the spec holds, by who makes them.
+pub const GLOBAL: &[(&str, &[Perm])] =
+    &[("core", CORE), ("discovery", crate::discovery::PERMISSIONS)];
+
 /// Calls of the S3 state backend (`state.s3`, [`crate::state::s3`]): its objects live under
 /// `<prefix><environment>/` in the state bucket, encrypted with the state key. Templates:
 /// `{bucket}`, `{root}` (the object prefix), `{region}`, `{account}`, `{key}` (the state key's
@@ -109,9 +114,12 @@ pub const STATE_S3: &[Perm] = &[
     perm("kms:DescribeKey", &["kms:DescribeKey"], &["{key}"]),
 ];
 
-/// Every declared call: [`CORE`], the state backend's and each kind's.
+/// Every declared call: [`GLOBAL`], the state backend's and each kind's.
 pub fn registry() -> Vec<(&'static str, &'static Perm)> {
-    let mut all: Vec<(&'static str, &'static Perm)> = CORE.iter().map(|p| ("core", p)).collect();
+    let mut all: Vec<(&'static str, &'static Perm)> = GLOBAL
+        .iter()
+        .flat_map(|(who, perms)| perms.iter().map(move |p| (*who, p)))
+        .collect();
     all.extend(STATE_S3.iter().map(|p| ("state", p)));
     for k in crate::resources::registry() {
         all.extend(k.permissions().iter().map(|p| (k.kind(), p)));
@@ -188,7 +196,7 @@ pub fn policy(model: &Model, account: &str) -> Value {
                 .or_default()
                 .extend(actions.iter().map(|a| a.to_string()));
         };
-    for p in CORE {
+    for p in GLOBAL.iter().flat_map(|(_, perms)| perms.iter()) {
         add(
             p.actions,
             p.resources.iter().map(|r| r.to_string()).collect(),
@@ -381,5 +389,6 @@ mod tests {
         );
         assert_eq!(iam_prefix("CloudWatch Logs"), "logs");
         assert_eq!(iam_prefix("SageMaker"), "sagemaker");
+        assert_eq!(iam_prefix("Resource Groups Tagging API"), "tag");
     }
 }

@@ -660,7 +660,7 @@ async fn drift_only_for_changes_outside_novactl_spec_change_otherwise() {
 
 #[test]
 fn parallelism_must_be_at_least_one() {
-    for cmd in ["plan", "apply", "destroy"] {
+    for cmd in ["plan", "apply", "destroy", "check", "report"] {
         let r = novactl(None, &[cmd, "-e", "x.yaml", "--parallelism", "0"]).expect_code(1);
         assert!(r.stderr.contains("--parallelism"), "{cmd}: {}", r.stderr);
     }

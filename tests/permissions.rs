@@ -1,5 +1,6 @@
-//! `novactl permissions` against what novactl really calls: the seed stack is applied, planned,
-//! changed (a spec edit and drift on several kinds, repaired), and destroyed with
+//! `novactl permissions` against what novactl really calls: the seed stack is applied, planned
+//! (also with `--scan`), changed (a spec edit and drift on several kinds, repaired), and
+//! destroyed with
 //! `NOVACTL_CALL_LOG`; every AWS call made must be declared and allowed by the policy
 //! `permissions` prints, and the policy must grant nothing beyond what the calls need.
 
@@ -42,6 +43,7 @@ const NOT_EXERCISED: &[(&str, &str)] = &[
     ("sns:UntagResource", "tag repairs (resources are created with their tags; these run only when tags drift)"),
     ("iam:DetachRolePolicy", "deleting a role someone attached a managed policy or instance profile to"),
     ("iam:RemoveRoleFromInstanceProfile", "deleting a role someone attached a managed policy or instance profile to"),
+    ("s3:GetBucketLocation", "a bucket's region when HeadBucket's answer does not name it (S3 and the emulator name it)"),
     ("kms:CancelKeyDeletion", "a key pending deletion that is back in the spec"),
     ("s3:DeleteObjects", "destroy --force of a bucket that holds objects"),
 ];
@@ -99,10 +101,38 @@ async fn every_call_of_the_seed_stack_is_allowed_and_nothing_else_is_granted() {
         .send()
         .await
         .unwrap();
+    // A metric filter nobody asked for, on the trail's log group: apply deletes it.
+    emu.logs("us-east-1")
+        .await
+        .put_metric_filter()
+        .log_group_name("/novamind/cloudtrail")
+        .filter_name("by-hand")
+        .filter_pattern("ERROR")
+        .metric_transformations(
+            aws_sdk_cloudwatchlogs::types::MetricTransformation::builder()
+                .metric_name("ByHand")
+                .metric_namespace("Hand")
+                .metric_value("1")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
     run(&["apply", "-e", spec, "--auto-approve"], 0);
     common::assert_no_changes(&emu, spec);
+    // --scan lists every kind in the account instead of asking the tagging API.
+    run(&["plan", "-e", spec, "--scan"], 0);
     run(&["output", "-e", spec], 0);
-    run(&["destroy", "-e", spec, "--auto-approve"], 0);
+    // The access-log bucket holds the other buckets' access logs by now (and its own: it logs
+    // to itself, so emptying it with --force never ends on the emulator, which writes a log
+    // object per request): destroy deletes the rest and refuses it as not empty.
+    let d = run(&["destroy", "-e", spec, "--auto-approve"], 1);
+    assert!(
+        d.stderr.contains("s3.access_logs") && d.stderr.contains("BucketNotEmpty"),
+        "{}",
+        d.stderr
+    );
 
     let called: BTreeSet<String> = std::fs::read_to_string(&log)
         .unwrap()

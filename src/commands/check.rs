@@ -25,7 +25,8 @@ pub struct Args {
     /// Exit 3 on unwaived findings of this severity or worse.
     #[arg(long, value_enum, default_value = "warning")]
     pub fail_on: FailOn,
-    #[arg(long, default_value_t = 10)]
+    /// Resources read at once (at least 1).
+    #[arg(long, default_value_t = 10, value_parser = crate::commands::parallelism())]
     pub parallelism: usize,
 }
 

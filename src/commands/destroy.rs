@@ -13,9 +13,9 @@ pub struct Args {
     /// Also delete buckets that still hold objects.
     #[arg(long)]
     pub force: bool,
-    /// Resources deleted at once (at least 1).
-    #[arg(long, default_value_t = 10, value_parser = crate::commands::parallelism())]
-    pub parallelism: usize,
+    /// Resources read at once (default 32) and deleted at once (default 10); at least 1.
+    #[arg(long, value_name = "N", value_parser = crate::commands::parallelism())]
+    pub parallelism: Option<usize>,
 }
 
 pub async fn run(g: &Global, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {

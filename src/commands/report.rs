@@ -18,7 +18,8 @@ pub struct Args {
     /// Audit records in the run history.
     #[arg(long, default_value_t = 20)]
     pub history: usize,
-    #[arg(long, default_value_t = 10)]
+    /// Resources read at once (at least 1).
+    #[arg(long, default_value_t = 10, value_parser = crate::commands::parallelism())]
     pub parallelism: usize,
 }
 

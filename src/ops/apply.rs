@@ -116,7 +116,7 @@ async fn apply_locked(
         if sh.quiet {
             sh.summary("No changes.");
         }
-        sh.summary(&s.aws.summary());
+        s.final_summary(sh);
         return Ok(ExitCode::SUCCESS);
     }
     warn_deletes(&plan, sh);
@@ -129,7 +129,7 @@ async fn apply_locked(
         &run.ctx(s),
         sh,
         &apply::Options {
-            parallelism: o.common.parallelism,
+            parallelism: crate::commands::write_parallelism(o.common.parallelism),
             force: o.force,
             destroy: false,
         },

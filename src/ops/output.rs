@@ -19,12 +19,15 @@ pub struct Options {
     pub json: bool,
 }
 
-/// Reads like `plan` without discovery: `--parallelism`'s default.
-const PARALLELISM: usize = 10;
-
 pub async fn output(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
     let s = Session::connect(g, sh).await?;
-    let obs = s.observe(PARALLELISM, false).await?;
+    // Reads like `plan` without discovery: only the spec's own resources.
+    let obs = s
+        .observe(
+            crate::commands::read_parallelism(None),
+            crate::discovery::Mode::Off,
+        )
+        .await?;
     let mut all: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     for d in &s.model.decls {
         let mut attrs: Map<String, Value> = d.outputs.as_object().cloned().unwrap_or_default();
@@ -43,7 +46,7 @@ pub async fn output(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Fai
         attrs.sort_keys();
         all.insert(d.address.clone(), attrs);
     }
-    sh.status(&s.aws.summary());
+    s.summary(sh);
     match &o.name {
         None if o.json => sh.out(&pretty(&serde_json::to_value(&all).unwrap_or_default())),
         None => {

@@ -43,13 +43,13 @@ pub fn permissions(g: &Global, json: bool, by_call: bool, sh: &Shell) -> Result<
 /// Every call the spec's kinds (and every command) may make, with its IAM actions.
 fn calls(model: &crate::engine::Model, json: bool, sh: &Shell) -> Result<ExitCode, Failure> {
     let kinds: std::collections::BTreeSet<&str> = model.decls.iter().map(|d| d.kind).collect();
+    let state_s3 = crate::state::S3Location::of(&model.spec).is_some();
+    let global = |k: &str| crate::permissions::GLOBAL.iter().any(|(who, _)| *who == k);
     let mut out = serde_json::Map::new();
     for (kind, p) in crate::permissions::registry() {
-        let state_s3 = crate::state::S3Location::of(&model.spec).is_some();
         let wanted = match kind {
-            "core" => true,
             "state" => state_s3,
-            k => kinds.contains(k),
+            k => global(k) || kinds.contains(k),
         };
         if !wanted {
             continue;

@@ -51,7 +51,7 @@ pub async fn plan(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failu
             .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", out.display())))?;
         sh.status(&format!("Saved the plan to {}.", out.display()));
     }
-    sh.status(&s.aws.summary());
+    s.summary(sh);
     let refused = plan.refusals();
     if o.detailed_exitcode && !refused.is_empty() {
         // 2 would tell a pipeline "apply this"; apply would refuse it.
