@@ -122,7 +122,12 @@ pub fn registry() -> Vec<(&'static str, &'static Perm)> {
         .collect();
     all.extend(STATE_S3.iter().map(|p| ("state", p)));
     for k in crate::resources::registry() {
-        all.extend(k.permissions().iter().map(|p| (k.kind(), p)));
+        all.extend(
+            k.permissions()
+                .iter()
+                .flat_map(|g| g.iter())
+                .map(|p| (k.kind(), p)),
+        );
     }
     all
 }
@@ -232,7 +237,12 @@ pub fn policy(model: &Model, account: &str) -> Value {
         }
     }
     for d in &model.decls {
-        for p in model.kind(d.kind).permissions() {
+        for p in model
+            .kind(d.kind)
+            .permissions()
+            .iter()
+            .flat_map(|g| g.iter())
+        {
             let res = p
                 .resources
                 .iter()
@@ -299,6 +309,11 @@ pub fn iam_prefix(sdk_service: &str) -> String {
     }
 }
 
+/// Logs one call (see [`log_call`]) from the SDK's metadata of it.
+pub fn log_metadata(m: &aws_smithy_runtime_api::client::orchestrator::Metadata) {
+    log_call(&format!("{}:{}", iam_prefix(m.service()), m.name()));
+}
+
 /// `NOVACTL_CALL_LOG=FILE` (tests, audits): every AWS call this process makes is appended to
 /// FILE as one `<iam prefix>:<Operation>` line.
 pub fn log_call(call: &str) {
@@ -355,7 +370,9 @@ mod tests {
                 let call = &rest[..rest.find('"').unwrap()];
                 let well_formed = call.split_once(':').is_some_and(|(svc, op)| {
                     !svc.is_empty()
-                        && svc.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                        && svc
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                         && op.starts_with(|c: char| c.is_ascii_uppercase())
                 });
                 if well_formed && declared(call).is_none() {

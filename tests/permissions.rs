@@ -1,6 +1,6 @@
-//! `novactl permissions` against what novactl really calls: the seed stack is applied, planned
-//! (also with `--scan`), changed (a spec edit and drift on several kinds, repaired), and
-//! destroyed with
+//! `novactl permissions` against what novactl really calls: the seed stack, on the S3 state
+//! backend, is applied, planned (also with `--scan`), changed (a spec edit and drift on several
+//! kinds, repaired), listed (`output`, `state list`, `history`) and destroyed with
 //! `NOVACTL_CALL_LOG`; every AWS call made must be declared and allowed by the policy
 //! `permissions` prints, and the policy must grant nothing beyond what the calls need.
 
@@ -58,6 +58,15 @@ async fn every_call_of_the_seed_stack_is_allowed_and_nothing_else_is_granted() {
     let spec = spec_path.to_str().unwrap();
     let log = d.join("calls.log");
     let log_s = log.to_str().unwrap();
+    // The S3 state backend, so that its calls are checked too (the local one makes none).
+    // `bootstrap` makes the state stack once, with the permissions of whoever sets it up.
+    let seed = std::fs::read_to_string(&spec_path).unwrap();
+    std::fs::write(
+        &spec_path,
+        format!("{seed}\nstate:\n  s3:\n    bucket: novamind-local-novactl-state\n"),
+    )
+    .unwrap();
+    novactl(Some(&emu), &["bootstrap", "-e", spec]).expect_code(0);
     let run = |args: &[&str], code: i32| {
         novactl_env(Some(&emu), args, &[("NOVACTL_CALL_LOG", log_s)]).expect_code(code)
     };
@@ -124,6 +133,8 @@ async fn every_call_of_the_seed_stack_is_allowed_and_nothing_else_is_granted() {
     // --scan lists every kind in the account instead of asking the tagging API.
     run(&["plan", "-e", spec, "--scan"], 0);
     run(&["output", "-e", spec], 0);
+    run(&["state", "list", "-e", spec], 0);
+    run(&["history", "-e", spec], 0);
     // The access-log bucket holds the other buckets' access logs by now (and its own: it logs
     // to itself, so emptying it with --force never ends on the emulator, which writes a log
     // object per request): destroy deletes the rest and refuses it as not empty.

@@ -126,6 +126,28 @@ const REQUEST_ID_HEADERS: [&str; 2] = ["x-amzn-requestid", "x-amz-request-id"];
 #[derive(Debug, Clone)]
 struct Counter(Arc<CallStats>, Arc<RequestLog>);
 
+/// Writes every attempt to `NOVACTL_CALL_LOG` and counts nothing: for clients outside a run's
+/// call accounting (the state backend's), whose calls the IAM policy must allow all the same.
+#[derive(Debug, Clone)]
+pub struct CallLog;
+
+impl Intercept for CallLog {
+    fn name(&self) -> &'static str {
+        "novactl-call-log"
+    }
+    fn read_before_transmit(
+        &self,
+        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(m) = cfg.load::<Metadata>() {
+            crate::permissions::log_metadata(m);
+        }
+        Ok(())
+    }
+}
+
 impl Intercept for Counter {
     fn name(&self) -> &'static str {
         "novactl-call-counter"
@@ -139,11 +161,7 @@ impl Intercept for Counter {
     ) -> Result<(), BoxError> {
         if let Some(m) = cfg.load::<Metadata>() {
             self.0.record(m.service(), m.name());
-            crate::permissions::log_call(&format!(
-                "{}:{}",
-                crate::permissions::iam_prefix(m.service()),
-                m.name()
-            ));
+            crate::permissions::log_metadata(m);
             tracing::debug!(service = m.service(), operation = m.name(), "aws call");
         }
         Ok(())

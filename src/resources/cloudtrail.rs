@@ -126,52 +126,9 @@ pub const LOG_GROUP_PERMISSIONS: &[Perm] = &[
         &["logs:DeleteMetricFilter"],
         &[GROUP, GROUP_ALL],
     ),
-    perm("iam:GetRole", &["iam:GetRole"], &[LOGS_ROLE]),
-    perm(
-        "iam:CreateRole",
-        &["iam:CreateRole", "iam:TagRole"],
-        &[LOGS_ROLE],
-    ),
-    perm("iam:UpdateRole", &["iam:UpdateRole"], &[LOGS_ROLE]),
-    perm(
-        "iam:UpdateAssumeRolePolicy",
-        &["iam:UpdateAssumeRolePolicy"],
-        &[LOGS_ROLE],
-    ),
-    perm("iam:DeleteRole", &["iam:DeleteRole"], &[LOGS_ROLE]),
-    perm("iam:TagRole", &["iam:TagRole"], &[LOGS_ROLE]),
-    perm("iam:UntagRole", &["iam:UntagRole"], &[LOGS_ROLE]),
-    perm(
-        "iam:ListRolePolicies",
-        &["iam:ListRolePolicies"],
-        &[LOGS_ROLE],
-    ),
-    perm("iam:GetRolePolicy", &["iam:GetRolePolicy"], &[LOGS_ROLE]),
-    perm("iam:PutRolePolicy", &["iam:PutRolePolicy"], &[LOGS_ROLE]),
-    perm(
-        "iam:DeleteRolePolicy",
-        &["iam:DeleteRolePolicy"],
-        &[LOGS_ROLE],
-    ),
-    perm(
-        "iam:ListAttachedRolePolicies",
-        &["iam:ListAttachedRolePolicies"],
-        &[LOGS_ROLE],
-    ),
-    perm(
-        "iam:DetachRolePolicy",
-        &["iam:DetachRolePolicy"],
-        &[LOGS_ROLE],
-    ),
-    perm(
-        "iam:ListInstanceProfilesForRole",
-        &["iam:ListInstanceProfilesForRole"],
-        &[LOGS_ROLE],
-    ),
 ];
 const GROUP: &str = "arn:aws:logs:{region}:{account}:log-group:{id}";
 const GROUP_ALL: &str = "arn:aws:logs:{region}:{account}:log-group:{id}:*";
-const LOGS_ROLE: &str = "arn:aws:iam::{account}:role/{out.role_name}";
 
 pub struct LogGroup;
 
@@ -482,8 +439,8 @@ struct Filter {
 
 #[async_trait]
 impl Reconciler for LogGroup {
-    fn permissions(&self) -> &'static [Perm] {
-        LOG_GROUP_PERMISSIONS
+    fn permissions(&self) -> &'static [&'static [Perm]] {
+        &[LOG_GROUP_PERMISSIONS, super::iam::OWNED_ROLE]
     }
 
     fn kind(&self) -> &'static str {
@@ -1002,8 +959,8 @@ fn desired_selectors(data_events: &[String]) -> Value {
 
 #[async_trait]
 impl Reconciler for Trail {
-    fn permissions(&self) -> &'static [Perm] {
-        TRAIL_PERMISSIONS
+    fn permissions(&self) -> &'static [&'static [Perm]] {
+        &[TRAIL_PERMISSIONS]
     }
 
     fn kind(&self) -> &'static str {

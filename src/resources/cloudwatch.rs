@@ -241,8 +241,8 @@ fn action_ref(
 
 #[async_trait]
 impl Reconciler for Alarm {
-    fn permissions(&self) -> &'static [Perm] {
-        ALARM_PERMISSIONS
+    fn permissions(&self) -> &'static [&'static [Perm]] {
+        &[ALARM_PERMISSIONS]
     }
 
     fn kind(&self) -> &'static str {
@@ -711,8 +711,8 @@ fn dashboard_arn(account: &str, name: &str) -> String {
 
 #[async_trait]
 impl Reconciler for Dashboard {
-    fn permissions(&self) -> &'static [Perm] {
-        DASHBOARD_PERMISSIONS
+    fn permissions(&self) -> &'static [&'static [Perm]] {
+        &[DASHBOARD_PERMISSIONS]
     }
 
     fn kind(&self) -> &'static str {

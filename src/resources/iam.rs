@@ -41,8 +41,49 @@ use crate::plan::diff;
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
-/// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
-/// Discovery lists the account's roles and reads the tags of those the spec does not name.
+/// The calls that make, read, repair and delete one role, whose ARN is `$role` (a template,
+/// see [`crate::permissions::expand`]): the `iam` kind's roles, and the roles other kinds own
+/// ([`OWNED_ROLE`]).
+macro_rules! role_calls {
+    ($role:expr) => {
+        &[
+            perm("iam:GetRole", &["iam:GetRole"], &[$role]),
+            perm(
+                "iam:CreateRole",
+                &["iam:CreateRole", "iam:TagRole"],
+                &[$role],
+            ),
+            perm("iam:UpdateRole", &["iam:UpdateRole"], &[$role]),
+            perm(
+                "iam:UpdateAssumeRolePolicy",
+                &["iam:UpdateAssumeRolePolicy"],
+                &[$role],
+            ),
+            perm("iam:DeleteRole", &["iam:DeleteRole"], &[$role]),
+            perm("iam:TagRole", &["iam:TagRole"], &[$role]),
+            perm("iam:UntagRole", &["iam:UntagRole"], &[$role]),
+            perm("iam:ListRolePolicies", &["iam:ListRolePolicies"], &[$role]),
+            perm("iam:GetRolePolicy", &["iam:GetRolePolicy"], &[$role]),
+            perm("iam:PutRolePolicy", &["iam:PutRolePolicy"], &[$role]),
+            perm("iam:DeleteRolePolicy", &["iam:DeleteRolePolicy"], &[$role]),
+            perm(
+                "iam:ListAttachedRolePolicies",
+                &["iam:ListAttachedRolePolicies"],
+                &[$role],
+            ),
+            perm("iam:DetachRolePolicy", &["iam:DetachRolePolicy"], &[$role]),
+            perm(
+                "iam:ListInstanceProfilesForRole",
+                &["iam:ListInstanceProfilesForRole"],
+                &[$role],
+            ),
+        ]
+    };
+}
+
+/// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]):
+/// these and [`ROLE_CALLS`]. Discovery lists the account's roles and reads the tags of those
+/// the spec does not name.
 pub const PERMISSIONS: &[Perm] = &[
     perm("iam:ListRoles", &["iam:ListRoles"], &["*"]),
     perm(
@@ -50,43 +91,17 @@ pub const PERMISSIONS: &[Perm] = &[
         &["iam:ListRoleTags"],
         &["arn:aws:iam::{account}:role/*"],
     ),
-    perm("iam:GetRole", &["iam:GetRole"], &[ROLE]),
-    perm(
-        "iam:CreateRole",
-        &["iam:CreateRole", "iam:TagRole"],
-        &[ROLE],
-    ),
-    perm("iam:UpdateRole", &["iam:UpdateRole"], &[ROLE]),
-    perm(
-        "iam:UpdateAssumeRolePolicy",
-        &["iam:UpdateAssumeRolePolicy"],
-        &[ROLE],
-    ),
-    perm("iam:DeleteRole", &["iam:DeleteRole"], &[ROLE]),
-    perm("iam:TagRole", &["iam:TagRole"], &[ROLE]),
-    perm("iam:UntagRole", &["iam:UntagRole"], &[ROLE]),
-    perm("iam:ListRolePolicies", &["iam:ListRolePolicies"], &[ROLE]),
-    perm("iam:GetRolePolicy", &["iam:GetRolePolicy"], &[ROLE]),
-    perm("iam:PutRolePolicy", &["iam:PutRolePolicy"], &[ROLE]),
-    perm("iam:DeleteRolePolicy", &["iam:DeleteRolePolicy"], &[ROLE]),
-    perm(
-        "iam:ListAttachedRolePolicies",
-        &["iam:ListAttachedRolePolicies"],
-        &[ROLE],
-    ),
-    perm("iam:DetachRolePolicy", &["iam:DetachRolePolicy"], &[ROLE]),
-    perm(
-        "iam:ListInstanceProfilesForRole",
-        &["iam:ListInstanceProfilesForRole"],
-        &[ROLE],
-    ),
     perm(
         "iam:RemoveRoleFromInstanceProfile",
         &["iam:RemoveRoleFromInstanceProfile"],
         &["arn:aws:iam::{account}:instance-profile/*"],
     ),
 ];
-const ROLE: &str = "arn:aws:iam::{account}:role/{id}";
+/// The calls on the kind's own roles.
+pub const ROLE_CALLS: &[Perm] = role_calls!("arn:aws:iam::{account}:role/{id}");
+/// The calls on a role another kind owns and names in its output `role_name` (the log group's
+/// role for CloudTrail).
+pub const OWNED_ROLE: &[Perm] = role_calls!("arn:aws:iam::{account}:role/{out.role_name}");
 
 pub struct Iam;
 
@@ -104,8 +119,8 @@ const DISCOVER_CONCURRENCY: usize = 16;
 
 #[async_trait]
 impl Reconciler for Iam {
-    fn permissions(&self) -> &'static [Perm] {
-        PERMISSIONS
+    fn permissions(&self) -> &'static [&'static [Perm]] {
+        &[PERMISSIONS, ROLE_CALLS]
     }
 
     fn kind(&self) -> &'static str {

@@ -90,8 +90,8 @@ struct Desired {
 
 #[async_trait]
 impl Reconciler for Kms {
-    fn permissions(&self) -> &'static [Perm] {
-        PERMISSIONS
+    fn permissions(&self) -> &'static [&'static [Perm]] {
+        &[PERMISSIONS]
     }
 
     fn kind(&self) -> &'static str {

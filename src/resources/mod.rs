@@ -153,8 +153,10 @@ pub trait Reconciler: Send + Sync {
     fn kind(&self) -> &'static str;
 
     /// Every AWS call this kind makes, with the IAM actions and resources it needs (see
-    /// [`crate::permissions`]); declared beside the calls, in the kind's file.
-    fn permissions(&self) -> &'static [crate::permissions::Perm] {
+    /// [`crate::permissions`]); declared beside the calls, in the kind's file, in groups: a
+    /// group several kinds share (the calls on a role a kind owns, [`iam::OWNED_ROLE`]) is
+    /// declared once.
+    fn permissions(&self) -> &'static [&'static [crate::permissions::Perm]] {
         &[]
     }
 

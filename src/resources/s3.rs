@@ -267,8 +267,8 @@ struct RuleTransition {
 
 #[async_trait]
 impl Reconciler for S3 {
-    fn permissions(&self) -> &'static [Perm] {
-        PERMISSIONS
+    fn permissions(&self) -> &'static [&'static [Perm]] {
+        &[PERMISSIONS]
     }
 
     fn kind(&self) -> &'static str {

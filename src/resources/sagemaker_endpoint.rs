@@ -220,8 +220,8 @@ pub struct Superseded {
 
 #[async_trait]
 impl Reconciler for SagemakerEndpoint {
-    fn permissions(&self) -> &'static [Perm] {
-        PERMISSIONS
+    fn permissions(&self) -> &'static [&'static [Perm]] {
+        &[PERMISSIONS]
     }
 
     fn kind(&self) -> &'static str {

@@ -167,8 +167,8 @@ pub fn model_version(
 
 #[async_trait]
 impl Reconciler for SagemakerModel {
-    fn permissions(&self) -> &'static [Perm] {
-        PERMISSIONS
+    fn permissions(&self) -> &'static [&'static [Perm]] {
+        &[PERMISSIONS]
     }
 
     fn kind(&self) -> &'static str {

@@ -94,8 +94,8 @@ pub fn topic_arn(region: &str, account: &str, name: &str) -> String {
 
 #[async_trait]
 impl Reconciler for Sns {
-    fn permissions(&self) -> &'static [Perm] {
-        PERMISSIONS
+    fn permissions(&self) -> &'static [&'static [Perm]] {
+        &[PERMISSIONS]
     }
 
     fn kind(&self) -> &'static str {

@@ -83,11 +83,17 @@ impl S3Backend {
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&conf)
                 .force_path_style(crate::aws::emulated(connect))
+                .interceptor(crate::aws::CallLog)
+                .build(),
+        );
+        let kms = aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(&conf)
+                .interceptor(crate::aws::CallLog)
                 .build(),
         );
         S3Backend {
             s3,
-            kms: aws_sdk_kms::Client::new(&conf),
+            kms,
             root: loc.root(),
             loc: loc.clone(),
             key_arn: OnceCell::new(),
