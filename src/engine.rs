@@ -11,7 +11,7 @@ use crate::graph::Graph;
 use crate::plan::{diff, Action, Change, Plan, FORMAT_VERSION};
 use crate::resources::{self, Ctx, Decl, Observed, Owner, Reconciler};
 use crate::spec::render::{Renderer, UNKNOWN};
-use crate::spec::{LoadedSpec, SpecError};
+use crate::spec::{LoadedSpec, SpecError, SpecErrors};
 
 /// Stand-in account id for `validate`, which makes no AWS call.
 pub const OFFLINE_ACCOUNT: &str = "000000000000";
@@ -29,21 +29,27 @@ pub struct Model {
 impl Model {
     /// Builds and fully checks the model: identities, references, every template rendered
     /// (unknown attributes as placeholders), no cycles, no duplicate names. No AWS call.
-    pub fn build(spec: LoadedSpec, account_id: &str) -> Result<Model, SpecError> {
+    ///
+    /// Every error a stage finds is reported (in file order, capped): first the resources'
+    /// own checks (`decls`), then references, names, cycles and templates. A stage runs only
+    /// when the one before it found nothing, so no error is a consequence of another.
+    pub fn build(spec: LoadedSpec, account_id: &str) -> Result<Model, SpecErrors> {
         let registry = resources::registry();
         let kinds: HashMap<&'static str, &'static dyn Reconciler> =
             registry.iter().map(|k| (k.kind(), *k)).collect();
         let base = base_context(&spec, account_id);
+        let mut errs = SpecErrors::default();
         let mut decls = Vec::new();
-        {
-            let r = Renderer::new(&spec, &base);
-            for k in &registry {
-                decls.extend(k.decls(&spec, &r)?);
-            }
+        for k in &registry {
+            decls.extend(decls_of(*k, &spec, &base, &mut errs));
         }
+        errs.into_result()?;
+        let mut errs = SpecErrors::default();
         // Template references anywhere in a resource's part of the spec are dependencies.
         let raw: serde_yaml::Value = serde_yaml::from_str(&spec.text).unwrap_or_default();
         let defined: Vec<String> = decls.iter().map(|d| d.address.clone()).collect();
+        // (address, dependency) -> the key whose value holds the reference.
+        let mut ref_keys: HashMap<(String, String), String> = HashMap::new();
         for d in &mut decls {
             let Some(sub) = yaml_at(&raw, &d.spec_path) else {
                 continue;
@@ -51,17 +57,35 @@ impl Model {
             let mut leaves = Vec::new();
             string_leaves(sub, &d.spec_path, &mut leaves);
             for (key, text) in leaves {
-                for dep in crate::spec::render::refs_in(&text) {
+                for (dep, attr) in crate::spec::render::refs_with_attributes(&text) {
                     if !defined.contains(&dep) {
-                        return Err(spec.error(
+                        errs.push(spec.error(
                             &key,
                             format!(
                                 "refers to `{dep}`, which the spec does not define (defined: {})",
                                 defined.join(", ")
                             ),
                         ));
+                        continue;
                     }
-                    if dep != d.address && !d.deps.contains(&dep) {
+                    if dep == d.address {
+                        let late = kinds[d.kind].late_outputs();
+                        if let Some(a) = attr.as_deref().filter(|a| late.contains(a)) {
+                            errs.push(spec.error(
+                                &key,
+                                format!(
+                                    "refers to {dep}.{a}, an attribute of this same resource that \
+                                     exists only once it is created: a reference cycle (use a \
+                                     value known from the spec, or another resource's)"
+                                ),
+                            ));
+                        }
+                        continue;
+                    }
+                    ref_keys
+                        .entry((d.address.clone(), dep.clone()))
+                        .or_insert_with(|| key.clone());
+                    if !d.deps.contains(&dep) {
                         d.deps.push(dep);
                     }
                 }
@@ -72,11 +96,28 @@ impl Model {
         for d in &decls {
             for dep in &d.deps {
                 if !defined.contains(dep) {
-                    return Err(undefined_dep(&spec, &raw, d, dep, &defined));
+                    errs.push(undefined_dep(&spec, &raw, d, dep, &defined));
                 }
             }
         }
-        check_duplicates(&spec, &decls)?;
+        check_duplicates(&spec, &decls, &mut errs);
+        for cycle in crate::graph::cycles(&decls) {
+            let names: Vec<&str> = cycle.iter().map(|&i| decls[i].address.as_str()).collect();
+            let (first, second) = (&decls[cycle[0]], &decls[cycle[1 % cycle.len()]]);
+            let key = ref_keys
+                .get(&(first.address.clone(), second.address.clone()))
+                .cloned()
+                .unwrap_or_else(|| first.spec_path.clone());
+            errs.push(spec.error(
+                &key,
+                format!(
+                    "a reference cycle: {} -> {}; each needs the other to exist first",
+                    names.join(" -> "),
+                    names[0]
+                ),
+            ));
+        }
+        errs.into_result()?;
         let graph = Graph::build(&spec, &decls)?;
         let files: Vec<_> = decls
             .iter()
@@ -95,9 +136,13 @@ impl Model {
         // templates and dangling references before any AWS call.
         let ctx = model.context(&HashMap::new(), true);
         let r = Renderer::new(&model.spec, &ctx);
+        let mut errs = SpecErrors::default();
         for d in &model.decls {
-            model.kind(d.kind).desired(&model.spec, d, &r)?;
+            if let Err(e) = model.kind(d.kind).desired(&model.spec, d, &r) {
+                errs.push(e);
+            }
         }
+        errs.into_result()?;
         Ok(model)
     }
 
@@ -273,7 +318,7 @@ fn yaml_at<'a>(v: &'a serde_yaml::Value, path: &str) -> Option<&'a serde_yaml::V
     path.split('.').try_fold(v, |cur, seg| cur.get(seg))
 }
 
-fn check_duplicates(spec: &LoadedSpec, decls: &[Decl]) -> Result<(), SpecError> {
+fn check_duplicates(spec: &LoadedSpec, decls: &[Decl], errs: &mut SpecErrors) {
     let mut seen: BTreeMap<(String, String), &Decl> = BTreeMap::new();
     for d in decls {
         // Bucket names and IAM names are global; the rest are per region.
@@ -281,17 +326,74 @@ fn check_duplicates(spec: &LoadedSpec, decls: &[Decl]) -> Result<(), SpecError> 
             "s3" | "iam" => d.kind.to_string(),
             k => format!("{k}@{}", d.region),
         };
-        if let Some(first) = seen.insert((scope, d.identity.clone()), d) {
-            return Err(spec.error(
+        if let Some(first) = seen.get(&(scope.clone(), d.identity.clone())) {
+            errs.push(spec.error(
                 &d.identity_key,
                 format!(
                     "`{}` is also the name of {}: two resources cannot share one name",
                     d.identity, first.address
                 ),
             ));
+        } else {
+            seen.insert((scope, d.identity.clone()), d);
         }
     }
-    Ok(())
+}
+
+/// The resources of one kind. A kind's `decls` stops at its first error; to find the errors of
+/// every resource, the failing resource is left out of the spec that kind sees and `decls` runs
+/// again, until it succeeds, the error cap is reached, or the error names no resource entry.
+fn decls_of(
+    k: &dyn Reconciler,
+    spec: &LoadedSpec,
+    base: &Value,
+    errs: &mut SpecErrors,
+) -> Vec<Decl> {
+    let mut cur = std::borrow::Cow::Borrowed(spec);
+    loop {
+        let r = Renderer::new(&cur, base);
+        let e = match k.decls(&cur, &r) {
+            Ok(d) => return d,
+            Err(e) => e,
+        };
+        errs.push(e.clone());
+        if errs.full() {
+            return Vec::new();
+        }
+        match without_entry(&cur.spec, &e.key) {
+            Some(rest) => cur.to_mut().spec = rest,
+            None => return Vec::new(),
+        }
+    }
+}
+
+/// Sections whose entries are resources (`<section>.<name>`).
+const RESOURCE_SECTIONS: &[&str] = &[
+    "kms",
+    "s3",
+    "iam",
+    "sns",
+    "cloudtrail",
+    "sagemaker.models",
+    "sagemaker.endpoints",
+    "cloudwatch.alarms",
+    "cloudwatch.dashboards",
+];
+
+/// `spec` without the resource entry `key` lies in; `None` when the key is in no entry.
+fn without_entry(spec: &crate::spec::Spec, key: &str) -> Option<crate::spec::Spec> {
+    let section = RESOURCE_SECTIONS
+        .iter()
+        .filter(|s| key.starts_with(&format!("{s}.")))
+        .max_by_key(|s| s.len())?;
+    let name = key[section.len() + 1..].split('.').next()?;
+    let mut v = serde_json::to_value(spec).ok()?;
+    let mut map = &mut v;
+    for seg in section.split('.') {
+        map = map.get_mut(seg)?;
+    }
+    map.as_object_mut()?.remove(name)?;
+    serde_json::from_value(v).ok()
 }
 
 /// Live state of every resource in the model, plus resources of ours that left the spec.

@@ -62,7 +62,9 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::run(cli, &sh)) {
         Ok(code) => code,
         Err(e) => {
-            sh.error(&e.to_string());
+            for line in e.lines() {
+                sh.error(&line);
+            }
             ExitCode::FAILURE
         }
     }

@@ -13,13 +13,14 @@ pub mod session;
 pub mod validate;
 
 use crate::aws::AwsError;
-use crate::spec::SpecError;
+use crate::spec::{SpecError, SpecErrors};
 
 /// Why a command failed; every variant prints one clear message and exits 1.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
+    /// Every problem found in the spec, one per line.
     #[error("{0}")]
-    Spec(#[from] SpecError),
+    Spec(#[from] SpecErrors),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -36,6 +37,22 @@ impl Failure {
              novactl; nothing was read or changed"
                 .into(),
         )
+    }
+}
+
+impl From<SpecError> for Failure {
+    fn from(e: SpecError) -> Self {
+        Failure::Spec(e.into())
+    }
+}
+
+impl Failure {
+    /// The lines `main` prints, each after `error:`.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            Failure::Spec(errs) => errs.lines(),
+            other => vec![other.to_string()],
+        }
     }
 }
 

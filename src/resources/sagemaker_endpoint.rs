@@ -85,6 +85,13 @@ pub struct SagemakerEndpoint;
 
 const DIMENSION: &str = "sagemaker:variant:DesiredInstanceCount";
 
+/// Longest `timeout_minutes` novactl waits for an endpoint (a day).
+pub const MAX_TIMEOUT_MINUTES: u64 = 24 * 60;
+
+/// The target values Application Auto Scaling accepts for target tracking.
+const TARGET_VALUE_MIN: f64 = 8.515920e-109;
+const TARGET_VALUE_MAX: f64 = 1.174271e+108;
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Desired {
     pub name: String,
@@ -206,10 +213,13 @@ impl Reconciler for SagemakerEndpoint {
                     ),
                 ));
             }
-            if e.timeout_minutes == 0 {
+            if !(1..=MAX_TIMEOUT_MINUTES).contains(&e.timeout_minutes) {
                 return Err(spec.error(
                     &format!("{path}.timeout_minutes"),
-                    "must be at least 1 minute",
+                    format!(
+                        "{} is out of range: 1 to {MAX_TIMEOUT_MINUTES} minutes (a day)",
+                        e.timeout_minutes
+                    ),
                 ));
             }
             if let Some(dc) = &e.data_capture {
@@ -245,14 +255,26 @@ impl Reconciler for SagemakerEndpoint {
                         format!("max ({}) is below min ({})", a.max, a.min),
                     ));
                 }
-                if a.target_invocations_per_instance <= 0.0 {
+                let t = a.target_invocations_per_instance;
+                if !(TARGET_VALUE_MIN..=TARGET_VALUE_MAX).contains(&t) {
                     return Err(spec.error(
                         &format!("{key}.target_invocations_per_instance"),
-                        "must be above 0",
+                        format!(
+                            "{t} is out of range: Application Auto Scaling takes a target value \
+                             from {TARGET_VALUE_MIN:e} to {TARGET_VALUE_MAX:e}"
+                        ),
                     ));
                 }
-                if a.scale_in_cooldown < 0 || a.scale_out_cooldown < 0 {
-                    return Err(spec.error(&key, "cooldowns cannot be negative"));
+                for (k, v) in [
+                    ("scale_in_cooldown", a.scale_in_cooldown),
+                    ("scale_out_cooldown", a.scale_out_cooldown),
+                ] {
+                    if v < 0 {
+                        return Err(spec.error(
+                            &format!("{key}.{k}"),
+                            format!("{v} is out of range: a cooldown is 0 seconds or more"),
+                        ));
+                    }
                 }
             }
             out.push(Decl {
