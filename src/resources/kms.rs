@@ -279,7 +279,11 @@ impl Reconciler for Kms {
                 |se| se.is_not_found_exception(),
             )?;
         }
-        // Gone already, or already pending deletion, is done.
+        // Already pending deletion (as observed) is done; so is one that became so meanwhile.
+        let state = t.observed.state.as_ref();
+        if state.and_then(|s| s["key_state"].as_str()) == Some("PendingDeletion") {
+            return Ok(());
+        }
         ok_if_gone(
             "kms:ScheduleKeyDeletion",
             kms.schedule_key_deletion()

@@ -711,11 +711,8 @@ impl Hosting<'_> {
                 n
             }
             Some(n) if n.config_name != d.config_name => {
-                let variant = self.live_variant(&n.config_name).await?;
-                if let Some(v) = &variant {
-                    if self.read_scaling(&d.name, v).await?.registered {
-                        self.deregister_scaling(&d.name, v).await?;
-                    }
+                if let Some(v) = self.live_variant(&n.config_name).await? {
+                    self.deregister_scaling(&d.name, &v).await?;
                 }
                 self.ensure_config(d).await?;
                 self.sm
@@ -1079,32 +1076,71 @@ impl Hosting<'_> {
         Ok(())
     }
 
-    /// Deletes the policy and deregisters the target; either being gone is success.
+    /// Which scaling parts exist now: (scalable target, our target-tracking policy).
+    async fn scaling_parts(&self, name: &str, variant: &str) -> Result<(bool, bool), AwsError> {
+        let rid = Self::resource_id(name, variant);
+        let targets = self
+            .aas
+            .describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Sagemaker)
+            .resource_ids(&rid)
+            .scalable_dimension(ScalableDimension::from(DIMENSION))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk(
+                "application-autoscaling:DescribeScalableTargets",
+            ))?;
+        let policies = self
+            .aas
+            .describe_scaling_policies()
+            .service_namespace(ServiceNamespace::Sagemaker)
+            .resource_id(&rid)
+            .scalable_dimension(ScalableDimension::from(DIMENSION))
+            .policy_names(Self::policy_name(name))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk(
+                "application-autoscaling:DescribeScalingPolicies",
+            ))?;
+        Ok((
+            !targets.scalable_targets().is_empty(),
+            !policies.scaling_policies().is_empty(),
+        ))
+    }
+
+    /// Deletes the policy and deregisters the target, each only when it exists (an endpoint
+    /// without autoscaling makes no delete call); either being gone meanwhile is success.
     async fn deregister_scaling(&self, name: &str, variant: &str) -> Result<(), AwsError> {
         let rid = Self::resource_id(name, variant);
-        ok_if_gone(
-            "application-autoscaling:DeleteScalingPolicy",
-            self.aas
-                .delete_scaling_policy()
-                .policy_name(Self::policy_name(name))
-                .service_namespace(ServiceNamespace::Sagemaker)
-                .resource_id(&rid)
-                .scalable_dimension(ScalableDimension::from(DIMENSION))
-                .send()
-                .await,
-            |se| se.is_object_not_found_exception(),
-        )?;
-        ok_if_gone(
-            "application-autoscaling:DeregisterScalableTarget",
-            self.aas
-                .deregister_scalable_target()
-                .service_namespace(ServiceNamespace::Sagemaker)
-                .resource_id(&rid)
-                .scalable_dimension(ScalableDimension::from(DIMENSION))
-                .send()
-                .await,
-            |se| se.is_object_not_found_exception(),
-        )
+        let (target, policy) = self.scaling_parts(name, variant).await?;
+        if policy {
+            ok_if_gone(
+                "application-autoscaling:DeleteScalingPolicy",
+                self.aas
+                    .delete_scaling_policy()
+                    .policy_name(Self::policy_name(name))
+                    .service_namespace(ServiceNamespace::Sagemaker)
+                    .resource_id(&rid)
+                    .scalable_dimension(ScalableDimension::from(DIMENSION))
+                    .send()
+                    .await,
+                |se| se.is_object_not_found_exception(),
+            )?;
+        }
+        if target {
+            ok_if_gone(
+                "application-autoscaling:DeregisterScalableTarget",
+                self.aas
+                    .deregister_scalable_target()
+                    .service_namespace(ServiceNamespace::Sagemaker)
+                    .resource_id(&rid)
+                    .scalable_dimension(ScalableDimension::from(DIMENSION))
+                    .send()
+                    .await,
+                |se| se.is_object_not_found_exception(),
+            )?;
+        }
+        Ok(())
     }
 
     /// DeleteEndpoint and wait until it is gone (within the budget).
@@ -1236,7 +1272,7 @@ mod tests {
         put_scaling_policy::PutScalingPolicyOutput,
         register_scalable_target::RegisterScalableTargetOutput,
     };
-    use aws_sdk_applicationautoscaling::types::ScalableTarget;
+    use aws_sdk_applicationautoscaling::types::{ScalableTarget, ScalingPolicy};
     use aws_sdk_sagemaker::operation::{
         create_endpoint_config::CreateEndpointConfigOutput,
         delete_endpoint_config::DeleteEndpointConfigOutput, delete_model::DeleteModelOutput,
@@ -1445,6 +1481,19 @@ mod tests {
             .unwrap()
     }
 
+    fn policy() -> ScalingPolicy {
+        ScalingPolicy::builder()
+            .policy_arn("arn:aws:autoscaling:policy")
+            .policy_name(format!("{EP}-invocations"))
+            .service_namespace(ServiceNamespace::Sagemaker)
+            .resource_id(format!("endpoint/{EP}/variant/default"))
+            .scalable_dimension(ScalableDimension::from(DIMENSION))
+            .policy_type(PolicyType::TargetTrackingScaling)
+            .creation_time(aws_smithy_types::DateTime::from_secs(0))
+            .build()
+            .unwrap()
+    }
+
     /// Auto Scaling writes, logged; reads from `targets` (in order, last one repeats).
     fn aas_rules(log: &Log, registered_first: bool) -> Vec<Rule> {
         let (l1, l2, l3, l4) = (log.clone(), log.clone(), log.clone(), log.clone());
@@ -1460,10 +1509,21 @@ mod tests {
             .output(|| DescribeScalableTargetsOutput::builder().build())
             .repeatedly()
             .build();
+        let mut seq = mock!(aas::Client::describe_scaling_policies).sequence();
+        if registered_first {
+            seq = seq.output(|| {
+                DescribeScalingPoliciesOutput::builder()
+                    .scaling_policies(policy())
+                    .build()
+            });
+        }
+        let policies = seq
+            .output(|| DescribeScalingPoliciesOutput::builder().build())
+            .repeatedly()
+            .build();
         vec![
             targets,
-            mock!(aas::Client::describe_scaling_policies)
-                .then_output(|| DescribeScalingPoliciesOutput::builder().build()),
+            policies,
             mock!(aas::Client::delete_scaling_policy).then_compute_output(move |_| {
                 l1.push("DeleteScalingPolicy");
                 DeleteScalingPolicyOutput::builder().build()
@@ -1744,5 +1804,56 @@ mod tests {
             ],
             "no second UpdateEndpoint; scaling back, then clean-up"
         );
+    }
+
+    /// Destroy touches only the parts it finds: no DeleteScalingPolicy or
+    /// DeregisterScalableTarget for an endpoint without autoscaling, both for one with it.
+    #[tokio::test]
+    async fn destroy_deletes_only_the_scaling_parts_that_exist() {
+        for with_scaling in [false, true] {
+            let log = Log::default();
+            let l1 = log.clone();
+            // Listed until DeleteEndpoint, gone after.
+            let listing = mock!(sagemaker::Client::list_endpoints)
+                .sequence()
+                .output(|| {
+                    ListEndpointsOutput::builder()
+                        .endpoints(
+                            EndpointSummary::builder()
+                                .endpoint_name(EP)
+                                .endpoint_arn(arn("endpoint", EP))
+                                .build(),
+                        )
+                        .build()
+                })
+                .output(|| ListEndpointsOutput::builder().build())
+                .repeatedly()
+                .build();
+            let mut sm_rules = vec![
+                listing,
+                mock!(sagemaker::Client::describe_endpoint)
+                    .then_output(|| described(NEW_CFG, EndpointStatus::InService, None)),
+                mock!(sagemaker::Client::delete_endpoint).then_compute_output(move |_| {
+                    l1.push("DeleteEndpoint");
+                    sagemaker::operation::delete_endpoint::DeleteEndpointOutput::builder().build()
+                }),
+                list_tags(),
+                list_configs(&[NEW_CFG]),
+            ];
+            sm_rules.extend(sm_writes(&log));
+            let (sm, aas) = clients(&sm_rules, &aas_rules(&log, with_scaling));
+            hosting(&sm, &aas)
+                .destroy(EP, "default", &fast())
+                .await
+                .expect("destroy succeeds");
+            let mut want = vec![];
+            if with_scaling {
+                want.extend(["DeleteScalingPolicy", "DeregisterScalableTarget"]);
+            }
+            want.extend(["DeleteEndpoint"]);
+            let cfg = format!("DeleteEndpointConfig {NEW_CFG}");
+            want.push(&cfg);
+            assert_eq!(log.calls(), want, "with autoscaling: {with_scaling}");
+        }
     }
 }

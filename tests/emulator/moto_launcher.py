@@ -413,6 +413,38 @@ RPCV2_CBOR_SERVICES = {
 }
 
 
+def patch_autoscaling_object_not_found() -> None:
+    """Close: | Application Auto Scaling answers DeregisterScalableTarget and DeleteScalingPolicy
+    for a target or policy that is not there with `ValidationException`; AWS answers
+    `ObjectNotFoundException` (the error the SDK models as "already gone") | a delete that meets
+    a part removed meanwhile fails on moto but succeeds on AWS | all |
+
+    Wraps ApplicationAutoscalingBackend.deregister_scalable_target and delete_scaling_policy:
+    moto's own "No scalable target found" / "No scaling policy found" answer becomes an
+    `ObjectNotFoundException` with the same message. Every other error is unchanged.
+    """
+    from moto.applicationautoscaling.exceptions import AWSValidationException
+    from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
+    from moto.core.exceptions import JsonRESTError
+
+    for name, prefix in (
+        ("deregister_scalable_target", "No scalable target found"),
+        ("delete_scaling_policy", "No scaling policy found"),
+    ):
+        _require(ApplicationAutoscalingBackend, name)
+        original = getattr(ApplicationAutoscalingBackend, name)
+
+        def wrapped(self, *args, __original=original, __prefix=prefix, **kwargs):  # type: ignore[no-untyped-def]
+            try:
+                return __original(self, *args, **kwargs)
+            except AWSValidationException as e:
+                if not str(e.message).startswith(__prefix):
+                    raise
+                raise JsonRESTError("ObjectNotFoundException", e.message) from None
+
+        setattr(ApplicationAutoscalingBackend, name, wrapped)
+
+
 def patch_cloudwatch_rpcv2_cbor():  # type: ignore[no-untyped-def]
     """Close: | CloudWatch: aws-sdk-cloudwatch ≥ 1.100.0 speaks the smithy **rpc-v2-cbor**
     protocol; moto only speaks Query/JSON for CloudWatch (maintainers: no CBOR planned,
@@ -777,6 +809,7 @@ PATCHES = (
     patch_sagemaker_instance_types,
     patch_sagemaker_network_isolation,
     patch_sagemaker_update_endpoint,
+    patch_autoscaling_object_not_found,
 )
 
 

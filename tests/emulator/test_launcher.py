@@ -221,7 +221,7 @@ class PatchDefinitionTests(unittest.TestCase):
 
     def test_every_patch_names_its_gap(self) -> None:
         patches = list(self.launcher.PATCHES) + [self.launcher.patch_cloudwatch_rpcv2_cbor]
-        self.assertEqual(len(patches), 6)
+        self.assertEqual(len(patches), 7)
         for patch in patches:
             self.assertTrue(patch.__doc__.startswith("Close: | "), patch.__name__)
 
@@ -492,6 +492,44 @@ def cw_ok(test: unittest.TestCase, operation: str, params: dict | None = None):
     test.assertEqual(status, 200, f"{operation}: {cbor2.loads(body) if body else body!r}")
     test.assertEqual(headers.get("smithy-protocol"), "rpc-v2-cbor")
     return headers, body
+
+
+class AutoScalingNotFoundPatchTests(unittest.TestCase):
+    """g. A missing scaling target or policy is ObjectNotFoundException, as on AWS."""
+
+    def setUp(self) -> None:
+        self.aas = client("application-autoscaling")
+        self.rid = f"endpoint/{unique('ep')}/variant/default"
+        self.dims = dict(
+            ServiceNamespace="sagemaker",
+            ResourceId=self.rid,
+            ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        )
+
+    def test_g_missing_target_and_policy_are_object_not_found(self) -> None:
+        with self.assertRaises(ClientError) as ctx:
+            self.aas.deregister_scalable_target(**self.dims)
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "ObjectNotFoundException")
+        self.assertIn("No scalable target found", ctx.exception.response["Error"]["Message"])
+        with self.assertRaises(ClientError) as ctx:
+            self.aas.delete_scaling_policy(PolicyName="p", **self.dims)
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "ObjectNotFoundException")
+
+    def test_g_existing_target_and_policy_still_delete(self) -> None:
+        self.aas.register_scalable_target(MinCapacity=1, MaxCapacity=2, **self.dims)
+        self.aas.put_scaling_policy(
+            PolicyName="p",
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": 5.0,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+            },
+            **self.dims,
+        )
+        self.aas.delete_scaling_policy(PolicyName="p", **self.dims)
+        self.aas.deregister_scalable_target(**self.dims)
+        left = self.aas.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[self.rid])
+        self.assertEqual(left["ScalableTargets"], [])
 
 
 class CloudWatchCborTests(unittest.TestCase):
