@@ -119,6 +119,9 @@ pub async fn execute(
                     };
                     let r = run_change(model, obs, &cx, c, &ctx, opts).await;
                     match &r {
+                        Ok(_) if c.action == Action::Delete || opts.destroy => {
+                            task.finish(&deleted_text(model, obs, c))
+                        }
                         Ok(_) => task.finish(past(c.action)),
                         Err(e) => task.finish(&format!("failed: {e}")),
                     }
@@ -164,6 +167,22 @@ fn past(a: Action) -> &'static str {
         Action::Replace => "replaced",
         Action::Delete => "deleted",
         Action::NoOp | Action::Conflict => "unchanged",
+    }
+}
+
+/// What a delete did, in the kind's words ("deleted", or a KMS key's "scheduled for deletion
+/// in N days").
+fn deleted_text(model: &Model, obs: &Observations, c: &Change) -> String {
+    let decl = model.decl(&c.address);
+    let kind = decl.map(|d| d.kind).or_else(|| {
+        obs.orphans
+            .iter()
+            .find(|(_, _, o)| o.address == c.address)
+            .map(|(k, _, _)| *k)
+    });
+    match kind {
+        Some(k) => model.kind(k).deleted_text(&model.spec, decl),
+        None => past(Action::Delete).into(),
     }
 }
 

@@ -516,6 +516,7 @@ pub fn make_plan(
             before: o.and_then(|o| o.state.clone()),
             after: Some(desired.clone()),
             depends_on: deps,
+            refused: None,
         };
         match (o.and_then(|o| o.state.as_ref()), o) {
             (None, _) => {
@@ -565,6 +566,9 @@ pub fn make_plan(
             }
             (Some(_), None) => unreachable!("state implies an observation"),
         }
+        if c.action == Action::Replace && resources::protected(&model.spec.spec, &d.address) {
+            c.refused = Some(protected_refusal(model, &d.address, "replace"));
+        }
         changes.push(c);
     }
     // Resources of ours that left the spec: deleted, last, in reverse kind rank.
@@ -594,6 +598,14 @@ pub fn make_plan(
             before: o.state.clone(),
             after: None,
             depends_on: Vec::new(),
+            refused: resources::tagged_protected(o.state.as_ref()).then(|| {
+                format!(
+                    "it is protected (tag {}=true, from `protect: true` when it was last \
+                     applied): to delete it, put it back in the spec with `protect: false`, \
+                     apply, then remove it",
+                    resources::TAG_PROTECT
+                )
+            }),
         });
     }
     if !opts.targets.is_empty() {
@@ -633,6 +645,18 @@ pub fn make_plan(
             .map(String::from)
             .collect(),
     })
+}
+
+/// The refusal of a delete or replace of a resource the spec protects: names the key to
+/// change, with its line.
+pub fn protected_refusal(model: &Model, address: &str, what: &str) -> String {
+    let key = resources::protect_key(address);
+    let at = model.spec.error(&key, "");
+    let line = at.line.map(|l| format!(":{l}")).unwrap_or_default();
+    format!(
+        "{address} is protected: set `protect: false` at {key} ({}{line}) to allow the {what}",
+        model.spec.path.display()
+    )
 }
 
 /// Why a saved plan may no longer be applied, or `None` when it still holds.

@@ -431,17 +431,36 @@ async fn a_bucket_novactl_did_not_create_is_a_conflict_and_left_untouched() {
     );
     assert_eq!(enc_before, enc_after);
 
-    // Destroy leaves it alone too.
-    novactl(
+    // Destroy refuses while the spec names a bucket that is not ours, and deletes nothing:
+    // neither that bucket nor the key novactl made.
+    let run = novactl(
         Some(&emu),
         &["destroy", "-e", env_path(&p), "--auto-approve", "--force"],
     )
-    .expect_code(0);
+    .expect_code(1);
+    assert!(
+        run.stderr.contains("refusing to destroy")
+            && run.stderr.contains("s3.models: destroy deletes nothing"),
+        "{}",
+        run.stderr
+    );
     s3.head_bucket()
         .bucket(&name)
         .send()
         .await
         .expect("still there");
+    let key = emu
+        .kms("us-east-1")
+        .await
+        .describe_key()
+        .key_id(format!("alias/{env}-phi"))
+        .send()
+        .await
+        .expect("the key is kept");
+    assert_eq!(
+        key.key_metadata().unwrap().key_state().map(|s| s.as_str()),
+        Some("Enabled")
+    );
 
     // Adopting it brings it under management.
     apply(&emu, &p, &["--adopt", "s3.models"]).expect_code(0);

@@ -8,7 +8,7 @@ use crate::cli::Global;
 use crate::commands::Common;
 use crate::engine::{self, Observations};
 use crate::ops::run::Run;
-use crate::ops::session::{confirm, finish, warn_deletes, Session};
+use crate::ops::session::{confirm, finish, refuse_refused, warn_deletes, Session};
 use crate::ops::Failure;
 use crate::plan::{render, Action, Change, Plan};
 use crate::shell::Shell;
@@ -57,6 +57,7 @@ async fn apply_locked(
             lines.join("\n")
         )));
     }
+    refuse_refused(&plan, run, "apply")?;
     if !plan.has_changes() {
         sh.status(&s.aws.summary());
         return Ok(ExitCode::SUCCESS);

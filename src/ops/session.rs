@@ -11,6 +11,7 @@ use crate::aws::{Aws, Caller, Connect};
 use crate::cli::Global;
 use crate::commands::Common;
 use crate::engine::{self, Model, Observations, PlanOptions, OFFLINE_ACCOUNT};
+use crate::ops::run::Run;
 use crate::ops::Failure;
 use crate::plan::{Action, Plan};
 use crate::resources::Ctx;
@@ -167,6 +168,31 @@ pub fn warn_deletes(plan: &Plan, sh: &Shell) {
             deletes.join(", ")
         ));
     }
+}
+
+/// Stops a run whose plan has refused changes (protected resources, non-empty buckets, ...)
+/// before anything is changed, naming each and what to change. The run records the plan.
+pub fn refuse_refused(plan: &Plan, run: &mut Run, verb: &str) -> Result<(), Failure> {
+    let refused = plan.refused();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    run.record(plan, &[]);
+    let lines: Vec<String> = refused
+        .iter()
+        .map(|c| {
+            format!(
+                "  {}: {}",
+                c.address,
+                c.refused.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
+    Err(Failure::Reported(format!(
+        "refusing to {verb}: {} change(s) are refused; nothing was changed:\n{}",
+        refused.len(),
+        lines.join("\n")
+    )))
 }
 
 /// Asks for `yes` on a terminal unless `auto`; refuses without a terminal.

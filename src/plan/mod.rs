@@ -67,6 +67,11 @@ pub struct Change {
     /// apply renders the desired state again with the values known by then.
     pub after: Option<Value>,
     pub depends_on: Vec<String>,
+    /// Why apply (or destroy) will refuse this change, naming what to change to allow it
+    /// (a protected resource, a non-empty bucket, a resource that is not novactl's). A plan
+    /// with any refused change is not applied at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -103,6 +108,14 @@ impl Plan {
         use sha2::{Digest, Sha256};
         let text = serde_json::to_string(self).unwrap_or_default();
         hex::encode(Sha256::digest(text.as_bytes()))
+    }
+
+    /// Changes apply or destroy refuses (see [`Change::refused`]).
+    pub fn refused(&self) -> Vec<&Change> {
+        self.changes
+            .iter()
+            .filter(|c| c.refused.is_some())
+            .collect()
     }
 
     pub fn count(&self, a: Action) -> usize {

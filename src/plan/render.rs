@@ -44,6 +44,12 @@ pub fn text(plan: &Plan, sh: &Shell) -> String {
             if conflicts == 1 { "" } else { "s" }
         ));
     }
+    let refused = plan.refused().len();
+    if refused > 0 {
+        s.push_str(&format!(
+            " {refused} refused (nothing is applied until resolved)."
+        ));
+    }
     s.push('\n');
     s
 }
@@ -63,6 +69,9 @@ fn change(s: &mut String, c: &Change, sh: &Shell) {
         format!(" [{}]", c.physical_id)
     };
     s.push_str(&format!("  {head}{id}  ({})\n", c.reason));
+    if let Some(why) = &c.refused {
+        s.push_str(&format!("      {} {why}\n", sh.red(&sh.bold("REFUSED:"))));
+    }
     match c.action {
         Action::Create => {
             if let Some(Value::Object(after)) = &c.after {

@@ -25,6 +25,9 @@ use crate::spec::{LoadedSpec, SpecError};
 
 pub struct Kms;
 
+/// Deletion window for a key that left the spec (the contract's default).
+const DEFAULT_WINDOW: u32 = 30;
+
 #[derive(Deserialize)]
 struct Desired {
     alias: String,
@@ -271,7 +274,7 @@ impl Reconciler for Kms {
         let window = t
             .desired
             .and_then(|d| d["_deletion_window_days"].as_i64())
-            .unwrap_or(30) as i32;
+            .unwrap_or(DEFAULT_WINDOW as i64) as i32;
         if let Some(alias) = t.observed.state.as_ref().and_then(|s| s["alias"].as_str()) {
             ok_if_gone(
                 "kms:DeleteAlias",
@@ -293,6 +296,13 @@ impl Reconciler for Kms {
                 .await,
             |se| se.is_not_found_exception() || se.is_kms_invalid_state_exception(),
         )
+    }
+
+    fn deleted_text(&self, spec: &LoadedSpec, decl: Option<&Decl>) -> String {
+        let days = decl
+            .and_then(|d| spec.spec.kms.get(&d.name))
+            .map_or(DEFAULT_WINDOW, |k| k.deletion_window_days);
+        format!("scheduled for deletion in {days} days (CancelKeyDeletion recovers it until then)")
     }
 
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {

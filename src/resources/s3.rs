@@ -337,26 +337,15 @@ impl Reconciler for S3 {
             return Err(not_ours("s3:DeleteBucket", name, &t.observed.owner));
         }
         let s3 = &cx.clients(t.region).s3;
-        let first = match s3
-            .list_object_versions()
-            .bucket(name)
-            .max_keys(1)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if code_is(&e, "NoSuchBucket") => return Ok(()),
-            Err(e) => return Err(AwsError::from_err("s3:ListObjectVersions", e)),
+        let Some(empty) = is_empty(s3, name).await? else {
+            return Ok(());
         };
-        let empty = first.versions().is_empty() && first.delete_markers().is_empty();
         if !empty {
             if !t.force {
                 return Err(AwsError::local(
                     "s3:DeleteBucket",
                     "BucketNotEmpty",
-                    format!(
-                        "bucket {name} is not empty; destroy refuses to delete data without --force"
-                    ),
+                    not_empty_text(name),
                 ));
             }
             empty_bucket(s3, name).await?;
@@ -366,6 +355,27 @@ impl Reconciler for S3 {
             Err(e) if code_is(&e, "NoSuchBucket") => Ok(()),
             Err(e) => Err(AwsError::from_err("s3:DeleteBucket", e)),
         }
+    }
+
+    async fn refuse_delete(
+        &self,
+        cx: &Ctx<'_>,
+        t: &DeleteTarget<'_>,
+    ) -> Result<Option<String>, AwsError> {
+        let name = t.observed.physical_id.as_str();
+        if t.observed.owner != Owner::Ours {
+            return Ok(Some(
+                not_ours("s3:DeleteBucket", name, &t.observed.owner).message,
+            ));
+        }
+        if t.force {
+            return Ok(None);
+        }
+        let s3 = &cx.clients(t.region).s3;
+        Ok(match is_empty(s3, name).await? {
+            Some(false) => Some(not_empty_text(name)),
+            _ => None,
+        })
     }
 
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
@@ -687,6 +697,30 @@ fn not_ours(op: &str, bucket: &str, owner: &Owner) -> AwsError {
         op,
         "NotOwned",
         format!("bucket {bucket} is not novactl's ({reason}); refusing to change it"),
+    )
+}
+
+/// Does the bucket hold no object version or delete marker? `None` when it is gone.
+async fn is_empty(s3: &Client, name: &str) -> Result<Option<bool>, AwsError> {
+    match s3
+        .list_object_versions()
+        .bucket(name)
+        .max_keys(1)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(
+            out.versions().is_empty() && out.delete_markers().is_empty(),
+        )),
+        Err(e) if code_is(&e, "NoSuchBucket") => Ok(None),
+        Err(e) => Err(AwsError::from_err("s3:ListObjectVersions", e)),
+    }
+}
+
+fn not_empty_text(name: &str) -> String {
+    format!(
+        "bucket {name} is not empty; destroy refuses to delete data without --force (or empty \
+         the bucket first)"
     )
 }
 
