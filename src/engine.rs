@@ -23,6 +23,9 @@ pub struct Model {
     pub decls: Vec<Decl>,
     pub graph: Graph,
     pub digest: String,
+    /// Every sensitive value of the spec as rendered (see [`crate::redact`]); a run registers
+    /// them so that no output shows them.
+    pub sensitive_values: Vec<String>,
     kinds: HashMap<&'static str, &'static dyn Reconciler>,
 }
 
@@ -124,12 +127,13 @@ impl Model {
             .flat_map(|d| d.template_files.iter().cloned())
             .collect();
         let digest = spec.digest(&files);
-        let model = Model {
+        let mut model = Model {
             spec,
             account_id: account_id.to_string(),
             decls,
             graph,
             digest,
+            sensitive_values: Vec::new(),
             kinds,
         };
         // Render every resource with placeholders for what is not known yet: catches bad
@@ -137,12 +141,21 @@ impl Model {
         let ctx = model.context(&HashMap::new(), true);
         let r = Renderer::new(&model.spec, &ctx);
         let mut errs = SpecErrors::default();
+        let mut secrets = Vec::new();
         for d in &model.decls {
-            if let Err(e) = model.kind(d.kind).desired(&model.spec, d, &r) {
-                errs.push(e);
+            match model.kind(d.kind).desired(&model.spec, d, &r) {
+                Ok(v) => {
+                    let marked = resources::marked_sensitive(&model.spec.spec, &d.address);
+                    crate::redact::values_of(&v, &marked, &mut secrets);
+                }
+                Err(e) => errs.push(e),
             }
         }
         errs.into_result()?;
+        let vars = serde_json::to_value(&model.spec.spec.vars).unwrap_or(Value::Null);
+        crate::redact::values_of(&vars, &model.spec.spec.sensitive_vars, &mut secrets);
+        secrets.retain(|s| !s.contains(UNKNOWN));
+        model.sensitive_values = secrets;
         Ok(model)
     }
 
@@ -517,6 +530,7 @@ pub fn make_plan(
             after: Some(desired.clone()),
             depends_on: deps,
             refused: None,
+            before_digest: None,
         };
         match (o.and_then(|o| o.state.as_ref()), o) {
             (None, _) => {
@@ -569,6 +583,7 @@ pub fn make_plan(
         if c.action == Action::Replace && resources::protected(&model.spec.spec, &d.address) {
             c.refused = Some(protected_refusal(model, &d.address, "replace"));
         }
+        c.redact(&resources::marked_sensitive(&model.spec.spec, &d.address));
         changes.push(c);
     }
     // Resources of ours that left the spec: deleted, last, in reverse kind rank.
@@ -584,7 +599,7 @@ pub fn make_plan(
         .collect();
     gone.sort_by_key(|(k, _, o)| (std::cmp::Reverse(rank.get(k).copied()), o.address.clone()));
     for (kind, region, o) in gone {
-        changes.push(Change {
+        let mut c = Change {
             address: o.address.clone(),
             kind: kind.to_string(),
             action: Action::Delete,
@@ -606,7 +621,10 @@ pub fn make_plan(
                     resources::TAG_PROTECT
                 )
             }),
-        });
+            before_digest: None,
+        };
+        c.redact(&[]);
+        changes.push(c);
     }
     if !opts.targets.is_empty() {
         let mut keep: Vec<usize> = Vec::new();
@@ -704,6 +722,11 @@ pub fn staleness(saved: &Plan, fresh: &Plan) -> Option<String> {
                         "{}: live state changed since the plan ({})",
                         c.address,
                         moved.join(", ")
+                    ));
+                } else if c.before_digest != f.before_digest {
+                    why.push(format!(
+                        "{}: a sensitive value changed since the plan",
+                        c.address
                     ));
                 }
             }

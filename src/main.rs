@@ -11,6 +11,7 @@ mod graph;
 mod ops;
 mod plan;
 mod policy;
+mod redact;
 mod resources;
 mod shell;
 mod spec;
@@ -19,6 +20,10 @@ mod state;
 use std::process::ExitCode;
 
 use clap::Parser;
+use tracing_subscriber::filter::FilterExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 fn main() -> ExitCode {
     // clap exits 2 on a usage error, which `plan --detailed-exitcode` callers read as "changes
@@ -40,14 +45,25 @@ fn main() -> ExitCode {
         1 => "novactl=info,warn",
         _ => "novactl=debug,info",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("NOVACTL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+    // Request and response bodies (which can carry secrets) are logged by the SDK's HTTP
+    // layers at TRACE only: those are dropped whatever NOVACTL_LOG asks, and every log line
+    // is scrubbed of the spec's sensitive values.
+    let wire = tracing_subscriber::filter::filter_fn(|m| {
+        *m.level() != tracing::Level::TRACE
+            || !["aws_smithy", "aws_sigv4", "aws_config", "hyper", "h2"]
+                .iter()
+                .any(|t| m.target().starts_with(t))
+    });
+    let env = tracing_subscriber::EnvFilter::try_from_env("NOVACTL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(|| redact::Scrubbed(std::io::stderr()))
+                .with_ansi(sh.stderr_colors())
+                .with_target(false)
+                .with_filter(env.and(wire)),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(sh.stderr_colors())
-        .with_target(false)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

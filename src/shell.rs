@@ -39,6 +39,7 @@ impl Shell {
 
     /// Data for stdout (a plan, a report, JSON). Never suppressed by `-q`.
     pub fn out(&self, text: &str) {
+        let text = &*crate::redact::scrub(text);
         let _g = self.lock.lock();
         let mut o = std::io::stdout().lock();
         let _ = o.write_all(text.as_bytes());
@@ -64,6 +65,7 @@ impl Shell {
     }
 
     fn err_line(&self, text: &str) {
+        let text = &*crate::redact::scrub(text);
         let _g = self.lock.lock();
         let _ = self.multi.suspend(|| writeln!(std::io::stderr(), "{text}"));
     }
@@ -137,7 +139,7 @@ impl Task<'_> {
     /// Updates the spinner's message (e.g. the endpoint status while waiting).
     pub fn set_message(&self, msg: &str) {
         if let Some(b) = &self.bar {
-            b.set_message(format!("{}: {msg}", self.label));
+            b.set_message(crate::redact::scrub(&format!("{}: {msg}", self.label)).into_owned());
         } else if self.shell.verbose > 0 {
             self.shell.status(&format!("{}: {msg}", self.label));
         }

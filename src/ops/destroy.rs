@@ -137,7 +137,12 @@ fn destroy_plan(s: &Session, obs: &Observations) -> Plan {
                 .map(|&j| s.model.decls[j].address.clone())
                 .collect(),
             refused: None,
+            before_digest: None,
         };
+        c.redact(&crate::resources::marked_sensitive(
+            &s.model.spec.spec,
+            &d.address,
+        ));
         if let Owner::Foreign { reason } = &o.owner {
             c.action = Action::Conflict;
             c.reason = format!("`{}` exists but is not novactl's: {reason}", d.identity);

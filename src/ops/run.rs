@@ -117,6 +117,13 @@ impl Run {
     pub async fn end(mut self, exit_status: i32, sh: &Shell) {
         self.record.ended = state::now_rfc3339();
         self.record.exit_status = exit_status;
+        // No sensitive value enters the audit trail, not even inside an AWS error message.
+        let scrub = |s: &mut String| *s = crate::redact::scrub(s).into_owned();
+        self.record.command_line.iter_mut().for_each(scrub);
+        self.record.notes.iter_mut().for_each(scrub);
+        for c in &mut self.record.changes {
+            c.error.iter_mut().for_each(scrub);
+        }
         if let Err(e) = self.backend.audit_append(&self.record).await {
             sh.warn(&format!(
                 "the audit record of run {} was not written: {e}",

@@ -87,6 +87,7 @@ impl Session {
             }
         }
         let model = Model::build(spec, &account)?;
+        crate::redact::register(model.sensitive_values.clone());
         let in_spec = model
             .decls
             .iter()

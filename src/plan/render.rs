@@ -122,6 +122,9 @@ fn is_big(v: &Value) -> bool {
 
 /// A value on one line when short, else pretty JSON indented under the attribute.
 fn value(v: &Value, indent: usize) -> String {
+    if v.as_str() == Some(crate::redact::SENSITIVE) {
+        return crate::redact::SENSITIVE.into();
+    }
     let one = v.to_string();
     if one.len() <= 100 {
         return one;

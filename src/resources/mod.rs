@@ -272,6 +272,19 @@ pub fn protected(spec: &crate::spec::Spec, address: &str) -> bool {
     flag.unwrap_or(false)
 }
 
+/// Keys the spec marks sensitive for `address` (a model's `sensitive` environment names).
+pub fn marked_sensitive(spec: &crate::spec::Spec, address: &str) -> Vec<String> {
+    match address.split_once('.') {
+        Some(("sagemaker_model", name)) => spec
+            .sagemaker
+            .models
+            .get(name)
+            .map(|m| m.sensitive.clone())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
 /// The spec key that sets [`protected`] for `address`, e.g. `kms.phi.protect`.
 pub fn protect_key(address: &str) -> String {
     let (kind, name) = address.split_once('.').unwrap_or((address, ""));
