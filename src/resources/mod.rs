@@ -11,7 +11,9 @@
 //!   resource that carries our ownership tags (`novactl:address`, `novactl:environment`).
 //! * `update` is told which top-level attributes differ and writes only those. It must reach
 //!   the desired state from whatever it finds (it is never told why it runs).
-//! * `delete` treats "not found" as success.
+//! * `delete` treats "not found" as success, and deletes only the parts it observes (no
+//!   DeleteScalingPolicy for an endpoint that has no scaling policy). `refuse_delete` says,
+//!   reading only, why `delete` would refuse (destroy asks every resource before deleting any).
 //! * AWS errors are matched with the SDK's typed checks (`is_not_found_exception()`), never by
 //!   message text, and returned as [`AwsError`] (operation + AWS code).
 //!

@@ -221,7 +221,7 @@ class PatchDefinitionTests(unittest.TestCase):
 
     def test_every_patch_names_its_gap(self) -> None:
         patches = list(self.launcher.PATCHES) + [self.launcher.patch_cloudwatch_rpcv2_cbor]
-        self.assertEqual(len(patches), 7)
+        self.assertEqual(len(patches), 8)
         for patch in patches:
             self.assertTrue(patch.__doc__.startswith("Close: | "), patch.__name__)
 
@@ -563,7 +563,7 @@ def cw_ok(test: unittest.TestCase, operation: str, params: dict | None = None):
 
 
 class AutoScalingNotFoundPatchTests(unittest.TestCase):
-    """g. A missing scaling target or policy is ObjectNotFoundException, as on AWS."""
+    """h. A missing scaling target or policy is ObjectNotFoundException, as on AWS."""
 
     def setUp(self) -> None:
         self.aas = client("application-autoscaling")
@@ -574,7 +574,7 @@ class AutoScalingNotFoundPatchTests(unittest.TestCase):
             ScalableDimension="sagemaker:variant:DesiredInstanceCount",
         )
 
-    def test_g_missing_target_and_policy_are_object_not_found(self) -> None:
+    def test_h_missing_target_and_policy_are_object_not_found(self) -> None:
         with self.assertRaises(ClientError) as ctx:
             self.aas.deregister_scalable_target(**self.dims)
         self.assertEqual(ctx.exception.response["Error"]["Code"], "ObjectNotFoundException")
@@ -583,7 +583,7 @@ class AutoScalingNotFoundPatchTests(unittest.TestCase):
             self.aas.delete_scaling_policy(PolicyName="p", **self.dims)
         self.assertEqual(ctx.exception.response["Error"]["Code"], "ObjectNotFoundException")
 
-    def test_g_existing_target_and_policy_still_delete(self) -> None:
+    def test_h_existing_target_and_policy_still_delete(self) -> None:
         self.aas.register_scalable_target(MinCapacity=1, MaxCapacity=2, **self.dims)
         self.aas.put_scaling_policy(
             PolicyName="p",
