@@ -17,7 +17,7 @@ use futures::StreamExt;
 pub struct Options {
     pub auto_approve: bool,
     pub force: bool,
-    pub parallelism: usize,
+    pub parallelism: Option<usize>,
 }
 
 pub async fn destroy(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
@@ -35,11 +35,16 @@ async fn destroy_locked(
     sh: &Shell,
 ) -> Result<ExitCode, Failure> {
     // Discovery finds extra copies of the spec's resources, which destroy removes too.
-    let obs = s.observe(o.parallelism, true).await?;
+    let obs = s
+        .observe(
+            crate::commands::read_parallelism(o.parallelism),
+            crate::discovery::Mode::Tagged,
+        )
+        .await?;
     let mut plan = destroy_plan(s, &obs);
     if !plan.has_changes() {
         sh.out("No changes. Nothing to destroy.");
-        sh.status(&s.aws.summary());
+        s.summary(sh);
         return Ok(ExitCode::SUCCESS);
     }
     // Every refusal is known before the first delete: one refused resource stops them all.
@@ -55,7 +60,7 @@ async fn destroy_locked(
         &run.ctx(s),
         sh,
         &apply::Options {
-            parallelism: o.parallelism,
+            parallelism: crate::commands::write_parallelism(o.parallelism),
             force: o.force,
             destroy: true,
         },
@@ -94,7 +99,7 @@ async fn check_refusals(
         }
     });
     let found: Vec<Result<Option<String>, crate::aws::AwsError>> = futures::stream::iter(checks)
-        .buffered(o.parallelism.max(1))
+        .buffered(crate::commands::read_parallelism(o.parallelism))
         .collect()
         .await;
     for (c, r) in plan.changes.iter_mut().zip(found) {
