@@ -137,8 +137,9 @@ async fn a_whole_stack_apply_killed_at_20_random_points_converges_on_each_plain_
     // One line when a change starts, one when it ends: a kill point is "after line k".
     let steps = r.stderr.lines().filter(|l| is_progress(l)).count();
     let spec_addresses: Vec<String> = inventory(&reference).into_iter().map(|(a, _)| a).collect();
-    assert_eq!(spec_addresses.len(), 15, "{spec_addresses:?}");
-    assert_eq!(steps, 30, "{}", r.stderr);
+    let n = spec_addresses.len();
+    assert!(n >= 15, "the seed stack: {spec_addresses:?}");
+    assert_eq!(steps, 2 * n, "{}", r.stderr);
 
     let (mut took_over, mut mid_apply) = (0, 0);
     for i in 0..20 {
@@ -155,11 +156,11 @@ async fn a_whole_stack_apply_killed_at_20_random_points_converges_on_each_plain_
         );
         let died_locked = p.path("environments/.novactl/local/lock.json").exists();
         let done = killed.iter().filter(|l| l.contains(": created")).count();
-        if done < 15 && !killed.iter().any(|l| l.starts_with("Apply complete")) {
+        if done < n && !killed.iter().any(|l| l.starts_with("Apply complete")) {
             mid_apply += 1;
         }
         eprintln!(
-            "kill {i}: after progress line {k} + {jitter:?}: {done} of 15 resources reported created, last line: {}",
+            "kill {i}: after progress line {k} + {jitter:?}: {done} of {n} resources reported created, last line: {}",
             killed.last().map(String::as_str).unwrap_or("(none)")
         );
 
@@ -182,7 +183,11 @@ async fn a_whole_stack_apply_killed_at_20_random_points_converges_on_each_plain_
         assert_no_changes(&emu, path);
         let live = census(&emu, "us-east-1", "local").await;
         assert_no_duplicates(&live);
-        let inv: Vec<String> = inventory(&p).into_iter().map(|(a, _)| a).collect();
+        let mut inv: Vec<String> = common::local_state(&p, "local", "inventory.json")
+            .iter()
+            .map(|e| e["address"].as_str().unwrap().to_string())
+            .collect();
+        inv.sort();
         assert_eq!(
             inv, spec_addresses,
             "{why}: the inventory names every resource once"

@@ -543,14 +543,19 @@ pub fn assert_no_duplicates(census: &[(String, String)]) {
     assert!(dups.is_empty(), "duplicates: {dups:?} in {census:?}");
 }
 
-/// The local backend's open intents for `environment` of the project (an empty list when the
-/// journal has none).
-pub fn open_intents(p: &Project, environment: &str) -> Vec<serde_json::Value> {
-    let f = p.path(&format!("environments/.novactl/{environment}/intents.json"));
+/// A JSON list the local backend keeps for `environment` of the project (`intents.json`,
+/// `inventory.json`); empty when the file does not exist.
+pub fn local_state(p: &Project, environment: &str, file: &str) -> Vec<serde_json::Value> {
+    let f = p.path(&format!("environments/.novactl/{environment}/{file}"));
     match std::fs::read_to_string(f) {
         Ok(t) => serde_json::from_str(&t).unwrap(),
         Err(_) => Vec::new(),
     }
+}
+
+/// The local backend's open intents for `environment` of the project.
+pub fn open_intents(p: &Project, environment: &str) -> Vec<serde_json::Value> {
+    local_state(p, environment, "intents.json")
 }
 
 /// `novactl state list --json` (local backend: no AWS call) as (address, arn) pairs.
