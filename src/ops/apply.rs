@@ -70,7 +70,7 @@ async fn apply_locked(
     journal::settle(&run.ctx(s), &s.model, &plan, &obs).await?;
     if !plan.has_changes() {
         run.save_last_applied(&s.model, &plan, &[], sh).await;
-        sh.status(&s.aws.summary());
+        s.summary(sh);
         return Ok(ExitCode::SUCCESS);
     }
     warn_deletes(&plan, sh);
@@ -83,7 +83,7 @@ async fn apply_locked(
         &run.ctx(s),
         sh,
         &apply::Options {
-            parallelism: o.common.parallelism,
+            parallelism: crate::commands::write_parallelism(o.common.parallelism),
             force: o.force,
             destroy: false,
         },
