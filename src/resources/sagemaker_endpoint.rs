@@ -877,6 +877,7 @@ impl Hosting<'_> {
         req.send()
             .await
             .map_err(AwsError::from_sdk("sagemaker:CreateEndpointConfig"))?;
+        crate::faults::point("sagemaker.after_create_endpoint_config", self.address)?;
         Ok(())
     }
 

@@ -581,6 +581,7 @@ async fn ensure_version(
         .send()
         .await
         .map_err(AwsError::from_sdk("sagemaker:CreateModel"))?;
+    crate::faults::point("sagemaker.after_create_model", address)?;
     Ok(json!({ "name": d.name, "arn": out.model_arn().unwrap_or_default() }))
 }
 
