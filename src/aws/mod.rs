@@ -1,8 +1,12 @@
-//! AWS client set-up (endpoint override, regions, call accounting) and error classification.
+//! AWS client set-up (endpoint override, regions, one retry policy, call accounting) and
+//! error classification.
 
 pub mod error;
+pub mod regions;
+pub mod retry;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -11,14 +15,18 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_types::config_bag::ConfigBag;
 
 pub use error::{ok_if_gone, AwsError};
+pub use retry::RetryPolicy;
 
 /// Counts every AWS call the process makes, by `service:operation`.
 #[derive(Debug, Default)]
 pub struct CallStats {
     calls: Mutex<Vec<String>>,
+    /// Attempts after the first of a call (included in `calls`).
+    retries: AtomicU32,
 }
 
 impl CallStats {
@@ -27,6 +35,12 @@ impl CallStats {
             .lock()
             .expect("stats lock")
             .push(format!("{service}:{op}"));
+    }
+    pub fn record_retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn retries(&self) -> u32 {
+        self.retries.load(Ordering::Relaxed)
     }
     pub fn calls(&self) -> Vec<String> {
         self.calls.lock().expect("stats lock").clone()
@@ -60,10 +74,52 @@ impl Intercept for Counter {
         _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        let attempt = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
+        if attempt > 1 {
+            self.0.record_retry();
+        }
         if let Some(m) = cfg.load::<Metadata>() {
             self.0.record(m.service(), m.name());
-            tracing::debug!(service = m.service(), operation = m.name(), "aws call");
+            tracing::debug!(
+                service = m.service(),
+                operation = m.name(),
+                attempt,
+                "aws call"
+            );
         }
+        Ok(())
+    }
+}
+
+/// How many attempts one call took. A create whose first answer was lost is sent again by the
+/// SDK; its "already exists" is then the create's own doing:
+///
+/// ```text
+/// let tries = Attempts::default();
+/// let r = s3.create_bucket()...customize().interceptor(tries.clone()).send().await;
+/// if tries.retried() { /* an earlier attempt may have done the work */ }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Attempts(Arc<AtomicU32>);
+
+impl Attempts {
+    pub fn retried(&self) -> bool {
+        self.0.load(Ordering::Relaxed) > 1
+    }
+}
+
+impl Intercept for Attempts {
+    fn name(&self) -> &'static str {
+        "novactl-attempts"
+    }
+    fn read_before_transmit(
+        &self,
+        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let n = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
+        self.0.store(n as u32, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -129,7 +185,23 @@ pub struct Connect {
     /// `--endpoint-url`, else the spec's `endpoint_url`; `None` lets the SDK read
     /// `AWS_ENDPOINT_URL` and friends itself.
     pub endpoint_url: Option<String>,
+    /// Where `endpoint_url` came from, for messages (`--endpoint-url`, `the spec's endpoint_url`).
+    pub endpoint_source: String,
     pub profile: Option<String>,
+    pub retry: RetryPolicy,
+}
+
+impl Connect {
+    /// The endpoint every client uses and where it came from, `None` for AWS's own.
+    pub fn endpoint(&self) -> Option<(String, String)> {
+        match &self.endpoint_url {
+            Some(url) => Some((url.clone(), self.endpoint_source.clone())),
+            None => std::env::var("AWS_ENDPOINT_URL")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .map(|url| (url, "AWS_ENDPOINT_URL".to_string())),
+        }
+    }
 }
 
 /// The AWS side of a run: clients for the primary region and any other region the spec uses,
@@ -146,10 +218,18 @@ impl Aws {
     pub async fn connect(connect: &Connect, primary: &str, others: &[String]) -> Self {
         let stats = Arc::new(CallStats::default());
         let counter = Counter(stats.clone());
-        let env_endpoint = std::env::var("AWS_ENDPOINT_URL")
-            .ok()
-            .filter(|s| !s.is_empty());
-        let emulated = connect.endpoint_url.is_some() || env_endpoint.is_some();
+        let emulated = connect.endpoint().is_some();
+        error::set_context(error::Context {
+            endpoint: connect.endpoint(),
+            region: primary.to_string(),
+            max_attempts: connect.retry.max_attempts,
+            attempts_source: connect.retry.source.to_string(),
+            profile: connect
+                .profile
+                .clone()
+                .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty())),
+            caller: None,
+        });
         let mut by_region = BTreeMap::new();
         let mut regions = vec![primary.to_string()];
         regions.extend(others.iter().cloned());
@@ -157,8 +237,9 @@ impl Aws {
             if by_region.contains_key(&region) {
                 continue;
             }
-            let mut loader =
-                aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.clone()));
+            let mut loader = aws_config::defaults(BehaviorVersion::latest())
+                .region(Region::new(region.clone()))
+                .retry_config(connect.retry.sdk());
             if let Some(url) = &connect.endpoint_url {
                 loader = loader.endpoint_url(url);
             }
@@ -195,22 +276,29 @@ impl Aws {
             .send()
             .await
             .map_err(AwsError::from_sdk("sts:GetCallerIdentity"))?;
-        let account = out.account.ok_or_else(|| AwsError {
-            operation: "sts:GetCallerIdentity".into(),
-            code: "MissingAccount".into(),
-            message: "the response named no account".into(),
+        let account = out.account.ok_or_else(|| {
+            AwsError::local(
+                "sts:GetCallerIdentity",
+                "MissingAccount",
+                "the response named no account",
+            )
         })?;
-        Ok(Caller {
-            account,
-            arn: out.arn.unwrap_or_default(),
-        })
+        let arn = out.arn.unwrap_or_default();
+        error::set_caller(&arn);
+        Ok(Caller { account, arn })
     }
 
-    /// "N AWS calls (R reads, W writes) in T s", for the closing line of a command.
+    /// "N AWS calls (R reads, W writes) in T s", for the closing line of a command; retries
+    /// (counted among the calls) are named when there were any.
     pub fn summary(&self) -> String {
         let (r, w) = self.stats.split();
+        let retries = match self.stats.retries() {
+            0 => String::new(),
+            1 => "; 1 was a retry".to_string(),
+            n => format!("; {n} were retries"),
+        };
         format!(
-            "{} AWS calls ({r} reads, {w} writes) in {:.2}s",
+            "{} AWS calls ({r} reads, {w} writes{retries}) in {:.2}s",
             r + w,
             self.started.elapsed().as_secs_f64()
         )

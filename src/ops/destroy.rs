@@ -20,10 +20,12 @@ pub struct Options {
 }
 
 pub async fn destroy(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
+    let _graceful = crate::interrupt::graceful();
     let s = Session::connect(g, sh).await?;
+    crate::interrupt::check("before taking the lock")?;
     let mut run = Run::begin(&s, "destroy", sh).await?;
     let result = destroy_locked(&s, &mut run, o, sh).await;
-    run.end(if result.is_ok() { 0 } else { 1 }, sh).await;
+    run.end(Failure::status_of(&result), sh).await;
     result
 }
 
@@ -33,7 +35,9 @@ async fn destroy_locked(
     o: &Options,
     sh: &Shell,
 ) -> Result<ExitCode, Failure> {
-    let obs = s.observe(o.parallelism, false).await?;
+    let obs =
+        crate::interrupt::or_stop("while reading live state", s.observe(o.parallelism, false))
+            .await?;
     let plan = destroy_plan(s, &obs, sh);
     if !plan.has_changes() {
         sh.out("No changes. Nothing to destroy.");

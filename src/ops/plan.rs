@@ -18,8 +18,10 @@ pub struct Options {
 }
 
 pub async fn plan(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
+    let _graceful = crate::interrupt::graceful();
     let s = Session::connect(g, sh).await?;
-    let (plan, _) = s.plan(&o.common, &o.common.adopt).await?;
+    let (plan, _) =
+        crate::interrupt::or_stop("while planning", s.plan(&o.common, &o.common.adopt)).await?;
     if o.json {
         sh.out(&render::json(&plan));
     } else {

@@ -96,6 +96,9 @@ impl Run {
             let (result, error) = match outcome.map(|o| &o.result) {
                 Some(Ok(())) => ("ok", None),
                 Some(Err(e)) if e.code == "DependencyFailed" => ("skipped", Some(e.to_string())),
+                Some(Err(e)) if e.code == crate::apply::INTERRUPTED => {
+                    ("interrupted", Some(e.to_string()))
+                }
                 Some(Err(e)) => ("failed", Some(e.to_string())),
                 None => ("not-started", None),
             };
@@ -114,9 +117,15 @@ impl Run {
 
     /// Writes the audit record and releases the lock. Failures here are warnings: the run's
     /// own result stands.
+    ///
+    /// An interrupted run (exit 130) is recorded as such. After an abort (a second signal) this
+    /// gets [`crate::interrupt::ABORT_GRACE`] at most; the process ends regardless after that.
     pub async fn end(mut self, exit_status: i32, sh: &Shell) {
         self.record.ended = state::now_rfc3339();
         self.record.exit_status = exit_status;
+        if exit_status == i32::from(crate::interrupt::EXIT_CODE) || crate::interrupt::stopping() {
+            self.record.interrupted = true;
+        }
         if let Err(e) = self.backend.audit_append(&self.record).await {
             sh.warn(&format!(
                 "the audit record of run {} was not written: {e}",
@@ -124,8 +133,12 @@ impl Run {
             ));
         }
         if let Some(lock) = self.lock.take() {
-            if let Err(e) = self.backend.unlock(&lock).await {
-                sh.warn(&format!("the lock {} was not released: {e}", lock.info.id));
+            match self.backend.unlock(&lock).await {
+                Ok(()) if self.record.interrupted => {
+                    sh.notice(&format!("released the lock {}", lock.info.id))
+                }
+                Ok(()) => {}
+                Err(e) => sh.warn(&format!("the lock {} was not released: {e}", lock.info.id)),
             }
         }
     }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::apply;
-use crate::aws::{Aws, Caller, Connect};
+use crate::aws::{regions, Aws, Caller, Connect, RetryPolicy};
 use crate::cli::Global;
 use crate::commands::Common;
 use crate::engine::{self, Model, Observations, PlanOptions, OFFLINE_ACCOUNT};
@@ -45,6 +45,26 @@ pub fn warn_unreconciled(model: &Model, sh: &Shell) {
     }
 }
 
+/// Every region the spec uses must be one AWS has (unless an endpoint override is in force):
+/// a misspelt region is refused at its key before any call.
+fn check_regions(model: &Model, used: &[String]) -> Result<(), Failure> {
+    let extra = std::env::var(regions::EXTRA_ENV).ok();
+    let spec = &model.spec;
+    for r in used {
+        if let Some(why) = regions::check(r, extra.as_deref()) {
+            let key = if r == &spec.spec.region {
+                "region"
+            } else {
+                "dr.region"
+            };
+            return Err(Failure::Spec(
+                spec.error(key, format!("{why}; nothing was read or changed")),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A session against AWS: the checked model with the real account, and the clients.
 pub struct Session {
     pub model: Model,
@@ -62,14 +82,26 @@ impl Session {
         let offline = load(g)?;
         warn_unreconciled(&offline, sh);
         let spec = offline.spec.clone();
+        let (endpoint_url, endpoint_source) = match (&g.endpoint_url, &spec.spec.endpoint_url) {
+            (Some(u), _) => (Some(u.clone()), "--endpoint-url".to_string()),
+            (None, Some(u)) => (
+                Some(u.clone()),
+                format!("endpoint_url in {}", spec.path.display()),
+            ),
+            (None, None) => (None, String::new()),
+        };
+        let retry = RetryPolicy::resolve(g.max_attempts, |k| std::env::var(k).ok())
+            .map_err(Failure::Usage)?;
         let connect = Connect {
-            endpoint_url: g
-                .endpoint_url
-                .clone()
-                .or_else(|| spec.spec.endpoint_url.clone()),
+            endpoint_url,
+            endpoint_source,
             profile: g.profile.clone(),
+            retry,
         };
         let regions = offline.regions();
+        if connect.endpoint().is_none() {
+            check_regions(&offline, &regions)?;
+        }
         let aws = Aws::connect(&connect, &spec.spec.region, &regions).await;
         let caller = aws
             .caller()
@@ -179,11 +211,15 @@ pub fn confirm(auto: bool, sh: &Shell, what: &str) -> Result<(), Failure> {
             "not asking to {what}: standard input is not a terminal; pass --auto-approve"
         )));
     }
-    let answer = sh.ask(&format!(
+    let Some(answer) = sh.ask(&format!(
         "Do you want to {what}? Only 'yes' will be accepted:"
-    ));
+    )) else {
+        return Err(Failure::Interrupted(
+            "interrupted at the confirmation prompt; nothing was changed".into(),
+        ));
+    };
     if answer == "yes" {
-        Ok(())
+        crate::interrupt::check("after the confirmation")
     } else {
         Err(Failure::Reported("cancelled; nothing was changed".into()))
     }
@@ -197,9 +233,12 @@ pub fn finish(
     sh: &Shell,
     verb: &str,
 ) -> Result<ExitCode, Failure> {
+    sh.status(&s.aws.summary());
+    if let Some(f) = interrupted(plan, &outcomes, verb) {
+        return Err(f);
+    }
     let failed: Vec<&apply::Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
     let ok = outcomes.len() - failed.len();
-    sh.status(&s.aws.summary());
     if failed.is_empty() {
         sh.status(&format!(
             "{verb} complete: {ok} resource(s) changed ({} create, {} update, {} replace, {} delete).",
@@ -222,4 +261,56 @@ pub fn finish(
         failed.len(),
         lines.join("\n")
     )))
+}
+
+/// After an interrupt that left changes undone: what finished, what was interrupted, what
+/// failed and what never started (`None` when nothing was left undone).
+fn interrupted(plan: &Plan, outcomes: &[apply::Outcome], verb: &str) -> Option<Failure> {
+    if !crate::interrupt::stopping() {
+        return None;
+    }
+    let (mut finished, mut cut, mut failed, mut never) = (vec![], vec![], vec![], vec![]);
+    for c in plan
+        .changes
+        .iter()
+        .filter(|c| !matches!(c.action, Action::NoOp | Action::Conflict))
+    {
+        let a = c.address.as_str();
+        match outcomes
+            .iter()
+            .find(|o| o.address == c.address)
+            .map(|o| &o.result)
+        {
+            Some(Ok(())) => finished.push(a.to_string()),
+            Some(Err(e)) if e.code == apply::INTERRUPTED => {
+                cut.push(format!("{a} ({})", e.message))
+            }
+            Some(Err(e)) if e.code == "DependencyFailed" => never.push(a.to_string()),
+            Some(Err(e)) => failed.push(format!("{a} ({e})")),
+            None => never.push(a.to_string()),
+        }
+    }
+    if cut.is_empty() && never.is_empty() {
+        return None;
+    }
+    let mut lines = vec![format!(
+        "{} interrupted: {} finished, {} interrupted, {} failed, {} never started; run it \
+         again to finish",
+        verb.to_lowercase(),
+        finished.len(),
+        cut.len(),
+        failed.len(),
+        never.len()
+    )];
+    for (label, list) in [
+        ("finished", &finished),
+        ("interrupted", &cut),
+        ("failed", &failed),
+        ("never started", &never),
+    ] {
+        if !list.is_empty() {
+            lines.push(format!("  {label}: {}", list.join(", ")));
+        }
+    }
+    Some(Failure::Interrupted(lines.join("\n")))
 }

@@ -507,11 +507,22 @@ async fn ensure_version(
                 .build(),
         );
     }
-    let out = req
-        .send()
-        .await
-        .map_err(AwsError::from_sdk("sagemaker:CreateModel"))?;
-    Ok(json!({ "name": d.name, "arn": out.model_arn().unwrap_or_default() }))
+    match req.send().await {
+        Ok(out) => Ok(json!({ "name": d.name, "arn": out.model_arn().unwrap_or_default() })),
+        Err(e) => {
+            // "Already exists" is an untyped ValidationException: look. A version of ours by
+            // this name is the one wanted (the name is the content's digest), made by an
+            // attempt whose answer was lost.
+            match our_versions(sm, base, address, environment)
+                .await?
+                .into_iter()
+                .find(|v| v.name == d.name)
+            {
+                Some(v) => Ok(json!({ "name": v.name, "arn": v.arn })),
+                None => Err(AwsError::from_err("sagemaker:CreateModel", e)),
+            }
+        }
+    }
 }
 
 /// Deletes a model; one that is already gone is success (checked by listing: SageMaker has no
