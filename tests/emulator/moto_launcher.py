@@ -885,6 +885,23 @@ def fault_config(args: argparse.Namespace) -> dict:
     }
 
 
+def parse_rule(rule) -> dict:  # type: ignore[no-untyped-def]
+    """A scripted fault: `kind` (required), optional `service` and `operation`, `times` (1)."""
+    if not isinstance(rule, dict) or rule.get("kind") not in FAULT_KINDS:
+        raise ValueError(f"script rule {rule!r}: needs a kind, one of {', '.join(FAULT_KINDS)}")
+    unknown = set(rule) - {"kind", "service", "operation", "times"}
+    if unknown:
+        raise ValueError(f"script rule {rule!r}: unknown keys {sorted(unknown)}")
+    times = int(rule.get("times", 1))
+    if times < 1:
+        raise ValueError(f"script rule {rule!r}: times must be 1 or more")
+    out = {"kind": rule["kind"], "times": times}
+    for key in ("service", "operation"):
+        if key in rule:
+            out[key] = str(rule[key])
+    return out
+
+
 class _DroppedConnection(ConnectionError):
     """Raised to make werkzeug drop the connection without writing a response."""
 
@@ -917,6 +934,70 @@ def request_protocol(environ, service: str) -> str:  # type: ignore[no-untyped-d
     return "rest"
 
 
+S3_SUBRESOURCES = {
+    # query key -> operation name without the Get/Put/Delete prefix
+    "tagging": "BucketTagging",
+    "encryption": "BucketEncryption",
+    "versioning": "BucketVersioning",
+    "publicAccessBlock": "PublicAccessBlock",
+    "lifecycle": "BucketLifecycleConfiguration",
+    "policy": "BucketPolicy",
+    "replication": "BucketReplication",
+    "acl": "BucketAcl",
+    "logging": "BucketLogging",
+    "ownershipControls": "BucketOwnershipControls",
+    "notification": "BucketNotificationConfiguration",
+    "cors": "BucketCors",
+    "website": "BucketWebsite",
+}
+
+
+def s3_operation(environ) -> str:  # type: ignore[no-untyped-def]
+    """The S3 operation of a path-style request, from its method, path and query keys."""
+    from urllib.parse import parse_qs
+
+    method = environ.get("REQUEST_METHOD", "GET").upper()
+    parts = [p for p in environ.get("PATH_INFO", "").split("/") if p]
+    keys = set(parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+    if not parts:
+        return "ListBuckets"
+    if len(parts) == 1:
+        if "versions" in keys:
+            return "ListObjectVersions"
+        if "delete" in keys and method == "POST":
+            return "DeleteObjects"
+        if "location" in keys:
+            return "GetBucketLocation"
+        for key, name in S3_SUBRESOURCES.items():
+            if key in keys:
+                return {"GET": "Get", "PUT": "Put", "DELETE": "Delete"}.get(method, method.title()) + name
+        return {"PUT": "CreateBucket", "DELETE": "DeleteBucket", "HEAD": "HeadBucket"}.get(method, "ListObjects")
+    return {"GET": "GetObject", "PUT": "PutObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}.get(
+        method, method.title() + "Object"
+    )
+
+
+def request_operation(environ, protocol: str) -> str:  # type: ignore[no-untyped-def]
+    """The AWS operation name of a request (`CreateAlias`, `CreateBucket`, ...); "" if unknown.
+    A Query-protocol body is read for its Action and put back for moto."""
+    import io
+    from urllib.parse import parse_qs
+
+    if protocol == "json":
+        return environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1]
+    if protocol == "cbor":
+        return environ.get("PATH_INFO", "").rstrip("/").rsplit("/", 1)[-1]
+    if protocol == "s3":
+        return s3_operation(environ)
+    if protocol == "query":
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+        return action or parse_qs(environ.get("QUERY_STRING", "")).get("Action", [""])[0]
+    return ""
+
+
 def fault_reply(protocol: str, kind: str, method: str, request_id: str):  # type: ignore[no-untyped-def]
     """(status line, headers, body) of an injected throttling error or HTTP 500, in the
     request's own protocol, worded as AWS words them."""
@@ -938,11 +1019,12 @@ def fault_reply(protocol: str, kind: str, method: str, request_id: str):  # type
         ).encode()
         return status, headers + [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))], body
     status = "400 Bad Request" if throttle else "500 Internal Server Error"
+    text = f"Rate exceeded{note}" if throttle else f"We encountered an internal error. Please try again.{note}"
     if protocol == "query":
         code, fault = ("Throttling", "Sender") if throttle else ("InternalFailure", "Receiver")
         body = (
             f"<ErrorResponse><Error><Type>{fault}</Type><Code>{code}</Code>"
-            f"<Message>Rate exceeded{note}</Message></Error>"
+            f"<Message>{text}</Message></Error>"
             f"<RequestId>{request_id}</RequestId></ErrorResponse>"
         ).encode()
         return status, headers + [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))], body
@@ -952,7 +1034,7 @@ def fault_reply(protocol: str, kind: str, method: str, request_id: str):  # type
         code = "ThrottlingException" if throttle else "InternalFailure"
         query_code = "Throttling;Sender" if throttle else "InternalFailure;Receiver"
         service_ns = "com.amazonaws.cloudwatch"
-        body = cbor2.dumps({"__type": f"{service_ns}#{code}", "message": f"Rate exceeded{note}"})
+        body = cbor2.dumps({"__type": f"{service_ns}#{code}", "message": text})
         return status, headers + [
             ("smithy-protocol", "rpc-v2-cbor"),
             ("Content-Type", "application/cbor"),
@@ -962,7 +1044,7 @@ def fault_reply(protocol: str, kind: str, method: str, request_id: str):  # type
     import json
 
     code = "ThrottlingException" if throttle else "InternalFailure"
-    body = json.dumps({"__type": code, "message": f"Rate exceeded{note}"}).encode()
+    body = json.dumps({"__type": code, "message": text}).encode()
     content_type = "application/x-amz-json-1.1" if protocol == "json" else "application/json"
     return status, headers + [
         ("Content-Type", content_type),
@@ -976,7 +1058,9 @@ class FaultInjector:
 
     A request to moto's own `/moto-api/` or to `/novactl-api/` is never delayed or faulted.
     `GET /novactl-api/faults` returns the settings and counts as JSON; `POST` with a JSON
-    object changes settings (`rate`, `kinds`, `services`, `delays`, `seed`) and, with
+    object changes settings (`rate`, `kinds`, `services`, `delays`, `seed`), queues scripted
+    faults (`script`: a list of `{"service", "operation", "kind", "times"}`, each optional
+    but `kind`; the first rule matching a request fires, before any random draw) and, with
     `"reset_counts": true`, zeroes the counts.
     """
 
@@ -993,6 +1077,8 @@ class FaultInjector:
         self.requests = 0
         self.injected = {k: 0 for k in FAULT_KINDS}
         self.by_service: dict = {}
+        self.by_operation: dict = {}
+        self.script: list = []
 
     def snapshot(self) -> dict:
         with self.lock:
@@ -1006,6 +1092,8 @@ class FaultInjector:
                 "injected": dict(self.injected),
                 "total": sum(self.injected.values()),
                 "by_service": {k: dict(v) for k, v in self.by_service.items()},
+                "by_operation": dict(self.by_operation),
+                "script": [dict(r) for r in self.script],
             }
 
     def summary(self) -> str:
@@ -1013,7 +1101,7 @@ class FaultInjector:
         kinds = ", ".join(f"{s['injected'][k]} {k}" for k in FAULT_KINDS)
         return f"faults: {s['total']} injected in {s['requests']} AWS requests ({kinds}); rate {s['rate']}, seed {s['seed']}"
 
-    def decide(self, service: str):  # type: ignore[no-untyped-def]
+    def decide(self, service: str, operation: str):  # type: ignore[no-untyped-def]
         """(fault kind or None, delay in ms) for one request; counts it."""
         with self.lock:
             c = self.config
@@ -1021,14 +1109,29 @@ class FaultInjector:
             self.requests += 1
             per = self.by_service.setdefault(service or "unknown", {"requests": 0, "injected": 0})
             per["requests"] += 1
-            if c["rate"] <= 0 or (c["services"] and service not in c["services"]):
-                return None, delay
-            if self.rng.random() >= c["rate"]:
-                return None, delay
-            kind = self.rng.choice(c["kinds"])
+            kind = self.scripted(service, operation)
+            if kind is None:
+                if c["rate"] <= 0 or (c["services"] and service not in c["services"]):
+                    return None, delay
+                if self.rng.random() >= c["rate"]:
+                    return None, delay
+                kind = self.rng.choice(c["kinds"])
             self.injected[kind] += 1
             per["injected"] += 1
+            key = f"{service}:{operation}"
+            self.by_operation[key] = self.by_operation.get(key, 0) + 1
             return kind, delay
+
+    def scripted(self, service: str, operation: str):  # type: ignore[no-untyped-def]
+        """The kind of the first scripted rule this request matches (using it up), or None."""
+        for rule in self.script:
+            if rule["times"] <= 0:
+                continue
+            if rule.get("service") not in (None, service) or rule.get("operation") not in (None, operation):
+                continue
+            rule["times"] -= 1
+            return rule["kind"]
+        return None
 
     def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
         path = environ.get("PATH_INFO", "")
@@ -1037,7 +1140,8 @@ class FaultInjector:
         if path.startswith("/moto-api/"):
             return self.app(environ, start_response)
         service = signing_service(environ)
-        kind, delay = self.decide(service)
+        protocol = request_protocol(environ, service)
+        kind, delay = self.decide(service, request_operation(environ, protocol))
         if delay:
             time.sleep(delay / 1000.0)
         if kind is None:
@@ -1057,7 +1161,7 @@ class FaultInjector:
         import uuid
 
         status, headers, body = fault_reply(
-            request_protocol(environ, service), kind, environ.get("REQUEST_METHOD", "GET").upper(), str(uuid.uuid4())
+            protocol, kind, environ.get("REQUEST_METHOD", "GET").upper(), str(uuid.uuid4())
         )
         start_response(status, headers)
         return [body]
@@ -1114,9 +1218,11 @@ class FaultInjector:
                     if "seed" in change:
                         new["seed"] = int(change["seed"])
                         self.rng = random.Random(new["seed"])
+                    script = [parse_rule(r) for r in change.get("script", [])]
                     self.config = new
                     if change.get("reset_counts"):
                         self.reset_counts()
+                    self.script.extend(script)
             except (ValueError, TypeError, KeyError) as exc:
                 return reply("400 Bad Request", {"error": str(exc)})
         elif method != "GET":
