@@ -488,8 +488,9 @@ fn attempts(cx: &Context) -> String {
         return "every attempt".into();
     }
     format!(
-        "{} attempts ({})",
+        "{} attempt{} ({})",
         cx.max_attempts,
+        if cx.max_attempts == 1 { "" } else { "s" },
         if cx.attempts_source.is_empty() {
             "default"
         } else {

@@ -89,6 +89,16 @@ impl Intercept for Counter {
         }
         Ok(())
     }
+
+    fn read_before_deserialization(
+        &self,
+        _ctx: &aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef<'_>,
+        _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        retry::mark_answered();
+        Ok(())
+    }
 }
 
 /// How many attempts one call took. A create whose first answer was lost is sent again by the
@@ -119,7 +129,7 @@ impl Intercept for Attempts {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let n = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
-        self.0.store(n as u32, Ordering::Relaxed);
+        self.0.store(n, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -144,6 +154,7 @@ macro_rules! client {
         $krate::Client::from_conf(
             $krate::config::Builder::from($conf)
                 .interceptor($counter.clone())
+                .retry_classifier(retry::UnreachableAtStart)
                 .build(),
         )
     };
@@ -155,6 +166,7 @@ impl Clients {
             aws_sdk_s3::config::Builder::from(conf)
                 .force_path_style(path_style)
                 .interceptor(counter.clone())
+                .retry_classifier(retry::UnreachableAtStart)
                 .build(),
         );
         Clients {
