@@ -3,13 +3,16 @@
 //!
 //! * [`session`]: load the spec, connect to AWS, check the account, observe, plan.
 //! * [`run`]: a writing run: the lock and the audit record.
-//! * [`validate`], [`plan`], [`apply`], [`destroy`]: one operation per command.
+//! * [`validate`], [`plan`], [`apply`], [`destroy`], [`bootstrap`]: one operation per command.
+//! * [`state`]: `history`, `state list`, `force-unlock`.
 
 pub mod apply;
+pub mod bootstrap;
 pub mod destroy;
 pub mod plan;
 pub mod run;
 pub mod session;
+pub mod state;
 pub mod validate;
 
 use crate::aws::AwsError;

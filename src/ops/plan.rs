@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use crate::cli::Global;
 use crate::commands::Common;
+use crate::ops::run::Run;
 use crate::ops::session::{warn_deletes, Session};
 use crate::ops::Failure;
 use crate::plan::render;
@@ -14,14 +15,24 @@ pub struct Options {
     pub detailed_exitcode: bool,
     pub json: bool,
     pub out: Option<PathBuf>,
+    /// Hold the lock while planning (`--lock`).
+    pub lock: bool,
     pub common: Common,
 }
 
 pub async fn plan(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
     let _graceful = crate::interrupt::graceful();
     let s = Session::connect(g, sh).await?;
-    let (plan, _) =
-        crate::interrupt::or_stop("while planning", s.plan(&o.common, &o.common.adopt)).await?;
+    let lock = match o.lock {
+        true => Some(Run::lock_only(&s, "plan", sh).await?),
+        false => None,
+    };
+    let planned =
+        crate::interrupt::or_stop("while planning", s.plan(&o.common, &o.common.adopt)).await;
+    if let Some(l) = lock {
+        l.end(Failure::status_of(&planned), sh).await;
+    }
+    let (plan, _) = planned?;
     if o.json {
         sh.out(&render::json(&plan));
     } else {
