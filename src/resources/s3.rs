@@ -12,7 +12,9 @@
 //! that dies between the two leaves an untagged bucket, which the next plan reports as a
 //! conflict; `apply --adopt s3.<name>` takes it over. (In us-east-1 AWS answers a repeated
 //! CreateBucket from the owning account with 200, so `create` cannot tell such a bucket from
-//! its own; it relies on `observe` having reported the name free.)
+//! its own; it relies on `observe` having reported the name free.) Elsewhere a resent
+//! CreateBucket (its first answer lost) meets `BucketAlreadyOwnedByYou`; a bucket with no tag
+//! set at that moment is the call's own ([`crate::aws::Attempts`] says it was resent).
 //!
 //! # Errors matched by code
 //! The S3 model declares no typed errors for missing bucket configuration
