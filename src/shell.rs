@@ -99,7 +99,18 @@ impl Shell {
         });
         loop {
             match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok(line) => return Some(line.trim().to_string()),
+                Ok(line) => {
+                    // Ctrl-C on a terminal also ends the read (with nothing read): give the
+                    // signal a moment to arrive before taking that as an answer.
+                    if line.is_empty() {
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    if crate::interrupt::stopping() {
+                        let _ = writeln!(std::io::stderr());
+                        return None;
+                    }
+                    return Some(line.trim().to_string());
+                }
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout)
                     if !crate::interrupt::stopping() => {}
                 Err(_) => {

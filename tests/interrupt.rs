@@ -296,3 +296,98 @@ async fn an_interrupted_plan_exits_130_and_changes_nothing() {
     let kms = emu.kms("us-east-1").await;
     assert!(kms.list_keys().send().await.unwrap().keys().is_empty());
 }
+
+/// Runs `novactl args` on a terminal (util-linux `script` gives it a pty), types Ctrl-C once
+/// the output after the plan contains `after`, and returns (exit code, everything printed).
+fn ctrl_c_on_a_terminal(emu: &Emulator, args: &[&str], after: &str) -> (i32, String) {
+    use std::io::{Read, Write};
+    let quoted: Vec<String> = std::iter::once(novactl_bin().display().to_string())
+        .chain(args.iter().map(|a| a.to_string()))
+        .chain(["--endpoint-url".to_string(), emu.endpoint.clone()])
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect();
+    let mut child = Command::new("script")
+        .args(["-qefc", &quoted.join(" "), "/dev/null"])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("util-linux `script` gives the run a terminal");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let chunk = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("never saw {after:?}:\n{}", String::from_utf8_lossy(&seen)));
+        seen.extend(chunk);
+        let text = String::from_utf8_lossy(&seen);
+        if text.rsplit("Plan: ").next().is_some_and(|t| t.contains(after)) {
+            break;
+        }
+    }
+    child.stdin.as_mut().unwrap().write_all(b"\x03").unwrap();
+    let status = child.wait().expect("script ends");
+    drop(child.stdin.take());
+    reader.join().unwrap();
+    while let Ok(chunk) = rx.try_recv() {
+        seen.extend(chunk);
+    }
+    (status.code().unwrap_or(-1), String::from_utf8_lossy(&seen).into_owned())
+}
+
+#[tokio::test]
+async fn ctrl_c_on_a_terminal_at_the_prompt_and_during_apply() {
+    let emu = Emulator::start_with(&["--delay", "s3=150"]);
+    let p = Project::new(&local_spec());
+    let path = p.spec.to_str().unwrap();
+    let s3 = emu.s3("us-east-1").await;
+
+    // At the confirmation prompt: nothing changed.
+    let (code, out) = ctrl_c_on_a_terminal(&emu, &["apply", "-e", path], "Only 'yes'");
+    assert_eq!(code, 130, "{out}");
+    assert!(
+        out.contains("stopping after in-flight changes (Ctrl-C again to abort)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("interrupted at the confirmation prompt; nothing was changed"),
+        "{out}"
+    );
+    assert!(s3.list_buckets().send().await.unwrap().buckets().is_empty());
+
+    // During the apply: the key is done, buckets are in flight.
+    let (code, out) = ctrl_c_on_a_terminal(
+        &emu,
+        &["apply", "-e", path, "--auto-approve"],
+        "kms.phi: created",
+    );
+    assert_eq!(code, 130, "{out}");
+    assert!(
+        out.contains("stopping after in-flight changes (Ctrl-C again to abort)"),
+        "{out}"
+    );
+    assert!(out.contains("apply interrupted: "), "{out}");
+    assert!(!out.contains("panicked"), "{out}");
+    emu.faults(Some(json!({"delays": {}})));
+    for b in s3.list_buckets().send().await.unwrap().buckets() {
+        assert_bucket_configured(&s3, b.name().unwrap()).await;
+    }
+    novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
+    assert_no_changes(&emu, path);
+}
