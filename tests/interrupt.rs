@@ -290,6 +290,38 @@ async fn an_interrupted_plan_exits_130_and_changes_nothing() {
     let audit = last_audit(&p);
     assert_eq!(audit["interrupted"], true, "{audit}");
     assert_eq!(audit["changes"], json!([]), "{audit}");
+
+    // `plan` itself, the same way.
+    let mut plan = Command::new(novactl_bin())
+        .args([
+            "plan",
+            "-e",
+            p.spec.to_str().unwrap(),
+            "--endpoint-url",
+            &emu.endpoint,
+        ])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_ENDPOINT_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    Command::new("kill")
+        .args(["-INT", &plan.id().to_string()])
+        .status()
+        .unwrap();
+    let out = plan.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted while planning; nothing was changed"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "no plan printed");
     emu.faults(Some(json!({"delays": {}})));
     let s3 = emu.s3("us-east-1").await;
     assert!(s3.list_buckets().send().await.unwrap().buckets().is_empty());
@@ -337,7 +369,11 @@ fn ctrl_c_on_a_terminal(emu: &Emulator, args: &[&str], after: &str) -> (i32, Str
             .unwrap_or_else(|_| panic!("never saw {after:?}:\n{}", String::from_utf8_lossy(&seen)));
         seen.extend(chunk);
         let text = String::from_utf8_lossy(&seen);
-        if text.rsplit("Plan: ").next().is_some_and(|t| t.contains(after)) {
+        if text
+            .rsplit("Plan: ")
+            .next()
+            .is_some_and(|t| t.contains(after))
+        {
             break;
         }
     }
@@ -348,7 +384,10 @@ fn ctrl_c_on_a_terminal(emu: &Emulator, args: &[&str], after: &str) -> (i32, Str
     while let Ok(chunk) = rx.try_recv() {
         seen.extend(chunk);
     }
-    (status.code().unwrap_or(-1), String::from_utf8_lossy(&seen).into_owned())
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&seen).into_owned(),
+    )
 }
 
 #[tokio::test]

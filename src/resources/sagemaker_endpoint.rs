@@ -678,7 +678,11 @@ impl Hosting<'_> {
         if let Some(n) = &now {
             if n.status == EndpointStatus::Failed.as_str() {
                 // A failed endpoint cannot be updated and serves nothing: recreate it.
-                tracing::warn!(address = self.address, reason = ?n.failure_reason, "recreating a Failed endpoint");
+                tracing::warn!(
+                    address = self.address,
+                    reason = n.failure_reason.as_deref().unwrap_or("none given"),
+                    "recreating a Failed endpoint"
+                );
                 self.delete_endpoint(&d.name, w).await?;
                 now = None;
             }
