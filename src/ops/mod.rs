@@ -3,13 +3,16 @@
 //!
 //! * [`session`]: load the spec, connect to AWS, check the account, observe, plan.
 //! * [`run`]: a writing run: the lock and the audit record.
-//! * [`validate`], [`plan`], [`apply`], [`destroy`], [`bootstrap`]: one operation per command.
+//! * [`validate`], [`plan`], [`apply`], [`destroy`], [`bootstrap`], [`check`], [`report`]: one
+//!   operation per command.
 //! * [`state`]: `history`, `state list`, `force-unlock`.
 
 pub mod apply;
 pub mod bootstrap;
+pub mod check;
 pub mod destroy;
 pub mod plan;
+pub mod report;
 pub mod run;
 pub mod session;
 pub mod state;
