@@ -153,8 +153,9 @@ fn http(endpoint: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     (status, body)
 }
 
-/// Every setting novactl makes on a bucket is there: SSE-KMS with a key and the bucket key,
-/// versioning on, all four public-access blocks, the TLS-only policy, the ownership tags.
+/// Every setting novactl makes on a bucket is there: SSE-KMS with a key and the bucket key (or
+/// SSE-S3 for the access-log bucket), versioning on, all four public-access blocks, the
+/// TLS-only policy, the ownership tags.
 pub async fn assert_bucket_configured(s3: &aws_sdk_s3::Client, bucket: &str) {
     let enc = s3
         .get_bucket_encryption()
@@ -167,13 +168,18 @@ pub async fn assert_bucket_configured(s3: &aws_sdk_s3::Client, bucket: &str) {
         .and_then(|c| c.rules().first())
         .unwrap_or_else(|| panic!("{bucket}: no encryption rule"));
     let default = rule.apply_server_side_encryption_by_default().unwrap();
-    assert_eq!(default.sse_algorithm().as_str(), "aws:kms", "{bucket}");
-    assert!(default.kms_master_key_id().is_some(), "{bucket}: KMS key");
-    assert_eq!(
-        rule.bucket_key_enabled(),
-        Some(true),
-        "{bucket}: bucket key"
-    );
+    match default.sse_algorithm().as_str() {
+        "aws:kms" => {
+            assert!(default.kms_master_key_id().is_some(), "{bucket}: KMS key");
+            assert_eq!(
+                rule.bucket_key_enabled(),
+                Some(true),
+                "{bucket}: bucket key"
+            );
+        }
+        // The access-log bucket: S3 delivers server access logs only to SSE-S3 buckets.
+        other => assert_eq!(other, "AES256", "{bucket}: encryption"),
+    }
     let v = s3
         .get_bucket_versioning()
         .bucket(bucket)
@@ -224,12 +230,24 @@ pub fn local_spec() -> String {
 }
 
 /// The buckets of `local_spec()`.
-pub const LOCAL_BUCKETS: [&str; 4] = [
+pub const LOCAL_BUCKETS: [&str; 5] = [
     "novamind-local-models",
     "novamind-local-logs",
     "novamind-local-results",
     "novamind-local-cloudtrail",
+    "novamind-local-access-logs",
 ];
+
+/// How many resources `novactl validate` counts in `p`'s spec.
+pub fn resource_count(p: &Project) -> usize {
+    let r = novactl(None, &["validate", "-e", p.spec.to_str().unwrap()]).expect_code(0);
+    r.stdout
+        .split("valid (")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a resource count in {}", r.stdout))
+}
 
 /// Retries a novactl run reported ("...; N were retries)"), 0 when none.
 pub fn retries(r: &Run) -> u64 {
