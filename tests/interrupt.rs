@@ -16,8 +16,9 @@ use common::{
 };
 use serde_json::{json, Value};
 
-/// When to signal: once stderr has a line containing `after` (or one second after the start
-/// when `None`), send each of `signals` (100 ms apart).
+/// When to signal: once stderr has a line containing `after` (when `None`: once the emulator
+/// got the run's first KMS request, which is in the plan), send each of `signals` (100 ms
+/// apart).
 struct Moment {
     why: &'static str,
     after: Option<&'static str>,
@@ -58,7 +59,7 @@ fn interrupted_apply(emu: &Emulator, p: &Project, m: &Moment) -> (Run, Duration)
         all
     });
     match m.after {
-        None => std::thread::sleep(Duration::from_secs(1)),
+        None => wait_for_kms(emu),
         Some(after) => {
             let deadline = Instant::now() + Duration::from_secs(60);
             loop {
@@ -90,6 +91,19 @@ fn interrupted_apply(emu: &Emulator, p: &Project, m: &Moment) -> (Run, Duration)
         stderr: reader.join().unwrap(),
     };
     (run, took)
+}
+
+/// Waits until the emulator has counted a KMS request (counts reset by the caller).
+fn wait_for_kms(emu: &Emulator) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while emu.faults(None)["by_service"]["kms"]["requests"]
+        .as_u64()
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(Instant::now() < deadline, "no KMS request within 60 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn last_audit(p: &Project) -> Value {
@@ -272,6 +286,7 @@ async fn an_interrupted_plan_exits_130_and_changes_nothing() {
     let emu = Emulator::start_with(&["--delay", "kms=3000"]);
     let p = Project::new(&local_spec());
     // The plan's first KMS read waits 3 s: the signal lands while reading live state.
+    emu.faults(Some(json!({"reset_counts": true})));
     let m = Moment {
         why: "SIGINT during the plan of an apply",
         after: None,
@@ -288,7 +303,7 @@ async fn an_interrupted_plan_exits_130_and_changes_nothing() {
         run.stderr
     );
     assert!(
-        took < Duration::from_secs(2),
+        took < Duration::from_millis(2500),
         "stopped at once: {took:?} (run {:?})",
         started.elapsed()
     );
@@ -297,6 +312,7 @@ async fn an_interrupted_plan_exits_130_and_changes_nothing() {
     assert_eq!(audit["changes"], json!([]), "{audit}");
 
     // `plan` itself, the same way.
+    emu.faults(Some(json!({"reset_counts": true})));
     let plan = Command::new(novactl_bin())
         .args([
             "plan",
@@ -314,7 +330,7 @@ async fn an_interrupted_plan_exits_130_and_changes_nothing() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(1));
+    wait_for_kms(&emu);
     Command::new("kill")
         .args(["-INT", &plan.id().to_string()])
         .status()
