@@ -127,13 +127,20 @@ pub async fn execute(
                         progress: Some(&status),
                         ..*cx
                     };
-                    // Calls made inside are attributed to this address (audit request ids).
-                    let r = crate::aws::CHANGE
-                        .scope(
+                    let who = crate::resources::registry()
+                        .into_iter()
+                        .find(|k| k.kind() == c.kind)
+                        .map_or("apply", |k| k.kind());
+                    // Calls made inside are attributed to this address (audit request ids)
+                    // and counted for its kind (`-v`).
+                    let r = crate::aws::on_behalf_of(
+                        who,
+                        crate::aws::CHANGE.scope(
                             c.address.clone(),
                             run_change(model, obs, &cx, c, &ctx, opts),
-                        )
-                        .await;
+                        ),
+                    )
+                    .await;
                     match &r {
                         Ok(_) => task.finish(past(c.action)),
                         Err(e) => task.finish(&format!("failed: {e}")),

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Map, Value};
 
-use crate::aws::AwsError;
+use crate::aws::{self, AwsError};
+use crate::discovery;
+pub use crate::discovery::ReadCache;
 use crate::graph::Graph;
 use crate::plan::{diff, Action, Change, Plan, FORMAT_VERSION};
 use crate::resources::{self, Ctx, Decl, Observed, Owner, Reconciler};
@@ -329,35 +331,37 @@ impl Observations {
 }
 
 /// Reads live state of every resource concurrently (at most `parallelism` at once), and
-/// discovers tagged resources that left the spec. Never writes.
+/// discovers resources of ours that left the spec (see [`crate::discovery`]). Never writes.
+/// `state` is the backend whose inventory discovery reads.
 pub async fn observe(
     model: &Model,
     cx: &Ctx<'_>,
     parallelism: usize,
-    discover: bool,
+    mode: discovery::Mode,
+    state: Option<&dyn crate::state::Backend>,
 ) -> Result<Observations, Vec<(String, AwsError)>> {
-    let observed = stream::iter(
-        model
-            .decls
-            .iter()
-            .map(|d| async move { (d.address.clone(), model.kind(d.kind).observe(cx, d).await) }),
-    )
-    .buffer_unordered(parallelism.max(1));
-    let discovered = async {
-        if !discover {
-            return Vec::new();
-        }
-        let mut jobs = Vec::new();
-        for region in model.regions() {
-            for k in resources::registry() {
-                let region = region.clone();
-                jobs.push(async move { (k.kind(), region.clone(), k.discover(cx, &region).await) });
-            }
-        }
-        futures::future::join_all(jobs).await
+    let cache = ReadCache::new(&model.decls, mode == discovery::Mode::Scan);
+    let cx = &Ctx {
+        cache: Some(&cache),
+        ..*cx
     };
-    let (observed, discovered): (Vec<_>, Vec<_>) =
-        futures::join!(observed.collect::<Vec<_>>(), discovered);
+    let regions = model.regions();
+    let observed = stream::iter(model.decls.iter().map(|d| async move {
+        let r = aws::on_behalf_of(d.kind, model.kind(d.kind).observe(cx, d)).await;
+        (d.address.clone(), r)
+    }))
+    .buffer_unordered(parallelism.max(1))
+    .collect::<Vec<_>>();
+    // The tagging API and the inventory are read while the spec's resources are observed.
+    let candidates = async {
+        match mode {
+            discovery::Mode::Tagged => {
+                Some(discovery::candidates(cx, &cache, &regions, state, true).await)
+            }
+            discovery::Mode::Scan | discovery::Mode::Off => None,
+        }
+    };
+    let (observed, candidates) = futures::join!(observed, candidates);
     let mut errors = Vec::new();
     let mut by_address = HashMap::new();
     for (addr, r) in observed {
@@ -368,7 +372,45 @@ pub async fn observe(
             Err(e) => errors.push((addr, e)),
         }
     }
-    let mut orphans = Vec::new();
+    let discovered: Vec<discovery::Discovered> = match mode {
+        discovery::Mode::Off => Vec::new(),
+        discovery::Mode::Tagged => match candidates {
+            Some(Ok(c)) => discovery::read_candidates(cx, c, &by_address).await,
+            Some(Err(mut e)) => {
+                errors.append(&mut e);
+                Vec::new()
+            }
+            None => Vec::new(),
+        },
+        discovery::Mode::Scan => {
+            let mut jobs = Vec::new();
+            for region in &regions {
+                for k in resources::registry() {
+                    jobs.push(async move {
+                        let r = aws::on_behalf_of(k.kind(), k.discover(cx, region)).await;
+                        (k.kind(), region.clone(), r)
+                    });
+                }
+            }
+            // Kinds the tagging API does not cover are found through the inventory even
+            // here (a dashboard cannot carry a tag, so listing finds nothing).
+            match discovery::candidates(cx, &cache, &regions, state, false).await {
+                Ok(c) => {
+                    let (mut scanned, mut inv) = futures::join!(
+                        futures::future::join_all(jobs),
+                        discovery::read_candidates(cx, c, &by_address)
+                    );
+                    scanned.append(&mut inv);
+                    scanned
+                }
+                Err(mut e) => {
+                    errors.append(&mut e);
+                    Vec::new()
+                }
+            }
+        }
+    };
+    let mut orphans: Vec<(&'static str, String, Observed)> = Vec::new();
     for (kind, region, r) in discovered {
         match r {
             Ok(list) => {
@@ -377,7 +419,10 @@ pub async fn observe(
                     let same = by_address
                         .get(&o.address)
                         .is_some_and(|cur| &cur.physical_id == live_id);
-                    if !same {
+                    let seen = orphans
+                        .iter()
+                        .any(|(k, _, x)| *k == kind && x.physical_id == o.physical_id);
+                    if !same && !seen {
                         orphans.push((kind, region.clone(), o));
                     }
                 }

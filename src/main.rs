@@ -6,6 +6,7 @@ mod aws;
 mod cli;
 mod commands;
 mod compliance;
+mod discovery;
 mod engine;
 mod faults;
 mod graph;

@@ -23,20 +23,39 @@ use aws_smithy_types::config_bag::ConfigBag;
 pub use error::{ok_if_gone, AwsError};
 pub use retry::RetryPolicy;
 
-/// Counts every AWS call the process makes, by `service:operation`.
+tokio::task_local! {
+    /// Who is making the AWS calls of the current task: a resource kind (`s3`), `discovery` or
+    /// `session`. Set with [`on_behalf_of`]; read by the call counter.
+    static CALLER: &'static str;
+}
+
+/// Runs `fut` with its AWS calls counted for `who` (a kind name, `discovery`...).
+pub async fn on_behalf_of<F: std::future::Future>(who: &'static str, fut: F) -> F::Output {
+    CALLER.scope(who, fut).await
+}
+
+/// Counts every AWS call the process makes, by `service:operation`, and who made it.
 #[derive(Debug, Default)]
 pub struct CallStats {
-    calls: Mutex<Vec<String>>,
+    calls: Mutex<Vec<(&'static str, String)>>,
     /// Attempts after the first of a call (included in `calls`).
     retries: AtomicU32,
 }
 
+/// AWS calls made for one kind (or for discovery, or the session).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct KindCalls {
+    pub reads: usize,
+    pub writes: usize,
+}
+
 impl CallStats {
     pub fn record(&self, service: &str, op: &str) {
+        let who = CALLER.try_with(|w| *w).unwrap_or("session");
         self.calls
             .lock()
             .expect("stats lock")
-            .push(format!("{service}:{op}"));
+            .push((who, format!("{service}:{op}")));
     }
     pub fn record_retry(&self) {
         self.retries.fetch_add(1, Ordering::Relaxed);
@@ -45,13 +64,27 @@ impl CallStats {
         self.retries.load(Ordering::Relaxed)
     }
     pub fn calls(&self) -> Vec<String> {
-        self.calls.lock().expect("stats lock").clone()
+        let calls = self.calls.lock().expect("stats lock");
+        calls.iter().map(|(_, c)| c.clone()).collect()
     }
     /// (reads, writes): an operation is a read when its name says so.
     pub fn split(&self) -> (usize, usize) {
         let calls = self.calls();
         let reads = calls.iter().filter(|c| is_read_op(c)).count();
         (reads, calls.len() - reads)
+    }
+    /// Reads and writes by who made them (see [`on_behalf_of`]).
+    pub fn by_caller(&self) -> BTreeMap<&'static str, KindCalls> {
+        let mut out: BTreeMap<&'static str, KindCalls> = BTreeMap::new();
+        for (who, call) in self.calls.lock().expect("stats lock").iter() {
+            let e = out.entry(*who).or_default();
+            if is_read_op(call) {
+                e.reads += 1;
+            } else {
+                e.writes += 1;
+            }
+        }
+        out
     }
 }
 
@@ -214,6 +247,8 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub cloudtrail: aws_sdk_cloudtrail::Client,
     pub sns: aws_sdk_sns::Client,
+    /// Resource Groups Tagging API: what carries this environment's tag, in one paged call.
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 macro_rules! client {
@@ -247,6 +282,7 @@ impl Clients {
             logs: client!(aws_sdk_cloudwatchlogs, conf, counter),
             cloudtrail: client!(aws_sdk_cloudtrail, conf, counter),
             sns: client!(aws_sdk_sns, conf, counter),
+            tagging: client!(aws_sdk_resourcegroupstagging, conf, counter),
         }
     }
 }

@@ -75,7 +75,7 @@ async fn apply_locked(
     journal::settle(&run.ctx(s), &plan, &obs).await?;
     if !plan.has_changes() {
         run.save_last_applied(&s.model, &plan, &[], sh).await;
-        sh.status(&s.aws.summary());
+        s.summary(sh);
         return Ok(ExitCode::SUCCESS);
     }
     warn_deletes(&plan, sh);
@@ -88,7 +88,7 @@ async fn apply_locked(
         &run.ctx(s),
         sh,
         &apply::Options {
-            parallelism: o.common.parallelism,
+            parallelism: crate::commands::write_parallelism(o.common.parallelism),
             force: o.force,
             destroy: false,
         },

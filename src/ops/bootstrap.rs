@@ -82,7 +82,8 @@ async fn converge(
     let common = crate::commands::Common {
         targets: Vec::new(),
         adopt: Vec::new(),
-        parallelism: 4,
+        parallelism: Some(4),
+        scan: false,
     };
     let (mut plan, obs) = crate::interrupt::or_stop("while planning", s.plan(&common, &[])).await?;
     let key_in_use = |c: &Change| c.kind == "kms" && c.action == Action::Conflict;
@@ -121,7 +122,7 @@ async fn converge(
             "No changes. The state backend {url} is set up (key {}).",
             loc.kms_key
         ));
-        sh.status(&s.aws.summary());
+        s.summary(sh);
         return Ok((ExitCode::SUCCESS, None));
     }
     sh.out(&render::text(&plan, sh));

@@ -16,7 +16,7 @@ use crate::shell::Shell;
 pub struct Options {
     pub auto_approve: bool,
     pub force: bool,
-    pub parallelism: usize,
+    pub parallelism: Option<usize>,
 }
 
 pub async fn destroy(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
@@ -36,12 +36,18 @@ async fn destroy_locked(
     sh: &Shell,
 ) -> Result<ExitCode, Failure> {
     // Discovery finds extra copies of the spec's resources, which destroy removes too.
-    let obs = crate::interrupt::or_stop("while reading live state", s.observe(o.parallelism, true))
-        .await?;
+    let obs = crate::interrupt::or_stop(
+        "while reading live state",
+        s.observe(
+            crate::commands::read_parallelism(o.parallelism),
+            crate::discovery::Mode::Tagged,
+        ),
+    )
+    .await?;
     let plan = destroy_plan(s, &obs, sh);
     if !plan.has_changes() {
         sh.out("No changes. Nothing to destroy.");
-        sh.status(&s.aws.summary());
+        s.summary(sh);
         return Ok(ExitCode::SUCCESS);
     }
     sh.out(&render::text(&plan, sh));
@@ -54,7 +60,7 @@ async fn destroy_locked(
         &run.ctx(s),
         sh,
         &apply::Options {
-            parallelism: o.parallelism,
+            parallelism: crate::commands::write_parallelism(o.parallelism),
             force: o.force,
             destroy: true,
         },

@@ -53,7 +53,7 @@ pub async fn plan(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failu
             .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", out.display())))?;
         sh.status(&format!("Saved the plan to {}.", out.display()));
     }
-    sh.status(&s.aws.summary());
+    s.summary(sh);
     Ok(if o.detailed_exitcode && plan.has_changes() {
         ExitCode::from(2)
     } else {

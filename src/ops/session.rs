@@ -11,6 +11,7 @@ use crate::apply;
 use crate::aws::{regions, Aws, Caller, Connect, RetryPolicy};
 use crate::cli::Global;
 use crate::commands::Common;
+use crate::discovery::Mode;
 use crate::engine::{self, Model, Observations, PlanOptions, OFFLINE_ACCOUNT};
 use crate::ops::run::state_failure;
 use crate::ops::Failure;
@@ -177,20 +178,19 @@ impl Session {
             account_id: &self.model.account_id,
             progress: None,
             in_spec: &self.in_spec,
+            cache: None,
             state: None,
             run_id: "",
         }
     }
 
-    /// Live state of the spec's resources (and, with `discover`, of ours that left it).
-    pub async fn observe(
-        &self,
-        parallelism: usize,
-        discover: bool,
-    ) -> Result<Observations, Failure> {
+    /// Live state of the spec's resources (and, unless `mode` is off, of ours that left it,
+    /// through the tagging API and this backend's inventory).
+    pub async fn observe(&self, parallelism: usize, mode: Mode) -> Result<Observations, Failure> {
         let cx = self.ctx();
+        let state = self.journal.then_some(self.state.as_ref());
         let (obs, intents) = tokio::join!(
-            engine::observe(&self.model, &cx, parallelism, discover),
+            engine::observe(&self.model, &cx, parallelism, mode, state),
             async {
                 if self.journal {
                     self.state.open_intents().await
@@ -217,7 +217,14 @@ impl Session {
         common: &Common,
         adopt: &[String],
     ) -> Result<(Plan, Observations), Failure> {
-        let obs = self.observe(common.parallelism, true).await?;
+        let mode = if common.scan {
+            Mode::Scan
+        } else {
+            Mode::Tagged
+        };
+        let obs = self
+            .observe(crate::commands::read_parallelism(common.parallelism), mode)
+            .await?;
         let plan = engine::make_plan(
             &self.model,
             &obs,
@@ -228,6 +235,72 @@ impl Session {
             },
         )?;
         Ok((plan, obs))
+    }
+}
+
+impl Session {
+    /// The closing lines of every AWS command: "N AWS calls (...) in T s", and with `-v` the
+    /// calls by kind, with reads per resource.
+    pub fn summary(&self, sh: &Shell) {
+        sh.status(&self.aws.summary());
+        if sh.verbose > 0 {
+            sh.status(&self.calls_by_kind());
+        }
+    }
+
+    /// The AWS calls of this run by kind: resources in the spec, reads, writes, reads per
+    /// resource; then discovery's and the session's own (account check) calls.
+    pub fn calls_by_kind(&self) -> String {
+        let by = self.aws.stats.by_caller();
+        let mut count: std::collections::BTreeMap<&str, usize> = Default::default();
+        for d in &self.model.decls {
+            *count.entry(d.kind).or_default() += 1;
+        }
+        let mut lines = vec![format!(
+            "AWS calls by kind:\n  {:<22} {:>9} {:>6} {:>6} {:>14}",
+            "kind", "resources", "reads", "writes", "reads/resource"
+        )];
+        let mut total = (0, 0, 0);
+        for k in crate::resources::registry() {
+            let n = count.get(k.kind()).copied().unwrap_or(0);
+            let c = by.get(k.kind()).cloned().unwrap_or_default();
+            if n == 0 && c.reads + c.writes == 0 {
+                continue;
+            }
+            total = (total.0 + n, total.1 + c.reads, total.2 + c.writes);
+            lines.push(format!(
+                "  {:<22} {n:>9} {:>6} {:>6} {:>14}",
+                k.kind(),
+                c.reads,
+                c.writes,
+                per(c.reads, n)
+            ));
+        }
+        for who in ["discovery", "session"] {
+            let c = by.get(who).cloned().unwrap_or_default();
+            total = (total.0, total.1 + c.reads, total.2 + c.writes);
+            lines.push(format!(
+                "  {who:<22} {:>9} {:>6} {:>6} {:>14}",
+                "-", c.reads, c.writes, ""
+            ));
+        }
+        lines.push(format!(
+            "  {:<22} {:>9} {:>6} {:>6} {:>14}",
+            "total",
+            total.0,
+            total.1,
+            total.2,
+            per(total.1, total.0)
+        ));
+        lines.join("\n")
+    }
+}
+
+fn per(reads: usize, resources: usize) -> String {
+    if resources == 0 {
+        "-".into()
+    } else {
+        format!("{:.2}", reads as f64 / resources as f64)
     }
 }
 
@@ -293,7 +366,7 @@ pub fn finish(
     sh: &Shell,
     verb: &str,
 ) -> Result<ExitCode, Failure> {
-    sh.status(&s.aws.summary());
+    s.summary(sh);
     if let Some(f) = interrupted(plan, &outcomes, verb) {
         return Err(f);
     }

@@ -409,25 +409,22 @@ impl Reconciler for LogGroup {
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
         let logs = &cx.clients(&decl.region).logs;
-        let out = logs
-            .describe_log_groups()
-            .log_group_name_prefix(&decl.identity)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("logs:DescribeLogGroups"))?;
-        let Some(g) = out
-            .log_groups()
-            .iter()
-            .find(|g| g.log_group_name() == Some(decl.identity.as_str()))
-        else {
-            return Ok(Observed::absent(&decl.address));
-        };
         let bare_arn = group_arn(&decl.region, cx.account_id, &decl.identity)
             .trim_end_matches(":*")
             .to_string();
         let role = decl.outputs["role_name"].as_str().unwrap_or_default();
         let rd = role_decl(decl, role);
-        let (tags, role_state, filters) = tokio::try_join!(
+        // The group, its tags, its role and its metric filters at once (the ARN is known from
+        // the name): one round trip. A missing group makes the other reads fail; their answers
+        // are then unused.
+        let (described, tags, role_state, filters) = tokio::join!(
+            async {
+                logs.describe_log_groups()
+                    .log_group_name_prefix(&decl.identity)
+                    .send()
+                    .await
+                    .map_err(AwsError::from_sdk("logs:DescribeLogGroups"))
+            },
             async {
                 logs.list_tags_for_resource()
                     .resource_arn(&bare_arn)
@@ -438,7 +435,16 @@ impl Reconciler for LogGroup {
             },
             Iam.observe(cx, &rd),
             read_filters(cx, &decl.region, &decl.identity),
-        )?;
+        );
+        let out = described?;
+        let Some(g) = out
+            .log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(decl.identity.as_str()))
+        else {
+            return Ok(Observed::absent(&decl.address));
+        };
+        let (tags, role_state, filters) = (tags?, role_state?, filters?);
         let mut owner = owner_from_tags(&tags, &decl.address, cx.environment);
         if let (Owner::Ours, Owner::Foreign { reason }) = (&owner, &role_state.owner) {
             if role_state.state.is_some() {
@@ -914,6 +920,27 @@ impl Reconciler for Trail {
         Ok(read_trail(cx, &decl.region, &decl.address, &decl.identity)
             .await?
             .unwrap_or_else(|| Observed::absent(&decl.address)))
+    }
+
+    fn tagging_types(&self) -> &'static [&'static str] {
+        &["cloudtrail:trail"]
+    }
+
+    async fn discover_found(
+        &self,
+        cx: &Ctx<'_>,
+        region: &str,
+        found: Vec<super::Found>,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let mut out = Vec::new();
+        for f in found.iter().filter(|f| !cx.in_spec("cloudtrail", f.name())) {
+            if let Some(o) = read_trail(cx, region, &f.address, f.name()).await? {
+                if o.owner == Owner::Ours {
+                    out.push(o);
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::{
     desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
-    Observed, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
+    Found, Observed, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
 };
 use crate::aws::{ok_if_gone, Attempts, AwsError};
 use crate::spec::render::Renderer;
@@ -305,6 +305,48 @@ impl Reconciler for Kms {
         )
     }
 
+    fn tagging_types(&self) -> &'static [&'static str] {
+        &["kms:key"]
+    }
+
+    async fn discover_found(
+        &self,
+        cx: &Ctx<'_>,
+        region: &str,
+        found: Vec<Found>,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let kms = &cx.clients(region).kms;
+        let mut out = Vec::new();
+        for f in found {
+            let key_id = f.name();
+            let meta = match kms.describe_key().key_id(key_id).send().await {
+                Ok(o) => o.key_metadata,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_not_found_exception()) =>
+                {
+                    None
+                }
+                Err(e) => return Err(AwsError::from_err("kms:DescribeKey", e)),
+            };
+            let Some(meta) = meta else { continue };
+            if matches!(meta.key_state(), Some(KeyState::PendingDeletion)) {
+                continue;
+            }
+            let alias = key_aliases(cx, region, Some(meta.key_id()))
+                .await?
+                .into_iter()
+                .next()
+                .map(|(_, a)| a);
+            let o = read_key(cx, region, &f.address, meta, alias).await?;
+            // The tags were read again: keep only what is still ours.
+            if o.owner == super::Owner::Ours {
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
         // Keys behind the spec's aliases are read by observe; only the others are candidates.
         let aliases = all_aliases(cx, region).await?;
@@ -509,25 +551,35 @@ async fn tagged_keys(
     Ok(tagged.into_iter().flatten().collect())
 }
 
+/// A live key tagged with `address` in this environment (its alias is missing). Found through
+/// the tagging API (one paged call per region, shared with discovery), or with `--scan` by
+/// reading the tags of every key in the region.
 async fn find_tagged_key(
     cx: &Ctx<'_>,
     region: &str,
     address: &str,
 ) -> Result<Option<aws_sdk_kms::types::KeyMetadata>, AwsError> {
-    Ok(keys_tagged_for(cx, region, address)
+    Ok(keys_tagged_for(cx, region, address, false)
         .await?
         .into_iter()
         .next())
 }
 
-/// Live keys (not pending deletion) tagged with `address` in this environment.
+/// Live keys (not pending deletion) tagged with `address` in this environment; `fresh` reads
+/// the tagging API now instead of the plan's discovery cache.
 async fn keys_tagged_for(
     cx: &Ctx<'_>,
     region: &str,
     address: &str,
+    fresh: bool,
 ) -> Result<Vec<aws_sdk_kms::types::KeyMetadata>, AwsError> {
+    let candidates: Vec<(String, Value)> = match cx.cache {
+        Some(cache) if cache.scan => tagged_keys(cx, region, &[]).await?,
+        Some(cache) if !fresh => keys_of(cache.tagged(cx, region).await?),
+        _ => keys_of(crate::discovery::tagged_resources(cx, region).await?),
+    };
     let mut out = Vec::new();
-    for (id, tags) in tagged_keys(cx, region, &[]).await? {
+    for (id, tags) in candidates {
         if tags.get(TAG_ADDRESS).and_then(Value::as_str) != Some(address)
             || tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) != Some(cx.environment)
         {
@@ -562,7 +614,7 @@ async fn remove_copies(
     window: i32,
 ) -> Result<(), AwsError> {
     let kms = &cx.clients(region).kms;
-    for m in keys_tagged_for(cx, region, address).await? {
+    for m in keys_tagged_for(cx, region, address, true).await? {
         if m.key_id() == kept {
             continue;
         }
@@ -586,13 +638,32 @@ async fn remove_copies(
     Ok(())
 }
 
+/// (key id, tags) of the KMS keys among tagging API results.
+fn keys_of(tagged: Vec<(String, Value)>) -> Vec<(String, Value)> {
+    tagged
+        .into_iter()
+        .filter(|(arn, _)| super::arn_type(arn) == "kms:key")
+        .filter_map(|(arn, tags)| Some((arn.rsplit_once('/')?.1.to_string(), tags)))
+        .collect()
+}
+
 /// (target key id, alias name) of every alias in the region.
 async fn all_aliases(cx: &Ctx<'_>, region: &str) -> Result<Vec<(String, String)>, AwsError> {
+    key_aliases(cx, region, None).await
+}
+
+/// (target key id, alias name) of the aliases of `key` (of every key when `None`).
+async fn key_aliases(
+    cx: &Ctx<'_>,
+    region: &str,
+    key: Option<&str>,
+) -> Result<Vec<(String, String)>, AwsError> {
     let mut out = Vec::new();
     let mut pages = cx
         .clients(region)
         .kms
         .list_aliases()
+        .set_key_id(key.map(str::to_string))
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {

@@ -116,6 +116,10 @@ pub struct Ctx<'a> {
     /// live resource that is one of these: `observe` reads it anyway, and discovery is only
     /// after what left the spec.
     pub in_spec: &'a HashSet<(String, String)>,
+    /// Reads shared by the resources of one observation (one GetResources per region, one
+    /// DescribeAlarms for every alarm, model versions read once for a model and its endpoint);
+    /// `None` outside [`crate::engine::observe`], so apply always reads fresh.
+    pub cache: Option<&'a crate::engine::ReadCache>,
     /// The state backend (create journal, inventory) and this run's id; `None` in plan and in
     /// unit tests, where nothing is written.
     #[allow(dead_code)] // used by the create journal (issue 7)
@@ -185,10 +189,75 @@ pub trait Reconciler: Send + Sync {
 
     async fn delete(&self, cx: &Ctx<'_>, target: &DeleteTarget<'_>) -> Result<(), AwsError>;
 
-    /// Live resources of this kind tagged with `environment` (to find what left the spec).
-    /// Kinds that cannot list cheaply return nothing.
+    /// Resource types (`s3:bucket`, as the Resource Groups Tagging API names them) under which
+    /// this kind's resources are found by their `novactl:environment` tag. Empty: the tagging
+    /// API does not cover the kind, and discovery goes by the state backend's inventory.
+    fn tagging_types(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Full scan (`plan --scan`): every live resource of this kind in `region` tagged with
+    /// `environment`, found by listing them all (cost grows with the account). Kinds that
+    /// cannot list cheaply return nothing.
     async fn discover(&self, _cx: &Ctx<'_>, _region: &str) -> Result<Vec<Observed>, AwsError> {
         Ok(Vec::new())
+    }
+
+    /// Reads the resources discovery found for this kind in `region` (from the tagging API
+    /// or the inventory) that are not the spec's: each becomes an [`Observed`] with the address
+    /// its tags (or inventory entry) name. A candidate that no longer exists, or that turns
+    /// out not to be ours, is left out.
+    async fn discover_found(
+        &self,
+        _cx: &Ctx<'_>,
+        _region: &str,
+        _found: Vec<Found>,
+    ) -> Result<Vec<Observed>, AwsError> {
+        Ok(Vec::new())
+    }
+}
+
+/// A resource discovery found without listing the account: from the Resource Groups Tagging
+/// API (`arn`, `tags`) or from the state backend's inventory (`identity`, `arn` if recorded).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// The `novactl:address` it carries (or the inventory recorded).
+    pub address: String,
+    pub arn: String,
+    /// The physical name from the inventory (bucket, role, dashboard); empty from the tagging
+    /// API, where the ARN names it.
+    pub identity: String,
+    /// Its tags, from the tagging API; `None` from the inventory.
+    pub tags: Option<Value>,
+}
+
+impl Found {
+    /// The last part of the ARN's resource: the name (`trail/x` -> `x`, `alarm:x` -> `x`,
+    /// `arn:aws:s3:::b` -> `b`), or the identity when there is no ARN.
+    pub fn name(&self) -> &str {
+        if self.arn.is_empty() {
+            return &self.identity;
+        }
+        let resource = self.arn.splitn(6, ':').nth(5).unwrap_or_default();
+        match resource.split_once(['/', ':']) {
+            Some((_, rest)) => rest,
+            None => resource,
+        }
+    }
+}
+
+/// The tagging API's resource type of an ARN: `service:type` (`kms:key`, `logs:log-group`,
+/// `sagemaker:endpoint-config`); an S3 bucket is `s3:bucket` and an SNS topic `sns:topic`,
+/// whose ARNs name no type.
+pub fn arn_type(arn: &str) -> String {
+    let mut parts = arn.splitn(6, ':');
+    let service = parts.nth(2).unwrap_or_default();
+    let resource = parts.nth(2).unwrap_or_default();
+    match resource.split_once(['/', ':']) {
+        Some((t, _)) => format!("{service}:{t}"),
+        None if service == "s3" => "s3:bucket".into(),
+        None if service == "sns" => "sns:topic".into(),
+        None => format!("{service}:{resource}"),
     }
 }
 

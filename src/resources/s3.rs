@@ -60,8 +60,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{
-    desired_tags, from_desired, owner_from_tags, tags_json, Ctx, Decl, DeleteTarget, Observed,
-    Owner, Reconciler,
+    desired_tags, from_desired, owner_from_tags, tags_json, Ctx, Decl, DeleteTarget, Found,
+    Observed, Owner, Reconciler,
 };
 use crate::aws::{Attempts, AwsError};
 use crate::spec::model::{AccessLogging, Bucket};
@@ -510,6 +510,28 @@ impl Reconciler for S3 {
         }
     }
 
+    fn tagging_types(&self) -> &'static [&'static str] {
+        &["s3:bucket"]
+    }
+
+    async fn discover_found(
+        &self,
+        cx: &Ctx<'_>,
+        region: &str,
+        found: Vec<Found>,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let observed: Vec<Observed> = stream::iter(found)
+            .filter(|f| std::future::ready(!cx.in_spec("s3", f.name())))
+            .map(|f| async move { observe_bucket(cx, region, &f.address, f.name()).await })
+            .buffer_unordered(DISCOVER_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(observed
+            .into_iter()
+            .filter(|o| still_ours_here(o, region))
+            .collect())
+    }
+
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
         let s3 = &cx.clients(region).s3;
         let mut names = Vec::new();
@@ -559,13 +581,18 @@ impl Reconciler for S3 {
             .await?;
         Ok(observed
             .into_iter()
-            .filter(|o| {
-                o.state
-                    .as_ref()
-                    .is_some_and(|s| s["region"].as_str() == Some(region))
-            })
+            .filter(|o| still_ours_here(o, region))
             .collect())
     }
+}
+
+/// A discovered bucket that exists, is ours, and is located in `region` (each region's
+/// discovery answers for its own buckets only).
+fn still_ours_here(o: &Observed, region: &str) -> bool {
+    o.owner == Owner::Ours
+        && o.state
+            .as_ref()
+            .is_some_and(|s| s["region"].as_str() == Some(region))
 }
 
 /// The bucket policy novactl applies: deny every request that does not use TLS, plus `extra`
@@ -907,8 +934,9 @@ async fn observe_bucket(
     name: &str,
 ) -> Result<Observed, AwsError> {
     let s3 = &cx.clients(region).s3;
-    match s3.head_bucket().bucket(name).send().await {
-        Ok(_) => {}
+    // HeadBucket names the bucket's region (x-amz-bucket-region): no GetBucketLocation needed.
+    let head_region = match s3.head_bucket().bucket(name).send().await {
+        Ok(out) => out.bucket_region().map(str::to_string),
         Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => {
             return Ok(Observed::absent(address));
         }
@@ -938,7 +966,7 @@ async fn observe_bucket(
                 _ => Err(AwsError::from_err("s3:HeadBucket", e)),
             };
         }
-    }
+    };
     let (tags, encryption, versioning, pab, lifecycle, policy, location, logging, ownership) = tokio::try_join!(
         async {
             bucket_tags(s3, name)
@@ -1011,12 +1039,16 @@ async fn observe_bucket(
             }
         },
         async {
-            s3.get_bucket_location()
-                .bucket(name)
-                .send()
-                .await
-                .map(|o| location_region(o.location_constraint()))
-                .map_err(AwsError::from_sdk("s3:GetBucketLocation"))
+            match head_region.filter(|r| !r.is_empty()) {
+                Some(r) => Ok(r),
+                None => s3
+                    .get_bucket_location()
+                    .bucket(name)
+                    .send()
+                    .await
+                    .map(|o| location_region(o.location_constraint()))
+                    .map_err(AwsError::from_sdk("s3:GetBucketLocation")),
+            }
         },
         async {
             s3.get_bucket_logging()

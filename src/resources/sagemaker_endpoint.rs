@@ -70,8 +70,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::sagemaker_model::{
-    check_base_name, delete_model, is_version_of, list_tags, model_version, our_versions, retag,
-    sm_tags, versioned_name,
+    check_base_name, delete_model, is_version_of, list_tags, model_version, retag, sm_tags,
+    versioned_name, versions_of,
 };
 use super::{
     desired_tags, from_desired, owner_from_tags, Ctx, Decl, DeleteTarget, Observed, Reconciler,
@@ -382,6 +382,7 @@ impl Reconciler for SagemakerEndpoint {
             address: &decl.address,
             environment: cx.environment,
             progress: cx.progress,
+            cache: cx.cache,
         };
         let model_address = decl
             .deps
@@ -401,6 +402,7 @@ impl Reconciler for SagemakerEndpoint {
             address: &decl.address,
             environment: cx.environment,
             progress: cx.progress,
+            cache: cx.cache,
         };
         h.converge(&d, &Wait::minutes(d.timeout_minutes)).await
     }
@@ -427,6 +429,7 @@ impl Reconciler for SagemakerEndpoint {
             address: &t.observed.address,
             environment: cx.environment,
             progress: cx.progress,
+            cache: cx.cache,
         };
         let state = t.observed.state.clone().unwrap_or_default();
         let name = state["name"].as_str().unwrap_or(&t.observed.physical_id);
@@ -436,6 +439,38 @@ impl Reconciler for SagemakerEndpoint {
             .and_then(|d| d["_timeout_minutes"].as_u64())
             .unwrap_or(60);
         h.destroy(name, variant, &Wait::minutes(minutes)).await
+    }
+
+    fn tagging_types(&self) -> &'static [&'static str] {
+        &["sagemaker:endpoint"]
+    }
+
+    async fn discover_found(
+        &self,
+        cx: &Ctx<'_>,
+        region: &str,
+        found: Vec<super::Found>,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let c = cx.clients(region);
+        let mut out = Vec::new();
+        for f in found
+            .iter()
+            .filter(|f| !cx.in_spec("sagemaker_endpoint", f.name()))
+        {
+            let h = Hosting {
+                sm: &c.sagemaker,
+                aas: &c.autoscaling,
+                address: &f.address,
+                environment: cx.environment,
+                progress: cx.progress,
+                cache: cx.cache,
+            };
+            let o = h.observe(f.name(), "").await?;
+            if o.state.is_some() && o.owner == super::Owner::Ours {
+                out.push(o);
+            }
+        }
+        Ok(out)
     }
 
     /// Endpoints tagged with this environment that the spec no longer names.
@@ -467,6 +502,7 @@ impl Reconciler for SagemakerEndpoint {
                 address: &address,
                 environment: cx.environment,
                 progress: cx.progress,
+                cache: cx.cache,
             };
             let o = h.observe(&name, "").await?;
             if o.state.is_some() {
@@ -546,6 +582,8 @@ pub struct Hosting<'a> {
     pub environment: &'a str,
     /// The apply spinner's status line, when there is one.
     pub progress: Option<&'a (dyn Fn(&str) + Sync)>,
+    /// In an observation: reads shared with the model's own observe (its versions).
+    pub cache: Option<&'a crate::engine::ReadCache>,
 }
 
 fn is_busy(status: &str) -> bool {
@@ -561,6 +599,15 @@ fn is_busy(status: &str) -> bool {
 impl Hosting<'_> {
     /// DescribeEndpoint, or `None` when no endpoint has this name (decided by ListEndpoints).
     pub async fn endpoint_now(&self, name: &str) -> Result<Option<EndpointNow>, AwsError> {
+        if !self.endpoint_listed(name).await? {
+            return Ok(None);
+        }
+        self.describe(name).await.map(Some)
+    }
+
+    /// Does ListEndpoints name an endpoint `name`? (DescribeEndpoint answers a missing one
+    /// with an untyped ValidationException.)
+    async fn endpoint_listed(&self, name: &str) -> Result<bool, AwsError> {
         let mut pages = self
             .sm
             .list_endpoints()
@@ -575,10 +622,7 @@ impl Hosting<'_> {
                 .iter()
                 .any(|e| e.endpoint_name() == Some(name));
         }
-        if !found {
-            return Ok(None);
-        }
-        self.describe(name).await.map(Some)
+        Ok(found)
     }
 
     async fn describe(&self, name: &str) -> Result<EndpointNow, AwsError> {
@@ -875,16 +919,18 @@ impl Hosting<'_> {
                 }
             }
         }
-        let mut out = Vec::new();
-        for (n, arn) in found {
-            let tags = list_tags(self.sm, &arn).await?;
-            if tags.get(TAG_ADDRESS).and_then(Value::as_str) == Some(self.address)
-                && tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) == Some(self.environment)
-            {
-                out.push(n);
-            }
-        }
-        Ok(out)
+        let tagged = futures::future::try_join_all(found.into_iter().map(|(n, arn)| async move {
+            Ok::<_, AwsError>((n, list_tags(self.sm, &arn).await?))
+        }))
+        .await?;
+        Ok(tagged
+            .into_iter()
+            .filter(|(_, tags)| {
+                tags.get(TAG_ADDRESS).and_then(Value::as_str) == Some(self.address)
+                    && tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) == Some(self.environment)
+            })
+            .map(|(n, _)| n)
+            .collect())
     }
 
     /// Model names in the configs of every live endpoint in the region.
@@ -930,21 +976,37 @@ impl Hosting<'_> {
         model_address: &str,
         keep: &[&str],
     ) -> Result<Superseded, AwsError> {
-        let configs: Vec<String> = self
-            .our_configs(name)
-            .await?
+        let configs = self.our_configs(name).await?;
+        self.superseded_of(configs, model_base, model_address, keep)
+            .await
+    }
+
+    /// [`Self::superseded`], given the endpoint's config versions of ours.
+    async fn superseded_of(
+        &self,
+        configs: Vec<String>,
+        model_base: &str,
+        model_address: &str,
+        keep: &[&str],
+    ) -> Result<Superseded, AwsError> {
+        let configs: Vec<String> = configs
             .into_iter()
             .filter(|c| !keep.contains(&c.as_str()))
             .collect();
         let mut models: Vec<String> = Vec::new();
         if !model_base.is_empty() {
-            let candidates: Vec<String> =
-                our_versions(self.sm, model_base, model_address, self.environment)
-                    .await?
-                    .into_iter()
-                    .map(|v| v.name)
-                    .filter(|n| !keep.contains(&n.as_str()))
-                    .collect();
+            let candidates: Vec<String> = versions_of(
+                self.cache,
+                self.sm,
+                model_base,
+                model_address,
+                self.environment,
+            )
+            .await?
+            .iter()
+            .map(|v| v.name.clone())
+            .filter(|n| !keep.contains(&n.as_str()))
+            .collect();
             if !candidates.is_empty() {
                 let used = self.models_in_use().await?;
                 models = candidates
@@ -1030,32 +1092,37 @@ impl Hosting<'_> {
     /// The live scaling target and policy, in the desired shape.
     pub async fn read_scaling(&self, name: &str, variant: &str) -> Result<Scaling, AwsError> {
         let rid = Self::resource_id(name, variant);
-        let targets = self
-            .aas
-            .describe_scalable_targets()
-            .service_namespace(ServiceNamespace::Sagemaker)
-            .resource_ids(&rid)
-            .scalable_dimension(ScalableDimension::from(DIMENSION))
-            .send()
-            .await
-            .map_err(AwsError::from_sdk(
-                "application-autoscaling:DescribeScalableTargets",
-            ))?;
+        // Both at once: one round trip; the policy answer is unused when there is no target.
+        let (targets, policies) = tokio::try_join!(
+            async {
+                self.aas
+                    .describe_scalable_targets()
+                    .service_namespace(ServiceNamespace::Sagemaker)
+                    .resource_ids(&rid)
+                    .scalable_dimension(ScalableDimension::from(DIMENSION))
+                    .send()
+                    .await
+                    .map_err(AwsError::from_sdk(
+                        "application-autoscaling:DescribeScalableTargets",
+                    ))
+            },
+            async {
+                self.aas
+                    .describe_scaling_policies()
+                    .service_namespace(ServiceNamespace::Sagemaker)
+                    .resource_id(&rid)
+                    .scalable_dimension(ScalableDimension::from(DIMENSION))
+                    .policy_names(Self::policy_name(name))
+                    .send()
+                    .await
+                    .map_err(AwsError::from_sdk(
+                        "application-autoscaling:DescribeScalingPolicies",
+                    ))
+            },
+        )?;
         let Some(t) = targets.scalable_targets().first() else {
             return Ok(Scaling::off());
         };
-        let policies = self
-            .aas
-            .describe_scaling_policies()
-            .service_namespace(ServiceNamespace::Sagemaker)
-            .resource_id(&rid)
-            .scalable_dimension(ScalableDimension::from(DIMENSION))
-            .policy_names(Self::policy_name(name))
-            .send()
-            .await
-            .map_err(AwsError::from_sdk(
-                "application-autoscaling:DescribeScalingPolicies",
-            ))?;
         let tt = policies
             .scaling_policies()
             .first()
@@ -1204,19 +1271,30 @@ impl Hosting<'_> {
     }
 
     /// Live state in the desired shape (absent when there is no endpoint of that name).
+    ///
+    /// Reads go in three rounds of concurrent calls (on AWS each round costs one round trip):
+    /// the endpoint (ListEndpoints decides absence, DescribeEndpoint at the same time); its
+    /// tags, config and config versions; the scaling target and policy, the config versions'
+    /// tags and the model's versions (read once with the model's own observe).
     pub async fn observe(&self, name: &str, model_address: &str) -> Result<Observed, AwsError> {
-        let Some(now) = self.endpoint_now(name).await? else {
+        let (listed, described) = tokio::join!(self.endpoint_listed(name), self.describe(name));
+        if !listed? {
             return Ok(Observed::absent(self.address));
-        };
-        let tags = list_tags(self.sm, &now.arn).await?;
+        }
+        let now = described?;
+        let (tags, cfg, configs) = tokio::try_join!(
+            list_tags(self.sm, &now.arn),
+            async {
+                self.sm
+                    .describe_endpoint_config()
+                    .endpoint_config_name(&now.config_name)
+                    .send()
+                    .await
+                    .map_err(AwsError::from_sdk("sagemaker:DescribeEndpointConfig"))
+            },
+            self.our_configs(name),
+        )?;
         let owner = owner_from_tags(&tags, self.address, self.environment);
-        let cfg = self
-            .sm
-            .describe_endpoint_config()
-            .endpoint_config_name(&now.config_name)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("sagemaker:DescribeEndpointConfig"))?;
         let v = cfg.production_variants().first();
         let variant_name = v.and_then(|v| v.variant_name()).unwrap_or_default();
         let model_name = v.and_then(|v| v.model_name()).unwrap_or_default();
@@ -1240,20 +1318,16 @@ impl Hosting<'_> {
                 kms_key_arn: None,
             },
         };
-        let autoscaling = self.read_scaling(name, variant_name).await?;
         let model_base = model_name
             .rsplit_once('-')
             .filter(|_| is_version_of(model_name, model_name.rsplit_once('-').map_or("", |p| p.0)))
             .map(|(b, _)| b)
             .unwrap_or_default();
-        let superseded = self
-            .superseded(
-                name,
-                model_base,
-                model_address,
-                &[&now.config_name, model_name],
-            )
-            .await?;
+        let keep = [now.config_name.as_str(), model_name];
+        let (autoscaling, superseded) = tokio::try_join!(
+            self.read_scaling(name, variant_name),
+            self.superseded_of(configs, model_base, model_address, &keep),
+        )?;
         let state = json!({
             "name": name,
             "status": now.status,
@@ -1592,6 +1666,7 @@ mod tests {
             address: ADDR,
             environment: "prod",
             progress: None,
+            cache: None,
         }
     }
 

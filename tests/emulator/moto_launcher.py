@@ -162,6 +162,14 @@ def parse_args(argv: list) -> argparse.Namespace:
         action="store_true",
         help="do not exit on stdin EOF (for running by hand); stop it with SIGTERM/SIGINT",
     )
+    parser.add_argument(
+        "--latency-ms",
+        type=int,
+        default=0,
+        metavar="N",
+        help="delay every AWS request by N ms, as AWS's round trip would (default 0); "
+        "changeable at run time through POST /moto-api/novactl/latency {\"ms\": N}",
+    )
     add_fault_arguments(parser)
     return parser.parse_args(argv)
 
@@ -813,6 +821,132 @@ def to_cbor_value(value, shape):  # type: ignore[no-untyped-def]
     return value
 
 
+def patch_tagging_cloudtrail_trails() -> None:
+    """Close: | Resource Groups Tagging API `GetResources` does not return CloudTrail trails (AWS
+    does) | discovery through the tagging API cannot find a trail that left the spec | 5.2.5 |
+
+    moto's CloudTrailBackend does not take part in the tagging API (it lacks moto's
+    TaggableResourcesMixin). The backend class behind `cloudtrail_backends` is replaced by a
+    subclass that does: it yields every trail of its region with the tags ListTags returns,
+    resource type `cloudtrail:trail`, as AWS lists them.
+    """
+    from moto.cloudtrail import models as ct
+    from moto.core.resource_tagging import TaggableResourcesMixin, TaggedResource
+
+    _require(ct, "cloudtrail_backends")
+    _require(ct.CloudTrailBackend, "list_tags")
+    backends = ct.cloudtrail_backends
+    if not isinstance(backends.backend, type) or issubclass(backends.backend, TaggableResourcesMixin):
+        raise PatchTargetMissing("moto's CloudTrailBackend now takes part in the tagging API; drop this patch")
+
+    class TaggableCloudTrailBackend(backends.backend, TaggableResourcesMixin):  # type: ignore[misc, name-defined]
+        SERVICE_NAMESPACE = "cloudtrail"
+
+        def iter_tagged_resources(self):  # type: ignore[no-untyped-def]
+            for trail in list(self.trails.values()):
+                tags = self.list_tags([trail.arn])[0]["TagsList"]
+                yield TaggedResource(
+                    arn=trail.arn,
+                    tags={t["Key"]: t.get("Value", "") for t in tags},
+                    resource_type="cloudtrail:trail",
+                )
+
+    # moto finds a backend's URL module from the class's module name.
+    TaggableCloudTrailBackend.__module__ = backends.backend.__module__
+    backends.backend = TaggableCloudTrailBackend
+
+
+def patch_tagging_s3_bucket_region() -> None:
+    """Close: | Resource Groups Tagging API `GetResources` returns every S3 bucket of the account
+    in every region; AWS returns the resources "located in the specified Region" | a regional
+    query sees other regions' buckets | 5.2.5 |
+
+    moto's S3 backend is global (one per partition), so its `iter_tagged_resources` yields all
+    buckets whatever region was asked. The tagging backend's resource generator is wrapped to
+    drop `s3:bucket` resources whose bucket lives in another region than the request's.
+    """
+    from moto.resourcegroupstaggingapi.models import ResourceGroupsTaggingAPIBackend
+    from moto.s3.models import s3_backends
+
+    _require(ResourceGroupsTaggingAPIBackend, "_get_resources_generator")
+    original = ResourceGroupsTaggingAPIBackend._get_resources_generator
+
+    def _get_resources_generator(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        for resource in original(self, *args, **kwargs):
+            if resource.resource_type == "s3:bucket":
+                name = resource.arn.split(":::", 1)[-1]
+                bucket = s3_backends[self.account_id]["global"].buckets.get(name)
+                if bucket is not None and bucket.region_name != self.region_name:
+                    continue
+            yield resource
+
+    ResourceGroupsTaggingAPIBackend._get_resources_generator = _get_resources_generator
+
+
+def patch_sagemaker_list_models_name_contains() -> None:
+    """Close: | SageMaker `ListModels` ignores `NameContains` and returns every model of the
+    region | a lookup of one model's versions reads the whole account (and a client that reads
+    each listed model's tags pays for every model) | 5.2.5 |
+
+    moto's `SageMakerResponse.list_models` passes no parameters to the backend. The response
+    is wrapped to keep the models whose name contains `NameContains`, as AWS does (the other
+    filters and paging are left as moto has them: one page).
+    """
+    from moto.sagemaker.responses import SageMakerResponse
+
+    _require(SageMakerResponse, "list_models")
+    original = SageMakerResponse.list_models
+
+    def list_models(self):  # type: ignore[no-untyped-def]
+        result = original(self)
+        contains = self._get_param("NameContains")
+        if contains:
+            models = result.result if hasattr(result, "result") else result
+            kept = [m for m in models["Models"] if contains in m.get("ModelName", "")]
+            models["Models"] = kept
+        return result
+
+    SageMakerResponse.list_models = list_models
+
+
+LATENCY_PATH = "/moto-api/novactl/latency"
+
+
+class Latency:
+    """Option `--latency-ms N`: a fixed delay before every AWS request, to stand for the 20-100
+    ms a call costs on AWS (moto answers in a few ms, which hides what concurrency buys).
+
+    The server is threaded and the delay is a sleep, so concurrent requests wait concurrently,
+    as they would on AWS. Requests to `/moto-api/` (reset, config) are not delayed. The delay can
+    be read and changed while the server runs: `GET /moto-api/novactl/latency` answers
+    `{"ms": N}`; `POST` the same body to set it (the benchmark switches between 0 and 50 on one
+    server).
+    """
+
+    def __init__(self, app, ms: int):  # type: ignore[no-untyped-def]
+        self.app = app
+        self.ms = max(0, int(ms))
+
+    def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+        import json
+
+        path = environ.get("PATH_INFO", "")
+        if path == LATENCY_PATH:
+            if environ.get("REQUEST_METHOD") == "POST":
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                try:
+                    self.ms = max(0, int(json.loads(environ["wsgi.input"].read(length))["ms"]))
+                except (ValueError, KeyError, TypeError) as exc:
+                    start_response("400 Bad Request", [("Content-Type", "application/json")])
+                    return [json.dumps({"error": f"want {{\"ms\": N}}: {exc}"}).encode()]
+                log(f"latency now {self.ms} ms per request")
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [json.dumps({"ms": self.ms}).encode()]
+        if self.ms and not path.startswith(("/moto-api/", CONTROL_PREFIX)):
+            time.sleep(self.ms / 1000.0)
+        return self.app(environ, start_response)
+
+
 def patch_logs_put_metric_filter_replaces() -> None:
     """Close: | CloudWatch Logs `PutMetricFilter` appends a second filter of the same name
     instead of replacing it (AWS: "creates or updates") | an updated filter reads back twice,
@@ -882,6 +1016,9 @@ PATCHES = (
     patch_sagemaker_instance_types,
     patch_sagemaker_network_isolation,
     patch_sagemaker_update_endpoint,
+    patch_tagging_cloudtrail_trails,
+    patch_tagging_s3_bucket_region,
+    patch_sagemaker_list_models_name_contains,
     patch_logs_put_metric_filter_replaces,
     patch_s3_logging_policy_principal_star,
 )
@@ -1369,9 +1506,10 @@ def run_server(args: argparse.Namespace) -> None:
     app = DomainDispatcherApplication(create_backend_app)
     for middleware in middlewares:
         app = middleware(app)
-    # Outermost, so that a fault answers in the protocol the client spoke (CBOR included).
+    # Faults first (inside), so that a fault answers in the protocol the client spoke (CBOR
+    # included); latency outermost, so every request pays it once, faulted or not.
     injector = FaultInjector(app, fault_config(args))
-    app = injector
+    app = Latency(injector, args.latency_ms)
     try:
         server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
     except OSError as exc:

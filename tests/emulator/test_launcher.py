@@ -221,7 +221,7 @@ class PatchDefinitionTests(unittest.TestCase):
 
     def test_every_patch_names_its_gap(self) -> None:
         patches = list(self.launcher.PATCHES) + [self.launcher.patch_cloudwatch_rpcv2_cbor]
-        self.assertEqual(len(patches), 9)
+        self.assertEqual(len(patches), 12)
         for patch in patches:
             self.assertTrue(patch.__doc__.startswith("Close: | "), patch.__name__)
 
@@ -1125,3 +1125,138 @@ class FaultLauncherTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# ---------------------------------------------------------------------------
+# Resource Groups Tagging API (patches tagging_cloudtrail_trails, tagging_s3_bucket_region)
+# and the --latency-ms option
+# ---------------------------------------------------------------------------
+
+
+def tagged_arns(region: str, env: str) -> dict:
+    """Every ARN GetResources returns for `novactl:environment=env` in `region`, paging through."""
+    tagging = boto3.client(
+        "resourcegroupstaggingapi",
+        endpoint_url=ENDPOINT,
+        region_name=region,
+        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+        aws_secret_access_key="dummy-secret",
+    )
+    found, pages, token = {}, 0, ""
+    while True:
+        kwargs = {"TagFilters": [{"Key": "novactl:environment", "Values": [env]}], "ResourcesPerPage": 100}
+        if token:
+            kwargs["PaginationToken"] = token
+        out = tagging.get_resources(**kwargs)
+        pages += 1
+        for r in out["ResourceTagMappingList"]:
+            found[r["ResourceARN"]] = {t["Key"]: t["Value"] for t in r["Tags"]}
+        token = out.get("PaginationToken") or ""
+        if not token:
+            return {"arns": found, "pages": pages}
+
+
+class TaggingApiTests(unittest.TestCase):
+    def test_trails_are_listed_with_their_tags(self) -> None:
+        env = unique("env")
+        s3, ct = client("s3"), client("cloudtrail")
+        bucket = unique("trail-bucket")
+        s3.create_bucket(Bucket=bucket)
+        name = unique("trail")
+        arn = ct.create_trail(
+            Name=name, S3BucketName=bucket, TagsList=[{"Key": "novactl:environment", "Value": env}]
+        )["TrailARN"]
+        other = ct.create_trail(Name=unique("trail"), S3BucketName=bucket)["TrailARN"]
+        found = tagged_arns(REGION, env)["arns"]
+        self.assertEqual(found.get(arn), {"novactl:environment": env})
+        self.assertNotIn(other, found, "untagged trails do not match the filter")
+        # Tags added later are seen too (the generator reads ListTags each time).
+        ct.add_tags(ResourceId=arn, TagsList=[{"Key": "novactl:address", "Value": "cloudtrail.x"}])
+        self.assertEqual(tagged_arns(REGION, env)["arns"][arn]["novactl:address"], "cloudtrail.x")
+        ct.delete_trail(Name=name)
+        self.assertNotIn(arn, tagged_arns(REGION, env)["arns"])
+
+    def test_buckets_are_listed_only_in_their_region(self) -> None:
+        env = unique("env")
+        s3 = client("s3")
+        east, west = unique("east"), unique("west")
+        tags = {"TagSet": [{"Key": "novactl:environment", "Value": env}]}
+        s3.create_bucket(Bucket=east)
+        s3.create_bucket(Bucket=west, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+        for b in (east, west):
+            s3.put_bucket_tagging(Bucket=b, Tagging=tags)
+        self.assertEqual(set(tagged_arns(REGION, env)["arns"]), {f"arn:aws:s3:::{east}"})
+        self.assertEqual(set(tagged_arns("us-west-2", env)["arns"]), {f"arn:aws:s3:::{west}"})
+
+    def test_pages_through_more_than_one_page(self) -> None:
+        # Not a patch: moto pages GetResources with tokens (and, as AWS may, ends a page early
+        # when TagsPerPage, 100 by default in moto, is reached). Every resource comes back once.
+        env = unique("env")
+        sns = client("sns")
+        arns = {
+            sns.create_topic(
+                Name=unique("t"),
+                Tags=[{"Key": "novactl:environment", "Value": env}]
+                + [{"Key": f"k{i}", "Value": "v"} for i in range(4)],
+            )["TopicArn"]
+            for _ in range(60)
+        }
+        result = tagged_arns(REGION, env)
+        self.assertEqual(set(result["arns"]), arns)
+        self.assertGreater(result["pages"], 1)
+
+
+class LatencyOptionTests(unittest.TestCase):
+    def test_every_aws_request_waits_and_concurrent_requests_wait_together(self) -> None:
+        launcher = Launcher(sys.executable, "--latency-ms", "200")
+        try:
+            port = launcher.wait_ready()
+            url = f"http://127.0.0.1:{port}"
+            sts = boto3.client(
+                "sts", endpoint_url=url, region_name=REGION,
+                aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="dummy-secret",
+            )
+            started = time.monotonic()
+            sts.get_caller_identity()
+            one = time.monotonic() - started
+            self.assertGreaterEqual(one, 0.2)
+            # Four at once take about one delay, not four.
+            threads = [threading.Thread(target=sts.get_caller_identity) for _ in range(4)]
+            started = time.monotonic()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertLess(time.monotonic() - started, 0.75)
+            # The control path itself is not delayed, and changes the delay at run time.
+            self.assertEqual(json.loads(urllib.request.urlopen(url + "/moto-api/novactl/latency").read()), {"ms": 200})
+            req = urllib.request.Request(
+                url + "/moto-api/novactl/latency", data=b'{"ms": 0}', method="POST"
+            )
+            self.assertEqual(json.loads(urllib.request.urlopen(req).read()), {"ms": 0})
+            started = time.monotonic()
+            sts.get_caller_identity()
+            self.assertLess(time.monotonic() - started, 0.15)
+            bad = urllib.request.Request(url + "/moto-api/novactl/latency", data=b"{}", method="POST")
+            with self.assertRaises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(bad)
+            self.assertEqual(err.exception.code, 400)
+        finally:
+            launcher.stop()
+
+    def test_no_delay_by_default(self) -> None:
+        self.assertEqual(json.loads(http("GET", "/moto-api/novactl/latency")[2]), {"ms": 0})
+
+
+class SageMakerListModelsTests(unittest.TestCase):
+    def test_name_contains_filters_the_models(self) -> None:
+        sm = client("sagemaker")
+        base = unique("listed")
+        mine = [f"{base}-{i}" for i in range(2)]
+        for name in mine + [unique("other")]:
+            make_model(sm, name)
+        names = [m["ModelName"] for m in sm.list_models(NameContains=base)["Models"]]
+        self.assertEqual(sorted(names), mine)
+        # Without the filter every model comes back, as before.
+        everything = [m["ModelName"] for m in sm.list_models()["Models"]]
+        self.assertTrue(set(mine) < set(everything))
