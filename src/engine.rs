@@ -775,3 +775,133 @@ pub fn staleness(saved: &Plan, fresh: &Plan) -> Option<String> {
         Some(why.join("\n  "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> Model {
+        let spec = LoadedSpec::from_text(
+            std::path::Path::new("/tmp/t.yaml"),
+            "environment: t\nregion: us-east-1\nkms:\n  k:\n    alias: alias/k\ns3:\n  a:\n    name: bucket-a\n    kms_key: k\n  b:\n    name: bucket-b\n    kms_key: k\n".into(),
+        )
+        .unwrap();
+        Model::build(spec, "123456789012").unwrap()
+    }
+
+    fn live(address: &str, name: &str, tags: Value) -> Observed {
+        Observed {
+            address: address.into(),
+            physical_id: name.into(),
+            state: Some(json!({"name": name, "tags": tags})),
+            owner: Owner::Foreign {
+                reason: "test".into(),
+            },
+            outputs: json!({}),
+        }
+    }
+
+    fn intent(address: &str, kind: &str, identity: &str) -> Intent {
+        Intent {
+            address: address.into(),
+            kind: kind.into(),
+            region: "us-east-1".into(),
+            identity: identity.into(),
+            run_id: "r1".into(),
+            time: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn only_an_untagged_resource_with_a_matching_open_intent_becomes_ours() {
+        let m = model();
+        let mut obs = Observations {
+            by_address: HashMap::from([
+                // Untagged, intent for this address and name: ours to finish.
+                ("s3.a".to_string(), live("s3.a", "bucket-a", json!({}))),
+                // Untagged, but the intent names another bucket: still foreign.
+                ("s3.b".to_string(), live("s3.b", "bucket-b", json!({}))),
+                // Tagged as someone else's address: an intent does not make it ours.
+                (
+                    "kms.k".to_string(),
+                    live("kms.k", "alias/k", json!({"novactl:address": "kms.other"})),
+                ),
+            ]),
+            orphans: Vec::new(),
+            intents: HashMap::new(),
+            journaled: HashSet::new(),
+        };
+        apply_journal(
+            &m,
+            &mut obs,
+            vec![
+                intent("s3.a", "s3", "bucket-a"),
+                intent("s3.b", "s3", "bucket-old"),
+                intent("kms.k", "kms", "alias/k"),
+                intent("s3.gone", "s3", "bucket-gone"),
+            ],
+        );
+        assert_eq!(obs.by_address["s3.a"].owner, Owner::Ours);
+        assert!(matches!(
+            obs.by_address["s3.b"].owner,
+            Owner::Foreign { .. }
+        ));
+        assert!(matches!(
+            obs.by_address["kms.k"].owner,
+            Owner::Foreign { .. }
+        ));
+        assert_eq!(obs.journaled, HashSet::from(["s3.a".to_string()]));
+        assert_eq!(
+            obs.intents.len(),
+            4,
+            "every open intent is kept, to be closed"
+        );
+    }
+
+    #[test]
+    fn extra_copies_get_their_own_address_and_a_rename_takes_the_first() {
+        let m = model();
+        let ours = |name: &str| Observed {
+            owner: Owner::Ours,
+            ..live(
+                "s3.a",
+                name,
+                json!({"novactl:address": "s3.a", "novactl:environment": "t"}),
+            )
+        };
+        // s3.a is absent under its spec name; two buckets tagged s3.a exist.
+        let obs = Observations {
+            by_address: HashMap::from([("s3.a".to_string(), Observed::absent("s3.a"))]),
+            orphans: vec![
+                ("s3", "us-east-1".into(), ours("old-b")),
+                ("s3", "us-east-1".into(), ours("old-a")),
+            ],
+            intents: HashMap::new(),
+            journaled: HashSet::new(),
+        };
+        let plan = make_plan(
+            &m,
+            &obs,
+            &PlanOptions {
+                adopt: &[],
+                targets: &[],
+                spec_file: "t.yaml".into(),
+            },
+        )
+        .unwrap();
+        let by: HashMap<&str, &Change> = plan
+            .changes
+            .iter()
+            .map(|c| (c.address.as_str(), c))
+            .collect();
+        assert_eq!(by["s3.a"].action, Action::Replace);
+        assert_eq!(
+            by["s3.a"].physical_id, "old-a",
+            "the first by name is the rename"
+        );
+        let extra = by["s3.a#old-b"];
+        assert_eq!(extra.action, Action::Delete);
+        assert!(extra.reason.starts_with("EXTRA COPY"), "{}", extra.reason);
+        assert_eq!(base_address("s3.a#old-b"), "s3.a");
+    }
+}

@@ -72,7 +72,7 @@ async fn apply_locked(
             lines.join("\n")
         )));
     }
-    journal::settle(&run.ctx(s), &plan, &obs).await?;
+    journal::settle(&run.ctx(s), &s.model, &plan, &obs).await?;
     if !plan.has_changes() {
         run.save_last_applied(&s.model, &plan, &[], sh).await;
         s.summary(sh);

@@ -147,17 +147,7 @@ impl Run {
         for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
             let outcome = outcomes.iter().find(|o| o.address == c.address);
             let writes = self.requests.for_address(&c.address);
-            let (result, error) = match outcome.map(|o| &o.result) {
-                Some(Ok(())) => ("ok", None),
-                Some(Err(e)) if e.code == "DependencyFailed" => ("skipped", Some(e.to_string())),
-                Some(Err(e)) if e.code == crate::apply::INTERRUPTED => {
-                    ("interrupted", Some(e.to_string()))
-                }
-                Some(Err(e)) => ("failed", Some(e.to_string())),
-                None if !writes.is_empty() => ("interrupted", None),
-                None if c.action == Action::Conflict => ("refused", None),
-                None => ("not-started", None),
-            };
+            let (result, error) = result_of(outcome, c.action, !writes.is_empty());
             self.record.changes.push(AuditChange {
                 address: c.address.clone(),
                 action: serde_json::to_value(c.action)
@@ -263,6 +253,27 @@ impl Run {
                 )),
             }
         }
+    }
+}
+
+/// What the audit record says of one change: `ok`, `failed` or `skipped` (its dependency
+/// failed) from its outcome; without one, `interrupted` when it made writes (the run stopped
+/// inside it), `refused` for a conflict, else `not-started`.
+fn result_of(
+    outcome: Option<&Outcome>,
+    action: Action,
+    wrote: bool,
+) -> (&'static str, Option<String>) {
+    match outcome.map(|o| &o.result) {
+        Some(Ok(())) => ("ok", None),
+        Some(Err(e)) if e.code == "DependencyFailed" => ("skipped", Some(e.to_string())),
+        Some(Err(e)) if e.code == crate::apply::INTERRUPTED => {
+            ("interrupted", Some(e.to_string()))
+        }
+        Some(Err(e)) => ("failed", Some(e.to_string())),
+        None if wrote => ("interrupted", None),
+        None if action == Action::Conflict => ("refused", None),
+        None => ("not-started", None),
     }
 }
 
@@ -407,4 +418,37 @@ async fn record_dead_run(backend: &dyn Backend, old: &LockInfo, now: &AuditRecor
 
 pub fn state_failure(e: StateError) -> Failure {
     Failure::Reported(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::AwsError;
+
+    #[test]
+    fn each_change_gets_the_result_its_outcome_or_its_writes_say() {
+        let outcome = |r: Result<(), AwsError>| Outcome {
+            address: "kms.a".into(),
+            result: r,
+        };
+        let failed = outcome(Err(AwsError::local("kms:CreateKey", "AccessDenied", "no")));
+        let skipped = outcome(Err(AwsError::local(
+            "novactl:apply",
+            "DependencyFailed",
+            "x",
+        )));
+        let cases = [
+            (Some(outcome(Ok(()))), Action::Create, true, "ok"),
+            (Some(failed), Action::Create, true, "failed"),
+            (Some(skipped), Action::Update, false, "skipped"),
+            (None, Action::Create, true, "interrupted"),
+            (None, Action::Create, false, "not-started"),
+            (None, Action::Conflict, false, "refused"),
+        ];
+        for (o, action, wrote, want) in cases {
+            let (got, error) = result_of(o.as_ref(), action, wrote);
+            assert_eq!(got, want, "{action:?}, wrote {wrote}");
+            assert_eq!(error.is_some(), matches!(want, "failed" | "skipped"));
+        }
+    }
 }

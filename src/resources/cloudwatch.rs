@@ -332,6 +332,7 @@ impl Reconciler for Alarm {
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
         let d: AlarmDesired = from_desired(&decl.address, desired)?;
         put_alarm(cx, &decl.region, &d, true).await?;
+        crate::faults::point("cloudwatch.after_put_alarm", &decl.address)?;
         Ok(json!({
             "name": d.name,
             "arn": alarm_arn(&decl.region, cx.account_id, &d.name),
@@ -741,6 +742,7 @@ impl Reconciler for Dashboard {
 
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
         put_dashboard(cx, decl, desired).await?;
+        crate::faults::point("cloudwatch.after_put_dashboard", &decl.address)?;
         Ok(json!({
             "name": decl.identity,
             "arn": dashboard_arn(cx.account_id, &decl.identity),

@@ -181,6 +181,7 @@ impl Reconciler for Kms {
                 .map_err(AwsError::from_sdk("kms:EnableKeyRotation"))?;
         }
         create_alias(cx, &decl.region, &d.alias, &key_id).await?;
+        crate::faults::point("kms.after_create_alias", &decl.address)?;
         Ok(outputs(&meta, &d.alias))
     }
 

@@ -883,6 +883,7 @@ impl Hosting<'_> {
                 return Err(AwsError::from_err("sagemaker:CreateEndpointConfig", e));
             }
         }
+        crate::faults::point("sagemaker.after_create_endpoint_config", self.address)?;
         Ok(())
     }
 

@@ -577,8 +577,8 @@ async fn ensure_version(
                 .build(),
         );
     }
-    match req.send().await {
-        Ok(out) => Ok(json!({ "name": d.name, "arn": out.model_arn().unwrap_or_default() })),
+    let made = match req.send().await {
+        Ok(out) => json!({ "name": d.name, "arn": out.model_arn().unwrap_or_default() }),
         Err(e) => {
             // "Already exists" is an untyped ValidationException: look. A version of ours by
             // this name is the one wanted (the name is the content's digest), made by an
@@ -588,11 +588,13 @@ async fn ensure_version(
                 .into_iter()
                 .find(|v| v.name == d.name)
             {
-                Some(v) => Ok(json!({ "name": v.name, "arn": v.arn })),
-                None => Err(AwsError::from_err("sagemaker:CreateModel", e)),
+                Some(v) => json!({ "name": v.name, "arn": v.arn }),
+                None => return Err(AwsError::from_err("sagemaker:CreateModel", e)),
             }
         }
-    }
+    };
+    crate::faults::point("sagemaker.after_create_model", address)?;
+    Ok(made)
 }
 
 /// Deletes a model; one that is already gone is success (checked by listing: SageMaker has no
