@@ -267,9 +267,7 @@ fn result_of(
     match outcome.map(|o| &o.result) {
         Some(Ok(())) => ("ok", None),
         Some(Err(e)) if e.code == "DependencyFailed" => ("skipped", Some(e.to_string())),
-        Some(Err(e)) if e.code == crate::apply::INTERRUPTED => {
-            ("interrupted", Some(e.to_string()))
-        }
+        Some(Err(e)) if e.code == crate::apply::INTERRUPTED => ("interrupted", Some(e.to_string())),
         Some(Err(e)) => ("failed", Some(e.to_string())),
         None if wrote => ("interrupted", None),
         None if action == Action::Conflict => ("refused", None),
