@@ -10,6 +10,7 @@ mod discovery;
 mod engine;
 mod faults;
 mod graph;
+mod interrupt;
 mod ops;
 mod plan;
 mod policy;
@@ -41,7 +42,12 @@ fn main() -> ExitCode {
             };
         }
     };
-    let sh = shell::Shell::new(cli.global.quiet, cli.global.verbose, cli.global.no_color);
+    // 'static for the signal handler, which reports on the same terminal.
+    let sh: &'static shell::Shell = Box::leak(Box::new(shell::Shell::new(
+        cli.global.quiet,
+        cli.global.verbose,
+        cli.global.no_color,
+    )));
     let filter = match cli.global.verbose {
         0 => "warn",
         1 => "novactl=info,warn",
@@ -77,13 +83,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::run(cli, &sh)) {
+    let result = runtime.block_on(async {
+        interrupt::install(sh);
+        cli::run(cli, sh).await
+    });
+    // A prompt's reader thread may still wait on stdin: do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
         Ok(code) => code,
         Err(e) => {
             for line in e.lines() {
                 sh.error(&line);
             }
-            ExitCode::FAILURE
+            ExitCode::from(e.exit_code())
         }
     }
 }

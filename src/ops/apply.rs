@@ -23,6 +23,7 @@ pub struct Options {
 }
 
 pub async fn apply(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
+    let _graceful = crate::interrupt::graceful();
     let s = Session::connect(g, sh).await?;
     // The HIPAA gate on the desired state: no lock, no read, nothing changed when it refuses.
     let notes = crate::ops::check::gate(
@@ -31,11 +32,12 @@ pub async fn apply(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Fail
         o.allow_noncompliant,
         sh,
     )?;
+    crate::interrupt::check("before taking the lock")?;
     // The lock comes before the plan: a run that waited for another sees what it did.
     let mut run = Run::begin(&s, "apply", sh).await?;
     run.record.notes.extend(notes);
     let result = apply_locked(&s, &mut run, o, sh).await;
-    run.end(if result.is_ok() { 0 } else { 1 }, sh).await;
+    run.end(Failure::status_of(&result), sh).await;
     result
 }
 
@@ -45,10 +47,13 @@ async fn apply_locked(
     o: &Options,
     sh: &Shell,
 ) -> Result<ExitCode, Failure> {
-    let (plan, obs) = match &o.plan_file {
-        Some(file) => saved_plan(s, o, file).await?,
-        None => s.plan(&o.common, &o.common.adopt).await?,
-    };
+    let (plan, obs) = crate::interrupt::or_stop("while planning", async {
+        match &o.plan_file {
+            Some(file) => saved_plan(s, o, file).await,
+            None => s.plan(&o.common, &o.common.adopt).await,
+        }
+    })
+    .await?;
     sh.out(&render::text(&plan, sh));
     let conflicts: Vec<&Change> = plan
         .changes

@@ -21,10 +21,12 @@ pub struct Options {
 }
 
 pub async fn destroy(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
+    let _graceful = crate::interrupt::graceful();
     let s = Session::connect(g, sh).await?;
+    crate::interrupt::check("before taking the lock")?;
     let mut run = Run::begin(&s, "destroy", sh).await?;
     let result = destroy_locked(&s, &mut run, o, sh).await;
-    run.end(if result.is_ok() { 0 } else { 1 }, sh).await;
+    run.end(Failure::status_of(&result), sh).await;
     result
 }
 
@@ -35,12 +37,14 @@ async fn destroy_locked(
     sh: &Shell,
 ) -> Result<ExitCode, Failure> {
     // Discovery finds extra copies of the spec's resources, which destroy removes too.
-    let obs = s
-        .observe(
+    let obs = crate::interrupt::or_stop(
+        "while reading live state",
+        s.observe(
             crate::commands::read_parallelism(o.parallelism),
             crate::discovery::Mode::Tagged,
-        )
-        .await?;
+        ),
+    )
+    .await?;
     let mut plan = destroy_plan(s, &obs);
     if !plan.has_changes() {
         sh.out("No changes. Nothing to destroy.");

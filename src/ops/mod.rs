@@ -34,9 +34,28 @@ pub enum Failure {
     /// Already reported in detail.
     #[error("{0}")]
     Reported(String),
+    /// Stopped by SIGINT/SIGTERM (exit 130); the message says what was and was not done.
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl Failure {
+    /// The process exit code: 130 for an interrupt, 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Interrupted(_) => crate::interrupt::EXIT_CODE,
+            _ => 1,
+        }
+    }
+
+    /// The exit status a writing run records for `result`.
+    pub fn status_of<T>(result: &Result<T, Failure>) -> i32 {
+        match result {
+            Ok(_) => 0,
+            Err(f) => f.exit_code().into(),
+        }
+    }
+
     pub fn not_in_this_version() -> Failure {
         Failure::Usage(
             "this command is part of the CLI contract but not implemented in this version of \

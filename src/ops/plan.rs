@@ -21,14 +21,16 @@ pub struct Options {
 }
 
 pub async fn plan(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
+    let _graceful = crate::interrupt::graceful();
     let s = Session::connect(g, sh).await?;
     let lock = match o.lock {
         true => Some(Run::lock_only(&s, "plan", sh).await?),
         false => None,
     };
-    let planned = s.plan(&o.common, &o.common.adopt).await;
+    let planned =
+        crate::interrupt::or_stop("while planning", s.plan(&o.common, &o.common.adopt)).await;
     if let Some(l) = lock {
-        l.end(i32::from(planned.is_err()), sh).await;
+        l.end(Failure::status_of(&planned), sh).await;
     }
     let (plan, _) = planned?;
     let gate = crate::ops::check::spec_mode(&s.model, &s.spec_file.display().to_string())?;

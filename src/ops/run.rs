@@ -211,6 +211,9 @@ impl Run {
 
     /// Writes the audit record and releases the lock. Failures here are warnings: the run's
     /// own result stands.
+    ///
+    /// An interrupted run (exit 130) is recorded as such. After an abort (a second signal) this
+    /// gets [`crate::interrupt::ABORT_GRACE`] at most; the process ends regardless after that.
     pub async fn end(mut self, exit_status: i32, sh: &Shell) {
         let lease = self.lease.take();
         if let Some(l) = &lease {
@@ -224,6 +227,9 @@ impl Run {
         }
         self.record.ended = state::now_rfc3339();
         self.record.exit_status = exit_status;
+        if exit_status == i32::from(crate::interrupt::EXIT_CODE) || crate::interrupt::stopping() {
+            self.record.interrupted = true;
+        }
         // No sensitive value enters the audit trail, not even inside an AWS error message.
         let scrub = |s: &mut String| *s = crate::redact::scrub(s).into_owned();
         self.record.command_line.iter_mut().for_each(scrub);
@@ -242,6 +248,9 @@ impl Run {
         if let Some(l) = lease {
             let handle = l.handle.lock().await;
             match self.backend.unlock(&handle).await {
+                Ok(()) if self.record.interrupted => {
+                    sh.notice(&format!("released the lock {}", handle.info.id))
+                }
                 Ok(()) => {}
                 // Reported above (or now): the other run's lock stays.
                 Err(StateError::Lost(m)) if self.lost().is_some() => tracing::debug!("{m}"),
@@ -265,6 +274,7 @@ fn result_of(
     match outcome.map(|o| &o.result) {
         Some(Ok(())) => ("ok", None),
         Some(Err(e)) if e.code == "DependencyFailed" => ("skipped", Some(e.to_string())),
+        Some(Err(e)) if e.code == crate::apply::INTERRUPTED => ("interrupted", Some(e.to_string())),
         Some(Err(e)) => ("failed", Some(e.to_string())),
         None if wrote => ("interrupted", None),
         None if action == Action::Conflict => ("refused", None),
@@ -353,7 +363,8 @@ async fn acquire(s: &Session, mut info: LockInfo, sh: &Shell) -> Result<LockHand
                     ))
                 });
                 task.set_message(&format!("{}s left", left.as_secs() + 1));
-                tokio::time::sleep(POLL.min(left)).await;
+                crate::interrupt::sleep(POLL.min(left)).await;
+                crate::interrupt::check("while waiting for the lock")?;
             }
             Err(e) => return Err(state_failure(e)),
         }

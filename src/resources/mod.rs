@@ -8,7 +8,10 @@
 //!   so the engine can diff the two attribute by attribute.
 //! * `observe` never changes anything. It reports absence as `state: None`, not as an error.
 //! * `create` converges from nothing and is repeat-safe: "already exists" is success only for a
-//!   resource that carries our ownership tags (`novactl:address`, `novactl:environment`).
+//!   resource that carries our ownership tags (`novactl:address`, `novactl:environment`), or
+//!   that the create's own call made before its answer was lost (the SDK resends every call
+//!   after a dropped connection, writes included: [`crate::aws::retry`]). A create that
+//!   cannot tell (an AWS-assigned id, as CreateKey's) cleans up its own second copy.
 //! * `update` is told which top-level attributes differ and writes only those. It must reach
 //!   the desired state from whatever it finds (it is never told why it runs).
 //! * `delete` treats "not found" as success, and deletes only the parts it observes (no

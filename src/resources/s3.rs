@@ -29,7 +29,9 @@
 //! that dies between the two leaves an untagged bucket, which the next plan reports as a
 //! conflict; `apply --adopt s3.<name>` takes it over. (In us-east-1 AWS answers a repeated
 //! CreateBucket from the owning account with 200, so `create` cannot tell such a bucket from
-//! its own; it relies on `observe` having reported the name free.)
+//! its own; it relies on `observe` having reported the name free.) Elsewhere a resent
+//! CreateBucket (its first answer lost) meets `BucketAlreadyOwnedByYou`; a bucket with no tag
+//! set at that moment is the call's own ([`crate::aws::Attempts`] says it was resent).
 //!
 //! # Errors matched by code
 //! The S3 model declares no typed errors for missing bucket configuration
@@ -61,7 +63,7 @@ use super::{
     desired_tags, from_desired, owner_from_tags, tags_json, Ctx, Decl, DeleteTarget, Found,
     Observed, Owner, Reconciler,
 };
-use crate::aws::AwsError;
+use crate::aws::{Attempts, AwsError};
 use crate::spec::model::{AccessLogging, Bucket};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
@@ -352,17 +354,23 @@ impl Reconciler for S3 {
                     .build(),
             );
         }
-        let existed = match req.send().await {
+        let tries = Attempts::default();
+        let existed = match req.customize().interceptor(tries.clone()).send().await {
             Ok(_) => false,
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|se| se.is_bucket_already_owned_by_you()) =>
             {
-                // Ours only if it carries our tags; anything else in this account is left alone.
-                let tags = bucket_tags(s3, &d.name).await?.unwrap_or_else(|| json!({}));
-                if let Owner::Foreign { reason } =
-                    owner_from_tags(&tags, &decl.address, cx.environment)
-                {
+                // Ours if it carries our tags, or if it has none and this very call was sent
+                // again after a lost answer (the lost attempt made it; tags come next).
+                // Anything else in this account is left alone.
+                let tags = bucket_tags(s3, &d.name).await?;
+                let own_attempt = tries.retried() && tags.is_none();
+                let tags = tags.unwrap_or_else(|| json!({}));
+                if let (Owner::Foreign { reason }, false) = (
+                    owner_from_tags(&tags, &decl.address, cx.environment),
+                    own_attempt,
+                ) {
                     return Err(AwsError::local(
                         "s3:CreateBucket",
                         "BucketAlreadyOwnedByYou",
@@ -373,7 +381,7 @@ impl Reconciler for S3 {
                         ),
                     ));
                 }
-                true
+                !own_attempt
             }
             Err(e)
                 if e.as_service_error()

@@ -704,6 +704,17 @@ impl Hosting<'_> {
                     ),
                 ));
             }
+            if crate::interrupt::stopping() {
+                return Err(AwsError::local(
+                    "sagemaker:WaitInService",
+                    crate::apply::INTERRUPTED,
+                    format!(
+                        "stopped waiting for {} ({name}, status {}); it is left as it is and the \
+                         next apply resumes from there",
+                        self.address, now.status
+                    ),
+                ));
+            }
             if elapsed >= w.budget {
                 return Err(AwsError::local(
                     "sagemaker:WaitInService",
@@ -716,7 +727,7 @@ impl Hosting<'_> {
                     ),
                 ));
             }
-            tokio::time::sleep(poll.min(w.budget.saturating_sub(elapsed))).await;
+            crate::interrupt::sleep(poll.min(w.budget.saturating_sub(elapsed))).await;
             poll = (poll * 2).min(w.max_poll);
         }
     }
@@ -771,7 +782,11 @@ impl Hosting<'_> {
         if let Some(n) = &now {
             if n.status == EndpointStatus::Failed.as_str() {
                 // A failed endpoint cannot be updated and serves nothing: recreate it.
-                tracing::warn!(address = self.address, reason = ?n.failure_reason, "recreating a Failed endpoint");
+                tracing::warn!(
+                    address = self.address,
+                    reason = n.failure_reason.as_deref().unwrap_or("none given"),
+                    "recreating a Failed endpoint"
+                );
                 self.delete_endpoint(&d.name, w).await?;
                 now = None;
             }
@@ -779,14 +794,21 @@ impl Hosting<'_> {
         let now = match now {
             None => {
                 self.ensure_config(d).await?;
-                self.sm
+                if let Err(e) = self
+                    .sm
                     .create_endpoint()
                     .endpoint_name(&d.name)
                     .endpoint_config_name(&d.config_name)
                     .set_tags(Some(sm_tags(&d.tags)))
                     .send()
                     .await
-                    .map_err(AwsError::from_sdk("sagemaker:CreateEndpoint"))?;
+                {
+                    // "Already exists" is an untyped ValidationException: look. An endpoint of
+                    // ours by this name was made by an attempt whose answer was lost.
+                    if !self.is_ours(&d.name).await? {
+                        return Err(AwsError::from_err("sagemaker:CreateEndpoint", e));
+                    }
+                }
                 crate::faults::point("sagemaker.after_create_endpoint", self.address)?;
                 let n = self.wait_in_service(&d.name, w, &progress).await?;
                 self.verify_serves(&n, &d.config_name)?;
@@ -874,11 +896,26 @@ impl Hosting<'_> {
             }
             req = req.data_capture_config(dc.build());
         }
-        req.send()
-            .await
-            .map_err(AwsError::from_sdk("sagemaker:CreateEndpointConfig"))?;
+        if let Err(e) = req.send().await {
+            // An attempt whose answer was lost may have made it (the error is untyped): look.
+            if !self.our_configs(&d.name).await?.contains(&d.config_name) {
+                return Err(AwsError::from_err("sagemaker:CreateEndpointConfig", e));
+            }
+        }
         crate::faults::point("sagemaker.after_create_endpoint_config", self.address)?;
         Ok(())
+    }
+
+    /// Is there an endpoint `name` tagged with this address and environment?
+    async fn is_ours(&self, name: &str) -> Result<bool, AwsError> {
+        let Some(now) = self.endpoint_now(name).await? else {
+            return Ok(false);
+        };
+        let tags = list_tags(self.sm, &now.arn).await?;
+        Ok(
+            tags.get(TAG_ADDRESS).and_then(Value::as_str) == Some(self.address)
+                && tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) == Some(self.environment),
+        )
     }
 
     /// Config versions of endpoint `name` tagged with this address and environment.

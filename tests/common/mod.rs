@@ -118,6 +118,163 @@ impl Emulator {
     }
 }
 
+impl Emulator {
+    /// `POST /moto-api/reset`: wipes every service's state (never faulted or delayed).
+    pub fn reset(&self) {
+        let (status, body) = http(&self.endpoint, "POST", "/moto-api/reset", "");
+        assert!(status < 300, "moto reset answered {status}: {body}");
+    }
+
+    /// The launcher's fault settings and counts (`GET /novactl-api/faults`), after applying
+    /// `change` when given (`POST`; e.g. `{"rate": 0}` or a `script` of faults).
+    pub fn faults(&self, change: Option<serde_json::Value>) -> serde_json::Value {
+        let (status, body) = match change {
+            Some(c) => http(
+                &self.endpoint,
+                "POST",
+                "/novactl-api/faults",
+                &c.to_string(),
+            ),
+            None => http(&self.endpoint, "GET", "/novactl-api/faults", ""),
+        };
+        assert_eq!(status, 200, "/novactl-api/faults: {body}");
+        serde_json::from_str(&body).expect("fault counts are JSON")
+    }
+}
+
+/// One plain HTTP/1.1 request to the emulator's control endpoints: (status, body).
+fn http(endpoint: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let host = endpoint.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).expect("connect to the emulator");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send the request");
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).expect("read the answer");
+    let status = reply
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Every setting novactl makes on a bucket is there: SSE-KMS with a key and the bucket key (or
+/// SSE-S3 for the access-log bucket), versioning on, all four public-access blocks, the
+/// TLS-only policy, the ownership tags.
+pub async fn assert_bucket_configured(s3: &aws_sdk_s3::Client, bucket: &str) {
+    let enc = s3
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{bucket}: no encryption: {e:?}"));
+    let rule = enc
+        .server_side_encryption_configuration()
+        .and_then(|c| c.rules().first())
+        .unwrap_or_else(|| panic!("{bucket}: no encryption rule"));
+    let default = rule.apply_server_side_encryption_by_default().unwrap();
+    match default.sse_algorithm().as_str() {
+        "aws:kms" => {
+            assert!(default.kms_master_key_id().is_some(), "{bucket}: KMS key");
+            assert_eq!(
+                rule.bucket_key_enabled(),
+                Some(true),
+                "{bucket}: bucket key"
+            );
+        }
+        // The access-log bucket: S3 delivers server access logs only to SSE-S3 buckets.
+        other => assert_eq!(other, "AES256", "{bucket}: encryption"),
+    }
+    let v = s3
+        .get_bucket_versioning()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        v.status(),
+        Some(&aws_sdk_s3::types::BucketVersioningStatus::Enabled),
+        "{bucket}: versioning"
+    );
+    let pab = s3
+        .get_public_access_block()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{bucket}: no public access block: {e:?}"))
+        .public_access_block_configuration
+        .unwrap();
+    for (what, v) in [
+        ("block_public_acls", pab.block_public_acls),
+        ("ignore_public_acls", pab.ignore_public_acls),
+        ("block_public_policy", pab.block_public_policy),
+        ("restrict_public_buckets", pab.restrict_public_buckets),
+    ] {
+        assert_eq!(v, Some(true), "{bucket}: {what}");
+    }
+    let policy = s3
+        .get_bucket_policy()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{bucket}: no policy: {e:?}"))
+        .policy
+        .unwrap_or_default();
+    assert!(policy.contains("aws:SecureTransport"), "{bucket}: {policy}");
+    let tags = s3.get_bucket_tagging().bucket(bucket).send().await.unwrap();
+    assert!(
+        tags.tag_set().iter().any(|t| t.key() == "novactl:address"),
+        "{bucket}: ownership tags"
+    );
+}
+
+/// The shipped `environments/local.yaml`: the seed's whole primary stack (15 resources).
+pub fn local_spec() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(root.join("environments/local.yaml")).unwrap()
+}
+
+/// The buckets of `local_spec()`.
+pub const LOCAL_BUCKETS: [&str; 5] = [
+    "novamind-local-models",
+    "novamind-local-logs",
+    "novamind-local-results",
+    "novamind-local-cloudtrail",
+    "novamind-local-access-logs",
+];
+
+/// How many resources `novactl validate` counts in `p`'s spec.
+pub fn resource_count(p: &Project) -> usize {
+    let r = novactl(None, &["validate", "-e", p.spec.to_str().unwrap()]).expect_code(0);
+    r.stdout
+        .split("valid (")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a resource count in {}", r.stdout))
+}
+
+/// Retries a novactl run reported ("...; N were retries)"), 0 when none.
+pub fn retries(r: &Run) -> u64 {
+    r.stderr
+        .lines()
+        .rfind(|l| l.contains("AWS calls ("))
+        .and_then(|l| l.split("; ").nth(1))
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
 impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.child.kill();
