@@ -81,9 +81,9 @@ fn check_regions(model: &Model, used: &[String]) -> Result<(), Failure> {
             } else {
                 "dr.region"
             };
-            return Err(Failure::Spec(
-                spec.error(key, format!("{why}; nothing was read or changed")),
-            ));
+            return Err(spec
+                .error(key, format!("{why}; nothing was read or changed"))
+                .into());
         }
     }
     Ok(())
