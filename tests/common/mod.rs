@@ -69,21 +69,6 @@ impl Emulator {
             .await
     }
 
-    /// Wipes all emulated state (`POST /moto-api/reset`).
-    pub fn reset(&self) {
-        use std::io::{Read, Write};
-        let addr = self.endpoint.trim_start_matches("http://");
-        let mut s = std::net::TcpStream::connect(addr).expect("connect to the emulator");
-        write!(
-            s,
-            "POST /moto-api/reset HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut reply = String::new();
-        s.read_to_string(&mut reply).unwrap();
-        assert!(reply.starts_with("HTTP/1.1 200"), "reset: {reply}");
-    }
-
     pub async fn s3(&self, region: &str) -> aws_sdk_s3::Client {
         let conf = self.sdk(region).await;
         aws_sdk_s3::Client::from_conf(
