@@ -13,7 +13,7 @@ use crate::graph::Graph;
 use crate::plan::{diff, Action, Change, Plan, FORMAT_VERSION};
 use crate::resources::{self, Ctx, Decl, Observed, Owner, Reconciler};
 use crate::spec::render::{Renderer, UNKNOWN};
-use crate::spec::{LoadedSpec, SpecError};
+use crate::spec::{LoadedSpec, SpecError, SpecErrors};
 use crate::state::Intent;
 
 /// Stand-in account id for `validate`, which makes no AWS call.
@@ -26,27 +26,36 @@ pub struct Model {
     pub decls: Vec<Decl>,
     pub graph: Graph,
     pub digest: String,
+    /// Every sensitive value of the spec as rendered (see [`crate::redact`]); a run registers
+    /// them so that no output shows them.
+    pub sensitive_values: Vec<String>,
     kinds: HashMap<&'static str, &'static dyn Reconciler>,
 }
 
 impl Model {
     /// Builds and fully checks the model: identities, references, every template rendered
     /// (unknown attributes as placeholders), no cycles, no duplicate names. No AWS call.
-    pub fn build(spec: LoadedSpec, account_id: &str) -> Result<Model, SpecError> {
+    ///
+    /// Every error a stage finds is reported (in file order, capped): first the resources'
+    /// own checks (`decls`), then references, names, cycles and templates. A stage runs only
+    /// when the one before it found nothing, so no error is a consequence of another.
+    pub fn build(spec: LoadedSpec, account_id: &str) -> Result<Model, SpecErrors> {
         let registry = resources::registry();
         let kinds: HashMap<&'static str, &'static dyn Reconciler> =
             registry.iter().map(|k| (k.kind(), *k)).collect();
         let base = base_context(&spec, account_id);
+        let mut errs = SpecErrors::default();
         let mut decls = Vec::new();
-        {
-            let r = Renderer::new(&spec, &base);
-            for k in &registry {
-                decls.extend(k.decls(&spec, &r)?);
-            }
+        for k in &registry {
+            decls.extend(decls_of(*k, &spec, &base, &mut errs));
         }
+        errs.into_result()?;
+        let mut errs = SpecErrors::default();
         // Template references anywhere in a resource's part of the spec are dependencies.
         let raw: serde_yaml::Value = serde_yaml::from_str(&spec.text).unwrap_or_default();
         let defined: Vec<String> = decls.iter().map(|d| d.address.clone()).collect();
+        // (address, dependency) -> the key whose value holds the reference.
+        let mut ref_keys: HashMap<(String, String), String> = HashMap::new();
         for d in &mut decls {
             let Some(sub) = yaml_at(&raw, &d.spec_path) else {
                 continue;
@@ -54,17 +63,35 @@ impl Model {
             let mut leaves = Vec::new();
             string_leaves(sub, &d.spec_path, &mut leaves);
             for (key, text) in leaves {
-                for dep in crate::spec::render::refs_in(&text) {
+                for (dep, attr) in crate::spec::render::refs_with_attributes(&text) {
                     if !defined.contains(&dep) {
-                        return Err(spec.error(
+                        errs.push(spec.error(
                             &key,
                             format!(
                                 "refers to `{dep}`, which the spec does not define (defined: {})",
                                 defined.join(", ")
                             ),
                         ));
+                        continue;
                     }
-                    if dep != d.address && !d.deps.contains(&dep) {
+                    if dep == d.address {
+                        let late = kinds[d.kind].late_outputs();
+                        if let Some(a) = attr.as_deref().filter(|a| late.contains(a)) {
+                            errs.push(spec.error(
+                                &key,
+                                format!(
+                                    "refers to {dep}.{a}, an attribute of this same resource that \
+                                     exists only once it is created: a reference cycle (use a \
+                                     value known from the spec, or another resource's)"
+                                ),
+                            ));
+                        }
+                        continue;
+                    }
+                    ref_keys
+                        .entry((d.address.clone(), dep.clone()))
+                        .or_insert_with(|| key.clone());
+                    if !d.deps.contains(&dep) {
                         d.deps.push(dep);
                     }
                 }
@@ -75,38 +102,71 @@ impl Model {
         for d in &decls {
             for dep in &d.deps {
                 if !defined.contains(dep) {
-                    return Err(undefined_dep(&spec, &raw, d, dep, &defined));
+                    errs.push(undefined_dep(&spec, &raw, d, dep, &defined));
                 }
             }
         }
-        check_duplicates(&spec, &decls)?;
+        check_duplicates(&spec, &decls, &mut errs);
+        for cycle in crate::graph::cycles(&decls) {
+            let names: Vec<&str> = cycle.iter().map(|&i| decls[i].address.as_str()).collect();
+            let (first, second) = (&decls[cycle[0]], &decls[cycle[1 % cycle.len()]]);
+            let key = ref_keys
+                .get(&(first.address.clone(), second.address.clone()))
+                .cloned()
+                .unwrap_or_else(|| first.spec_path.clone());
+            errs.push(spec.error(
+                &key,
+                format!(
+                    "a reference cycle: {} -> {}; each needs the other to exist first",
+                    names.join(" -> "),
+                    names[0]
+                ),
+            ));
+        }
         let buckets: Vec<String> = decls
             .iter()
             .filter(|d| d.kind == "s3")
             .map(|d| d.identity.clone())
             .collect();
-        crate::state::check_config(&spec, &buckets)?;
+        if let Err(e) = crate::state::check_config(&spec, &buckets) {
+            errs.push(e);
+        }
+        errs.into_result()?;
         let graph = Graph::build(&spec, &decls)?;
         let files: Vec<_> = decls
             .iter()
             .flat_map(|d| d.template_files.iter().cloned())
             .collect();
         let digest = spec.digest(&files);
-        let model = Model {
+        let mut model = Model {
             spec,
             account_id: account_id.to_string(),
             decls,
             graph,
             digest,
+            sensitive_values: Vec::new(),
             kinds,
         };
         // Render every resource with placeholders for what is not known yet: catches bad
         // templates and dangling references before any AWS call.
         let ctx = model.context(&HashMap::new(), true);
         let r = Renderer::new(&model.spec, &ctx);
+        let mut errs = SpecErrors::default();
+        let mut secrets = Vec::new();
         for d in &model.decls {
-            model.kind(d.kind).desired(&model.spec, d, &r)?;
+            match model.kind(d.kind).desired(&model.spec, d, &r) {
+                Ok(v) => {
+                    let marked = resources::marked_sensitive(&model.spec.spec, &d.address);
+                    crate::redact::values_of(&v, &marked, &mut secrets);
+                }
+                Err(e) => errs.push(e),
+            }
         }
+        errs.into_result()?;
+        let vars = serde_json::to_value(&model.spec.spec.vars).unwrap_or(Value::Null);
+        crate::redact::values_of(&vars, &model.spec.spec.sensitive_vars, &mut secrets);
+        secrets.retain(|s| !s.contains(UNKNOWN));
+        model.sensitive_values = secrets;
         Ok(model)
     }
 
@@ -282,7 +342,7 @@ fn yaml_at<'a>(v: &'a serde_yaml::Value, path: &str) -> Option<&'a serde_yaml::V
     path.split('.').try_fold(v, |cur, seg| cur.get(seg))
 }
 
-fn check_duplicates(spec: &LoadedSpec, decls: &[Decl]) -> Result<(), SpecError> {
+fn check_duplicates(spec: &LoadedSpec, decls: &[Decl], errs: &mut SpecErrors) {
     let mut seen: BTreeMap<(String, String), &Decl> = BTreeMap::new();
     for d in decls {
         // Bucket names and IAM names are global; the rest are per region.
@@ -290,17 +350,74 @@ fn check_duplicates(spec: &LoadedSpec, decls: &[Decl]) -> Result<(), SpecError> 
             "s3" | "iam" => d.kind.to_string(),
             k => format!("{k}@{}", d.region),
         };
-        if let Some(first) = seen.insert((scope, d.identity.clone()), d) {
-            return Err(spec.error(
+        if let Some(first) = seen.get(&(scope.clone(), d.identity.clone())) {
+            errs.push(spec.error(
                 &d.identity_key,
                 format!(
                     "`{}` is also the name of {}: two resources cannot share one name",
                     d.identity, first.address
                 ),
             ));
+        } else {
+            seen.insert((scope, d.identity.clone()), d);
         }
     }
-    Ok(())
+}
+
+/// The resources of one kind. A kind's `decls` stops at its first error; to find the errors of
+/// every resource, the failing resource is left out of the spec that kind sees and `decls` runs
+/// again, until it succeeds, the error cap is reached, or the error names no resource entry.
+fn decls_of(
+    k: &dyn Reconciler,
+    spec: &LoadedSpec,
+    base: &Value,
+    errs: &mut SpecErrors,
+) -> Vec<Decl> {
+    let mut cur = std::borrow::Cow::Borrowed(spec);
+    loop {
+        let r = Renderer::new(&cur, base);
+        let e = match k.decls(&cur, &r) {
+            Ok(d) => return d,
+            Err(e) => e,
+        };
+        errs.push(e.clone());
+        if errs.full() {
+            return Vec::new();
+        }
+        match without_entry(&cur.spec, &e.key) {
+            Some(rest) => cur.to_mut().spec = rest,
+            None => return Vec::new(),
+        }
+    }
+}
+
+/// Sections whose entries are resources (`<section>.<name>`).
+const RESOURCE_SECTIONS: &[&str] = &[
+    "kms",
+    "s3",
+    "iam",
+    "sns",
+    "cloudtrail",
+    "sagemaker.models",
+    "sagemaker.endpoints",
+    "cloudwatch.alarms",
+    "cloudwatch.dashboards",
+];
+
+/// `spec` without the resource entry `key` lies in; `None` when the key is in no entry.
+fn without_entry(spec: &crate::spec::Spec, key: &str) -> Option<crate::spec::Spec> {
+    let section = RESOURCE_SECTIONS
+        .iter()
+        .filter(|s| key.starts_with(&format!("{s}.")))
+        .max_by_key(|s| s.len())?;
+    let name = key[section.len() + 1..].split('.').next()?;
+    let mut v = serde_json::to_value(spec).ok()?;
+    let mut map = &mut v;
+    for seg in section.split('.') {
+        map = map.get_mut(seg)?;
+    }
+    map.as_object_mut()?.remove(name)?;
+    serde_json::from_value(v).ok()
 }
 
 /// A live resource discovery found: (kind, region, observed).
@@ -487,7 +604,7 @@ pub fn delete_change(
     o: &Observed,
     reason: String,
 ) -> Change {
-    Change {
+    let mut c = Change {
         address,
         kind: kind.to_string(),
         action: Action::Delete,
@@ -496,9 +613,13 @@ pub fn delete_change(
         physical_id: o.physical_id.clone(),
         attributes: Vec::new(),
         before: o.state.clone(),
+        before_digest: None,
         after: None,
         depends_on: Vec::new(),
-    }
+        refused: None,
+    };
+    c.redact(&[]);
+    c
 }
 
 /// The address a plan gives an extra copy of `address` (live, tagged with `address`, but not
@@ -565,6 +686,8 @@ pub fn make_plan(
             before: o.and_then(|o| o.state.clone()),
             after: Some(desired.clone()),
             depends_on: deps,
+            refused: None,
+            before_digest: None,
         };
         match (o.and_then(|o| o.state.as_ref()), o) {
             (None, _) => {
@@ -633,6 +756,10 @@ pub fn make_plan(
             }
             (Some(_), None) => unreachable!("state implies an observation"),
         }
+        if c.action == Action::Replace && resources::protected(&model.spec.spec, &d.address) {
+            c.refused = Some(protected_refusal(model, &d.address, "replace"));
+        }
+        c.redact(&resources::marked_sensitive(&model.spec.spec, &d.address));
         changes.push(c);
     }
     // Resources of ours that left the spec: deleted, last, in reverse kind rank.
@@ -657,6 +784,7 @@ pub fn make_plan(
         )
     });
     for ((kind, region, o), extra) in gone {
+        let left_the_spec = extra.is_none();
         let (address, reason) = match extra {
             None => (
                 o.address.clone(),
@@ -683,7 +811,16 @@ pub fn make_plan(
                 ),
             ),
         };
-        changes.push(delete_change(address, kind, region, o, reason));
+        let mut c = delete_change(address, kind, region, o, reason);
+        if left_the_spec && resources::tagged_protected(o.state.as_ref()) {
+            c.refused = Some(format!(
+                "it is protected (tag {}=true, from `protect: true` when it was last applied): \
+                 to delete it, put it back in the spec with `protect: false`, apply, then \
+                 remove it",
+                resources::TAG_PROTECT
+            ));
+        }
+        changes.push(c);
     }
     if !opts.targets.is_empty() {
         let mut keep: Vec<usize> = Vec::new();
@@ -725,6 +862,18 @@ pub fn make_plan(
             .map(String::from)
             .collect(),
     })
+}
+
+/// The refusal of a delete or replace of a resource the spec protects: names the key to
+/// change, with its line.
+pub fn protected_refusal(model: &Model, address: &str, what: &str) -> String {
+    let key = resources::protect_key(address);
+    let at = model.spec.error(&key, "");
+    let line = at.line.map(|l| format!(":{l}")).unwrap_or_default();
+    format!(
+        "{address} is protected: set `protect: false` at {key} ({}{line}) to allow the {what}",
+        model.spec.path.display()
+    )
 }
 
 /// Why a saved plan may no longer be applied, or `None` when it still holds.
@@ -773,6 +922,11 @@ pub fn staleness(saved: &Plan, fresh: &Plan) -> Option<String> {
                         c.address,
                         moved.join(", ")
                     ));
+                } else if c.before_digest != f.before_digest {
+                    why.push(format!(
+                        "{}: a sensitive value changed since the plan",
+                        c.address
+                    ));
                 }
             }
         }
@@ -786,5 +940,136 @@ pub fn staleness(saved: &Plan, fresh: &Plan) -> Option<String> {
         None
     } else {
         Some(why.join("\n  "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> Model {
+        let spec = LoadedSpec::from_text(
+            std::path::Path::new("/tmp/t.yaml"),
+            "environment: t\nregion: us-east-1\nkms:\n  k:\n    alias: alias/k\ns3:\n  a:\n    name: bucket-a\n    kms_key: k\n  b:\n    name: bucket-b\n    kms_key: k\n".into(),
+        )
+        .unwrap();
+        Model::build(spec, "123456789012").unwrap()
+    }
+
+    fn live(address: &str, name: &str, tags: Value) -> Observed {
+        Observed {
+            address: address.into(),
+            physical_id: name.into(),
+            state: Some(json!({"name": name, "tags": tags})),
+            owner: Owner::Foreign {
+                reason: "test".into(),
+            },
+            outputs: json!({}),
+        }
+    }
+
+    fn intent(address: &str, kind: &str, identity: &str) -> Intent {
+        Intent {
+            address: address.into(),
+            kind: kind.into(),
+            region: "us-east-1".into(),
+            identity: identity.into(),
+            run_id: "r1".into(),
+            time: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn only_an_untagged_resource_with_a_matching_open_intent_becomes_ours() {
+        let m = model();
+        let mut obs = Observations {
+            by_address: HashMap::from([
+                // Untagged, intent for this address and name: ours to finish.
+                ("s3.a".to_string(), live("s3.a", "bucket-a", json!({}))),
+                // Untagged, but the intent names another bucket: still foreign.
+                ("s3.b".to_string(), live("s3.b", "bucket-b", json!({}))),
+                // Tagged as someone else's address: an intent does not make it ours.
+                (
+                    "kms.k".to_string(),
+                    live("kms.k", "alias/k", json!({"novactl:address": "kms.other"})),
+                ),
+            ]),
+            orphans: Vec::new(),
+            intents: HashMap::new(),
+            journaled: HashSet::new(),
+        };
+        apply_journal(
+            &m,
+            &mut obs,
+            vec![
+                intent("s3.a", "s3", "bucket-a"),
+                intent("s3.b", "s3", "bucket-old"),
+                intent("kms.k", "kms", "alias/k"),
+                intent("s3.gone", "s3", "bucket-gone"),
+            ],
+        );
+        assert_eq!(obs.by_address["s3.a"].owner, Owner::Ours);
+        assert!(matches!(
+            obs.by_address["s3.b"].owner,
+            Owner::Foreign { .. }
+        ));
+        assert!(matches!(
+            obs.by_address["kms.k"].owner,
+            Owner::Foreign { .. }
+        ));
+        assert_eq!(obs.journaled, HashSet::from(["s3.a".to_string()]));
+        assert_eq!(
+            obs.intents.len(),
+            4,
+            "every open intent is kept, to be closed"
+        );
+    }
+
+    #[test]
+    fn extra_copies_get_their_own_address_and_a_rename_takes_the_first() {
+        let m = model();
+        let ours = |name: &str| Observed {
+            owner: Owner::Ours,
+            ..live(
+                "s3.a",
+                name,
+                json!({"novactl:address": "s3.a", "novactl:environment": "t"}),
+            )
+        };
+        // s3.a is absent under its spec name; two buckets tagged s3.a exist.
+        let obs = Observations {
+            by_address: HashMap::from([("s3.a".to_string(), Observed::absent("s3.a"))]),
+            orphans: vec![
+                ("s3", "us-east-1".into(), ours("old-b")),
+                ("s3", "us-east-1".into(), ours("old-a")),
+            ],
+            intents: HashMap::new(),
+            journaled: HashSet::new(),
+        };
+        let plan = make_plan(
+            &m,
+            &obs,
+            &PlanOptions {
+                adopt: &[],
+                targets: &[],
+                spec_file: "t.yaml".into(),
+                last_applied: &HashMap::new(),
+            },
+        )
+        .unwrap();
+        let by: HashMap<&str, &Change> = plan
+            .changes
+            .iter()
+            .map(|c| (c.address.as_str(), c))
+            .collect();
+        assert_eq!(by["s3.a"].action, Action::Replace);
+        assert_eq!(
+            by["s3.a"].physical_id, "old-a",
+            "the first by name is the rename"
+        );
+        let extra = by["s3.a#old-b"];
+        assert_eq!(extra.action, Action::Delete);
+        assert!(extra.reason.starts_with("EXTRA COPY"), "{}", extra.reason);
+        assert_eq!(base_address("s3.a#old-b"), "s3.a");
     }
 }

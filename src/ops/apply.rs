@@ -8,7 +8,7 @@ use crate::cli::Global;
 use crate::commands::Common;
 use crate::engine::{self, Observations};
 use crate::ops::run::Run;
-use crate::ops::session::{confirm, finish, warn_deletes, Session};
+use crate::ops::session::{confirm, finish, refuse_refused, warn_deletes, Session};
 use crate::ops::show::read_plan;
 use crate::ops::Failure;
 use crate::plan::{render, Action, Change, Plan};
@@ -24,6 +24,7 @@ pub struct Options {
 }
 
 pub async fn apply(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
+    let _graceful = crate::interrupt::graceful();
     // A saved plan names its spec (and region): `apply PLAN` needs no -e.
     let saved = o.plan_file.as_deref().map(read_plan).transpose()?;
     let g = match (&saved, &o.plan_file) {
@@ -38,11 +39,12 @@ pub async fn apply(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Fail
         o.allow_noncompliant,
         sh,
     )?;
+    crate::interrupt::check("before taking the lock")?;
     // The lock comes before the plan: a run that waited for another sees what it did.
     let mut run = Run::begin(&s, "apply", sh).await?;
     run.record.notes.extend(notes);
     let result = apply_locked(&s, &mut run, o, saved, sh).await;
-    run.end(if result.is_ok() { 0 } else { 1 }, sh).await;
+    run.end(Failure::status_of(&result), sh).await;
     result
 }
 
@@ -86,10 +88,13 @@ async fn apply_locked(
 ) -> Result<ExitCode, Failure> {
     // A saved plan was reviewed when it was made: applying it does not ask again.
     let reviewed = saved.is_some();
-    let (plan, obs) = match (saved, &o.plan_file) {
-        (Some(saved), Some(file)) => saved_plan(s, o, saved, file).await?,
-        _ => s.plan(&o.common, &o.common.adopt).await?,
-    };
+    let (plan, obs) = crate::interrupt::or_stop("while planning", async {
+        match (saved, &o.plan_file) {
+            (Some(saved), Some(file)) => saved_plan(s, o, saved, file).await,
+            _ => s.plan(&o.common, &o.common.adopt).await,
+        }
+    })
+    .await?;
     if !sh.quiet {
         sh.out(&render::text(&plan, sh));
     }
@@ -110,7 +115,8 @@ async fn apply_locked(
             lines.join("\n")
         )));
     }
-    journal::settle(&run.ctx(s), &plan, &obs).await?;
+    refuse_refused(&plan, run, "apply")?;
+    journal::settle(&run.ctx(s), &s.model, &plan, &obs).await?;
     if !plan.has_changes() {
         run.save_last_applied(&s.model, &plan, &[], sh).await;
         if sh.quiet {

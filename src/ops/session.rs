@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::apply;
-use crate::aws::{Aws, Caller, Connect};
+use crate::aws::{regions, Aws, Caller, Connect, RetryPolicy};
 use crate::cli::Global;
 use crate::commands::Common;
 use crate::discovery::Mode;
 use crate::engine::{self, Model, Observations, PlanOptions, OFFLINE_ACCOUNT};
-use crate::ops::run::state_failure;
+use crate::ops::run::{state_failure, Run};
 use crate::ops::Failure;
 use crate::plan::{Action, Plan};
 use crate::resources::Ctx;
@@ -80,15 +80,25 @@ pub fn load(g: &Global) -> Result<Model, Failure> {
     Ok(Model::build(spec, &account)?)
 }
 
-/// Endpoint and profile: `--endpoint-url`, else the spec's `endpoint_url`.
-pub fn connect_of(g: &Global, spec: &LoadedSpec) -> Connect {
-    Connect {
-        endpoint_url: g
-            .endpoint_url
-            .clone()
-            .or_else(|| spec.spec.endpoint_url.clone()),
+/// Endpoint, profile and retry policy: `--endpoint-url`, else the spec's `endpoint_url`;
+/// `--max-attempts`, `AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE` (a bad value is a usage error).
+pub fn connect_of(g: &Global, spec: &LoadedSpec) -> Result<Connect, Failure> {
+    let (endpoint_url, endpoint_source) = match (&g.endpoint_url, &spec.spec.endpoint_url) {
+        (Some(u), _) => (Some(u.clone()), "--endpoint-url".to_string()),
+        (None, Some(u)) => (
+            Some(u.clone()),
+            format!("endpoint_url in {}", spec.path.display()),
+        ),
+        (None, None) => (None, String::new()),
+    };
+    let retry =
+        RetryPolicy::resolve(g.max_attempts, |k| std::env::var(k).ok()).map_err(Failure::Usage)?;
+    Ok(Connect {
+        endpoint_url,
+        endpoint_source,
         profile: g.profile.clone(),
-    }
+        retry,
+    })
 }
 
 pub fn warn_unreconciled(model: &Model, sh: &Shell) {
@@ -99,6 +109,26 @@ pub fn warn_unreconciled(model: &Model, sh: &Shell) {
             u.join(", ")
         ));
     }
+}
+
+/// Every region the spec uses must be one AWS has (unless an endpoint override is in force):
+/// a misspelt region is refused at its key before any call.
+fn check_regions(model: &Model, used: &[String]) -> Result<(), Failure> {
+    let extra = std::env::var(regions::EXTRA_ENV).ok();
+    let spec = &model.spec;
+    for r in used {
+        if let Some(why) = regions::check(r, extra.as_deref()) {
+            let key = if r == &spec.spec.region {
+                "region"
+            } else {
+                "dr.region"
+            };
+            return Err(spec
+                .error(key, format!("{why}; nothing was read or changed"))
+                .into());
+        }
+    }
+    Ok(())
 }
 
 /// A session against AWS: the checked model with the real account, and the clients.
@@ -124,7 +154,7 @@ impl Session {
         warn_unreconciled(&offline, sh);
         warn_region(g, &offline.spec, sh);
         let spec = offline.spec.clone();
-        let connect = connect_of(g, &spec);
+        let connect = connect_of(g, &spec)?;
         let state = state::open(&spec, &connect, &spec_path(g)?.display().to_string()).await;
         state.check_ready().await.map_err(state_failure)?;
         let mut s = Session::for_spec(g, spec, state).await?;
@@ -139,8 +169,12 @@ impl Session {
         spec: LoadedSpec,
         state: Arc<dyn Backend>,
     ) -> Result<Session, Failure> {
-        let connect = connect_of(g, &spec);
-        let regions = Model::build(spec.clone(), OFFLINE_ACCOUNT)?.regions();
+        let connect = connect_of(g, &spec)?;
+        let offline = Model::build(spec.clone(), OFFLINE_ACCOUNT)?;
+        let regions = offline.regions();
+        if connect.endpoint().is_none() {
+            check_regions(&offline, &regions)?;
+        }
         let aws = Aws::connect(&connect, &spec.spec.region, &regions).await;
         let caller = aws
             .caller()
@@ -157,6 +191,7 @@ impl Session {
             }
         }
         let model = Model::build(spec, &account)?;
+        crate::redact::register(model.sensitive_values.clone());
         let in_spec = model
             .decls
             .iter()
@@ -356,6 +391,31 @@ pub fn warn_deletes(plan: &Plan, sh: &Shell) {
     }
 }
 
+/// Stops a run whose plan has refused changes (protected resources, non-empty buckets, ...)
+/// before anything is changed, naming each and what to change. The run records the plan.
+pub fn refuse_refused(plan: &Plan, run: &mut Run, verb: &str) -> Result<(), Failure> {
+    let refused = plan.refused();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    run.record(plan, &[]);
+    let lines: Vec<String> = refused
+        .iter()
+        .map(|c| {
+            format!(
+                "  {}: {}",
+                c.address,
+                c.refused.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
+    Err(Failure::Reported(format!(
+        "refusing to {verb}: {} change(s) are refused; nothing was changed:\n{}",
+        refused.len(),
+        lines.join("\n")
+    )))
+}
+
 /// Asks for `yes` on a terminal unless `auto`; refuses without a terminal.
 pub fn confirm(auto: bool, sh: &Shell, what: &str) -> Result<(), Failure> {
     if auto {
@@ -366,11 +426,15 @@ pub fn confirm(auto: bool, sh: &Shell, what: &str) -> Result<(), Failure> {
             "not asking to {what}: standard input is not a terminal; pass --auto-approve"
         )));
     }
-    let answer = sh.ask(&format!(
+    let Some(answer) = sh.ask(&format!(
         "Do you want to {what}? Only 'yes' will be accepted:"
-    ));
+    )) else {
+        return Err(Failure::Interrupted(
+            "interrupted at the confirmation prompt; nothing was changed".into(),
+        ));
+    };
     if answer == "yes" {
-        Ok(())
+        crate::interrupt::check("after the confirmation")
     } else {
         Err(Failure::Reported("cancelled; nothing was changed".into()))
     }
@@ -385,10 +449,13 @@ pub fn finish(
     sh: &Shell,
     verb: &str,
 ) -> Result<ExitCode, Failure> {
-    let failed: Vec<&apply::Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
-    let ok = outcomes.len() - failed.len();
     sh.summary(&summary_table(plan, &outcomes, &sh.finished()));
     s.final_summary(sh);
+    if let Some(f) = interrupted(plan, &outcomes, verb) {
+        return Err(f);
+    }
+    let failed: Vec<&apply::Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
+    let ok = outcomes.len() - failed.len();
     if failed.is_empty() {
         sh.summary(&format!(
             "{verb} complete: {ok} resource(s) changed ({} create, {} update, {} replace, {} delete).",
@@ -430,6 +497,7 @@ pub fn summary_table(
         let result = match &o.result {
             Ok(()) => "ok".to_string(),
             Err(e) if e.code == "DependencyFailed" => "skipped".to_string(),
+            Err(e) if e.code == apply::INTERRUPTED => "interrupted".to_string(),
             Err(e) => format!("failed: {}", e.code),
         };
         let time = times
@@ -444,4 +512,56 @@ pub fn summary_table(
         t.add_row([c.address.clone(), action, result, time]);
     }
     t.trim_fmt()
+}
+
+/// After an interrupt that left changes undone: what finished, what was interrupted, what
+/// failed and what never started (`None` when nothing was left undone).
+fn interrupted(plan: &Plan, outcomes: &[apply::Outcome], verb: &str) -> Option<Failure> {
+    if !crate::interrupt::stopping() {
+        return None;
+    }
+    let (mut finished, mut cut, mut failed, mut never) = (vec![], vec![], vec![], vec![]);
+    for c in plan
+        .changes
+        .iter()
+        .filter(|c| !matches!(c.action, Action::NoOp | Action::Conflict))
+    {
+        let a = c.address.as_str();
+        match outcomes
+            .iter()
+            .find(|o| o.address == c.address)
+            .map(|o| &o.result)
+        {
+            Some(Ok(())) => finished.push(a.to_string()),
+            Some(Err(e)) if e.code == apply::INTERRUPTED => {
+                cut.push(format!("{a} ({})", e.message))
+            }
+            Some(Err(e)) if e.code == "DependencyFailed" => never.push(a.to_string()),
+            Some(Err(e)) => failed.push(format!("{a} ({e})")),
+            None => never.push(a.to_string()),
+        }
+    }
+    if cut.is_empty() && never.is_empty() {
+        return None;
+    }
+    let mut lines = vec![format!(
+        "{} interrupted: {} finished, {} interrupted, {} failed, {} never started; run it \
+         again to finish",
+        verb.to_lowercase(),
+        finished.len(),
+        cut.len(),
+        failed.len(),
+        never.len()
+    )];
+    for (label, list) in [
+        ("finished", &finished),
+        ("interrupted", &cut),
+        ("failed", &failed),
+        ("never started", &never),
+    ] {
+        if !list.is_empty() {
+            lines.push(format!("  {label}: {}", list.join(", ")));
+        }
+    }
+    Some(Failure::Interrupted(lines.join("\n")))
 }

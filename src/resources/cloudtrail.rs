@@ -637,6 +637,7 @@ impl Reconciler for LogGroup {
                     .is_some_and(|se| se.is_resource_already_exists_exception()) => {}
             Err(e) => return Err(AwsError::from_err("logs:CreateLogGroup", e)),
         }
+        crate::faults::point("logs.after_create_log_group", &decl.address)?;
         set_retention(cx, &decl.region, &d.name, d.retention_days).await?;
         ensure_role(cx, decl, &d.role).await?;
         for (name, f) in &d.metric_filters {
@@ -1192,6 +1193,7 @@ impl Reconciler for Trail {
                 Err(e) => return Err(AwsError::from_err("cloudtrail:CreateTrail", e)),
             }
         };
+        crate::faults::point("cloudtrail.after_create_trail", &decl.address)?;
         put_selectors(cx, &decl.region, &arn, &d.event_selectors).await?;
         set_logging(cx, &decl.region, &arn, d.logging).await?;
         Ok(json!({ "name": d.name, "arn": arn }))

@@ -269,17 +269,39 @@ impl Reconciler for Alarm {
             if let Some(t) = &a.treat_missing_data {
                 one_of(spec, &format!("{path}.treat_missing_data"), t, MISSING_DATA)?;
             }
-            if !(a.period == 10 || a.period == 30 || (a.period >= 60 && a.period % 60 == 0)) {
+            if !(matches!(a.period, 10 | 20 | 30) || (a.period >= 60 && a.period % 60 == 0)) {
                 return Err(spec.error(
                     &format!("{path}.period"),
                     format!(
-                        "{} is not a valid period: 10, 30 or a multiple of 60",
+                        "{} is not a valid period: 10, 20, 30 or a multiple of 60 seconds",
                         a.period
                     ),
                 ));
             }
             if a.evaluation_periods < 1 {
                 return Err(spec.error(&format!("{path}.evaluation_periods"), "must be at least 1"));
+            }
+            // CloudWatch: at most a day of evaluation for periods under an hour, else a week.
+            let window = i64::from(a.period) * i64::from(a.evaluation_periods);
+            let max = if a.period < 3600 { 86_400 } else { 604_800 };
+            if window > max {
+                return Err(spec.error(
+                    &format!("{path}.evaluation_periods"),
+                    format!(
+                        "{} periods of {} s evaluate {window} s; CloudWatch allows at most {max} s \
+                         ({})",
+                        a.evaluation_periods,
+                        a.period,
+                        if max == 86_400 {
+                            "one day, for periods under an hour"
+                        } else {
+                            "seven days"
+                        }
+                    ),
+                ));
+            }
+            if !a.threshold.is_finite() {
+                return Err(spec.error(&format!("{path}.threshold"), "must be a finite number"));
             }
             let mut deps = Vec::new();
             for (key, list) in action_lists(path, a) {
@@ -387,6 +409,7 @@ impl Reconciler for Alarm {
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
         let d: AlarmDesired = from_desired(&decl.address, desired)?;
         put_alarm(cx, &decl.region, &d, true).await?;
+        crate::faults::point("cloudwatch.after_put_alarm", &decl.address)?;
         Ok(json!({
             "name": d.name,
             "arn": alarm_arn(&decl.region, cx.account_id, &d.name),
@@ -800,6 +823,7 @@ impl Reconciler for Dashboard {
 
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
         put_dashboard(cx, decl, desired).await?;
+        crate::faults::point("cloudwatch.after_put_dashboard", &decl.address)?;
         Ok(json!({
             "name": decl.identity,
             "arn": dashboard_arn(cx.account_id, &decl.identity),

@@ -19,7 +19,7 @@ use super::{
     desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
     Found, Observed, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
 };
-use crate::aws::{ok_if_gone, AwsError};
+use crate::aws::{ok_if_gone, Attempts, AwsError};
 use crate::permissions::{perm, Implied, Perm};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
@@ -76,6 +76,9 @@ const KEYS: &str = "arn:aws:kms:{region}:{account}:key/*";
 const ALIAS: &str = "arn:aws:kms:{region}:{account}:{id}";
 
 pub struct Kms;
+
+/// Deletion window for a key that left the spec (the contract's default).
+const DEFAULT_WINDOW: u32 = 30;
 
 #[derive(Deserialize)]
 struct Desired {
@@ -207,7 +210,10 @@ impl Reconciler for Kms {
         if let Some(p) = &d.policy {
             req = req.policy(p.to_string());
         }
+        let tries = Attempts::default();
         let out = req
+            .customize()
+            .interceptor(tries.clone())
             .send()
             .await
             .map_err(AwsError::from_sdk("kms:CreateKey"))?;
@@ -216,6 +222,16 @@ impl Reconciler for Kms {
         })?;
         crate::faults::point("kms.after_create_key", &decl.address)?;
         let key_id = meta.key_id().to_string();
+        if tries.retried() {
+            remove_copies(
+                cx,
+                &decl.region,
+                &decl.address,
+                &key_id,
+                d.deletion_window_days,
+            )
+            .await?;
+        }
         if d.rotation {
             kms.enable_key_rotation()
                 .key_id(&key_id)
@@ -224,6 +240,7 @@ impl Reconciler for Kms {
                 .map_err(AwsError::from_sdk("kms:EnableKeyRotation"))?;
         }
         create_alias(cx, &decl.region, &d.alias, &key_id).await?;
+        crate::faults::point("kms.after_create_alias", &decl.address)?;
         Ok(outputs(&meta, &d.alias))
     }
 
@@ -243,11 +260,12 @@ impl Reconciler for Kms {
             match attr.as_str() {
                 "key_state" => {
                     if live["key_state"] == "PendingDeletion" {
-                        kms.cancel_key_deletion()
-                            .key_id(key_id)
-                            .send()
-                            .await
-                            .map_err(AwsError::from_sdk("kms:CancelKeyDeletion"))?;
+                        // No longer pending (a retry after a lost answer) is done.
+                        ok_if_gone(
+                            "kms:CancelKeyDeletion",
+                            kms.cancel_key_deletion().key_id(key_id).send().await,
+                            |se| se.is_kms_invalid_state_exception(),
+                        )?;
                     }
                     kms.enable_key()
                         .key_id(key_id)
@@ -327,7 +345,7 @@ impl Reconciler for Kms {
         let window = t
             .desired
             .and_then(|d| d["_deletion_window_days"].as_i64())
-            .unwrap_or(30) as i32;
+            .unwrap_or(DEFAULT_WINDOW as i64) as i32;
         if let Some(alias) = t.observed.state.as_ref().and_then(|s| s["alias"].as_str()) {
             ok_if_gone(
                 "kms:DeleteAlias",
@@ -335,7 +353,11 @@ impl Reconciler for Kms {
                 |se| se.is_not_found_exception(),
             )?;
         }
-        // Gone already, or already pending deletion, is done.
+        // Already pending deletion (as observed) is done; so is one that became so meanwhile.
+        let state = t.observed.state.as_ref();
+        if state.and_then(|s| s["key_state"].as_str()) == Some("PendingDeletion") {
+            return Ok(());
+        }
         ok_if_gone(
             "kms:ScheduleKeyDeletion",
             kms.schedule_key_deletion()
@@ -345,6 +367,13 @@ impl Reconciler for Kms {
                 .await,
             |se| se.is_not_found_exception() || se.is_kms_invalid_state_exception(),
         )
+    }
+
+    fn deleted_text(&self, spec: &LoadedSpec, decl: Option<&Decl>) -> String {
+        let days = decl
+            .and_then(|d| spec.spec.kms.get(&d.name))
+            .map_or(DEFAULT_WINDOW, |k| k.deletion_window_days);
+        format!("scheduled for deletion in {days} days (CancelKeyDeletion recovers it until then)")
     }
 
     fn tagging_types(&self) -> &'static [&'static str] {
@@ -465,8 +494,17 @@ async fn create_alias(
             if e.as_service_error()
                 .is_some_and(|se| se.is_already_exists_exception()) =>
         {
-            // The alias points at another key: move it only if that key is not live and ours
-            // would be lost otherwise — refuse instead, naming the alias.
+            // Already ours: an earlier attempt whose answer was lost made it.
+            let target = kms
+                .describe_key()
+                .key_id(alias)
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("kms:DescribeKey"))?;
+            if target.key_metadata().map(|m| m.key_id()) == Some(key_id) {
+                return Ok(());
+            }
+            // The alias points at another key: refuse, naming the alias.
             Err(AwsError::local(
                 "kms:CreateAlias",
                 "AlreadyExistsException",
@@ -592,11 +630,26 @@ async fn find_tagged_key(
     region: &str,
     address: &str,
 ) -> Result<Option<aws_sdk_kms::types::KeyMetadata>, AwsError> {
+    Ok(keys_tagged_for(cx, region, address, false)
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// Live keys (not pending deletion) tagged with `address` in this environment; `fresh` reads
+/// the tagging API now instead of the plan's discovery cache.
+async fn keys_tagged_for(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+    fresh: bool,
+) -> Result<Vec<aws_sdk_kms::types::KeyMetadata>, AwsError> {
     let candidates: Vec<(String, Value)> = match cx.cache {
         Some(cache) if cache.scan => tagged_keys(cx, region, &[]).await?,
-        Some(cache) => keys_of(cache.tagged(cx, region).await?),
-        None => keys_of(crate::discovery::tagged_resources(cx, region).await?),
+        Some(cache) if !fresh => keys_of(cache.tagged(cx, region).await?),
+        _ => keys_of(crate::discovery::tagged_resources(cx, region).await?),
     };
+    let mut out = Vec::new();
     for (id, tags) in candidates {
         if tags.get(TAG_ADDRESS).and_then(Value::as_str) != Some(address)
             || tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) != Some(cx.environment)
@@ -614,11 +667,46 @@ async fn find_tagged_key(
             .key_metadata;
         if let Some(m) = meta {
             if !matches!(m.key_state(), Some(KeyState::PendingDeletion)) {
-                return Ok(Some(m));
+                out.push(m);
             }
         }
     }
-    Ok(None)
+    Ok(out)
+}
+
+/// CreateKey is not idempotent: when the SDK sent it again because an answer was lost, the
+/// lost attempt may have made a key too. Such a copy carries our address tag and no alias
+/// (observe found no tagged key before this create); it is scheduled for deletion.
+async fn remove_copies(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+    kept: &str,
+    window: i32,
+) -> Result<(), AwsError> {
+    let kms = &cx.clients(region).kms;
+    for m in keys_tagged_for(cx, region, address, true).await? {
+        if m.key_id() == kept {
+            continue;
+        }
+        tracing::warn!(
+            address,
+            key = m.key_id(),
+            kept,
+            "CreateKey was sent again after a lost answer and made a second key; scheduling \
+             the copy for deletion"
+        );
+        ok_if_gone(
+            "kms:ScheduleKeyDeletion",
+            kms.schedule_key_deletion()
+                .key_id(m.key_id())
+                .pending_window_in_days(window)
+                .send()
+                .await,
+            |se| se.is_not_found_exception() || se.is_kms_invalid_state_exception(),
+        )?;
+    }
+    Ok(())
 }
 
 /// (key id, tags) of the KMS keys among tagging API results.

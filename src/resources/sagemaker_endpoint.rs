@@ -147,6 +147,13 @@ pub struct SagemakerEndpoint;
 
 const DIMENSION: &str = "sagemaker:variant:DesiredInstanceCount";
 
+/// Longest `timeout_minutes` novactl waits for an endpoint (a day).
+pub const MAX_TIMEOUT_MINUTES: u64 = 24 * 60;
+
+/// The target values Application Auto Scaling accepts for target tracking.
+const TARGET_VALUE_MIN: f64 = 8.515920e-109;
+const TARGET_VALUE_MAX: f64 = 1.174271e+108;
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Desired {
     pub name: String,
@@ -275,10 +282,13 @@ impl Reconciler for SagemakerEndpoint {
                     ),
                 ));
             }
-            if e.timeout_minutes == 0 {
+            if !(1..=MAX_TIMEOUT_MINUTES).contains(&e.timeout_minutes) {
                 return Err(spec.error(
                     &format!("{path}.timeout_minutes"),
-                    "must be at least 1 minute",
+                    format!(
+                        "{} is out of range: 1 to {MAX_TIMEOUT_MINUTES} minutes (a day)",
+                        e.timeout_minutes
+                    ),
                 ));
             }
             if let Some(dc) = &e.data_capture {
@@ -326,14 +336,26 @@ impl Reconciler for SagemakerEndpoint {
                         format!("max ({}) is below min ({})", a.max, a.min),
                     ));
                 }
-                if a.target_invocations_per_instance <= 0.0 {
+                let t = a.target_invocations_per_instance;
+                if !(TARGET_VALUE_MIN..=TARGET_VALUE_MAX).contains(&t) {
                     return Err(spec.error(
                         &format!("{key}.target_invocations_per_instance"),
-                        "must be above 0",
+                        format!(
+                            "{t} is out of range: Application Auto Scaling takes a target value \
+                             from {TARGET_VALUE_MIN:e} to {TARGET_VALUE_MAX:e}"
+                        ),
                     ));
                 }
-                if a.scale_in_cooldown < 0 || a.scale_out_cooldown < 0 {
-                    return Err(spec.error(&key, "cooldowns cannot be negative"));
+                for (k, v) in [
+                    ("scale_in_cooldown", a.scale_in_cooldown),
+                    ("scale_out_cooldown", a.scale_out_cooldown),
+                ] {
+                    if v < 0 {
+                        return Err(spec.error(
+                            &format!("{key}.{k}"),
+                            format!("{v} is out of range: a cooldown is 0 seconds or more"),
+                        ));
+                    }
                 }
             }
             out.push(Decl {
@@ -748,6 +770,17 @@ impl Hosting<'_> {
                     ),
                 ));
             }
+            if crate::interrupt::stopping() {
+                return Err(AwsError::local(
+                    "sagemaker:WaitInService",
+                    crate::apply::INTERRUPTED,
+                    format!(
+                        "stopped waiting for {} ({name}, status {}); it is left as it is and the \
+                         next apply resumes from there",
+                        self.address, now.status
+                    ),
+                ));
+            }
             if elapsed >= w.budget {
                 return Err(AwsError::local(
                     "sagemaker:WaitInService",
@@ -760,7 +793,7 @@ impl Hosting<'_> {
                     ),
                 ));
             }
-            tokio::time::sleep(poll.min(w.budget.saturating_sub(elapsed))).await;
+            crate::interrupt::sleep(poll.min(w.budget.saturating_sub(elapsed))).await;
             poll = (poll * 2).min(w.max_poll);
         }
     }
@@ -816,7 +849,11 @@ impl Hosting<'_> {
         if let Some(n) = &now {
             if n.status == EndpointStatus::Failed.as_str() {
                 // A failed endpoint cannot be updated and serves nothing: recreate it.
-                tracing::warn!(address = self.address, reason = ?n.failure_reason, "recreating a Failed endpoint");
+                tracing::warn!(
+                    address = self.address,
+                    reason = n.failure_reason.as_deref().unwrap_or("none given"),
+                    "recreating a Failed endpoint"
+                );
                 self.delete_endpoint(&d.name, w).await?;
                 now = None;
             }
@@ -824,25 +861,29 @@ impl Hosting<'_> {
         let now = match now {
             None => {
                 self.ensure_config(d).await?;
-                self.sm
+                if let Err(e) = self
+                    .sm
                     .create_endpoint()
                     .endpoint_name(&d.name)
                     .endpoint_config_name(&d.config_name)
                     .set_tags(Some(sm_tags(&d.tags)))
                     .send()
                     .await
-                    .map_err(AwsError::from_sdk("sagemaker:CreateEndpoint"))?;
+                {
+                    // "Already exists" is an untyped ValidationException: look. An endpoint of
+                    // ours by this name was made by an attempt whose answer was lost.
+                    if !self.is_ours(&d.name).await? {
+                        return Err(AwsError::from_err("sagemaker:CreateEndpoint", e));
+                    }
+                }
                 crate::faults::point("sagemaker.after_create_endpoint", self.address)?;
                 let n = self.wait_in_service(&d.name, w, &progress).await?;
                 self.verify_serves(&n, &d.config_name)?;
                 n
             }
             Some(n) if n.config_name != d.config_name => {
-                let variant = self.live_variant(&n.config_name).await?;
-                if let Some(v) = &variant {
-                    if self.read_scaling(&d.name, v).await?.registered {
-                        self.deregister_scaling(&d.name, v).await?;
-                    }
+                if let Some(v) = self.live_variant(&n.config_name).await? {
+                    self.deregister_scaling(&d.name, &v).await?;
                 }
                 self.ensure_config(d).await?;
                 self.sm
@@ -922,10 +963,26 @@ impl Hosting<'_> {
             }
             req = req.data_capture_config(dc.build());
         }
-        req.send()
-            .await
-            .map_err(AwsError::from_sdk("sagemaker:CreateEndpointConfig"))?;
+        if let Err(e) = req.send().await {
+            // An attempt whose answer was lost may have made it (the error is untyped): look.
+            if !self.our_configs(&d.name).await?.contains(&d.config_name) {
+                return Err(AwsError::from_err("sagemaker:CreateEndpointConfig", e));
+            }
+        }
+        crate::faults::point("sagemaker.after_create_endpoint_config", self.address)?;
         Ok(())
+    }
+
+    /// Is there an endpoint `name` tagged with this address and environment?
+    async fn is_ours(&self, name: &str) -> Result<bool, AwsError> {
+        let Some(now) = self.endpoint_now(name).await? else {
+            return Ok(false);
+        };
+        let tags = list_tags(self.sm, &now.arn).await?;
+        Ok(
+            tags.get(TAG_ADDRESS).and_then(Value::as_str) == Some(self.address)
+                && tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) == Some(self.environment),
+        )
     }
 
     /// Config versions of endpoint `name` tagged with this address and environment.
@@ -1230,32 +1287,71 @@ impl Hosting<'_> {
         Ok(())
     }
 
-    /// Deletes the policy and deregisters the target; either being gone is success.
+    /// Which scaling parts exist now: (scalable target, our target-tracking policy).
+    async fn scaling_parts(&self, name: &str, variant: &str) -> Result<(bool, bool), AwsError> {
+        let rid = Self::resource_id(name, variant);
+        let targets = self
+            .aas
+            .describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Sagemaker)
+            .resource_ids(&rid)
+            .scalable_dimension(ScalableDimension::from(DIMENSION))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk(
+                "application-autoscaling:DescribeScalableTargets",
+            ))?;
+        let policies = self
+            .aas
+            .describe_scaling_policies()
+            .service_namespace(ServiceNamespace::Sagemaker)
+            .resource_id(&rid)
+            .scalable_dimension(ScalableDimension::from(DIMENSION))
+            .policy_names(Self::policy_name(name))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk(
+                "application-autoscaling:DescribeScalingPolicies",
+            ))?;
+        Ok((
+            !targets.scalable_targets().is_empty(),
+            !policies.scaling_policies().is_empty(),
+        ))
+    }
+
+    /// Deletes the policy and deregisters the target, each only when it exists (an endpoint
+    /// without autoscaling makes no delete call); either being gone meanwhile is success.
     async fn deregister_scaling(&self, name: &str, variant: &str) -> Result<(), AwsError> {
         let rid = Self::resource_id(name, variant);
-        ok_if_gone(
-            "application-autoscaling:DeleteScalingPolicy",
-            self.aas
-                .delete_scaling_policy()
-                .policy_name(Self::policy_name(name))
-                .service_namespace(ServiceNamespace::Sagemaker)
-                .resource_id(&rid)
-                .scalable_dimension(ScalableDimension::from(DIMENSION))
-                .send()
-                .await,
-            |se| se.is_object_not_found_exception(),
-        )?;
-        ok_if_gone(
-            "application-autoscaling:DeregisterScalableTarget",
-            self.aas
-                .deregister_scalable_target()
-                .service_namespace(ServiceNamespace::Sagemaker)
-                .resource_id(&rid)
-                .scalable_dimension(ScalableDimension::from(DIMENSION))
-                .send()
-                .await,
-            |se| se.is_object_not_found_exception(),
-        )
+        let (target, policy) = self.scaling_parts(name, variant).await?;
+        if policy {
+            ok_if_gone(
+                "application-autoscaling:DeleteScalingPolicy",
+                self.aas
+                    .delete_scaling_policy()
+                    .policy_name(Self::policy_name(name))
+                    .service_namespace(ServiceNamespace::Sagemaker)
+                    .resource_id(&rid)
+                    .scalable_dimension(ScalableDimension::from(DIMENSION))
+                    .send()
+                    .await,
+                |se| se.is_object_not_found_exception(),
+            )?;
+        }
+        if target {
+            ok_if_gone(
+                "application-autoscaling:DeregisterScalableTarget",
+                self.aas
+                    .deregister_scalable_target()
+                    .service_namespace(ServiceNamespace::Sagemaker)
+                    .resource_id(&rid)
+                    .scalable_dimension(ScalableDimension::from(DIMENSION))
+                    .send()
+                    .await,
+                |se| se.is_object_not_found_exception(),
+            )?;
+        }
+        Ok(())
     }
 
     /// DeleteEndpoint and wait until it is gone (within the budget).
@@ -1396,7 +1492,7 @@ mod tests {
         put_scaling_policy::PutScalingPolicyOutput,
         register_scalable_target::RegisterScalableTargetOutput,
     };
-    use aws_sdk_applicationautoscaling::types::ScalableTarget;
+    use aws_sdk_applicationautoscaling::types::{ScalableTarget, ScalingPolicy};
     use aws_sdk_sagemaker::operation::{
         create_endpoint_config::CreateEndpointConfigOutput,
         delete_endpoint_config::DeleteEndpointConfigOutput, delete_model::DeleteModelOutput,
@@ -1606,6 +1702,19 @@ mod tests {
             .unwrap()
     }
 
+    fn policy() -> ScalingPolicy {
+        ScalingPolicy::builder()
+            .policy_arn("arn:aws:autoscaling:policy")
+            .policy_name(format!("{EP}-invocations"))
+            .service_namespace(ServiceNamespace::Sagemaker)
+            .resource_id(format!("endpoint/{EP}/variant/default"))
+            .scalable_dimension(ScalableDimension::from(DIMENSION))
+            .policy_type(PolicyType::TargetTrackingScaling)
+            .creation_time(aws_smithy_types::DateTime::from_secs(0))
+            .build()
+            .unwrap()
+    }
+
     /// Auto Scaling writes, logged; reads from `targets` (in order, last one repeats).
     fn aas_rules(log: &Log, registered_first: bool) -> Vec<Rule> {
         let (l1, l2, l3, l4) = (log.clone(), log.clone(), log.clone(), log.clone());
@@ -1621,10 +1730,21 @@ mod tests {
             .output(|| DescribeScalableTargetsOutput::builder().build())
             .repeatedly()
             .build();
+        let mut seq = mock!(aas::Client::describe_scaling_policies).sequence();
+        if registered_first {
+            seq = seq.output(|| {
+                DescribeScalingPoliciesOutput::builder()
+                    .scaling_policies(policy())
+                    .build()
+            });
+        }
+        let policies = seq
+            .output(|| DescribeScalingPoliciesOutput::builder().build())
+            .repeatedly()
+            .build();
         vec![
             targets,
-            mock!(aas::Client::describe_scaling_policies)
-                .then_output(|| DescribeScalingPoliciesOutput::builder().build()),
+            policies,
             mock!(aas::Client::delete_scaling_policy).then_compute_output(move |_| {
                 l1.push("DeleteScalingPolicy");
                 DeleteScalingPolicyOutput::builder().build()
@@ -1906,5 +2026,56 @@ mod tests {
             ],
             "no second UpdateEndpoint; scaling back, then clean-up"
         );
+    }
+
+    /// Destroy touches only the parts it finds: no DeleteScalingPolicy or
+    /// DeregisterScalableTarget for an endpoint without autoscaling, both for one with it.
+    #[tokio::test]
+    async fn destroy_deletes_only_the_scaling_parts_that_exist() {
+        for with_scaling in [false, true] {
+            let log = Log::default();
+            let l1 = log.clone();
+            // Listed until DeleteEndpoint, gone after.
+            let listing = mock!(sagemaker::Client::list_endpoints)
+                .sequence()
+                .output(|| {
+                    ListEndpointsOutput::builder()
+                        .endpoints(
+                            EndpointSummary::builder()
+                                .endpoint_name(EP)
+                                .endpoint_arn(arn("endpoint", EP))
+                                .build(),
+                        )
+                        .build()
+                })
+                .output(|| ListEndpointsOutput::builder().build())
+                .repeatedly()
+                .build();
+            let mut sm_rules = vec![
+                listing,
+                mock!(sagemaker::Client::describe_endpoint)
+                    .then_output(|| described(NEW_CFG, EndpointStatus::InService, None)),
+                mock!(sagemaker::Client::delete_endpoint).then_compute_output(move |_| {
+                    l1.push("DeleteEndpoint");
+                    sagemaker::operation::delete_endpoint::DeleteEndpointOutput::builder().build()
+                }),
+                list_tags(),
+                list_configs(&[NEW_CFG]),
+            ];
+            sm_rules.extend(sm_writes(&log));
+            let (sm, aas) = clients(&sm_rules, &aas_rules(&log, with_scaling));
+            hosting(&sm, &aas)
+                .destroy(EP, "default", &fast())
+                .await
+                .expect("destroy succeeds");
+            let mut want = vec![];
+            if with_scaling {
+                want.extend(["DeleteScalingPolicy", "DeregisterScalableTarget"]);
+            }
+            want.extend(["DeleteEndpoint"]);
+            let cfg = format!("DeleteEndpointConfig {NEW_CFG}");
+            want.push(&cfg);
+            assert_eq!(log.calls(), want, "with autoscaling: {with_scaling}");
+        }
     }
 }

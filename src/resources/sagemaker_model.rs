@@ -620,11 +620,24 @@ async fn ensure_version(
                 .build(),
         );
     }
-    let out = req
-        .send()
-        .await
-        .map_err(AwsError::from_sdk("sagemaker:CreateModel"))?;
-    Ok(json!({ "name": d.name, "arn": out.model_arn().unwrap_or_default() }))
+    let made = match req.send().await {
+        Ok(out) => json!({ "name": d.name, "arn": out.model_arn().unwrap_or_default() }),
+        Err(e) => {
+            // "Already exists" is an untyped ValidationException: look. A version of ours by
+            // this name is the one wanted (the name is the content's digest), made by an
+            // attempt whose answer was lost.
+            match our_versions(sm, base, address, environment)
+                .await?
+                .into_iter()
+                .find(|v| v.name == d.name)
+            {
+                Some(v) => json!({ "name": v.name, "arn": v.arn }),
+                None => return Err(AwsError::from_err("sagemaker:CreateModel", e)),
+            }
+        }
+    };
+    crate::faults::point("sagemaker.after_create_model", address)?;
+    Ok(made)
 }
 
 /// Deletes a model; one that is already gone is success (checked by listing: SageMaker has no

@@ -183,6 +183,7 @@ impl Reconciler for Sns {
             .send()
             .await
             .map_err(AwsError::from_sdk("sns:CreateTopic"))?;
+        crate::faults::point("sns.after_create_topic", &decl.address)?;
         let arn = out
             .topic_arn
             .unwrap_or_else(|| topic_arn(&decl.region, cx.account_id, &d.name));
