@@ -146,14 +146,11 @@ async fn quick_start_from_init_to_apply_to_destroy() {
             .expect_code(0)
             .stdout,
     );
-    let kms = emu.kms("us-east-1").await;
-    let key = kms
-        .describe_key()
-        .key_id("alias/novamind-local-phi")
-        .send()
+    let arn = common::kms_key(&emu, "alias/novamind-local-phi")
         .await
+        .unwrap()
+        .arn
         .unwrap();
-    let arn = key.key_metadata.unwrap().arn.unwrap();
     assert_eq!(out["kms.phi"]["arn"], arn.as_str(), "{out:#}");
     assert_eq!(
         out["s3.models"]["arn"],
@@ -647,13 +644,8 @@ async fn drift_only_for_changes_outside_novactl_spec_change_otherwise() {
     novactl(Some(emu()), &["apply", "-e", s(&p.spec), "--auto-approve"]).expect_code(0);
     // A change made outside novactl: drift.
     let kms = emu().kms("us-east-1").await;
-    let key = kms
-        .describe_key()
-        .key_id(format!("alias/{name}"))
-        .send()
+    let key = common::kms_key(emu(), &format!("alias/{name}"))
         .await
-        .unwrap()
-        .key_metadata
         .unwrap()
         .key_id;
     kms.update_key_description()

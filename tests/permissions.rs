@@ -81,13 +81,8 @@ async fn every_call_of_the_seed_stack_is_allowed_and_nothing_else_is_granted() {
     )
     .unwrap();
     let kms = emu.kms("us-east-1").await;
-    let key = kms
-        .describe_key()
-        .key_id("alias/novamind-local-phi")
-        .send()
+    let key = common::kms_key(&emu, "alias/novamind-local-phi")
         .await
-        .unwrap()
-        .key_metadata
         .unwrap()
         .key_id;
     kms.disable_key_rotation()

@@ -140,26 +140,11 @@ const REQUEST_ID_HEADERS: [&str; 2] = ["x-amzn-requestid", "x-amz-request-id"];
 #[derive(Debug, Clone)]
 struct Counter(Arc<CallStats>, Arc<RequestLog>);
 
-/// Writes every attempt to `NOVACTL_CALL_LOG` and counts nothing: for clients outside a run's
-/// call accounting (the state backend's), whose calls the IAM policy must allow all the same.
-#[derive(Debug, Clone)]
-pub struct CallLog;
-
-impl Intercept for CallLog {
-    fn name(&self) -> &'static str {
-        "novactl-call-log"
-    }
-    fn read_before_transmit(
-        &self,
-        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
-        _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Some(m) = cfg.load::<Metadata>() {
-            crate::permissions::log_metadata(m);
-        }
-        Ok(())
-    }
+/// The call counter for clients outside a run's call accounting (the state backend's): their
+/// calls are logged (`-vv`, `NOVACTL_CALL_LOG`: the IAM policy must allow them all the same)
+/// but counted nowhere anyone reads.
+pub fn uncounted() -> impl Intercept + Clone {
+    Counter(Arc::default(), Arc::default())
 }
 
 impl Intercept for Counter {

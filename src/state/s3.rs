@@ -83,12 +83,12 @@ impl S3Backend {
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&conf)
                 .force_path_style(crate::aws::emulated(connect))
-                .interceptor(crate::aws::CallLog)
+                .interceptor(crate::aws::uncounted())
                 .build(),
         );
         let kms = aws_sdk_kms::Client::from_conf(
             aws_sdk_kms::config::Builder::from(&conf)
-                .interceptor(crate::aws::CallLog)
+                .interceptor(crate::aws::uncounted())
                 .build(),
         );
         S3Backend {
