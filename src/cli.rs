@@ -62,8 +62,7 @@ pub enum Cmd {
     /// HIPAA compliance gate (not in this version: exits 1 with a message).
     #[command(hide = true)]
     Check(commands::check::Args),
-    /// Disaster-recovery drill and failover (not in this version: exits 1 with a message).
-    #[command(hide = true)]
+    /// Disaster recovery: drill (measure RTO and RPO), failover, failback.
     Dr(commands::dr::Args),
     /// Print shell completions.
     Completions(commands::completions::Args),

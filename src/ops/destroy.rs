@@ -105,6 +105,5 @@ fn destroy_plan(s: &Session, obs: &Observations, sh: &Shell) -> Plan {
         changes,
         targets: Vec::new(),
         adopted: Vec::new(),
-        unreconciled: Vec::new(),
     }
 }

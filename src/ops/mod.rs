@@ -4,9 +4,11 @@
 //! * [`session`]: load the spec, connect to AWS, check the account, observe, plan.
 //! * [`run`]: a writing run: the lock and the audit record.
 //! * [`validate`], [`plan`], [`apply`], [`destroy`]: one operation per command.
+//! * [`dr`]: `dr drill`, `dr failover`, `dr failback`.
 
 pub mod apply;
 pub mod destroy;
+pub mod dr;
 pub mod plan;
 pub mod run;
 pub mod session;

@@ -35,16 +35,6 @@ pub fn load(g: &Global) -> Result<Model, Failure> {
     Ok(Model::build(spec, &account)?)
 }
 
-pub fn warn_unreconciled(model: &Model, sh: &Shell) {
-    let u = crate::resources::unreconciled_sections(&model.spec.spec);
-    if !u.is_empty() {
-        sh.warn(&format!(
-            "these sections are checked but not reconciled by this version: {}",
-            u.join(", ")
-        ));
-    }
-}
-
 /// A session against AWS: the checked model with the real account, and the clients.
 pub struct Session {
     pub model: Model,
@@ -60,7 +50,6 @@ impl Session {
     /// Loads the spec (no AWS call until it is valid), connects, and checks the account.
     pub async fn connect(g: &Global, sh: &Shell) -> Result<Session, Failure> {
         let offline = load(g)?;
-        warn_unreconciled(&offline, sh);
         let spec = offline.spec.clone();
         let connect = Connect {
             endpoint_url: g
@@ -85,13 +74,22 @@ impl Session {
                 )));
             }
         }
-        let model = Model::build(spec, &account)?;
+        let mut model = Model::build(spec, &account)?;
         let in_spec = model
             .decls
             .iter()
             .map(|d| (d.kind.to_string(), d.identity.clone()))
             .collect();
         let state = state::open(&model.spec);
+        if model.spec.spec.dr.is_some() {
+            if let Some(at) = crate::ops::dr::promoted(state.as_ref()).await? {
+                model.dr_promoted = true;
+                sh.warn(&format!(
+                    "the DR standby serves as the primary since `dr failover` ({at}): it is kept \
+                     at the primary's capacity until `novactl dr failback`"
+                ));
+            }
+        }
         Ok(Session {
             model,
             aws,

@@ -183,7 +183,19 @@ impl Reconciler for S3 {
             &format!("{{{{ kms.{}.arn }}}}", b.kms_key),
         )?;
         let lifecycle: Vec<Rule> = b.lifecycle.iter().map(rule_from_spec).collect();
-        Ok(json!({
+        let twin = super::dr::is_twin(&decl.address);
+        // A twin receives no CloudTrail deliveries: TLS-only alone.
+        let extra = if twin {
+            Vec::new()
+        } else {
+            super::cloudtrail::delivery_statements(
+                &spec.spec,
+                &decl.name,
+                &decl.identity,
+                &super::sns::account(r),
+            )
+        };
+        let mut d = json!({
             "name": decl.identity,
             "region": decl.region,
             "encryption": Encryption {
@@ -195,17 +207,13 @@ impl Reconciler for S3 {
             "public_access_block": PublicAccessBlock::ALL,
             "lifecycle": lifecycle,
             // TLS-only, plus CloudTrail's delivery statements for every trail on this bucket.
-            "policy": bucket_policy(
-                &decl.identity,
-                &super::cloudtrail::delivery_statements(
-                    &spec.spec,
-                    &decl.name,
-                    &decl.identity,
-                    &super::sns::account(r),
-                ),
-            ),
+            "policy": bucket_policy(&decl.identity, &extra),
             "tags": desired_tags(spec, &decl.address, &b.tags),
-        }))
+        });
+        if twin {
+            super::replication::twin_desired(spec, decl, r, &mut d)?;
+        }
+        Ok(d)
     }
 
     fn replace_on(&self) -> &'static [&'static str] {
@@ -213,7 +221,11 @@ impl Reconciler for S3 {
     }
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
-        observe_bucket(cx, &decl.region, &decl.address, &decl.identity).await
+        let mut o = observe_bucket(cx, &decl.region, &decl.address, &decl.identity).await?;
+        if super::dr::is_twin(&decl.address) {
+            super::replication::observe_twin(cx, decl, &mut o).await?;
+        }
+        Ok(o)
     }
 
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
@@ -278,6 +290,9 @@ impl Reconciler for S3 {
             put_lifecycle(s3, &d).await?;
         }
         put_policy(s3, &d).await?;
+        if super::dr::is_twin(&decl.address) {
+            super::replication::converge_twin(cx, decl, desired, None).await?;
+        }
         Ok(outputs(&d.name))
     }
 
@@ -328,6 +343,9 @@ impl Reconciler for S3 {
                 _ => unreachable!("listed above"),
             }
         }
+        if super::dr::is_twin(&decl.address) {
+            super::replication::converge_twin(cx, decl, desired, Some(changed)).await?;
+        }
         Ok(outputs(&d.name))
     }
 
@@ -349,16 +367,20 @@ impl Reconciler for S3 {
             Err(e) => return Err(AwsError::from_err("s3:ListObjectVersions", e)),
         };
         let empty = first.versions().is_empty() && first.delete_markers().is_empty();
+        if !empty && !t.force {
+            return Err(AwsError::local(
+                "s3:DeleteBucket",
+                "BucketNotEmpty",
+                format!(
+                    "bucket {name} is not empty; destroy refuses to delete data without --force"
+                ),
+            ));
+        }
+        if super::dr::is_twin(&t.observed.address) {
+            // Nothing may replicate into the twin any more: the rule and its role go first.
+            super::replication::delete_twin(cx, &t.observed.address, t.observed).await?;
+        }
         if !empty {
-            if !t.force {
-                return Err(AwsError::local(
-                    "s3:DeleteBucket",
-                    "BucketNotEmpty",
-                    format!(
-                        "bucket {name} is not empty; destroy refuses to delete data without --force"
-                    ),
-                ));
-            }
             empty_bucket(s3, name).await?;
         }
         match s3.delete_bucket().bucket(name).send().await {
@@ -455,7 +477,7 @@ fn outputs(bucket: &str) -> Value {
 }
 
 /// S3's naming rules for general purpose buckets; the reason when `name` breaks one.
-fn check_bucket_name(name: &str) -> Result<(), String> {
+pub fn check_bucket_name(name: &str) -> Result<(), String> {
     if !(3..=63).contains(&name.len()) {
         return Err(format!(
             "it has {} characters; 3 to 63 are allowed",
@@ -668,13 +690,13 @@ fn rule_to_aws(r: &Rule) -> Result<LifecycleRule, AwsError> {
         .map_err(|e| build_error("s3:PutBucketLifecycleConfiguration", e))
 }
 
-fn build_error(op: &str, e: impl std::fmt::Display) -> AwsError {
+pub(crate) fn build_error(op: &str, e: impl std::fmt::Display) -> AwsError {
     AwsError::local(op, "InternalError", format!("request does not build: {e}"))
 }
 
 /// Does this SDK error carry the AWS error code `code`? Used only where the S3 model has no
 /// typed error for the case (see the module docs).
-fn code_is<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>, code: &str) -> bool {
+pub(crate) fn code_is<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>, code: &str) -> bool {
     e.as_service_error().and_then(|se| se.code()) == Some(code)
 }
 
@@ -730,7 +752,7 @@ async fn observe_bucket(
             };
         }
     }
-    let (tags, encryption, versioning, pab, lifecycle, policy, location) = tokio::try_join!(
+    let (tags, encryption, versioning, pab, lifecycle, policy, location, replication) = tokio::try_join!(
         async {
             bucket_tags(s3, name)
                 .await
@@ -809,6 +831,7 @@ async fn observe_bucket(
                 .map(|o| location_region(o.location_constraint()))
                 .map_err(AwsError::from_sdk("s3:GetBucketLocation"))
         },
+        super::replication::read(s3, name),
     )?;
     let owner = owner_from_tags(&tags, address, cx.environment);
     Ok(Observed {
@@ -823,6 +846,9 @@ async fn observe_bucket(
             "lifecycle": lifecycle,
             "policy": policy,
             "tags": tags,
+            // Not managed by `s3.<n>` (its desired state has no `replication`): the DR twin
+            // `dr.s3.<n>` owns it. Read here so that every bucket's state shows it.
+            "replication": replication,
         })),
         owner,
         outputs: outputs(name),
