@@ -136,27 +136,31 @@ async fn build(emu: &Emulator, p: &Project) {
     )
     .expect_code(0);
     let s3 = emu.s3(PRIMARY).await;
-    let (bytes, _) = artifact();
-    s3.put_object()
-        .bucket(MODELS)
-        .key(ARTIFACT)
-        .body(ByteStream::from(bytes))
-        .checksum_algorithm(ChecksumAlgorithm::Sha256)
-        .send()
-        .await
-        .unwrap();
-    s3.put_object()
-        .bucket(MODELS)
-        .key("data/before.txt")
-        .body(ByteStream::from_static(b"written before replication"))
-        .send()
-        .await
-        .unwrap();
+    put(&s3, ARTIFACT, artifact().0, Some(ChecksumAlgorithm::Sha256)).await;
+    put(
+        &s3,
+        "data/before.txt",
+        b"written before replication".to_vec(),
+        None,
+    )
+    .await;
     let r = novactl(Some(emu), &["apply", "-e", path(p), "--auto-approve"]).expect_code(0);
     eprintln!(
         "apply: {}",
         r.stderr.lines().rfind(|l| l.contains("AWS calls")).unwrap()
     );
+}
+
+/// Writes an object into the primary models bucket.
+async fn put(s3: &aws_sdk_s3::Client, key: &str, bytes: Vec<u8>, sum: Option<ChecksumAlgorithm>) {
+    s3.put_object()
+        .bucket(MODELS)
+        .key(key)
+        .body(ByteStream::from(bytes))
+        .set_checksum_algorithm(sum)
+        .send()
+        .await
+        .unwrap();
 }
 
 async fn dr_key_arn(emu: &Emulator) -> String {
@@ -562,13 +566,7 @@ async fn dr_stack_is_built_checked_repaired_and_destroyed() {
         .send()
         .await
         .unwrap();
-    s3.put_object()
-        .bucket(MODELS)
-        .key("data/during-the-gap.txt")
-        .body(ByteStream::from_static(b"gap"))
-        .send()
-        .await
-        .unwrap();
+    put(&s3, "data/during-the-gap.txt", b"gap".to_vec(), None).await;
     smw.update_endpoint_weights_and_capacities()
         .endpoint_name(ENDPOINT)
         .desired_weights_and_capacities(
