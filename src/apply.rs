@@ -11,11 +11,12 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value;
 
 use crate::aws::AwsError;
-use crate::engine::{Model, Observations};
+use crate::engine::{self, Model, Observations};
 use crate::plan::{diff, Action, Change, Plan};
 use crate::resources::{Ctx, DeleteTarget, Observed};
 use crate::shell::Shell;
 use crate::spec::render::is_unknown;
+use crate::state::journal;
 
 pub struct Options {
     pub parallelism: usize,
@@ -117,7 +118,13 @@ pub async fn execute(
                         progress: Some(&status),
                         ..*cx
                     };
-                    let r = run_change(model, obs, &cx, c, &ctx, opts).await;
+                    // Calls made inside are attributed to this address (audit request ids).
+                    let r = crate::aws::CHANGE
+                        .scope(
+                            c.address.clone(),
+                            run_change(model, obs, &cx, c, &ctx, opts),
+                        )
+                        .await;
                     match &r {
                         Ok(_) => task.finish(past(c.action)),
                         Err(e) => task.finish(&format!("failed: {e}")),
@@ -167,7 +174,8 @@ fn past(a: Action) -> &'static str {
     }
 }
 
-/// Runs one change; returns the resource's outputs when it has any.
+/// Runs one change with its create-journal and inventory steps (see [`journal`]); returns the
+/// resource's outputs when it has any.
 async fn run_change(
     model: &Model,
     obs: &Observations,
@@ -176,28 +184,83 @@ async fn run_change(
     ctx: &Value,
     opts: &Options,
 ) -> Result<Option<Value>, AwsError> {
-    let orphan = || {
-        obs.orphans
-            .iter()
-            .find(|(_, _, o)| o.address == c.address)
-            .map(|(k, region, o)| (*k, region.as_str(), o))
+    let out = change(model, obs, cx, c, ctx, opts).await?;
+    let intent = obs.intents.get(engine::base_address(&c.address));
+    match (model.decl(&c.address), c.action) {
+        (Some(d), _) if opts.destroy => journal::deleted(cx, &d.address, intent).await?,
+        (Some(d), Action::Delete) => journal::deleted(cx, &d.address, intent).await?,
+        (Some(d), action @ (Action::Create | Action::Update | Action::Replace)) => {
+            let before = obs
+                .by_address
+                .get(&d.address)
+                .and_then(|o| o.outputs.get("arn"))
+                .and_then(Value::as_str);
+            journal::created(cx, d, action, out.as_ref(), before, intent).await?
+        }
+        // Left the spec: gone from the inventory. An extra copy was never the inventory's.
+        (None, Action::Delete) if c.address == engine::base_address(&c.address) => {
+            journal::deleted(cx, &c.address, intent).await?
+        }
+        _ => {}
+    }
+    Ok(out)
+}
+
+/// The live resource discovery found for a change that is not the spec's own: one that left
+/// the spec, an extra copy, or the old name of a rename (`physical_id` says which).
+fn discovered<'a>(
+    obs: &'a Observations,
+    c: &Change,
+) -> Option<(&'static str, &'a str, &'a Observed)> {
+    obs.orphans
+        .iter()
+        .find(|(k, _, o)| {
+            *k == c.kind
+                && o.physical_id == c.physical_id
+                && o.address == engine::base_address(&c.address)
+        })
+        .map(|(k, region, o)| (*k, region.as_str(), o))
+}
+
+/// Deletes a live resource through its kind.
+async fn delete(
+    kind: &dyn crate::resources::Reconciler,
+    cx: &Ctx<'_>,
+    observed: &Observed,
+    desired: Option<&Value>,
+    region: &str,
+    opts: &Options,
+) -> Result<(), AwsError> {
+    let t = DeleteTarget {
+        observed,
+        desired,
+        region,
+        force: opts.force,
     };
+    kind.delete(cx, &t).await
+}
+
+fn gone() -> AwsError {
+    AwsError::local(
+        "novactl:apply",
+        "NotFound",
+        "the resource is no longer live",
+    )
+}
+
+/// The change itself.
+async fn change(
+    model: &Model,
+    obs: &Observations,
+    cx: &Ctx<'_>,
+    c: &Change,
+    ctx: &Value,
+    opts: &Options,
+) -> Result<Option<Value>, AwsError> {
     let Some(decl) = model.decl(&c.address) else {
-        // Left the spec: delete what discovery found.
-        let (kind, region, o) = orphan().ok_or_else(|| {
-            AwsError::local(
-                "novactl:apply",
-                "NotFound",
-                "the resource is no longer live",
-            )
-        })?;
-        let t = DeleteTarget {
-            observed: o,
-            desired: None,
-            region,
-            force: opts.force,
-        };
-        model.kind(kind).delete(cx, &t).await?;
+        // Left the spec, or an extra copy: delete what discovery found.
+        let (kind, region, o) = discovered(obs, c).ok_or_else(gone)?;
+        delete(model.kind(kind), cx, o, None, region, opts).await?;
         return Ok(None);
     };
     let kind = model.kind(decl.kind);
@@ -206,20 +269,8 @@ async fn run_change(
         .map_err(|e| AwsError::local("novactl:render", "TemplateError", e.to_string()))?;
     let observed: Option<&Observed> = obs.by_address.get(&c.address);
     if opts.destroy || c.action == Action::Delete {
-        let o = observed.ok_or_else(|| {
-            AwsError::local(
-                "novactl:apply",
-                "NotFound",
-                "the resource is no longer live",
-            )
-        })?;
-        let t = DeleteTarget {
-            observed: o,
-            desired: Some(&desired),
-            region: &decl.region,
-            force: opts.force,
-        };
-        kind.delete(cx, &t).await?;
+        let o = observed.ok_or_else(gone)?;
+        delete(kind, cx, o, Some(&desired), &decl.region, opts).await?;
         return Ok(None);
     }
     if is_unknown(&desired) {
@@ -234,47 +285,28 @@ async fn run_change(
         ));
     }
     match c.action {
-        Action::Create => kind.create(cx, decl, &desired).await.map(Some),
+        Action::Create => {
+            journal::intend(cx, decl).await?;
+            kind.create(cx, decl, &desired).await.map(Some)
+        }
         Action::Update => {
-            let o = observed.ok_or_else(|| {
-                AwsError::local(
-                    "novactl:apply",
-                    "NotFound",
-                    "the resource is no longer live",
-                )
-            })?;
+            let o = observed.ok_or_else(gone)?;
             let state = o.state.clone().unwrap_or(Value::Null);
             let changed = diff::top_level(&diff::changes(&state, &desired, kind.replace_on()));
             let out = kind.update(cx, decl, &desired, o, &changed).await?;
             Ok(Some(out))
         }
         Action::Replace => {
-            if let Some((_, region, old)) = orphan() {
+            if let Some((_, region, old)) = discovered(obs, c) {
                 // Renamed: the new one first, then the old one goes.
+                journal::intend(cx, decl).await?;
                 let out = kind.create(cx, decl, &desired).await?;
-                let t = DeleteTarget {
-                    observed: old,
-                    desired: None,
-                    region,
-                    force: opts.force,
-                };
-                kind.delete(cx, &t).await?;
+                delete(kind, cx, old, None, region, opts).await?;
                 Ok(Some(out))
             } else {
-                let o = observed.ok_or_else(|| {
-                    AwsError::local(
-                        "novactl:apply",
-                        "NotFound",
-                        "the resource is no longer live",
-                    )
-                })?;
-                let t = DeleteTarget {
-                    observed: o,
-                    desired: Some(&desired),
-                    region: &decl.region,
-                    force: opts.force,
-                };
-                kind.delete(cx, &t).await?;
+                let o = observed.ok_or_else(gone)?;
+                delete(kind, cx, o, Some(&desired), &decl.region, opts).await?;
+                journal::intend(cx, decl).await?;
                 kind.create(cx, decl, &desired).await.map(Some)
             }
         }

@@ -47,6 +47,16 @@ pub struct Global {
     /// Only data and errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Commands that take the environment's lock wait this long for another run's lock
+    /// (e.g. `30s`, `5m`) instead of refusing at once.
+    #[arg(long, global = true, value_name = "DURATION", env = "NOVACTL_LOCK_TIMEOUT",
+          value_parser = parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("`{s}` is not a duration (e.g. 30s, 5m, 1h): {e}"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -64,6 +74,14 @@ pub enum Cmd {
     Check(commands::check::Args),
     /// Disaster recovery: drill (measure RTO and RPO), failover, failback.
     Dr(commands::dr::Args),
+    /// Create the S3 state backend the spec names (`state.s3`): bucket and key. Idempotent.
+    Bootstrap(commands::bootstrap::Args),
+    /// Remove the environment's lock left behind by a run that died (asks first).
+    ForceUnlock(commands::force_unlock::Args),
+    /// The audit trail: one record per apply, destroy, dr and bootstrap run, newest first.
+    History(commands::history::Args),
+    /// The state backend's inventory of what novactl created.
+    State(commands::state::Args),
     /// Print shell completions.
     Completions(commands::completions::Args),
 }
@@ -77,6 +95,10 @@ pub async fn run(cli: Cli, sh: &Shell) -> Result<ExitCode, Failure> {
         Cmd::Destroy(a) => commands::destroy::run(g, a, sh).await,
         Cmd::Check(a) => commands::check::run(g, a, sh).await,
         Cmd::Dr(a) => commands::dr::run(g, a, sh).await,
+        Cmd::Bootstrap(a) => commands::bootstrap::run(g, a, sh).await,
+        Cmd::ForceUnlock(a) => commands::force_unlock::run(g, a, sh).await,
+        Cmd::History(a) => commands::history::run(g, a, sh).await,
+        Cmd::State(a) => commands::state::run(g, a, sh).await,
         Cmd::Completions(a) => commands::completions::run(a, sh),
     }
 }

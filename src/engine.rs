@@ -1,7 +1,7 @@
 //! The pipeline in one place: spec -> [`Model`] (decls + graph) -> observe -> [`Plan`].
 //! Apply lives in [`crate::apply`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Map, Value};
@@ -12,6 +12,7 @@ use crate::plan::{diff, Action, Change, Plan, FORMAT_VERSION};
 use crate::resources::{self, Ctx, Decl, Observed, Owner, Reconciler};
 use crate::spec::render::{Renderer, UNKNOWN};
 use crate::spec::{LoadedSpec, SpecError};
+use crate::state::Intent;
 
 /// Stand-in account id for `validate`, which makes no AWS call.
 pub const OFFLINE_ACCOUNT: &str = "000000000000";
@@ -98,6 +99,12 @@ impl Model {
             }
         }
         check_duplicates(&spec, &decls)?;
+        let buckets: Vec<String> = decls
+            .iter()
+            .filter(|d| d.kind == "s3")
+            .map(|d| d.identity.clone())
+            .collect();
+        crate::state::check_config(&spec, &buckets)?;
         let graph = Graph::build(&spec, &decls)?;
         let files: Vec<_> = decls
             .iter()
@@ -351,12 +358,21 @@ fn check_duplicates(spec: &LoadedSpec, decls: &[Decl]) -> Result<(), SpecError> 
     Ok(())
 }
 
+/// A live resource discovery found: (kind, region, observed).
+pub type Discovered = (&'static str, String, Observed);
+
 /// Live state of every resource in the model, plus resources of ours that left the spec.
 pub struct Observations {
     pub by_address: HashMap<String, Observed>,
-    /// Live resources tagged with this environment whose address is not in the spec, or whose
-    /// identity no longer matches the spec's (renamed): (kind, region, observed).
+    /// Live resources tagged with this environment that are not the spec's resource for their
+    /// address: the address left the spec, the spec renamed it, or an extra copy of it exists
+    /// (e.g. a second key tagged `kms.phi`): (kind, region, observed).
     pub orphans: Vec<(&'static str, String, Observed)>,
+    /// Open create-journal intents, by address.
+    pub intents: HashMap<String, Intent>,
+    /// Addresses whose live resource is untagged but ours by an open intent (a create that
+    /// was interrupted before tagging): plan finishes them instead of reporting a conflict.
+    pub journaled: HashSet<String>,
 }
 
 impl Observations {
@@ -430,10 +446,82 @@ pub async fn observe(
         Ok(Observations {
             by_address,
             orphans,
+            intents: HashMap::new(),
+            journaled: HashSet::new(),
         })
     } else {
         Err(errors)
     }
+}
+
+/// The create journal's part of observation. A live resource with the spec's name and no
+/// ownership tag, for which this environment's backend holds an open intent (same address,
+/// kind and name), is a create of ours that was interrupted before it was tagged: it becomes
+/// ours, and the plan finishes it (tags it, converges it). Without such an intent it stays
+/// foreign (a conflict; `--adopt` takes it over).
+pub fn apply_journal(model: &Model, obs: &mut Observations, intents: Vec<Intent>) {
+    for i in intents {
+        let Some(d) = model.decl(&i.address) else {
+            obs.intents.insert(i.address.clone(), i);
+            continue;
+        };
+        if let Some(o) = obs.by_address.get_mut(&i.address) {
+            let untagged = o
+                .state
+                .as_ref()
+                .and_then(|s| s.get("tags"))
+                .is_some_and(|t| t.is_object() && t.get(resources::TAG_ADDRESS).is_none());
+            let ours = i.kind == d.kind && i.identity == d.identity;
+            if untagged && ours && matches!(o.owner, Owner::Foreign { .. }) {
+                o.owner = Owner::Ours;
+                obs.journaled.insert(i.address.clone());
+            }
+        }
+        obs.intents.insert(i.address.clone(), i);
+    }
+}
+
+/// sha256 of `d`'s desired state as the spec alone gives it (values known only after apply as
+/// placeholders): equal digests mean the spec asks the same of this resource.
+pub fn spec_digest(model: &Model, d: &Decl) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let desired = model
+        .desired(d, &model.context(&HashMap::new(), true))
+        .ok()?;
+    Some(hex::encode(Sha256::digest(desired.to_string().as_bytes())))
+}
+
+/// A delete of a live resource discovery found (left the spec, or an extra copy).
+pub fn delete_change(
+    address: String,
+    kind: &str,
+    region: &str,
+    o: &Observed,
+    reason: String,
+) -> Change {
+    Change {
+        address,
+        kind: kind.to_string(),
+        action: Action::Delete,
+        reason,
+        region: region.to_string(),
+        physical_id: o.physical_id.clone(),
+        attributes: Vec::new(),
+        before: o.state.clone(),
+        after: None,
+        depends_on: Vec::new(),
+    }
+}
+
+/// The address a plan gives an extra copy of `address` (live, tagged with `address`, but not
+/// the resource the spec resolves to): `<address>#<physical id>`.
+pub fn extra_address(address: &str, physical_id: &str) -> String {
+    format!("{address}#{physical_id}")
+}
+
+/// The spec address of a plan address (`kms.phi#1234...` -> `kms.phi`).
+pub fn base_address(address: &str) -> &str {
+    address.split_once('#').map_or(address, |(a, _)| a)
 }
 
 pub struct PlanOptions<'a> {
@@ -450,6 +538,8 @@ pub fn make_plan(
 ) -> Result<Plan, SpecError> {
     let ctx = model.context(&obs.outputs(), true);
     let mut changes = Vec::new();
+    // Extra copies, each with the physical id of the spec's own resource (when live).
+    let mut extras: Vec<(&Discovered, Option<String>)> = Vec::new();
     for &i in &model.graph.order {
         let d = &model.decls[i];
         let kind = model.kind(d.kind);
@@ -459,7 +549,19 @@ pub fn make_plan(
             .iter()
             .map(|&j| model.decls[j].address.clone())
             .collect();
-        let renamed = obs.orphans.iter().find(|(_, _, o)| o.address == d.address);
+        // Live resources tagged with this address that are not the spec's: when the spec's is
+        // absent, the first is the old name of a rename; every other one is an extra copy.
+        let mut same: Vec<&Discovered> = obs
+            .orphans
+            .iter()
+            .filter(|(k, _, o)| o.address == d.address && *k == d.kind)
+            .collect();
+        same.sort_by(|a, b| a.2.physical_id.cmp(&b.2.physical_id));
+        let live = o.is_some_and(|o| o.state.is_some());
+        let renamed = if live { None } else { same.first().copied() };
+        for extra in same.iter().skip(usize::from(renamed.is_some())) {
+            extras.push((*extra, o.map(|o| o.physical_id.clone())));
+        }
         let mut c = Change {
             address: d.address.clone(),
             kind: d.kind.to_string(),
@@ -510,7 +612,17 @@ pub fn make_plan(
                         c.reason = "a change forces replacement".into();
                     } else {
                         c.action = Action::Update;
-                        c.reason = if adopted {
+                        c.reason = if let Some(i) = obs
+                            .intents
+                            .get(&d.address)
+                            .filter(|_| obs.journaled.contains(&d.address))
+                        {
+                            format!(
+                                "finishing the create of run {} ({}): it was interrupted before \
+                                 `{}` was tagged (create journal)",
+                                i.run_id, i.time, d.identity
+                            )
+                        } else if adopted {
                             "adopt: bring under novactl management".into()
                         } else {
                             format!("drift in {}", diff::top_level(&c.attributes).join(", "))
@@ -528,28 +640,49 @@ pub fn make_plan(
         .enumerate()
         .map(|(i, k)| (k.kind(), i))
         .collect();
-    let mut gone: Vec<&(&'static str, String, Observed)> = obs
+    // What discovery found to delete: left the spec (`None`), or an extra copy.
+    let mut gone: Vec<(&Discovered, Option<Option<String>>)> = obs
         .orphans
         .iter()
         .filter(|(_, _, o)| model.decl(&o.address).is_none())
+        .map(|x| (x, None))
         .collect();
-    gone.sort_by_key(|(k, _, o)| (std::cmp::Reverse(rank.get(k).copied()), o.address.clone()));
-    for (kind, region, o) in gone {
-        changes.push(Change {
-            address: o.address.clone(),
-            kind: kind.to_string(),
-            action: Action::Delete,
-            reason: format!(
-                "left the spec; tagged novactl:environment={} — it will be DELETED",
-                model.spec.spec.environment
+    gone.extend(extras.into_iter().map(|(x, spec_id)| (x, Some(spec_id))));
+    gone.sort_by_key(|((k, _, o), _)| {
+        (
+            std::cmp::Reverse(rank.get(k).copied()),
+            o.address.clone(),
+            o.physical_id.clone(),
+        )
+    });
+    for ((kind, region, o), extra) in gone {
+        let (address, reason) = match extra {
+            None => (
+                o.address.clone(),
+                format!(
+                    "left the spec; tagged novactl:environment={} — it will be DELETED",
+                    model.spec.spec.environment
+                ),
             ),
-            region: region.clone(),
-            physical_id: o.physical_id.clone(),
-            attributes: Vec::new(),
-            before: o.state.clone(),
-            after: None,
-            depends_on: Vec::new(),
-        });
+            Some(spec_id) => (
+                extra_address(&o.address, &o.physical_id),
+                format!(
+                    "EXTRA COPY: another live {kind} tagged novactl:address={} ({}) — it will be \
+                     DELETED{}",
+                    o.address,
+                    match spec_id {
+                        Some(id) if !id.is_empty() => format!("the spec's is {id}"),
+                        _ => "not the one the spec names".into(),
+                    },
+                    if *kind == "kms" {
+                        " (scheduled for deletion)"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
+        };
+        changes.push(delete_change(address, kind, region, o, reason));
     }
     if !opts.targets.is_empty() {
         let mut keep: Vec<usize> = Vec::new();
@@ -570,7 +703,10 @@ pub fn make_plan(
             .into_iter()
             .map(|i| model.decls[i].address.clone())
             .collect();
-        changes.retain(|c| keep.contains(&c.address) || opts.targets.contains(&c.address));
+        changes.retain(|c| {
+            let base = base_address(&c.address).to_string();
+            keep.contains(&base) || opts.targets.contains(&c.address)
+        });
     }
     Ok(Plan {
         format_version: FORMAT_VERSION.into(),

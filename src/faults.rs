@@ -26,3 +26,22 @@ pub fn point(name: &str, address: &str) -> Result<(), AwsError> {
         Ok(())
     }
 }
+
+/// A test-only stall: `NOVACTL_PAUSE_AT=lock.acquired:2.5` sleeps 2.5 s at that point (as a
+/// process that hangs there would), so tests can act while a run holds the lock. Several
+/// entries are comma-separated. Points: `lock.acquired`.
+pub async fn pause(name: &str) {
+    let Ok(spec) = std::env::var("NOVACTL_PAUSE_AT") else {
+        return;
+    };
+    for entry in spec.split(',').map(str::trim) {
+        if let Some((point, secs)) = entry.split_once(':') {
+            if point == name {
+                if let Ok(s) = secs.parse::<f64>() {
+                    tracing::debug!(point, secs = s, "pausing (NOVACTL_PAUSE_AT)");
+                    tokio::time::sleep(std::time::Duration::from_secs_f64(s.max(0.0))).await;
+                }
+            }
+        }
+    }
+}

@@ -21,15 +21,9 @@ fn spec(env: &str, keys: &[(&str, &str)]) -> String {
 
 /// DescribeKey of a key id, ARN or `alias/...` name.
 async fn key_meta(emu: &Emulator, key: &str) -> aws_sdk_kms::types::KeyMetadata {
-    emu.kms("us-east-1")
+    common::kms_key(emu, key)
         .await
-        .describe_key()
-        .key_id(key)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("describe {key}: {e:?}"))
-        .key_metadata
-        .expect("key metadata")
+        .unwrap_or_else(|| panic!("describe {key}: no such key"))
 }
 
 async fn key_id(emu: &Emulator, alias: &str) -> String {

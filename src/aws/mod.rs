@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -46,8 +48,50 @@ pub fn is_read_op(call: &str) -> bool {
         .any(|p| op.starts_with(p))
 }
 
+tokio::task_local! {
+    /// The address of the change the executor is running in this task: AWS calls made inside
+    /// it are attributed to that address in the [`RequestLog`].
+    pub static CHANGE: String;
+}
+
+/// One write call attributed to a change: its operation and AWS request id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteCall {
+    pub address: String,
+    /// `service:Operation`.
+    pub operation: String,
+    pub request_id: String,
+}
+
+/// The write calls made inside changes (see [`CHANGE`]), with their AWS request ids, for the
+/// audit trail.
+#[derive(Debug, Default)]
+pub struct RequestLog {
+    writes: Mutex<Vec<WriteCall>>,
+}
+
+impl RequestLog {
+    /// Write calls made for `address`, in the order they were answered.
+    pub fn for_address(&self, address: &str) -> Vec<WriteCall> {
+        self.writes
+            .lock()
+            .expect("request log lock")
+            .iter()
+            .filter(|w| w.address == address)
+            .cloned()
+            .collect()
+    }
+
+    fn push(&self, w: WriteCall) {
+        self.writes.lock().expect("request log lock").push(w);
+    }
+}
+
+/// Request-id headers, in the order AWS services use them (S3 sends `x-amz-request-id`).
+const REQUEST_ID_HEADERS: [&str; 2] = ["x-amzn-requestid", "x-amz-request-id"];
+
 #[derive(Debug, Clone)]
-struct Counter(Arc<CallStats>);
+struct Counter(Arc<CallStats>, Arc<RequestLog>);
 
 impl Intercept for Counter {
     fn name(&self) -> &'static str {
@@ -64,6 +108,37 @@ impl Intercept for Counter {
             self.0.record(m.service(), m.name());
             tracing::debug!(service = m.service(), operation = m.name(), "aws call");
         }
+        Ok(())
+    }
+
+    // Every answered attempt of a write made inside a change: its request id, for the audit.
+    fn read_after_transmit(
+        &self,
+        ctx: &BeforeDeserializationInterceptorContextRef<'_>,
+        _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(m) = cfg.load::<Metadata>() else {
+            return Ok(());
+        };
+        let operation = format!("{}:{}", m.service().to_lowercase(), m.name());
+        if is_read_op(&operation) {
+            return Ok(());
+        }
+        let Ok(address) = CHANGE.try_with(Clone::clone) else {
+            return Ok(());
+        };
+        let headers = ctx.response().headers();
+        let request_id = REQUEST_ID_HEADERS
+            .iter()
+            .find_map(|h| headers.get(*h))
+            .unwrap_or_default()
+            .to_string();
+        self.1.push(WriteCall {
+            address,
+            operation,
+            request_id,
+        });
         Ok(())
     }
 }
@@ -142,17 +217,39 @@ pub struct Aws {
     pub primary: String,
     by_region: BTreeMap<String, Clients>,
     pub stats: Arc<CallStats>,
+    /// Write calls made inside changes, with their request ids (for the audit trail).
+    pub requests: Arc<RequestLog>,
     pub started: Instant,
+}
+
+/// Is the endpoint a local emulator (an override is set)? Then S3 uses path-style addressing.
+pub fn emulated(connect: &Connect) -> bool {
+    connect.endpoint_url.is_some()
+        || std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .is_some_and(|s| !s.is_empty())
+}
+
+/// The SDK configuration for `region`: the standard credential chain, `--profile`, and the
+/// endpoint override.
+pub async fn sdk_config(connect: &Connect, region: &str) -> aws_types::SdkConfig {
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_string()));
+    if let Some(url) = &connect.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(p) = &connect.profile {
+        loader = loader.profile_name(p);
+    }
+    loader.load().await
 }
 
 impl Aws {
     pub async fn connect(connect: &Connect, primary: &str, others: &[String]) -> Self {
         let stats = Arc::new(CallStats::default());
-        let counter = Counter(stats.clone());
-        let env_endpoint = std::env::var("AWS_ENDPOINT_URL")
-            .ok()
-            .filter(|s| !s.is_empty());
-        let emulated = connect.endpoint_url.is_some() || env_endpoint.is_some();
+        let requests = Arc::new(RequestLog::default());
+        let counter = Counter(stats.clone(), requests.clone());
+        let emulated = emulated(connect);
         let mut by_region = BTreeMap::new();
         let mut regions = vec![primary.to_string()];
         regions.extend(others.iter().cloned());
@@ -160,21 +257,14 @@ impl Aws {
             if by_region.contains_key(&region) {
                 continue;
             }
-            let mut loader =
-                aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.clone()));
-            if let Some(url) = &connect.endpoint_url {
-                loader = loader.endpoint_url(url);
-            }
-            if let Some(p) = &connect.profile {
-                loader = loader.profile_name(p);
-            }
-            let conf = loader.load().await;
+            let conf = sdk_config(connect, &region).await;
             by_region.insert(region.clone(), Clients::new(&conf, &counter, emulated));
         }
         Aws {
             primary: primary.to_string(),
             by_region,
             stats,
+            requests,
             started: Instant::now(),
         }
     }

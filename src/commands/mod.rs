@@ -3,11 +3,15 @@
 //! A command file holds no AWS logic of its own.
 
 pub mod apply;
+pub mod bootstrap;
 pub mod check;
 pub mod completions;
 pub mod destroy;
 pub mod dr;
+pub mod force_unlock;
+pub mod history;
 pub mod plan;
+pub mod state;
 pub mod validate;
 
 /// Options shared by plan and apply.

@@ -19,6 +19,10 @@ pub struct Args {
     /// Save the plan to this file (JSON), for `novactl apply FILE`.
     #[arg(long, value_name = "PLAN")]
     pub out: Option<PathBuf>,
+    /// Hold the environment's lock while planning (plan reads without it by default), for
+    /// pipelines that serialise plan and apply.
+    #[arg(long)]
+    pub lock: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -28,6 +32,7 @@ pub async fn run(g: &Global, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> 
         detailed_exitcode: a.detailed_exitcode,
         json: a.json,
         out: a.out.clone(),
+        lock: a.lock,
         common: a.common.clone(),
     };
     ops::plan::plan(g, &opts, sh).await

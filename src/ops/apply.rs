@@ -12,6 +12,7 @@ use crate::ops::session::{confirm, finish, warn_deletes, Session};
 use crate::ops::Failure;
 use crate::plan::{render, Action, Change, Plan};
 use crate::shell::Shell;
+use crate::state::journal;
 
 pub struct Options {
     pub auto_approve: bool,
@@ -57,12 +58,15 @@ async fn apply_locked(
             lines.join("\n")
         )));
     }
+    journal::settle(&run.ctx(s), &plan, &obs).await?;
     if !plan.has_changes() {
+        run.save_last_applied(&s.model, &plan, &[], sh).await;
         sh.status(&s.aws.summary());
         return Ok(ExitCode::SUCCESS);
     }
     warn_deletes(&plan, sh);
     confirm(o.auto_approve, sh, "apply these changes")?;
+    run.still_held()?;
     let outcomes = apply::execute(
         &s.model,
         &plan,
@@ -77,6 +81,7 @@ async fn apply_locked(
     )
     .await;
     run.record(&plan, &outcomes);
+    run.save_last_applied(&s.model, &plan, &outcomes, sh).await;
     finish(&plan, outcomes, s, sh, "Apply")
 }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use crate::apply;
 use crate::cli::Global;
-use crate::engine::Observations;
+use crate::engine::{self, Observations};
 use crate::ops::run::Run;
 use crate::ops::session::{confirm, finish, warn_deletes, Session};
 use crate::ops::Failure;
@@ -33,7 +33,8 @@ async fn destroy_locked(
     o: &Options,
     sh: &Shell,
 ) -> Result<ExitCode, Failure> {
-    let obs = s.observe(o.parallelism, false).await?;
+    // Discovery finds extra copies of the spec's resources, which destroy removes too.
+    let obs = s.observe(o.parallelism, true).await?;
     let plan = destroy_plan(s, &obs, sh);
     if !plan.has_changes() {
         sh.out("No changes. Nothing to destroy.");
@@ -63,6 +64,19 @@ async fn destroy_locked(
 /// A delete of every live resource of the spec that is ours, in reverse dependency order.
 fn destroy_plan(s: &Session, obs: &Observations, sh: &Shell) -> Plan {
     let mut changes = Vec::new();
+    // Extra copies: live, tagged with a spec address, not the spec's resource.
+    for (kind, region, o) in &obs.orphans {
+        if s.model.decl(&o.address).is_none() {
+            continue; // left the spec: not this spec's to destroy
+        }
+        changes.push(engine::delete_change(
+            engine::extra_address(&o.address, &o.physical_id),
+            kind,
+            region,
+            o,
+            format!("destroy: EXTRA COPY tagged novactl:address={}", o.address),
+        ));
+    }
     for &i in s.model.graph.order.iter().rev() {
         let d = &s.model.decls[i];
         let Some(o) = obs.by_address.get(&d.address) else {

@@ -3,15 +3,18 @@
 //!
 //! * [`session`]: load the spec, connect to AWS, check the account, observe, plan.
 //! * [`run`]: a writing run: the lock and the audit record.
-//! * [`validate`], [`plan`], [`apply`], [`destroy`]: one operation per command.
+//! * [`validate`], [`plan`], [`apply`], [`destroy`], [`bootstrap`]: one operation per command.
+//! * [`state`]: `history`, `state list`, `force-unlock`.
 //! * [`dr`]: `dr drill`, `dr failover`, `dr failback`.
 
 pub mod apply;
+pub mod bootstrap;
 pub mod destroy;
 pub mod dr;
 pub mod plan;
 pub mod run;
 pub mod session;
+pub mod state;
 pub mod validate;
 
 use crate::aws::AwsError;

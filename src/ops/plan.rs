@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use crate::cli::Global;
 use crate::commands::Common;
+use crate::ops::run::Run;
 use crate::ops::session::{warn_deletes, Session};
 use crate::ops::Failure;
 use crate::plan::render;
@@ -14,12 +15,22 @@ pub struct Options {
     pub detailed_exitcode: bool,
     pub json: bool,
     pub out: Option<PathBuf>,
+    /// Hold the lock while planning (`--lock`).
+    pub lock: bool,
     pub common: Common,
 }
 
 pub async fn plan(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
     let s = Session::connect(g, sh).await?;
-    let (plan, _) = s.plan(&o.common, &o.common.adopt).await?;
+    let lock = match o.lock {
+        true => Some(Run::lock_only(&s, "plan", sh).await?),
+        false => None,
+    };
+    let planned = s.plan(&o.common, &o.common.adopt).await;
+    if let Some(l) = lock {
+        l.end(i32::from(planned.is_err()), sh).await;
+    }
+    let (plan, _) = planned?;
     if o.json {
         sh.out(&render::json(&plan));
     } else {

@@ -5,12 +5,14 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::apply;
 use crate::aws::{Aws, Caller, Connect};
 use crate::cli::Global;
 use crate::commands::Common;
 use crate::engine::{self, Model, Observations, PlanOptions, OFFLINE_ACCOUNT};
+use crate::ops::run::state_failure;
 use crate::ops::Failure;
 use crate::plan::{Action, Plan};
 use crate::resources::Ctx;
@@ -35,6 +37,17 @@ pub fn load(g: &Global) -> Result<Model, Failure> {
     Ok(Model::build(spec, &account)?)
 }
 
+/// Endpoint and profile: `--endpoint-url`, else the spec's `endpoint_url`.
+pub fn connect_of(g: &Global, spec: &LoadedSpec) -> Connect {
+    Connect {
+        endpoint_url: g
+            .endpoint_url
+            .clone()
+            .or_else(|| spec.spec.endpoint_url.clone()),
+        profile: g.profile.clone(),
+    }
+}
+
 /// A session against AWS: the checked model with the real account, and the clients.
 pub struct Session {
     pub model: Model,
@@ -44,21 +57,44 @@ pub struct Session {
     pub caller: Caller,
     /// Where the lock, journal, inventory and audit trail live.
     pub state: Arc<dyn Backend>,
+    /// `--lock-timeout`: how long a writing run waits for another run's lock.
+    pub lock_timeout: Duration,
+    /// Observe reads the create journal (the backend exists).
+    journal: bool,
 }
 
 impl Session {
-    /// Loads the spec (no AWS call until it is valid), connects, and checks the account.
+    /// Loads the spec (no AWS call until it is valid), connects, checks the account, and
+    /// checks that the state backend exists (else names `novactl bootstrap`).
     pub async fn connect(g: &Global, sh: &Shell) -> Result<Session, Failure> {
         let offline = load(g)?;
         let spec = offline.spec.clone();
-        let connect = Connect {
-            endpoint_url: g
-                .endpoint_url
-                .clone()
-                .or_else(|| spec.spec.endpoint_url.clone()),
-            profile: g.profile.clone(),
-        };
-        let regions = offline.regions();
+        let connect = connect_of(g, &spec);
+        let state = state::open(&spec, &connect, &spec_path(g)?.display().to_string()).await;
+        state.check_ready().await.map_err(state_failure)?;
+        let mut s = Session::for_spec(g, spec, state).await?;
+        s.journal = true;
+        if s.model.spec.spec.dr.is_some() {
+            if let Some(at) = crate::ops::dr::promoted(s.state.as_ref()).await? {
+                s.model.dr_promoted = true;
+                sh.warn(&format!(
+                    "the DR standby serves as the primary since `dr failover` ({at}): it is kept \
+                     at the primary's capacity until `novactl dr failback`"
+                ));
+            }
+        }
+        Ok(s)
+    }
+
+    /// A session on `spec` with `state` as its backend, which need not exist yet (bootstrap);
+    /// observe reads no journal.
+    pub async fn for_spec(
+        g: &Global,
+        spec: LoadedSpec,
+        state: Arc<dyn Backend>,
+    ) -> Result<Session, Failure> {
+        let connect = connect_of(g, &spec);
+        let regions = Model::build(spec.clone(), OFFLINE_ACCOUNT)?.regions();
         let aws = Aws::connect(&connect, &spec.spec.region, &regions).await;
         let caller = aws
             .caller()
@@ -74,22 +110,12 @@ impl Session {
                 )));
             }
         }
-        let mut model = Model::build(spec, &account)?;
+        let model = Model::build(spec, &account)?;
         let in_spec = model
             .decls
             .iter()
             .map(|d| (d.kind.to_string(), d.identity.clone()))
             .collect();
-        let state = state::open(&model.spec);
-        if model.spec.spec.dr.is_some() {
-            if let Some(at) = crate::ops::dr::promoted(state.as_ref()).await? {
-                model.dr_promoted = true;
-                sh.warn(&format!(
-                    "the DR standby serves as the primary since `dr failover` ({at}): it is kept \
-                     at the primary's capacity until `novactl dr failback`"
-                ));
-            }
-        }
         Ok(Session {
             model,
             aws,
@@ -97,7 +123,15 @@ impl Session {
             spec_file: spec_path(g)?,
             caller,
             state,
+            lock_timeout: g.lock_timeout.unwrap_or_default(),
+            journal: false,
         })
+    }
+
+    /// Observe reads the create journal from now on (the backend exists).
+    pub fn with_journal(mut self) -> Session {
+        self.journal = true;
+        self
     }
 
     pub fn ctx(&self) -> Ctx<'_> {
@@ -118,16 +152,27 @@ impl Session {
         parallelism: usize,
         discover: bool,
     ) -> Result<Observations, Failure> {
-        engine::observe(&self.model, &self.ctx(), parallelism, discover)
-            .await
-            .map_err(|errs| {
-                let lines: Vec<String> = errs.iter().map(|(a, e)| format!("  {a}: {e}")).collect();
-                Failure::Aws(format!(
-                    "reading live state failed for {} resource(s):\n{}",
-                    errs.len(),
-                    lines.join("\n")
-                ))
-            })
+        let cx = self.ctx();
+        let (obs, intents) = tokio::join!(
+            engine::observe(&self.model, &cx, parallelism, discover),
+            async {
+                if self.journal {
+                    self.state.open_intents().await
+                } else {
+                    Ok(Vec::new())
+                }
+            }
+        );
+        let mut obs = obs.map_err(|errs| {
+            let lines: Vec<String> = errs.iter().map(|(a, e)| format!("  {a}: {e}")).collect();
+            Failure::Aws(format!(
+                "reading live state failed for {} resource(s):\n{}",
+                errs.len(),
+                lines.join("\n")
+            ))
+        })?;
+        engine::apply_journal(&self.model, &mut obs, intents.map_err(state_failure)?);
+        Ok(obs)
     }
 
     /// Observe, then plan.
@@ -163,6 +208,19 @@ pub fn warn_deletes(plan: &Plan, sh: &Shell) {
             "this plan DELETES {} live resource(s): {}",
             deletes.len(),
             deletes.join(", ")
+        ));
+    }
+    let extras: Vec<&str> = deletes
+        .iter()
+        .copied()
+        .filter(|a| engine::base_address(a) != *a)
+        .collect();
+    if !extras.is_empty() {
+        sh.warn(&format!(
+            "found {} EXTRA COPY(IES) of spec resources: live, tagged with a spec address, but \
+             not the resource the spec names (a concurrent or interrupted run made them): {}",
+            extras.len(),
+            extras.join(", ")
         ));
     }
 }

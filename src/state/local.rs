@@ -23,6 +23,9 @@ pub struct LocalBackend {
     dir: PathBuf,
     /// The open, OS-locked lock file while this process holds the lock.
     held: Mutex<Option<File>>,
+    /// Serialises read-modify-write of the JSON files among this process's tasks (changes run
+    /// concurrently; other processes are kept out by the lock).
+    files: Mutex<()>,
 }
 
 fn io(what: &str, path: &Path, e: std::io::Error) -> StateError {
@@ -38,6 +41,7 @@ impl LocalBackend {
         LocalBackend {
             dir,
             held: Mutex::new(None),
+            files: Mutex::new(()),
         }
     }
 
@@ -153,19 +157,7 @@ impl Backend for LocalBackend {
     }
 
     async fn force_unlock(&self, id: &str) -> Result<(), StateError> {
-        let current: Option<LockInfo> = self.read_json("lock.json")?;
-        let Some(cur) = current else {
-            return Err(StateError::Io(format!(
-                "state: {} is not locked",
-                self.describe()
-            )));
-        };
-        if cur.id != id {
-            return Err(StateError::Io(format!(
-                "state: the lock is {}, not {id}; nothing was removed",
-                cur.id
-            )));
-        }
+        let cur = super::lock_to_remove(self.read_json("lock.json")?, id, &self.describe())?;
         // A live holder still has the OS lock: removing the record would not stop it.
         let p = self.path("lock");
         if let Ok(f) = File::open(&p) {
@@ -188,6 +180,7 @@ impl Backend for LocalBackend {
     }
 
     async fn put_intent(&self, intent: &Intent) -> Result<(), StateError> {
+        let _g = self.files.lock().expect("files mutex");
         let mut all: Vec<Intent> = self.read_json("intents.json")?;
         all.retain(|i| i.address != intent.address);
         all.push(intent.clone());
@@ -195,6 +188,7 @@ impl Backend for LocalBackend {
     }
 
     async fn close_intent(&self, address: &str) -> Result<(), StateError> {
+        let _g = self.files.lock().expect("files mutex");
         let mut all: Vec<Intent> = self.read_json("intents.json")?;
         let before = all.len();
         all.retain(|i| i.address != address);
@@ -209,6 +203,7 @@ impl Backend for LocalBackend {
     }
 
     async fn inventory_put(&self, entry: &InventoryEntry) -> Result<(), StateError> {
+        let _g = self.files.lock().expect("files mutex");
         let mut all: Vec<InventoryEntry> = self.read_json("inventory.json")?;
         all.retain(|e| !(e.address == entry.address && e.identity == entry.identity));
         all.push(entry.clone());
@@ -216,6 +211,7 @@ impl Backend for LocalBackend {
     }
 
     async fn inventory_remove(&self, address: &str, identity: &str) -> Result<(), StateError> {
+        let _g = self.files.lock().expect("files mutex");
         let mut all: Vec<InventoryEntry> = self.read_json("inventory.json")?;
         let before = all.len();
         all.retain(|e| !(e.address == address && e.identity == identity));
@@ -230,8 +226,13 @@ impl Backend for LocalBackend {
     }
 
     async fn audit_append(&self, record: &AuditRecord) -> Result<(), StateError> {
+        let _g = self.files.lock().expect("files mutex");
         self.ensure_dir()?;
         let p = self.path("audit.jsonl");
+        let needle = format!("\"run_id\":{}", Value::String(record.run_id.clone()));
+        if fs::read_to_string(&p).is_ok_and(|t| t.lines().any(|l| l.contains(&needle))) {
+            return Ok(()); // recorded already: records are never overwritten
+        }
         let line = serde_json::to_string(record)
             .map_err(|e| StateError::Io(format!("state: cannot encode the audit record: {e}")))?;
         let mut f = OpenOptions::new()

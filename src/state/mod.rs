@@ -9,41 +9,72 @@
 //! * small named **documents** (the last applied desired state, the last drill report).
 //!
 //! Two backends implement [`Backend`]: [`local::LocalBackend`] (the default, a directory
-//! beside the spec: `.novactl/<environment>/`) and the S3 backend (`state.s3` in the spec).
+//! beside the spec: `.novactl/<environment>/`) and [`s3::S3Backend`] (`state.s3` in the spec).
+//! [`journal`] holds the create-journal and inventory steps the executor takes around every
+//! change.
 
-// Parts of this interface are used only once the create journal lands (issue 7).
-#![allow(dead_code)]
-
+pub mod journal;
 pub mod local;
+pub mod s3;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::spec::LoadedSpec;
+use crate::aws::Connect;
+use crate::spec::{LoadedSpec, SpecError};
 
 /// A backend failure: one line for the user.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StateError {
     /// Another run holds the lock.
-    #[error("{}", held_message(.0))]
+    #[error("{}", held_message(.0, "SPEC"))]
     Locked(Box<LockInfo>),
     /// The backend does not exist yet (S3: no bucket); names the command that makes it.
     #[error("{0}")]
     Missing(String),
+    /// The caller's lock was taken over (its lease expired): it may not renew or release it.
+    #[error("{0}")]
+    Lost(String),
     #[error("{0}")]
     Io(String),
 }
 
-fn held_message(l: &LockInfo) -> String {
+/// Who holds the lock, since when, and what to do about it (`spec_file` for the command).
+pub fn held_message(l: &LockInfo, spec_file: &str) -> String {
     format!(
-        "the environment is locked by {} (host {}, pid {}, `{}`) since {}; lock id {}, lease \
-         until {}. Wait for it (--lock-timeout DURATION), or if that run is dead: novactl \
-         force-unlock -e SPEC {}",
-        l.who, l.host, l.pid, l.operation, l.created, l.id, l.expires, l.id
+        "the environment is locked by {} (`{}` on host {}, pid {}) since {}{}; lock id {}, \
+         lease until {}. Wait for it (--lock-timeout DURATION), or if that run is dead: novactl \
+         force-unlock -e {spec_file} {}",
+        l.who,
+        l.operation,
+        l.host,
+        l.pid,
+        l.created,
+        ago(&l.created),
+        l.id,
+        l.expires,
+        l.id
     )
+}
+
+/// " (3m12s ago)" for an RFC 3339 time in the past; empty when unreadable.
+pub fn ago(t: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(t) {
+        Ok(t) => {
+            let secs = (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+                .num_seconds()
+                .max(0) as u64;
+            format!(
+                " ({} ago)",
+                humantime::format_duration(Duration::from_secs(secs))
+            )
+        }
+        Err(_) => String::new(),
+    }
 }
 
 /// Who holds the lock, and since when (printed when another run is refused).
@@ -107,9 +138,12 @@ pub struct AuditChange {
     pub result: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// AWS request ids of the writes made for this change.
+    /// AWS request ids of the writes made for this change, in call order.
     #[serde(default)]
     pub request_ids: Vec<String>,
+    /// The write operations those ids belong to (`kms:CreateKey`), same order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writes: Vec<String>,
 }
 
 /// One run of apply, destroy or a dr command.
@@ -142,6 +176,39 @@ pub struct AuditRecord {
     pub details: Value,
 }
 
+impl AuditRecord {
+    /// A record of `command` by `caller_arn` on this host, started now, with no changes yet
+    /// (exit status 1 until the run says otherwise).
+    pub fn new(
+        run_id: String,
+        command: &str,
+        caller_arn: &str,
+        model: &crate::engine::Model,
+    ) -> AuditRecord {
+        let spec = &model.spec.spec;
+        AuditRecord {
+            run_id,
+            command: command.to_string(),
+            command_line: std::env::args().collect(),
+            caller_arn: caller_arn.to_string(),
+            account_id: model.account_id.clone(),
+            region: spec.region.clone(),
+            environment: spec.environment.clone(),
+            host: hostname(),
+            novactl_version: env!("CARGO_PKG_VERSION").into(),
+            spec_digest: model.digest.clone(),
+            plan_digest: String::new(),
+            started: now_rfc3339(),
+            ended: String::new(),
+            exit_status: 1,
+            interrupted: false,
+            changes: Vec::new(),
+            notes: Vec::new(),
+            details: Value::Null,
+        }
+    }
+}
+
 /// The small interface every backend implements.
 ///
 /// # Guarantees
@@ -150,7 +217,8 @@ pub struct AuditRecord {
 ///   takes it over and says so in [`LockHandle::took_over`]).
 /// * `renew` and `unlock` act only while the lock is still the caller's (a run that lost its
 ///   lock never deletes someone else's).
-/// * Audit records are appended, never overwritten.
+/// * Audit records are appended, never overwritten: a second record with the same run id is
+///   not written (so a run that died after writing its record is not recorded twice).
 #[async_trait]
 pub trait Backend: Send + Sync {
     /// Where the state lives, for messages (`.novactl/prod/` or `s3://bucket/prefix`).
@@ -175,6 +243,15 @@ pub trait Backend: Send + Sync {
     async fn inventory_put(&self, entry: &InventoryEntry) -> Result<(), StateError>;
     async fn inventory_remove(&self, address: &str, identity: &str) -> Result<(), StateError>;
     async fn inventory(&self) -> Result<Vec<InventoryEntry>, StateError>;
+    /// The entries of one address.
+    async fn inventory_of(&self, address: &str) -> Result<Vec<InventoryEntry>, StateError> {
+        Ok(self
+            .inventory()
+            .await?
+            .into_iter()
+            .filter(|e| e.address == address)
+            .collect())
+    }
 
     async fn audit_append(&self, record: &AuditRecord) -> Result<(), StateError>;
     /// Newest first, at most `limit`.
@@ -185,20 +262,135 @@ pub trait Backend: Send + Sync {
     async fn put_doc(&self, name: &str, doc: &Value) -> Result<(), StateError>;
 }
 
-/// The backend the spec names (`state:`), or the local default.
-pub fn open(spec: &LoadedSpec) -> Arc<dyn Backend> {
-    Arc::new(local::LocalBackend::for_spec(spec))
+/// Where the S3 backend lives: `state.s3` with its defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    /// Ends with `/` unless empty; default `novactl/`.
+    pub prefix: String,
+    /// Default: the spec's primary region.
+    pub region: String,
+    /// Default `alias/novactl-state-<bucket>` (dots as `-`).
+    pub kms_key: String,
+    pub environment: String,
 }
 
-/// Now, as RFC 3339 (UTC, seconds).
+/// `bucket` with what names (aliases, environments) may not hold replaced by `-`.
+pub fn name_of_bucket(bucket: &str) -> String {
+    bucket.replace('.', "-")
+}
+
+impl S3Location {
+    /// `state.s3` of the spec, if it has one.
+    pub fn of(spec: &LoadedSpec) -> Option<S3Location> {
+        let s3 = spec.spec.state.as_ref()?.s3.as_ref()?;
+        let mut prefix = s3.prefix.clone().unwrap_or_else(|| "novactl/".into());
+        if !prefix.is_empty() && !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        Some(S3Location {
+            bucket: s3.bucket.clone(),
+            prefix,
+            region: s3
+                .region
+                .clone()
+                .unwrap_or_else(|| spec.spec.region.clone()),
+            kms_key: s3
+                .kms_key
+                .clone()
+                .unwrap_or_else(|| format!("alias/novactl-state-{}", name_of_bucket(&s3.bucket))),
+            environment: spec.spec.environment.clone(),
+        })
+    }
+
+    /// `<prefix><environment>/`: every object of this environment is below it.
+    pub fn root(&self) -> String {
+        format!("{}{}/", self.prefix, self.environment)
+    }
+}
+
+/// The backend the spec names (`state:`), or the local default. `spec_file` is the path the
+/// user gave (for the `novactl bootstrap -e ...` hint).
+pub async fn open(spec: &LoadedSpec, connect: &Connect, spec_file: &str) -> Arc<dyn Backend> {
+    match S3Location::of(spec) {
+        Some(loc) => Arc::new(
+            s3::S3Backend::connect(connect, &loc, format!("novactl bootstrap -e {spec_file}"))
+                .await,
+        ),
+        None => Arc::new(local::LocalBackend::for_spec(spec)),
+    }
+}
+
+/// Checks `state:` with no AWS call: a valid bucket name that is not one of the spec's own
+/// buckets, a key given as an alias, key id or ARN, a relative prefix.
+pub fn check_config(spec: &LoadedSpec, spec_buckets: &[String]) -> Result<(), SpecError> {
+    let Some(s3) = spec.spec.state.as_ref().and_then(|s| s.s3.as_ref()) else {
+        return Ok(());
+    };
+    let b = &s3.bucket;
+    let valid = (3..=63).contains(&b.len())
+        && b.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && b.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && b.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if !valid {
+        return Err(spec.error(
+            "state.s3.bucket",
+            format!(
+                "`{b}` is not a valid bucket name (3 to 63 lowercase letters, digits, dots and \
+                 hyphens, starting and ending with a letter or digit)"
+            ),
+        ));
+    }
+    if spec_buckets.iter().any(|n| n == b) {
+        return Err(spec.error(
+            "state.s3.bucket",
+            format!("`{b}` is also a bucket of the spec (s3.*); the state bucket must be its own"),
+        ));
+    }
+    if let Some(p) = &s3.prefix {
+        if p.starts_with('/') || p.contains("//") {
+            return Err(spec.error(
+                "state.s3.prefix",
+                format!("`{p}` must be relative (no leading `/`, no empty segment)"),
+            ));
+        }
+    }
+    if let Some(k) = &s3.kms_key {
+        let alias = k.starts_with("alias/") && k.len() > 6 && !k.starts_with("alias/aws/");
+        let arn = k.starts_with("arn:aws") && k.contains(":kms:");
+        let id = k.len() == 36 && k.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+        if !(alias || arn || id) {
+            return Err(spec.error(
+                "state.s3.kms_key",
+                format!("`{k}` is not a KMS key alias (`alias/...`), key id or key ARN"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// How long a lock stays valid without renewal: `NOVACTL_LOCK_LEASE` (e.g. `90s`, `10m`), else
+/// [`DEFAULT_LEASE`]. A holder renews at a third of it.
+pub fn lease() -> Duration {
+    std::env::var("NOVACTL_LOCK_LEASE")
+        .ok()
+        .and_then(|v| humantime::parse_duration(v.trim()).ok())
+        .filter(|d| *d >= Duration::from_secs(1))
+        .unwrap_or(DEFAULT_LEASE)
+}
+
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(5 * 60);
+
+/// Now, as RFC 3339 (UTC, milliseconds).
 pub fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// `now + secs`, as RFC 3339.
-pub fn in_rfc3339(secs: u64) -> String {
-    (chrono::Utc::now() + chrono::Duration::seconds(secs as i64))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+/// `now + d`, as RFC 3339.
+pub fn in_rfc3339(d: Duration) -> String {
+    (chrono::Utc::now() + chrono::Duration::milliseconds(d.as_millis() as i64))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Has the RFC 3339 time `t` passed? (An unreadable time counts as passed.)
@@ -206,6 +398,24 @@ pub fn has_passed(t: &str) -> bool {
     chrono::DateTime::parse_from_rfc3339(t)
         .map(|t| t < chrono::Utc::now())
         .unwrap_or(true)
+}
+
+/// The lock `force_unlock(id)` may remove: the current one, when its id is `id`.
+pub fn lock_to_remove(
+    current: Option<LockInfo>,
+    id: &str,
+    backend: &str,
+) -> Result<LockInfo, StateError> {
+    let Some(cur) = current else {
+        return Err(StateError::Io(format!("state: {backend} is not locked")));
+    };
+    if cur.id != id {
+        return Err(StateError::Io(format!(
+            "state: the lock is {}, not {id}; nothing was removed",
+            cur.id
+        )));
+    }
+    Ok(cur)
 }
 
 pub fn new_id() -> String {

@@ -183,7 +183,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(o: Output) -> Run {
+    pub fn from(o: Output) -> Run {
         Run {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -228,6 +228,16 @@ pub fn novactl_bin() -> PathBuf {
 }
 
 pub fn novactl_env(emu: Option<&Emulator>, args: &[&str], env: &[(&str, &str)]) -> Run {
+    Run::from(
+        novactl_command(emu, args, env)
+            .output()
+            .expect("run novactl"),
+    )
+}
+
+/// The command `novactl_env` runs, for tests that start several runs at once (`spawn`, then
+/// `wait_with_output`). stdout and stderr are piped.
+pub fn novactl_command(emu: Option<&Emulator>, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(novactl_bin());
     cmd.args(args)
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -237,6 +247,9 @@ pub fn novactl_env(emu: Option<&Emulator>, args: &[&str], env: &[(&str, &str)]) 
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("NOVACTL_ENV")
         .env_remove("NOVACTL_FAIL_AT")
+        .env_remove("NOVACTL_PAUSE_AT")
+        .env_remove("NOVACTL_LOCK_LEASE")
+        .env_remove("NOVACTL_LOCK_TIMEOUT")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null());
@@ -246,7 +259,8 @@ pub fn novactl_env(emu: Option<&Emulator>, args: &[&str], env: &[(&str, &str)]) 
     for (k, v) in env {
         cmd.env(k, v);
     }
-    Run::from(cmd.output().expect("run novactl"))
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
 }
 
 /// A short random suffix so names never collide across tests.
@@ -298,4 +312,17 @@ pub fn assert_no_changes(emu: &Emulator, spec: &str) -> Run {
     let r = novactl(Some(emu), &["plan", "-e", spec, "--detailed-exitcode"]).expect_code(0);
     assert!(r.stdout.starts_with("No changes."), "{}", r.stdout);
     r
+}
+
+/// DescribeKey of a key id, ARN or `alias/...` name in us-east-1; `None` when it does not
+/// resolve.
+pub async fn kms_key(emu: &Emulator, key: &str) -> Option<aws_sdk_kms::types::KeyMetadata> {
+    emu.kms("us-east-1")
+        .await
+        .describe_key()
+        .key_id(key)
+        .send()
+        .await
+        .ok()?
+        .key_metadata
 }

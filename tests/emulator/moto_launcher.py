@@ -327,6 +327,43 @@ def patch_s3_bucket_policy_secure_transport() -> None:
     FakeBucket.get_permission = get_permission
 
 
+CONDITIONAL_HEADERS = ("If-Match", "If-None-Match")
+
+
+def patch_s3_conditional_writes_atomic() -> None:
+    """Close: | S3 conditional writes are not atomic: moto checks `If-None-Match` / `If-Match`
+    and then writes in two steps on a threaded server | two writers can both pass the check
+    (a lock taken twice) | all |
+
+    S3Response.put_object and .delete_object read the current object, compare, and only then
+    store or delete it; AWS does both in one step (the loser of a race gets 412, or 409
+    ConditionalRequestConflict). Requests that carry a conditional header run under one
+    process-wide lock, so the check and the write are one step, as on AWS. Unconditional
+    requests are untouched.
+    """
+    import threading
+    from functools import wraps
+
+    from moto.s3.responses import S3Response
+
+    _require(S3Response, "put_object")
+    _require(S3Response, "delete_object")
+    lock = threading.Lock()
+
+    def serialised(original):  # type: ignore[no-untyped-def]
+        @wraps(original)
+        def handler(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if any(self.headers.get(h) for h in CONDITIONAL_HEADERS):
+                with lock:
+                    return original(self, *args, **kwargs)
+            return original(self, *args, **kwargs)
+
+        return handler
+
+    S3Response.put_object = serialised(S3Response.put_object)
+    S3Response.delete_object = serialised(S3Response.delete_object)
+
+
 def patch_sagemaker_instance_types() -> None:
     """Close: | SageMaker endpoint config rejects `ml.g5.*`, `ml.g6.*`, `ml.p5.*` (stale enum) |
     ValidationException; `ml.g4dn.*` is accepted | all |
@@ -1134,6 +1171,7 @@ class NovactlControl:
 PATCHES = (
     patch_s3_get_bucket_versioning,
     patch_s3_bucket_policy_secure_transport,
+    patch_s3_conditional_writes_atomic,
     patch_sagemaker_instance_types,
     patch_sagemaker_network_isolation,
     patch_sagemaker_update_endpoint,

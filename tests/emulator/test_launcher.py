@@ -221,7 +221,7 @@ class PatchDefinitionTests(unittest.TestCase):
 
     def test_every_patch_names_its_gap(self) -> None:
         patches = list(self.launcher.PATCHES) + [self.launcher.patch_cloudwatch_rpcv2_cbor]
-        self.assertEqual(len(patches), 10)
+        self.assertEqual(len(patches), 11)
         for patch in patches:
             self.assertTrue(patch.__doc__.startswith("Close: | "), patch.__name__)
 
@@ -385,6 +385,74 @@ def variant(model: str, instance_type: str, name: str = "primary") -> dict:
         "InstanceType": instance_type,
         "InitialVariantWeight": 1.0,
     }
+
+
+# ---------------------------------------------------------------------------
+# g. S3 conditional writes are one step
+# ---------------------------------------------------------------------------
+
+
+class S3ConditionalWritePatchTests(unittest.TestCase):
+    """A lock object: of several writers racing on one key, exactly one conditional write wins."""
+
+    ROUNDS = 15
+    WRITERS = 8
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.s3 = client("s3")
+        cls.bucket = unique("cond")
+        cls.s3.create_bucket(Bucket=cls.bucket)
+
+    def race(self, call) -> list:  # type: ignore[no-untyped-def]
+        """Runs call(i) in WRITERS threads released at once; returns the indexes that succeeded."""
+        barrier = threading.Barrier(self.WRITERS)
+        won: list = []
+        failures: list = []
+
+        def run(i: int) -> None:
+            barrier.wait()
+            try:
+                call(i)
+                won.append(i)
+            except ClientError as err:
+                failures.append(err.response["Error"]["Code"])
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(self.WRITERS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(set(failures) - {"PreconditionFailed"}, set(), failures)
+        return won
+
+    def test_one_create_wins(self) -> None:
+        for _ in range(self.ROUNDS):
+            key = unique("lock")
+            won = self.race(lambda i: self.s3.put_object(Bucket=self.bucket, Key=key, Body=f"writer {i}".encode(), IfNoneMatch="*"))
+            self.assertEqual(len(won), 1, won)
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            self.assertEqual(body, f"writer {won[0]}".encode())
+
+    def test_one_take_over_wins(self) -> None:
+        for _ in range(self.ROUNDS):
+            key = unique("lock")
+            etag = self.s3.put_object(Bucket=self.bucket, Key=key, Body=b"old")["ETag"]
+            won = self.race(lambda i: self.s3.put_object(Bucket=self.bucket, Key=key, Body=f"writer {i}".encode(), IfMatch=etag))
+            self.assertEqual(len(won), 1, won)
+
+    def test_conditional_delete_and_mismatch(self) -> None:
+        key = unique("lock")
+        etag = self.s3.put_object(Bucket=self.bucket, Key=key, Body=b"mine")["ETag"]
+        with self.assertRaises(ClientError) as err:
+            self.s3.delete_object(Bucket=self.bucket, Key=key, IfMatch='"0000"')
+        self.assertEqual(err.exception.response["Error"]["Code"], "PreconditionFailed")
+        self.s3.delete_object(Bucket=self.bucket, Key=key, IfMatch=etag)
+        with self.assertRaises(ClientError):
+            self.s3.head_object(Bucket=self.bucket, Key=key)
+        # Unconditional writes are not serialised (and still work).
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=b"again")
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=b"again 2")
 
 
 class SageMakerPatchTests(unittest.TestCase):

@@ -42,10 +42,10 @@ use futures::future::join_all;
 use serde_json::{json, Value};
 
 use super::{
-    demote, grace, poll_interval, promote, report, stack, BucketPair, Clock, Stack, Standby,
-    DRILL_DOC,
+    audit_change, demote, grace, poll_interval, promote, report, stack, BucketPair, Clock, Stack,
+    Standby, DRILL_DOC,
 };
-use crate::aws::AwsError;
+use crate::aws::{AwsError, CHANGE};
 use crate::cli::Global;
 use crate::commands::Common;
 use crate::ops::run::Run;
@@ -56,7 +56,6 @@ use crate::resources::replication::{compute_sha256, head, sha256_of};
 use crate::resources::{dr, Ctx, Decl};
 use crate::shell::Shell;
 use crate::spec::model::Canary;
-use crate::state::AuditChange;
 
 /// Objectives when the spec sets none (the seed's: 15 minutes to recover, an hour of data).
 pub const DEFAULT_RTO_MINUTES: f64 = 15.0;
@@ -164,20 +163,26 @@ async fn drill_locked(
         rto: rto.as_secs_f64(),
         rto_grace: rto_grace.as_secs_f64(),
     };
+    // Writes are attributed to the address they are for (audit request ids).
     let (buckets, standbys, artifacts) = futures::join!(
-        join_all(
-            st.buckets
-                .iter()
-                .map(|b| rpo_probe(&cx, b, &run_id, &clock, &limits))
-        ),
-        join_all(
-            st.standbys
-                .iter()
-                .map(|sb| rto_probe(&cx, sb, &clock, &limits, canary))
-        ),
+        join_all(st.buckets.iter().map(|b| CHANGE.scope(
+            b.decl.address.clone(),
+            rpo_probe(&cx, b, &run_id, &clock, &limits)
+        ))),
+        join_all(st.standbys.iter().map(|sb| CHANGE.scope(
+            sb.decl.address.clone(),
+            rto_probe(&cx, sb, &clock, &limits, canary)
+        ))),
         join_all(st.models.iter().map(|m| artifact_probe(&cx, m))),
     );
     let measured_s = clock.now();
+    let probe_writes: Vec<usize> = st
+        .buckets
+        .iter()
+        .map(|b| b.decl)
+        .chain(st.standbys.iter().map(|sb| sb.decl))
+        .map(|d| s.aws.requests.for_address(&d.address).len())
+        .collect();
     let teardown = if o.teardown {
         Some(teardown_all(&cx, st, &buckets, &clock).await)
     } else {
@@ -254,7 +259,7 @@ async fn drill_locked(
         "teardown": teardown,
         "aws_calls": s.aws.stats.calls().len(),
     });
-    record(run, &doc);
+    record(run, s, st, &doc, &probe_writes);
     if let Some(p) = &o.report {
         write_report(p, &doc)?;
         sh.status(&format!(
@@ -324,8 +329,9 @@ fn measured_text(v: &Value) -> String {
     }
 }
 
-/// The drill's evidence in the audit record: the report as `details`, the writes as changes.
-fn record(run: &mut Run, doc: &Value) {
+/// The drill's evidence in the audit record: the report as `details`, and its writes (canary
+/// objects, promotions, teardown) as changes with their request ids.
+fn record(run: &mut Run, s: &Session, st: &Stack<'_>, doc: &Value, probe_writes: &[usize]) {
     run.record.details = doc.clone();
     run.record.notes.push(format!(
         "dr drill {}: RPO {}, RTO {}",
@@ -333,42 +339,33 @@ fn record(run: &mut Run, doc: &Value) {
         measured_text(&doc["rpo"]),
         measured_text(&doc["rto"])
     ));
-    let mut push = |address: &Value, action: &str, ok: bool, error: Option<String>| {
-        run.record.changes.push(AuditChange {
-            address: address.as_str().unwrap_or_default().to_string(),
-            action: action.into(),
-            result: if ok { "ok" } else { "failed" }.into(),
-            error,
-            request_ids: Vec::new(),
-        });
-    };
-    for b in doc["rpo"]["buckets"].as_array().into_iter().flatten() {
-        let ok = b["version_id"].is_string();
-        push(
-            &b["address"],
-            "drill-canary",
-            ok,
-            b["error"].as_str().map(str::to_string),
+    let probes = doc["rpo"]["buckets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|b| ("drill-canary", b))
+        .chain(
+            doc["rto"]["endpoints"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| ("drill-promote", e)),
         );
-    }
-    for e in doc["rto"]["endpoints"].as_array().into_iter().flatten() {
-        let ok = e["error"].is_null();
-        push(
-            &e["address"],
-            "drill-promote",
-            ok,
-            e["error"].as_str().map(str::to_string),
-        );
-    }
-    if let Some(t) = doc["teardown"].as_object() {
-        for e in t["standbys"].as_array().into_iter().flatten() {
-            let ok = e["error"].is_null();
-            push(
-                &e["address"],
-                "drill-teardown",
-                ok,
-                e["error"].as_str().map(str::to_string),
-            );
+    let decls = st
+        .buckets
+        .iter()
+        .map(|b| b.decl)
+        .chain(st.standbys.iter().map(|sb| sb.decl));
+    for (((action, v), d), &n) in probes.zip(decls).zip(probe_writes) {
+        let error = v["error"].as_str().map(str::to_string);
+        run.record
+            .changes
+            .push(audit_change(s, &d.address, action, error, 0));
+        if !doc["teardown"].is_null() {
+            let c = audit_change(s, &d.address, "drill-teardown", None, n);
+            if !c.writes.is_empty() {
+                run.record.changes.push(c);
+            }
         }
     }
 }
@@ -725,7 +722,7 @@ async fn artifact_measure(cx: &Ctx<'_>, m: &Decl) -> Result<Value, AwsError> {
 async fn teardown_all(cx: &Ctx<'_>, st: &Stack<'_>, buckets: &[Value], clock: &Clock) -> Value {
     let started = clock.now();
     let standbys = join_all(st.standbys.iter().map(|sb| async move {
-        match demote(cx, sb).await {
+        match CHANGE.scope(sb.decl.address.clone(), demote(cx, sb)).await {
             Ok(wrote) => json!({"address": sb.decl.address, "endpoint": sb.name,
                                 "count": sb.warm, "changed": wrote}),
             Err(e) => json!({"address": sb.decl.address, "endpoint": sb.name,
@@ -740,7 +737,11 @@ async fn teardown_all(cx: &Ctx<'_>, st: &Stack<'_>, buckets: &[Value], clock: &C
             continue;
         };
         for (region, bucket) in [(&b.source_region, &b.source), (&b.decl.region, &b.twin)] {
-            match delete_versions(cx, region, bucket, key).await {
+            let deleted = CHANGE.scope(
+                b.decl.address.clone(),
+                delete_versions(cx, region, bucket, key),
+            );
+            match deleted.await {
                 Ok(n) => removed += n,
                 Err(e) => errors.push(format!("s3://{bucket}/{key}: {e}")),
             }

@@ -23,13 +23,13 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use super::{demote, promote, stack, Clock, Stack, FAILOVER_DOC};
+use super::{audit_change, demote, promote, stack, Clock, Stack, FAILOVER_DOC};
+use crate::aws::CHANGE;
 use crate::cli::Global;
 use crate::ops::run::{state_failure, Run};
 use crate::ops::session::{confirm, Session};
 use crate::ops::Failure;
 use crate::shell::Shell;
-use crate::state::AuditChange;
 
 pub async fn failover(g: &Global, sh: &Shell) -> Result<ExitCode, Failure> {
     let s = Session::connect(g, sh).await?;
@@ -84,7 +84,11 @@ async fn failover_locked(
     let mut changes = Vec::new();
     for sb in &st.standbys {
         let task = sh.task(&format!("promote {}", sb.decl.address));
-        match promote(&cx, sb, &clock, clock.now() + sb.timeout.as_secs_f64()).await {
+        let deadline = clock.now() + sb.timeout.as_secs_f64();
+        let promoted = CHANGE
+            .scope(sb.decl.address.clone(), promote(&cx, sb, &clock, deadline))
+            .await;
+        match promoted {
             Ok(p) => {
                 task.finish(if p.wrote {
                     "promoted"
@@ -99,12 +103,18 @@ async fn failover_locked(
                     "in_service_s": p.in_service_s,
                 }));
                 if p.wrote {
-                    changes.push(change(&sb.decl.address, "failover", None));
+                    changes.push(audit_change(s, &sb.decl.address, "failover", None, 0));
                 }
             }
             Err(e) => {
                 task.finish(&format!("failed: {e}"));
-                changes.push(change(&sb.decl.address, "failover", Some(e.to_string())));
+                changes.push(audit_change(
+                    s,
+                    &sb.decl.address,
+                    "failover",
+                    Some(e.to_string()),
+                    0,
+                ));
                 failed.push(format!("  {}: {e}", sb.decl.address));
             }
         }
@@ -129,16 +139,6 @@ async fn failover_locked(
         st.dr.region
     ));
     Ok(ExitCode::SUCCESS)
-}
-
-fn change(address: &str, action: &str, error: Option<String>) -> AuditChange {
-    AuditChange {
-        address: address.to_string(),
-        action: action.to_string(),
-        result: if error.is_some() { "failed" } else { "ok" }.into(),
-        error,
-        request_ids: Vec::new(),
-    }
 }
 
 pub struct FailbackOptions {
@@ -177,16 +177,22 @@ async fn failback_locked(
             "return {} to {} instance(s)",
             sb.decl.address, sb.warm
         ));
-        match demote(&cx, sb).await {
+        match CHANGE.scope(sb.decl.address.clone(), demote(&cx, sb)).await {
             Ok(wrote) => {
                 task.finish(if wrote { "done" } else { "already warm" });
                 if wrote {
-                    changes.push(change(&sb.decl.address, "failback", None));
+                    changes.push(audit_change(s, &sb.decl.address, "failback", None, 0));
                 }
             }
             Err(e) => {
                 task.finish(&format!("failed: {e}"));
-                changes.push(change(&sb.decl.address, "failback", Some(e.to_string())));
+                changes.push(audit_change(
+                    s,
+                    &sb.decl.address,
+                    "failback",
+                    Some(e.to_string()),
+                    0,
+                ));
                 failed.push(format!("  {}: {e}", sb.decl.address));
             }
         }

@@ -25,7 +25,7 @@ use crate::ops::Failure;
 use crate::resources::sagemaker_endpoint::{is_busy, EndpointNow, Hosting, Scaling, Wait};
 use crate::resources::{dr, Ctx, Decl};
 use crate::spec::model::Dr;
-use crate::state::Backend;
+use crate::state::{AuditChange, Backend};
 
 /// Backend document written by `dr failover` (`{"promoted": true, "at": ...}`) and by
 /// `dr failback` (`"promoted": false`). While it says promoted, plan and apply keep the
@@ -132,6 +132,32 @@ pub fn stack(s: &Session) -> Result<Stack<'_>, Failure> {
         buckets,
         models,
     })
+}
+
+/// An audit entry for what a DR command did to `address`: the writes made under that address
+/// (run inside `aws::CHANGE.scope`), after the first `skip` of them, with their request ids.
+pub fn audit_change(
+    s: &Session,
+    address: &str,
+    action: &str,
+    error: Option<String>,
+    skip: usize,
+) -> AuditChange {
+    let writes: Vec<_> = s
+        .aws
+        .requests
+        .for_address(address)
+        .into_iter()
+        .skip(skip)
+        .collect();
+    AuditChange {
+        address: address.to_string(),
+        action: action.to_string(),
+        result: if error.is_some() { "failed" } else { "ok" }.into(),
+        error,
+        request_ids: writes.iter().map(|w| w.request_id.clone()).collect(),
+        writes: writes.into_iter().map(|w| w.operation).collect(),
+    }
 }
 
 /// Seconds since a fixed start, and the wall-clock times they stand for.

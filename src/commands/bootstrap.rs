@@ -1,0 +1,14 @@
+//! `novactl bootstrap`: create the S3 state backend the spec names (bucket and key).
+
+use std::process::ExitCode;
+
+use crate::cli::Global;
+use crate::ops::{self, Failure};
+use crate::shell::Shell;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub async fn run(g: &Global, _a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
+    ops::bootstrap::bootstrap(g, sh).await
+}
