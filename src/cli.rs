@@ -69,9 +69,10 @@ pub enum Cmd {
     Apply(commands::apply::Args),
     /// Delete everything the spec describes (that novactl owns), in reverse dependency order.
     Destroy(commands::destroy::Args),
-    /// HIPAA compliance gate (not in this version: exits 1 with a message).
-    #[command(hide = true)]
+    /// HIPAA compliance gate on the spec, or with --live on live state (exit 0 / 3 / 1).
     Check(commands::check::Args),
+    /// Evidence report: every control with the live read it rests on (md, html, json).
+    Report(commands::report::Args),
     /// Disaster recovery: drill (measure RTO and RPO), failover, failback.
     Dr(commands::dr::Args),
     /// Create the S3 state backend the spec names (`state.s3`): bucket and key. Idempotent.
@@ -94,6 +95,7 @@ pub async fn run(cli: Cli, sh: &Shell) -> Result<ExitCode, Failure> {
         Cmd::Apply(a) => commands::apply::run(g, a, sh).await,
         Cmd::Destroy(a) => commands::destroy::run(g, a, sh).await,
         Cmd::Check(a) => commands::check::run(g, a, sh).await,
+        Cmd::Report(a) => commands::report::run(g, a, sh).await,
         Cmd::Dr(a) => commands::dr::run(g, a, sh).await,
         Cmd::Bootstrap(a) => commands::bootstrap::run(g, a, sh).await,
         Cmd::ForceUnlock(a) => commands::force_unlock::run(g, a, sh).await,

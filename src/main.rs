@@ -5,6 +5,7 @@ mod apply;
 mod aws;
 mod cli;
 mod commands;
+mod compliance;
 mod engine;
 mod faults;
 mod graph;

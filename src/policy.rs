@@ -93,6 +93,93 @@ fn scalar_string(v: &Value) -> String {
     }
 }
 
+/// The form a document is written in: every one-item list (in `Action`, `Resource`,
+/// principals and condition values) as its plain value, the way AWS itself prints documents and
+/// the way compliance scanners read them (Prowler's `s3_bucket_secure_transport_policy` accepts
+/// only `"aws:SecureTransport": "false"`, not `["false"]`). Statements sorted, lists sorted.
+pub fn wire(doc: &Value) -> Value {
+    normalize_exact(&collapse(&normalize(doc)))
+}
+
+fn collapse(v: &Value) -> Value {
+    match v {
+        Value::Array(a) if a.len() == 1 && !a[0].is_object() => a[0].clone(),
+        Value::Array(a) => Value::Array(a.iter().map(collapse).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    // The statement list keeps its shape whatever its length.
+                    let v = if k == "Statement" {
+                        match v {
+                            Value::Array(a) => Value::Array(a.iter().map(collapse).collect()),
+                            other => collapse(other),
+                        }
+                    } else {
+                        collapse(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Like [`normalize`] (statements and lists sorted) but keeps each value's form: a scalar stays
+/// a scalar, a list a list. Used where the form itself matters (S3 bucket policies: a
+/// `["false"]` TLS condition is drift from the plain `"false"` novactl writes).
+pub fn normalize_exact(doc: &Value) -> Value {
+    let Some(obj) = doc.as_object() else {
+        return doc.clone();
+    };
+    let mut out = Map::new();
+    for (k, v) in obj {
+        let v = match k.as_str() {
+            "Statement" => {
+                let mut stmts: Vec<Value> = match v {
+                    Value::Array(a) => a.iter().map(sort_lists).collect(),
+                    other => vec![sort_lists(other)],
+                };
+                stmts.sort_by_key(|s| s.to_string());
+                Value::Array(stmts)
+            }
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), v);
+    }
+    Value::Object(out)
+}
+
+fn sort_lists(v: &Value) -> Value {
+    match v {
+        Value::Array(a) if a.iter().all(|x| !x.is_object() && !x.is_array()) => {
+            let mut items: Vec<Value> = a.clone();
+            items.sort_by_key(|x| x.to_string());
+            items.dedup();
+            Value::Array(items)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sort_lists).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), sort_lists(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// Parses a policy as AWS returns it, keeping each value's form ([`normalize_exact`]).
+pub fn parse_returned_exact(text: &str) -> Value {
+    let parsed = serde_json::from_str::<Value>(text).or_else(|_| {
+        let decoded = urlencoding::decode(text)
+            .map(|c| c.into_owned())
+            .unwrap_or_default();
+        serde_json::from_str::<Value>(&decoded)
+    });
+    match parsed {
+        Ok(v) => normalize_exact(&v),
+        Err(_) => Value::String(text.to_string()),
+    }
+}
+
 /// Parses a policy document as AWS returns it: plain JSON, or URL-encoded JSON (IAM).
 pub fn parse_returned(text: &str) -> Value {
     if let Ok(v) = serde_json::from_str::<Value>(text) {
@@ -127,6 +214,30 @@ mod tests {
         let a = json!({"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"]}]});
         let b = json!({"Statement": [{"Effect": "Allow", "Action": ["s3:PutObject"]}]});
         assert_ne!(normalize(&a), normalize(&b));
+    }
+
+    #[test]
+    fn wire_form_writes_one_item_lists_plain_and_exact_keeps_the_form() {
+        let doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
+            "Principal": "*", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": ["false"]}}}]});
+        let w = wire(&doc);
+        let st = &w["Statement"][0];
+        assert_eq!(
+            st["Condition"]["Bool"]["aws:SecureTransport"],
+            json!("false")
+        );
+        assert_eq!(st["Action"], json!("s3:*"));
+        assert_eq!(
+            st["Resource"],
+            json!(["arn:aws:s3:::b", "arn:aws:s3:::b/*"])
+        );
+        // A one-statement document keeps its statement list.
+        assert!(w["Statement"].is_array());
+        // The list spelling is a different document in the exact form, the same in `normalize`.
+        assert_ne!(normalize_exact(&doc), w);
+        assert_eq!(normalize(&doc), normalize(&w));
+        assert_eq!(parse_returned_exact(&w.to_string()), w);
     }
 
     #[test]

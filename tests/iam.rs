@@ -236,8 +236,10 @@ async fn apply_creates_roles_that_match_the_spec_and_second_apply_writes_nothing
         canon(
             &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
             "Principal": {"Service": ["ecs-tasks.amazonaws.com", "sagemaker.amazonaws.com"]},
-            "Action": "sts:AssumeRole"}]})
-        )
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": [common::ACCOUNT]}}}]})
+        ),
+        "the trust policy admits the services only on behalf of this account"
     );
     assert_eq!(exec.description(), Some("Execution role"));
     assert_eq!(inline_names(&iam, &n.exec).await, ["metrics", "read"]);

@@ -289,7 +289,12 @@ async fn topic_alarms_and_dashboard_apply_converge_repair_drift_and_destroy() {
             (
                 "cloudwatch_alarm.high_latency".to_string(),
                 "update".to_string(),
-                vec!["threshold".to_string()]
+                // PutMetricAlarm out of band replaced the alarm without its
+                // InsufficientData actions: drift too.
+                vec![
+                    "threshold".to_string(),
+                    "insufficient_data_actions".to_string()
+                ]
             ),
             (
                 "cloudwatch_dashboard.monitoring".to_string(),

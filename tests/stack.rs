@@ -1,6 +1,8 @@
 //! The shipped `environments/local.yaml` (the seed's whole stack, DR included) end to end against
-//! the emulator: apply from empty, idempotence, and out-of-band drift across kinds showing on
-//! exactly the drifted addresses.
+//! the emulator: apply from empty, idempotence, every HIPAA gap novactl closes read back through
+//! the SDK, `check --live` and `report` on the converged stack, the issue's out-of-band changes
+//! found by `check --live` before apply repairs them, and out-of-band drift across kinds showing
+//! on exactly the drifted addresses.
 
 mod common;
 
@@ -81,8 +83,148 @@ async fn seed_stack_applies_converges_and_repairs_drift_on_exactly_the_drifted_a
     let again = novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
     assert_eq!(again.writes(), 0, "{}", again.stderr);
 
-    // Out-of-band changes, one per kind of drift the issue names.
+    read_back_closed_gaps(&emu).await;
+
+    // The converged stack passes the live check and the report cites a read for every pass.
+    let live = novactl(
+        Some(&emu),
+        &["check", "-e", path, "--live", "--format", "json"],
+    );
+    assert_eq!(live.code, 0, "{}\n{}", live.stdout, live.stderr);
+    let md_file = p.path("report.md");
+    let html_file = p.path("report.html");
+    novactl(
+        Some(&emu),
+        &["report", "-e", path, "--out", md_file.to_str().unwrap()],
+    )
+    .expect_code(0);
+    novactl(
+        Some(&emu),
+        &[
+            "report",
+            "-e",
+            path,
+            "--format",
+            "html",
+            "--out",
+            html_file.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    let json = novactl(Some(&emu), &["report", "-e", path, "--format", "json"]).expect_code(0);
+    let report: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["summary"]["failed"], 0, "{report:#}");
+    assert_eq!(report["summary"]["no_evidence"], 0, "{report:#}");
+    let md = std::fs::read_to_string(&md_file).unwrap();
+    let html = std::fs::read_to_string(&html_file).unwrap();
+    let mut passed = 0;
+    for c in report["controls"].as_array().unwrap() {
+        for r in c["resources"].as_array().unwrap() {
+            if r["status"] != "pass" {
+                continue;
+            }
+            passed += 1;
+            let ev = r["evidence"].as_array().unwrap();
+            assert!(!ev.is_empty(), "{}: {r:#}", c["rule"]);
+            for e in ev {
+                let call = e["api_call"].as_str().unwrap();
+                assert!(call.contains(':'), "{e:#}");
+                assert!(e["read_at"].as_str().unwrap().ends_with('Z'));
+                assert_eq!(e["arn"], r["arn"]);
+                // Both renderings cite the call against the resource.
+                let row = format!("| `{}` | pass | `{call}` |", r["arn"].as_str().unwrap());
+                assert!(md.contains(&row), "markdown lacks {row}");
+                assert!(
+                    html.contains(&format!("<code>{call}</code>")),
+                    "html lacks {call}"
+                );
+            }
+        }
+    }
+    assert!(passed > 40, "{passed} passed controls");
+    assert!(
+        md.contains("## Run history") && md.contains("| apply |"),
+        "{md}"
+    );
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("@media print"));
+    assert!(!html.contains("<link") && !html.contains("<script") && !html.contains("src="));
+
+    // The issue's out-of-band changes: found by `check --live` before any apply repairs them.
     let kms = emu.kms("us-east-1").await;
+    let key_id = kms
+        .describe_key()
+        .key_id("alias/novamind-local-phi")
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    kms.disable_key_rotation()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap();
+    emu.s3("us-east-1")
+        .await
+        .delete_public_access_block()
+        .bucket("novamind-local-results")
+        .send()
+        .await
+        .unwrap();
+    emu.cloudtrail("us-east-1")
+        .await
+        .stop_logging()
+        .name("NOVAMIND-HIPAA-Compliance-Trail")
+        .send()
+        .await
+        .unwrap();
+    strip_alarm_actions(&emu, "MentaLLaMA-HighErrorRate").await;
+    let live = novactl(
+        Some(&emu),
+        &["check", "-e", path, "--live", "--format", "json"],
+    );
+    assert_eq!(live.code, 3, "{}", live.stderr);
+    let v: Value = serde_json::from_str(&live.stdout).unwrap();
+    let mut found: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "fail")
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["address"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            ("NOVA-CT-001".to_string(), "cloudtrail.hipaa".to_string()),
+            (
+                "NOVA-CW-001".to_string(),
+                "cloudwatch_alarm.high_error_rate".to_string()
+            ),
+            ("NOVA-KMS-001".to_string(), "kms.phi".to_string()),
+            ("NOVA-S3-004".to_string(), "s3.results".to_string()),
+        ]
+    );
+    for f in v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "fail")
+    {
+        assert!(f["arn"].as_str().unwrap().starts_with("arn:aws:"), "{f:#}");
+        assert!(f["line"].as_u64().is_some(), "{f:#}");
+    }
+    novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
+    let live = novactl(Some(&emu), &["check", "-e", path, "--live"]);
+    assert_eq!(live.code, 0, "apply repaired them: {}", live.stdout);
+
+    // Out-of-band changes, one per kind of drift the issue names.
     let key = kms
         .describe_key()
         .key_id("alias/novamind-local-phi")
@@ -193,4 +335,199 @@ async fn seed_stack_applies_converges_and_repairs_drift_on_exactly_the_drifted_a
     let doc = urlencoding::decode(&doc).unwrap().into_owned();
     assert!(doc.contains("novamind-local-models"), "restored: {doc}");
     assert!(!doc.contains("\"s3:*\""), "restored: {doc}");
+}
+
+async fn strip_alarm_actions(emu: &Emulator, name: &str) {
+    let cw = emu.cloudwatch("us-east-1").await;
+    let a = cw
+        .describe_alarms()
+        .alarm_names(name)
+        .send()
+        .await
+        .unwrap()
+        .metric_alarms()[0]
+        .clone();
+    let mut req = cw
+        .put_metric_alarm()
+        .alarm_name(name)
+        .set_alarm_description(a.alarm_description().map(str::to_string))
+        .set_namespace(a.namespace().map(str::to_string))
+        .set_metric_name(a.metric_name().map(str::to_string))
+        .set_statistic(a.statistic().cloned())
+        .set_dimensions(Some(a.dimensions().to_vec()))
+        .set_period(a.period())
+        .set_evaluation_periods(a.evaluation_periods())
+        .set_threshold(a.threshold())
+        .set_comparison_operator(a.comparison_operator().cloned())
+        .set_treat_missing_data(a.treat_missing_data().map(str::to_string));
+    req = req.set_alarm_actions(Some(Vec::new()));
+    req.send().await.unwrap();
+}
+
+/// Every gap issue 10 closed, read back through the SDK.
+async fn read_back_closed_gaps(emu: &Emulator) {
+    let s3 = emu.s3("us-east-1").await;
+    let log_bucket = "novamind-local-access-logs";
+    for b in ["models", "logs", "results", "cloudtrail", "access-logs"] {
+        let bucket = format!("novamind-local-{b}");
+        // Server access logging to the access-log bucket, under the bucket's own prefix.
+        let l = s3
+            .get_bucket_logging()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap();
+        let l = l
+            .logging_enabled()
+            .unwrap_or_else(|| panic!("{bucket}: logging off"));
+        assert_eq!(l.target_bucket(), log_bucket);
+        assert_eq!(l.target_prefix(), format!("{bucket}/"));
+        // BucketOwnerEnforced.
+        let o = s3
+            .get_bucket_ownership_controls()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            o.ownership_controls().unwrap().rules()[0].object_ownership(),
+            &aws_sdk_s3::types::ObjectOwnership::BucketOwnerEnforced
+        );
+        // The TLS-only statement in the plain form, as written.
+        let raw = s3.get_bucket_policy().bucket(&bucket).send().await.unwrap();
+        let doc: Value = serde_json::from_str(raw.policy().unwrap()).unwrap();
+        let tls = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|st| st["Sid"] == "DenyInsecureTransport")
+            .unwrap();
+        assert_eq!(
+            tls["Condition"]["Bool"]["aws:SecureTransport"],
+            Value::from("false"),
+            "{bucket}"
+        );
+    }
+    // The access-log bucket: SSE-S3, and only S3 log delivery of this account writes.
+    let enc = s3
+        .get_bucket_encryption()
+        .bucket(log_bucket)
+        .send()
+        .await
+        .unwrap();
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default()
+            .unwrap()
+            .sse_algorithm(),
+        &aws_sdk_s3::types::ServerSideEncryption::Aes256
+    );
+    let raw = s3
+        .get_bucket_policy()
+        .bucket(log_bucket)
+        .send()
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_str(raw.policy().unwrap()).unwrap();
+    let delivery = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["Principal"]["Service"] == "logging.s3.amazonaws.com")
+        .expect("log delivery statement");
+    assert_eq!(
+        delivery["Condition"]["StringEquals"]["aws:SourceAccount"],
+        common::ACCOUNT
+    );
+    assert_eq!(
+        delivery["Condition"]["ArnLike"]["aws:SourceArn"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+
+    // Both CIS metric filters on the trail's log group, each with an alarm to the topic, and
+    // InsufficientData actions on every alarm.
+    let logs = emu.logs("us-east-1").await;
+    let filters = logs
+        .describe_metric_filters()
+        .log_group_name("/novamind/cloudtrail")
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = filters
+        .metric_filters()
+        .iter()
+        .filter_map(|f| f.filter_name())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec!["ConsoleAuthenticationFailures", "RootAccountUsage"]
+    );
+    let topic = format!(
+        "arn:aws:sns:us-east-1:{}:MentaLLaMA-Alerts",
+        common::ACCOUNT
+    );
+    let cw = emu.cloudwatch("us-east-1").await;
+    for f in filters.metric_filters() {
+        assert!(f.filter_pattern().unwrap().contains("$."), "{f:?}");
+        let metric = f.metric_transformations()[0].metric_name();
+        let alarms = cw
+            .describe_alarms()
+            .alarm_names(metric)
+            .send()
+            .await
+            .unwrap();
+        let a = &alarms.metric_alarms()[0];
+        assert_eq!(a.metric_name(), Some(metric));
+        assert_eq!(a.alarm_actions(), std::slice::from_ref(&topic));
+    }
+    let all = cw.describe_alarms().send().await.unwrap();
+    assert_eq!(all.metric_alarms().len(), 4);
+    for a in all.metric_alarms() {
+        assert_eq!(
+            a.insufficient_data_actions(),
+            std::slice::from_ref(&topic),
+            "{:?}",
+            a.alarm_name()
+        );
+    }
+
+    // Data capture has its own KMS key.
+    let sm = emu.sagemaker("us-east-1").await;
+    let ep = sm
+        .describe_endpoint()
+        .endpoint_name("mentallama-endpoint")
+        .send()
+        .await
+        .unwrap();
+    let cfg = sm
+        .describe_endpoint_config()
+        .endpoint_config_name(ep.endpoint_config_name().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let key = cfg.data_capture_config().unwrap().kms_key_id().unwrap();
+    assert!(key.starts_with("arn:aws:kms:us-east-1:"), "{key}");
+
+    // Every service trust policy names this account as the source.
+    let iam = emu.iam().await;
+    for role in [
+        "SageMakerExecutionRole",
+        "APIServiceRole",
+        "NOVAMIND-HIPAA-Compliance-Trail-CloudWatchLogs",
+    ] {
+        let r = iam.get_role().role_name(role).send().await.unwrap();
+        let doc = urlencoding::decode(r.role().unwrap().assume_role_policy_document().unwrap())
+            .unwrap()
+            .into_owned();
+        let doc: Value = serde_json::from_str(&doc).unwrap();
+        let cond = &doc["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"];
+        assert!(
+            cond == common::ACCOUNT || cond[0] == common::ACCOUNT,
+            "{role}: {doc:#}"
+        );
+    }
 }

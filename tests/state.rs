@@ -186,9 +186,10 @@ async fn s3_backend_is_bootstrapped_and_holds_encrypted_inventory_audit_and_no_l
     .unwrap();
     let deny = &policy["Statement"][0];
     assert_eq!(deny["Effect"], "Deny");
+    // The plain form scanners read (issue 10), not a one-item list.
     assert_eq!(
         deny["Condition"]["Bool"]["aws:SecureTransport"],
-        json!(["false"])
+        json!("false")
     );
     let enc = s3
         .get_bucket_encryption()

@@ -19,6 +19,10 @@ pub struct Args {
     /// A plan saved with `plan --out`; refused if live state changed since.
     #[arg(value_name = "PLAN")]
     pub plan: Option<PathBuf>,
+    /// Apply even when the spec has unwaived error-severity compliance findings (each is
+    /// written to the audit record).
+    #[arg(long)]
+    pub allow_noncompliant: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -28,6 +32,7 @@ pub async fn run(g: &Global, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> 
         auto_approve: a.auto_approve,
         force: a.force,
         plan_file: a.plan.clone(),
+        allow_noncompliant: a.allow_noncompliant,
         common: a.common.clone(),
     };
     ops::apply::apply(g, &opts, sh).await

@@ -1,19 +1,51 @@
-//! `novactl check`: the HIPAA gate (not in this version).
+//! `novactl check`: the HIPAA compliance gate (spec, or live with `--live`).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::cli::Global;
-use crate::ops::Failure;
+use crate::compliance::Severity;
+use crate::ops::check::Format;
+use crate::ops::{self, Failure};
 use crate::shell::Shell;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Check what is live in AWS (read-only) instead of the spec.
     #[arg(long)]
     pub live: bool,
-    #[arg(long, default_value = "text")]
-    pub format: String,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write the result to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the rule catalogue (Markdown) and exit.
+    #[arg(long)]
+    pub catalogue: bool,
+    /// Exit 3 on unwaived findings of this severity or worse.
+    #[arg(long, value_enum, default_value = "warning")]
+    pub fail_on: FailOn,
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
 }
 
-pub async fn run(_g: &Global, _a: &Args, _sh: &Shell) -> Result<ExitCode, Failure> {
-    Err(Failure::not_in_this_version())
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+}
+
+pub async fn run(g: &Global, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
+    let opts = ops::check::Options {
+        live: a.live,
+        format: a.format,
+        out: a.out.clone(),
+        catalogue: a.catalogue,
+        fail_on: match a.fail_on {
+            FailOn::Error => Severity::Error,
+            FailOn::Warning => Severity::Warning,
+        },
+        parallelism: a.parallelism,
+    };
+    ops::check::check(g, &opts, sh).await
 }

@@ -11,6 +11,7 @@ pub mod dr;
 pub mod force_unlock;
 pub mod history;
 pub mod plan;
+pub mod report;
 pub mod state;
 pub mod validate;
 

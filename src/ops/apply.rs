@@ -18,13 +18,22 @@ pub struct Options {
     pub auto_approve: bool,
     pub force: bool,
     pub plan_file: Option<PathBuf>,
+    pub allow_noncompliant: bool,
     pub common: Common,
 }
 
 pub async fn apply(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
     let s = Session::connect(g, sh).await?;
+    // The HIPAA gate on the desired state: no lock, no read, nothing changed when it refuses.
+    let notes = crate::ops::check::gate(
+        &s.model,
+        &s.spec_file.display().to_string(),
+        o.allow_noncompliant,
+        sh,
+    )?;
     // The lock comes before the plan: a run that waited for another sees what it did.
     let mut run = Run::begin(&s, "apply", sh).await?;
+    run.record.notes.extend(notes);
     let result = apply_locked(&s, &mut run, o, sh).await;
     run.end(if result.is_ok() { 0 } else { 1 }, sh).await;
     result

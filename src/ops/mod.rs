@@ -3,15 +3,18 @@
 //!
 //! * [`session`]: load the spec, connect to AWS, check the account, observe, plan.
 //! * [`run`]: a writing run: the lock and the audit record.
-//! * [`validate`], [`plan`], [`apply`], [`destroy`], [`bootstrap`]: one operation per command.
+//! * [`validate`], [`plan`], [`apply`], [`destroy`], [`bootstrap`], [`check`], [`report`]: one
+//!   operation per command.
 //! * [`state`]: `history`, `state list`, `force-unlock`.
 //! * [`dr`]: `dr drill`, `dr failover`, `dr failback`.
 
 pub mod apply;
 pub mod bootstrap;
+pub mod check;
 pub mod destroy;
 pub mod dr;
 pub mod plan;
+pub mod report;
 pub mod run;
 pub mod session;
 pub mod state;
@@ -32,16 +35,6 @@ pub enum Failure {
     /// Already reported in detail.
     #[error("{0}")]
     Reported(String),
-}
-
-impl Failure {
-    pub fn not_in_this_version() -> Failure {
-        Failure::Usage(
-            "this command is part of the CLI contract but not implemented in this version of \
-             novactl; nothing was read or changed"
-                .into(),
-        )
-    }
 }
 
 impl From<AwsError> for Failure {

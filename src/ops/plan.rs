@@ -31,10 +31,19 @@ pub async fn plan(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failu
         l.end(i32::from(planned.is_err()), sh).await;
     }
     let (plan, _) = planned?;
+    let gate = crate::ops::check::spec_mode(&s.model, &s.spec_file.display().to_string())?;
+    let findings = crate::ops::check::gate_text(&gate);
     if o.json {
         sh.out(&render::json(&plan));
+        if let Some(f) = &findings {
+            sh.warn(f.trim_start());
+        }
     } else {
-        sh.out(&render::text(&plan, sh));
+        let mut text = render::text(&plan, sh);
+        if let Some(f) = &findings {
+            text.push_str(f);
+        }
+        sh.out(&text);
     }
     warn_deletes(&plan, sh);
     if let Some(out) = &o.out {

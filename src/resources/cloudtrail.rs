@@ -13,6 +13,14 @@
 //!   `logs:CreateLogStream` and `logs:PutLogEvents` on the group's streams, ownership-tagged.
 //!   It is made here with aws-sdk-iam directly, not through the `iam` kind.
 //!
+//! * the CIS metric filters (attribute `metric_filters`, unless `security_alarms.enabled` is
+//!   false): root account use (CIS 4.3) and console authentication failures (CIS 4.6), each
+//!   counting into `CloudTrailMetrics/<trail>-<metric>`. Each filter gets an alarm of the
+//!   `cloudwatch_alarm` kind (`cloudwatch_alarm.<trail>_root_usage`,
+//!   `cloudwatch_alarm.<trail>_console_auth_failures`, see [`security_alarms`]) notifying
+//!   `security_alarms.topic` on ALARM and INSUFFICIENT_DATA. Filters cannot be tagged; the
+//!   group's filters are owned in full (one added out of band is deleted by `update`).
+//!
 //! # `cloudtrail.<n>`
 //! Bucket (an `s3.*` logical name), prefix, multi-region, log file validation, KMS key,
 //! CloudWatch Logs integration (group + role from `log_group.<n>`), data events as one event
@@ -61,6 +69,101 @@ pub const RETENTION_DAYS: &[i32] = &[
 pub const IAM_PROPAGATION: Duration = Duration::from_secs(60);
 
 const ROLE_POLICY: &str = "cloudtrail-to-logs";
+
+/// Namespace of the CIS metrics.
+pub const CIS_NAMESPACE: &str = "CloudTrailMetrics";
+
+/// The CIS filters: (alarm suffix, filter and metric name, pattern, what it catches).
+pub const CIS_FILTERS: &[(&str, &str, &str, &str)] = &[
+    (
+        "root_usage",
+        "RootAccountUsage",
+        r#"{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }"#,
+        "the root account was used (CIS 4.3)",
+    ),
+    (
+        "console_auth_failures",
+        "ConsoleAuthenticationFailures",
+        r#"{ ($.eventName = ConsoleLogin) && ($.errorMessage = "Failed authentication") }"#,
+        "console sign-in failed authentication (CIS 4.6)",
+    ),
+];
+
+fn cis_on(t: &crate::spec::model::Trail) -> bool {
+    t.log_group.is_some() && t.security_alarms.as_ref().is_none_or(|a| a.enabled)
+}
+
+/// The alarms on the CIS metrics of every trail with a log group, as `cloudwatch.alarms`
+/// entries: (logical name, spec path their keys live under, alarm).
+pub fn security_alarms(
+    spec: &LoadedSpec,
+    r: &Renderer,
+) -> Result<Vec<(String, String, crate::spec::model::Alarm)>, SpecError> {
+    let mut out = Vec::new();
+    for (name, t) in &spec.spec.cloudtrail {
+        if !cis_on(t) {
+            continue;
+        }
+        let path = format!("cloudtrail.{name}.security_alarms");
+        let trail = r.str(&format!("cloudtrail.{name}.name"), &t.name)?;
+        // The spec's topic; with none named, the spec's only topic if it has exactly one.
+        let only = (spec.spec.sns.len() == 1)
+            .then(|| spec.spec.sns.keys().next().cloned())
+            .flatten();
+        let topic: Vec<String> = t
+            .security_alarms
+            .as_ref()
+            .and_then(|a| a.topic.clone())
+            .or(only)
+            .into_iter()
+            .collect();
+        for (suffix, metric, _, what) in CIS_FILTERS {
+            out.push((
+                format!("{name}_{suffix}"),
+                path.clone(),
+                crate::spec::model::Alarm {
+                    name: format!("{trail}-{metric}"),
+                    description: Some(format!("CloudTrail {trail}: {what}")),
+                    namespace: CIS_NAMESPACE.into(),
+                    metric: format!("{trail}-{metric}"),
+                    statistic: "Sum".into(),
+                    dimensions: BTreeMap::new(),
+                    period: 300,
+                    evaluation_periods: 1,
+                    threshold: 1.0,
+                    comparison: "GreaterThanOrEqualToThreshold".into(),
+                    treat_missing_data: Some("notBreaching".into()),
+                    actions: topic.clone(),
+                    ok_actions: Vec::new(),
+                    insufficient_data_actions: None,
+                    tags: t.tags.clone(),
+                    protect: t.protect,
+                },
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn desired_filters(spec: &LoadedSpec, r: &Renderer, name: &str) -> Result<Value, SpecError> {
+    let t = &spec.spec.cloudtrail[name];
+    let mut m = serde_json::Map::new();
+    if cis_on(t) {
+        let trail = r.str(&format!("cloudtrail.{name}.name"), &t.name)?;
+        for (_, metric, pattern, _) in CIS_FILTERS {
+            m.insert(
+                metric.to_string(),
+                json!({
+                    "pattern": pattern,
+                    "metric_namespace": CIS_NAMESPACE,
+                    "metric_name": format!("{trail}-{metric}"),
+                    "metric_value": "1",
+                }),
+            );
+        }
+    }
+    Ok(Value::Object(m))
+}
 const ROLE_DESCRIPTION: &str = "CloudTrail delivery to CloudWatch Logs (novactl)";
 
 /// Data event names in the spec and the selector they stand for.
@@ -123,13 +226,18 @@ pub fn delivery_statements(
     out
 }
 
-fn trust_policy() -> Value {
+/// CloudTrail may assume the role only for `trail` of `account` (confused-deputy guard).
+fn trust_policy(account: &str, trail: &str) -> Value {
     crate::policy::normalize(&json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
             "Principal": {"Service": "cloudtrail.amazonaws.com"},
             "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnLike": {"aws:SourceArn": trail},
+            },
         }],
     }))
 }
@@ -172,6 +280,16 @@ struct GroupDesired {
     tags: BTreeMap<String, String>,
     /// The role in the `iam` kind's desired shape.
     role: Value,
+    /// Filter name -> pattern and metric.
+    metric_filters: BTreeMap<String, Filter>,
+}
+
+#[derive(Deserialize)]
+struct Filter {
+    pattern: String,
+    metric_namespace: String,
+    metric_name: String,
+    metric_value: String,
 }
 
 #[async_trait]
@@ -270,13 +388,21 @@ impl Reconciler for LogGroup {
             // In the `iam` kind's shape: that kind reads and writes the role.
             "role": {
                 "name": decl.outputs["role_name"],
-                "trust_policy": trust_policy(),
+                "trust_policy": trust_policy(
+                    &account(r),
+                    &trail_arn(
+                        &decl.region,
+                        &account(r),
+                        &r.str(&format!("{path}.name"), &t.name)?,
+                    ),
+                ),
                 "inline_policies": {
                     ROLE_POLICY: role_policy(&decl.region, &account(r), &decl.identity),
                 },
                 "description": ROLE_DESCRIPTION,
                 "tags": tags,
             },
+            "metric_filters": desired_filters(spec, r, &decl.name)?,
         }))
     }
 
@@ -300,7 +426,7 @@ impl Reconciler for LogGroup {
             .to_string();
         let role = decl.outputs["role_name"].as_str().unwrap_or_default();
         let rd = role_decl(decl, role);
-        let (tags, role_state) = tokio::try_join!(
+        let (tags, role_state, filters) = tokio::try_join!(
             async {
                 logs.list_tags_for_resource()
                     .resource_arn(&bare_arn)
@@ -310,6 +436,7 @@ impl Reconciler for LogGroup {
                     .map_err(AwsError::from_sdk("logs:ListTagsForResource"))
             },
             Iam.observe(cx, &rd),
+            read_filters(cx, &decl.region, &decl.identity),
         )?;
         let mut owner = owner_from_tags(&tags, &decl.address, cx.environment);
         if let (Owner::Ours, Owner::Foreign { reason }) = (&owner, &role_state.owner) {
@@ -329,6 +456,7 @@ impl Reconciler for LogGroup {
                 "retention_days": g.retention_in_days().unwrap_or(0),
                 "tags": tags,
                 "role": role_state.unwrap_or_else(|| json!({})),
+                "metric_filters": filters,
             })),
             owner,
             outputs: decl.outputs.clone(),
@@ -356,6 +484,9 @@ impl Reconciler for LogGroup {
         }
         set_retention(cx, &decl.region, &d.name, d.retention_days).await?;
         ensure_role(cx, decl, &d.role).await?;
+        for (name, f) in &d.metric_filters {
+            put_filter(cx, &decl.region, &d.name, name, f).await?;
+        }
         Ok(decl.outputs.clone())
     }
 
@@ -421,6 +552,25 @@ impl Reconciler for LogGroup {
                     .await?;
                 }
                 "role" => ensure_role(cx, decl, &d.role).await?,
+                "metric_filters" => {
+                    let live_filters = &live["metric_filters"];
+                    for (name, f) in &d.metric_filters {
+                        let want = desired["metric_filters"].get(name);
+                        if live_filters.get(name) != want {
+                            put_filter(cx, &decl.region, &d.name, name, f).await?;
+                        }
+                    }
+                    for name in live_filters.as_object().into_iter().flat_map(|m| m.keys()) {
+                        if !d.metric_filters.contains_key(name) {
+                            logs.delete_metric_filter()
+                                .log_group_name(&d.name)
+                                .filter_name(name)
+                                .send()
+                                .await
+                                .map_err(AwsError::from_sdk("logs:DeleteMetricFilter"))?;
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -442,6 +592,66 @@ impl Reconciler for LogGroup {
         }
         Ok(())
     }
+}
+
+/// The metric filters of `group`, in the desired shape.
+async fn read_filters(cx: &Ctx<'_>, region: &str, group: &str) -> Result<Value, AwsError> {
+    let logs = &cx.clients(region).logs;
+    let mut out = serde_json::Map::new();
+    let mut pages = logs
+        .describe_metric_filters()
+        .log_group_name(group)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(AwsError::from_sdk("logs:DescribeMetricFilters"))?;
+        for f in page.metric_filters() {
+            // Another group whose name starts with this one's is not ours to read.
+            if f.log_group_name() != Some(group) {
+                continue;
+            }
+            let t = f.metric_transformations().first();
+            out.insert(
+                f.filter_name().unwrap_or_default().to_string(),
+                json!({
+                    "pattern": f.filter_pattern().unwrap_or_default(),
+                    "metric_namespace": t.map(|t| t.metric_namespace()).unwrap_or_default(),
+                    "metric_name": t.map(|t| t.metric_name()).unwrap_or_default(),
+                    "metric_value": t.map(|t| t.metric_value()).unwrap_or_default(),
+                }),
+            );
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+async fn put_filter(
+    cx: &Ctx<'_>,
+    region: &str,
+    group: &str,
+    name: &str,
+    f: &Filter,
+) -> Result<(), AwsError> {
+    const OP: &str = "logs:PutMetricFilter";
+    let t = aws_sdk_cloudwatchlogs::types::MetricTransformation::builder()
+        .metric_namespace(&f.metric_namespace)
+        .metric_name(&f.metric_name)
+        .metric_value(&f.metric_value)
+        .build()
+        .map_err(|e| {
+            AwsError::local(OP, "InternalError", format!("request does not build: {e}"))
+        })?;
+    cx.clients(region)
+        .logs
+        .put_metric_filter()
+        .log_group_name(group)
+        .filter_name(name)
+        .filter_pattern(&f.pattern)
+        .metric_transformations(t)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk(OP))?;
+    Ok(())
 }
 
 async fn set_retention(cx: &Ctx<'_>, region: &str, group: &str, days: i32) -> Result<(), AwsError> {

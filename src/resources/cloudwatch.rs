@@ -8,6 +8,13 @@
 //! or literal `arn:` strings; they are compared as a sorted list. Tags: PutMetricAlarm tags only
 //! a new alarm, so tag drift goes through TagResource / UntagResource.
 //!
+//! `insufficient_data_actions` default to `actions` (AWS Config's `cloudwatch-alarm-action-check`
+//! wants both) and `ok_actions` to none; all three are diffed.
+//!
+//! Besides the spec's `cloudwatch.alarms`, every trail with a log group contributes its two CIS
+//! alarms ([`super::cloudtrail::security_alarms`]); their keys live under the trail's
+//! `security_alarms`.
+//!
 //! # Dashboards
 //! The body is rendered from the spec's `template` (tera, with the spec context) and diffed as
 //! JSON, not text. Its `widgets` list becomes the attribute `widgets`, keyed by widget title,
@@ -76,7 +83,34 @@ struct AlarmDesired {
     comparison: String,
     treat_missing_data: String,
     actions: Vec<String>,
+    ok_actions: Vec<String>,
+    insufficient_data_actions: Vec<String>,
     tags: BTreeMap<String, String>,
+}
+
+/// Every alarm of the spec: `cloudwatch.alarms` and the trails' CIS alarms, as (logical name,
+/// spec path, alarm).
+fn alarm_entries(
+    spec: &LoadedSpec,
+    r: &Renderer,
+) -> Result<Vec<(String, String, crate::spec::model::Alarm)>, SpecError> {
+    let mut out: Vec<(String, String, crate::spec::model::Alarm)> = spec
+        .spec
+        .cloudwatch
+        .alarms
+        .iter()
+        .map(|(n, a)| (n.clone(), format!("cloudwatch.alarms.{n}"), a.clone()))
+        .collect();
+    for (n, path, a) in super::cloudtrail::security_alarms(spec, r)? {
+        if spec.spec.cloudwatch.alarms.contains_key(&n) {
+            return Err(spec.error(
+                &format!("cloudwatch.alarms.{n}"),
+                format!("`{n}` is also the name of a CIS alarm of the trail at {path}; rename it"),
+            ));
+        }
+        out.push((n, path, a));
+    }
+    Ok(out)
 }
 
 fn alarm_arn(region: &str, account: &str, name: &str) -> String {
@@ -103,6 +137,25 @@ fn one_of(spec: &LoadedSpec, key: &str, value: &str, allowed: &[&str]) -> Result
             allowed.join(", ")
         ),
     ))
+}
+
+/// The three action lists of an alarm with the key each is written at: alarm, OK, insufficient
+/// data (which defaults to the alarm actions).
+fn action_lists<'a>(path: &str, a: &'a crate::spec::model::Alarm) -> [(String, &'a [String]); 3] {
+    let insufficient = match &a.insufficient_data_actions {
+        Some(l) => (format!("{path}.insufficient_data_actions"), l.as_slice()),
+        None => (format!("{path}.actions"), a.actions.as_slice()),
+    };
+    let key = if path.starts_with("cloudtrail.") {
+        format!("{path}.topic")
+    } else {
+        format!("{path}.actions")
+    };
+    [
+        (key, a.actions.as_slice()),
+        (format!("{path}.ok_actions"), a.ok_actions.as_slice()),
+        insufficient,
+    ]
 }
 
 /// An alarm action: the address it depends on (for `sns.*` names) and how it renders.
@@ -142,8 +195,7 @@ impl Reconciler for Alarm {
 
     fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError> {
         let mut out = Vec::new();
-        for (name, a) in &spec.spec.cloudwatch.alarms {
-            let path = format!("cloudwatch.alarms.{name}");
+        for (name, path, a) in &alarm_entries(spec, r)? {
             let alarm = r.str(&format!("{path}.name"), &a.name)?;
             if alarm.is_empty() || alarm.len() > 255 {
                 return Err(spec.error(
@@ -174,10 +226,12 @@ impl Reconciler for Alarm {
                 return Err(spec.error(&format!("{path}.evaluation_periods"), "must be at least 1"));
             }
             let mut deps = Vec::new();
-            for act in &a.actions {
-                if let (Some(dep), _) = action_ref(spec, &format!("{path}.actions"), act)? {
-                    if !deps.contains(&dep) {
-                        deps.push(dep);
+            for (key, list) in action_lists(path, a) {
+                for act in list {
+                    if let (Some(dep), _) = action_ref(spec, &key, act)? {
+                        if !deps.contains(&dep) {
+                            deps.push(dep);
+                        }
                     }
                 }
             }
@@ -189,7 +243,11 @@ impl Reconciler for Alarm {
                 spec_path: path.clone(),
                 region: spec.spec.region.clone(),
                 identity: alarm.clone(),
-                identity_key: format!("{path}.name"),
+                identity_key: if path.starts_with("cloudtrail.") {
+                    path.replace(".security_alarms", ".name")
+                } else {
+                    format!("{path}.name")
+                },
                 deps,
                 outputs: json!({ "name": alarm, "arn": arn }),
                 template_files: Vec::new(),
@@ -199,15 +257,24 @@ impl Reconciler for Alarm {
     }
 
     fn desired(&self, spec: &LoadedSpec, decl: &Decl, r: &Renderer) -> Result<Value, SpecError> {
-        let a = &spec.spec.cloudwatch.alarms[&decl.name];
+        let entries = alarm_entries(spec, r)?;
+        let Some((_, _, a)) = entries.iter().find(|(n, _, _)| n == &decl.name) else {
+            return Err(spec.error(&decl.spec_path, "alarm no longer in the spec"));
+        };
         let path = &decl.spec_path;
-        let mut actions = Vec::new();
-        for act in &a.actions {
-            let key = format!("{path}.actions");
-            let (_, template) = action_ref(spec, &key, act)?;
-            actions.push(r.str(&key, &template)?);
+        let mut rendered = Vec::new();
+        for (key, list) in action_lists(path, a) {
+            let mut out = Vec::new();
+            for act in list {
+                let (_, template) = action_ref(spec, &key, act)?;
+                out.push(r.str(&key, &template)?);
+            }
+            out.sort();
+            rendered.push(out);
         }
-        actions.sort();
+        let insufficient = rendered.pop().unwrap_or_default();
+        let ok = rendered.pop().unwrap_or_default();
+        let actions = rendered.pop().unwrap_or_default();
         let mut dimensions = BTreeMap::new();
         for (k, v) in &a.dimensions {
             dimensions.insert(k.clone(), r.str(&format!("{path}.dimensions.{k}"), v)?);
@@ -230,6 +297,8 @@ impl Reconciler for Alarm {
             // AWS's default.
             "treat_missing_data": a.treat_missing_data.clone().unwrap_or_else(|| "missing".into()),
             "actions": actions,
+            "ok_actions": ok,
+            "insufficient_data_actions": insufficient,
             "tags": desired_tags(spec, &decl.address, &a.tags),
         }))
     }
@@ -395,8 +464,12 @@ async fn read_alarm(
             )
         })
         .collect();
-    let mut actions: Vec<String> = a.alarm_actions().to_vec();
-    actions.sort();
+    let sorted = |l: &[String]| {
+        let mut v = l.to_vec();
+        v.sort();
+        v
+    };
+    let actions = sorted(a.alarm_actions());
     Ok(Observed {
         address: address.to_string(),
         physical_id: name.clone(),
@@ -413,6 +486,8 @@ async fn read_alarm(
             "comparison": a.comparison_operator().map(|c| c.as_str()).unwrap_or_default(),
             "treat_missing_data": a.treat_missing_data().unwrap_or("missing"),
             "actions": actions,
+            "ok_actions": sorted(a.ok_actions()),
+            "insufficient_data_actions": sorted(a.insufficient_data_actions()),
             "tags": tags,
         })),
         owner,
@@ -439,7 +514,9 @@ async fn put_alarm(
         .comparison_operator(ComparisonOperator::from(d.comparison.as_str()))
         .treat_missing_data(&d.treat_missing_data)
         .actions_enabled(true)
-        .set_alarm_actions(Some(d.actions.clone()));
+        .set_alarm_actions(Some(d.actions.clone()))
+        .set_ok_actions(Some(d.ok_actions.clone()))
+        .set_insufficient_data_actions(Some(d.insufficient_data_actions.clone()));
     if !d.description.is_empty() {
         req = req.alarm_description(&d.description);
     }

@@ -137,6 +137,13 @@ fn merge(dst: &mut Value, src: &Value) {
     }
 }
 
+/// Does bucket `logical` have a DR twin?
+pub fn replicated_bucket(spec: &Spec, logical: &str) -> bool {
+    spec.dr
+        .as_ref()
+        .is_some_and(|d| d.replicate.s3.iter().any(|n| n == logical))
+}
+
 /// The warm-standby size.
 pub fn standby_count(spec: &Spec) -> i32 {
     spec.dr
@@ -245,6 +252,15 @@ fn check<'a>(
                 ),
             ));
         };
+        if bucket.access_log_bucket {
+            return Err(spec.error(
+                &key,
+                format!(
+                    "`{b}` is the access-log bucket (SSE-S3, written by S3's log delivery in its \
+                     own region): it has no DR twin"
+                ),
+            ));
+        }
         if !w.kms.contains(bucket.kms_key.as_str()) {
             return Err(spec.error(
                 &key,
@@ -294,6 +310,15 @@ fn check<'a>(
             }
         }
         if let Some(dc) = &ep.data_capture {
+            if let Some(k) = dc.kms_key.as_ref().filter(|k| !w.kms.contains(k.as_str())) {
+                return Err(spec.error(
+                    &key,
+                    format!(
+                        "endpoint `{e}` encrypts captured data with kms key `{k}`, which \
+                         dr.replicate.kms does not list"
+                    ),
+                ));
+            }
             if !w.s3.contains(dc.bucket.as_str()) {
                 return Err(spec.error(
                     &key,

@@ -140,6 +140,11 @@ impl Reconciler for Iam {
         for (i, t) in role.trust.iter().enumerate() {
             principals.push(r.str(&format!("{path}.trust.{i}"), t)?);
         }
+        let account = r.str("account_id", "{{ account_id }}")?;
+        let source_arn = match &role.source_arn {
+            Some(a) => Some(r.str(&format!("{path}.source_arn"), a)?),
+            None => None,
+        };
         let mut inline = Map::new();
         for (pname, rel) in &role.policies {
             let doc = r.json_file(&format!("{path}.policies.{pname}"), rel)?;
@@ -151,7 +156,11 @@ impl Reconciler for Iam {
         };
         Ok(json!({
             "name": decl.identity,
-            "trust_policy": trust_policy(&principals),
+            "trust_policy": trust_policy(
+                &principals,
+                role.source_account.then_some(account.as_str()),
+                source_arn.as_deref(),
+            ),
             "inline_policies": inline,
             "description": description,
             "tags": desired_tags(spec, &decl.address, &role.tags),
@@ -510,15 +519,28 @@ pub fn role_arn(account: &str, name: &str) -> String {
     format!("arn:aws:iam::{account}:role/{name}")
 }
 
-/// The trust policy letting `services` assume the role, normalised.
-fn trust_policy(services: &[String]) -> Value {
+/// The trust policy letting `services` assume the role, normalised: only on behalf of
+/// `account` (`aws:SourceAccount`) and, when given, of resources matching `source_arn`
+/// (`aws:SourceArn`), which keeps a service from being used as a confused deputy.
+fn trust_policy(services: &[String], account: Option<&str>, source_arn: Option<&str>) -> Value {
+    let mut statement = json!({
+        "Effect": "Allow",
+        "Principal": {"Service": services},
+        "Action": "sts:AssumeRole",
+    });
+    let mut condition = Map::new();
+    if let Some(a) = account {
+        condition.insert("StringEquals".into(), json!({"aws:SourceAccount": a}));
+    }
+    if let Some(arn) = source_arn {
+        condition.insert("ArnLike".into(), json!({"aws:SourceArn": arn}));
+    }
+    if !condition.is_empty() {
+        statement["Condition"] = Value::Object(condition);
+    }
     crate::policy::normalize(&json!({
         "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": services},
-            "Action": "sts:AssumeRole",
-        }],
+        "Statement": [statement],
     }))
 }
 
@@ -811,7 +833,8 @@ mod tests {
             d["trust_policy"],
             json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
                 "Principal": {"Service": ["ecs-tasks.amazonaws.com", "sagemaker.amazonaws.com"]},
-                "Action": ["sts:AssumeRole"]}]})
+                "Action": ["sts:AssumeRole"],
+                "Condition": {"StringEquals": {"aws:SourceAccount": ["123456789012"]}}}]})
         );
         assert_eq!(
             d["inline_policies"],
@@ -825,9 +848,22 @@ mod tests {
         );
         // What IAM hands back (URL-encoded, re-spelt) compares equal.
         let returned = urlencoding::encode(
-            r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["sagemaker.amazonaws.com","ecs-tasks.amazonaws.com"]}}],"Version":"2012-10-17"}"#,
+            r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["sagemaker.amazonaws.com","ecs-tasks.amazonaws.com"]},"Condition":{"StringEquals":{"aws:SourceAccount":"123456789012"}}}],"Version":"2012-10-17"}"#,
         );
         assert_eq!(crate::policy::parse_returned(&returned), d["trust_policy"]);
+        // `source_account: false` drops the condition; `source_arn` adds an ArnLike.
+        let yaml2 = yaml.replace(
+            "    name: Exec\n",
+            "    name: Exec\n    source_account: false\n    source_arn: \"arn:aws:sagemaker:{{ region }}:{{ account_id }}:*\"\n",
+        );
+        let (_dir2, spec2) = project(&yaml2, &[("read.json.tera", READ_MODELS)]);
+        let r2 = Renderer::new(&spec2, &c);
+        let decl2 = Iam.decls(&spec2, &r2).unwrap().remove(0);
+        let d2 = Iam.desired(&spec2, &decl2, &r2).unwrap();
+        assert_eq!(
+            d2["trust_policy"]["Statement"][0]["Condition"],
+            json!({"ArnLike": {"aws:SourceArn": ["arn:aws:sagemaker:us-east-1:123456789012:*"]}})
+        );
         // And the desired document decodes for create/update.
         let typed: Desired = from_desired(&decl.address, &d).unwrap();
         assert_eq!(typed.inline_policies.len(), 1);

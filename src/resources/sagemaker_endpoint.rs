@@ -121,6 +121,9 @@ pub struct Capture {
     pub destination: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capture: Vec<String>,
+    /// KMS key that encrypts the captured data (DataCaptureConfig.KmsKeyId).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -249,6 +252,18 @@ impl Reconciler for SagemakerEndpoint {
                     ));
                 }
                 deps.push(format!("s3.{}", dc.bucket));
+                if let Some(k) = capture_key(s, e) {
+                    if !s.kms.contains_key(&k) {
+                        return Err(spec.error(
+                            &format!("{path}.data_capture.kms_key"),
+                            format!("no kms key `{k}`; defined keys: {}", list(s.kms.keys())),
+                        ));
+                    }
+                    let dep = format!("kms.{k}");
+                    if !deps.contains(&dep) {
+                        deps.push(dep);
+                    }
+                }
             }
             if let Some(a) = &e.autoscaling {
                 let key = format!("{path}.autoscaling");
@@ -311,6 +326,13 @@ impl Reconciler for SagemakerEndpoint {
                 )?;
                 let prefix = r.str(&format!("{path}.data_capture.prefix"), &dc.prefix)?;
                 let prefix = prefix.trim_matches('/');
+                let kms_key_arn = match capture_key(&spec.spec, e) {
+                    Some(k) => Some(r.str(
+                        &format!("{path}.data_capture.kms_key"),
+                        &format!("{{{{ kms.{k}.arn }}}}"),
+                    )?),
+                    None => None,
+                };
                 Capture {
                     enabled: true,
                     sampling_percent: Some(dc.sampling_percent),
@@ -320,6 +342,7 @@ impl Reconciler for SagemakerEndpoint {
                         format!("s3://{bucket}/{prefix}")
                     }),
                     capture: vec!["Input".into(), "Output".into()],
+                    kms_key_arn,
                 }
             }
             None => Capture {
@@ -327,6 +350,7 @@ impl Reconciler for SagemakerEndpoint {
                 sampling_percent: None,
                 destination: None,
                 capture: Vec::new(),
+                kms_key_arn: None,
             },
         };
         let twin = super::dr::twin_view(r);
@@ -468,6 +492,20 @@ impl Reconciler for SagemakerEndpoint {
         }
         Ok(out)
     }
+}
+
+/// The `kms.*` key that encrypts an endpoint's captured data: `data_capture.kms_key`, else the
+/// capture bucket's key, else the endpoint's own.
+pub fn capture_key(s: &crate::spec::Spec, e: &crate::spec::model::Endpoint) -> Option<String> {
+    let dc = e.data_capture.as_ref()?;
+    dc.kms_key
+        .clone()
+        .or_else(|| {
+            s.s3.get(&dc.bucket)
+                .map(|b| b.kms_key.clone())
+                .filter(|k| !k.is_empty())
+        })
+        .or_else(|| e.kms_key.clone())
 }
 
 fn list<'a>(it: impl Iterator<Item = &'a String>) -> String {
@@ -847,7 +885,8 @@ impl Hosting<'_> {
             let mut dc = DataCaptureConfig::builder()
                 .enable_capture(true)
                 .set_initial_sampling_percentage(d.data_capture.sampling_percent)
-                .set_destination_s3_uri(d.data_capture.destination.clone());
+                .set_destination_s3_uri(d.data_capture.destination.clone())
+                .set_kms_key_id(d.data_capture.kms_key_arn.clone());
             for mode in &d.data_capture.capture {
                 dc = dc.capture_options(
                     CaptureOption::builder()
@@ -1248,12 +1287,14 @@ impl Hosting<'_> {
                     .iter()
                     .filter_map(|o| o.capture_mode().map(|m| m.as_str().to_string()))
                     .collect(),
+                kms_key_arn: dc.kms_key_id().map(str::to_string),
             },
             _ => Capture {
                 enabled: false,
                 sampling_percent: None,
                 destination: None,
                 capture: Vec::new(),
+                kms_key_arn: None,
             },
         };
         let autoscaling = self.read_scaling(name, variant_name).await?;
@@ -1355,6 +1396,7 @@ mod tests {
                 sampling_percent: Some(100),
                 destination: Some("s3://logs/datacapture".into()),
                 capture: vec!["Input".into(), "Output".into()],
+                kms_key_arn: None,
             },
             autoscaling: if autoscaling {
                 Scaling {

@@ -82,6 +82,10 @@ pub struct S3State {
 pub struct CheckConfig {
     #[serde(default)]
     pub waive: Vec<Waiver>,
+    /// Shortest log-group retention (days) rule NOVA-LOG-002 accepts in spec mode; live mode
+    /// also compares the live retention with the spec's. Default 365 (Prowler's default).
+    #[serde(default)]
+    pub min_log_retention_days: Option<i32>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -121,6 +125,28 @@ pub struct KmsKey {
     pub protect: Option<bool>,
 }
 
+fn owner_enforced() -> String {
+    "BucketOwnerEnforced".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum AccessLogging {
+    /// `true`: the default target; `false`: no access logging.
+    Enabled(bool),
+    Target(LogTarget),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogTarget {
+    /// Logical name of the `s3.*` access-log bucket.
+    pub bucket: String,
+    /// Key prefix; default `<source bucket name>/`.
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
 fn default_window() -> u32 {
     30
 }
@@ -130,10 +156,23 @@ fn default_window() -> u32 {
 pub struct Bucket {
     /// Global bucket name (a template).
     pub name: String,
-    /// Logical name of the `kms.*` key used for SSE-KMS default encryption.
+    /// Logical name of the `kms.*` key used for SSE-KMS default encryption. Required, except
+    /// on the access-log bucket (`access_log_bucket: true`), which S3 only delivers to when it
+    /// is encrypted with SSE-S3.
+    #[serde(default)]
     pub kms_key: String,
     #[serde(default = "yes")]
     pub versioning: bool,
+    /// This bucket receives the S3 server access logs of the spec's buckets in its region.
+    #[serde(default)]
+    pub access_log_bucket: bool,
+    /// Server access logging: default on, to the access-log bucket of the bucket's region
+    /// under `<bucket name>/`; `false` turns it off; `{ bucket, prefix }` picks the target.
+    #[serde(default)]
+    pub access_logging: Option<AccessLogging>,
+    /// S3 Object Ownership; default `BucketOwnerEnforced` (ACLs disabled).
+    #[serde(default = "owner_enforced")]
+    pub object_ownership: String,
     #[serde(default)]
     pub lifecycle: Vec<LifecycleRule>,
     #[serde(default)]
@@ -179,6 +218,14 @@ pub struct Role {
     pub policies: Map<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// Trust only requests made on behalf of this account (`aws:SourceAccount`), against the
+    /// confused-deputy problem. Default true.
+    #[serde(default = "yes")]
+    pub source_account: bool,
+    /// Also require `aws:SourceArn` to match this ARN pattern (a template), e.g.
+    /// `arn:aws:sagemaker:{{ region }}:{{ account_id }}:*`.
+    #[serde(default)]
+    pub source_arn: Option<String>,
     #[serde(default)]
     pub tags: Map<String>,
     /// Refuse to delete or replace this resource (plan, apply, destroy); `None`: the kind's
@@ -270,6 +317,10 @@ pub struct DataCapture {
     pub prefix: String,
     #[serde(default = "hundred")]
     pub sampling_percent: i32,
+    /// Logical name of the `kms.*` key that encrypts captured data; default the capture
+    /// bucket's key, else the endpoint's.
+    #[serde(default)]
+    pub kms_key: Option<String>,
 }
 
 fn hundred() -> i32 {
@@ -350,6 +401,12 @@ pub struct Alarm {
     /// References to `sns.*`, or literal ARNs.
     #[serde(default)]
     pub actions: Vec<String>,
+    /// Notified when the alarm returns to OK (same forms as `actions`). Default none.
+    #[serde(default)]
+    pub ok_actions: Vec<String>,
+    /// Notified when the alarm has insufficient data; default the same as `actions`.
+    #[serde(default)]
+    pub insufficient_data_actions: Option<Vec<String>>,
     #[serde(default)]
     pub tags: Map<String>,
     /// Refuse to delete or replace this resource (plan, apply, destroy); `None`: the kind's
@@ -378,12 +435,35 @@ pub struct Trail {
     pub log_retention_days: Option<i32>,
     #[serde(default)]
     pub data_events: Vec<String>,
+    /// CIS metric filters (root account use, console authentication failures) on the trail's
+    /// log group, each with an alarm. Default on when the trail has a `log_group`.
+    #[serde(default)]
+    pub security_alarms: Option<SecurityAlarms>,
     #[serde(default)]
     pub tags: Map<String>,
     /// Refuse to delete or replace this resource (plan, apply, destroy); `None`: the kind's
     /// default.
     #[serde(default)]
     pub protect: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityAlarms {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Logical name of the `sns.*` topic the alarms notify (alarm and insufficient data).
+    #[serde(default)]
+    pub topic: Option<String>,
+}
+
+impl Default for SecurityAlarms {
+    fn default() -> Self {
+        SecurityAlarms {
+            enabled: true,
+            topic: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

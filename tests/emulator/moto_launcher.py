@@ -826,6 +826,68 @@ def to_cbor_value(value, shape):  # type: ignore[no-untyped-def]
     return value
 
 
+def patch_logs_put_metric_filter_replaces() -> None:
+    """Close: | CloudWatch Logs `PutMetricFilter` appends a second filter of the same name
+    instead of replacing it (AWS: "creates or updates") | an updated filter reads back twice,
+    the old definition first | 5.2.5 |
+
+    MetricFilters.add_filter appends to a list. Drop any filter of the same name on the same
+    log group first, so a put replaces it in place (as on AWS).
+    """
+    from moto.logs.metric_filters import MetricFilters
+
+    _require(MetricFilters, "add_filter")
+    original = MetricFilters.add_filter
+
+    def add_filter(self, filter_name, filter_pattern, log_group_name, metric_transformations):  # type: ignore[no-untyped-def]
+        self.metric_filters = [
+            f
+            for f in self.metric_filters
+            if not (f["filterName"] == filter_name and f["logGroupName"] == log_group_name)
+        ]
+        return original(self, filter_name, filter_pattern, log_group_name, metric_transformations)
+
+    MetricFilters.add_filter = add_filter
+
+
+def patch_s3_logging_policy_principal_star() -> None:
+    """Close: | S3 `PutBucketLogging` answers HTTP 500 when the target bucket's policy has a
+    statement whose `Principal` is the string `"*"` (a TLS-only Deny, say) | access logging to
+    a TLS-only bucket cannot be turned on | 5.2.5 |
+
+    FakeBucket._log_permissions_enabled_policy calls `stmt.get("Principal", {}).get("Service")`,
+    which fails on a string principal. Check the policy with those statements left out (a
+    `"*"` principal never names the log-delivery service); the stored policy is unchanged.
+    """
+    import json
+
+    from moto.s3.models import FakeBucket
+
+    _require(FakeBucket, "_log_permissions_enabled_policy")
+    original = FakeBucket._log_permissions_enabled_policy
+
+    class _View:
+        def __init__(self, bucket, policy):  # type: ignore[no-untyped-def]
+            self._bucket = bucket
+            self.policy = policy
+
+        def __getattr__(self, name):  # type: ignore[no-untyped-def]
+            return getattr(self._bucket, name)
+
+    def check(target_bucket, target_prefix):  # type: ignore[no-untyped-def]
+        raw = target_bucket.policy
+        if raw:
+            document = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+            statements = document.get("Statement", [])
+            if isinstance(statements, dict):
+                statements = [statements]
+            document["Statement"] = [s for s in statements if isinstance(s.get("Principal"), dict)]
+            target_bucket = _View(target_bucket, json.dumps(document).encode())
+        return original(target_bucket=target_bucket, target_prefix=target_prefix)
+
+    FakeBucket._log_permissions_enabled_policy = staticmethod(check)
+
+
 # --- DR: replication, endpoint transitions, the canary's InvokeEndpoint, runtime settings ---------
 
 # Settings the DR patches read at the moment they act; set from --replication-delay and
@@ -1175,6 +1237,8 @@ PATCHES = (
     patch_sagemaker_instance_types,
     patch_sagemaker_network_isolation,
     patch_sagemaker_update_endpoint,
+    patch_logs_put_metric_filter_replaces,
+    patch_s3_logging_policy_principal_star,
     patch_s3_replication_config_as_written,
     patch_s3_replicate_objects,
     patch_sagemaker_endpoint_transitions,

@@ -221,7 +221,7 @@ class PatchDefinitionTests(unittest.TestCase):
 
     def test_every_patch_names_its_gap(self) -> None:
         patches = list(self.launcher.PATCHES) + [self.launcher.patch_cloudwatch_rpcv2_cbor]
-        self.assertEqual(len(patches), 11)
+        self.assertEqual(len(patches), 13)
         for patch in patches:
             self.assertTrue(patch.__doc__.startswith("Close: | "), patch.__name__)
 
@@ -385,6 +385,62 @@ def variant(model: str, instance_type: str, name: str = "primary") -> dict:
         "InstanceType": instance_type,
         "InitialVariantWeight": 1.0,
     }
+
+
+class S3LoggingPatchTests(unittest.TestCase):
+    """i. patch_s3_logging_policy_principal_star"""
+
+    def setUp(self) -> None:
+        self.s3 = client("s3")
+        self.bucket = unique("logs")
+        self.s3.create_bucket(Bucket=self.bucket)
+        self.arn = f"arn:aws:s3:::{self.bucket}"
+
+    def put_policy(self, with_delivery: bool) -> None:
+        statements = [{"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                       "Resource": [self.arn, f"{self.arn}/*"],
+                       "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]
+        if with_delivery:
+            statements.append({"Sid": "Delivery", "Effect": "Allow",
+                               "Principal": {"Service": "logging.s3.amazonaws.com"},
+                               "Action": "s3:PutObject", "Resource": f"{self.arn}/*"})
+        self.s3.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+
+    def test_logging_to_a_tls_only_bucket_that_admits_log_delivery(self) -> None:
+        self.put_policy(with_delivery=True)
+        self.s3.put_bucket_logging(Bucket=self.bucket, BucketLoggingStatus={
+            "LoggingEnabled": {"TargetBucket": self.bucket, "TargetPrefix": "self/"}})
+        got = self.s3.get_bucket_logging(Bucket=self.bucket)["LoggingEnabled"]
+        self.assertEqual((got["TargetBucket"], got["TargetPrefix"]), (self.bucket, "self/"))
+        # The stored policy still has both statements.
+        stored = json.loads(self.s3.get_bucket_policy(Bucket=self.bucket)["Policy"])
+        self.assertEqual([s["Sid"] for s in stored["Statement"]], ["TlsOnly", "Delivery"])
+
+    def test_without_the_delivery_statement_it_is_still_refused(self) -> None:
+        self.put_policy(with_delivery=False)
+        with self.assertRaises(ClientError) as e:
+            self.s3.put_bucket_logging(Bucket=self.bucket, BucketLoggingStatus={
+                "LoggingEnabled": {"TargetBucket": self.bucket, "TargetPrefix": "self/"}})
+        self.assertEqual(e.exception.response["Error"]["Code"], "InvalidTargetBucketForLogging")
+
+
+class LogsMetricFilterPatchTests(unittest.TestCase):
+    """h. patch_logs_put_metric_filter_replaces"""
+
+    def test_put_replaces_a_filter_of_the_same_name(self) -> None:
+        logs = client("logs")
+        group, other = unique("/g"), unique("/g")
+        for g in (group, other):
+            logs.create_log_group(logGroupName=g)
+        transform = [{"metricName": "M", "metricNamespace": "N", "metricValue": "1"}]
+        for g in (group, other):
+            logs.put_metric_filter(logGroupName=g, filterName="f", filterPattern="old", metricTransformations=transform)
+        logs.put_metric_filter(logGroupName=group, filterName="f", filterPattern="new", metricTransformations=transform)
+        found = logs.describe_metric_filters(logGroupName=group)["metricFilters"]
+        self.assertEqual([(f["filterName"], f["filterPattern"]) for f in found], [("f", "new")])
+        # The same name on another group is another filter, left alone.
+        kept = logs.describe_metric_filters(logGroupName=other)["metricFilters"]
+        self.assertEqual([f["filterPattern"] for f in kept], ["old"])
 
 
 # ---------------------------------------------------------------------------

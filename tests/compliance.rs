@@ -1,0 +1,411 @@
+//! `novactl check` in spec mode (no AWS call): the shipped specs pass; a table of specs that
+//! each break one rule fails with exactly that rule at the line of the key to change; SARIF
+//! validates against the SARIF 2.1.0 schema with fingerprints stable across runs and line
+//! moves; the catalogue in docs/compliance.md is the code's. And the apply gate against the
+//! emulator: refused without `--allow-noncompliant`, through with it, noted in the audit record.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{novactl, Emulator, Project};
+use serde_json::Value;
+
+fn shipped(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("environments")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn check_json(p: &Project, extra: &[&str]) -> (i32, Value, String) {
+    let mut args = vec!["check", "-e", p.spec.to_str().unwrap(), "--format", "json"];
+    args.extend_from_slice(extra);
+    let r = novactl(None, &args);
+    let v = serde_json::from_str(&r.stdout).unwrap_or(Value::Null);
+    (r.code, v, r.stderr)
+}
+
+/// 1-based line of the line that is exactly `text` (trailing blanks ignored).
+fn line_of(yaml: &str, text: &str) -> usize {
+    let hits: Vec<usize> = yaml
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim_end() == text)
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(hits.len(), 1, "`{text}` must be one line of the spec");
+    hits[0]
+}
+
+#[test]
+fn shipped_specs_are_compliant() {
+    for name in ["prod.yaml", "local.yaml"] {
+        let p = Project::new(&shipped(name));
+        let (code, v, stderr) = check_json(&p, &[]);
+        assert_eq!(code, 0, "{name}: {v:#}\n{stderr}");
+        assert_eq!(v["compliant"], true);
+        assert_eq!(v["summary"]["errors"], 0);
+        assert!(
+            v["summary"]["passed"].as_u64().unwrap() > 40,
+            "{name}: {v:#}"
+        );
+        // The pilot's single instance is reported as waived, with its reason.
+        let waived: Vec<&Value> = v["findings"].as_array().unwrap().iter().collect();
+        assert_eq!(waived.len(), 1, "{v:#}");
+        assert_eq!(waived[0]["rule"], "NOVA-SM-004");
+        assert_eq!(waived[0]["status"], "waived");
+        assert!(waived[0]["waiver"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("pilot"));
+    }
+}
+
+struct Case {
+    reason: &'static str,
+    /// (from, to) replacements applied to local.yaml.
+    edits: &'static [(&'static str, &'static str)],
+    rule: &'static str,
+    /// How many resources break it.
+    count: usize,
+    /// The spec line (exact text) the findings point at.
+    at: &'static str,
+}
+
+const ADMIN: &str = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}"#;
+const S3_ALL: &str = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:*"], "Resource": "arn:aws:s3:::x/*"}]}"#;
+const DR: &str = "\ndr:\n  region: us-west-2\n  replicate:\n    kms: [phi]\n    s3: [models, logs, trail]\ns3:\n";
+
+#[test]
+fn each_broken_rule_is_reported_alone_at_the_key_to_change() {
+    let cases = [
+        Case { reason: "rotation off", edits: &[("    rotation: true", "    rotation: false")], rule: "NOVA-KMS-001", count: 1, at: "    rotation: false" },
+        Case { reason: "versioning off", edits: &[("    name: \"{{ vars.project }}-{{ environment }}-models\"\n", "    name: \"{{ vars.project }}-{{ environment }}-models\"\n    versioning: false\n")], rule: "NOVA-S3-003", count: 1, at: "    versioning: false" },
+        Case { reason: "access logging off", edits: &[("    name: \"{{ vars.project }}-{{ environment }}-results\"\n", "    name: \"{{ vars.project }}-{{ environment }}-results\"\n    access_logging: false\n")], rule: "NOVA-S3-005", count: 1, at: "    access_logging: false" },
+        Case { reason: "ACLs enabled", edits: &[("    name: \"{{ vars.project }}-{{ environment }}-results\"\n", "    name: \"{{ vars.project }}-{{ environment }}-results\"\n    object_ownership: ObjectWriter\n")], rule: "NOVA-S3-007", count: 1, at: "    object_ownership: ObjectWriter" },
+        Case { reason: "access logs never expire", edits: &[("    lifecycle:\n      - id: KeepSixYears\n        expire_days: 2192\n        transitions:\n          - { days: 90, storage_class: GLACIER }\n", "")], rule: "NOVA-S3-009", count: 1, at: "  access_logs:                                     # S3 server access logs of every bucket here" },
+        Case { reason: "a bucket left out of DR", edits: &[("\ns3:\n", DR)], rule: "NOVA-S3-006", count: 1, at: "    s3: [models, logs, trail]" },
+        Case { reason: "DR replicas without a customer key", edits: &[("\ns3:\n", "\ndr:\n  region: us-west-2\n  replicate:\n    kms: []\n    s3: [models, logs, results, trail]\ns3:\n")], rule: "NOVA-DR-001", count: 4, at: "    kms: []" },
+        Case { reason: "administrator policy", edits: &[("      execution: ../policies/sagemaker-execution.json.tera", "      execution: ../policies/admin.json.tera")], rule: "NOVA-IAM-001", count: 1, at: "      execution: ../policies/admin.json.tera" },
+        Case { reason: "service-wide policy", edits: &[("      api: ../policies/api-service.json.tera", "      api: ../policies/s3-all.json.tera")], rule: "NOVA-IAM-002", count: 1, at: "      api: ../policies/s3-all.json.tera" },
+        Case { reason: "trust without a source condition", edits: &[("    name: APIServiceRole\n", "    name: APIServiceRole\n    source_account: false\n")], rule: "NOVA-IAM-003", count: 1, at: "    source_account: false" },
+        Case { reason: "endpoint volume without KMS", edits: &[("      instance_count: 1\n      kms_key: phi\n", "      instance_count: 1\n")], rule: "NOVA-SM-001", count: 1, at: "    mentallama:\n      name: \"{{ vars.endpoint_name }}\"" },
+        Case { reason: "captured PHI in the SSE-S3 bucket", edits: &[("        bucket: logs\n", "        bucket: access_logs\n")], rule: "NOVA-SM-006", count: 1, at: "        bucket: access_logs" },
+        Case { reason: "model without network isolation", edits: &[("      network_isolation: true", "      network_isolation: false")], rule: "NOVA-SM-003", count: 1, at: "      network_isolation: false" },
+        Case { reason: "waiver expired", edits: &[("      until: \"2027-03-31\"", "      until: \"2020-01-31\"")], rule: "NOVA-SM-004", count: 1, at: "      instance_count: 1" },
+        Case { reason: "no waiver for one instance", edits: &[("    - rule: NOVA-SM-004\n      address: sagemaker_endpoint.mentallama\n      reason: single-instance pilot; autoscaling adds instances under load\n      until: \"2027-03-31\"\n", "")], rule: "NOVA-SM-004", count: 1, at: "      instance_count: 1" },
+        Case { reason: "model outside a VPC", edits: &[("      vpc:\n        security_groups: [sg-0123456789abcdef0]\n        subnets: [subnet-0aaaaaaaaaaaaaaaa, subnet-0bbbbbbbbbbbbbbbb]\n", "")], rule: "NOVA-SM-005", count: 1, at: "    mentallama:\n      name: mentallama-model" },
+        Case { reason: "unencrypted topic", edits: &[("\nsns:\n", "\nsns:\n  audit:\n    name: Audit-Plain\n")], rule: "NOVA-SNS-001", count: 1, at: "  audit:" },
+        Case { reason: "alarm without actions", edits: &[("      treat_missing_data: notBreaching\n      actions: [alerts]\n    high_error_rate:", "      treat_missing_data: notBreaching\n      actions: []\n    high_error_rate:")], rule: "NOVA-CW-001", count: 1, at: "      actions: []" },
+        Case { reason: "retention below the minimum", edits: &[("    log_retention_days: 2192                       # six years", "    log_retention_days: 30")], rule: "NOVA-LOG-002", count: 1, at: "    log_retention_days: 30" },
+        Case { reason: "retention below a raised minimum", edits: &[("check:\n", "check:\n  min_log_retention_days: 3000\n")], rule: "NOVA-LOG-002", count: 1, at: "    log_retention_days: 2192                       # six years" },
+        Case { reason: "single-region trail", edits: &[("    multi_region: true", "    multi_region: false")], rule: "NOVA-CT-002", count: 1, at: "    multi_region: false" },
+        Case { reason: "no log file validation", edits: &[("    log_file_validation: true", "    log_file_validation: false")], rule: "NOVA-CT-003", count: 1, at: "    log_file_validation: false" },
+        Case { reason: "no S3 data events", edits: &[("    data_events: [s3, lambda]", "    data_events: [lambda]")], rule: "NOVA-CT-006", count: 1, at: "    data_events: [lambda]" },
+    ];
+    assert!(cases.len() >= 20);
+    let base = shipped("local.yaml");
+    for c in &cases {
+        let mut yaml = base.clone();
+        for (from, to) in c.edits {
+            assert!(
+                yaml.contains(from),
+                "{}: the edit must apply: {from}",
+                c.reason
+            );
+            yaml = yaml.replacen(from, to, 1);
+        }
+        let p = Project::new(&yaml);
+        std::fs::write(p.path("policies/admin.json.tera"), ADMIN).unwrap();
+        std::fs::write(p.path("policies/s3-all.json.tera"), S3_ALL).unwrap();
+        let (code, v, stderr) = check_json(&p, &[]);
+        assert_eq!(code, 3, "{}: exit {code}\n{v:#}\n{stderr}", c.reason);
+        let failing: Vec<&Value> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["status"] == "fail")
+            .collect();
+        let rules: Vec<&str> = failing
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap())
+            .collect();
+        assert_eq!(rules, vec![c.rule; c.count], "{}: {v:#}", c.reason);
+        // A multi-line `at` names the resource's key line by its first line plus the next.
+        let want = match c.at.split_once('\n') {
+            Some((first, second)) => {
+                let l = line_of(&yaml, second);
+                assert_eq!(yaml.lines().nth(l - 2).unwrap().trim_end(), first);
+                l - 1
+            }
+            None => line_of(&yaml, c.at),
+        };
+        for f in &failing {
+            assert_eq!(f["line"], want, "{}: {f:#}", c.reason);
+            assert!(f["file"].as_str().unwrap().ends_with("test.yaml"));
+        }
+    }
+}
+
+#[test]
+fn bad_waivers_are_spec_errors_and_fail_on_error_ignores_warnings() {
+    let base = shipped("local.yaml");
+    let p = Project::new(&base.replace("    - rule: NOVA-SM-004", "    - rule: NOVA-XX-999"));
+    let r = novactl(None, &["check", "-e", p.spec.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("check.waive.0.rule"), "{}", r.stderr);
+    let r = novactl(None, &["validate", "-e", p.spec.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "validate checks waivers too: {}", r.stderr);
+    let p = Project::new(&base.replace("      until: \"2027-03-31\"", "      until: soon"));
+    let r = novactl(None, &["check", "-e", p.spec.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("YYYY-MM-DD"), "{}", r.stderr);
+    // A warning alone fails `check` but not `check --fail-on error`.
+    let p =
+        Project::new(&base.replace("      until: \"2027-03-31\"", "      until: \"2020-01-31\""));
+    assert_eq!(check_json(&p, &[]).0, 3);
+    assert_eq!(check_json(&p, &["--fail-on", "error"]).0, 0);
+}
+
+fn sarif(p: &Project) -> Value {
+    let r = novactl(
+        None,
+        &["check", "-e", p.spec.to_str().unwrap(), "--format", "sarif"],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    serde_json::from_str(&r.stdout).expect("SARIF is JSON")
+}
+
+/// Validates with the `jsonschema` package of the emulator's venv (a dependency of
+/// moto[server]); the Rust `jsonschema` crate would change the features of crates the SDK
+/// shares and rebuild every SDK crate for tests.
+fn validate_against_schema(doc: &Value) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = std::env::var("NOVACTL_MOTO_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| root.join(".moto-venv"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.sarif");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let script = "import json,sys,jsonschema\n\
+        schema=json.load(open(sys.argv[1]))\n\
+        doc=json.load(open(sys.argv[2]))\n\
+        v=jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())\n\
+        errs=sorted(v.iter_errors(doc), key=lambda e: list(e.path))\n\
+        [print('/'.join(map(str,e.path)), e.message) for e in errs]\n\
+        sys.exit(1 if errs else 0)\n";
+    let out = Command::new(venv.join("bin/python"))
+        .arg("-c")
+        .arg(script)
+        .arg(root.join("tests/schemas/sarif-schema-2.1.0.json"))
+        .arg(&file)
+        .output()
+        .expect(
+            "the emulator venv's python (python3 tests/emulator/moto_launcher.py --install-only)",
+        );
+    assert!(
+        out.status.success(),
+        "SARIF does not validate:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn sarif_validates_and_its_fingerprints_are_stable() {
+    let yaml = shipped("local.yaml")
+        .replace("    rotation: true", "    rotation: false")
+        .replace("    multi_region: true", "    multi_region: false");
+    let p = Project::new(&yaml);
+    let a = sarif(&p);
+    validate_against_schema(&a);
+    // A document that breaks the schema is refused (the validator is live).
+    let mut broken = a.clone();
+    broken["runs"][0]["results"][0]["level"] = Value::from("fatal");
+    let refused = std::panic::catch_unwind(|| validate_against_schema(&broken));
+    assert!(refused.is_err(), "a bad level must not validate");
+
+    let run = &a["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert!(rules.len() >= 30);
+    for r in rules {
+        assert!(
+            r["helpUri"]
+                .as_str()
+                .unwrap()
+                .contains("compliance.md#nova-"),
+            "{r:#}"
+        );
+        assert!(!r["shortDescription"]["text"].as_str().unwrap().is_empty());
+        assert!(!r["help"]["text"].as_str().unwrap().is_empty());
+    }
+    let results = run["results"].as_array().unwrap();
+    let ids: Vec<&str> = results
+        .iter()
+        .map(|r| r["ruleId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["NOVA-KMS-001", "NOVA-SM-004", "NOVA-CT-002"]);
+    let waived = &results[1];
+    assert_eq!(waived["suppressions"][0]["kind"], "external");
+    let kms = &results[0];
+    assert_eq!(kms["level"], "error");
+    let loc = &kms["locations"][0]["physicalLocation"];
+    assert!(loc["artifactLocation"]["uri"]
+        .as_str()
+        .unwrap()
+        .ends_with("environments/test.yaml"));
+    assert_eq!(
+        loc["region"]["startLine"],
+        line_of(&yaml, "    rotation: false")
+    );
+    let fps = |d: &Value| -> Vec<String> {
+        d["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r["partialFingerprints"]["novactl/v1"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    // Same spec: same fingerprints; lines moved by a comment: same fingerprints, new lines.
+    assert_eq!(fps(&sarif(&p)), fps(&a));
+    p.write_spec(&format!("# moved down\n# twice\n{yaml}"));
+    let moved = sarif(&p);
+    assert_eq!(fps(&moved), fps(&a));
+    assert_eq!(
+        moved["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+        line_of(&yaml, "    rotation: false") + 2
+    );
+    let unique: std::collections::BTreeSet<String> = fps(&a).into_iter().collect();
+    assert_eq!(unique.len(), 3);
+}
+
+#[test]
+fn docs_catalogue_is_generated_from_the_code() {
+    let r = novactl(None, &["check", "--catalogue"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/compliance.md");
+    let doc = std::fs::read_to_string(&path).unwrap_or_default();
+    let (begin, end) = (
+        "<!-- BEGIN CATALOGUE (novactl check --catalogue) -->\n",
+        "<!-- END CATALOGUE -->",
+    );
+    let want = format!("{begin}{}{end}", r.stdout);
+    if std::env::var_os("NOVACTL_UPDATE_DOCS").is_some() {
+        let (head, rest) = doc.split_once(begin).expect("begin marker");
+        let (_, tail) = rest.split_once(end).expect("end marker");
+        std::fs::write(&path, format!("{head}{want}{tail}")).unwrap();
+        return;
+    }
+    assert!(
+        doc.contains(&want),
+        "docs/compliance.md is out of date: run NOVACTL_UPDATE_DOCS=1 cargo test --test compliance docs_catalogue"
+    );
+}
+
+const GATED: &str = r#"
+environment: gate
+region: us-east-1
+kms:
+  k:
+    alias: alias/KEYNAME
+    rotation: false
+    deletion_window_days: 7
+"#;
+
+#[tokio::test]
+async fn apply_refuses_a_noncompliant_spec_unless_allowed_and_the_audit_record_says_so() {
+    let emu = Emulator::start();
+    let alias = common::unique("gate");
+    let p = Project::new(&GATED.replace("KEYNAME", &alias));
+    let spec = p.spec.to_str().unwrap();
+    // plan lists the finding under the plan.
+    let plan = novactl(Some(&emu), &["plan", "-e", spec]).expect_code(0);
+    assert!(
+        plan.stdout
+            .contains("NOVA-KMS-001 kms.k: key rotation is off"),
+        "{}",
+        plan.stdout
+    );
+    let r = novactl(Some(&emu), &["apply", "-e", spec, "--auto-approve"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("refusing to apply"), "{}", r.stderr);
+    assert!(r.stderr.contains("NOVA-KMS-001 on kms.k"), "{}", r.stderr);
+    let kms = emu.kms("us-east-1").await;
+    let found = kms
+        .describe_key()
+        .key_id(format!("alias/{alias}"))
+        .send()
+        .await;
+    assert!(found.is_err(), "nothing was created");
+
+    let r = novactl(
+        Some(&emu),
+        &[
+            "apply",
+            "-e",
+            spec,
+            "--auto-approve",
+            "--allow-noncompliant",
+        ],
+    )
+    .expect_code(0);
+    assert!(r.stderr.contains("--allow-noncompliant"), "{}", r.stderr);
+    let key = kms
+        .describe_key()
+        .key_id(format!("alias/{alias}"))
+        .send()
+        .await
+        .expect("created")
+        .key_metadata
+        .unwrap();
+    assert!(
+        !kms.get_key_rotation_status()
+            .key_id(key.key_id)
+            .send()
+            .await
+            .unwrap()
+            .key_rotation_enabled
+    );
+    let audit = std::fs::read_to_string(p.path("environments/.novactl/gate/audit.jsonl")).unwrap();
+    let last: Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();
+    assert_eq!(last["command"], "apply");
+    assert_eq!(last["exit_status"], 0);
+    let notes: Vec<&str> = last["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].starts_with("--allow-noncompliant: NOVA-KMS-001 on kms.k"),
+        "{notes:?}"
+    );
+    // `check --live` reads the same finding from AWS, naming the key's ARN.
+    let r = novactl(
+        Some(&emu),
+        &["check", "-e", spec, "--live", "--format", "json"],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let f = &v["findings"][0];
+    assert_eq!(f["rule"], "NOVA-KMS-001");
+    assert_eq!(v["findings"].as_array().unwrap().len(), 1, "{v:#}");
+    assert_eq!(v["mode"], "live");
+    assert!(
+        f["arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:kms:us-east-1:123456789012:key/"),
+        "{f:#}"
+    );
+}
