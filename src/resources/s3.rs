@@ -295,7 +295,15 @@ impl Reconciler for S3 {
         // the logs of the twins; a twin receives no CloudTrail deliveries.
         let twin = super::dr::is_twin(&decl.address);
         let in_view = |n: &str| !twin || super::dr::replicated_bucket(&spec.spec, n);
-        let name_of = |n: &str| r.str(&format!("s3.{n}.name"), &format!("{{{{ s3.{n}.name }}}}"));
+        // In the DR view `s3.<n>.name` is the twin's name.
+        let name_of = |n: &str| {
+            let key = format!("s3.{n}.name");
+            if twin {
+                r.str(&key, &format!("{{{{ s3.{n}.name }}}}"))
+            } else {
+                r.str(&key, &spec.spec.s3[n].name)
+            }
+        };
         let logging = match log_target_name(spec, &decl.name)? {
             Some(target) if in_view(&target) => Logging {
                 enabled: true,
