@@ -1,6 +1,11 @@
 //! Stage 4: the executor. Walks the plan's dependency graph; independent resources run
 //! concurrently (at most `parallelism` at once); a failure stops only what depends on it.
 //!
+//! On an interrupt (see [`crate::interrupt`]) nothing new starts; changes in flight finish
+//! (each kind's own sequence reaches its safe point; long waits stop early with an
+//! [`INTERRUPTED`] error); on an abort the changes in flight are dropped and reported as
+//! [`INTERRUPTED`]. Changes that never started get no outcome.
+//!
 //! Apply never does anything the plan does not say. Values that were "(known after apply)" in
 //! the plan are rendered just before each resource runs, from the outputs of the resources it
 //! depends on, which have finished by then.
@@ -25,6 +30,9 @@ pub struct Options {
     /// Every change is a delete of a resource still in the spec; run in reverse order.
     pub destroy: bool,
 }
+
+/// The error code of a change stopped by an interrupt before it finished.
+pub const INTERRUPTED: &str = "Interrupted";
 
 /// The result for one address.
 pub struct Outcome {
@@ -82,9 +90,10 @@ pub async fn execute(
     let mut results: Vec<Outcome> = Vec::new();
     let mut running = FuturesUnordered::new();
     loop {
-        // Skip what depends on a failure; start what is ready.
+        // Skip what depends on a failure; start what is ready (nothing new once a stop is
+        // asked for).
         for i in 0..run.len() {
-            if started.contains(&i) {
+            if started.contains(&i) || crate::interrupt::stopping() {
                 continue;
             }
             if let Some(&f) = deps[i].iter().find(|&&d| done[d] == Some(false)) {
@@ -118,14 +127,24 @@ pub async fn execute(
                         progress: Some(&status),
                         ..*cx
                     };
-                    // Calls made inside are attributed to this address (audit request ids).
-                    let r = crate::aws::CHANGE
-                        .scope(
+                    let who = crate::resources::registry()
+                        .into_iter()
+                        .find(|k| k.kind() == c.kind)
+                        .map_or("apply", |k| k.kind());
+                    // Calls made inside are attributed to this address (audit request ids)
+                    // and counted for its kind (`-v`).
+                    let r = crate::aws::on_behalf_of(
+                        who,
+                        crate::aws::CHANGE.scope(
                             c.address.clone(),
                             run_change(model, obs, &cx, c, &ctx, opts),
-                        )
-                        .await;
+                        ),
+                    )
+                    .await;
                     match &r {
+                        Ok(_) if c.action == Action::Delete || opts.destroy => {
+                            task.finish(&deleted_text(model, obs, c))
+                        }
                         Ok(_) => task.finish(past(c.action)),
                         Err(e) => task.finish(&format!("failed: {e}")),
                     }
@@ -133,7 +152,27 @@ pub async fn execute(
                 });
             }
         }
-        let Some((i, r)) = running.next().await else {
+        let next = tokio::select! {
+            n = running.next() => n,
+            _ = crate::interrupt::aborted() => {
+                // Cut off what is in flight (dropped on return); say which.
+                for i in 0..run.len() {
+                    if started.contains(&i) && done[i].is_none() {
+                        results.push(Outcome {
+                            address: run[i].address.clone(),
+                            result: Err(AwsError::local(
+                                "novactl:apply",
+                                INTERRUPTED,
+                                "aborted while in flight: it may be half done; the next apply \
+                                 converges it",
+                            )),
+                        });
+                    }
+                }
+                return results;
+            }
+        };
+        let Some((i, r)) = next else {
             break;
         };
         match r {
@@ -171,6 +210,22 @@ fn past(a: Action) -> &'static str {
         Action::Replace => "replaced",
         Action::Delete => "deleted",
         Action::NoOp | Action::Conflict => "unchanged",
+    }
+}
+
+/// What a delete did, in the kind's words ("deleted", or a KMS key's "scheduled for deletion
+/// in N days").
+fn deleted_text(model: &Model, obs: &Observations, c: &Change) -> String {
+    let decl = model.decl(&c.address);
+    let kind = decl.map(|d| d.kind).or_else(|| {
+        obs.orphans
+            .iter()
+            .find(|(_, _, o)| o.address == c.address)
+            .map(|(k, _, _)| *k)
+    });
+    match kind {
+        Some(k) => model.kind(k).deleted_text(&model.spec, decl),
+        None => past(Action::Delete).into(),
     }
 }
 

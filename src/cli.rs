@@ -47,6 +47,10 @@ pub struct Global {
     /// Only data and errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Attempts per AWS call, the first included (else AWS_MAX_ATTEMPTS, else 10); 1 turns
+    /// retries off.
+    #[arg(long, global = true, value_name = "N")]
+    pub max_attempts: Option<u32>,
     /// Commands that take the environment's lock wait this long for another run's lock
     /// (e.g. `30s`, `5m`) instead of refusing at once.
     #[arg(long, global = true, value_name = "DURATION", env = "NOVACTL_LOCK_TIMEOUT",

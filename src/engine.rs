@@ -6,12 +6,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Map, Value};
 
-use crate::aws::AwsError;
+use crate::aws::{self, AwsError};
+use crate::discovery;
+pub use crate::discovery::ReadCache;
 use crate::graph::Graph;
 use crate::plan::{diff, Action, Change, Plan, FORMAT_VERSION};
 use crate::resources::{self, Ctx, Decl, Observed, Owner, Reconciler};
 use crate::spec::render::{Renderer, UNKNOWN};
-use crate::spec::{LoadedSpec, SpecError};
+use crate::spec::{LoadedSpec, SpecError, SpecErrors};
 use crate::state::Intent;
 
 /// Stand-in account id for `validate`, which makes no AWS call.
@@ -27,31 +29,45 @@ pub struct Model {
     /// `dr failover` promoted the DR standby (read from the state backend by the session):
     /// twins of endpoints then want the primary's capacity, not the warm-standby size.
     pub dr_promoted: bool,
+    /// Every sensitive value of the spec as rendered (see [`crate::redact`]); a run registers
+    /// them so that no output shows them.
+    pub sensitive_values: Vec<String>,
     kinds: HashMap<&'static str, &'static dyn Reconciler>,
 }
 
 impl Model {
     /// Builds and fully checks the model: identities, references, every template rendered
     /// (unknown attributes as placeholders), no cycles, no duplicate names. No AWS call.
-    pub fn build(spec: LoadedSpec, account_id: &str) -> Result<Model, SpecError> {
+    ///
+    /// Every error a stage finds is reported (in file order, capped): first the resources'
+    /// own checks (`decls`), then references, names, cycles and templates. A stage runs only
+    /// when the one before it found nothing, so no error is a consequence of another.
+    pub fn build(spec: LoadedSpec, account_id: &str) -> Result<Model, SpecErrors> {
         let registry = resources::registry();
         let kinds: HashMap<&'static str, &'static dyn Reconciler> =
             registry.iter().map(|k| (k.kind(), *k)).collect();
         let base = base_context(&spec, account_id);
+        let mut errs = SpecErrors::default();
         let mut decls = Vec::new();
-        {
-            let r = Renderer::new(&spec, &base);
-            for k in &registry {
-                decls.extend(k.decls(&spec, &r)?);
-            }
-            // The DR stack: twins of the replicated resources (see `resources::dr`).
-            let names = context_of(&base, &decls, &kinds, &HashMap::new());
-            let twins = resources::dr::twin_decls(&spec, &Renderer::new(&spec, &names), &decls)?;
-            decls.extend(twins);
+        for k in &registry {
+            decls.extend(decls_of(*k, &spec, &base, &mut errs));
         }
+        // The DR stack: twins of the replicated resources (see `resources::dr`), once the
+        // primary's declarations are sound.
+        if errs.is_empty() {
+            let names = context_of(&base, &decls, &kinds, &HashMap::new());
+            match resources::dr::twin_decls(&spec, &Renderer::new(&spec, &names), &decls) {
+                Ok(twins) => decls.extend(twins),
+                Err(e) => errs.push(e),
+            }
+        }
+        errs.into_result()?;
+        let mut errs = SpecErrors::default();
         // Template references anywhere in a resource's part of the spec are dependencies.
         let raw: serde_yaml::Value = serde_yaml::from_str(&spec.text).unwrap_or_default();
         let defined: Vec<String> = decls.iter().map(|d| d.address.clone()).collect();
+        // (address, dependency) -> the key whose value holds the reference.
+        let mut ref_keys: HashMap<(String, String), String> = HashMap::new();
         for d in &mut decls {
             let Some(sub) = yaml_at(&raw, &d.spec_path) else {
                 continue;
@@ -60,7 +76,7 @@ impl Model {
             string_leaves(sub, &d.spec_path, &mut leaves);
             let twin = resources::dr::is_twin(&d.address);
             for (key, text) in leaves {
-                for dep in crate::spec::render::refs_in(&text) {
+                for (dep, attr) in crate::spec::render::refs_with_attributes(&text) {
                     // A twin refers to the twins of what its primary refers to.
                     let dep = if twin {
                         resources::dr::twin_dep(&dep, &defined)
@@ -68,15 +84,33 @@ impl Model {
                         dep
                     };
                     if !defined.contains(&dep) {
-                        return Err(spec.error(
+                        errs.push(spec.error(
                             &key,
                             format!(
                                 "refers to `{dep}`, which the spec does not define (defined: {})",
                                 defined.join(", ")
                             ),
                         ));
+                        continue;
                     }
-                    if dep != d.address && !d.deps.contains(&dep) {
+                    if dep == d.address {
+                        let late = kinds[d.kind].late_outputs();
+                        if let Some(a) = attr.as_deref().filter(|a| late.contains(a)) {
+                            errs.push(spec.error(
+                                &key,
+                                format!(
+                                    "refers to {dep}.{a}, an attribute of this same resource that \
+                                     exists only once it is created: a reference cycle (use a \
+                                     value known from the spec, or another resource's)"
+                                ),
+                            ));
+                        }
+                        continue;
+                    }
+                    ref_keys
+                        .entry((d.address.clone(), dep.clone()))
+                        .or_insert_with(|| key.clone());
+                    if !d.deps.contains(&dep) {
                         d.deps.push(dep);
                     }
                 }
@@ -94,38 +128,71 @@ impl Model {
         for d in &decls {
             for dep in &d.deps {
                 if !defined.contains(dep) {
-                    return Err(undefined_dep(&spec, &raw, d, dep, &defined));
+                    errs.push(undefined_dep(&spec, &raw, d, dep, &defined));
                 }
             }
         }
-        check_duplicates(&spec, &decls)?;
+        check_duplicates(&spec, &decls, &mut errs);
+        for cycle in crate::graph::cycles(&decls) {
+            let names: Vec<&str> = cycle.iter().map(|&i| decls[i].address.as_str()).collect();
+            let (first, second) = (&decls[cycle[0]], &decls[cycle[1 % cycle.len()]]);
+            let key = ref_keys
+                .get(&(first.address.clone(), second.address.clone()))
+                .cloned()
+                .unwrap_or_else(|| first.spec_path.clone());
+            errs.push(spec.error(
+                &key,
+                format!(
+                    "a reference cycle: {} -> {}; each needs the other to exist first",
+                    names.join(" -> "),
+                    names[0]
+                ),
+            ));
+        }
         let buckets: Vec<String> = decls
             .iter()
             .filter(|d| d.kind == "s3")
             .map(|d| d.identity.clone())
             .collect();
-        crate::state::check_config(&spec, &buckets)?;
+        if let Err(e) = crate::state::check_config(&spec, &buckets) {
+            errs.push(e);
+        }
+        errs.into_result()?;
         let graph = Graph::build(&spec, &decls)?;
         let files: Vec<_> = decls
             .iter()
             .flat_map(|d| d.template_files.iter().cloned())
             .collect();
         let digest = spec.digest(&files);
-        let model = Model {
+        let mut model = Model {
             spec,
             account_id: account_id.to_string(),
             decls,
             graph,
             digest,
             dr_promoted: false,
+            sensitive_values: Vec::new(),
             kinds,
         };
         // Render every resource with placeholders for what is not known yet: catches bad
         // templates and dangling references before any AWS call.
         let ctx = model.context(&HashMap::new(), true);
+        let mut errs = SpecErrors::default();
+        let mut secrets = Vec::new();
         for d in &model.decls {
-            model.desired(d, &ctx)?;
+            match model.desired(d, &ctx) {
+                Ok(v) => {
+                    let marked = resources::marked_sensitive(&model.spec.spec, &d.address);
+                    crate::redact::values_of(&v, &marked, &mut secrets);
+                }
+                Err(e) => errs.push(e),
+            }
         }
+        errs.into_result()?;
+        let vars = serde_json::to_value(&model.spec.spec.vars).unwrap_or(Value::Null);
+        crate::redact::values_of(&vars, &model.spec.spec.sensitive_vars, &mut secrets);
+        secrets.retain(|s| !s.contains(UNKNOWN));
+        model.sensitive_values = secrets;
         Ok(model)
     }
 
@@ -337,7 +404,7 @@ fn yaml_at<'a>(v: &'a serde_yaml::Value, path: &str) -> Option<&'a serde_yaml::V
     path.split('.').try_fold(v, |cur, seg| cur.get(seg))
 }
 
-fn check_duplicates(spec: &LoadedSpec, decls: &[Decl]) -> Result<(), SpecError> {
+fn check_duplicates(spec: &LoadedSpec, decls: &[Decl], errs: &mut SpecErrors) {
     let mut seen: BTreeMap<(String, String), &Decl> = BTreeMap::new();
     for d in decls {
         // Bucket names and IAM names are global; the rest are per region.
@@ -345,17 +412,74 @@ fn check_duplicates(spec: &LoadedSpec, decls: &[Decl]) -> Result<(), SpecError> 
             "s3" | "iam" => d.kind.to_string(),
             k => format!("{k}@{}", d.region),
         };
-        if let Some(first) = seen.insert((scope, d.identity.clone()), d) {
-            return Err(spec.error(
+        if let Some(first) = seen.get(&(scope.clone(), d.identity.clone())) {
+            errs.push(spec.error(
                 &d.identity_key,
                 format!(
                     "`{}` is also the name of {}: two resources cannot share one name",
                     d.identity, first.address
                 ),
             ));
+        } else {
+            seen.insert((scope, d.identity.clone()), d);
         }
     }
-    Ok(())
+}
+
+/// The resources of one kind. A kind's `decls` stops at its first error; to find the errors of
+/// every resource, the failing resource is left out of the spec that kind sees and `decls` runs
+/// again, until it succeeds, the error cap is reached, or the error names no resource entry.
+fn decls_of(
+    k: &dyn Reconciler,
+    spec: &LoadedSpec,
+    base: &Value,
+    errs: &mut SpecErrors,
+) -> Vec<Decl> {
+    let mut cur = std::borrow::Cow::Borrowed(spec);
+    loop {
+        let r = Renderer::new(&cur, base);
+        let e = match k.decls(&cur, &r) {
+            Ok(d) => return d,
+            Err(e) => e,
+        };
+        errs.push(e.clone());
+        if errs.full() {
+            return Vec::new();
+        }
+        match without_entry(&cur.spec, &e.key) {
+            Some(rest) => cur.to_mut().spec = rest,
+            None => return Vec::new(),
+        }
+    }
+}
+
+/// Sections whose entries are resources (`<section>.<name>`).
+const RESOURCE_SECTIONS: &[&str] = &[
+    "kms",
+    "s3",
+    "iam",
+    "sns",
+    "cloudtrail",
+    "sagemaker.models",
+    "sagemaker.endpoints",
+    "cloudwatch.alarms",
+    "cloudwatch.dashboards",
+];
+
+/// `spec` without the resource entry `key` lies in; `None` when the key is in no entry.
+fn without_entry(spec: &crate::spec::Spec, key: &str) -> Option<crate::spec::Spec> {
+    let section = RESOURCE_SECTIONS
+        .iter()
+        .filter(|s| key.starts_with(&format!("{s}.")))
+        .max_by_key(|s| s.len())?;
+    let name = key[section.len() + 1..].split('.').next()?;
+    let mut v = serde_json::to_value(spec).ok()?;
+    let mut map = &mut v;
+    for seg in section.split('.') {
+        map = map.get_mut(seg)?;
+    }
+    map.as_object_mut()?.remove(name)?;
+    serde_json::from_value(v).ok()
 }
 
 /// A live resource discovery found: (kind, region, observed).
@@ -386,35 +510,37 @@ impl Observations {
 }
 
 /// Reads live state of every resource concurrently (at most `parallelism` at once), and
-/// discovers tagged resources that left the spec. Never writes.
+/// discovers resources of ours that left the spec (see [`crate::discovery`]). Never writes.
+/// `state` is the backend whose inventory discovery reads.
 pub async fn observe(
     model: &Model,
     cx: &Ctx<'_>,
     parallelism: usize,
-    discover: bool,
+    mode: discovery::Mode,
+    state: Option<&dyn crate::state::Backend>,
 ) -> Result<Observations, Vec<(String, AwsError)>> {
-    let observed = stream::iter(
-        model
-            .decls
-            .iter()
-            .map(|d| async move { (d.address.clone(), model.kind(d.kind).observe(cx, d).await) }),
-    )
-    .buffer_unordered(parallelism.max(1));
-    let discovered = async {
-        if !discover {
-            return Vec::new();
-        }
-        let mut jobs = Vec::new();
-        for region in model.regions() {
-            for k in resources::registry() {
-                let region = region.clone();
-                jobs.push(async move { (k.kind(), region.clone(), k.discover(cx, &region).await) });
-            }
-        }
-        futures::future::join_all(jobs).await
+    let cache = ReadCache::new(&model.decls, mode == discovery::Mode::Scan);
+    let cx = &Ctx {
+        cache: Some(&cache),
+        ..*cx
     };
-    let (observed, discovered): (Vec<_>, Vec<_>) =
-        futures::join!(observed.collect::<Vec<_>>(), discovered);
+    let regions = model.regions();
+    let observed = stream::iter(model.decls.iter().map(|d| async move {
+        let r = aws::on_behalf_of(d.kind, model.kind(d.kind).observe(cx, d)).await;
+        (d.address.clone(), r)
+    }))
+    .buffer_unordered(parallelism.max(1))
+    .collect::<Vec<_>>();
+    // The tagging API and the inventory are read while the spec's resources are observed.
+    let candidates = async {
+        match mode {
+            discovery::Mode::Tagged => {
+                Some(discovery::candidates(cx, &cache, &regions, state, true).await)
+            }
+            discovery::Mode::Scan | discovery::Mode::Off => None,
+        }
+    };
+    let (observed, candidates) = futures::join!(observed, candidates);
     let mut errors = Vec::new();
     let mut by_address = HashMap::new();
     for (addr, r) in observed {
@@ -425,7 +551,45 @@ pub async fn observe(
             Err(e) => errors.push((addr, e)),
         }
     }
-    let mut orphans = Vec::new();
+    let discovered: Vec<discovery::Discovered> = match mode {
+        discovery::Mode::Off => Vec::new(),
+        discovery::Mode::Tagged => match candidates {
+            Some(Ok(c)) => discovery::read_candidates(cx, c, &by_address).await,
+            Some(Err(mut e)) => {
+                errors.append(&mut e);
+                Vec::new()
+            }
+            None => Vec::new(),
+        },
+        discovery::Mode::Scan => {
+            let mut jobs = Vec::new();
+            for region in &regions {
+                for k in resources::registry() {
+                    jobs.push(async move {
+                        let r = aws::on_behalf_of(k.kind(), k.discover(cx, region)).await;
+                        (k.kind(), region.clone(), r)
+                    });
+                }
+            }
+            // Kinds the tagging API does not cover are found through the inventory even
+            // here (a dashboard cannot carry a tag, so listing finds nothing).
+            match discovery::candidates(cx, &cache, &regions, state, false).await {
+                Ok(c) => {
+                    let (mut scanned, mut inv) = futures::join!(
+                        futures::future::join_all(jobs),
+                        discovery::read_candidates(cx, c, &by_address)
+                    );
+                    scanned.append(&mut inv);
+                    scanned
+                }
+                Err(mut e) => {
+                    errors.append(&mut e);
+                    Vec::new()
+                }
+            }
+        }
+    };
+    let mut orphans: Vec<(&'static str, String, Observed)> = Vec::new();
     for (kind, region, r) in discovered {
         match r {
             Ok(list) => {
@@ -434,7 +598,10 @@ pub async fn observe(
                     let same = by_address
                         .get(&o.address)
                         .is_some_and(|cur| &cur.physical_id == live_id);
-                    if !same {
+                    let seen = orphans
+                        .iter()
+                        .any(|(k, _, x)| *k == kind && x.physical_id == o.physical_id);
+                    if !same && !seen {
                         orphans.push((kind, region.clone(), o));
                     }
                 }
@@ -499,7 +666,7 @@ pub fn delete_change(
     o: &Observed,
     reason: String,
 ) -> Change {
-    Change {
+    let mut c = Change {
         address,
         kind: kind.to_string(),
         action: Action::Delete,
@@ -508,9 +675,13 @@ pub fn delete_change(
         physical_id: o.physical_id.clone(),
         attributes: Vec::new(),
         before: o.state.clone(),
+        before_digest: None,
         after: None,
         depends_on: Vec::new(),
-    }
+        refused: None,
+    };
+    c.redact(&[]);
+    c
 }
 
 /// The address a plan gives an extra copy of `address` (live, tagged with `address`, but not
@@ -573,6 +744,8 @@ pub fn make_plan(
             before: o.and_then(|o| o.state.clone()),
             after: Some(desired.clone()),
             depends_on: deps,
+            refused: None,
+            before_digest: None,
         };
         match (o.and_then(|o| o.state.as_ref()), o) {
             (None, _) => {
@@ -632,6 +805,10 @@ pub fn make_plan(
             }
             (Some(_), None) => unreachable!("state implies an observation"),
         }
+        if c.action == Action::Replace && resources::protected(&model.spec.spec, &d.address) {
+            c.refused = Some(protected_refusal(model, &d.address, "replace"));
+        }
+        c.redact(&resources::marked_sensitive(&model.spec.spec, &d.address));
         changes.push(c);
     }
     // Resources of ours that left the spec: deleted, last, in reverse kind rank.
@@ -656,6 +833,7 @@ pub fn make_plan(
         )
     });
     for ((kind, region, o), extra) in gone {
+        let left_the_spec = extra.is_none();
         let (address, reason) = match extra {
             None => (
                 o.address.clone(),
@@ -682,7 +860,16 @@ pub fn make_plan(
                 ),
             ),
         };
-        changes.push(delete_change(address, kind, region, o, reason));
+        let mut c = delete_change(address, kind, region, o, reason);
+        if left_the_spec && resources::tagged_protected(o.state.as_ref()) {
+            c.refused = Some(format!(
+                "it is protected (tag {}=true, from `protect: true` when it was last applied): \
+                 to delete it, put it back in the spec with `protect: false`, apply, then \
+                 remove it",
+                resources::TAG_PROTECT
+            ));
+        }
+        changes.push(c);
     }
     if !opts.targets.is_empty() {
         let mut keep: Vec<usize> = Vec::new();
@@ -720,6 +907,18 @@ pub fn make_plan(
         targets: opts.targets.to_vec(),
         adopted: opts.adopt.to_vec(),
     })
+}
+
+/// The refusal of a delete or replace of a resource the spec protects: names the key to
+/// change, with its line.
+pub fn protected_refusal(model: &Model, address: &str, what: &str) -> String {
+    let key = resources::protect_key(address);
+    let at = model.spec.error(&key, "");
+    let line = at.line.map(|l| format!(":{l}")).unwrap_or_default();
+    format!(
+        "{address} is protected: set `protect: false` at {key} ({}{line}) to allow the {what}",
+        model.spec.path.display()
+    )
 }
 
 /// Why a saved plan may no longer be applied, or `None` when it still holds.
@@ -768,6 +967,11 @@ pub fn staleness(saved: &Plan, fresh: &Plan) -> Option<String> {
                         c.address,
                         moved.join(", ")
                     ));
+                } else if c.before_digest != f.before_digest {
+                    why.push(format!(
+                        "{}: a sensitive value changed since the plan",
+                        c.address
+                    ));
                 }
             }
         }
@@ -781,5 +985,135 @@ pub fn staleness(saved: &Plan, fresh: &Plan) -> Option<String> {
         None
     } else {
         Some(why.join("\n  "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> Model {
+        let spec = LoadedSpec::from_text(
+            std::path::Path::new("/tmp/t.yaml"),
+            "environment: t\nregion: us-east-1\nkms:\n  k:\n    alias: alias/k\ns3:\n  a:\n    name: bucket-a\n    kms_key: k\n  b:\n    name: bucket-b\n    kms_key: k\n".into(),
+        )
+        .unwrap();
+        Model::build(spec, "123456789012").unwrap()
+    }
+
+    fn live(address: &str, name: &str, tags: Value) -> Observed {
+        Observed {
+            address: address.into(),
+            physical_id: name.into(),
+            state: Some(json!({"name": name, "tags": tags})),
+            owner: Owner::Foreign {
+                reason: "test".into(),
+            },
+            outputs: json!({}),
+        }
+    }
+
+    fn intent(address: &str, kind: &str, identity: &str) -> Intent {
+        Intent {
+            address: address.into(),
+            kind: kind.into(),
+            region: "us-east-1".into(),
+            identity: identity.into(),
+            run_id: "r1".into(),
+            time: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn only_an_untagged_resource_with_a_matching_open_intent_becomes_ours() {
+        let m = model();
+        let mut obs = Observations {
+            by_address: HashMap::from([
+                // Untagged, intent for this address and name: ours to finish.
+                ("s3.a".to_string(), live("s3.a", "bucket-a", json!({}))),
+                // Untagged, but the intent names another bucket: still foreign.
+                ("s3.b".to_string(), live("s3.b", "bucket-b", json!({}))),
+                // Tagged as someone else's address: an intent does not make it ours.
+                (
+                    "kms.k".to_string(),
+                    live("kms.k", "alias/k", json!({"novactl:address": "kms.other"})),
+                ),
+            ]),
+            orphans: Vec::new(),
+            intents: HashMap::new(),
+            journaled: HashSet::new(),
+        };
+        apply_journal(
+            &m,
+            &mut obs,
+            vec![
+                intent("s3.a", "s3", "bucket-a"),
+                intent("s3.b", "s3", "bucket-old"),
+                intent("kms.k", "kms", "alias/k"),
+                intent("s3.gone", "s3", "bucket-gone"),
+            ],
+        );
+        assert_eq!(obs.by_address["s3.a"].owner, Owner::Ours);
+        assert!(matches!(
+            obs.by_address["s3.b"].owner,
+            Owner::Foreign { .. }
+        ));
+        assert!(matches!(
+            obs.by_address["kms.k"].owner,
+            Owner::Foreign { .. }
+        ));
+        assert_eq!(obs.journaled, HashSet::from(["s3.a".to_string()]));
+        assert_eq!(
+            obs.intents.len(),
+            4,
+            "every open intent is kept, to be closed"
+        );
+    }
+
+    #[test]
+    fn extra_copies_get_their_own_address_and_a_rename_takes_the_first() {
+        let m = model();
+        let ours = |name: &str| Observed {
+            owner: Owner::Ours,
+            ..live(
+                "s3.a",
+                name,
+                json!({"novactl:address": "s3.a", "novactl:environment": "t"}),
+            )
+        };
+        // s3.a is absent under its spec name; two buckets tagged s3.a exist.
+        let obs = Observations {
+            by_address: HashMap::from([("s3.a".to_string(), Observed::absent("s3.a"))]),
+            orphans: vec![
+                ("s3", "us-east-1".into(), ours("old-b")),
+                ("s3", "us-east-1".into(), ours("old-a")),
+            ],
+            intents: HashMap::new(),
+            journaled: HashSet::new(),
+        };
+        let plan = make_plan(
+            &m,
+            &obs,
+            &PlanOptions {
+                adopt: &[],
+                targets: &[],
+                spec_file: "t.yaml".into(),
+            },
+        )
+        .unwrap();
+        let by: HashMap<&str, &Change> = plan
+            .changes
+            .iter()
+            .map(|c| (c.address.as_str(), c))
+            .collect();
+        assert_eq!(by["s3.a"].action, Action::Replace);
+        assert_eq!(
+            by["s3.a"].physical_id, "old-a",
+            "the first by name is the rename"
+        );
+        let extra = by["s3.a#old-b"];
+        assert_eq!(extra.action, Action::Delete);
+        assert!(extra.reason.starts_with("EXTRA COPY"), "{}", extra.reason);
+        assert_eq!(base_address("s3.a#old-b"), "s3.a");
     }
 }

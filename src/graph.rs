@@ -67,3 +67,65 @@ impl Graph {
         (0..seen.len()).filter(|&i| seen[i]).collect()
     }
 }
+
+/// The reference cycles among `decls`: for each strongly connected group of more than one
+/// resource, one cycle through it, as decl indices in reference order (each refers to the
+/// next, the last to the first).
+pub fn cycles(decls: &[Decl]) -> Vec<Vec<usize>> {
+    let index: HashMap<&str, usize> = decls
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.address.as_str(), i))
+        .collect();
+    let refs: Vec<Vec<usize>> = decls
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            d.deps
+                .iter()
+                .filter_map(|dep| index.get(dep.as_str()).copied())
+                .filter(|&j| j != i)
+                .collect()
+        })
+        .collect();
+    let mut g: DiGraph<usize, ()> = DiGraph::new();
+    let nodes: Vec<NodeIndex> = (0..decls.len()).map(|i| g.add_node(i)).collect();
+    for (i, rs) in refs.iter().enumerate() {
+        for &j in rs {
+            g.add_edge(nodes[i], nodes[j], ());
+        }
+    }
+    let mut out = Vec::new();
+    for scc in petgraph::algo::tarjan_scc(&g) {
+        if scc.len() < 2 {
+            continue;
+        }
+        let members: Vec<usize> = scc.iter().map(|n| g[*n]).collect();
+        let start = *members.iter().min().expect("non-empty");
+        // Depth-first inside the group from `start` until a reference leads back to it.
+        let mut path = vec![start];
+        let mut seen = vec![start];
+        while let Some(&last) = path.last() {
+            if path.len() > 1 && refs[last].contains(&start) {
+                break;
+            }
+            match refs[last]
+                .iter()
+                .find(|j| members.contains(j) && !seen.contains(j))
+            {
+                Some(&next) => {
+                    seen.push(next);
+                    path.push(next);
+                }
+                None => {
+                    path.pop();
+                }
+            }
+        }
+        if path.is_empty() {
+            path = members;
+        }
+        out.push(path);
+    }
+    out
+}

@@ -6,12 +6,15 @@ mod aws;
 mod cli;
 mod commands;
 mod compliance;
+mod discovery;
 mod engine;
 mod faults;
 mod graph;
+mod interrupt;
 mod ops;
 mod plan;
 mod policy;
+mod redact;
 mod resources;
 mod shell;
 mod spec;
@@ -20,6 +23,10 @@ mod state;
 use std::process::ExitCode;
 
 use clap::Parser;
+use tracing_subscriber::filter::FilterExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 fn main() -> ExitCode {
     // clap exits 2 on a usage error, which `plan --detailed-exitcode` callers read as "changes
@@ -35,20 +42,36 @@ fn main() -> ExitCode {
             };
         }
     };
-    let sh = shell::Shell::new(cli.global.quiet, cli.global.verbose, cli.global.no_color);
+    // 'static for the signal handler, which reports on the same terminal.
+    let sh: &'static shell::Shell = Box::leak(Box::new(shell::Shell::new(
+        cli.global.quiet,
+        cli.global.verbose,
+        cli.global.no_color,
+    )));
     let filter = match cli.global.verbose {
         0 => "warn",
         1 => "novactl=info,warn",
         _ => "novactl=debug,info",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("NOVACTL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+    // Request and response bodies (which can carry secrets) are logged by the SDK's HTTP
+    // layers at TRACE only: those are dropped whatever NOVACTL_LOG asks, and every log line
+    // is scrubbed of the spec's sensitive values.
+    let wire = tracing_subscriber::filter::filter_fn(|m| {
+        *m.level() != tracing::Level::TRACE
+            || !["aws_smithy", "aws_sigv4", "aws_config", "hyper", "h2"]
+                .iter()
+                .any(|t| m.target().starts_with(t))
+    });
+    let env = tracing_subscriber::EnvFilter::try_from_env("NOVACTL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(|| redact::Scrubbed(std::io::stderr()))
+                .with_ansi(sh.stderr_colors())
+                .with_target(false)
+                .with_filter(env.and(wire)),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(sh.stderr_colors())
-        .with_target(false)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -60,11 +83,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::run(cli, &sh)) {
+    let result = runtime.block_on(async {
+        interrupt::install(sh);
+        cli::run(cli, sh).await
+    });
+    // A prompt's reader thread may still wait on stdin: do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
         Ok(code) => code,
         Err(e) => {
-            sh.error(&e.to_string());
-            ExitCode::FAILURE
+            for line in e.lines() {
+                sh.error(&line);
+            }
+            ExitCode::from(e.exit_code())
         }
     }
 }

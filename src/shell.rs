@@ -39,6 +39,7 @@ impl Shell {
 
     /// Data for stdout (a plan, a report, JSON). Never suppressed by `-q`.
     pub fn out(&self, text: &str) {
+        let text = &*crate::redact::scrub(text);
         let _g = self.lock.lock();
         let mut o = std::io::stdout().lock();
         let _ = o.write_all(text.as_bytes());
@@ -63,7 +64,17 @@ impl Shell {
         self.err_line(&format!("{} {text}", self.red("error:")));
     }
 
+    /// A line on stderr that `-q` does not hide (what an interrupt is doing).
+    pub fn notice(&self, text: &str) {
+        self.err_line(text);
+    }
+
+    pub fn stderr_is_terminal(&self) -> bool {
+        self.stderr_tty
+    }
+
     fn err_line(&self, text: &str) {
+        let text = &*crate::redact::scrub(text);
         let _g = self.lock.lock();
         let _ = self.multi.suspend(|| writeln!(std::io::stderr(), "{text}"));
     }
@@ -77,13 +88,39 @@ impl Shell {
         std::io::stdin().is_terminal()
     }
 
-    /// Asks on stderr and reads one line from stdin.
-    pub fn ask(&self, question: &str) -> String {
+    /// Asks on stderr and reads one line from stdin; `None` when an interrupt asks to stop
+    /// first (the read is left to a thread that dies with the process).
+    pub fn ask(&self, question: &str) -> Option<String> {
         let _ = write!(std::io::stderr(), "{question} ");
         let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        let _ = std::io::stdin().read_line(&mut line);
-        line.trim().to_string()
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        loop {
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(line) => {
+                    // Ctrl-C on a terminal also ends the read (with nothing read): give the
+                    // signal a moment to arrive before taking that as an answer.
+                    if line.is_empty() {
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    if crate::interrupt::stopping() {
+                        let _ = writeln!(std::io::stderr());
+                        return None;
+                    }
+                    return Some(line.trim().to_string());
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                    if !crate::interrupt::stopping() => {}
+                Err(_) => {
+                    let _ = writeln!(std::io::stderr());
+                    return None;
+                }
+            }
+        }
     }
 
     /// Progress for one resource: a spinner on a terminal, plain lines otherwise.
@@ -137,21 +174,30 @@ impl Task<'_> {
     /// Updates the spinner's message (e.g. the endpoint status while waiting).
     pub fn set_message(&self, msg: &str) {
         if let Some(b) = &self.bar {
-            b.set_message(format!("{}: {msg}", self.label));
+            b.set_message(crate::redact::scrub(&format!("{}: {msg}", self.label)).into_owned());
         } else if self.shell.verbose > 0 {
             self.shell.status(&format!("{}: {msg}", self.label));
         }
     }
 
-    pub fn finish(self, outcome: &str) {
+    pub fn finish(mut self, outcome: &str) {
         let line = format!(
             "{}: {outcome} ({:.1}s)",
             self.label,
             self.started.elapsed().as_secs_f64()
         );
-        if let Some(b) = &self.bar {
+        if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }
         self.shell.status(&line);
+    }
+}
+
+impl Drop for Task<'_> {
+    /// A task dropped unfinished (an aborted run) leaves no spinner behind.
+    fn drop(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
     }
 }

@@ -32,27 +32,11 @@ async fn key_id(emu: &Emulator, alias: &str) -> String {
 
 /// Live keys tagged with `address` (not pending deletion).
 async fn keys_tagged(emu: &Emulator, address: &str) -> usize {
-    let kms = emu.kms("us-east-1").await;
-    let keys = kms.list_keys().send().await.unwrap();
-    let mut n = 0;
-    for k in keys.keys() {
-        let id = k.key_id().unwrap();
-        let meta = kms.describe_key().key_id(id).send().await.unwrap();
-        if meta.key_metadata.unwrap().key_state()
-            == Some(&aws_sdk_kms::types::KeyState::PendingDeletion)
-        {
-            continue;
-        }
-        let tags = kms.list_resource_tags().key_id(id).send().await.unwrap();
-        if tags
-            .tags()
-            .iter()
-            .any(|t| t.tag_key() == "novactl:address" && t.tag_value() == address)
-        {
-            n += 1;
-        }
-    }
-    n
+    common::live_keys(emu, "us-east-1")
+        .await
+        .iter()
+        .filter(|(_, tags)| tags.get("novactl:address").map(String::as_str) == Some(address))
+        .count()
 }
 
 #[tokio::test]

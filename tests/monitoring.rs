@@ -701,8 +701,8 @@ async fn audit_trail_stack_applies_in_order_converges_repairs_drift_and_destroys
     let status = ct.get_trail_status().name(TRAIL_NAME).send().await.unwrap();
     assert_eq!(status.is_logging(), Some(true), "logging restarted");
 
-    // Destroy: everything but the trail's bucket, which holds logs (bucket rules: non-empty
-    // is refused without --force).
+    // Destroy: the trail's bucket holds logs, so destroy without --force is refused (bucket
+    // rules) and, checked before the first delete, deletes nothing at all.
     s3.put_object()
         .bucket(TRAIL_BUCKET)
         .key(format!("cloudtrail/AWSLogs/{ACCOUNT}/x.json.gz"))
@@ -718,6 +718,35 @@ async fn audit_trail_stack_applies_in_order_converges_repairs_drift_and_destroys
     eprintln!("destroy: {:.2}s", t.elapsed().as_secs_f64());
     assert_eq!(r.code, 1, "non-empty trail bucket refused:\n{}", r.stderr);
     assert!(r.stderr.contains("s3.trail"), "{}", r.stderr);
+    ct.get_trail()
+        .name(TRAIL_NAME)
+        .send()
+        .await
+        .expect("the trail stays");
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix(GROUP)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.log_groups().len(), 1, "the log group stays");
+    iam.get_role()
+        .role_name(format!("{TRAIL_NAME}-CloudWatchLogs"))
+        .send()
+        .await
+        .expect("the role stays");
+    // With --force everything goes, the bucket and its logs included.
+    novactl(
+        Some(&emu),
+        &[
+            "destroy",
+            "-e",
+            p.spec.to_str().unwrap(),
+            "--auto-approve",
+            "--force",
+        ],
+    )
+    .expect_code(0);
     let gone = ct.get_trail().name(TRAIL_NAME).send().await;
     assert!(
         gone.unwrap_err()
@@ -725,13 +754,6 @@ async fn audit_trail_stack_applies_in_order_converges_repairs_drift_and_destroys
             .is_trail_not_found_exception(),
         "trail deleted"
     );
-    let groups = logs
-        .describe_log_groups()
-        .log_group_name_prefix(GROUP)
-        .send()
-        .await
-        .unwrap();
-    assert!(groups.log_groups().is_empty(), "log group deleted");
     assert!(
         iam.get_role()
             .role_name(format!("{TRAIL_NAME}-CloudWatchLogs"))
@@ -744,5 +766,5 @@ async fn audit_trail_stack_applies_in_order_converges_repairs_drift_and_destroys
         .bucket(TRAIL_BUCKET)
         .send()
         .await
-        .expect("the trail's bucket stays");
+        .expect_err("the trail's bucket is deleted with --force");
 }

@@ -432,12 +432,18 @@ async fn a_bucket_novactl_did_not_create_is_a_conflict_and_left_untouched() {
     );
     assert_eq!(enc_before, enc_after);
 
-    // Destroy leaves it alone too.
-    novactl(
+    // Destroy refuses while the spec names a bucket that is not ours, and deletes nothing.
+    let run = novactl(
         Some(&emu),
         &["destroy", "-e", env_path(&p), "--auto-approve", "--force"],
     )
-    .expect_code(0);
+    .expect_code(1);
+    assert!(
+        run.stderr.contains("refusing to destroy")
+            && run.stderr.contains("s3.models: destroy deletes nothing"),
+        "{}",
+        run.stderr
+    );
     s3.head_bucket()
         .bucket(&name)
         .send()

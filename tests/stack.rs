@@ -6,13 +6,8 @@
 
 mod common;
 
-use common::{assert_no_changes, novactl, Emulator, Project};
+use common::{assert_no_changes, local_spec, novactl, Emulator, Project};
 use serde_json::Value;
-
-fn local_spec() -> String {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(root.join("environments/local.yaml")).unwrap()
-}
 
 fn changed(emu: &Emulator, path: &str) -> Vec<(String, String)> {
     let r = novactl(Some(emu), &["plan", "-e", path, "--json"]).expect_code(0);

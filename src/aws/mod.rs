@@ -1,8 +1,12 @@
-//! AWS client set-up (endpoint override, regions, call accounting) and error classification.
+//! AWS client set-up (endpoint override, regions, one retry policy, call accounting) and
+//! error classification.
 
 pub mod error;
+pub mod regions;
+pub mod retry;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -13,31 +17,74 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_types::config_bag::ConfigBag;
 
 pub use error::{ok_if_gone, AwsError};
+pub use retry::RetryPolicy;
 
-/// Counts every AWS call the process makes, by `service:operation`.
+tokio::task_local! {
+    /// Who is making the AWS calls of the current task: a resource kind (`s3`), `discovery` or
+    /// `session`. Set with [`on_behalf_of`]; read by the call counter.
+    static CALLER: &'static str;
+}
+
+/// Runs `fut` with its AWS calls counted for `who` (a kind name, `discovery`...).
+pub async fn on_behalf_of<F: std::future::Future>(who: &'static str, fut: F) -> F::Output {
+    CALLER.scope(who, fut).await
+}
+
+/// Counts every AWS call the process makes, by `service:operation`, and who made it.
 #[derive(Debug, Default)]
 pub struct CallStats {
-    calls: Mutex<Vec<String>>,
+    calls: Mutex<Vec<(&'static str, String)>>,
+    /// Attempts after the first of a call (included in `calls`).
+    retries: AtomicU32,
+}
+
+/// AWS calls made for one kind (or for discovery, or the session).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct KindCalls {
+    pub reads: usize,
+    pub writes: usize,
 }
 
 impl CallStats {
     pub fn record(&self, service: &str, op: &str) {
+        let who = CALLER.try_with(|w| *w).unwrap_or("session");
         self.calls
             .lock()
             .expect("stats lock")
-            .push(format!("{service}:{op}"));
+            .push((who, format!("{service}:{op}")));
+    }
+    pub fn record_retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn retries(&self) -> u32 {
+        self.retries.load(Ordering::Relaxed)
     }
     pub fn calls(&self) -> Vec<String> {
-        self.calls.lock().expect("stats lock").clone()
+        let calls = self.calls.lock().expect("stats lock");
+        calls.iter().map(|(_, c)| c.clone()).collect()
     }
     /// (reads, writes): an operation is a read when its name says so.
     pub fn split(&self) -> (usize, usize) {
         let calls = self.calls();
         let reads = calls.iter().filter(|c| is_read_op(c)).count();
         (reads, calls.len() - reads)
+    }
+    /// Reads and writes by who made them (see [`on_behalf_of`]).
+    pub fn by_caller(&self) -> BTreeMap<&'static str, KindCalls> {
+        let mut out: BTreeMap<&'static str, KindCalls> = BTreeMap::new();
+        for (who, call) in self.calls.lock().expect("stats lock").iter() {
+            let e = out.entry(*who).or_default();
+            if is_read_op(call) {
+                e.reads += 1;
+            } else {
+                e.writes += 1;
+            }
+        }
+        out
     }
 }
 
@@ -104,20 +151,31 @@ impl Intercept for Counter {
         _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        let attempt = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
+        if attempt > 1 {
+            self.0.record_retry();
+        }
         if let Some(m) = cfg.load::<Metadata>() {
             self.0.record(m.service(), m.name());
-            tracing::debug!(service = m.service(), operation = m.name(), "aws call");
+            tracing::debug!(
+                service = m.service(),
+                operation = m.name(),
+                attempt,
+                "aws call"
+            );
         }
         Ok(())
     }
 
     // Every answered attempt of a write made inside a change: its request id, for the audit.
+    // Any answer at all also tells the retry policy that the endpoint is there.
     fn read_after_transmit(
         &self,
         ctx: &BeforeDeserializationInterceptorContextRef<'_>,
         _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        retry::mark_answered();
         let Some(m) = cfg.load::<Metadata>() else {
             return Ok(());
         };
@@ -143,6 +201,39 @@ impl Intercept for Counter {
     }
 }
 
+/// How many attempts one call took. A create whose first answer was lost is sent again by the
+/// SDK; its "already exists" is then the create's own doing:
+///
+/// ```text
+/// let tries = Attempts::default();
+/// let r = s3.create_bucket()...customize().interceptor(tries.clone()).send().await;
+/// if tries.retried() { /* an earlier attempt may have done the work */ }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Attempts(Arc<AtomicU32>);
+
+impl Attempts {
+    pub fn retried(&self) -> bool {
+        self.0.load(Ordering::Relaxed) > 1
+    }
+}
+
+impl Intercept for Attempts {
+    fn name(&self) -> &'static str {
+        "novactl-attempts"
+    }
+    fn read_before_transmit(
+        &self,
+        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let n = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
+        self.0.store(n, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
 /// One client per service, for one region.
 #[derive(Clone, Debug)]
 pub struct Clients {
@@ -158,6 +249,8 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub cloudtrail: aws_sdk_cloudtrail::Client,
     pub sns: aws_sdk_sns::Client,
+    /// Resource Groups Tagging API: what carries this environment's tag, in one paged call.
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 macro_rules! client {
@@ -165,6 +258,7 @@ macro_rules! client {
         $krate::Client::from_conf(
             $krate::config::Builder::from($conf)
                 .interceptor($counter.clone())
+                .retry_classifier(retry::UnreachableAtStart)
                 .build(),
         )
     };
@@ -176,6 +270,7 @@ impl Clients {
             aws_sdk_s3::config::Builder::from(conf)
                 .force_path_style(path_style)
                 .interceptor(counter.clone())
+                .retry_classifier(retry::UnreachableAtStart)
                 .build(),
         );
         Clients {
@@ -190,6 +285,7 @@ impl Clients {
             logs: client!(aws_sdk_cloudwatchlogs, conf, counter),
             cloudtrail: client!(aws_sdk_cloudtrail, conf, counter),
             sns: client!(aws_sdk_sns, conf, counter),
+            tagging: client!(aws_sdk_resourcegroupstagging, conf, counter),
         }
     }
 }
@@ -207,7 +303,23 @@ pub struct Connect {
     /// `--endpoint-url`, else the spec's `endpoint_url`; `None` lets the SDK read
     /// `AWS_ENDPOINT_URL` and friends itself.
     pub endpoint_url: Option<String>,
+    /// Where `endpoint_url` came from, for messages (`--endpoint-url`, `endpoint_url in F`).
+    pub endpoint_source: String,
     pub profile: Option<String>,
+    pub retry: RetryPolicy,
+}
+
+impl Connect {
+    /// The endpoint every client uses and where it came from, `None` for AWS's own.
+    pub fn endpoint(&self) -> Option<(String, String)> {
+        match &self.endpoint_url {
+            Some(url) => Some((url.clone(), self.endpoint_source.clone())),
+            None => std::env::var("AWS_ENDPOINT_URL")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .map(|url| (url, "AWS_ENDPOINT_URL".to_string())),
+        }
+    }
 }
 
 /// The AWS side of a run: clients for the primary region and any other region the spec uses,
@@ -224,17 +336,15 @@ pub struct Aws {
 
 /// Is the endpoint a local emulator (an override is set)? Then S3 uses path-style addressing.
 pub fn emulated(connect: &Connect) -> bool {
-    connect.endpoint_url.is_some()
-        || std::env::var("AWS_ENDPOINT_URL")
-            .ok()
-            .is_some_and(|s| !s.is_empty())
+    connect.endpoint().is_some()
 }
 
-/// The SDK configuration for `region`: the standard credential chain, `--profile`, and the
-/// endpoint override.
+/// The SDK configuration for `region`: the standard credential chain, `--profile`, the
+/// endpoint override, and the one retry policy ([`retry`]).
 pub async fn sdk_config(connect: &Connect, region: &str) -> aws_types::SdkConfig {
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_string()));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .retry_config(connect.retry.sdk());
     if let Some(url) = &connect.endpoint_url {
         loader = loader.endpoint_url(url);
     }
@@ -250,6 +360,17 @@ impl Aws {
         let requests = Arc::new(RequestLog::default());
         let counter = Counter(stats.clone(), requests.clone());
         let emulated = emulated(connect);
+        error::set_context(error::Context {
+            endpoint: connect.endpoint(),
+            region: primary.to_string(),
+            max_attempts: connect.retry.max_attempts,
+            attempts_source: connect.retry.source.to_string(),
+            profile: connect
+                .profile
+                .clone()
+                .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty())),
+            caller: None,
+        });
         let mut by_region = BTreeMap::new();
         let mut regions = vec![primary.to_string()];
         regions.extend(others.iter().cloned());
@@ -288,22 +409,29 @@ impl Aws {
             .send()
             .await
             .map_err(AwsError::from_sdk("sts:GetCallerIdentity"))?;
-        let account = out.account.ok_or_else(|| AwsError {
-            operation: "sts:GetCallerIdentity".into(),
-            code: "MissingAccount".into(),
-            message: "the response named no account".into(),
+        let account = out.account.ok_or_else(|| {
+            AwsError::local(
+                "sts:GetCallerIdentity",
+                "MissingAccount",
+                "the response named no account",
+            )
         })?;
-        Ok(Caller {
-            account,
-            arn: out.arn.unwrap_or_default(),
-        })
+        let arn = out.arn.unwrap_or_default();
+        error::set_caller(&arn);
+        Ok(Caller { account, arn })
     }
 
-    /// "N AWS calls (R reads, W writes) in T s", for the closing line of a command.
+    /// "N AWS calls (R reads, W writes) in T s", for the closing line of a command; retries
+    /// (counted among the calls) are named when there were any.
     pub fn summary(&self) -> String {
         let (r, w) = self.stats.split();
+        let retries = match self.stats.retries() {
+            0 => String::new(),
+            1 => "; 1 was a retry".to_string(),
+            n => format!("; {n} were retries"),
+        };
         format!(
-            "{} AWS calls ({r} reads, {w} writes) in {:.2}s",
+            "{} AWS calls ({r} reads, {w} writes{retries}) in {:.2}s",
             r + w,
             self.started.elapsed().as_secs_f64()
         )

@@ -13,8 +13,9 @@ pub struct Args {
     /// Also delete buckets that still hold objects.
     #[arg(long)]
     pub force: bool,
-    #[arg(long, default_value_t = 10)]
-    pub parallelism: usize,
+    /// Resources read at once (default 32) and deleted at once (default 10).
+    #[arg(long, value_name = "N")]
+    pub parallelism: Option<usize>,
 }
 
 pub async fn run(g: &Global, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {

@@ -320,7 +320,7 @@ pub static CATALOGUE: &[Rule] = &[
     Rule {
         id: "NOVA-IAM-002",
         title: "IAM inline policies grant no service-wide actions (`svc:*`)",
-        severity: Severity::Error,
+        severity: Severity::Warning,
         hipaa: &[ACCESS, INFO_ACCESS],
         aws_config: Some("iam-policy-no-statements-with-full-access"),
         prowler: Some("iam_inline_policy_no_full_access_to_kms"),
@@ -360,7 +360,7 @@ pub static CATALOGUE: &[Rule] = &[
     Rule {
         id: "NOVA-SM-001",
         title: "SageMaker endpoint config encrypts its storage volume with a KMS key",
-        severity: Severity::Error,
+        severity: Severity::Warning,
         hipaa: &[ENCRYPTION],
         aws_config: Some("sagemaker-endpoint-configuration-kms-key-configured"),
         prowler: None,
@@ -374,7 +374,7 @@ pub static CATALOGUE: &[Rule] = &[
     Rule {
         id: "NOVA-SM-002",
         title: "SageMaker data capture is encrypted with its own KMS key",
-        severity: Severity::Error,
+        severity: Severity::Warning,
         hipaa: &[ENCRYPTION],
         aws_config: None,
         prowler: None,
@@ -428,7 +428,7 @@ pub static CATALOGUE: &[Rule] = &[
     Rule {
         id: "NOVA-SM-005",
         title: "SageMaker model runs in a VPC",
-        severity: Severity::Error,
+        severity: Severity::Warning,
         hipaa: &[ACCESS, TRANSMISSION],
         aws_config: Some("sagemaker-model-in-vpc"),
         prowler: Some("sagemaker_models_vpc_settings_configured"),
@@ -484,7 +484,7 @@ pub static CATALOGUE: &[Rule] = &[
     Rule {
         id: "NOVA-CW-001",
         title: "CloudWatch alarm notifies on ALARM and on INSUFFICIENT_DATA",
-        severity: Severity::Error,
+        severity: Severity::Warning,
         hipaa: &[INCIDENTS, ACTIVITY_REVIEW],
         aws_config: Some("cloudwatch-alarm-action-check"),
         prowler: Some("cloudwatch_alarm_actions_alarm_state_configured"),
@@ -505,7 +505,7 @@ pub static CATALOGUE: &[Rule] = &[
     Rule {
         id: "NOVA-CW-002",
         title: "The topic an alarm notifies is encrypted",
-        severity: Severity::Error,
+        severity: Severity::Warning,
         hipaa: &[ENCRYPTION],
         aws_config: None,
         prowler: None,
@@ -578,7 +578,7 @@ pub static CATALOGUE: &[Rule] = &[
     Rule {
         id: "NOVA-LOG-002",
         title: "CloudWatch Logs retention is at least the spec's (and the minimum)",
-        severity: Severity::Error,
+        severity: Severity::Warning,
         hipaa: &[AUDIT, RETENTION],
         aws_config: Some("cw-loggroup-retention-period-check"),
         prowler: Some("cloudwatch_log_group_retention_policy_specific_days_enabled"),
@@ -667,7 +667,7 @@ pub static CATALOGUE: &[Rule] = &[
     Rule {
         id: "NOVA-CT-005",
         title: "CloudTrail delivers to CloudWatch Logs",
-        severity: Severity::Error,
+        severity: Severity::Warning,
         hipaa: &[AUDIT, ACTIVITY_REVIEW],
         aws_config: Some("cloud-trail-cloud-watch-logs-enabled"),
         prowler: Some("cloudtrail_cloudwatch_logging_enabled"),
@@ -681,7 +681,7 @@ pub static CATALOGUE: &[Rule] = &[
     Rule {
         id: "NOVA-CT-006",
         title: "CloudTrail records S3 data events",
-        severity: Severity::Error,
+        severity: Severity::Warning,
         hipaa: &[AUDIT, ACTIVITY_REVIEW],
         aws_config: Some("cloudtrail-s3-dataevents-enabled"),
         prowler: Some("cloudtrail_s3_dataevents_read_enabled"),

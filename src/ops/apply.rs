@@ -8,7 +8,7 @@ use crate::cli::Global;
 use crate::commands::Common;
 use crate::engine::{self, Observations};
 use crate::ops::run::Run;
-use crate::ops::session::{confirm, finish, warn_deletes, Session};
+use crate::ops::session::{confirm, finish, refuse_refused, warn_deletes, Session};
 use crate::ops::Failure;
 use crate::plan::{render, Action, Change, Plan};
 use crate::shell::Shell;
@@ -23,6 +23,7 @@ pub struct Options {
 }
 
 pub async fn apply(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
+    let _graceful = crate::interrupt::graceful();
     let s = Session::connect(g, sh).await?;
     // The HIPAA gate on the desired state: no lock, no read, nothing changed when it refuses.
     let notes = crate::ops::check::gate(
@@ -31,11 +32,12 @@ pub async fn apply(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Fail
         o.allow_noncompliant,
         sh,
     )?;
+    crate::interrupt::check("before taking the lock")?;
     // The lock comes before the plan: a run that waited for another sees what it did.
     let mut run = Run::begin(&s, "apply", sh).await?;
     run.record.notes.extend(notes);
     let result = apply_locked(&s, &mut run, o, sh).await;
-    run.end(if result.is_ok() { 0 } else { 1 }, sh).await;
+    run.end(Failure::status_of(&result), sh).await;
     result
 }
 
@@ -45,10 +47,13 @@ async fn apply_locked(
     o: &Options,
     sh: &Shell,
 ) -> Result<ExitCode, Failure> {
-    let (plan, obs) = match &o.plan_file {
-        Some(file) => saved_plan(s, o, file).await?,
-        None => s.plan(&o.common, &o.common.adopt).await?,
-    };
+    let (plan, obs) = crate::interrupt::or_stop("while planning", async {
+        match &o.plan_file {
+            Some(file) => saved_plan(s, o, file).await,
+            None => s.plan(&o.common, &o.common.adopt).await,
+        }
+    })
+    .await?;
     sh.out(&render::text(&plan, sh));
     let conflicts: Vec<&Change> = plan
         .changes
@@ -67,10 +72,11 @@ async fn apply_locked(
             lines.join("\n")
         )));
     }
-    journal::settle(&run.ctx(s), &plan, &obs).await?;
+    refuse_refused(&plan, run, "apply")?;
+    journal::settle(&run.ctx(s), &s.model, &plan, &obs).await?;
     if !plan.has_changes() {
         run.save_last_applied(&s.model, &plan, &[], sh).await;
-        sh.status(&s.aws.summary());
+        s.summary(sh);
         return Ok(ExitCode::SUCCESS);
     }
     warn_deletes(&plan, sh);
@@ -83,7 +89,7 @@ async fn apply_locked(
         &run.ctx(s),
         sh,
         &apply::Options {
-            parallelism: o.common.parallelism,
+            parallelism: crate::commands::write_parallelism(o.common.parallelism),
             force: o.force,
             destroy: false,
         },

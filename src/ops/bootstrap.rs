@@ -32,6 +32,7 @@ use crate::spec::LoadedSpec;
 use crate::state::{self, S3Location};
 
 pub async fn bootstrap(g: &Global, sh: &Shell) -> Result<ExitCode, Failure> {
+    let _graceful = crate::interrupt::graceful();
     let user = load(g)?.spec;
     let Some(loc) = S3Location::of(&user) else {
         sh.out(&format!(
@@ -43,7 +44,7 @@ pub async fn bootstrap(g: &Global, sh: &Shell) -> Result<ExitCode, Failure> {
     };
     let stack = state_stack(&user, &loc)?;
     let file = spec_path(g)?.display().to_string();
-    let backend = state::open(&user, &connect_of(g, &user), &file).await;
+    let backend = state::open(&user, &connect_of(g, &user)?, &file).await;
     let ready = backend.check_ready().await.is_ok();
     let mut s = Session::for_spec(g, stack, backend).await?;
     let mut run = if ready {
@@ -64,7 +65,7 @@ pub async fn bootstrap(g: &Global, sh: &Shell) -> Result<ExitCode, Failure> {
     if let Ok((_, Some((plan, outcomes)))) = &result {
         run.record(plan, outcomes);
     }
-    run.end(if result.is_ok() { 0 } else { 1 }, sh).await;
+    run.end(Failure::status_of(&result), sh).await;
     result.map(|(code, _)| code)
 }
 
@@ -81,9 +82,10 @@ async fn converge(
     let common = crate::commands::Common {
         targets: Vec::new(),
         adopt: Vec::new(),
-        parallelism: 4,
+        parallelism: Some(4),
+        scan: false,
     };
-    let (mut plan, obs) = s.plan(&common, &[]).await?;
+    let (mut plan, obs) = crate::interrupt::or_stop("while planning", s.plan(&common, &[])).await?;
     let key_in_use = |c: &Change| c.kind == "kms" && c.action == Action::Conflict;
     for c in plan.changes.iter_mut() {
         if key_in_use(c) {
@@ -120,7 +122,7 @@ async fn converge(
             "No changes. The state backend {url} is set up (key {}).",
             loc.kms_key
         ));
-        sh.status(&s.aws.summary());
+        s.summary(sh);
         return Ok((ExitCode::SUCCESS, None));
     }
     sh.out(&render::text(&plan, sh));
@@ -195,7 +197,7 @@ fn state_stack(user: &LoadedSpec, loc: &S3Location) -> Result<LoadedSpec, Failur
             }
         });
     } else {
-        return Err(Failure::Spec(user.error(
+        return Err(Failure::from(user.error(
             "state.s3.kms_key",
             format!(
                 "`{}`: bootstrap creates the state key by its alias; name it `alias/...` (a key \

@@ -94,7 +94,7 @@ pub async fn live(
     spec_file: &str,
     sh: &Shell,
 ) -> Result<(Evaluation, Vec<String>), Failure> {
-    let obs = s.observe(parallelism, false).await?;
+    let obs = s.observe(parallelism, crate::discovery::Mode::Off).await?;
     let (subjects, missing) = compliance::live_subjects(&s.model, &obs)?;
     if !missing.is_empty() {
         sh.warn(&format!(

@@ -7,23 +7,26 @@ use crate::apply;
 use crate::cli::Global;
 use crate::engine::{self, Observations};
 use crate::ops::run::Run;
-use crate::ops::session::{confirm, finish, warn_deletes, Session};
+use crate::ops::session::{confirm, finish, refuse_refused, warn_deletes, Session};
 use crate::ops::Failure;
 use crate::plan::{render, Action, Change, Plan};
-use crate::resources::Owner;
+use crate::resources::{DeleteTarget, Owner};
 use crate::shell::Shell;
+use futures::StreamExt;
 
 pub struct Options {
     pub auto_approve: bool,
     pub force: bool,
-    pub parallelism: usize,
+    pub parallelism: Option<usize>,
 }
 
 pub async fn destroy(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
+    let _graceful = crate::interrupt::graceful();
     let s = Session::connect(g, sh).await?;
+    crate::interrupt::check("before taking the lock")?;
     let mut run = Run::begin(&s, "destroy", sh).await?;
     let result = destroy_locked(&s, &mut run, o, sh).await;
-    run.end(if result.is_ok() { 0 } else { 1 }, sh).await;
+    run.end(Failure::status_of(&result), sh).await;
     result
 }
 
@@ -34,14 +37,24 @@ async fn destroy_locked(
     sh: &Shell,
 ) -> Result<ExitCode, Failure> {
     // Discovery finds extra copies of the spec's resources, which destroy removes too.
-    let obs = s.observe(o.parallelism, true).await?;
-    let plan = destroy_plan(s, &obs, sh);
+    let obs = crate::interrupt::or_stop(
+        "while reading live state",
+        s.observe(
+            crate::commands::read_parallelism(o.parallelism),
+            crate::discovery::Mode::Tagged,
+        ),
+    )
+    .await?;
+    let mut plan = destroy_plan(s, &obs);
     if !plan.has_changes() {
         sh.out("No changes. Nothing to destroy.");
-        sh.status(&s.aws.summary());
+        s.summary(sh);
         return Ok(ExitCode::SUCCESS);
     }
+    // Every refusal is known before the first delete: one refused resource stops them all.
+    check_refusals(s, &obs, &mut plan, o).await?;
     sh.out(&render::text(&plan, sh));
+    refuse_refused(&plan, run, "destroy")?;
     warn_deletes(&plan, sh);
     confirm(o.auto_approve, sh, "destroy these resources")?;
     let outcomes = apply::execute(
@@ -51,7 +64,7 @@ async fn destroy_locked(
         &run.ctx(s),
         sh,
         &apply::Options {
-            parallelism: o.parallelism,
+            parallelism: crate::commands::write_parallelism(o.parallelism),
             force: o.force,
             destroy: true,
         },
@@ -61,8 +74,49 @@ async fn destroy_locked(
     finish(&plan, outcomes, s, sh, "Destroy")
 }
 
-/// A delete of every live resource of the spec that is ours, in reverse dependency order.
-fn destroy_plan(s: &Session, obs: &Observations, sh: &Shell) -> Plan {
+/// Marks each delete the kind would refuse (read-only checks, at most `parallelism` at once).
+async fn check_refusals(
+    s: &Session,
+    obs: &Observations,
+    plan: &mut Plan,
+    o: &Options,
+) -> Result<(), Failure> {
+    let cx = s.ctx();
+    let checks = plan.changes.iter().map(|c| {
+        let cx = &cx;
+        async move {
+            if c.refused.is_some() || c.action != Action::Delete {
+                return Ok(None);
+            }
+            let (Some(d), Some(observed)) =
+                (s.model.decl(&c.address), obs.by_address.get(&c.address))
+            else {
+                return Ok(None);
+            };
+            let t = DeleteTarget {
+                observed,
+                desired: None,
+                region: &d.region,
+                force: o.force,
+            };
+            s.model.kind(d.kind).refuse_delete(cx, &t).await
+        }
+    });
+    let found: Vec<Result<Option<String>, crate::aws::AwsError>> = futures::stream::iter(checks)
+        .buffered(crate::commands::read_parallelism(o.parallelism))
+        .collect()
+        .await;
+    for (c, r) in plan.changes.iter_mut().zip(found) {
+        if let Some(why) = r.map_err(|e| Failure::Aws(format!("{}: {e}", c.address)))? {
+            c.refused = Some(why);
+        }
+    }
+    Ok(())
+}
+
+/// A delete of every live resource of the spec, in reverse dependency order. Deletes of
+/// protected resources and of resources that are not novactl's are marked refused.
+fn destroy_plan(s: &Session, obs: &Observations) -> Plan {
     let mut changes = Vec::new();
     // Extra copies: live, tagged with a spec address, not the spec's resource.
     for (kind, region, o) in &obs.orphans {
@@ -85,18 +139,17 @@ fn destroy_plan(s: &Session, obs: &Observations, sh: &Shell) -> Plan {
         if o.state.is_none() {
             continue;
         }
-        if let Owner::Foreign { reason } = &o.owner {
-            sh.warn(&format!(
-                "{}: `{}` is left untouched: {reason}",
-                d.address, d.identity
-            ));
-            continue;
-        }
-        changes.push(Change {
+        let kind = s.model.kind(d.kind);
+        let done = kind.deleted_text(&s.model.spec, Some(d));
+        let mut c = Change {
             address: d.address.clone(),
             kind: d.kind.to_string(),
             action: Action::Delete,
-            reason: "destroy".into(),
+            reason: if done == "deleted" {
+                "destroy".into()
+            } else {
+                format!("destroy: {done}")
+            },
             region: d.region.clone(),
             physical_id: o.physical_id.clone(),
             attributes: Vec::new(),
@@ -106,7 +159,27 @@ fn destroy_plan(s: &Session, obs: &Observations, sh: &Shell) -> Plan {
                 .iter()
                 .map(|&j| s.model.decls[j].address.clone())
                 .collect(),
-        });
+            refused: None,
+            before_digest: None,
+        };
+        c.redact(&crate::resources::marked_sensitive(
+            &s.model.spec.spec,
+            &d.address,
+        ));
+        if let Owner::Foreign { reason } = &o.owner {
+            c.action = Action::Conflict;
+            c.reason = format!("`{}` exists but is not novactl's: {reason}", d.identity);
+            c.refused = Some(format!(
+                "destroy deletes nothing while the spec names a resource that is not novactl's: \
+                 remove {} from the spec, or take it over first with `apply --adopt {}`",
+                d.address, d.address
+            ));
+        } else if crate::resources::protected(&s.model.spec.spec, &d.address) {
+            c.refused = Some(crate::engine::protected_refusal(
+                &s.model, &d.address, "destroy",
+            ));
+        }
+        changes.push(c);
     }
     Plan {
         format_version: crate::plan::FORMAT_VERSION.into(),

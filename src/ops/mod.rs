@@ -21,13 +21,14 @@ pub mod state;
 pub mod validate;
 
 use crate::aws::AwsError;
-use crate::spec::SpecError;
+use crate::spec::{SpecError, SpecErrors};
 
 /// Why a command failed; every variant prints one clear message and exits 1.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
+    /// Every problem found in the spec, one per line.
     #[error("{0}")]
-    Spec(#[from] SpecError),
+    Spec(#[from] SpecErrors),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -35,6 +36,43 @@ pub enum Failure {
     /// Already reported in detail.
     #[error("{0}")]
     Reported(String),
+    /// Stopped by SIGINT/SIGTERM (exit 130); the message says what was and was not done.
+    #[error("{0}")]
+    Interrupted(String),
+}
+
+impl Failure {
+    /// The process exit code: 130 for an interrupt, 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Interrupted(_) => crate::interrupt::EXIT_CODE,
+            _ => 1,
+        }
+    }
+
+    /// The exit status a writing run records for `result`.
+    pub fn status_of<T>(result: &Result<T, Failure>) -> i32 {
+        match result {
+            Ok(_) => 0,
+            Err(f) => f.exit_code().into(),
+        }
+    }
+}
+
+impl From<SpecError> for Failure {
+    fn from(e: SpecError) -> Self {
+        Failure::Spec(e.into())
+    }
+}
+
+impl Failure {
+    /// The lines `main` prints, each after `error:`.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            Failure::Spec(errs) => errs.lines(),
+            other => vec![other.to_string()],
+        }
+    }
 }
 
 impl From<AwsError> for Failure {

@@ -21,14 +21,16 @@ pub struct Options {
 }
 
 pub async fn plan(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
+    let _graceful = crate::interrupt::graceful();
     let s = Session::connect(g, sh).await?;
     let lock = match o.lock {
         true => Some(Run::lock_only(&s, "plan", sh).await?),
         false => None,
     };
-    let planned = s.plan(&o.common, &o.common.adopt).await;
+    let planned =
+        crate::interrupt::or_stop("while planning", s.plan(&o.common, &o.common.adopt)).await;
     if let Some(l) = lock {
-        l.end(i32::from(planned.is_err()), sh).await;
+        l.end(Failure::status_of(&planned), sh).await;
     }
     let (plan, _) = planned?;
     let gate = crate::ops::check::spec_mode(&s.model, &s.spec_file.display().to_string())?;
@@ -47,14 +49,29 @@ pub async fn plan(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failu
     }
     warn_deletes(&plan, sh);
     if let Some(out) = &o.out {
-        std::fs::write(out, render::json(&plan))
+        write_private(out, &render::json(&plan))
             .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", out.display())))?;
         sh.status(&format!("Saved the plan to {}.", out.display()));
     }
-    sh.status(&s.aws.summary());
+    s.summary(sh);
     Ok(if o.detailed_exitcode && plan.has_changes() {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Writes a plan file readable by its owner only (0600), also when it existed before.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts.open(path)?;
+    #[cfg(unix)]
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(crate::redact::scrub(text).as_bytes())
 }

@@ -147,14 +147,7 @@ impl Run {
         for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
             let outcome = outcomes.iter().find(|o| o.address == c.address);
             let writes = self.requests.for_address(&c.address);
-            let (result, error) = match outcome.map(|o| &o.result) {
-                Some(Ok(())) => ("ok", None),
-                Some(Err(e)) if e.code == "DependencyFailed" => ("skipped", Some(e.to_string())),
-                Some(Err(e)) => ("failed", Some(e.to_string())),
-                None if !writes.is_empty() => ("interrupted", None),
-                None if c.action == Action::Conflict => ("refused", None),
-                None => ("not-started", None),
-            };
+            let (result, error) = result_of(outcome, c.action, !writes.is_empty());
             self.record.changes.push(AuditChange {
                 address: c.address.clone(),
                 action: serde_json::to_value(c.action)
@@ -218,6 +211,9 @@ impl Run {
 
     /// Writes the audit record and releases the lock. Failures here are warnings: the run's
     /// own result stands.
+    ///
+    /// An interrupted run (exit 130) is recorded as such. After an abort (a second signal) this
+    /// gets [`crate::interrupt::ABORT_GRACE`] at most; the process ends regardless after that.
     pub async fn end(mut self, exit_status: i32, sh: &Shell) {
         let lease = self.lease.take();
         if let Some(l) = &lease {
@@ -231,6 +227,16 @@ impl Run {
         }
         self.record.ended = state::now_rfc3339();
         self.record.exit_status = exit_status;
+        if exit_status == i32::from(crate::interrupt::EXIT_CODE) || crate::interrupt::stopping() {
+            self.record.interrupted = true;
+        }
+        // No sensitive value enters the audit trail, not even inside an AWS error message.
+        let scrub = |s: &mut String| *s = crate::redact::scrub(s).into_owned();
+        self.record.command_line.iter_mut().for_each(scrub);
+        self.record.notes.iter_mut().for_each(scrub);
+        for c in &mut self.record.changes {
+            c.error.iter_mut().for_each(scrub);
+        }
         if self.audit {
             if let Err(e) = self.backend.audit_append(&self.record).await {
                 sh.warn(&format!(
@@ -242,6 +248,9 @@ impl Run {
         if let Some(l) = lease {
             let handle = l.handle.lock().await;
             match self.backend.unlock(&handle).await {
+                Ok(()) if self.record.interrupted => {
+                    sh.notice(&format!("released the lock {}", handle.info.id))
+                }
                 Ok(()) => {}
                 // Reported above (or now): the other run's lock stays.
                 Err(StateError::Lost(m)) if self.lost().is_some() => tracing::debug!("{m}"),
@@ -251,6 +260,25 @@ impl Run {
                 )),
             }
         }
+    }
+}
+
+/// What the audit record says of one change: `ok`, `failed` or `skipped` (its dependency
+/// failed) from its outcome; without one, `interrupted` when it made writes (the run stopped
+/// inside it), `refused` for a conflict, else `not-started`.
+fn result_of(
+    outcome: Option<&Outcome>,
+    action: Action,
+    wrote: bool,
+) -> (&'static str, Option<String>) {
+    match outcome.map(|o| &o.result) {
+        Some(Ok(())) => ("ok", None),
+        Some(Err(e)) if e.code == "DependencyFailed" => ("skipped", Some(e.to_string())),
+        Some(Err(e)) if e.code == crate::apply::INTERRUPTED => ("interrupted", Some(e.to_string())),
+        Some(Err(e)) => ("failed", Some(e.to_string())),
+        None if wrote => ("interrupted", None),
+        None if action == Action::Conflict => ("refused", None),
+        None => ("not-started", None),
     }
 }
 
@@ -335,7 +363,8 @@ async fn acquire(s: &Session, mut info: LockInfo, sh: &Shell) -> Result<LockHand
                     ))
                 });
                 task.set_message(&format!("{}s left", left.as_secs() + 1));
-                tokio::time::sleep(POLL.min(left)).await;
+                crate::interrupt::sleep(POLL.min(left)).await;
+                crate::interrupt::check("while waiting for the lock")?;
             }
             Err(e) => return Err(state_failure(e)),
         }
@@ -394,4 +423,37 @@ async fn record_dead_run(backend: &dyn Backend, old: &LockInfo, now: &AuditRecor
 
 pub fn state_failure(e: StateError) -> Failure {
     Failure::Reported(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::AwsError;
+
+    #[test]
+    fn each_change_gets_the_result_its_outcome_or_its_writes_say() {
+        let outcome = |r: Result<(), AwsError>| Outcome {
+            address: "kms.a".into(),
+            result: r,
+        };
+        let failed = outcome(Err(AwsError::local("kms:CreateKey", "AccessDenied", "no")));
+        let skipped = outcome(Err(AwsError::local(
+            "novactl:apply",
+            "DependencyFailed",
+            "x",
+        )));
+        let cases = [
+            (Some(outcome(Ok(()))), Action::Create, true, "ok"),
+            (Some(failed), Action::Create, true, "failed"),
+            (Some(skipped), Action::Update, false, "skipped"),
+            (None, Action::Create, true, "interrupted"),
+            (None, Action::Create, false, "not-started"),
+            (None, Action::Conflict, false, "refused"),
+        ];
+        for (o, action, wrote, want) in cases {
+            let (got, error) = result_of(o.as_ref(), action, wrote);
+            assert_eq!(got, want, "{action:?}, wrote {wrote}");
+            assert_eq!(error.is_some(), matches!(want, "failed" | "skipped"));
+        }
+    }
 }

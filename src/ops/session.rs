@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::apply;
-use crate::aws::{Aws, Caller, Connect};
+use crate::aws::{regions, Aws, Caller, Connect, RetryPolicy};
 use crate::cli::Global;
 use crate::commands::Common;
+use crate::discovery::Mode;
 use crate::engine::{self, Model, Observations, PlanOptions, OFFLINE_ACCOUNT};
-use crate::ops::run::state_failure;
+use crate::ops::run::{state_failure, Run};
 use crate::ops::Failure;
 use crate::plan::{Action, Plan};
 use crate::resources::Ctx;
@@ -37,15 +38,45 @@ pub fn load(g: &Global) -> Result<Model, Failure> {
     Ok(Model::build(spec, &account)?)
 }
 
-/// Endpoint and profile: `--endpoint-url`, else the spec's `endpoint_url`.
-pub fn connect_of(g: &Global, spec: &LoadedSpec) -> Connect {
-    Connect {
-        endpoint_url: g
-            .endpoint_url
-            .clone()
-            .or_else(|| spec.spec.endpoint_url.clone()),
+/// Endpoint, profile and retry policy: `--endpoint-url`, else the spec's `endpoint_url`;
+/// `--max-attempts`, `AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE` (a bad value is a usage error).
+pub fn connect_of(g: &Global, spec: &LoadedSpec) -> Result<Connect, Failure> {
+    let (endpoint_url, endpoint_source) = match (&g.endpoint_url, &spec.spec.endpoint_url) {
+        (Some(u), _) => (Some(u.clone()), "--endpoint-url".to_string()),
+        (None, Some(u)) => (
+            Some(u.clone()),
+            format!("endpoint_url in {}", spec.path.display()),
+        ),
+        (None, None) => (None, String::new()),
+    };
+    let retry =
+        RetryPolicy::resolve(g.max_attempts, |k| std::env::var(k).ok()).map_err(Failure::Usage)?;
+    Ok(Connect {
+        endpoint_url,
+        endpoint_source,
         profile: g.profile.clone(),
+        retry,
+    })
+}
+
+/// Every region the spec uses must be one AWS has (unless an endpoint override is in force):
+/// a misspelt region is refused at its key before any call.
+fn check_regions(model: &Model, used: &[String]) -> Result<(), Failure> {
+    let extra = std::env::var(regions::EXTRA_ENV).ok();
+    let spec = &model.spec;
+    for r in used {
+        if let Some(why) = regions::check(r, extra.as_deref()) {
+            let key = if r == &spec.spec.region {
+                "region"
+            } else {
+                "dr.region"
+            };
+            return Err(spec
+                .error(key, format!("{why}; nothing was read or changed"))
+                .into());
+        }
     }
+    Ok(())
 }
 
 /// A session against AWS: the checked model with the real account, and the clients.
@@ -69,7 +100,7 @@ impl Session {
     pub async fn connect(g: &Global, sh: &Shell) -> Result<Session, Failure> {
         let offline = load(g)?;
         let spec = offline.spec.clone();
-        let connect = connect_of(g, &spec);
+        let connect = connect_of(g, &spec)?;
         let state = state::open(&spec, &connect, &spec_path(g)?.display().to_string()).await;
         state.check_ready().await.map_err(state_failure)?;
         let mut s = Session::for_spec(g, spec, state).await?;
@@ -93,8 +124,12 @@ impl Session {
         spec: LoadedSpec,
         state: Arc<dyn Backend>,
     ) -> Result<Session, Failure> {
-        let connect = connect_of(g, &spec);
-        let regions = Model::build(spec.clone(), OFFLINE_ACCOUNT)?.regions();
+        let connect = connect_of(g, &spec)?;
+        let offline = Model::build(spec.clone(), OFFLINE_ACCOUNT)?;
+        let regions = offline.regions();
+        if connect.endpoint().is_none() {
+            check_regions(&offline, &regions)?;
+        }
         let aws = Aws::connect(&connect, &spec.spec.region, &regions).await;
         let caller = aws
             .caller()
@@ -111,6 +146,7 @@ impl Session {
             }
         }
         let model = Model::build(spec, &account)?;
+        crate::redact::register(model.sensitive_values.clone());
         let in_spec = model
             .decls
             .iter()
@@ -141,20 +177,19 @@ impl Session {
             account_id: &self.model.account_id,
             progress: None,
             in_spec: &self.in_spec,
+            cache: None,
             state: None,
             run_id: "",
         }
     }
 
-    /// Live state of the spec's resources (and, with `discover`, of ours that left it).
-    pub async fn observe(
-        &self,
-        parallelism: usize,
-        discover: bool,
-    ) -> Result<Observations, Failure> {
+    /// Live state of the spec's resources (and, unless `mode` is off, of ours that left it,
+    /// through the tagging API and this backend's inventory).
+    pub async fn observe(&self, parallelism: usize, mode: Mode) -> Result<Observations, Failure> {
         let cx = self.ctx();
+        let state = self.journal.then_some(self.state.as_ref());
         let (obs, intents) = tokio::join!(
-            engine::observe(&self.model, &cx, parallelism, discover),
+            engine::observe(&self.model, &cx, parallelism, mode, state),
             async {
                 if self.journal {
                     self.state.open_intents().await
@@ -181,7 +216,14 @@ impl Session {
         common: &Common,
         adopt: &[String],
     ) -> Result<(Plan, Observations), Failure> {
-        let obs = self.observe(common.parallelism, true).await?;
+        let mode = if common.scan {
+            Mode::Scan
+        } else {
+            Mode::Tagged
+        };
+        let obs = self
+            .observe(crate::commands::read_parallelism(common.parallelism), mode)
+            .await?;
         let plan = engine::make_plan(
             &self.model,
             &obs,
@@ -192,6 +234,72 @@ impl Session {
             },
         )?;
         Ok((plan, obs))
+    }
+}
+
+impl Session {
+    /// The closing lines of every AWS command: "N AWS calls (...) in T s", and with `-v` the
+    /// calls by kind, with reads per resource.
+    pub fn summary(&self, sh: &Shell) {
+        sh.status(&self.aws.summary());
+        if sh.verbose > 0 {
+            sh.status(&self.calls_by_kind());
+        }
+    }
+
+    /// The AWS calls of this run by kind: resources in the spec, reads, writes, reads per
+    /// resource; then discovery's and the session's own (account check) calls.
+    pub fn calls_by_kind(&self) -> String {
+        let by = self.aws.stats.by_caller();
+        let mut count: std::collections::BTreeMap<&str, usize> = Default::default();
+        for d in &self.model.decls {
+            *count.entry(d.kind).or_default() += 1;
+        }
+        let mut lines = vec![format!(
+            "AWS calls by kind:\n  {:<22} {:>9} {:>6} {:>6} {:>14}",
+            "kind", "resources", "reads", "writes", "reads/resource"
+        )];
+        let mut total = (0, 0, 0);
+        for k in crate::resources::registry() {
+            let n = count.get(k.kind()).copied().unwrap_or(0);
+            let c = by.get(k.kind()).cloned().unwrap_or_default();
+            if n == 0 && c.reads + c.writes == 0 {
+                continue;
+            }
+            total = (total.0 + n, total.1 + c.reads, total.2 + c.writes);
+            lines.push(format!(
+                "  {:<22} {n:>9} {:>6} {:>6} {:>14}",
+                k.kind(),
+                c.reads,
+                c.writes,
+                per(c.reads, n)
+            ));
+        }
+        for who in ["discovery", "session"] {
+            let c = by.get(who).cloned().unwrap_or_default();
+            total = (total.0, total.1 + c.reads, total.2 + c.writes);
+            lines.push(format!(
+                "  {who:<22} {:>9} {:>6} {:>6} {:>14}",
+                "-", c.reads, c.writes, ""
+            ));
+        }
+        lines.push(format!(
+            "  {:<22} {:>9} {:>6} {:>6} {:>14}",
+            "total",
+            total.0,
+            total.1,
+            total.2,
+            per(total.1, total.0)
+        ));
+        lines.join("\n")
+    }
+}
+
+fn per(reads: usize, resources: usize) -> String {
+    if resources == 0 {
+        "-".into()
+    } else {
+        format!("{:.2}", reads as f64 / resources as f64)
     }
 }
 
@@ -225,6 +333,31 @@ pub fn warn_deletes(plan: &Plan, sh: &Shell) {
     }
 }
 
+/// Stops a run whose plan has refused changes (protected resources, non-empty buckets, ...)
+/// before anything is changed, naming each and what to change. The run records the plan.
+pub fn refuse_refused(plan: &Plan, run: &mut Run, verb: &str) -> Result<(), Failure> {
+    let refused = plan.refused();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    run.record(plan, &[]);
+    let lines: Vec<String> = refused
+        .iter()
+        .map(|c| {
+            format!(
+                "  {}: {}",
+                c.address,
+                c.refused.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
+    Err(Failure::Reported(format!(
+        "refusing to {verb}: {} change(s) are refused; nothing was changed:\n{}",
+        refused.len(),
+        lines.join("\n")
+    )))
+}
+
 /// Asks for `yes` on a terminal unless `auto`; refuses without a terminal.
 pub fn confirm(auto: bool, sh: &Shell, what: &str) -> Result<(), Failure> {
     if auto {
@@ -235,11 +368,15 @@ pub fn confirm(auto: bool, sh: &Shell, what: &str) -> Result<(), Failure> {
             "not asking to {what}: standard input is not a terminal; pass --auto-approve"
         )));
     }
-    let answer = sh.ask(&format!(
+    let Some(answer) = sh.ask(&format!(
         "Do you want to {what}? Only 'yes' will be accepted:"
-    ));
+    )) else {
+        return Err(Failure::Interrupted(
+            "interrupted at the confirmation prompt; nothing was changed".into(),
+        ));
+    };
     if answer == "yes" {
-        Ok(())
+        crate::interrupt::check("after the confirmation")
     } else {
         Err(Failure::Reported("cancelled; nothing was changed".into()))
     }
@@ -253,9 +390,12 @@ pub fn finish(
     sh: &Shell,
     verb: &str,
 ) -> Result<ExitCode, Failure> {
+    s.summary(sh);
+    if let Some(f) = interrupted(plan, &outcomes, verb) {
+        return Err(f);
+    }
     let failed: Vec<&apply::Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
     let ok = outcomes.len() - failed.len();
-    sh.status(&s.aws.summary());
     if failed.is_empty() {
         sh.status(&format!(
             "{verb} complete: {ok} resource(s) changed ({} create, {} update, {} replace, {} delete).",
@@ -278,4 +418,56 @@ pub fn finish(
         failed.len(),
         lines.join("\n")
     )))
+}
+
+/// After an interrupt that left changes undone: what finished, what was interrupted, what
+/// failed and what never started (`None` when nothing was left undone).
+fn interrupted(plan: &Plan, outcomes: &[apply::Outcome], verb: &str) -> Option<Failure> {
+    if !crate::interrupt::stopping() {
+        return None;
+    }
+    let (mut finished, mut cut, mut failed, mut never) = (vec![], vec![], vec![], vec![]);
+    for c in plan
+        .changes
+        .iter()
+        .filter(|c| !matches!(c.action, Action::NoOp | Action::Conflict))
+    {
+        let a = c.address.as_str();
+        match outcomes
+            .iter()
+            .find(|o| o.address == c.address)
+            .map(|o| &o.result)
+        {
+            Some(Ok(())) => finished.push(a.to_string()),
+            Some(Err(e)) if e.code == apply::INTERRUPTED => {
+                cut.push(format!("{a} ({})", e.message))
+            }
+            Some(Err(e)) if e.code == "DependencyFailed" => never.push(a.to_string()),
+            Some(Err(e)) => failed.push(format!("{a} ({e})")),
+            None => never.push(a.to_string()),
+        }
+    }
+    if cut.is_empty() && never.is_empty() {
+        return None;
+    }
+    let mut lines = vec![format!(
+        "{} interrupted: {} finished, {} interrupted, {} failed, {} never started; run it \
+         again to finish",
+        verb.to_lowercase(),
+        finished.len(),
+        cut.len(),
+        failed.len(),
+        never.len()
+    )];
+    for (label, list) in [
+        ("finished", &finished),
+        ("interrupted", &cut),
+        ("failed", &failed),
+        ("never started", &never),
+    ] {
+        if !list.is_empty() {
+            lines.push(format!("  {label}: {}", list.join(", ")));
+        }
+    }
+    Some(Failure::Interrupted(lines.join("\n")))
 }

@@ -18,7 +18,7 @@ async fn backend(g: &Global) -> Result<Arc<dyn Backend>, Failure> {
     let spec = &model.spec;
     let b = state::open(
         spec,
-        &connect_of(g, spec),
+        &connect_of(g, spec)?,
         &spec_path(g)?.display().to_string(),
     )
     .await;

@@ -62,11 +62,21 @@ pub struct Change {
     pub physical_id: String,
     pub attributes: Vec<AttrChange>,
     /// Live state the plan was computed from; `null` when absent. Used for staleness checks.
+    /// Sensitive values are `(sensitive)` here (see [`crate::redact`]).
     pub before: Option<Value>,
+    /// When `before` had sensitive values redacted: a digest of the unredacted live state, so
+    /// that a saved plan is still refused when a secret moved since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_digest: Option<String>,
     /// Desired state as known at plan time (may hold "(known after apply)"). Display only:
     /// apply renders the desired state again with the values known by then.
     pub after: Option<Value>,
     pub depends_on: Vec<String>,
+    /// Why apply (or destroy) will refuse this change, naming what to change to allow it
+    /// (a protected resource, a non-empty bucket, a resource that is not novactl's). A plan
+    /// with any refused change is not applied at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,6 +100,33 @@ pub struct Plan {
     pub adopted: Vec<String>,
 }
 
+impl Change {
+    /// Redacts every sensitive value (see [`crate::redact`]): `before`, `after` and the
+    /// attribute changes. `marked` are the keys the spec marks sensitive for this resource.
+    pub fn redact(&mut self, marked: &[String]) {
+        use crate::redact::{digest, path_is_sensitive, redact_value, SENSITIVE};
+        if let Some(b) = &mut self.before {
+            let original = b.clone();
+            if redact_value(b, marked) {
+                self.before_digest = Some(digest(&self.address, &original));
+            }
+        }
+        if let Some(a) = &mut self.after {
+            redact_value(a, marked);
+        }
+        for a in &mut self.attributes {
+            let whole = path_is_sensitive(&a.path, marked);
+            for v in [&mut a.before, &mut a.after].into_iter().flatten() {
+                if whole && !v.is_null() {
+                    *v = Value::String(SENSITIVE.into());
+                } else {
+                    redact_value(v, marked);
+                }
+            }
+        }
+    }
+}
+
 impl Plan {
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action != Action::NoOp)
@@ -102,7 +139,62 @@ impl Plan {
         hex::encode(Sha256::digest(text.as_bytes()))
     }
 
+    /// Changes apply or destroy refuses (see [`Change::refused`]).
+    pub fn refused(&self) -> Vec<&Change> {
+        self.changes
+            .iter()
+            .filter(|c| c.refused.is_some())
+            .collect()
+    }
+
     pub fn count(&self, a: Action) -> usize {
         self.changes.iter().filter(|c| c.action == a).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn change(token: &str) -> Change {
+        Change {
+            address: "sagemaker_model.m".into(),
+            kind: "sagemaker_model".into(),
+            action: Action::Update,
+            reason: String::new(),
+            region: "us-east-1".into(),
+            physical_id: String::new(),
+            attributes: vec![AttrChange {
+                path: "environment.HF_TOKEN".into(),
+                before: Some(json!(token)),
+                after: Some(json!("new-token-value")),
+                forces_replace: false,
+            }],
+            before: Some(json!({"environment": {"HF_TOKEN": token, "HF_TASK": "t"}})),
+            before_digest: None,
+            after: Some(json!({"environment": {"HF_TOKEN": "new-token-value"}})),
+            depends_on: Vec::new(),
+            refused: None,
+        }
+    }
+
+    #[test]
+    fn redaction_hides_values_but_keeps_a_digest_that_tells_them_apart() {
+        let (mut a, mut b) = (change("old-token-1"), change("old-token-2"));
+        a.redact(&[]);
+        b.redact(&[]);
+        let text = serde_json::to_string(&a).unwrap();
+        assert!(
+            !text.contains("old-token-1") && !text.contains("new-token-value"),
+            "{text}"
+        );
+        assert_eq!(a.before, b.before, "redacted states are equal");
+        assert!(a.before_digest.is_some());
+        assert_ne!(a.before_digest, b.before_digest, "the digests differ");
+        assert_eq!(
+            a.attributes[0].before,
+            Some(json!(crate::redact::SENSITIVE))
+        );
     }
 }

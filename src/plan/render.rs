@@ -44,6 +44,12 @@ pub fn text(plan: &Plan, sh: &Shell) -> String {
             if conflicts == 1 { "" } else { "s" }
         ));
     }
+    let refused = plan.refused().len();
+    if refused > 0 {
+        s.push_str(&format!(
+            " {refused} refused (nothing is applied until resolved)."
+        ));
+    }
     s.push('\n');
     s
 }
@@ -63,6 +69,9 @@ fn change(s: &mut String, c: &Change, sh: &Shell) {
         format!(" [{}]", c.physical_id)
     };
     s.push_str(&format!("  {head}{id}  ({})\n", c.reason));
+    if let Some(why) = &c.refused {
+        s.push_str(&format!("      {} {why}\n", sh.red(&sh.bold("REFUSED:"))));
+    }
     match c.action {
         Action::Create => {
             if let Some(Value::Object(after)) = &c.after {
@@ -113,6 +122,9 @@ fn is_big(v: &Value) -> bool {
 
 /// A value on one line when short, else pretty JSON indented under the attribute.
 fn value(v: &Value, indent: usize) -> String {
+    if v.as_str() == Some(crate::redact::SENSITIVE) {
+        return crate::redact::SENSITIVE.into();
+    }
     let one = v.to_string();
     if one.len() <= 100 {
         return one;

@@ -408,25 +408,22 @@ impl Reconciler for LogGroup {
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
         let logs = &cx.clients(&decl.region).logs;
-        let out = logs
-            .describe_log_groups()
-            .log_group_name_prefix(&decl.identity)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("logs:DescribeLogGroups"))?;
-        let Some(g) = out
-            .log_groups()
-            .iter()
-            .find(|g| g.log_group_name() == Some(decl.identity.as_str()))
-        else {
-            return Ok(Observed::absent(&decl.address));
-        };
         let bare_arn = group_arn(&decl.region, cx.account_id, &decl.identity)
             .trim_end_matches(":*")
             .to_string();
         let role = decl.outputs["role_name"].as_str().unwrap_or_default();
         let rd = role_decl(decl, role);
-        let (tags, role_state, filters) = tokio::try_join!(
+        // The group, its tags, its role and its metric filters at once (the ARN is known from
+        // the name): one round trip. A missing group makes the other reads fail; their answers
+        // are then unused.
+        let (described, tags, role_state, filters) = tokio::join!(
+            async {
+                logs.describe_log_groups()
+                    .log_group_name_prefix(&decl.identity)
+                    .send()
+                    .await
+                    .map_err(AwsError::from_sdk("logs:DescribeLogGroups"))
+            },
             async {
                 logs.list_tags_for_resource()
                     .resource_arn(&bare_arn)
@@ -437,7 +434,16 @@ impl Reconciler for LogGroup {
             },
             Iam.observe(cx, &rd),
             read_filters(cx, &decl.region, &decl.identity),
-        )?;
+        );
+        let out = described?;
+        let Some(g) = out
+            .log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(decl.identity.as_str()))
+        else {
+            return Ok(Observed::absent(&decl.address));
+        };
+        let (tags, role_state, filters) = (tags?, role_state?, filters?);
         let mut owner = owner_from_tags(&tags, &decl.address, cx.environment);
         if let (Owner::Ours, Owner::Foreign { reason }) = (&owner, &role_state.owner) {
             if role_state.state.is_some() {
@@ -482,6 +488,7 @@ impl Reconciler for LogGroup {
                     .is_some_and(|se| se.is_resource_already_exists_exception()) => {}
             Err(e) => return Err(AwsError::from_err("logs:CreateLogGroup", e)),
         }
+        crate::faults::point("logs.after_create_log_group", &decl.address)?;
         set_retention(cx, &decl.region, &d.name, d.retention_days).await?;
         ensure_role(cx, decl, &d.role).await?;
         for (name, f) in &d.metric_filters {
@@ -872,6 +879,27 @@ impl Reconciler for Trail {
             .unwrap_or_else(|| Observed::absent(&decl.address)))
     }
 
+    fn tagging_types(&self) -> &'static [&'static str] {
+        &["cloudtrail:trail"]
+    }
+
+    async fn discover_found(
+        &self,
+        cx: &Ctx<'_>,
+        region: &str,
+        found: Vec<super::Found>,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let mut out = Vec::new();
+        for f in found.iter().filter(|f| !cx.in_spec("cloudtrail", f.name())) {
+            if let Some(o) = read_trail(cx, region, &f.address, f.name()).await? {
+                if o.owner == Owner::Ours {
+                    out.push(o);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
         let ct = &cx.clients(region).cloudtrail;
         let mut arns = Vec::new();
@@ -969,6 +997,7 @@ impl Reconciler for Trail {
                 Err(e) => return Err(AwsError::from_err("cloudtrail:CreateTrail", e)),
             }
         };
+        crate::faults::point("cloudtrail.after_create_trail", &decl.address)?;
         put_selectors(cx, &decl.region, &arn, &d.event_selectors).await?;
         set_logging(cx, &decl.region, &arn, d.logging).await?;
         Ok(json!({ "name": d.name, "arn": arn }))

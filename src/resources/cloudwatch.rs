@@ -28,7 +28,8 @@
 //! dashboard is identified by its name alone: a dashboard with the spec's name is treated as
 //! ours. This is safe enough because a dashboard holds no data (PutDashboard from the spec
 //! recreates it entirely) and any difference from the spec shows in the plan before apply.
-//! Dashboards are not discovered after they leave the spec (no tag to find them by).
+//! A dashboard that left the spec is found through the state backend's inventory of what
+//! novactl created (no tag to find it by), and deleted.
 //!
 //! ## Templates and other kinds
 //! The template may use any context value. A template that names a resource of a kind the spec
@@ -213,17 +214,39 @@ impl Reconciler for Alarm {
             if let Some(t) = &a.treat_missing_data {
                 one_of(spec, &format!("{path}.treat_missing_data"), t, MISSING_DATA)?;
             }
-            if !(a.period == 10 || a.period == 30 || (a.period >= 60 && a.period % 60 == 0)) {
+            if !(matches!(a.period, 10 | 20 | 30) || (a.period >= 60 && a.period % 60 == 0)) {
                 return Err(spec.error(
                     &format!("{path}.period"),
                     format!(
-                        "{} is not a valid period: 10, 30 or a multiple of 60",
+                        "{} is not a valid period: 10, 20, 30 or a multiple of 60 seconds",
                         a.period
                     ),
                 ));
             }
             if a.evaluation_periods < 1 {
                 return Err(spec.error(&format!("{path}.evaluation_periods"), "must be at least 1"));
+            }
+            // CloudWatch: at most a day of evaluation for periods under an hour, else a week.
+            let window = i64::from(a.period) * i64::from(a.evaluation_periods);
+            let max = if a.period < 3600 { 86_400 } else { 604_800 };
+            if window > max {
+                return Err(spec.error(
+                    &format!("{path}.evaluation_periods"),
+                    format!(
+                        "{} periods of {} s evaluate {window} s; CloudWatch allows at most {max} s \
+                         ({})",
+                        a.evaluation_periods,
+                        a.period,
+                        if max == 86_400 {
+                            "one day, for periods under an hour"
+                        } else {
+                            "seven days"
+                        }
+                    ),
+                ));
+            }
+            if !a.threshold.is_finite() {
+                return Err(spec.error(&format!("{path}.threshold"), "must be a finite number"));
             }
             let mut deps = Vec::new();
             for (key, list) in action_lists(path, a) {
@@ -303,16 +326,23 @@ impl Reconciler for Alarm {
         }))
     }
 
+    /// In an observation every alarm of the spec in a region is described by one
+    /// DescribeAlarms (per 100 names), shared by all of them.
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
-        let cw = &cx.clients(&decl.region).cloudwatch;
-        let out = cw
-            .describe_alarms()
-            .alarm_names(&decl.identity)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("cloudwatch:DescribeAlarms"))?;
-        let Some(a) = out
-            .metric_alarms()
+        let alarms = match cx.cache {
+            Some(cache) => {
+                let names = cache.names("cloudwatch_alarm", &decl.region).to_vec();
+                let key = format!("cloudwatch_alarm@{}", decl.region);
+                cache
+                    .shared(&key, describe_alarms(cx, &decl.region, names))
+                    .await?
+            }
+            None => {
+                let names = vec![decl.identity.clone()];
+                std::sync::Arc::new(describe_alarms(cx, &decl.region, names).await?)
+            }
+        };
+        let Some(a) = alarms
             .iter()
             .find(|a| a.alarm_name() == Some(decl.identity.as_str()))
         else {
@@ -324,6 +354,7 @@ impl Reconciler for Alarm {
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
         let d: AlarmDesired = from_desired(&decl.address, desired)?;
         put_alarm(cx, &decl.region, &d, true).await?;
+        crate::faults::point("cloudwatch.after_put_alarm", &decl.address)?;
         Ok(json!({
             "name": d.name,
             "arn": alarm_arn(&decl.region, cx.account_id, &d.name),
@@ -391,6 +422,34 @@ impl Reconciler for Alarm {
         )
     }
 
+    fn tagging_types(&self) -> &'static [&'static str] {
+        &["cloudwatch:alarm"]
+    }
+
+    async fn discover_found(
+        &self,
+        cx: &Ctx<'_>,
+        region: &str,
+        found: Vec<super::Found>,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let found: Vec<&super::Found> = found
+            .iter()
+            .filter(|f| !cx.in_spec("cloudwatch_alarm", f.name()))
+            .collect();
+        let names = found.iter().map(|f| f.name().to_string()).collect();
+        let mut out = Vec::new();
+        for a in describe_alarms(cx, region, names).await? {
+            let Some(f) = found.iter().find(|f| a.alarm_name() == Some(f.name())) else {
+                continue;
+            };
+            let o = read_alarm(cx, region, &f.address, &a).await?;
+            if o.owner == Owner::Ours {
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
         let cw = &cx.clients(region).cloudwatch;
         let mut alarms = Vec::new();
@@ -426,6 +485,33 @@ impl Reconciler for Alarm {
         }
         Ok(out)
     }
+}
+
+/// DescribeAlarms accepts at most this many names per call.
+const ALARM_NAMES_PER_CALL: usize = 100;
+
+/// The metric alarms named `names` that exist (one DescribeAlarms per 100 names).
+async fn describe_alarms(
+    cx: &Ctx<'_>,
+    region: &str,
+    mut names: Vec<String>,
+) -> Result<Vec<aws_sdk_cloudwatch::types::MetricAlarm>, AwsError> {
+    names.sort();
+    names.dedup();
+    let cw = &cx.clients(region).cloudwatch;
+    let mut out = Vec::new();
+    for chunk in names.chunks(ALARM_NAMES_PER_CALL) {
+        let mut pages = cw
+            .describe_alarms()
+            .set_alarm_names(Some(chunk.to_vec()))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(AwsError::from_sdk("cloudwatch:DescribeAlarms"))?;
+            out.extend(page.metric_alarms().iter().cloned());
+        }
+    }
+    Ok(out)
 }
 
 /// An alarm DescribeAlarms returned, as `address` sees it.
@@ -650,47 +736,35 @@ impl Reconciler for Dashboard {
     }
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
-        let cw = &cx.clients(&decl.region).cloudwatch;
-        let out = match cw
-            .get_dashboard()
-            .dashboard_name(&decl.identity)
-            .send()
-            .await
+        Ok(
+            read_dashboard(cx, &decl.region, &decl.address, &decl.identity)
+                .await?
+                .unwrap_or_else(|| Observed::absent(&decl.address)),
+        )
+    }
+
+    /// Dashboards carry no tags, so the tagging API cannot find them: the ones that left the
+    /// spec are those the state inventory says novactl created (the inventory is the proof
+    /// they are ours).
+    async fn discover_found(
+        &self,
+        cx: &Ctx<'_>,
+        region: &str,
+        found: Vec<super::Found>,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let mut out = Vec::new();
+        for f in found
+            .iter()
+            .filter(|f| !cx.in_spec("cloudwatch_dashboard", f.name()))
         {
-            Ok(o) => o,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_dashboard_not_found_error()) =>
-            {
-                return Ok(Observed::absent(&decl.address))
-            }
-            Err(e) => return Err(AwsError::from_err("cloudwatch:GetDashboard", e)),
-        };
-        let body: Value = out
-            .dashboard_body()
-            .and_then(|b| serde_json::from_str(b).ok())
-            .unwrap_or(Value::Null);
-        let (widgets, options) = body_to_state(&body);
-        Ok(Observed {
-            address: decl.address.clone(),
-            physical_id: decl.identity.clone(),
-            state: Some(json!({
-                "name": out.dashboard_name().unwrap_or(&decl.identity),
-                "widgets": widgets,
-                "options": options,
-            })),
-            // See "Ownership" above: dashboards cannot carry tags.
-            owner: Owner::Ours,
-            outputs: json!({
-                "name": decl.identity,
-                "arn": out.dashboard_arn().map(str::to_string)
-                    .unwrap_or_else(|| dashboard_arn(cx.account_id, &decl.identity)),
-            }),
-        })
+            out.extend(read_dashboard(cx, region, &f.address, f.name()).await?);
+        }
+        Ok(out)
     }
 
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
         put_dashboard(cx, decl, desired).await?;
+        crate::faults::point("cloudwatch.after_put_dashboard", &decl.address)?;
         Ok(json!({
             "name": decl.identity,
             "arn": dashboard_arn(cx.account_id, &decl.identity),
@@ -730,6 +804,47 @@ impl Reconciler for Dashboard {
             Err(e) => Err(AwsError::from_err("cloudwatch:DeleteDashboards", e)),
         }
     }
+}
+
+/// The dashboard `name` as `address` sees it; `None` when there is none.
+async fn read_dashboard(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+    name: &str,
+) -> Result<Option<Observed>, AwsError> {
+    let cw = &cx.clients(region).cloudwatch;
+    let out = match cw.get_dashboard().dashboard_name(name).send().await {
+        Ok(o) => o,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_dashboard_not_found_error()) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(AwsError::from_err("cloudwatch:GetDashboard", e)),
+    };
+    let body: Value = out
+        .dashboard_body()
+        .and_then(|b| serde_json::from_str(b).ok())
+        .unwrap_or(Value::Null);
+    let (widgets, options) = body_to_state(&body);
+    Ok(Some(Observed {
+        address: address.to_string(),
+        physical_id: name.to_string(),
+        state: Some(json!({
+            "name": out.dashboard_name().unwrap_or(name),
+            "widgets": widgets,
+            "options": options,
+        })),
+        // See "Ownership" above: dashboards cannot carry tags.
+        owner: Owner::Ours,
+        outputs: json!({
+            "name": name,
+            "arn": out.dashboard_arn().map(str::to_string)
+                .unwrap_or_else(|| dashboard_arn(cx.account_id, name)),
+        }),
+    }))
 }
 
 async fn put_dashboard(cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<(), AwsError> {

@@ -168,25 +168,25 @@ impl Reconciler for Iam {
     }
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
-        let iam = &cx.clients(&decl.region).iam;
-        let role = match iam.get_role().role_name(&decl.identity).send().await {
-            Ok(out) => match out.role {
-                Some(role) => role,
-                None => return Ok(Observed::absent(&decl.address)),
-            },
-            Err(e) if no_such_entity(&e, |se| se.is_no_such_entity_exception()) => {
-                return Ok(Observed::absent(&decl.address));
-            }
-            Err(e) => return Err(AwsError::from_err("iam:GetRole", e)),
+        // The role and its inline policies are read at once (one round trip fewer).
+        let (role, inline) = tokio::join!(
+            get_role(cx, &decl.region, &decl.identity),
+            inline_policies(cx, &decl.region, &decl.identity)
+        );
+        let Some(role) = role? else {
+            return Ok(Observed::absent(&decl.address));
         };
-        let tags = if role.tags().is_empty() {
-            None
-        } else {
-            Some(tags_of(role.tags()))
+        let inline = match inline {
+            Ok(v) => v,
+            Err(Step::Gone) => return Ok(Observed::absent(&decl.address)),
+            Err(Step::Failed(e)) => return Err(e),
         };
-        Ok(read_role(cx, &decl.region, &decl.address, &role, tags)
-            .await?
-            .unwrap_or_else(|| Observed::absent(&decl.address)))
+        let tags = (!role.tags().is_empty()).then(|| tags_of(role.tags()));
+        Ok(
+            read_role(cx, &decl.region, &decl.address, &role, tags, Some(inline))
+                .await?
+                .unwrap_or_else(|| Observed::absent(&decl.address)),
+        )
     }
 
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
@@ -347,6 +347,37 @@ impl Reconciler for Iam {
         }
     }
 
+    /// Roles cannot be found through the tagging API: the candidates are the roles the state
+    /// backend's inventory says novactl created. Each is read, and kept only while its tags
+    /// still name it this environment's.
+    async fn discover_found(
+        &self,
+        cx: &Ctx<'_>,
+        region: &str,
+        found: Vec<super::Found>,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let mut out = Vec::new();
+        for f in found.iter().filter(|f| !cx.in_spec("iam", f.name())) {
+            let Some(role) = get_role(cx, region, f.name()).await? else {
+                continue;
+            };
+            let tags = if role.tags().is_empty() {
+                match role_tags(cx, region, f.name()).await {
+                    Ok(t) => t,
+                    Err(Step::Gone) => continue,
+                    Err(Step::Failed(e)) => return Err(e),
+                }
+            } else {
+                tags_of(role.tags())
+            };
+            let Some(address) = super::ours_of_kind(&tags, cx.environment, "iam") else {
+                continue;
+            };
+            out.extend(read_role(cx, region, &address, &role, Some(tags), None).await?);
+        }
+        Ok(out)
+    }
+
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
         if region != cx.aws.primary {
             return Ok(Vec::new());
@@ -380,7 +411,7 @@ impl Reconciler for Iam {
             Some((role, tags, address))
         });
         let read = try_join_all(ours.map(|(role, tags, address)| async move {
-            read_role(cx, region, &address, &role, Some(tags)).await
+            read_role(cx, region, &address, &role, Some(tags), None).await
         }))
         .await?;
         Ok(read.into_iter().flatten().collect())
@@ -562,14 +593,31 @@ fn tags_of(tags: &[Tag]) -> Value {
     tags_json(tags.iter().map(|t| (t.key(), t.value())))
 }
 
-/// The role's live state and outputs, given its GetRole/ListRoles entry (and its tags when
-/// already known). `None` when the role vanished while being read.
+/// The role named `name`, `None` when there is none (GetRole).
+async fn get_role(cx: &Ctx<'_>, region: &str, name: &str) -> Result<Option<Role>, AwsError> {
+    match cx
+        .clients(region)
+        .iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.role),
+        Err(e) if no_such_entity(&e, |se| se.is_no_such_entity_exception()) => Ok(None),
+        Err(e) => Err(AwsError::from_err("iam:GetRole", e)),
+    }
+}
+
+/// The role's live state and outputs, given its GetRole/ListRoles entry (and its tags and
+/// inline policies when already known). `None` when the role vanished while being read.
 async fn read_role(
     cx: &Ctx<'_>,
     region: &str,
     address: &str,
     role: &Role,
     tags: Option<Value>,
+    inline: Option<Value>,
 ) -> Result<Option<Observed>, AwsError> {
     let name = role.role_name();
     let read = tokio::try_join!(
@@ -579,7 +627,12 @@ async fn read_role(
                 None => role_tags(cx, region, name).await,
             }
         },
-        inline_policies(cx, region, name),
+        async {
+            match inline {
+                Some(v) => Ok(v),
+                None => inline_policies(cx, region, name).await,
+            }
+        },
     );
     let (tags, inline) = match read {
         Ok(v) => v,

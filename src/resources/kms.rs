@@ -17,13 +17,16 @@ use serde_json::{json, Value};
 
 use super::{
     desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
-    Observed, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
+    Found, Observed, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
 };
-use crate::aws::{ok_if_gone, AwsError};
+use crate::aws::{ok_if_gone, Attempts, AwsError};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
 pub struct Kms;
+
+/// Deletion window for a key that left the spec (the contract's default).
+const DEFAULT_WINDOW: u32 = 30;
 
 #[derive(Deserialize)]
 struct Desired {
@@ -151,7 +154,10 @@ impl Reconciler for Kms {
         if let Some(p) = &d.policy {
             req = req.policy(p.to_string());
         }
+        let tries = Attempts::default();
         let out = req
+            .customize()
+            .interceptor(tries.clone())
             .send()
             .await
             .map_err(AwsError::from_sdk("kms:CreateKey"))?;
@@ -160,6 +166,16 @@ impl Reconciler for Kms {
         })?;
         crate::faults::point("kms.after_create_key", &decl.address)?;
         let key_id = meta.key_id().to_string();
+        if tries.retried() {
+            remove_copies(
+                cx,
+                &decl.region,
+                &decl.address,
+                &key_id,
+                d.deletion_window_days,
+            )
+            .await?;
+        }
         if d.rotation {
             kms.enable_key_rotation()
                 .key_id(&key_id)
@@ -168,6 +184,7 @@ impl Reconciler for Kms {
                 .map_err(AwsError::from_sdk("kms:EnableKeyRotation"))?;
         }
         create_alias(cx, &decl.region, &d.alias, &key_id).await?;
+        crate::faults::point("kms.after_create_alias", &decl.address)?;
         Ok(outputs(&meta, &d.alias))
     }
 
@@ -187,11 +204,12 @@ impl Reconciler for Kms {
             match attr.as_str() {
                 "key_state" => {
                     if live["key_state"] == "PendingDeletion" {
-                        kms.cancel_key_deletion()
-                            .key_id(key_id)
-                            .send()
-                            .await
-                            .map_err(AwsError::from_sdk("kms:CancelKeyDeletion"))?;
+                        // No longer pending (a retry after a lost answer) is done.
+                        ok_if_gone(
+                            "kms:CancelKeyDeletion",
+                            kms.cancel_key_deletion().key_id(key_id).send().await,
+                            |se| se.is_kms_invalid_state_exception(),
+                        )?;
                     }
                     kms.enable_key()
                         .key_id(key_id)
@@ -271,7 +289,7 @@ impl Reconciler for Kms {
         let window = t
             .desired
             .and_then(|d| d["_deletion_window_days"].as_i64())
-            .unwrap_or(30) as i32;
+            .unwrap_or(DEFAULT_WINDOW as i64) as i32;
         if let Some(alias) = t.observed.state.as_ref().and_then(|s| s["alias"].as_str()) {
             ok_if_gone(
                 "kms:DeleteAlias",
@@ -279,7 +297,11 @@ impl Reconciler for Kms {
                 |se| se.is_not_found_exception(),
             )?;
         }
-        // Gone already, or already pending deletion, is done.
+        // Already pending deletion (as observed) is done; so is one that became so meanwhile.
+        let state = t.observed.state.as_ref();
+        if state.and_then(|s| s["key_state"].as_str()) == Some("PendingDeletion") {
+            return Ok(());
+        }
         ok_if_gone(
             "kms:ScheduleKeyDeletion",
             kms.schedule_key_deletion()
@@ -289,6 +311,55 @@ impl Reconciler for Kms {
                 .await,
             |se| se.is_not_found_exception() || se.is_kms_invalid_state_exception(),
         )
+    }
+
+    fn deleted_text(&self, spec: &LoadedSpec, decl: Option<&Decl>) -> String {
+        let days = decl
+            .and_then(|d| spec.spec.kms.get(&d.name))
+            .map_or(DEFAULT_WINDOW, |k| k.deletion_window_days);
+        format!("scheduled for deletion in {days} days (CancelKeyDeletion recovers it until then)")
+    }
+
+    fn tagging_types(&self) -> &'static [&'static str] {
+        &["kms:key"]
+    }
+
+    async fn discover_found(
+        &self,
+        cx: &Ctx<'_>,
+        region: &str,
+        found: Vec<Found>,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let kms = &cx.clients(region).kms;
+        let mut out = Vec::new();
+        for f in found {
+            let key_id = f.name();
+            let meta = match kms.describe_key().key_id(key_id).send().await {
+                Ok(o) => o.key_metadata,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_not_found_exception()) =>
+                {
+                    None
+                }
+                Err(e) => return Err(AwsError::from_err("kms:DescribeKey", e)),
+            };
+            let Some(meta) = meta else { continue };
+            if matches!(meta.key_state(), Some(KeyState::PendingDeletion)) {
+                continue;
+            }
+            let alias = key_aliases(cx, region, Some(meta.key_id()))
+                .await?
+                .into_iter()
+                .next()
+                .map(|(_, a)| a);
+            let o = read_key(cx, region, &f.address, meta, alias).await?;
+            // The tags were read again: keep only what is still ours.
+            if o.owner == super::Owner::Ours {
+                out.push(o);
+            }
+        }
+        Ok(out)
     }
 
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
@@ -367,8 +438,17 @@ async fn create_alias(
             if e.as_service_error()
                 .is_some_and(|se| se.is_already_exists_exception()) =>
         {
-            // The alias points at another key: move it only if that key is not live and ours
-            // would be lost otherwise — refuse instead, naming the alias.
+            // Already ours: an earlier attempt whose answer was lost made it.
+            let target = kms
+                .describe_key()
+                .key_id(alias)
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("kms:DescribeKey"))?;
+            if target.key_metadata().map(|m| m.key_id()) == Some(key_id) {
+                return Ok(());
+            }
+            // The alias points at another key: refuse, naming the alias.
             Err(AwsError::local(
                 "kms:CreateAlias",
                 "AlreadyExistsException",
@@ -486,12 +566,35 @@ async fn tagged_keys(
     Ok(tagged.into_iter().flatten().collect())
 }
 
+/// A live key tagged with `address` in this environment (its alias is missing). Found through
+/// the tagging API (one paged call per region, shared with discovery), or with `--scan` by
+/// reading the tags of every key in the region.
 async fn find_tagged_key(
     cx: &Ctx<'_>,
     region: &str,
     address: &str,
 ) -> Result<Option<aws_sdk_kms::types::KeyMetadata>, AwsError> {
-    for (id, tags) in tagged_keys(cx, region, &[]).await? {
+    Ok(keys_tagged_for(cx, region, address, false)
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// Live keys (not pending deletion) tagged with `address` in this environment; `fresh` reads
+/// the tagging API now instead of the plan's discovery cache.
+async fn keys_tagged_for(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+    fresh: bool,
+) -> Result<Vec<aws_sdk_kms::types::KeyMetadata>, AwsError> {
+    let candidates: Vec<(String, Value)> = match cx.cache {
+        Some(cache) if cache.scan => tagged_keys(cx, region, &[]).await?,
+        Some(cache) if !fresh => keys_of(cache.tagged(cx, region).await?),
+        _ => keys_of(crate::discovery::tagged_resources(cx, region).await?),
+    };
+    let mut out = Vec::new();
+    for (id, tags) in candidates {
         if tags.get(TAG_ADDRESS).and_then(Value::as_str) != Some(address)
             || tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) != Some(cx.environment)
         {
@@ -508,20 +611,74 @@ async fn find_tagged_key(
             .key_metadata;
         if let Some(m) = meta {
             if !matches!(m.key_state(), Some(KeyState::PendingDeletion)) {
-                return Ok(Some(m));
+                out.push(m);
             }
         }
     }
-    Ok(None)
+    Ok(out)
+}
+
+/// CreateKey is not idempotent: when the SDK sent it again because an answer was lost, the
+/// lost attempt may have made a key too. Such a copy carries our address tag and no alias
+/// (observe found no tagged key before this create); it is scheduled for deletion.
+async fn remove_copies(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+    kept: &str,
+    window: i32,
+) -> Result<(), AwsError> {
+    let kms = &cx.clients(region).kms;
+    for m in keys_tagged_for(cx, region, address, true).await? {
+        if m.key_id() == kept {
+            continue;
+        }
+        tracing::warn!(
+            address,
+            key = m.key_id(),
+            kept,
+            "CreateKey was sent again after a lost answer and made a second key; scheduling \
+             the copy for deletion"
+        );
+        ok_if_gone(
+            "kms:ScheduleKeyDeletion",
+            kms.schedule_key_deletion()
+                .key_id(m.key_id())
+                .pending_window_in_days(window)
+                .send()
+                .await,
+            |se| se.is_not_found_exception() || se.is_kms_invalid_state_exception(),
+        )?;
+    }
+    Ok(())
+}
+
+/// (key id, tags) of the KMS keys among tagging API results.
+fn keys_of(tagged: Vec<(String, Value)>) -> Vec<(String, Value)> {
+    tagged
+        .into_iter()
+        .filter(|(arn, _)| super::arn_type(arn) == "kms:key")
+        .filter_map(|(arn, tags)| Some((arn.rsplit_once('/')?.1.to_string(), tags)))
+        .collect()
 }
 
 /// (target key id, alias name) of every alias in the region.
 async fn all_aliases(cx: &Ctx<'_>, region: &str) -> Result<Vec<(String, String)>, AwsError> {
+    key_aliases(cx, region, None).await
+}
+
+/// (target key id, alias name) of the aliases of `key` (of every key when `None`).
+async fn key_aliases(
+    cx: &Ctx<'_>,
+    region: &str,
+    key: Option<&str>,
+) -> Result<Vec<(String, String)>, AwsError> {
     let mut out = Vec::new();
     let mut pages = cx
         .clients(region)
         .kms
         .list_aliases()
+        .set_key_id(key.map(str::to_string))
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {

@@ -8,10 +8,15 @@
 //!   so the engine can diff the two attribute by attribute.
 //! * `observe` never changes anything. It reports absence as `state: None`, not as an error.
 //! * `create` converges from nothing and is repeat-safe: "already exists" is success only for a
-//!   resource that carries our ownership tags (`novactl:address`, `novactl:environment`).
+//!   resource that carries our ownership tags (`novactl:address`, `novactl:environment`), or
+//!   that the create's own call made before its answer was lost (the SDK resends every call
+//!   after a dropped connection, writes included: [`crate::aws::retry`]). A create that
+//!   cannot tell (an AWS-assigned id, as CreateKey's) cleans up its own second copy.
 //! * `update` is told which top-level attributes differ and writes only those. It must reach
 //!   the desired state from whatever it finds (it is never told why it runs).
-//! * `delete` treats "not found" as success.
+//! * `delete` treats "not found" as success, and deletes only the parts it observes (no
+//!   DeleteScalingPolicy for an endpoint that has no scaling policy). `refuse_delete` says,
+//!   reading only, why `delete` would refuse (destroy asks every resource before deleting any).
 //! * AWS errors are matched with the SDK's typed checks (`is_not_found_exception()`), never by
 //!   message text, and returned as [`AwsError`] (operation + AWS code).
 //!
@@ -42,6 +47,9 @@ use crate::spec::{LoadedSpec, SpecError};
 /// Tag keys that mark a resource as novactl's.
 pub const TAG_ADDRESS: &str = "novactl:address";
 pub const TAG_ENVIRONMENT: &str = "novactl:environment";
+/// Tag on a resource whose spec says `protect: true`: it keeps the protection known when the
+/// resource leaves the spec (plan then refuses its delete instead of planning it).
+pub const TAG_PROTECT: &str = "novactl:protect";
 
 /// One resource the spec asks for, before its templates are rendered in full.
 #[derive(Debug, Clone)]
@@ -115,6 +123,10 @@ pub struct Ctx<'a> {
     /// live resource that is one of these: `observe` reads it anyway, and discovery is only
     /// after what left the spec.
     pub in_spec: &'a HashSet<(String, String)>,
+    /// Reads shared by the resources of one observation (one GetResources per region, one
+    /// DescribeAlarms for every alarm, model versions read once for a model and its endpoint);
+    /// `None` outside [`crate::engine::observe`], so apply always reads fresh.
+    pub cache: Option<&'a crate::engine::ReadCache>,
     /// The state backend (create journal, inventory) and this run's id; `None` in plan and in
     /// unit tests, where nothing is written.
     #[allow(dead_code)] // used by the create journal (issue 7)
@@ -184,10 +196,92 @@ pub trait Reconciler: Send + Sync {
 
     async fn delete(&self, cx: &Ctx<'_>, target: &DeleteTarget<'_>) -> Result<(), AwsError>;
 
-    /// Live resources of this kind tagged with `environment` (to find what left the spec).
-    /// Kinds that cannot list cheaply return nothing.
+    /// Why `delete` would refuse this target (a non-empty bucket without `--force`, a bucket
+    /// that is not ours), checked by destroy for every resource before it deletes anything.
+    /// Reads only.
+    async fn refuse_delete(
+        &self,
+        _cx: &Ctx<'_>,
+        _target: &DeleteTarget<'_>,
+    ) -> Result<Option<String>, AwsError> {
+        Ok(None)
+    }
+
+    /// What a successful delete did, for the progress line ("deleted"; KMS keys are only
+    /// scheduled for deletion). `decl` is the resource's declaration when it is in the spec.
+    fn deleted_text(&self, _spec: &LoadedSpec, _decl: Option<&Decl>) -> String {
+        "deleted".into()
+    }
+
+    /// Resource types (`s3:bucket`, as the Resource Groups Tagging API names them) under which
+    /// this kind's resources are found by their `novactl:environment` tag. Empty: the tagging
+    /// API does not cover the kind, and discovery goes by the state backend's inventory.
+    fn tagging_types(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Full scan (`plan --scan`): every live resource of this kind in `region` tagged with
+    /// `environment`, found by listing them all (cost grows with the account). Kinds that
+    /// cannot list cheaply return nothing.
     async fn discover(&self, _cx: &Ctx<'_>, _region: &str) -> Result<Vec<Observed>, AwsError> {
         Ok(Vec::new())
+    }
+
+    /// Reads the resources discovery found for this kind in `region` (from the tagging API
+    /// or the inventory) that are not the spec's: each becomes an [`Observed`] with the address
+    /// its tags (or inventory entry) name. A candidate that no longer exists, or that turns
+    /// out not to be ours, is left out.
+    async fn discover_found(
+        &self,
+        _cx: &Ctx<'_>,
+        _region: &str,
+        _found: Vec<Found>,
+    ) -> Result<Vec<Observed>, AwsError> {
+        Ok(Vec::new())
+    }
+}
+
+/// A resource discovery found without listing the account: from the Resource Groups Tagging
+/// API (`arn`, `tags`) or from the state backend's inventory (`identity`, `arn` if recorded).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// The `novactl:address` it carries (or the inventory recorded).
+    pub address: String,
+    pub arn: String,
+    /// The physical name from the inventory (bucket, role, dashboard); empty from the tagging
+    /// API, where the ARN names it.
+    pub identity: String,
+    /// Its tags, from the tagging API; `None` from the inventory.
+    pub tags: Option<Value>,
+}
+
+impl Found {
+    /// The last part of the ARN's resource: the name (`trail/x` -> `x`, `alarm:x` -> `x`,
+    /// `arn:aws:s3:::b` -> `b`), or the identity when there is no ARN.
+    pub fn name(&self) -> &str {
+        if self.arn.is_empty() {
+            return &self.identity;
+        }
+        let resource = self.arn.splitn(6, ':').nth(5).unwrap_or_default();
+        match resource.split_once(['/', ':']) {
+            Some((_, rest)) => rest,
+            None => resource,
+        }
+    }
+}
+
+/// The tagging API's resource type of an ARN: `service:type` (`kms:key`, `logs:log-group`,
+/// `sagemaker:endpoint-config`); an S3 bucket is `s3:bucket` and an SNS topic `sns:topic`,
+/// whose ARNs name no type.
+pub fn arn_type(arn: &str) -> String {
+    let mut parts = arn.splitn(6, ':');
+    let service = parts.nth(2).unwrap_or_default();
+    let resource = parts.nth(2).unwrap_or_default();
+    match resource.split_once(['/', ':']) {
+        Some((t, _)) => format!("{service}:{t}"),
+        None if service == "s3" => "s3:bucket".into(),
+        None if service == "sns" => "sns:topic".into(),
+        None => format!("{service}:{resource}"),
     }
 }
 
@@ -207,7 +301,8 @@ pub fn registry() -> Vec<&'static dyn Reconciler> {
     ]
 }
 
-/// The tags a resource should carry: the spec's `tags`, the resource's own, and ours.
+/// The tags a resource should carry: the spec's `tags`, the resource's own, and ours
+/// (with [`TAG_PROTECT`] when the spec protects it).
 pub fn desired_tags(
     spec: &LoadedSpec,
     address: &str,
@@ -217,7 +312,67 @@ pub fn desired_tags(
     tags.extend(own.clone());
     tags.insert(TAG_ADDRESS.into(), address.into());
     tags.insert(TAG_ENVIRONMENT.into(), spec.spec.environment.clone());
+    if protected(&spec.spec, address) {
+        tags.insert(TAG_PROTECT.into(), "true".into());
+    }
     tags
+}
+
+/// Does the spec say `protect: true` for `address`? (`log_group.<n>` is part of the trail
+/// `cloudtrail.<n>` and shares its setting.) Every kind defaults to false: see docs/spec.md.
+pub fn protected(spec: &crate::spec::Spec, address: &str) -> bool {
+    let Some((kind, name)) = address.split_once('.') else {
+        return false;
+    };
+    let flag = match kind {
+        "kms" => spec.kms.get(name).and_then(|r| r.protect),
+        "s3" => spec.s3.get(name).and_then(|r| r.protect),
+        "iam" => spec.iam.get(name).and_then(|r| r.protect),
+        "sns" => spec.sns.get(name).and_then(|r| r.protect),
+        "cloudtrail" | "log_group" => spec.cloudtrail.get(name).and_then(|r| r.protect),
+        "sagemaker_model" => spec.sagemaker.models.get(name).and_then(|r| r.protect),
+        "sagemaker_endpoint" => spec.sagemaker.endpoints.get(name).and_then(|r| r.protect),
+        "cloudwatch_alarm" => spec.cloudwatch.alarms.get(name).and_then(|r| r.protect),
+        "cloudwatch_dashboard" => spec.cloudwatch.dashboards.get(name).and_then(|r| r.protect),
+        _ => None,
+    };
+    flag.unwrap_or(false)
+}
+
+/// Keys the spec marks sensitive for `address` (a model's `sensitive` environment names).
+pub fn marked_sensitive(spec: &crate::spec::Spec, address: &str) -> Vec<String> {
+    match address.split_once('.') {
+        Some(("sagemaker_model", name)) => spec
+            .sagemaker
+            .models
+            .get(name)
+            .map(|m| m.sensitive.clone())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// The spec key that sets [`protected`] for `address`, e.g. `kms.phi.protect`.
+pub fn protect_key(address: &str) -> String {
+    let (kind, name) = address.split_once('.').unwrap_or((address, ""));
+    let section = match kind {
+        "log_group" => "cloudtrail".to_string(),
+        "sagemaker_model" => "sagemaker.models".into(),
+        "sagemaker_endpoint" => "sagemaker.endpoints".into(),
+        "cloudwatch_alarm" => "cloudwatch.alarms".into(),
+        "cloudwatch_dashboard" => "cloudwatch.dashboards".into(),
+        k => k.to_string(),
+    };
+    format!("{section}.{name}.protect")
+}
+
+/// Does a live resource carry [`TAG_PROTECT`] (its state's `tags`)?
+pub fn tagged_protected(state: Option<&Value>) -> bool {
+    state
+        .and_then(|s| s.get("tags"))
+        .and_then(|t| t.get(TAG_PROTECT))
+        .and_then(Value::as_str)
+        == Some("true")
 }
 
 /// Tags as a JSON object, without AWS-reserved `aws:*` keys.

@@ -29,7 +29,9 @@
 //! that dies between the two leaves an untagged bucket, which the next plan reports as a
 //! conflict; `apply --adopt s3.<name>` takes it over. (In us-east-1 AWS answers a repeated
 //! CreateBucket from the owning account with 200, so `create` cannot tell such a bucket from
-//! its own; it relies on `observe` having reported the name free.)
+//! its own; it relies on `observe` having reported the name free.) Elsewhere a resent
+//! CreateBucket (its first answer lost) meets `BucketAlreadyOwnedByYou`; a bucket with no tag
+//! set at that moment is the call's own ([`crate::aws::Attempts`] says it was resent).
 //!
 //! # Errors matched by code
 //! The S3 model declares no typed errors for missing bucket configuration
@@ -58,10 +60,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{
-    desired_tags, from_desired, owner_from_tags, tags_json, Ctx, Decl, DeleteTarget, Observed,
-    Owner, Reconciler,
+    desired_tags, from_desired, owner_from_tags, tags_json, Ctx, Decl, DeleteTarget, Found,
+    Observed, Owner, Reconciler,
 };
-use crate::aws::AwsError;
+use crate::aws::{Attempts, AwsError};
 use crate::spec::model::{AccessLogging, Bucket};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
@@ -369,17 +371,23 @@ impl Reconciler for S3 {
                     .build(),
             );
         }
-        let existed = match req.send().await {
+        let tries = Attempts::default();
+        let existed = match req.customize().interceptor(tries.clone()).send().await {
             Ok(_) => false,
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|se| se.is_bucket_already_owned_by_you()) =>
             {
-                // Ours only if it carries our tags; anything else in this account is left alone.
-                let tags = bucket_tags(s3, &d.name).await?.unwrap_or_else(|| json!({}));
-                if let Owner::Foreign { reason } =
-                    owner_from_tags(&tags, &decl.address, cx.environment)
-                {
+                // Ours if it carries our tags, or if it has none and this very call was sent
+                // again after a lost answer (the lost attempt made it; tags come next).
+                // Anything else in this account is left alone.
+                let tags = bucket_tags(s3, &d.name).await?;
+                let own_attempt = tries.retried() && tags.is_none();
+                let tags = tags.unwrap_or_else(|| json!({}));
+                if let (Owner::Foreign { reason }, false) = (
+                    owner_from_tags(&tags, &decl.address, cx.environment),
+                    own_attempt,
+                ) {
                     return Err(AwsError::local(
                         "s3:CreateBucket",
                         "BucketAlreadyOwnedByYou",
@@ -390,7 +398,7 @@ impl Reconciler for S3 {
                         ),
                     ));
                 }
-                true
+                !own_attempt
             }
             Err(e)
                 if e.as_service_error()
@@ -494,25 +502,14 @@ impl Reconciler for S3 {
             return Err(not_ours("s3:DeleteBucket", name, &t.observed.owner));
         }
         let s3 = &cx.clients(t.region).s3;
-        let first = match s3
-            .list_object_versions()
-            .bucket(name)
-            .max_keys(1)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if code_is(&e, "NoSuchBucket") => return Ok(()),
-            Err(e) => return Err(AwsError::from_err("s3:ListObjectVersions", e)),
+        let Some(empty) = is_empty(s3, name).await? else {
+            return Ok(());
         };
-        let empty = first.versions().is_empty() && first.delete_markers().is_empty();
         if !empty && !t.force {
             return Err(AwsError::local(
                 "s3:DeleteBucket",
                 "BucketNotEmpty",
-                format!(
-                    "bucket {name} is not empty; destroy refuses to delete data without --force"
-                ),
+                not_empty_text(name),
             ));
         }
         if super::dr::is_twin(&t.observed.address) {
@@ -527,6 +524,49 @@ impl Reconciler for S3 {
             Err(e) if code_is(&e, "NoSuchBucket") => Ok(()),
             Err(e) => Err(AwsError::from_err("s3:DeleteBucket", e)),
         }
+    }
+
+    async fn refuse_delete(
+        &self,
+        cx: &Ctx<'_>,
+        t: &DeleteTarget<'_>,
+    ) -> Result<Option<String>, AwsError> {
+        let name = t.observed.physical_id.as_str();
+        if t.observed.owner != Owner::Ours {
+            return Ok(Some(
+                not_ours("s3:DeleteBucket", name, &t.observed.owner).message,
+            ));
+        }
+        if t.force {
+            return Ok(None);
+        }
+        let s3 = &cx.clients(t.region).s3;
+        Ok(match is_empty(s3, name).await? {
+            Some(false) => Some(not_empty_text(name)),
+            _ => None,
+        })
+    }
+
+    fn tagging_types(&self) -> &'static [&'static str] {
+        &["s3:bucket"]
+    }
+
+    async fn discover_found(
+        &self,
+        cx: &Ctx<'_>,
+        region: &str,
+        found: Vec<Found>,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let observed: Vec<Observed> = stream::iter(found)
+            .filter(|f| std::future::ready(!cx.in_spec("s3", f.name())))
+            .map(|f| async move { observe_bucket(cx, region, &f.address, f.name()).await })
+            .buffer_unordered(DISCOVER_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(observed
+            .into_iter()
+            .filter(|o| still_ours_here(o, region))
+            .collect())
     }
 
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
@@ -578,13 +618,18 @@ impl Reconciler for S3 {
             .await?;
         Ok(observed
             .into_iter()
-            .filter(|o| {
-                o.state
-                    .as_ref()
-                    .is_some_and(|s| s["region"].as_str() == Some(region))
-            })
+            .filter(|o| still_ours_here(o, region))
             .collect())
     }
+}
+
+/// A discovered bucket that exists, is ours, and is located in `region` (each region's
+/// discovery answers for its own buckets only).
+fn still_ours_here(o: &Observed, region: &str) -> bool {
+    o.owner == Owner::Ours
+        && o.state
+            .as_ref()
+            .is_some_and(|s| s["region"].as_str() == Some(region))
 }
 
 /// The bucket policy novactl applies: deny every request that does not use TLS, plus `extra`
@@ -918,6 +963,30 @@ fn not_ours(op: &str, bucket: &str, owner: &Owner) -> AwsError {
     )
 }
 
+/// Does the bucket hold no object version or delete marker? `None` when it is gone.
+async fn is_empty(s3: &Client, name: &str) -> Result<Option<bool>, AwsError> {
+    match s3
+        .list_object_versions()
+        .bucket(name)
+        .max_keys(1)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(
+            out.versions().is_empty() && out.delete_markers().is_empty(),
+        )),
+        Err(e) if code_is(&e, "NoSuchBucket") => Ok(None),
+        Err(e) => Err(AwsError::from_err("s3:ListObjectVersions", e)),
+    }
+}
+
+fn not_empty_text(name: &str) -> String {
+    format!(
+        "bucket {name} is not empty; destroy refuses to delete data without --force (or empty \
+         the bucket first)"
+    )
+}
+
 /// Reads a bucket's state. Never writes, whoever owns the bucket.
 async fn observe_bucket(
     cx: &Ctx<'_>,
@@ -926,8 +995,9 @@ async fn observe_bucket(
     name: &str,
 ) -> Result<Observed, AwsError> {
     let s3 = &cx.clients(region).s3;
-    match s3.head_bucket().bucket(name).send().await {
-        Ok(_) => {}
+    // HeadBucket names the bucket's region (x-amz-bucket-region): no GetBucketLocation needed.
+    let head_region = match s3.head_bucket().bucket(name).send().await {
+        Ok(out) => out.bucket_region().map(str::to_string),
         Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => {
             return Ok(Observed::absent(address));
         }
@@ -957,7 +1027,7 @@ async fn observe_bucket(
                 _ => Err(AwsError::from_err("s3:HeadBucket", e)),
             };
         }
-    }
+    };
     let (
         tags,
         encryption,
@@ -1041,12 +1111,16 @@ async fn observe_bucket(
             }
         },
         async {
-            s3.get_bucket_location()
-                .bucket(name)
-                .send()
-                .await
-                .map(|o| location_region(o.location_constraint()))
-                .map_err(AwsError::from_sdk("s3:GetBucketLocation"))
+            match head_region.filter(|r| !r.is_empty()) {
+                Some(r) => Ok(r),
+                None => s3
+                    .get_bucket_location()
+                    .bucket(name)
+                    .send()
+                    .await
+                    .map(|o| location_region(o.location_constraint()))
+                    .map_err(AwsError::from_sdk("s3:GetBucketLocation")),
+            }
         },
         async {
             s3.get_bucket_logging()

@@ -70,8 +70,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::sagemaker_model::{
-    check_base_name, delete_model, is_version_of, list_tags, model_version, our_versions, retag,
-    sm_tags, versioned_name,
+    check_base_name, delete_model, is_version_of, list_tags, model_version, retag, sm_tags,
+    versioned_name, versions_of,
 };
 use super::{
     desired_tags, from_desired, owner_from_tags, Ctx, Decl, DeleteTarget, Observed, Reconciler,
@@ -84,6 +84,13 @@ use crate::spec::{LoadedSpec, SpecError};
 pub struct SagemakerEndpoint;
 
 const DIMENSION: &str = "sagemaker:variant:DesiredInstanceCount";
+
+/// Longest `timeout_minutes` novactl waits for an endpoint (a day).
+pub const MAX_TIMEOUT_MINUTES: u64 = 24 * 60;
+
+/// The target values Application Auto Scaling accepts for target tracking.
+const TARGET_VALUE_MIN: f64 = 8.515920e-109;
+const TARGET_VALUE_MAX: f64 = 1.174271e+108;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Desired {
@@ -228,10 +235,13 @@ impl Reconciler for SagemakerEndpoint {
                     ),
                 ));
             }
-            if e.timeout_minutes == 0 {
+            if !(1..=MAX_TIMEOUT_MINUTES).contains(&e.timeout_minutes) {
                 return Err(spec.error(
                     &format!("{path}.timeout_minutes"),
-                    "must be at least 1 minute",
+                    format!(
+                        "{} is out of range: 1 to {MAX_TIMEOUT_MINUTES} minutes (a day)",
+                        e.timeout_minutes
+                    ),
                 ));
             }
             if let Some(dc) = &e.data_capture {
@@ -279,14 +289,26 @@ impl Reconciler for SagemakerEndpoint {
                         format!("max ({}) is below min ({})", a.max, a.min),
                     ));
                 }
-                if a.target_invocations_per_instance <= 0.0 {
+                let t = a.target_invocations_per_instance;
+                if !(TARGET_VALUE_MIN..=TARGET_VALUE_MAX).contains(&t) {
                     return Err(spec.error(
                         &format!("{key}.target_invocations_per_instance"),
-                        "must be above 0",
+                        format!(
+                            "{t} is out of range: Application Auto Scaling takes a target value \
+                             from {TARGET_VALUE_MIN:e} to {TARGET_VALUE_MAX:e}"
+                        ),
                     ));
                 }
-                if a.scale_in_cooldown < 0 || a.scale_out_cooldown < 0 {
-                    return Err(spec.error(&key, "cooldowns cannot be negative"));
+                for (k, v) in [
+                    ("scale_in_cooldown", a.scale_in_cooldown),
+                    ("scale_out_cooldown", a.scale_out_cooldown),
+                ] {
+                    if v < 0 {
+                        return Err(spec.error(
+                            &format!("{key}.{k}"),
+                            format!("{v} is out of range: a cooldown is 0 seconds or more"),
+                        ));
+                    }
                 }
             }
             out.push(Decl {
@@ -399,6 +421,7 @@ impl Reconciler for SagemakerEndpoint {
             address: &decl.address,
             environment: cx.environment,
             progress: cx.progress,
+            cache: cx.cache,
         };
         let model_address = decl
             .deps
@@ -418,6 +441,7 @@ impl Reconciler for SagemakerEndpoint {
             address: &decl.address,
             environment: cx.environment,
             progress: cx.progress,
+            cache: cx.cache,
         };
         h.converge(&d, &Wait::minutes(d.timeout_minutes)).await
     }
@@ -444,6 +468,7 @@ impl Reconciler for SagemakerEndpoint {
             address: &t.observed.address,
             environment: cx.environment,
             progress: cx.progress,
+            cache: cx.cache,
         };
         let state = t.observed.state.clone().unwrap_or_default();
         let name = state["name"].as_str().unwrap_or(&t.observed.physical_id);
@@ -453,6 +478,38 @@ impl Reconciler for SagemakerEndpoint {
             .and_then(|d| d["_timeout_minutes"].as_u64())
             .unwrap_or(60);
         h.destroy(name, variant, &Wait::minutes(minutes)).await
+    }
+
+    fn tagging_types(&self) -> &'static [&'static str] {
+        &["sagemaker:endpoint"]
+    }
+
+    async fn discover_found(
+        &self,
+        cx: &Ctx<'_>,
+        region: &str,
+        found: Vec<super::Found>,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let c = cx.clients(region);
+        let mut out = Vec::new();
+        for f in found
+            .iter()
+            .filter(|f| !cx.in_spec("sagemaker_endpoint", f.name()))
+        {
+            let h = Hosting {
+                sm: &c.sagemaker,
+                aas: &c.autoscaling,
+                address: &f.address,
+                environment: cx.environment,
+                progress: cx.progress,
+                cache: cx.cache,
+            };
+            let o = h.observe(f.name(), "").await?;
+            if o.state.is_some() && o.owner == super::Owner::Ours {
+                out.push(o);
+            }
+        }
+        Ok(out)
     }
 
     /// Endpoints tagged with this environment that the spec no longer names.
@@ -484,6 +541,7 @@ impl Reconciler for SagemakerEndpoint {
                 address: &address,
                 environment: cx.environment,
                 progress: cx.progress,
+                cache: cx.cache,
             };
             let o = h.observe(&name, "").await?;
             if o.state.is_some() {
@@ -567,6 +625,8 @@ pub struct Hosting<'a> {
     pub environment: &'a str,
     /// The apply spinner's status line, when there is one.
     pub progress: Option<&'a (dyn Fn(&str) + Sync)>,
+    /// In an observation: reads shared with the model's own observe (its versions).
+    pub cache: Option<&'a crate::engine::ReadCache>,
 }
 
 pub fn is_busy(status: &str) -> bool {
@@ -582,6 +642,15 @@ pub fn is_busy(status: &str) -> bool {
 impl Hosting<'_> {
     /// DescribeEndpoint, or `None` when no endpoint has this name (decided by ListEndpoints).
     pub async fn endpoint_now(&self, name: &str) -> Result<Option<EndpointNow>, AwsError> {
+        if !self.endpoint_listed(name).await? {
+            return Ok(None);
+        }
+        self.describe(name).await.map(Some)
+    }
+
+    /// Does ListEndpoints name an endpoint `name`? (DescribeEndpoint answers a missing one
+    /// with an untyped ValidationException.)
+    async fn endpoint_listed(&self, name: &str) -> Result<bool, AwsError> {
         let mut pages = self
             .sm
             .list_endpoints()
@@ -596,10 +665,7 @@ impl Hosting<'_> {
                 .iter()
                 .any(|e| e.endpoint_name() == Some(name));
         }
-        if !found {
-            return Ok(None);
-        }
-        self.describe(name).await.map(Some)
+        Ok(found)
     }
 
     /// DescribeEndpoint (the endpoint must exist).
@@ -673,6 +739,17 @@ impl Hosting<'_> {
                     ),
                 ));
             }
+            if crate::interrupt::stopping() {
+                return Err(AwsError::local(
+                    "sagemaker:WaitInService",
+                    crate::apply::INTERRUPTED,
+                    format!(
+                        "stopped waiting for {} ({name}, status {}); it is left as it is and the \
+                         next apply resumes from there",
+                        self.address, now.status
+                    ),
+                ));
+            }
             if elapsed >= w.budget {
                 return Err(AwsError::local(
                     "sagemaker:WaitInService",
@@ -685,7 +762,7 @@ impl Hosting<'_> {
                     ),
                 ));
             }
-            tokio::time::sleep(poll.min(w.budget.saturating_sub(elapsed))).await;
+            crate::interrupt::sleep(poll.min(w.budget.saturating_sub(elapsed))).await;
             poll = (poll * 2).min(w.max_poll);
         }
     }
@@ -740,7 +817,11 @@ impl Hosting<'_> {
         if let Some(n) = &now {
             if n.status == EndpointStatus::Failed.as_str() {
                 // A failed endpoint cannot be updated and serves nothing: recreate it.
-                tracing::warn!(address = self.address, reason = ?n.failure_reason, "recreating a Failed endpoint");
+                tracing::warn!(
+                    address = self.address,
+                    reason = n.failure_reason.as_deref().unwrap_or("none given"),
+                    "recreating a Failed endpoint"
+                );
                 self.delete_endpoint(&d.name, w).await?;
                 now = None;
             }
@@ -748,25 +829,29 @@ impl Hosting<'_> {
         let now = match now {
             None => {
                 self.ensure_config(d).await?;
-                self.sm
+                if let Err(e) = self
+                    .sm
                     .create_endpoint()
                     .endpoint_name(&d.name)
                     .endpoint_config_name(&d.config_name)
                     .set_tags(Some(sm_tags(&d.tags)))
                     .send()
                     .await
-                    .map_err(AwsError::from_sdk("sagemaker:CreateEndpoint"))?;
+                {
+                    // "Already exists" is an untyped ValidationException: look. An endpoint of
+                    // ours by this name was made by an attempt whose answer was lost.
+                    if !self.is_ours(&d.name).await? {
+                        return Err(AwsError::from_err("sagemaker:CreateEndpoint", e));
+                    }
+                }
                 crate::faults::point("sagemaker.after_create_endpoint", self.address)?;
                 let n = self.wait_in_service(&d.name, w, &progress).await?;
                 self.verify_serves(&n, &d.config_name)?;
                 n
             }
             Some(n) if n.config_name != d.config_name => {
-                let variant = self.live_variant(&n.config_name).await?;
-                if let Some(v) = &variant {
-                    if self.read_scaling(&d.name, v).await?.registered {
-                        self.deregister_scaling(&d.name, v).await?;
-                    }
+                if let Some(v) = self.live_variant(&n.config_name).await? {
+                    self.deregister_scaling(&d.name, &v).await?;
                 }
                 self.ensure_config(d).await?;
                 self.sm
@@ -896,10 +981,26 @@ impl Hosting<'_> {
             }
             req = req.data_capture_config(dc.build());
         }
-        req.send()
-            .await
-            .map_err(AwsError::from_sdk("sagemaker:CreateEndpointConfig"))?;
+        if let Err(e) = req.send().await {
+            // An attempt whose answer was lost may have made it (the error is untyped): look.
+            if !self.our_configs(&d.name).await?.contains(&d.config_name) {
+                return Err(AwsError::from_err("sagemaker:CreateEndpointConfig", e));
+            }
+        }
+        crate::faults::point("sagemaker.after_create_endpoint_config", self.address)?;
         Ok(())
+    }
+
+    /// Is there an endpoint `name` tagged with this address and environment?
+    async fn is_ours(&self, name: &str) -> Result<bool, AwsError> {
+        let Some(now) = self.endpoint_now(name).await? else {
+            return Ok(false);
+        };
+        let tags = list_tags(self.sm, &now.arn).await?;
+        Ok(
+            tags.get(TAG_ADDRESS).and_then(Value::as_str) == Some(self.address)
+                && tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) == Some(self.environment),
+        )
     }
 
     /// Config versions of endpoint `name` tagged with this address and environment.
@@ -923,16 +1024,18 @@ impl Hosting<'_> {
                 }
             }
         }
-        let mut out = Vec::new();
-        for (n, arn) in found {
-            let tags = list_tags(self.sm, &arn).await?;
-            if tags.get(TAG_ADDRESS).and_then(Value::as_str) == Some(self.address)
-                && tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) == Some(self.environment)
-            {
-                out.push(n);
-            }
-        }
-        Ok(out)
+        let tagged = futures::future::try_join_all(found.into_iter().map(|(n, arn)| async move {
+            Ok::<_, AwsError>((n, list_tags(self.sm, &arn).await?))
+        }))
+        .await?;
+        Ok(tagged
+            .into_iter()
+            .filter(|(_, tags)| {
+                tags.get(TAG_ADDRESS).and_then(Value::as_str) == Some(self.address)
+                    && tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) == Some(self.environment)
+            })
+            .map(|(n, _)| n)
+            .collect())
     }
 
     /// Model names in the configs of every live endpoint in the region.
@@ -978,21 +1081,37 @@ impl Hosting<'_> {
         model_address: &str,
         keep: &[&str],
     ) -> Result<Superseded, AwsError> {
-        let configs: Vec<String> = self
-            .our_configs(name)
-            .await?
+        let configs = self.our_configs(name).await?;
+        self.superseded_of(configs, model_base, model_address, keep)
+            .await
+    }
+
+    /// [`Self::superseded`], given the endpoint's config versions of ours.
+    async fn superseded_of(
+        &self,
+        configs: Vec<String>,
+        model_base: &str,
+        model_address: &str,
+        keep: &[&str],
+    ) -> Result<Superseded, AwsError> {
+        let configs: Vec<String> = configs
             .into_iter()
             .filter(|c| !keep.contains(&c.as_str()))
             .collect();
         let mut models: Vec<String> = Vec::new();
         if !model_base.is_empty() {
-            let candidates: Vec<String> =
-                our_versions(self.sm, model_base, model_address, self.environment)
-                    .await?
-                    .into_iter()
-                    .map(|v| v.name)
-                    .filter(|n| !keep.contains(&n.as_str()))
-                    .collect();
+            let candidates: Vec<String> = versions_of(
+                self.cache,
+                self.sm,
+                model_base,
+                model_address,
+                self.environment,
+            )
+            .await?
+            .iter()
+            .map(|v| v.name.clone())
+            .filter(|n| !keep.contains(&n.as_str()))
+            .collect();
             if !candidates.is_empty() {
                 let used = self.models_in_use().await?;
                 models = candidates
@@ -1078,32 +1197,37 @@ impl Hosting<'_> {
     /// The live scaling target and policy, in the desired shape.
     pub async fn read_scaling(&self, name: &str, variant: &str) -> Result<Scaling, AwsError> {
         let rid = Self::resource_id(name, variant);
-        let targets = self
-            .aas
-            .describe_scalable_targets()
-            .service_namespace(ServiceNamespace::Sagemaker)
-            .resource_ids(&rid)
-            .scalable_dimension(ScalableDimension::from(DIMENSION))
-            .send()
-            .await
-            .map_err(AwsError::from_sdk(
-                "application-autoscaling:DescribeScalableTargets",
-            ))?;
+        // Both at once: one round trip; the policy answer is unused when there is no target.
+        let (targets, policies) = tokio::try_join!(
+            async {
+                self.aas
+                    .describe_scalable_targets()
+                    .service_namespace(ServiceNamespace::Sagemaker)
+                    .resource_ids(&rid)
+                    .scalable_dimension(ScalableDimension::from(DIMENSION))
+                    .send()
+                    .await
+                    .map_err(AwsError::from_sdk(
+                        "application-autoscaling:DescribeScalableTargets",
+                    ))
+            },
+            async {
+                self.aas
+                    .describe_scaling_policies()
+                    .service_namespace(ServiceNamespace::Sagemaker)
+                    .resource_id(&rid)
+                    .scalable_dimension(ScalableDimension::from(DIMENSION))
+                    .policy_names(Self::policy_name(name))
+                    .send()
+                    .await
+                    .map_err(AwsError::from_sdk(
+                        "application-autoscaling:DescribeScalingPolicies",
+                    ))
+            },
+        )?;
         let Some(t) = targets.scalable_targets().first() else {
             return Ok(Scaling::off());
         };
-        let policies = self
-            .aas
-            .describe_scaling_policies()
-            .service_namespace(ServiceNamespace::Sagemaker)
-            .resource_id(&rid)
-            .scalable_dimension(ScalableDimension::from(DIMENSION))
-            .policy_names(Self::policy_name(name))
-            .send()
-            .await
-            .map_err(AwsError::from_sdk(
-                "application-autoscaling:DescribeScalingPolicies",
-            ))?;
         let tt = policies
             .scaling_policies()
             .first()
@@ -1186,32 +1310,71 @@ impl Hosting<'_> {
         Ok(())
     }
 
-    /// Deletes the policy and deregisters the target; either being gone is success.
+    /// Which scaling parts exist now: (scalable target, our target-tracking policy).
+    async fn scaling_parts(&self, name: &str, variant: &str) -> Result<(bool, bool), AwsError> {
+        let rid = Self::resource_id(name, variant);
+        let targets = self
+            .aas
+            .describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Sagemaker)
+            .resource_ids(&rid)
+            .scalable_dimension(ScalableDimension::from(DIMENSION))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk(
+                "application-autoscaling:DescribeScalableTargets",
+            ))?;
+        let policies = self
+            .aas
+            .describe_scaling_policies()
+            .service_namespace(ServiceNamespace::Sagemaker)
+            .resource_id(&rid)
+            .scalable_dimension(ScalableDimension::from(DIMENSION))
+            .policy_names(Self::policy_name(name))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk(
+                "application-autoscaling:DescribeScalingPolicies",
+            ))?;
+        Ok((
+            !targets.scalable_targets().is_empty(),
+            !policies.scaling_policies().is_empty(),
+        ))
+    }
+
+    /// Deletes the policy and deregisters the target, each only when it exists (an endpoint
+    /// without autoscaling makes no delete call); either being gone meanwhile is success.
     pub async fn deregister_scaling(&self, name: &str, variant: &str) -> Result<(), AwsError> {
         let rid = Self::resource_id(name, variant);
-        ok_if_gone(
-            "application-autoscaling:DeleteScalingPolicy",
-            self.aas
-                .delete_scaling_policy()
-                .policy_name(Self::policy_name(name))
-                .service_namespace(ServiceNamespace::Sagemaker)
-                .resource_id(&rid)
-                .scalable_dimension(ScalableDimension::from(DIMENSION))
-                .send()
-                .await,
-            |se| se.is_object_not_found_exception(),
-        )?;
-        ok_if_gone(
-            "application-autoscaling:DeregisterScalableTarget",
-            self.aas
-                .deregister_scalable_target()
-                .service_namespace(ServiceNamespace::Sagemaker)
-                .resource_id(&rid)
-                .scalable_dimension(ScalableDimension::from(DIMENSION))
-                .send()
-                .await,
-            |se| se.is_object_not_found_exception(),
-        )
+        let (target, policy) = self.scaling_parts(name, variant).await?;
+        if policy {
+            ok_if_gone(
+                "application-autoscaling:DeleteScalingPolicy",
+                self.aas
+                    .delete_scaling_policy()
+                    .policy_name(Self::policy_name(name))
+                    .service_namespace(ServiceNamespace::Sagemaker)
+                    .resource_id(&rid)
+                    .scalable_dimension(ScalableDimension::from(DIMENSION))
+                    .send()
+                    .await,
+                |se| se.is_object_not_found_exception(),
+            )?;
+        }
+        if target {
+            ok_if_gone(
+                "application-autoscaling:DeregisterScalableTarget",
+                self.aas
+                    .deregister_scalable_target()
+                    .service_namespace(ServiceNamespace::Sagemaker)
+                    .resource_id(&rid)
+                    .scalable_dimension(ScalableDimension::from(DIMENSION))
+                    .send()
+                    .await,
+                |se| se.is_object_not_found_exception(),
+            )?;
+        }
+        Ok(())
     }
 
     /// DeleteEndpoint and wait until it is gone (within the budget).
@@ -1261,19 +1424,30 @@ impl Hosting<'_> {
     }
 
     /// Live state in the desired shape (absent when there is no endpoint of that name).
+    ///
+    /// Reads go in three rounds of concurrent calls (on AWS each round costs one round trip):
+    /// the endpoint (ListEndpoints decides absence, DescribeEndpoint at the same time); its
+    /// tags, config and config versions; the scaling target and policy, the config versions'
+    /// tags and the model's versions (read once with the model's own observe).
     pub async fn observe(&self, name: &str, model_address: &str) -> Result<Observed, AwsError> {
-        let Some(now) = self.endpoint_now(name).await? else {
+        let (listed, described) = tokio::join!(self.endpoint_listed(name), self.describe(name));
+        if !listed? {
             return Ok(Observed::absent(self.address));
-        };
-        let tags = list_tags(self.sm, &now.arn).await?;
+        }
+        let now = described?;
+        let (tags, cfg, configs) = tokio::try_join!(
+            list_tags(self.sm, &now.arn),
+            async {
+                self.sm
+                    .describe_endpoint_config()
+                    .endpoint_config_name(&now.config_name)
+                    .send()
+                    .await
+                    .map_err(AwsError::from_sdk("sagemaker:DescribeEndpointConfig"))
+            },
+            self.our_configs(name),
+        )?;
         let owner = owner_from_tags(&tags, self.address, self.environment);
-        let cfg = self
-            .sm
-            .describe_endpoint_config()
-            .endpoint_config_name(&now.config_name)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("sagemaker:DescribeEndpointConfig"))?;
         let v = cfg.production_variants().first();
         let variant_name = v.and_then(|v| v.variant_name()).unwrap_or_default();
         let model_name = v.and_then(|v| v.model_name()).unwrap_or_default();
@@ -1297,20 +1471,16 @@ impl Hosting<'_> {
                 kms_key_arn: None,
             },
         };
-        let autoscaling = self.read_scaling(name, variant_name).await?;
         let model_base = model_name
             .rsplit_once('-')
             .filter(|_| is_version_of(model_name, model_name.rsplit_once('-').map_or("", |p| p.0)))
             .map(|(b, _)| b)
             .unwrap_or_default();
-        let superseded = self
-            .superseded(
-                name,
-                model_base,
-                model_address,
-                &[&now.config_name, model_name],
-            )
-            .await?;
+        let keep = [now.config_name.as_str(), model_name];
+        let (autoscaling, superseded) = tokio::try_join!(
+            self.read_scaling(name, variant_name),
+            self.superseded_of(configs, model_base, model_address, &keep),
+        )?;
         let state = json!({
             "name": name,
             "status": now.status,
@@ -1350,7 +1520,7 @@ mod tests {
         put_scaling_policy::PutScalingPolicyOutput,
         register_scalable_target::RegisterScalableTargetOutput,
     };
-    use aws_sdk_applicationautoscaling::types::ScalableTarget;
+    use aws_sdk_applicationautoscaling::types::{ScalableTarget, ScalingPolicy};
     use aws_sdk_sagemaker::operation::{
         create_endpoint_config::CreateEndpointConfigOutput,
         delete_endpoint_config::DeleteEndpointConfigOutput, delete_model::DeleteModelOutput,
@@ -1561,6 +1731,19 @@ mod tests {
             .unwrap()
     }
 
+    fn policy() -> ScalingPolicy {
+        ScalingPolicy::builder()
+            .policy_arn("arn:aws:autoscaling:policy")
+            .policy_name(format!("{EP}-invocations"))
+            .service_namespace(ServiceNamespace::Sagemaker)
+            .resource_id(format!("endpoint/{EP}/variant/default"))
+            .scalable_dimension(ScalableDimension::from(DIMENSION))
+            .policy_type(PolicyType::TargetTrackingScaling)
+            .creation_time(aws_smithy_types::DateTime::from_secs(0))
+            .build()
+            .unwrap()
+    }
+
     /// Auto Scaling writes, logged; reads from `targets` (in order, last one repeats).
     fn aas_rules(log: &Log, registered_first: bool) -> Vec<Rule> {
         let (l1, l2, l3, l4) = (log.clone(), log.clone(), log.clone(), log.clone());
@@ -1576,10 +1759,21 @@ mod tests {
             .output(|| DescribeScalableTargetsOutput::builder().build())
             .repeatedly()
             .build();
+        let mut seq = mock!(aas::Client::describe_scaling_policies).sequence();
+        if registered_first {
+            seq = seq.output(|| {
+                DescribeScalingPoliciesOutput::builder()
+                    .scaling_policies(policy())
+                    .build()
+            });
+        }
+        let policies = seq
+            .output(|| DescribeScalingPoliciesOutput::builder().build())
+            .repeatedly()
+            .build();
         vec![
             targets,
-            mock!(aas::Client::describe_scaling_policies)
-                .then_output(|| DescribeScalingPoliciesOutput::builder().build()),
+            policies,
             mock!(aas::Client::delete_scaling_policy).then_compute_output(move |_| {
                 l1.push("DeleteScalingPolicy");
                 DeleteScalingPolicyOutput::builder().build()
@@ -1651,6 +1845,7 @@ mod tests {
             address: ADDR,
             environment: "prod",
             progress: None,
+            cache: None,
         }
     }
 
@@ -1860,5 +2055,56 @@ mod tests {
             ],
             "no second UpdateEndpoint; scaling back, then clean-up"
         );
+    }
+
+    /// Destroy touches only the parts it finds: no DeleteScalingPolicy or
+    /// DeregisterScalableTarget for an endpoint without autoscaling, both for one with it.
+    #[tokio::test]
+    async fn destroy_deletes_only_the_scaling_parts_that_exist() {
+        for with_scaling in [false, true] {
+            let log = Log::default();
+            let l1 = log.clone();
+            // Listed until DeleteEndpoint, gone after.
+            let listing = mock!(sagemaker::Client::list_endpoints)
+                .sequence()
+                .output(|| {
+                    ListEndpointsOutput::builder()
+                        .endpoints(
+                            EndpointSummary::builder()
+                                .endpoint_name(EP)
+                                .endpoint_arn(arn("endpoint", EP))
+                                .build(),
+                        )
+                        .build()
+                })
+                .output(|| ListEndpointsOutput::builder().build())
+                .repeatedly()
+                .build();
+            let mut sm_rules = vec![
+                listing,
+                mock!(sagemaker::Client::describe_endpoint)
+                    .then_output(|| described(NEW_CFG, EndpointStatus::InService, None)),
+                mock!(sagemaker::Client::delete_endpoint).then_compute_output(move |_| {
+                    l1.push("DeleteEndpoint");
+                    sagemaker::operation::delete_endpoint::DeleteEndpointOutput::builder().build()
+                }),
+                list_tags(),
+                list_configs(&[NEW_CFG]),
+            ];
+            sm_rules.extend(sm_writes(&log));
+            let (sm, aas) = clients(&sm_rules, &aas_rules(&log, with_scaling));
+            hosting(&sm, &aas)
+                .destroy(EP, "default", &fast())
+                .await
+                .expect("destroy succeeds");
+            let mut want = vec![];
+            if with_scaling {
+                want.extend(["DeleteScalingPolicy", "DeregisterScalableTarget"]);
+            }
+            want.extend(["DeleteEndpoint"]);
+            let cfg = format!("DeleteEndpointConfig {NEW_CFG}");
+            want.push(&cfg);
+            assert_eq!(log.calls(), want, "with autoscaling: {with_scaling}");
+        }
     }
 }

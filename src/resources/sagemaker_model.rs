@@ -205,11 +205,13 @@ impl Reconciler for SagemakerModel {
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
         let sm = &cx.clients(&decl.region).sagemaker;
-        let versions = our_versions(sm, &decl.identity, &decl.address, cx.environment).await?;
+        let versions =
+            versions_of(cx.cache, sm, &decl.identity, &decl.address, cx.environment).await?;
         // The newest version is the live one; older ones wait for the endpoint's clean-up.
         let Some(v) = versions
-            .into_iter()
+            .iter()
             .max_by(|a, b| a.created.total_cmp(&b.created))
+            .cloned()
         else {
             return Ok(Observed::absent(&decl.address));
         };
@@ -291,6 +293,46 @@ impl Reconciler for SagemakerModel {
             retag(sm, arn, &live.unwrap_or_default(), &json!(d.tags)).await?;
         }
         Ok(observed.outputs.clone())
+    }
+
+    fn tagging_types(&self) -> &'static [&'static str] {
+        &["sagemaker:model"]
+    }
+
+    /// Like [`Reconciler::discover`], from the versions the tagging API found.
+    async fn discover_found(
+        &self,
+        cx: &Ctx<'_>,
+        region: &str,
+        found: Vec<super::Found>,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let sm = &cx.clients(region).sagemaker;
+        let mut out: Vec<Observed> = Vec::new();
+        for f in found {
+            let name = f.name();
+            // Older versions of the spec's own models are the endpoint's to clean up.
+            let in_spec = name.rsplit_once('-').is_some_and(|(base, _)| {
+                is_version_of(name, base) && cx.in_spec("sagemaker_model", base)
+            });
+            if in_spec || out.iter().any(|o| o.address == f.address) {
+                continue;
+            }
+            // Read the tags again: the tagging API may lag behind a retag.
+            let tags = list_tags(sm, &f.arn).await?;
+            if super::ours_of_kind(&tags, cx.environment, "sagemaker_model").as_ref()
+                != Some(&f.address)
+            {
+                continue;
+            }
+            out.push(Observed {
+                address: f.address.clone(),
+                physical_id: name.to_string(),
+                state: Some(json!({ "name": name, "tags": tags })),
+                owner: super::Owner::Ours,
+                outputs: json!({ "name": name, "arn": f.arn }),
+            });
+        }
+        Ok(out)
     }
 
     /// Model versions tagged with this environment whose model the spec no longer names; one
@@ -390,11 +432,36 @@ pub fn check_base_name(spec: &LoadedSpec, key: &str, name: &str) -> Result<(), S
 }
 
 /// One live version of ours.
+#[derive(Debug, Clone)]
 pub struct Version {
     pub name: String,
     pub arn: String,
     pub created: f64,
     pub tags: Value,
+}
+
+/// [`our_versions`], read once per observation when `cache` is given (the model's observe and
+/// its endpoint's both need them).
+pub async fn versions_of(
+    cache: Option<&crate::engine::ReadCache>,
+    sm: &aws_sdk_sagemaker::Client,
+    base: &str,
+    address: &str,
+    environment: &str,
+) -> Result<std::sync::Arc<Vec<Version>>, AwsError> {
+    let read = our_versions(sm, base, address, environment);
+    match cache {
+        Some(c) => {
+            let region = sm
+                .config()
+                .region()
+                .map(|r| r.to_string())
+                .unwrap_or_default();
+            c.shared(&format!("sagemaker_model@{region}/{base}/{address}"), read)
+                .await
+        }
+        None => Ok(std::sync::Arc::new(read.await?)),
+    }
 }
 
 /// Live model versions of `base` tagged with `address` in `environment`.
@@ -419,21 +486,24 @@ pub async fn our_versions(
             }
         }
     }
-    let mut out = Vec::new();
-    for (name, arn, created) in found {
-        let tags = list_tags(sm, &arn).await?;
-        if tags.get(TAG_ADDRESS).and_then(Value::as_str) == Some(address)
-            && tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) == Some(environment)
-        {
-            out.push(Version {
+    let read =
+        futures::future::try_join_all(found.into_iter().map(|(name, arn, created)| async move {
+            let tags = list_tags(sm, &arn).await?;
+            Ok::<_, AwsError>(Version {
                 name,
                 arn,
                 created,
                 tags,
-            });
-        }
-    }
-    Ok(out)
+            })
+        }))
+        .await?;
+    Ok(read
+        .into_iter()
+        .filter(|v| {
+            v.tags.get(TAG_ADDRESS).and_then(Value::as_str) == Some(address)
+                && v.tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) == Some(environment)
+        })
+        .collect())
 }
 
 /// Tags of a SageMaker resource as a JSON object.
@@ -537,11 +607,24 @@ async fn ensure_version(
                 .build(),
         );
     }
-    let out = req
-        .send()
-        .await
-        .map_err(AwsError::from_sdk("sagemaker:CreateModel"))?;
-    Ok(json!({ "name": d.name, "arn": out.model_arn().unwrap_or_default() }))
+    let made = match req.send().await {
+        Ok(out) => json!({ "name": d.name, "arn": out.model_arn().unwrap_or_default() }),
+        Err(e) => {
+            // "Already exists" is an untyped ValidationException: look. A version of ours by
+            // this name is the one wanted (the name is the content's digest), made by an
+            // attempt whose answer was lost.
+            match our_versions(sm, base, address, environment)
+                .await?
+                .into_iter()
+                .find(|v| v.name == d.name)
+            {
+                Some(v) => json!({ "name": v.name, "arn": v.arn }),
+                None => return Err(AwsError::from_err("sagemaker:CreateModel", e)),
+            }
+        }
+    };
+    crate::faults::point("sagemaker.after_create_model", address)?;
+    Ok(made)
 }
 
 /// Deletes a model; one that is already gone is success (checked by listing: SageMaker has no

@@ -149,6 +149,7 @@ impl Reconciler for Sns {
             .send()
             .await
             .map_err(AwsError::from_sdk("sns:CreateTopic"))?;
+        crate::faults::point("sns.after_create_topic", &decl.address)?;
         let arn = out
             .topic_arn
             .unwrap_or_else(|| topic_arn(&decl.region, cx.account_id, &d.name));
@@ -222,6 +223,28 @@ impl Reconciler for Sns {
         )
     }
 
+    fn tagging_types(&self) -> &'static [&'static str] {
+        &["sns:topic"]
+    }
+
+    async fn discover_found(
+        &self,
+        cx: &Ctx<'_>,
+        region: &str,
+        found: Vec<super::Found>,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let mut out = Vec::new();
+        for f in found.iter().filter(|f| !cx.in_spec("sns", f.name())) {
+            match read_topic(cx, region, &f.address, &f.arn).await {
+                Ok(Some(o)) if o.owner == super::Owner::Ours => out.push(o),
+                Ok(_) => {}
+                Err(e) if ["NotFound", "AuthorizationError"].contains(&e.code.as_str()) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
         let sns = &cx.clients(region).sns;
         let mut arns = Vec::new();
@@ -285,7 +308,13 @@ async fn read_topic(
     arn: &str,
 ) -> Result<Option<Observed>, AwsError> {
     let sns = &cx.clients(region).sns;
-    let attrs = match sns.get_topic_attributes().topic_arn(arn).send().await {
+    // Both at once: one round trip. A missing topic makes the tag read fail too; that answer
+    // is then unused.
+    let (attrs, tags) = tokio::join!(
+        sns.get_topic_attributes().topic_arn(arn).send(),
+        topic_tags(cx, region, arn)
+    );
+    let attrs = match attrs {
         Ok(o) => o.attributes.unwrap_or_default(),
         Err(e)
             if e.as_service_error()
@@ -295,7 +324,7 @@ async fn read_topic(
         }
         Err(e) => return Err(AwsError::from_err("sns:GetTopicAttributes", e)),
     };
-    let tags = topic_tags(cx, region, arn).await?;
+    let tags = tags?;
     let owner = owner_from_tags(&tags, address, cx.environment);
     let name = arn.rsplit(':').next().unwrap_or_default().to_string();
     Ok(Some(Observed {

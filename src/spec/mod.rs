@@ -3,7 +3,11 @@
 //! * [`model`]: the typed spec (the contract's keys, strict).
 //! * [`locate`]: key path -> line, for errors found after parsing.
 //! * [`render`]: tera rendering with the spec's variables and other resources' attributes.
+//! * [`input`]: reading input files safely (regular files, size limit, UTF-8).
 
+#[cfg(test)]
+mod fuzz;
+pub mod input;
 pub mod locate;
 pub mod model;
 pub mod render;
@@ -46,6 +50,79 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
+/// Every problem one check of the spec found, in file order, at most
+/// [`input::MAX_ERRORS`] of them (`omitted` counts the rest).
+#[derive(Debug, Clone, Default)]
+pub struct SpecErrors {
+    pub errors: Vec<SpecError>,
+    pub omitted: usize,
+}
+
+impl SpecErrors {
+    pub fn push(&mut self, e: SpecError) {
+        let same = |o: &SpecError| {
+            o.line == e.line && o.key == e.key && o.message == e.message && o.file == e.file
+        };
+        if self.errors.iter().any(same) {
+            return;
+        }
+        if self.errors.len() >= input::MAX_ERRORS {
+            self.omitted += 1;
+        } else {
+            self.errors.push(e);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// Is the cap reached (further checks would only be counted)?
+    pub fn full(&self) -> bool {
+        self.errors.len() >= input::MAX_ERRORS
+    }
+
+    /// `Err(self)` in file order when anything was found.
+    pub fn into_result(mut self) -> Result<(), SpecErrors> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        self.errors
+            .sort_by_key(|e| (e.line.unwrap_or(usize::MAX), e.col.unwrap_or(0)));
+        Err(self)
+    }
+
+    /// One line per error, then how many more there were.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.errors.iter().map(|e| e.to_string()).collect();
+        if self.omitted > 0 {
+            out.push(format!(
+                "... and {} more error(s) not shown (at most {} are listed)",
+                self.omitted,
+                input::MAX_ERRORS
+            ));
+        }
+        out
+    }
+}
+
+impl From<SpecError> for SpecErrors {
+    fn from(e: SpecError) -> Self {
+        SpecErrors {
+            errors: vec![e],
+            omitted: 0,
+        }
+    }
+}
+
+impl fmt::Display for SpecErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.lines().join("\n"))
+    }
+}
+
+impl std::error::Error for SpecErrors {}
+
 /// A parsed spec with what is needed to point back into its file.
 #[derive(Debug, Clone)]
 pub struct LoadedSpec {
@@ -59,20 +136,51 @@ pub struct LoadedSpec {
 }
 
 impl LoadedSpec {
-    pub fn load(path: &Path) -> Result<Self, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+    /// Reads and parses the spec file. Before anything is parsed, the file must be a regular
+    /// file of at most [`input::MAX_FILE_BYTES`], UTF-8, one YAML document, nested at most
+    /// [`input::MAX_DEPTH`] deep, with finite numbers only; every such problem is reported,
+    /// located, with any parse error.
+    pub fn load(path: &Path) -> Result<Self, SpecErrors> {
+        let text = input::read_text(path).map_err(|e| SpecError {
             file: path.to_path_buf(),
-            line: None,
-            col: None,
+            line: e.line,
+            col: e.col,
             key: String::new(),
-            message: format!("cannot read the spec file: {e}"),
+            message: e.message,
         })?;
         Self::from_text(path, text)
     }
 
-    pub fn from_text(path: &Path, text: String) -> Result<Self, SpecError> {
-        let locator = Locator::new(&text);
-        let spec: Spec = serde_yaml::from_str(&text).map_err(|e| yaml_error(path, &locator, e))?;
+    pub fn from_text(path: &Path, text: String) -> Result<Self, SpecErrors> {
+        let (locator, problems) = locate::scan(&text);
+        let mut errs = SpecErrors::default();
+        let fatal = problems.iter().any(|p| p.fatal);
+        for p in &problems {
+            errs.push(SpecError {
+                file: path.to_path_buf(),
+                line: Some(p.line),
+                col: Some(p.col),
+                key: p.key.clone(),
+                message: p.message.clone(),
+            });
+        }
+        if fatal {
+            return Err(errs.into_result().expect_err("a fatal problem was pushed"));
+        }
+        let spec: Option<Spec> = match serde_yaml::from_str(&text) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                let e = yaml_error(path, &locator, e);
+                // A non-finite number already reported on that line says it better.
+                if !problems.iter().any(|p| Some(p.line) == e.line) {
+                    errs.push(e);
+                }
+                None
+            }
+        };
+        let (Some(spec), true) = (spec, errs.is_empty()) else {
+            return Err(errs.into_result().expect_err("an error was pushed"));
+        };
         let dir = path
             .parent()
             .map(Path::to_path_buf)
@@ -90,10 +198,10 @@ impl LoadedSpec {
 
     /// An error at `key` (a dotted path), located in the file.
     pub fn error(&self, key: &str, message: impl Into<String>) -> SpecError {
-        let (line, col) = match self.locator.find(key) {
-            Some((l, c)) => (Some(l), Some(c)),
-            None => (None, None),
-        };
+        // A key that is not in the file (a missing required key) is located at the start of
+        // the document that lacks it.
+        let (line, col) = self.locator.find(key).unwrap_or((1, 1));
+        let (line, col) = (Some(line), Some(col));
         SpecError {
             file: self.path.clone(),
             line,
@@ -120,14 +228,15 @@ impl LoadedSpec {
         h.update(self.text.as_bytes());
         for f in template_files {
             h.update(f.to_string_lossy().as_bytes());
-            if let Ok(bytes) = std::fs::read(f) {
+            if let Ok(bytes) = input::read_bytes(f) {
                 h.update(&bytes);
             }
         }
         hex::encode(h.finalize())
     }
 
-    fn check_top_level(&self) -> Result<(), SpecError> {
+    fn check_top_level(&self) -> Result<(), SpecErrors> {
+        let mut errs = SpecErrors::default();
         let s = &self.spec;
         let name_ok = |v: &str| {
             !v.is_empty()
@@ -135,37 +244,37 @@ impl LoadedSpec {
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         };
         if !name_ok(&s.environment) {
-            return Err(self.error(
+            errs.push(self.error(
                 "environment",
                 "must be a non-empty name of letters, digits, '-' or '_'",
             ));
         }
         if !looks_like_region(&s.region) {
-            return Err(self.error(
+            errs.push(self.error(
                 "region",
                 format!("`{}` is not an AWS region name (e.g. us-east-1)", s.region),
             ));
         }
         if let Some(a) = &s.account_id {
             if a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()) {
-                return Err(self.error("account_id", "must be a 12-digit AWS account id"));
+                errs.push(self.error("account_id", "must be a 12-digit AWS account id"));
             }
         }
         if let Some(dr) = &s.dr {
             if !looks_like_region(&dr.region) {
-                return Err(self.error(
+                errs.push(self.error(
                     "dr.region",
                     format!("`{}` is not an AWS region name", dr.region),
                 ));
             }
             if dr.region == s.region {
-                return Err(self.error(
+                errs.push(self.error(
                     "dr.region",
                     "the DR region must differ from the primary region",
                 ));
             }
         }
-        Ok(())
+        errs.into_result()
     }
 }
 
@@ -226,7 +335,7 @@ fn yaml_error(path: &Path, locator: &Locator, e: serde_yaml::Error) -> SpecError
     let (line, col) = match (&loc, locator.find(&key)) {
         (Some(l), _) => (Some(l.line()), Some(l.column())),
         (None, Some((l, c))) => (Some(l), Some(c)),
-        (None, None) => (None, None),
+        (None, None) => (Some(1), Some(1)),
     };
     SpecError {
         file: path.to_path_buf(),
@@ -243,6 +352,7 @@ mod tests {
 
     fn load(text: &str) -> Result<LoadedSpec, SpecError> {
         LoadedSpec::from_text(Path::new("env.yaml"), text.to_string())
+            .map_err(|mut e| e.errors.remove(0))
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub struct Spec {
     /// Free-form values for templates (`{{ vars.x }}`).
     #[serde(default)]
     pub vars: Map<serde_yaml::Value>,
+    /// Names of `vars` entries whose values are secrets (printed as `(sensitive)`); names
+    /// that look secret (`token`, `password`, ...) are sensitive without being listed.
+    #[serde(default)]
+    pub sensitive_vars: Vec<String>,
     /// Applied to every taggable resource.
     #[serde(default)]
     pub tags: Map<String>,
@@ -253,6 +257,10 @@ pub struct Model {
     pub role: String,
     #[serde(default)]
     pub environment: Map<String>,
+    /// Names of `environment` variables whose values are secrets (printed as
+    /// `(sensitive)`); names that look secret (`HF_TOKEN`, ...) need not be listed.
+    #[serde(default)]
+    pub sensitive: Vec<String>,
     #[serde(default)]
     pub vpc: Option<Vpc>,
     #[serde(default = "yes")]

@@ -55,9 +55,9 @@ impl<'a> Renderer<'a> {
     /// Loads the template file named at `key` (relative to the spec file) and renders it.
     pub fn file(&self, key: &str, rel: &str) -> Result<String, SpecError> {
         let path = self.spec.template_path(rel);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let text = super::input::read_text(&path).map_err(|e| {
             self.spec
-                .error(key, format!("template file {}: {e}", path.display()))
+                .error(key, format!("template file: {}", e.message))
         })?;
         tera::Tera::one_off(&text, &self.ctx, false).map_err(|e| {
             self.spec.error(
@@ -84,7 +84,7 @@ impl<'a> Renderer<'a> {
 
     /// Addresses of the resources a template file refers to (for dependency edges).
     pub fn file_refs(&self, rel: &str) -> Vec<String> {
-        std::fs::read_to_string(self.spec.template_path(rel))
+        super::input::read_text(&self.spec.template_path(rel))
             .map(|t| refs_in(&t))
             .unwrap_or_default()
     }
@@ -104,6 +104,17 @@ fn tera_chain(e: &tera::Error) -> String {
 /// `{{ kms.phi.arn }}` -> `kms.phi`, `{{ sagemaker.endpoints.x.name }}` ->
 /// `sagemaker_endpoint.x`.
 pub fn refs_in(template: &str) -> Vec<String> {
+    let mut out: Vec<String> = refs_with_attributes(template)
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect();
+    out.dedup();
+    out
+}
+
+/// Like [`refs_in`], with the attribute each reference reads (`{{ kms.phi.arn }}` ->
+/// (`kms.phi`, `arn`)), sorted, without repeats.
+pub fn refs_with_attributes(template: &str) -> Vec<(String, Option<String>)> {
     let mut out = BTreeSet::new();
     let mut rest = template;
     while let Some(start) = rest.find(['{']) {
@@ -120,12 +131,22 @@ pub fn refs_in(template: &str) -> Vec<String> {
         let block = &after[1..end];
         for chain in block.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')) {
             if let Some(addr) = chain_to_address(chain) {
-                out.insert(addr);
+                let attr = attribute_of(chain, &addr);
+                out.insert((addr, attr));
             }
         }
         rest = &after[end..];
     }
     out.into_iter().collect()
+}
+
+/// The attribute part of a reference chain (`sagemaker.endpoints.x.arn` for
+/// `sagemaker_endpoint.x` -> `arn`).
+fn attribute_of(chain: &str, address: &str) -> Option<String> {
+    let name = address.rsplit('.').next()?;
+    let parts: Vec<&str> = chain.split('.').collect();
+    let at = parts.iter().position(|p| *p == name)?;
+    parts.get(at + 1).map(|s| s.to_string())
 }
 
 fn chain_to_address(chain: &str) -> Option<String> {

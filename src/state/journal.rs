@@ -127,26 +127,25 @@ pub async fn deleted(cx: &Ctx<'_>, address: &str, open: Option<&Intent>) -> Resu
     Ok(())
 }
 
-/// Closes intents left open for resources that are live and ours but need no change (a run
-/// that died after tagging, before closing its intent): the plan is a no-op for them.
+/// Settles intents left open for resources that are live and ours but need no change (a run
+/// that died after the create finished, before it closed its intent): records their
+/// inventory entry and closes the intent.
 pub async fn settle(
     cx: &Ctx<'_>,
+    model: &crate::engine::Model,
     plan: &crate::plan::Plan,
     obs: &crate::engine::Observations,
 ) -> Result<(), AwsError> {
-    let Some(state) = cx.state else {
-        return Ok(());
-    };
     for c in plan.changes.iter().filter(|c| c.action == Action::NoOp) {
-        let live_ours = obs
-            .by_address
-            .get(&c.address)
-            .is_some_and(|o| o.state.is_some() && o.owner == crate::resources::Owner::Ours);
-        if live_ours && obs.intents.contains_key(&c.address) {
-            state
-                .close_intent(&c.address)
-                .await
-                .map_err(|e| failed("journal", &c.address, e))?;
+        let (Some(decl), Some(o), Some(intent)) = (
+            model.decl(&c.address),
+            obs.by_address.get(&c.address),
+            obs.intents.get(&c.address),
+        ) else {
+            continue;
+        };
+        if o.state.is_some() && o.owner == crate::resources::Owner::Ours {
+            created(cx, decl, Action::NoOp, Some(&o.outputs), None, Some(intent)).await?;
         }
     }
     Ok(())

@@ -2,7 +2,8 @@
 //! set-up.
 //!
 //! * `lock`: held with an OS file lock (released by the OS when the process dies) for the
-//!   whole run; `lock.json` beside it names the holder.
+//!   whole run; `lock.json` beside it names the holder. `lock.guard` (held for milliseconds)
+//!   makes taking the lock and writing the record one step for other processes.
 //! * `intents.json`, `inventory.json`: small JSON files, replaced atomically (write + rename).
 //! * `audit.jsonl`: one JSON line per run, appended.
 //! * `docs/<name>.json`: named documents.
@@ -104,6 +105,17 @@ impl Backend for LocalBackend {
             .write(true)
             .open(&p)
             .map_err(|e| io("open", &p, e))?;
+        // `lock.guard` makes "take the OS lock and write the record" one step for every other
+        // process: one that finds the lock taken reads the record of the run that holds it,
+        // never an older one (the guard is held for milliseconds; the OS drops it if we die).
+        let g = self.path("lock.guard");
+        let guard = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&g)
+            .map_err(|e| io("open", &g, e))?;
+        FileExt::lock_exclusive(&guard).map_err(|e| io("lock", &g, e))?;
         let previous: Option<LockInfo> = self.read_json::<Option<LockInfo>>("lock.json")?;
         match FileExt::try_lock_exclusive(&f) {
             Ok(true) => {}
@@ -124,6 +136,7 @@ impl Backend for LocalBackend {
         }
         // We hold the OS lock; a record left behind belongs to a run that died.
         self.write_json("lock.json", &Some(&info))?;
+        drop(guard);
         *self.held.lock().expect("lock mutex") = Some(f);
         Ok(LockHandle {
             info,

@@ -124,6 +124,163 @@ impl Emulator {
     }
 }
 
+impl Emulator {
+    /// `POST /moto-api/reset`: wipes every service's state (never faulted or delayed).
+    pub fn reset(&self) {
+        let (status, body) = http(&self.endpoint, "POST", "/moto-api/reset", "");
+        assert!(status < 300, "moto reset answered {status}: {body}");
+    }
+
+    /// The launcher's fault settings and counts (`GET /novactl-api/faults`), after applying
+    /// `change` when given (`POST`; e.g. `{"rate": 0}` or a `script` of faults).
+    pub fn faults(&self, change: Option<serde_json::Value>) -> serde_json::Value {
+        let (status, body) = match change {
+            Some(c) => http(
+                &self.endpoint,
+                "POST",
+                "/novactl-api/faults",
+                &c.to_string(),
+            ),
+            None => http(&self.endpoint, "GET", "/novactl-api/faults", ""),
+        };
+        assert_eq!(status, 200, "/novactl-api/faults: {body}");
+        serde_json::from_str(&body).expect("fault counts are JSON")
+    }
+}
+
+/// One plain HTTP/1.1 request to the emulator's control endpoints: (status, body).
+fn http(endpoint: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let host = endpoint.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).expect("connect to the emulator");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send the request");
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).expect("read the answer");
+    let status = reply
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Every setting novactl makes on a bucket is there: SSE-KMS with a key and the bucket key (or
+/// SSE-S3 for the access-log bucket), versioning on, all four public-access blocks, the
+/// TLS-only policy, the ownership tags.
+pub async fn assert_bucket_configured(s3: &aws_sdk_s3::Client, bucket: &str) {
+    let enc = s3
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{bucket}: no encryption: {e:?}"));
+    let rule = enc
+        .server_side_encryption_configuration()
+        .and_then(|c| c.rules().first())
+        .unwrap_or_else(|| panic!("{bucket}: no encryption rule"));
+    let default = rule.apply_server_side_encryption_by_default().unwrap();
+    match default.sse_algorithm().as_str() {
+        "aws:kms" => {
+            assert!(default.kms_master_key_id().is_some(), "{bucket}: KMS key");
+            assert_eq!(
+                rule.bucket_key_enabled(),
+                Some(true),
+                "{bucket}: bucket key"
+            );
+        }
+        // The access-log bucket: S3 delivers server access logs only to SSE-S3 buckets.
+        other => assert_eq!(other, "AES256", "{bucket}: encryption"),
+    }
+    let v = s3
+        .get_bucket_versioning()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        v.status(),
+        Some(&aws_sdk_s3::types::BucketVersioningStatus::Enabled),
+        "{bucket}: versioning"
+    );
+    let pab = s3
+        .get_public_access_block()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{bucket}: no public access block: {e:?}"))
+        .public_access_block_configuration
+        .unwrap();
+    for (what, v) in [
+        ("block_public_acls", pab.block_public_acls),
+        ("ignore_public_acls", pab.ignore_public_acls),
+        ("block_public_policy", pab.block_public_policy),
+        ("restrict_public_buckets", pab.restrict_public_buckets),
+    ] {
+        assert_eq!(v, Some(true), "{bucket}: {what}");
+    }
+    let policy = s3
+        .get_bucket_policy()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{bucket}: no policy: {e:?}"))
+        .policy
+        .unwrap_or_default();
+    assert!(policy.contains("aws:SecureTransport"), "{bucket}: {policy}");
+    let tags = s3.get_bucket_tagging().bucket(bucket).send().await.unwrap();
+    assert!(
+        tags.tag_set().iter().any(|t| t.key() == "novactl:address"),
+        "{bucket}: ownership tags"
+    );
+}
+
+/// The shipped `environments/local.yaml`: the seed's whole primary stack (15 resources).
+pub fn local_spec() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(root.join("environments/local.yaml")).unwrap()
+}
+
+/// The buckets of `local_spec()`.
+pub const LOCAL_BUCKETS: [&str; 5] = [
+    "novamind-local-models",
+    "novamind-local-logs",
+    "novamind-local-results",
+    "novamind-local-cloudtrail",
+    "novamind-local-access-logs",
+];
+
+/// How many resources `novactl validate` counts in `p`'s spec.
+pub fn resource_count(p: &Project) -> usize {
+    let r = novactl(None, &["validate", "-e", p.spec.to_str().unwrap()]).expect_code(0);
+    r.stdout
+        .split("valid (")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a resource count in {}", r.stdout))
+}
+
+/// Retries a novactl run reported ("...; N were retries)"), 0 when none.
+pub fn retries(r: &Run) -> u64 {
+    r.stderr
+        .lines()
+        .rfind(|l| l.contains("AWS calls ("))
+        .and_then(|l| l.split("; ").nth(1))
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
 impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -325,4 +482,264 @@ pub async fn kms_key(emu: &Emulator, key: &str) -> Option<aws_sdk_kms::types::Ke
         .await
         .ok()?
         .key_metadata
+}
+
+/// Every KMS key in `region` that is not pending deletion, with its tags.
+pub async fn live_keys(
+    emu: &Emulator,
+    region: &str,
+) -> Vec<(String, std::collections::BTreeMap<String, String>)> {
+    let kms = emu.kms(region).await;
+    let mut out = Vec::new();
+    for k in kms.list_keys().send().await.unwrap().keys() {
+        let id = k.key_id().unwrap();
+        let meta = kms.describe_key().key_id(id).send().await.unwrap();
+        if meta.key_metadata.unwrap().key_state()
+            == Some(&aws_sdk_kms::types::KeyState::PendingDeletion)
+        {
+            continue;
+        }
+        let tags = kms.list_resource_tags().key_id(id).send().await.unwrap();
+        let tags = tags
+            .tags()
+            .iter()
+            .map(|t| (t.tag_key().to_string(), t.tag_value().to_string()))
+            .collect();
+        out.push((id.to_string(), tags));
+    }
+    out
+}
+
+/// Every live resource tagged `novactl:environment=environment`, as (type, address) pairs:
+/// `kms:key` (not pending deletion), `s3:bucket`, `iam:role`, `sagemaker:model`,
+/// `sagemaker:endpoint-config`, `sagemaker:endpoint`, `sns:topic`, `cloudwatch:alarm`,
+/// `logs:log-group`, `cloudtrail:trail`, read with the SDK in `region`. Dashboards carry no
+/// tags and are not listed. A resource that appears twice is a duplicate.
+pub async fn census(emu: &Emulator, region: &str, environment: &str) -> Vec<(String, String)> {
+    use std::collections::BTreeMap;
+    const ADDR: &str = "novactl:address";
+    const ENV: &str = "novactl:environment";
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut add = |kind: &str, tags: BTreeMap<String, String>| {
+        if tags.get(ENV).map(String::as_str) == Some(environment) {
+            if let Some(a) = tags.get(ADDR) {
+                out.push((kind.to_string(), a.clone()));
+            }
+        }
+    };
+    for (_, tags) in live_keys(emu, region).await {
+        add("kms:key", tags);
+    }
+    let s3 = emu.s3(region).await;
+    for b in s3.list_buckets().send().await.unwrap().buckets() {
+        let name = b.name().unwrap();
+        if let Ok(t) = s3.get_bucket_tagging().bucket(name).send().await {
+            add(
+                "s3:bucket",
+                t.tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect(),
+            );
+        }
+    }
+    let iam = emu.iam().await;
+    for r in iam.list_roles().send().await.unwrap().roles() {
+        let t = iam
+            .list_role_tags()
+            .role_name(r.role_name())
+            .send()
+            .await
+            .unwrap();
+        add(
+            "iam:role",
+            t.tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
+        );
+    }
+    let sm = emu.sagemaker(region).await;
+    let sm_tags = |arn: String| {
+        let sm = sm.clone();
+        async move {
+            sm.list_tags()
+                .resource_arn(arn)
+                .send()
+                .await
+                .unwrap()
+                .tags()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect::<BTreeMap<_, _>>()
+        }
+    };
+    for m in sm.list_models().send().await.unwrap().models() {
+        add(
+            "sagemaker:model",
+            sm_tags(m.model_arn().unwrap().to_string()).await,
+        );
+    }
+    for c in sm
+        .list_endpoint_configs()
+        .send()
+        .await
+        .unwrap()
+        .endpoint_configs()
+    {
+        add(
+            "sagemaker:endpoint-config",
+            sm_tags(c.endpoint_config_arn().unwrap().to_string()).await,
+        );
+    }
+    for e in sm.list_endpoints().send().await.unwrap().endpoints() {
+        add(
+            "sagemaker:endpoint",
+            sm_tags(e.endpoint_arn().unwrap().to_string()).await,
+        );
+    }
+    let sns = emu.sns(region).await;
+    for t in sns.list_topics().send().await.unwrap().topics() {
+        let tags = sns
+            .list_tags_for_resource()
+            .resource_arn(t.topic_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        add(
+            "sns:topic",
+            tags.tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
+        );
+    }
+    let cw = emu.cloudwatch(region).await;
+    for a in cw.describe_alarms().send().await.unwrap().metric_alarms() {
+        let tags = cw
+            .list_tags_for_resource()
+            .resource_arn(a.alarm_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        add(
+            "cloudwatch:alarm",
+            tags.tags()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect(),
+        );
+    }
+    let logs = emu.logs(region).await;
+    for g in logs
+        .describe_log_groups()
+        .send()
+        .await
+        .unwrap()
+        .log_groups()
+    {
+        let arn = g.arn().unwrap().trim_end_matches(":*").to_string();
+        let tags = logs
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        add(
+            "logs:log-group",
+            tags.tags.unwrap_or_default().into_iter().collect(),
+        );
+    }
+    let ct = emu.cloudtrail(region).await;
+    let arns: Vec<String> = ct
+        .list_trails()
+        .send()
+        .await
+        .unwrap()
+        .trails()
+        .iter()
+        .filter_map(|t| t.trail_arn().map(str::to_string))
+        .collect();
+    if !arns.is_empty() {
+        let tags = ct
+            .list_tags()
+            .set_resource_id_list(Some(arns))
+            .send()
+            .await
+            .unwrap();
+        for rt in tags.resource_tag_list() {
+            add(
+                "cloudtrail:trail",
+                rt.tags_list()
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.key().to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect(),
+            );
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Asserts that every (type, address) in `census` appears exactly once.
+pub fn assert_no_duplicates(census: &[(String, String)]) {
+    let mut seen = std::collections::BTreeMap::<&(String, String), usize>::new();
+    for c in census {
+        *seen.entry(c).or_default() += 1;
+    }
+    let dups: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dups.is_empty(), "duplicates: {dups:?} in {census:?}");
+}
+
+/// A JSON list the local backend keeps for `environment` of the project (`intents.json`,
+/// `inventory.json`); empty when the file does not exist.
+pub fn local_state(p: &Project, environment: &str, file: &str) -> Vec<serde_json::Value> {
+    let f = p.path(&format!("environments/.novactl/{environment}/{file}"));
+    match std::fs::read_to_string(f) {
+        Ok(t) => serde_json::from_str(&t).unwrap(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The local backend's open intents for `environment` of the project.
+pub fn open_intents(p: &Project, environment: &str) -> Vec<serde_json::Value> {
+    local_state(p, environment, "intents.json")
+}
+
+/// `novactl state list --json` (local backend: no AWS call) as (address, arn) pairs.
+pub fn inventory(p: &Project) -> Vec<(String, String)> {
+    let r = novactl(
+        None,
+        &["state", "list", "-e", p.spec.to_str().unwrap(), "--json"],
+    )
+    .expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let mut out: Vec<(String, String)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["address"].as_str().unwrap().to_string(),
+                e["arn"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
 }

@@ -176,6 +176,15 @@ def parse_args(argv: list) -> argparse.Namespace:
         metavar="SECS",
         help="SageMaker endpoints stay Creating/Updating this long (default 0: InService at once)",
     )
+    parser.add_argument(
+        "--latency-ms",
+        type=int,
+        default=0,
+        metavar="N",
+        help="delay every AWS request by N ms, as AWS's round trip would (default 0); "
+        "changeable at run time through POST /moto-api/novactl/latency {\"ms\": N}",
+    )
+    add_fault_arguments(parser)
     args = parser.parse_args(argv)
     for name in ("replication_delay", "endpoint_delay"):
         if getattr(args, name) < 0:
@@ -187,6 +196,10 @@ def main(argv: list) -> None:
     args = parse_args(argv)
     if sys.version_info < (3, 9):
         die("python >= 3.9 is required")
+    try:
+        fault_config(args)
+    except ValueError as exc:
+        die(str(exc))
     if os.environ.pop(IN_VENV_ENV, None) == "1":
         # Re-exec'd by ourselves: the parent image already checked the venv.
         run_server(args)
@@ -466,6 +479,38 @@ def patch_sagemaker_update_endpoint() -> None:
 RPCV2_CBOR_SERVICES = {
     "GraniteServiceVersion20100801": ("cloudwatch", "monitoring", "com.amazonaws.cloudwatch"),
 }
+
+
+def patch_autoscaling_object_not_found() -> None:
+    """Close: | Application Auto Scaling answers DeregisterScalableTarget and DeleteScalingPolicy
+    for a target or policy that is not there with `ValidationException`; AWS answers
+    `ObjectNotFoundException` (the error the SDK models as "already gone") | a delete that meets
+    a part removed meanwhile fails on moto but succeeds on AWS | all |
+
+    Wraps ApplicationAutoscalingBackend.deregister_scalable_target and delete_scaling_policy:
+    moto's own "No scalable target found" / "No scaling policy found" answer becomes an
+    `ObjectNotFoundException` with the same message. Every other error is unchanged.
+    """
+    from moto.applicationautoscaling.exceptions import AWSValidationException
+    from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
+    from moto.core.exceptions import JsonRESTError
+
+    for name, prefix in (
+        ("deregister_scalable_target", "No scalable target found"),
+        ("delete_scaling_policy", "No scaling policy found"),
+    ):
+        _require(ApplicationAutoscalingBackend, name)
+        original = getattr(ApplicationAutoscalingBackend, name)
+
+        def wrapped(self, *args, __original=original, __prefix=prefix, **kwargs):  # type: ignore[no-untyped-def]
+            try:
+                return __original(self, *args, **kwargs)
+            except AWSValidationException as e:
+                if not str(e.message).startswith(__prefix):
+                    raise
+                raise JsonRESTError("ObjectNotFoundException", e.message) from None
+
+        setattr(ApplicationAutoscalingBackend, name, wrapped)
 
 
 def patch_cloudwatch_rpcv2_cbor():  # type: ignore[no-untyped-def]
@@ -824,6 +869,132 @@ def to_cbor_value(value, shape):  # type: ignore[no-untyped-def]
     if type_name == "string":
         return value if isinstance(value, str) else str(value)
     return value
+
+
+def patch_tagging_cloudtrail_trails() -> None:
+    """Close: | Resource Groups Tagging API `GetResources` does not return CloudTrail trails (AWS
+    does) | discovery through the tagging API cannot find a trail that left the spec | 5.2.5 |
+
+    moto's CloudTrailBackend does not take part in the tagging API (it lacks moto's
+    TaggableResourcesMixin). The backend class behind `cloudtrail_backends` is replaced by a
+    subclass that does: it yields every trail of its region with the tags ListTags returns,
+    resource type `cloudtrail:trail`, as AWS lists them.
+    """
+    from moto.cloudtrail import models as ct
+    from moto.core.resource_tagging import TaggableResourcesMixin, TaggedResource
+
+    _require(ct, "cloudtrail_backends")
+    _require(ct.CloudTrailBackend, "list_tags")
+    backends = ct.cloudtrail_backends
+    if not isinstance(backends.backend, type) or issubclass(backends.backend, TaggableResourcesMixin):
+        raise PatchTargetMissing("moto's CloudTrailBackend now takes part in the tagging API; drop this patch")
+
+    class TaggableCloudTrailBackend(backends.backend, TaggableResourcesMixin):  # type: ignore[misc, name-defined]
+        SERVICE_NAMESPACE = "cloudtrail"
+
+        def iter_tagged_resources(self):  # type: ignore[no-untyped-def]
+            for trail in list(self.trails.values()):
+                tags = self.list_tags([trail.arn])[0]["TagsList"]
+                yield TaggedResource(
+                    arn=trail.arn,
+                    tags={t["Key"]: t.get("Value", "") for t in tags},
+                    resource_type="cloudtrail:trail",
+                )
+
+    # moto finds a backend's URL module from the class's module name.
+    TaggableCloudTrailBackend.__module__ = backends.backend.__module__
+    backends.backend = TaggableCloudTrailBackend
+
+
+def patch_tagging_s3_bucket_region() -> None:
+    """Close: | Resource Groups Tagging API `GetResources` returns every S3 bucket of the account
+    in every region; AWS returns the resources "located in the specified Region" | a regional
+    query sees other regions' buckets | 5.2.5 |
+
+    moto's S3 backend is global (one per partition), so its `iter_tagged_resources` yields all
+    buckets whatever region was asked. The tagging backend's resource generator is wrapped to
+    drop `s3:bucket` resources whose bucket lives in another region than the request's.
+    """
+    from moto.resourcegroupstaggingapi.models import ResourceGroupsTaggingAPIBackend
+    from moto.s3.models import s3_backends
+
+    _require(ResourceGroupsTaggingAPIBackend, "_get_resources_generator")
+    original = ResourceGroupsTaggingAPIBackend._get_resources_generator
+
+    def _get_resources_generator(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        for resource in original(self, *args, **kwargs):
+            if resource.resource_type == "s3:bucket":
+                name = resource.arn.split(":::", 1)[-1]
+                bucket = s3_backends[self.account_id]["global"].buckets.get(name)
+                if bucket is not None and bucket.region_name != self.region_name:
+                    continue
+            yield resource
+
+    ResourceGroupsTaggingAPIBackend._get_resources_generator = _get_resources_generator
+
+
+def patch_sagemaker_list_models_name_contains() -> None:
+    """Close: | SageMaker `ListModels` ignores `NameContains` and returns every model of the
+    region | a lookup of one model's versions reads the whole account (and a client that reads
+    each listed model's tags pays for every model) | 5.2.5 |
+
+    moto's `SageMakerResponse.list_models` passes no parameters to the backend. The response
+    is wrapped to keep the models whose name contains `NameContains`, as AWS does (the other
+    filters and paging are left as moto has them: one page).
+    """
+    from moto.sagemaker.responses import SageMakerResponse
+
+    _require(SageMakerResponse, "list_models")
+    original = SageMakerResponse.list_models
+
+    def list_models(self):  # type: ignore[no-untyped-def]
+        result = original(self)
+        contains = self._get_param("NameContains")
+        if contains:
+            models = result.result if hasattr(result, "result") else result
+            kept = [m for m in models["Models"] if contains in m.get("ModelName", "")]
+            models["Models"] = kept
+        return result
+
+    SageMakerResponse.list_models = list_models
+
+
+LATENCY_PATH = "/moto-api/novactl/latency"
+
+
+class Latency:
+    """Option `--latency-ms N`: a fixed delay before every AWS request, to stand for the 20-100
+    ms a call costs on AWS (moto answers in a few ms, which hides what concurrency buys).
+
+    The server is threaded and the delay is a sleep, so concurrent requests wait concurrently,
+    as they would on AWS. Requests to `/moto-api/` (reset, config) are not delayed. The delay can
+    be read and changed while the server runs: `GET /moto-api/novactl/latency` answers
+    `{"ms": N}`; `POST` the same body to set it (the benchmark switches between 0 and 50 on one
+    server).
+    """
+
+    def __init__(self, app, ms: int):  # type: ignore[no-untyped-def]
+        self.app = app
+        self.ms = max(0, int(ms))
+
+    def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+        import json
+
+        path = environ.get("PATH_INFO", "")
+        if path == LATENCY_PATH:
+            if environ.get("REQUEST_METHOD") == "POST":
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                try:
+                    self.ms = max(0, int(json.loads(environ["wsgi.input"].read(length))["ms"]))
+                except (ValueError, KeyError, TypeError) as exc:
+                    start_response("400 Bad Request", [("Content-Type", "application/json")])
+                    return [json.dumps({"error": f"want {{\"ms\": N}}: {exc}"}).encode()]
+                log(f"latency now {self.ms} ms per request")
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [json.dumps({"ms": self.ms}).encode()]
+        if self.ms and not path.startswith(("/moto-api/", CONTROL_PREFIX)):
+            time.sleep(self.ms / 1000.0)
+        return self.app(environ, start_response)
 
 
 def patch_logs_put_metric_filter_replaces() -> None:
@@ -1237,12 +1408,16 @@ PATCHES = (
     patch_sagemaker_instance_types,
     patch_sagemaker_network_isolation,
     patch_sagemaker_update_endpoint,
+    patch_tagging_cloudtrail_trails,
+    patch_tagging_s3_bucket_region,
+    patch_sagemaker_list_models_name_contains,
     patch_logs_put_metric_filter_replaces,
     patch_s3_logging_policy_principal_star,
     patch_s3_replication_config_as_written,
     patch_s3_replicate_objects,
     patch_sagemaker_endpoint_transitions,
     patch_sagemaker_runtime_invoke_endpoint,
+    patch_autoscaling_object_not_found,
 )
 
 
@@ -1254,6 +1429,441 @@ def apply_patches():  # type: ignore[no-untyped-def]
     middlewares = [patch_cloudwatch_rpcv2_cbor(), NovactlControl]
     log("patch applied: patch_cloudwatch_rpcv2_cbor")
     return middlewares
+
+
+# ---------------------------------------------------------------------------
+# Options: fault and delay injection (not patches: moto never throttles or fails, AWS does)
+# ---------------------------------------------------------------------------
+
+FAULT_KINDS = ("throttle", "error", "reset", "lost")
+CONTROL_PREFIX = "/novactl-api/"
+
+
+def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
+    """The fault and delay options (stdlib only: parsed before the re-exec into the venv)."""
+    parser.add_argument(
+        "--faults",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="answer this share (0..1) of AWS requests with a fault (see --fault-kinds); default 0",
+    )
+    parser.add_argument(
+        "--fault-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the fault generator (same seed, same sequence of decisions); default 0",
+    )
+    parser.add_argument(
+        "--fault-kinds",
+        default=",".join(FAULT_KINDS),
+        metavar="LIST",
+        help="comma-separated kinds to draw from, equally likely: throttle (the protocol's own "
+        "throttling error), error (HTTP 500), reset (connection dropped before moto sees the "
+        "request), lost (moto does the request, then the connection is dropped); default all",
+    )
+    parser.add_argument(
+        "--fault-services",
+        default="",
+        metavar="LIST",
+        help="comma-separated signing names (s3, kms, iam, monitoring, ...) faults are limited "
+        "to; default every service",
+    )
+    parser.add_argument(
+        "--delay",
+        action="append",
+        default=[],
+        metavar="SERVICE=MS",
+        help="every request to SERVICE (its signing name, or * for all) waits MS milliseconds "
+        "before moto answers it; repeatable",
+    )
+
+
+def parse_delays(items: list) -> dict:
+    delays = {}
+    for item in items:
+        service, sep, ms = item.partition("=")
+        if not sep or not service.strip():
+            raise ValueError(f"--delay {item!r}: expected SERVICE=MS")
+        try:
+            value = int(ms)
+        except ValueError:
+            raise ValueError(f"--delay {item!r}: {ms!r} is not a whole number of milliseconds") from None
+        if value < 0:
+            raise ValueError(f"--delay {item!r}: the delay cannot be negative")
+        delays[service.strip()] = value
+    return delays
+
+
+def parse_list(text: str, allowed: tuple | None = None, what: str = "") -> list:
+    items = [i.strip() for i in text.split(",") if i.strip()]
+    if allowed is not None:
+        for i in items:
+            if i not in allowed:
+                raise ValueError(f"{what}: unknown kind {i!r} (known: {', '.join(allowed)})")
+    return items
+
+
+def fault_config(args: argparse.Namespace) -> dict:
+    """The initial fault/delay settings from the command line; ValueError when invalid."""
+    if not 0.0 <= args.faults <= 1.0:
+        raise ValueError(f"--faults {args.faults}: the rate must be between 0 and 1")
+    kinds = parse_list(args.fault_kinds, FAULT_KINDS, "--fault-kinds")
+    if not kinds:
+        raise ValueError("--fault-kinds: name at least one kind")
+    return {
+        "rate": args.faults,
+        "seed": args.fault_seed,
+        "kinds": kinds,
+        "services": parse_list(args.fault_services),
+        "delays": parse_delays(args.delay),
+    }
+
+
+def parse_rule(rule) -> dict:  # type: ignore[no-untyped-def]
+    """A scripted fault: `kind` (required), optional `service` and `operation`, `times` (1)."""
+    if not isinstance(rule, dict) or rule.get("kind") not in FAULT_KINDS:
+        raise ValueError(f"script rule {rule!r}: needs a kind, one of {', '.join(FAULT_KINDS)}")
+    unknown = set(rule) - {"kind", "service", "operation", "times"}
+    if unknown:
+        raise ValueError(f"script rule {rule!r}: unknown keys {sorted(unknown)}")
+    times = int(rule.get("times", 1))
+    if times < 1:
+        raise ValueError(f"script rule {rule!r}: times must be 1 or more")
+    out = {"kind": rule["kind"], "times": times}
+    for key in ("service", "operation"):
+        if key in rule:
+            out[key] = str(rule[key])
+    return out
+
+
+class _DroppedConnection(ConnectionError):
+    """Raised to make werkzeug drop the connection without writing a response."""
+
+
+SIGNING_SERVICE_RE = None
+
+
+def signing_service(environ) -> str:  # type: ignore[no-untyped-def]
+    """The SigV4 signing name from the Authorization header (`s3`, `kms`, `monitoring`...)."""
+    import re
+
+    global SIGNING_SERVICE_RE
+    if SIGNING_SERVICE_RE is None:
+        SIGNING_SERVICE_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
+    found = SIGNING_SERVICE_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return found.group(1) if found else ""
+
+
+def request_protocol(environ, service: str) -> str:  # type: ignore[no-untyped-def]
+    """Which AWS protocol a request speaks: cbor (Smithy rpc-v2-cbor), json (awsJson, by
+    X-Amz-Target), s3 (REST-XML), query (awsQuery: form-encoded), or rest (restJson)."""
+    if environ.get("HTTP_SMITHY_PROTOCOL", "").lower() == "rpc-v2-cbor" or environ.get("PATH_INFO", "").startswith("/service/"):
+        return "cbor"
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        return "json"
+    if service == "s3":
+        return "s3"
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        return "query"
+    return "rest"
+
+
+S3_SUBRESOURCES = {
+    # query key -> operation name without the Get/Put/Delete prefix
+    "tagging": "BucketTagging",
+    "encryption": "BucketEncryption",
+    "versioning": "BucketVersioning",
+    "publicAccessBlock": "PublicAccessBlock",
+    "lifecycle": "BucketLifecycleConfiguration",
+    "policy": "BucketPolicy",
+    "replication": "BucketReplication",
+    "acl": "BucketAcl",
+    "logging": "BucketLogging",
+    "ownershipControls": "BucketOwnershipControls",
+    "notification": "BucketNotificationConfiguration",
+    "cors": "BucketCors",
+    "website": "BucketWebsite",
+}
+
+
+def s3_operation(environ) -> str:  # type: ignore[no-untyped-def]
+    """The S3 operation of a path-style request, from its method, path and query keys."""
+    from urllib.parse import parse_qs
+
+    method = environ.get("REQUEST_METHOD", "GET").upper()
+    parts = [p for p in environ.get("PATH_INFO", "").split("/") if p]
+    keys = set(parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+    if not parts:
+        return "ListBuckets"
+    if len(parts) == 1:
+        if "versions" in keys:
+            return "ListObjectVersions"
+        if "delete" in keys and method == "POST":
+            return "DeleteObjects"
+        if "location" in keys:
+            return "GetBucketLocation"
+        for key, name in S3_SUBRESOURCES.items():
+            if key in keys:
+                return {"GET": "Get", "PUT": "Put", "DELETE": "Delete"}.get(method, method.title()) + name
+        return {"PUT": "CreateBucket", "DELETE": "DeleteBucket", "HEAD": "HeadBucket"}.get(method, "ListObjects")
+    return {"GET": "GetObject", "PUT": "PutObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}.get(
+        method, method.title() + "Object"
+    )
+
+
+def request_operation(environ, protocol: str) -> str:  # type: ignore[no-untyped-def]
+    """The AWS operation name of a request (`CreateAlias`, `CreateBucket`, ...); "" if unknown.
+    A Query-protocol body is read for its Action and put back for moto."""
+    import io
+    from urllib.parse import parse_qs
+
+    if protocol == "json":
+        return environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1]
+    if protocol == "cbor":
+        return environ.get("PATH_INFO", "").rstrip("/").rsplit("/", 1)[-1]
+    if protocol == "s3":
+        return s3_operation(environ)
+    if protocol == "query":
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+        return action or parse_qs(environ.get("QUERY_STRING", "")).get("Action", [""])[0]
+    return ""
+
+
+def fault_reply(protocol: str, kind: str, method: str, request_id: str):  # type: ignore[no-untyped-def]
+    """(status line, headers, body) of an injected throttling error or HTTP 500, in the
+    request's own protocol, worded as AWS words them."""
+    throttle = kind == "throttle"
+    note = " (injected by the novactl test emulator)"
+    headers = [("x-amzn-RequestId", request_id)]
+    if protocol == "s3":
+        code, message = ("SlowDown", "Please reduce your request rate.") if throttle else (
+            "InternalError", "We encountered an internal error. Please try again.")
+        status = "503 Slow Down" if throttle else "500 Internal Server Error"
+        headers = [("x-amz-request-id", request_id)]
+        if method == "HEAD":
+            # S3 sends no body for HEAD requests, errors included.
+            return status, headers + [("Content-Length", "0")], b""
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{code}</Code><Message>{message}{note}</Message>"
+            f"<RequestId>{request_id}</RequestId></Error>"
+        ).encode()
+        return status, headers + [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))], body
+    status = "400 Bad Request" if throttle else "500 Internal Server Error"
+    text = f"Rate exceeded{note}" if throttle else f"We encountered an internal error. Please try again.{note}"
+    if protocol == "query":
+        code, fault = ("Throttling", "Sender") if throttle else ("InternalFailure", "Receiver")
+        body = (
+            f"<ErrorResponse><Error><Type>{fault}</Type><Code>{code}</Code>"
+            f"<Message>{text}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+        return status, headers + [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))], body
+    if protocol == "cbor":
+        import cbor2
+
+        code = "ThrottlingException" if throttle else "InternalFailure"
+        query_code = "Throttling;Sender" if throttle else "InternalFailure;Receiver"
+        service_ns = "com.amazonaws.cloudwatch"
+        body = cbor2.dumps({"__type": f"{service_ns}#{code}", "message": text})
+        return status, headers + [
+            ("smithy-protocol", "rpc-v2-cbor"),
+            ("Content-Type", "application/cbor"),
+            ("Content-Length", str(len(body))),
+            ("x-amzn-query-error", query_code),
+        ], body
+    import json
+
+    code = "ThrottlingException" if throttle else "InternalFailure"
+    body = json.dumps({"__type": code, "message": text}).encode()
+    content_type = "application/x-amz-json-1.1" if protocol == "json" else "application/json"
+    return status, headers + [
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(body))),
+        ("x-amzn-ErrorType", code),
+    ], body
+
+
+class FaultInjector:
+    """WSGI middleware in front of everything else: delays and faults for AWS requests.
+
+    A request to moto's own `/moto-api/` or to `/novactl-api/` is never delayed or faulted.
+    `GET /novactl-api/faults` returns the settings and counts as JSON; `POST` with a JSON
+    object changes settings (`rate`, `kinds`, `services`, `delays`, `seed`), queues scripted
+    faults (`script`: a list of `{"service", "operation", "kind", "times"}`, each optional
+    but `kind`; the first rule matching a request fires, before any random draw) and, with
+    `"reset_counts": true`, zeroes the counts.
+    """
+
+    def __init__(self, app, config: dict):  # type: ignore[no-untyped-def]
+        import random
+
+        self.app = app
+        self.lock = threading.Lock()
+        self.config = dict(config)
+        self.rng = random.Random(config["seed"])
+        self.reset_counts()
+
+    def reset_counts(self) -> None:
+        self.requests = 0
+        self.injected = {k: 0 for k in FAULT_KINDS}
+        self.by_service: dict = {}
+        self.by_operation: dict = {}
+        self.script: list = []
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return {
+                "rate": self.config["rate"],
+                "seed": self.config["seed"],
+                "kinds": list(self.config["kinds"]),
+                "services": list(self.config["services"]),
+                "delays": dict(self.config["delays"]),
+                "requests": self.requests,
+                "injected": dict(self.injected),
+                "total": sum(self.injected.values()),
+                "by_service": {k: dict(v) for k, v in self.by_service.items()},
+                "by_operation": dict(self.by_operation),
+                "script": [dict(r) for r in self.script],
+            }
+
+    def summary(self) -> str:
+        s = self.snapshot()
+        kinds = ", ".join(f"{s['injected'][k]} {k}" for k in FAULT_KINDS)
+        return f"faults: {s['total']} injected in {s['requests']} AWS requests ({kinds}); rate {s['rate']}, seed {s['seed']}"
+
+    def decide(self, service: str, operation: str):  # type: ignore[no-untyped-def]
+        """(fault kind or None, delay in ms) for one request; counts it."""
+        with self.lock:
+            c = self.config
+            delay = c["delays"].get(service, c["delays"].get("*", 0))
+            self.requests += 1
+            per = self.by_service.setdefault(service or "unknown", {"requests": 0, "injected": 0})
+            per["requests"] += 1
+            kind = self.scripted(service, operation)
+            if kind is None:
+                if c["rate"] <= 0 or (c["services"] and service not in c["services"]):
+                    return None, delay
+                if self.rng.random() >= c["rate"]:
+                    return None, delay
+                kind = self.rng.choice(c["kinds"])
+            self.injected[kind] += 1
+            per["injected"] += 1
+            key = f"{service}:{operation}"
+            self.by_operation[key] = self.by_operation.get(key, 0) + 1
+            return kind, delay
+
+    def scripted(self, service: str, operation: str):  # type: ignore[no-untyped-def]
+        """The kind of the first scripted rule this request matches (using it up), or None."""
+        for rule in self.script:
+            if rule["times"] <= 0:
+                continue
+            if rule.get("service") not in (None, service) or rule.get("operation") not in (None, operation):
+                continue
+            rule["times"] -= 1
+            return rule["kind"]
+        return None
+
+    def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CONTROL_PREFIX):
+            return self.control(environ, start_response, path[len(CONTROL_PREFIX):])
+        if path.startswith("/moto-api/"):
+            return self.app(environ, start_response)
+        service = signing_service(environ)
+        protocol = request_protocol(environ, service)
+        kind, delay = self.decide(service, request_operation(environ, protocol))
+        if delay:
+            time.sleep(delay / 1000.0)
+        if kind is None:
+            return self.app(environ, start_response)
+        if kind == "reset":
+            self.drop(environ)  # raises: werkzeug then closes the connection, writing nothing
+        if kind == "lost":
+            # moto does the work; the answer never arrives.
+            chunks = self.app(environ, lambda status, headers, exc_info=None: (lambda data: None))
+            try:
+                for _ in chunks:
+                    pass
+            finally:
+                if hasattr(chunks, "close"):
+                    chunks.close()
+            self.drop(environ)
+        import uuid
+
+        status, headers, body = fault_reply(
+            protocol, kind, environ.get("REQUEST_METHOD", "GET").upper(), str(uuid.uuid4())
+        )
+        start_response(status, headers)
+        return [body]
+
+    @staticmethod
+    def drop(environ) -> None:  # type: ignore[no-untyped-def]
+        """Close the connection at once (RST: linger 0), without a response."""
+        import socket
+        import struct
+
+        sock = environ.get("werkzeug.socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        raise _DroppedConnection("injected fault: connection dropped")
+
+    def control(self, environ, start_response, name: str):  # type: ignore[no-untyped-def]
+        import json
+
+        def reply(status: str, document: dict):  # type: ignore[no-untyped-def]
+            body = json.dumps(document, sort_keys=True).encode()
+            start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+
+        if name.rstrip("/") != "faults":
+            return reply("404 Not Found", {"error": f"no such control endpoint: {CONTROL_PREFIX}{name}"})
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        if method == "POST":
+            import random
+
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                change = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                if not isinstance(change, dict):
+                    raise ValueError("the body must be a JSON object")
+                with self.lock:
+                    new = dict(self.config)
+                    if "rate" in change:
+                        rate = float(change["rate"])
+                        if not 0.0 <= rate <= 1.0:
+                            raise ValueError("rate must be between 0 and 1")
+                        new["rate"] = rate
+                    if "kinds" in change:
+                        new["kinds"] = parse_list(",".join(change["kinds"]), FAULT_KINDS, "kinds")
+                        if not new["kinds"]:
+                            raise ValueError("name at least one kind")
+                    if "services" in change:
+                        new["services"] = [str(s) for s in change["services"]]
+                    if "delays" in change:
+                        new["delays"] = parse_delays([f"{k}={v}" for k, v in dict(change["delays"]).items()])
+                    if "seed" in change:
+                        new["seed"] = int(change["seed"])
+                        self.rng = random.Random(new["seed"])
+                    script = [parse_rule(r) for r in change.get("script", [])]
+                    self.config = new
+                    if change.get("reset_counts"):
+                        self.reset_counts()
+                    self.script.extend(script)
+            except (ValueError, TypeError, KeyError) as exc:
+                return reply("400 Bad Request", {"error": str(exc)})
+        elif method != "GET":
+            return reply("405 Method Not Allowed", {"error": "GET or POST"})
+        return reply("200 OK", self.snapshot())
 
 
 # ---------------------------------------------------------------------------
@@ -1295,6 +1905,10 @@ def run_server(args: argparse.Namespace) -> None:
     app = DomainDispatcherApplication(create_backend_app)
     for middleware in middlewares:
         app = middleware(app)
+    # Faults first (inside), so that a fault answers in the protocol the client spoke (CBOR
+    # included); latency outermost, so every request pays it once, faulted or not.
+    injector = FaultInjector(app, fault_config(args))
+    app = Latency(injector, args.latency_ms)
     try:
         server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
     except OSError as exc:
@@ -1327,6 +1941,11 @@ def run_server(args: argparse.Namespace) -> None:
             time.sleep(0.05)
 
     log(f"moto listening on http://{args.host}:{port} (started in {time.monotonic() - started:.2f}s)")
+    if injector.config["rate"] > 0 or injector.config["delays"]:
+        c = injector.config
+        log(f"injecting faults: rate {c['rate']}, seed {c['seed']}, kinds {','.join(c['kinds'])}"
+            + (f", services {','.join(c['services'])}" if c["services"] else "")
+            + (f"; delays {c['delays']}" if c["delays"] else ""))
     ready_out.write(f"READY {port}\n")
     ready_out.flush()
 
@@ -1345,6 +1964,7 @@ def run_server(args: argparse.Namespace) -> None:
 
     while not stop.wait(0.5):
         pass
+    log(injector.summary())
     log("stopping")
     shutdown = threading.Thread(target=server.shutdown, daemon=True)
     shutdown.start()

@@ -618,6 +618,44 @@ def cw_ok(test: unittest.TestCase, operation: str, params: dict | None = None):
     return headers, body
 
 
+class AutoScalingNotFoundPatchTests(unittest.TestCase):
+    """m. A missing scaling target or policy is ObjectNotFoundException, as on AWS."""
+
+    def setUp(self) -> None:
+        self.aas = client("application-autoscaling")
+        self.rid = f"endpoint/{unique('ep')}/variant/default"
+        self.dims = dict(
+            ServiceNamespace="sagemaker",
+            ResourceId=self.rid,
+            ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        )
+
+    def test_m_missing_target_and_policy_are_object_not_found(self) -> None:
+        with self.assertRaises(ClientError) as ctx:
+            self.aas.deregister_scalable_target(**self.dims)
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "ObjectNotFoundException")
+        self.assertIn("No scalable target found", ctx.exception.response["Error"]["Message"])
+        with self.assertRaises(ClientError) as ctx:
+            self.aas.delete_scaling_policy(PolicyName="p", **self.dims)
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "ObjectNotFoundException")
+
+    def test_m_existing_target_and_policy_still_delete(self) -> None:
+        self.aas.register_scalable_target(MinCapacity=1, MaxCapacity=2, **self.dims)
+        self.aas.put_scaling_policy(
+            PolicyName="p",
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": 5.0,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+            },
+            **self.dims,
+        )
+        self.aas.delete_scaling_policy(PolicyName="p", **self.dims)
+        self.aas.deregister_scalable_target(**self.dims)
+        left = self.aas.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[self.rid])
+        self.assertEqual(left["ScalableTargets"], [])
+
+
 class CloudWatchCborTests(unittest.TestCase):
     maxDiff = None
 
@@ -1116,7 +1154,406 @@ class SettingsEndpointTests(DelaysReset):
         )
         self.assertEqual(bad.returncode, 2)
         self.assertIn(b"--endpoint-delay must be 0 or more", bad.stderr)
+# ---------------------------------------------------------------------------
+# Options: fault and delay injection (--faults, --fault-seed, --fault-kinds, --delay)
+# ---------------------------------------------------------------------------
+
+
+def faults(change: dict | None = None) -> dict:
+    """GET (or POST `change` to) the shared server's /novactl-api/faults."""
+    body = json.dumps(change).encode() if change is not None else None
+    status, _, reply = http("POST" if body else "GET", "/novactl-api/faults", body=body)
+    if status != 200:
+        raise AssertionError(f"/novactl-api/faults answered {status}: {reply!r}")
+    return json.loads(reply)
+
+
+def once(service: str):
+    """A boto3 client that makes exactly one attempt (a retry would hide the fault)."""
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name=REGION,
+        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+        aws_secret_access_key="dummy-secret",
+        config=botocore.config.Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"}),
+    )
+
+
+def load_launcher_module():  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("moto_launcher_faults_under_test", LAUNCHER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class FaultInjectionTests(unittest.TestCase):
+    """Scripted faults on the shared server: each rule fires once, on the request it names."""
+
+    def setUp(self) -> None:
+        faults({"rate": 0, "delays": {}, "reset_counts": True})
+
+    tearDown = setUp
+
+    def script(self, **rule) -> None:
+        faults({"script": [rule]})
+
+    def assert_used(self, kind: str) -> None:
+        state = faults()
+        self.assertEqual(state["injected"][kind], 1, state)
+        self.assertEqual([r["times"] for r in state["script"]], [0], state)
+
+    def test_throttling_in_each_protocol(self) -> None:
+        cases = [
+            ("kms", lambda: once("kms").list_keys(), "ThrottlingException", 400),  # awsJson
+            ("iam", lambda: once("iam").list_roles(), "Throttling", 400),  # awsQuery
+            ("sts", lambda: once("sts").get_caller_identity(), "Throttling", 400),
+            ("s3", lambda: once("s3").list_buckets(), "SlowDown", 503),  # REST-XML
+        ]
+        for service, call, code, status in cases:
+            with self.subTest(service=service):
+                self.script(service=service, kind="throttle")
+                with self.assertRaises(ClientError) as ctx:
+                    call()
+                self.assertEqual(ctx.exception.response["Error"]["Code"], code)
+                self.assertEqual(ctx.exception.response["ResponseMetadata"]["HTTPStatusCode"], status)
+                self.assertIn("Rate exceeded" if service != "s3" else "reduce your request rate",
+                              ctx.exception.response["Error"]["Message"])
+                call()  # the rule is used up
+                faults({"reset_counts": True})
+
+    def test_s3_head_throttling_has_no_body(self) -> None:
+        bucket = unique("fault-head")
+        once("s3").create_bucket(Bucket=bucket)
+        self.script(service="s3", operation="HeadBucket", kind="throttle")
+        status, headers, body = http("HEAD", f"/{bucket}", headers={"Authorization": FAKE_AUTH.format(service="s3")})
+        self.assertEqual((status, body), (503, b""))
+        self.assert_used("throttle")
+
+    def test_cloudwatch_throttling_is_cbor(self) -> None:
+        self.script(service="monitoring", operation="DescribeAlarms", kind="throttle")
+        status, headers, body = cw_call("DescribeAlarms", {})
+        self.assertEqual(status, 400)
+        self.assertEqual(headers.get("smithy-protocol"), "rpc-v2-cbor")
+        self.assertEqual(headers.get("x-amzn-query-error"), "Throttling;Sender")
+        self.assertEqual(cbor2.loads(body)["__type"], "com.amazonaws.cloudwatch#ThrottlingException")
+        self.assert_used("throttle")
+
+    def test_server_errors_in_each_protocol(self) -> None:
+        cases = [
+            ("kms", lambda: once("kms").list_keys(), "InternalFailure"),
+            ("iam", lambda: once("iam").list_roles(), "InternalFailure"),
+            ("s3", lambda: once("s3").list_buckets(), "InternalError"),
+        ]
+        for service, call, code in cases:
+            with self.subTest(service=service):
+                self.script(service=service, kind="error")
+                with self.assertRaises(ClientError) as ctx:
+                    call()
+                self.assertEqual(ctx.exception.response["Error"]["Code"], code)
+                self.assertEqual(ctx.exception.response["ResponseMetadata"]["HTTPStatusCode"], 500)
+        self.script(service="monitoring", kind="error")
+        status, headers, body = cw_call("ListDashboards", {})
+        self.assertEqual(status, 500)
+        self.assertEqual(cbor2.loads(body)["__type"], "com.amazonaws.cloudwatch#InternalFailure")
+
+    def test_reset_drops_the_connection_before_moto_sees_the_request(self) -> None:
+        from botocore.exceptions import ConnectionClosedError
+
+        bucket = unique("fault-reset")
+        self.script(service="s3", operation="CreateBucket", kind="reset")
+        with self.assertRaises(ConnectionClosedError):
+            once("s3").create_bucket(Bucket=bucket)
+        names = [b["Name"] for b in once("s3").list_buckets()["Buckets"]]
+        self.assertNotIn(bucket, names, "a reset request is never done")
+        self.assert_used("reset")
+
+    def test_lost_answer_after_the_write_was_done(self) -> None:
+        from botocore.exceptions import ConnectionClosedError
+
+        role = unique("fault-lost")
+        self.script(service="iam", operation="CreateRole", kind="lost")
+        with self.assertRaises(ConnectionClosedError):
+            once("iam").create_role(RoleName=role, AssumeRolePolicyDocument="{}")
+        self.assertEqual(once("iam").get_role(RoleName=role)["Role"]["RoleName"], role, "the write was done")
+        with self.assertRaises(ClientError) as ctx:
+            once("iam").create_role(RoleName=role, AssumeRolePolicyDocument="{}")
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "EntityAlreadyExists")
+        self.assert_used("lost")
+
+    def test_operations_are_named_per_protocol(self) -> None:
+        bucket = unique("fault-ops")
+        s3 = once("s3")
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={"BlockPublicAcls": True})
+        once("kms").list_keys()
+        once("iam").list_roles()
+        cw_call("ListDashboards", {})
+        faults({"rate": 1.0, "kinds": ["throttle"]})
+        try:
+            for call in (lambda: s3.get_bucket_tagging(Bucket=bucket), lambda: once("sns").list_topics()):
+                with self.assertRaises(ClientError):
+                    call()
+        finally:
+            faults({"rate": 0})
+        ops = faults()["by_operation"]
+        self.assertEqual(ops, {"s3:GetBucketTagging": 1, "sns:ListTopics": 1}, ops)
+        module = load_launcher_module()
+        names = {
+            ("PUT", f"/{bucket}", ""): "CreateBucket",
+            ("PUT", f"/{bucket}", "tagging"): "PutBucketTagging",
+            ("PUT", f"/{bucket}", "publicAccessBlock"): "PutPublicAccessBlock",
+            ("GET", f"/{bucket}", "versioning"): "GetBucketVersioning",
+            ("PUT", f"/{bucket}", "lifecycle"): "PutBucketLifecycleConfiguration",
+            ("DELETE", f"/{bucket}", "policy"): "DeleteBucketPolicy",
+            ("GET", f"/{bucket}", "versions&max-keys=1"): "ListObjectVersions",
+            ("POST", f"/{bucket}", "delete"): "DeleteObjects",
+            ("HEAD", f"/{bucket}", ""): "HeadBucket",
+            ("DELETE", f"/{bucket}", ""): "DeleteBucket",
+            ("PUT", f"/{bucket}/a/b.txt", ""): "PutObject",
+            ("GET", "/", ""): "ListBuckets",
+        }
+        for (method, path, query), name in names.items():
+            env = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query}
+            self.assertEqual(module.s3_operation(env), name, (method, path, query))
+
+    def test_control_endpoints_are_never_faulted(self) -> None:
+        faults({"rate": 1.0, "kinds": ["reset"]})
+        try:
+            for _ in range(5):
+                self.assertEqual(faults()["rate"], 1.0)
+                status, _, _ = http("GET", "/moto-api/config")
+                self.assertLess(status, 300)
+        finally:
+            faults({"rate": 0})
+        self.assertEqual(faults()["total"], 0)
+
+    def test_delay(self) -> None:
+        faults({"delays": {"kms": 1500}})
+        started = time.monotonic()
+        once("kms").list_keys()
+        self.assertGreaterEqual(time.monotonic() - started, 1.5)
+        started = time.monotonic()
+        once("iam").list_roles()
+        self.assertLess(time.monotonic() - started, 1.5, "other services are not delayed")
+
+    def test_bad_control_requests(self) -> None:
+        for change in ({"rate": 2}, {"kinds": ["meteor"]}, {"script": [{"operation": "X"}]},
+                       {"script": [{"kind": "lost", "times": 0}]}, {"delays": {"s3": -1}}):
+            with self.subTest(change=change):
+                status, _, body = http("POST", "/novactl-api/faults", body=json.dumps(change).encode())
+                self.assertEqual(status, 400, body)
+        status, _, _ = http("GET", "/novactl-api/nothing")
+        self.assertEqual(status, 404)
+
+
+class FaultGeneratorTests(unittest.TestCase):
+    """The random draw, in-process: seeded, about the asked-for share, only the asked-for kinds."""
+
+    def injector(self, **config):  # type: ignore[no-untyped-def]
+        module = load_launcher_module()
+        base = {"rate": 0.2, "seed": 7, "kinds": list(module.FAULT_KINDS), "services": [], "delays": {}}
+        base.update(config)
+        return module.FaultInjector(lambda environ, start: [], base)
+
+    def draws(self, injector, n: int = 2000, service: str = "s3") -> list:  # type: ignore[no-untyped-def]
+        return [injector.decide(service, "Op")[0] for _ in range(n)]
+
+    def test_same_seed_same_sequence(self) -> None:
+        self.assertEqual(self.draws(self.injector()), self.draws(self.injector()))
+        self.assertNotEqual(self.draws(self.injector()), self.draws(self.injector(seed=8)))
+
+    def test_share_and_kinds(self) -> None:
+        inj = self.injector()
+        drawn = [k for k in self.draws(inj) if k]
+        self.assertTrue(340 <= len(drawn) <= 460, len(drawn))
+        self.assertEqual(set(drawn), {"throttle", "error", "reset", "lost"})
+        snap = inj.snapshot()
+        self.assertEqual((snap["requests"], snap["total"]), (2000, len(drawn)))
+        only = [k for k in self.draws(self.injector(kinds=["lost"])) if k]
+        self.assertEqual(set(only), {"lost"})
+
+    def test_services_filter(self) -> None:
+        inj = self.injector(rate=1.0, services=["kms"])
+        self.assertEqual(set(self.draws(inj, 50, "s3")), {None})
+        self.assertEqual(set(self.draws(inj, 50, "kms")), {"throttle", "error", "reset", "lost"})
+
+    def test_bad_options(self) -> None:
+        module = load_launcher_module()
+        for argv in (["--faults", "1.5"], ["--fault-kinds", "meteor"], ["--delay", "s3"], ["--delay", "s3=x"]):
+            with self.subTest(argv=argv), self.assertRaises(ValueError):
+                module.fault_config(module.parse_args(argv))
+
+
+class FaultLauncherTests(unittest.TestCase):
+    def test_counts_summary_on_stderr_at_exit(self) -> None:
+        launcher = Launcher(sys.executable, "--faults", "0.5", "--fault-seed", "3")
+        try:
+            port = launcher.wait_ready()
+            for _ in range(20):
+                try:
+                    get(port, "/")  # S3 ListBuckets
+                except Exception:
+                    pass
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/novactl-api/faults", timeout=30) as resp:
+                counts = json.loads(resp.read())
+            self.assertEqual(counts["requests"], 20)
+            self.assertTrue(0 < counts["total"] < 20, counts)
+            launcher.proc.stdin.close()
+            self.assertEqual(launcher.proc.wait(15), 0)
+            self.assertIn("injecting faults: rate 0.5, seed 3", launcher.stderr())
+            self.assertIn(f"faults: {counts['total']} injected in 20 AWS requests", launcher.stderr())
+        finally:
+            launcher.stop()
+
+    def test_bad_option_exits_2(self) -> None:
+        result = subprocess.run(
+            [sys.executable, str(LAUNCHER), "--faults", "3"],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+            env=dict(os.environ, NOVACTL_MOTO_VENV=sys.prefix),
+        )
+        self.assertEqual(result.returncode, 2)
+        self.assertIn(b"between 0 and 1", result.stderr)
+        self.assertEqual(result.stdout, b"")
 
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# ---------------------------------------------------------------------------
+# Resource Groups Tagging API (patches tagging_cloudtrail_trails, tagging_s3_bucket_region)
+# and the --latency-ms option
+# ---------------------------------------------------------------------------
+
+
+def tagged_arns(region: str, env: str) -> dict:
+    """Every ARN GetResources returns for `novactl:environment=env` in `region`, paging through."""
+    tagging = boto3.client(
+        "resourcegroupstaggingapi",
+        endpoint_url=ENDPOINT,
+        region_name=region,
+        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+        aws_secret_access_key="dummy-secret",
+    )
+    found, pages, token = {}, 0, ""
+    while True:
+        kwargs = {"TagFilters": [{"Key": "novactl:environment", "Values": [env]}], "ResourcesPerPage": 100}
+        if token:
+            kwargs["PaginationToken"] = token
+        out = tagging.get_resources(**kwargs)
+        pages += 1
+        for r in out["ResourceTagMappingList"]:
+            found[r["ResourceARN"]] = {t["Key"]: t["Value"] for t in r["Tags"]}
+        token = out.get("PaginationToken") or ""
+        if not token:
+            return {"arns": found, "pages": pages}
+
+
+class TaggingApiTests(unittest.TestCase):
+    def test_trails_are_listed_with_their_tags(self) -> None:
+        env = unique("env")
+        s3, ct = client("s3"), client("cloudtrail")
+        bucket = unique("trail-bucket")
+        s3.create_bucket(Bucket=bucket)
+        name = unique("trail")
+        arn = ct.create_trail(
+            Name=name, S3BucketName=bucket, TagsList=[{"Key": "novactl:environment", "Value": env}]
+        )["TrailARN"]
+        other = ct.create_trail(Name=unique("trail"), S3BucketName=bucket)["TrailARN"]
+        found = tagged_arns(REGION, env)["arns"]
+        self.assertEqual(found.get(arn), {"novactl:environment": env})
+        self.assertNotIn(other, found, "untagged trails do not match the filter")
+        # Tags added later are seen too (the generator reads ListTags each time).
+        ct.add_tags(ResourceId=arn, TagsList=[{"Key": "novactl:address", "Value": "cloudtrail.x"}])
+        self.assertEqual(tagged_arns(REGION, env)["arns"][arn]["novactl:address"], "cloudtrail.x")
+        ct.delete_trail(Name=name)
+        self.assertNotIn(arn, tagged_arns(REGION, env)["arns"])
+
+    def test_buckets_are_listed_only_in_their_region(self) -> None:
+        env = unique("env")
+        s3 = client("s3")
+        east, west = unique("east"), unique("west")
+        tags = {"TagSet": [{"Key": "novactl:environment", "Value": env}]}
+        s3.create_bucket(Bucket=east)
+        s3.create_bucket(Bucket=west, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+        for b in (east, west):
+            s3.put_bucket_tagging(Bucket=b, Tagging=tags)
+        self.assertEqual(set(tagged_arns(REGION, env)["arns"]), {f"arn:aws:s3:::{east}"})
+        self.assertEqual(set(tagged_arns("us-west-2", env)["arns"]), {f"arn:aws:s3:::{west}"})
+
+    def test_pages_through_more_than_one_page(self) -> None:
+        # Not a patch: moto pages GetResources with tokens (and, as AWS may, ends a page early
+        # when TagsPerPage, 100 by default in moto, is reached). Every resource comes back once.
+        env = unique("env")
+        sns = client("sns")
+        arns = {
+            sns.create_topic(
+                Name=unique("t"),
+                Tags=[{"Key": "novactl:environment", "Value": env}]
+                + [{"Key": f"k{i}", "Value": "v"} for i in range(4)],
+            )["TopicArn"]
+            for _ in range(60)
+        }
+        result = tagged_arns(REGION, env)
+        self.assertEqual(set(result["arns"]), arns)
+        self.assertGreater(result["pages"], 1)
+
+
+class LatencyOptionTests(unittest.TestCase):
+    def test_every_aws_request_waits_and_concurrent_requests_wait_together(self) -> None:
+        launcher = Launcher(sys.executable, "--latency-ms", "200")
+        try:
+            port = launcher.wait_ready()
+            url = f"http://127.0.0.1:{port}"
+            sts = boto3.client(
+                "sts", endpoint_url=url, region_name=REGION,
+                aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="dummy-secret",
+            )
+            started = time.monotonic()
+            sts.get_caller_identity()
+            one = time.monotonic() - started
+            self.assertGreaterEqual(one, 0.2)
+            # Four at once take about one delay, not four.
+            threads = [threading.Thread(target=sts.get_caller_identity) for _ in range(4)]
+            started = time.monotonic()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertLess(time.monotonic() - started, 0.75)
+            # The control path itself is not delayed, and changes the delay at run time.
+            self.assertEqual(json.loads(urllib.request.urlopen(url + "/moto-api/novactl/latency").read()), {"ms": 200})
+            req = urllib.request.Request(
+                url + "/moto-api/novactl/latency", data=b'{"ms": 0}', method="POST"
+            )
+            self.assertEqual(json.loads(urllib.request.urlopen(req).read()), {"ms": 0})
+            started = time.monotonic()
+            sts.get_caller_identity()
+            self.assertLess(time.monotonic() - started, 0.15)
+            bad = urllib.request.Request(url + "/moto-api/novactl/latency", data=b"{}", method="POST")
+            with self.assertRaises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(bad)
+            self.assertEqual(err.exception.code, 400)
+        finally:
+            launcher.stop()
+
+    def test_no_delay_by_default(self) -> None:
+        self.assertEqual(json.loads(http("GET", "/moto-api/novactl/latency")[2]), {"ms": 0})
+
+
+class SageMakerListModelsTests(unittest.TestCase):
+    def test_name_contains_filters_the_models(self) -> None:
+        sm = client("sagemaker")
+        base = unique("listed")
+        mine = [f"{base}-{i}" for i in range(2)]
+        for name in mine + [unique("other")]:
+            make_model(sm, name)
+        names = [m["ModelName"] for m in sm.list_models(NameContains=base)["Models"]]
+        self.assertEqual(sorted(names), mine)
+        # Without the filter every model comes back, as before.
+        everything = [m["ModelName"] for m in sm.list_models()["Models"]]
+        self.assertTrue(set(mine) < set(everything))

@@ -109,7 +109,8 @@ async fn drill_locked(
     let common = Common {
         targets: Vec::new(),
         adopt: Vec::new(),
-        parallelism: 10,
+        parallelism: None,
+        scan: false,
     };
     let (plan, _) = s.plan(&common, &[]).await?;
     run.record.plan_digest = plan.digest();

@@ -221,6 +221,7 @@ fn hosting<'a>(cx: &'a Ctx<'a>, sb: &'a Standby<'a>) -> Hosting<'a> {
         address: &sb.decl.address,
         environment: cx.environment,
         progress: cx.progress,
+        cache: None,
     }
 }
 

@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""novactl's benchmark (not a test: it measures, it asserts nothing). Run it with bench/run.sh,
+which builds the release binary and runs this file with the emulator venv's python.
+
+On ONE emulator (tests/emulator/moto_launcher.py, started here) it measures, with the release
+binary, for the seed stack (environments/local.yaml, 15 resources) and for environments of 35
+and 500 resources made by bench/gen_env.py:
+
+* apply from empty, against the same creates by one sequential boto3 process (bench/baseline.py);
+* a no-op plan, against the same reads by that boto3 process;
+* the no-op plan again once the account also holds another 500-resource environment;
+* with the emulator adding 50 ms to every call (its --latency-ms, switched at run time): the seed
+  plan against boto3, and the 35-resource plan at the default parallelism against
+  --parallelism 1.
+
+The two sides of each comparison run alternately, BENCH_REPS times (default 5; 3 for the
+500-resource plan), and the medians are compared. Every novactl run reports its AWS calls; the
+client's CPU time (user + system) and peak memory (max RSS) come from wait4. Output: a plain
+report on stdout (docs/performance.md keeps one).
+
+Environment: NOVACTL_BIN (default target/release/novactl under CARGO_TARGET_DIR), BENCH_REPS,
+BENCH_BIG (size of the large environments, default 500; smaller for a quick try).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+import gen_env  # noqa: E402
+
+REPS = int(os.environ.get("BENCH_REPS", "5"))
+BIG = int(os.environ.get("BENCH_BIG", "500"))
+BIG_REPS = max(1, min(REPS, 3))
+LATENCY_MS = 50
+BIN = os.environ.get("NOVACTL_BIN") or str(
+    Path(os.environ.get("CARGO_TARGET_DIR", str(Path.home() / ".cache/novactl/target"))) / "release/novactl"
+)
+PY = sys.executable
+
+
+class Result:
+    def __init__(self, wall: float, cpu: float, rss_mb: float, out: str, err: str, code: int):
+        self.wall, self.cpu, self.rss_mb, self.out, self.err, self.code = wall, cpu, rss_mb, out, err, code
+
+    def calls(self) -> int:
+        for line in reversed(self.err.splitlines()):
+            if "AWS calls (" in line:
+                return int(line.split()[0])
+        for line in reversed(self.out.splitlines()):
+            if line.startswith("calls "):
+                return int(line.split()[1])
+        raise SystemExit(f"no call count in output:\n{self.err[-2000:]}")
+
+
+def run(cmd: list, env: dict | None = None, check: bool = True) -> Result:
+    """Runs `cmd`; wall time, CPU time and peak RSS of that process (wait4)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.monotonic()
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.monotonic() - started
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        r = Result(
+            wall,
+            ru.ru_utime + ru.ru_stime,
+            ru.ru_maxrss / 1024.0,
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+            p.returncode,
+        )
+    if check and r.code not in (0, 2):
+        raise SystemExit(f"{' '.join(cmd)} exited {r.code}:\n{r.err[-3000:]}")
+    return r
+
+
+class Emulator:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [PY, str(ROOT / "tests/emulator/moto_launcher.py"), "--port", "0"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        line = self.proc.stdout.readline().decode()
+        if not line.startswith("READY "):
+            raise SystemExit(f"emulator said {line!r}")
+        self.url = f"http://127.0.0.1:{line.split()[1]}"
+
+    def post(self, path: str, body: bytes = b"") -> bytes:
+        req = urllib.request.Request(self.url + path, data=body, method="POST")
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.read()
+
+    def reset(self) -> None:
+        self.post("/moto-api/reset")
+
+    def latency(self, ms: int) -> None:
+        self.post("/moto-api/novactl/latency", json.dumps({"ms": ms}).encode())
+
+    def stop(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(20)
+
+
+def med(xs: list) -> float:
+    return statistics.median(xs)
+
+
+class Bench:
+    def __init__(self, emu: Emulator, work: Path):
+        self.emu, self.work = emu, work
+        self.env = dict(os.environ)
+        self.env.update(
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_EC2_METADATA_DISABLED="true",
+            NO_COLOR="1",
+        )
+        for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "NOVACTL_ENV"):
+            self.env.pop(k, None)
+        self.lines: list = []
+
+    def nv(self, *args: str) -> Result:
+        return run([BIN, *args, "--endpoint-url", self.emu.url], env=self.env)
+
+    def plan(self, spec: str, *extra: str) -> Result:
+        r = self.nv("plan", "-e", spec, "--detailed-exitcode", *extra)
+        if r.code != 0:
+            raise SystemExit(f"plan of {spec} is not a no-op:\n{r.out[-3000:]}")
+        return r
+
+    def apply(self, spec: str) -> Result:
+        return self.nv("apply", "-e", spec, "--auto-approve")
+
+    def plan_json(self, spec: str) -> str:
+        path = self.work / (Path(spec).stem + f".{len(os.listdir(self.work))}.plan.json")
+        path.write_text(self.nv("plan", "-e", spec, "--json").out)
+        return str(path)
+
+    def boto3(self, mode: str, plan_file: str) -> Result:
+        return run([PY, str(HERE / "baseline.py"), mode, self.emu.url, plan_file], env=self.env)
+
+    def say(self, text: str = "") -> None:
+        print(text, flush=True)
+        self.lines.append(text)
+
+
+def row(name: str, nv: list, b3: list | None = None) -> str:
+    n = f"{name:<44} novactl {med([r.wall for r in nv]):7.2f} s  {nv[0].calls():5d} calls"
+    n += f"  cpu {med([r.cpu for r in nv]):5.2f} s  rss {max(r.rss_mb for r in nv):5.1f} MB"
+    if b3:
+        bw = med([r.wall for r in b3])
+        n += f" | boto3 {bw:7.2f} s  {b3[0].calls():5d} calls  cpu {med([r.cpu for r in b3]):5.2f} s"
+        n += f"  rss {max(r.rss_mb for r in b3):5.1f} MB | {bw / med([r.wall for r in nv]):5.1f}x"
+    return n
+
+
+def alternate(reps: int, a, b) -> tuple:  # type: ignore[no-untyped-def]
+    ra, rb = [], []
+    for _ in range(reps):
+        ra.append(a())
+        if b is not None:
+            rb.append(b())
+    return ra, rb
+
+
+def by_kind(r: Result) -> list:
+    out, on = [], False
+    for line in r.err.splitlines():
+        if line.startswith("AWS calls by kind"):
+            on = True
+            continue
+        if on and line.startswith("  "):
+            out.append(line)
+        elif on:
+            break
+    return out
+
+
+def main() -> None:
+    if not os.access(BIN, os.X_OK):
+        raise SystemExit(f"no release binary at {BIN}; run bench/run.sh")
+    work = Path(tempfile.mkdtemp(prefix="novactl-bench-"))
+    for sub in ("policies", "templates", "environments"):
+        shutil.copytree(ROOT / sub, work / sub, dirs_exist_ok=True)
+    seed = str(work / "environments/local.yaml")
+    g35 = gen_env.write("g35", 35, str(work))
+    g500 = gen_env.write("g500", BIG, str(work))
+    other = gen_env.write("other", BIG, str(work))
+    emu = Emulator()
+    b = Bench(emu, work)
+    try:
+        cpu = (Path("/proc/cpuinfo").read_text().split("model name")[1].split("\n")[0].strip(": \t")
+               if Path("/proc/cpuinfo").exists() else platform.processor())
+        b.say(f"novactl benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+        b.say(f"machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}")
+        b.say(f"binary: {BIN} ({os.path.getsize(BIN) / 1e6:.1f} MB); reps: {REPS} ({BIG_REPS} at 500)")
+        b.say("medians; 'x' = boto3 wall time / novactl wall time")
+
+        # Warm-up: moto loads each service on its first call.
+        b.apply(seed)
+        b.plan(seed)
+        emu.reset()
+
+        b.say()
+        b.say("== apply from empty (emulator reset before each run)")
+        empty_plans = {s: b.plan_json(s) for s in (seed, g35)}
+        for name, spec in (("seed stack (15)", seed), ("generated 35", g35)):
+            def nv_apply(spec=spec):  # type: ignore[no-untyped-def]
+                emu.reset()
+                return b.apply(spec)
+
+            def b3_create(spec=spec):  # type: ignore[no-untyped-def]
+                emu.reset()
+                return b.boto3("creates", empty_plans[spec])
+
+            nv, b3 = alternate(REPS if spec == seed else BIG_REPS, nv_apply, b3_create)
+            b.say(row(f"apply {name}", nv, b3))
+        emu.reset()
+        g500_empty = b.plan_json(g500)
+        b3_500 = b.boto3("creates", g500_empty)
+        emu.reset()
+        nv_500 = b.apply(g500)
+        b.say(row(f"apply generated {BIG}", [nv_500], [b3_500]))
+        b.apply(seed)
+        b.apply(g35)
+
+        b.say()
+        b.say("== no-op plan")
+        read_plans = {s: b.plan_json(s) for s in (seed, g35, g500)}
+        alone = {}
+        for name, spec, reps in (("seed stack (15)", seed, REPS), ("generated 35", g35, REPS),
+                                 (f"generated {BIG}", g500, BIG_REPS)):
+            nv, b3 = alternate(reps, lambda spec=spec: b.plan(spec),
+                               lambda spec=spec: b.boto3("reads", read_plans[spec]))
+            alone[spec] = nv
+            b.say(row(f"plan {name}", nv, b3))
+        big = alone[g500]
+        b.say(f"client CPU per AWS call ({BIG} plan): {1000 * med([r.cpu for r in big]) / big[0].calls():.2f} ms; "
+              f"peak memory {max(r.rss_mb for r in big):.1f} MB")
+        for name, spec in (("seed stack", seed), (f"generated {BIG}", g500)):
+            b.say(f"calls by kind, {name} no-op plan:")
+            for line in by_kind(b.plan(spec, "-v")):
+                b.say(line)
+
+        b.say()
+        b.say(f"== no-op plan with another {BIG}-resource environment in the account")
+        b.apply(other)
+        for name, spec, reps in (("seed stack (15)", seed, REPS), ("generated 35", g35, REPS),
+                                 (f"generated {BIG}", g500, BIG_REPS)):
+            nv, _ = alternate(reps, lambda spec=spec: b.plan(spec), None)
+            before = alone[spec][0].calls()
+            b.say(row(f"plan {name}, crowded", nv)
+                  + f" | calls {nv[0].calls()} vs {before} alone ({100.0 * (nv[0].calls() - before) / before:+.1f}%),"
+                  + f" time {med([r.wall for r in nv]) / med([r.wall for r in alone[spec]]):.2f}x")
+
+        b.say()
+        b.say(f"== with {LATENCY_MS} ms per call (emulator --latency-ms)")
+        emu.latency(LATENCY_MS)
+        nv, b3 = alternate(REPS, lambda: b.plan(seed), lambda: b.boto3("reads", read_plans[seed]))
+        b.say(row("plan seed stack (15)", nv, b3))
+        par, one = alternate(REPS, lambda: b.plan(g35), lambda: b.plan(g35, "--parallelism", "1"))
+        b.say(row("plan generated 35, default parallelism", par))
+        b.say(row("plan generated 35, --parallelism 1", one)
+              + f" | default is {med([r.wall for r in one]) / med([r.wall for r in par]):.1f}x faster")
+        emu.latency(0)
+    finally:
+        emu.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,334 @@
+//! `protect: true` and careful destroys, end to end against moto: plan marks a delete or
+//! replace of a protected resource as refused, apply and destroy refuse it and change nothing,
+//! destroy checks every refusal (protected, non-empty bucket, not ours) before its first
+//! delete, and a key is reported as scheduled for deletion. Live state is read back.
+//!
+//! The endpoint test depends on the launcher patches `patch_sagemaker_instance_types` and
+//! `patch_autoscaling_object_not_found`.
+
+mod common;
+
+use aws_sdk_applicationautoscaling::types::ServiceNamespace;
+use aws_sdk_s3::primitives::ByteStream;
+use common::{changes, novactl, plan_json, unique, Emulator, Project};
+
+fn spec(env: &str, bucket: &str, key_protect: bool, bucket_protect: bool, topic: &str) -> String {
+    format!(
+        r#"environment: {env}
+region: us-east-1
+kms:
+  phi:
+    alias: alias/{env}-phi
+    deletion_window_days: 7
+    protect: {key_protect}
+s3:
+  data:
+    name: {bucket}
+    kms_key: phi
+    protect: {bucket_protect}
+  scratch:
+    name: {bucket}-scratch
+    kms_key: phi
+{topic}"#
+    )
+}
+
+const TOPIC: &str =
+    "sns:\n  alerts:\n    name: alerts-topic\n    kms_key: phi\n    protect: true\n";
+
+fn run(emu: &Emulator, p: &Project, args: &[&str]) -> common::Run {
+    let mut a = vec![args[0], "-e", p.spec.to_str().unwrap()];
+    a.extend(&args[1..]);
+    novactl(Some(emu), &a)
+}
+
+/// The state of the key `id` (an alias or a key id).
+async fn key_state(emu: &Emulator, id: &str) -> String {
+    emu.kms("us-east-1")
+        .await
+        .describe_key()
+        .key_id(id)
+        .send()
+        .await
+        .expect("key")
+        .key_metadata()
+        .and_then(|m| m.key_state())
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default()
+}
+
+async fn bucket_exists(emu: &Emulator, name: &str) -> bool {
+    emu.s3("us-east-1")
+        .await
+        .head_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .is_ok()
+}
+
+async fn topics(emu: &Emulator) -> usize {
+    emu.sns("us-east-1")
+        .await
+        .list_topics()
+        .send()
+        .await
+        .unwrap()
+        .topics()
+        .iter()
+        .filter(|t| t.topic_arn().is_some_and(|a| a.ends_with(":alerts-topic")))
+        .count()
+}
+
+#[tokio::test]
+async fn protect_refuses_delete_and_replace_in_plan_apply_and_destroy() {
+    let emu = Emulator::start();
+    let env = unique("prot").replace('-', "");
+    let bucket = unique("nv-prot");
+    let p = Project::new(&spec(&env, &bucket, true, true, TOPIC));
+    run(&emu, &p, &["apply", "--auto-approve"]).expect_code(0);
+    let key_id = emu
+        .kms("us-east-1")
+        .await
+        .describe_key()
+        .key_id(format!("alias/{env}-phi"))
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_string();
+    // The protection is on the resources too, so it survives their leaving the spec.
+    let tags = emu
+        .s3("us-east-1")
+        .await
+        .get_bucket_tagging()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tag_set()
+            .iter()
+            .any(|t| t.key() == "novactl:protect" && t.value() == "true"),
+        "{tags:?}"
+    );
+
+    // destroy: refused for the key and the bucket; nothing at all is deleted.
+    let r = run(&emu, &p, &["destroy", "--auto-approve", "--force"]).expect_code(1);
+    let spec_file = p.spec.to_str().unwrap();
+    for addr in ["kms.phi", "s3.data"] {
+        let key = format!("{addr}.protect ({spec_file}:");
+        assert!(r.stderr.contains(&key), "names {key}: {}", r.stderr);
+    }
+    assert!(r.stdout.contains("REFUSED:"), "{}", r.stdout);
+    assert!(r.stderr.contains("nothing was changed"), "{}", r.stderr);
+    assert_eq!(key_state(&emu, &key_id).await, "Enabled");
+    assert!(bucket_exists(&emu, &bucket).await);
+    assert!(
+        bucket_exists(&emu, &format!("{bucket}-scratch")).await,
+        "unprotected kept too"
+    );
+    assert_eq!(topics(&emu).await, 1);
+
+    // A rename is a replace: refused in plan (text and JSON) and by apply.
+    p.write_spec(&spec(&env, &bucket, true, true, TOPIC).replacen(
+        &format!("name: {bucket}\n"),
+        &format!("name: {bucket}-renamed\n"),
+        1,
+    ));
+    let plan = plan_json(&emu, &p);
+    let data = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "s3.data")
+        .unwrap();
+    assert_eq!(data["action"], "replace", "{plan:#}");
+    assert!(
+        data["refused"]
+            .as_str()
+            .unwrap()
+            .contains("set `protect: false` at s3.data.protect"),
+        "{data:#}"
+    );
+    let r = run(&emu, &p, &["plan"]).expect_code(0);
+    assert!(
+        r.stdout.contains("REFUSED: s3.data is protected"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("1 refused"), "{}", r.stdout);
+    let r = run(&emu, &p, &["apply", "--auto-approve"]).expect_code(1);
+    assert!(r.stderr.contains("refusing to apply"), "{}", r.stderr);
+    assert!(bucket_exists(&emu, &bucket).await, "old bucket kept");
+    assert!(
+        !bucket_exists(&emu, &format!("{bucket}-renamed")).await,
+        "new one not made"
+    );
+
+    // A protected topic that leaves the spec: its tag keeps it.
+    p.write_spec(&spec(&env, &bucket, true, true, ""));
+    let plan = plan_json(&emu, &p);
+    let got = changes(&plan);
+    assert_eq!(
+        got,
+        [("sns.alerts".to_string(), "delete".to_string(), vec![])],
+        "{plan:#}"
+    );
+    assert!(plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["address"] == "sns.alerts"
+            && c["refused"]
+                .as_str()
+                .is_some_and(|r| r.contains("novactl:protect"))));
+    run(&emu, &p, &["apply", "--auto-approve"]).expect_code(1);
+    assert_eq!(topics(&emu).await, 1, "the topic is kept");
+
+    // Unprotect everything (apply removes the tags), then a non-empty bucket alone stops a
+    // destroy without --force: nothing is deleted.
+    p.write_spec(&spec(
+        &env,
+        &bucket,
+        false,
+        false,
+        &TOPIC.replace("protect: true", "protect: false"),
+    ));
+    run(&emu, &p, &["apply", "--auto-approve"]).expect_code(0);
+    emu.s3("us-east-1")
+        .await
+        .put_object()
+        .bucket(format!("{bucket}-scratch"))
+        .key("x")
+        .body(ByteStream::from_static(b"phi"))
+        .send()
+        .await
+        .unwrap();
+    let r = run(&emu, &p, &["destroy", "--auto-approve"]).expect_code(1);
+    assert!(
+        r.stderr
+            .contains(&format!("s3.scratch: bucket {bucket}-scratch is not empty")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(key_state(&emu, &key_id).await, "Enabled");
+    assert!(bucket_exists(&emu, &bucket).await);
+    assert_eq!(topics(&emu).await, 1, "the topic is kept");
+
+    // With --force it goes, and the key is scheduled, not "deleted".
+    let r = run(&emu, &p, &["destroy", "--auto-approve", "--force"]).expect_code(0);
+    assert!(
+        r.stderr
+            .contains("- kms.phi: scheduled for deletion in 7 days"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(key_state(&emu, &key_id).await, "PendingDeletion");
+    assert!(!bucket_exists(&emu, &bucket).await);
+    assert_eq!(topics(&emu).await, 0);
+}
+
+fn endpoints_spec(env: &str) -> String {
+    format!(
+        r#"environment: {env}
+region: us-east-1
+kms:
+  phi: {{ alias: "alias/{env}-ep", deletion_window_days: 7 }}
+iam:
+  exec: {{ name: "{env}-exec", trust: [sagemaker.amazonaws.com] }}
+sagemaker:
+  models:
+    m:
+      name: {env}-model
+      image: 763104351884.dkr.ecr.us-east-1.amazonaws.com/x:1
+      model_data: s3://b/m.tar.gz
+      role: exec
+  endpoints:
+    scaled:
+      name: {env}-scaled
+      model: m
+      instance_type: ml.g5.2xlarge
+      instance_count: 1
+      kms_key: phi
+      autoscaling: {{ min: 1, max: 3, target_invocations_per_instance: 50 }}
+    fixed:
+      name: {env}-fixed
+      model: m
+      instance_type: ml.g5.2xlarge
+      instance_count: 1
+      kms_key: phi
+"#
+    )
+}
+
+#[tokio::test]
+async fn destroy_of_endpoints_with_and_without_autoscaling_succeeds() {
+    let emu = Emulator::start();
+    let env = unique("ep").replace('-', "");
+    let p = Project::new(&endpoints_spec(&env));
+    run(&emu, &p, &["apply", "--auto-approve"]).expect_code(0);
+    let aas = emu.autoscaling("us-east-1").await;
+    let targets = || async {
+        aas.describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Sagemaker)
+            .send()
+            .await
+            .unwrap()
+            .scalable_targets()
+            .iter()
+            .map(|t| t.resource_id().to_string())
+            .filter(|r| r.contains(&env))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        targets().await,
+        [format!("endpoint/{env}-scaled/variant/default")]
+    );
+
+    let r = run(&emu, &p, &["destroy", "--auto-approve", "-vv"]).expect_code(0);
+    // Only the endpoint that has autoscaling has its scaling deleted.
+    for op in ["DeleteScalingPolicy", "DeregisterScalableTarget"] {
+        let n = r
+            .stderr
+            .lines()
+            .filter(|l| l.contains("aws call") && l.contains(op))
+            .count();
+        assert_eq!(n, 1, "{op} calls:\n{}", r.stderr);
+    }
+    let sm = emu.sagemaker("us-east-1").await;
+    let eps = sm.list_endpoints().send().await.unwrap();
+    assert!(
+        !eps.endpoints()
+            .iter()
+            .any(|e| e.endpoint_name().is_some_and(|n| n.contains(&env))),
+        "{eps:?}"
+    );
+    let cfgs = sm.list_endpoint_configs().send().await.unwrap();
+    assert!(
+        !cfgs
+            .endpoint_configs()
+            .iter()
+            .any(|c| c.endpoint_config_name().is_some_and(|n| n.contains(&env))),
+        "{cfgs:?}"
+    );
+    let models = sm.list_models().send().await.unwrap();
+    assert!(
+        !models
+            .models()
+            .iter()
+            .any(|m| m.model_name().is_some_and(|n| n.contains(&env))),
+        "{models:?}"
+    );
+    assert!(targets().await.is_empty());
+    assert!(emu
+        .iam()
+        .await
+        .get_role()
+        .role_name(format!("{env}-exec"))
+        .send()
+        .await
+        .is_err());
+}
