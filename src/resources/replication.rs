@@ -29,9 +29,12 @@
 //!
 //! # A DR model's artifact
 //! `dr.sagemaker_model.<m>` has the attribute `artifact`: `in-sync` when the twin holds the
-//! current version of the primary's `model_data` object, else `missing`, `out-of-date` or
-//! `missing-in-primary` ([`artifact_status`]). The model is created only once it is in sync
-//! ([`ensure_artifact`] copies and verifies it if needed).
+//! current version of the primary's `model_data` object, else `missing` or `out-of-date`
+//! ([`artifact_status`]). The model is created only once it is in sync
+//! ([`ensure_artifact`] copies and verifies it if needed). An artifact the primary bucket does
+//! not hold yet (a stack applied from empty, before the first upload) is nothing to copy: it
+//! counts as in sync, the DR model is made as the primary's is, a warning says so, and the
+//! replication rule copies the artifact once it is uploaded (`dr drill` checks it is there).
 
 use std::collections::HashMap;
 
@@ -720,7 +723,8 @@ fn artifact_of(decl: &Decl) -> Option<Artifact> {
     })
 }
 
-/// `in-sync`, `missing`, `out-of-date` or `missing-in-primary` (see the module docs); `None`
+/// `in-sync` (also when the primary holds no artifact yet), `missing` or `out-of-date` (see
+/// the module docs); `None`
 /// for a model whose artifact is not a spec bucket's.
 pub async fn artifact_status(cx: &Ctx<'_>, decl: &Decl) -> Result<Option<String>, AwsError> {
     let Some(a) = artifact_of(decl) else {
@@ -732,7 +736,9 @@ pub async fn artifact_status(cx: &Ctx<'_>, decl: &Decl) -> Result<Option<String>
     )?;
     Ok(Some(
         match (source, twin) {
-            (None, _) => "missing-in-primary",
+            // Nothing to copy yet: the twin holds what the primary holds (see the module
+            // docs); `ensure_artifact` warns.
+            (None, _) => IN_SYNC,
             (Some(_), None) => "missing",
             (Some(s), Some(t)) if holds(&t, &s) => IN_SYNC,
             (Some(_), Some(_)) => "out-of-date",
@@ -749,15 +755,15 @@ pub async fn ensure_artifact(cx: &Ctx<'_>, decl: &Decl) -> Result<(), AwsError> 
     };
     let src_s3 = &cx.clients(&a.src_region).s3;
     let Some(source) = head(src_s3, &a.src, &a.key, None).await? else {
-        return Err(AwsError::local(
-            "s3:HeadObject",
-            "ArtifactMissing",
-            format!(
-                "the model artifact s3://{}/{} is not in the primary bucket: upload it, then \
-                 apply again (the DR model is made from a verified copy of it)",
-                a.src, a.key
-            ),
-        ));
+        tracing::warn!(
+            "{}: the model artifact s3://{}/{} is not in the primary bucket yet; the DR model \
+             is made without a copy, and replication copies the artifact once it is uploaded \
+             (`novactl dr drill` checks it is there)",
+            decl.address,
+            a.src,
+            a.key
+        );
+        return Ok(());
     };
     let twin = head(&cx.clients(&decl.region).s3, &a.dst, &a.key, None).await?;
     if twin.as_ref().is_some_and(|t| holds(t, &source)) {
