@@ -685,6 +685,63 @@ async fn dr_stack_is_built_checked_repaired_and_destroyed() {
 /// says which bucket missed by how much; RTO measured with an endpoint transition delay is
 /// within a second of that delay plus the drill's own calls; `dr failover` twice, the second
 /// changing nothing.
+/// A plain apply from empty, before any artifact was uploaded: it succeeds and says the DR
+/// model was made without a copy; the drill fails on the artifact until it is uploaded; once
+/// uploaded, replication copies it and the next plan is still "No changes.".
+#[tokio::test]
+async fn apply_from_empty_before_the_artifact_is_uploaded_converges_and_the_drill_says_so() {
+    let emu = Emulator::start();
+    let p = Project::new(SPEC);
+    let r = novactl(Some(&emu), &["apply", "-e", path(&p), "--auto-approve"]).expect_code(0);
+    assert!(
+        r.stderr.contains("dr.sagemaker_model.mentallama")
+            && r.stderr.contains("not in the primary bucket yet"),
+        "{}",
+        r.stderr
+    );
+    assert_no_changes(&emu, path(&p));
+    let dr_sm = emu.sagemaker(DR).await;
+    let models = dr_sm.list_models().send().await.unwrap();
+    assert_eq!(models.models().len(), 1, "the DR model exists");
+    let report_path = p.dir.path().join("early.json");
+    let r = dr_cmd(
+        &emu,
+        &p,
+        &[
+            "drill",
+            "--teardown",
+            "--report",
+            report_path.to_str().unwrap(),
+        ],
+    )
+    .expect_code(3);
+    let said = format!("{}{}", r.stdout, r.stderr);
+    assert!(said.contains("an artifact differs"), "{said}");
+    let early: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    assert_eq!(early["artifacts"]["ok"], false, "{early}");
+
+    // Uploaded now: S3 replication (the rule exists) copies it into the twin.
+    let (bytes, sha) = artifact();
+    put(
+        &emu.s3(PRIMARY).await,
+        ARTIFACT,
+        bytes,
+        Some(ChecksumAlgorithm::Sha256),
+    )
+    .await;
+    assert_no_changes(&emu, path(&p));
+    let twin = emu.s3(DR).await;
+    let got = twin
+        .get_object()
+        .bucket(TWIN_MODELS)
+        .key(ARTIFACT)
+        .send()
+        .await
+        .expect("the artifact was replicated into the twin");
+    let body = got.body.collect().await.unwrap().into_bytes();
+    assert_eq!(aws_smithy_types::base64::encode(Sha256::digest(&body)), sha);
+}
+
 #[tokio::test]
 async fn drills_measure_rpo_and_rto_and_failover_is_repeat_safe() {
     let emu = Emulator::start_with(&["--replication-delay", "0.5"]);

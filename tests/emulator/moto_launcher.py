@@ -1692,7 +1692,8 @@ def fault_reply(protocol: str, kind: str, method: str, request_id: str):  # type
 class FaultInjector:
     """WSGI middleware in front of everything else: delays and faults for AWS requests.
 
-    A request to moto's own `/moto-api/` or to `/novactl-api/` is never delayed or faulted.
+    A request to moto's own `/moto-api/` or to `/novactl-api/` is never delayed or faulted
+    (`/novactl-api/config`, the DR settings, is passed on to `NovactlControl`).
     `GET /novactl-api/faults` returns the settings and counts as JSON; `POST` with a JSON
     object changes settings (`rate`, `kinds`, `services`, `delays`, `seed`), queues scripted
     faults (`script`: a list of `{"service", "operation", "kind", "times"}`, each optional
@@ -1826,6 +1827,10 @@ class FaultInjector:
             return [body]
 
         if name.rstrip("/") != "faults":
+            # Another control endpoint (the DR settings, `NovactlControl`) sits inside: pass
+            # the request on, never faulted; an unknown one is answered 404 below.
+            if name.rstrip("/") == NovactlControl.PATH[len(CONTROL_PREFIX):]:
+                return self.app(environ, start_response)
             return reply("404 Not Found", {"error": f"no such control endpoint: {CONTROL_PREFIX}{name}"})
         method = environ.get("REQUEST_METHOD", "GET").upper()
         if method == "POST":
