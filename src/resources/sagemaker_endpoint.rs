@@ -1411,11 +1411,8 @@ impl Hosting<'_> {
 
     /// Destroy: autoscaling, endpoint, configs (models are `sagemaker_model`'s).
     pub async fn destroy(&self, name: &str, variant: &str, w: &Wait) -> Result<(), AwsError> {
-        // Only what is registered: a standby has no autoscaling, and Auto Scaling answers a
-        // delete of a policy that does not exist with a ValidationException.
-        if self.read_scaling(name, variant).await?.registered {
-            self.deregister_scaling(name, variant).await?;
-        }
+        // Only the scaling parts that exist are deleted (a standby has none).
+        self.deregister_scaling(name, variant).await?;
         self.delete_endpoint(name, w).await?;
         for c in self.our_configs(name).await? {
             self.delete_config(&c).await?;
