@@ -81,8 +81,7 @@ pub enum Cmd {
     Check(commands::check::Args),
     /// Evidence report: every control with the live read it rests on (md, html, json).
     Report(commands::report::Args),
-    /// Disaster-recovery drill and failover (not in this version: exits 1 with a message).
-    #[command(hide = true)]
+    /// Disaster recovery: drill (measure RTO and RPO), failover, failback.
     Dr(commands::dr::Args),
     /// Render a saved plan (text or JSON). No AWS calls.
     Show(commands::show::Args),

@@ -26,6 +26,9 @@ pub struct Model {
     pub decls: Vec<Decl>,
     pub graph: Graph,
     pub digest: String,
+    /// `dr failover` promoted the DR standby (read from the state backend by the session):
+    /// twins of endpoints then want the primary's capacity, not the warm-standby size.
+    pub dr_promoted: bool,
     /// Every sensitive value of the spec as rendered (see [`crate::redact`]); a run registers
     /// them so that no output shows them.
     pub sensitive_values: Vec<String>,
@@ -49,6 +52,15 @@ impl Model {
         for k in &registry {
             decls.extend(decls_of(*k, &spec, &base, &mut errs));
         }
+        // The DR stack: twins of the replicated resources (see `resources::dr`), once the
+        // primary's declarations are sound.
+        if errs.is_empty() {
+            let names = context_of(&base, &decls, &kinds, &HashMap::new());
+            match resources::dr::twin_decls(&spec, &Renderer::new(&spec, &names), &decls) {
+                Ok(twins) => decls.extend(twins),
+                Err(e) => errs.push(e),
+            }
+        }
         errs.into_result()?;
         let mut errs = SpecErrors::default();
         // Template references anywhere in a resource's part of the spec are dependencies.
@@ -62,8 +74,15 @@ impl Model {
             };
             let mut leaves = Vec::new();
             string_leaves(sub, &d.spec_path, &mut leaves);
+            let twin = resources::dr::is_twin(&d.address);
             for (key, text) in leaves {
                 for (dep, attr) in crate::spec::render::refs_with_attributes(&text) {
+                    // A twin refers to the twins of what its primary refers to.
+                    let dep = if twin {
+                        resources::dr::twin_dep(&dep, &defined)
+                    } else {
+                        dep
+                    };
                     if !defined.contains(&dep) {
                         errs.push(spec.error(
                             &key,
@@ -96,6 +115,13 @@ impl Model {
                     }
                 }
             }
+        }
+        // A template file may name DR twins behind a guard (`{% if dr.s3.models is defined %}`)
+        // so that it serves specs with and without a DR stack: such a reference is no
+        // dependency when the twin does not exist (an unguarded one fails to render below).
+        for d in &mut decls {
+            d.deps
+                .retain(|dep| defined.contains(dep) || !resources::dr::is_twin(dep));
         }
         // A dependency a kind declared (an explicit reference, a reference inside a template
         // file) that the spec does not define: name the key that holds it.
@@ -144,17 +170,17 @@ impl Model {
             decls,
             graph,
             digest,
+            dr_promoted: false,
             sensitive_values: Vec::new(),
             kinds,
         };
         // Render every resource with placeholders for what is not known yet: catches bad
         // templates and dangling references before any AWS call.
         let ctx = model.context(&HashMap::new(), true);
-        let r = Renderer::new(&model.spec, &ctx);
         let mut errs = SpecErrors::default();
         let mut secrets = Vec::new();
         for d in &model.decls {
-            match model.kind(d.kind).desired(&model.spec, d, &r) {
+            match model.desired(d, &ctx) {
                 Ok(v) => {
                     let marked = resources::marked_sensitive(&model.spec.spec, &d.address);
                     crate::redact::values_of(&v, &marked, &mut secrets);
@@ -182,27 +208,28 @@ impl Model {
     /// `outputs` where known; late outputs not known yet are [`UNKNOWN`].
     pub fn context(&self, outputs: &HashMap<String, Value>, fill_unknown: bool) -> Value {
         let mut ctx = base_context(&self.spec, &self.account_id);
-        for d in &self.decls {
-            let mut o = d.outputs.clone();
-            if fill_unknown {
-                for late in self.kind(d.kind).late_outputs() {
-                    o[*late] = Value::String(UNKNOWN.into());
-                }
+        if fill_unknown {
+            ctx = context_of(&ctx, &self.decls, &self.kinds, outputs);
+        } else {
+            for d in &self.decls {
+                insert_outputs(
+                    &mut ctx,
+                    &d.address,
+                    with_live(d.outputs.clone(), outputs, d),
+                );
             }
-            if let Some(Value::Object(live)) = outputs.get(&d.address) {
-                for (k, v) in live {
-                    if !v.is_null() && v.as_str() != Some("") {
-                        o[k] = v.clone();
-                    }
-                }
-            }
-            insert_outputs(&mut ctx, &d.address, o);
         }
         ctx
     }
 
-    /// Desired state of one resource with the given context.
+    /// Desired state of one resource with the given context; a DR twin's in the DR view of it
+    /// (see `resources::dr`).
     pub fn desired(&self, d: &Decl, ctx: &Value) -> Result<Value, SpecError> {
+        if resources::dr::is_twin(&d.address) {
+            let view = resources::dr::view(ctx, &d.region, self.dr_promoted);
+            let r = Renderer::new(&self.spec, &view);
+            return self.kind(d.kind).desired(&self.spec, d, &r);
+        }
         let r = Renderer::new(&self.spec, ctx);
         self.kind(d.kind).desired(&self.spec, d, &r)
     }
@@ -219,13 +246,48 @@ impl Model {
 
 fn base_context(spec: &LoadedSpec, account_id: &str) -> Value {
     let vars = serde_json::to_value(&spec.spec.vars).unwrap_or_else(|_| json!({}));
-    json!({
+    let mut ctx = json!({
         "environment": spec.spec.environment,
         "region": spec.spec.region,
+        "primary_region": spec.spec.region,
         "account_id": account_id,
         "vars": vars,
         "tags": spec.spec.tags,
-    })
+    });
+    if let Some(dr) = &spec.spec.dr {
+        ctx["dr_region"] = json!(dr.region);
+    }
+    ctx
+}
+
+/// `base` plus every decl's outputs: the live ones from `outputs` where known, late outputs
+/// not known yet as [`UNKNOWN`].
+fn context_of(
+    base: &Value,
+    decls: &[Decl],
+    kinds: &HashMap<&'static str, &'static dyn Reconciler>,
+    outputs: &HashMap<String, Value>,
+) -> Value {
+    let mut ctx = base.clone();
+    for d in decls {
+        let mut o = d.outputs.clone();
+        for late in kinds[d.kind].late_outputs() {
+            o[*late] = Value::String(UNKNOWN.into());
+        }
+        insert_outputs(&mut ctx, &d.address, with_live(o, outputs, d));
+    }
+    ctx
+}
+
+fn with_live(mut o: Value, outputs: &HashMap<String, Value>, d: &Decl) -> Value {
+    if let Some(Value::Object(live)) = outputs.get(&d.address) {
+        for (k, v) in live {
+            if !v.is_null() && v.as_str() != Some("") {
+                o[k] = v.clone();
+            }
+        }
+    }
+    o
 }
 
 /// Where a resource's outputs live in the template context.
@@ -857,10 +919,6 @@ pub fn make_plan(
         changes,
         targets: opts.targets.to_vec(),
         adopted: opts.adopt.to_vec(),
-        unreconciled: resources::unreconciled_sections(&model.spec.spec)
-            .into_iter()
-            .map(String::from)
-            .collect(),
     })
 }
 

@@ -1,4 +1,4 @@
-//! The shipped `environments/local.yaml` (the seed's whole primary stack) end to end against
+//! The shipped `environments/local.yaml` (the seed's whole stack, DR included) end to end against
 //! the emulator: apply from empty, idempotence, every HIPAA gap novactl closes read back through
 //! the SDK, `check --live` and `report` on the converged stack, the out-of-band changes
 //! found by `check --live` before apply repairs them, and out-of-band drift across kinds showing
@@ -34,6 +34,29 @@ async fn seed_stack_applies_converges_and_repairs_drift_on_exactly_the_drifted_a
     let p = Project::new(&local_spec());
     let path = p.spec.to_str().unwrap();
 
+    // The model artifact goes into the models bucket before the models are made (the DR
+    // model is made from a verified copy of it): the bucket first, then everything.
+    novactl(
+        Some(&emu),
+        &[
+            "apply",
+            "-e",
+            path,
+            "--auto-approve",
+            "--target",
+            "s3.models",
+        ],
+    )
+    .expect_code(0);
+    emu.s3("us-east-1")
+        .await
+        .put_object()
+        .bucket("novamind-local-models")
+        .key("models/mentallama-packaged.tar.gz")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"model"))
+        .send()
+        .await
+        .unwrap();
     let first = novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
     eprintln!(
         "apply from empty: {}",

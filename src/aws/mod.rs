@@ -250,6 +250,8 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub iam: aws_sdk_iam::Client,
     pub sagemaker: aws_sdk_sagemaker::Client,
+    /// SageMaker Runtime (InvokeEndpoint): the DR drill's canary.
+    pub runtime: aws_sdk_sagemakerruntime::Client,
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
@@ -285,6 +287,7 @@ impl Clients {
             s3,
             iam: client!(aws_sdk_iam, conf, counter),
             sagemaker: client!(aws_sdk_sagemaker, conf, counter),
+            runtime: client!(aws_sdk_sagemakerruntime, conf, counter),
             autoscaling: client!(aws_sdk_applicationautoscaling, conf, counter),
             cloudwatch: client!(aws_sdk_cloudwatch, conf, counter),
             logs: client!(aws_sdk_cloudwatchlogs, conf, counter),

@@ -216,7 +216,8 @@ pub static CATALOGUE: &[Rule] = &[
         help: "List the bucket in `dr.replicate.s3` (or waive this rule for buckets that hold no PHI).",
         check: |s, w| {
             let dr = w.spec.spec.dr.as_ref()?;
-            if is_access_log_bucket(s, w) {
+            // A DR twin is the replication's destination, not a bucket to replicate.
+            if is_access_log_bucket(s, w) || crate::resources::dr::is_twin(&s.address) {
                 return None;
             }
             let listed = dr.replicate.s3.iter().any(|n| s.address == format!("s3.{n}"));

@@ -195,6 +195,5 @@ fn destroy_plan(s: &Session, obs: &Observations) -> Plan {
         changes,
         targets: Vec::new(),
         adopted: Vec::new(),
-        unreconciled: Vec::new(),
     }
 }

@@ -7,11 +7,13 @@
 //!   [`show`], [`output`], [`graph`], [`permissions`], [`fmt`], [`init`], [`schema`], [`man`]:
 //!   one operation per command.
 //! * [`state`]: `history`, `state list`, `force-unlock`.
+//! * [`dr`]: `dr drill`, `dr failover`, `dr failback`.
 
 pub mod apply;
 pub mod bootstrap;
 pub mod check;
 pub mod destroy;
+pub mod dr;
 pub mod fmt;
 pub mod graph;
 pub mod init;
@@ -64,14 +66,6 @@ impl Failure {
             Ok(_) => 0,
             Err(f) => f.exit_code().into(),
         }
-    }
-
-    pub fn not_in_this_version() -> Failure {
-        Failure::Usage(
-            "this command is part of the CLI contract but not implemented in this version of \
-             novactl; nothing was read or changed"
-                .into(),
-        )
     }
 }
 

@@ -101,16 +101,6 @@ pub fn connect_of(g: &Global, spec: &LoadedSpec) -> Result<Connect, Failure> {
     })
 }
 
-pub fn warn_unreconciled(model: &Model, sh: &Shell) {
-    let u = crate::resources::unreconciled_sections(&model.spec.spec);
-    if !u.is_empty() {
-        sh.warn(&format!(
-            "these sections are checked but not reconciled by this version: {}",
-            u.join(", ")
-        ));
-    }
-}
-
 /// Every region the spec uses must be one AWS has (unless an endpoint override is in force):
 /// a misspelt region is refused at its key before any call.
 fn check_regions(model: &Model, used: &[String]) -> Result<(), Failure> {
@@ -151,7 +141,6 @@ impl Session {
     /// checks that the state backend exists (else names `novactl bootstrap`).
     pub async fn connect(g: &Global, sh: &Shell) -> Result<Session, Failure> {
         let offline = load(g)?;
-        warn_unreconciled(&offline, sh);
         warn_region(g, &offline.spec, sh);
         let spec = offline.spec.clone();
         let connect = connect_of(g, &spec)?;
@@ -159,6 +148,15 @@ impl Session {
         state.check_ready().await.map_err(state_failure)?;
         let mut s = Session::for_spec(g, spec, state).await?;
         s.journal = true;
+        if s.model.spec.spec.dr.is_some() {
+            if let Some(at) = crate::ops::dr::promoted(s.state.as_ref()).await? {
+                s.model.dr_promoted = true;
+                sh.warn(&format!(
+                    "the DR standby serves as the primary since `dr failover` ({at}): it is kept \
+                     at the primary's capacity until `novactl dr failback`"
+                ));
+            }
+        }
         Ok(s)
     }
 

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::cli::Global;
-use crate::ops::session::{load, warn_unreconciled};
+use crate::ops::session::load;
 use crate::ops::Failure;
 use crate::shell::Shell;
 
@@ -15,7 +15,6 @@ pub fn validate(g: &Global, sh: &Shell) -> Result<ExitCode, Failure> {
         *by_kind.entry(d.kind).or_default() += 1;
     }
     let kinds: Vec<String> = by_kind.iter().map(|(k, n)| format!("{k}: {n}")).collect();
-    warn_unreconciled(&model, sh);
     sh.out(&format!(
         "{}: valid ({} resources; {})",
         model.spec.path.display(),

@@ -98,9 +98,6 @@ pub struct Plan {
     /// Addresses the user chose to adopt (`--adopt`) when the plan was made.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adopted: Vec<String>,
-    /// Spec sections that were checked but have no reconciler yet.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub unreconciled: Vec<String>,
 }
 
 impl Change {

@@ -44,7 +44,7 @@ use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::iam::Iam;
+use super::iam::{delete_owned_role, ensure_owned_role, owned_role_decl, Iam};
 use super::ours_of_kind;
 use super::sns::{account, kms_ref};
 use super::{
@@ -53,7 +53,6 @@ use super::{
 };
 use crate::aws::{ok_if_gone, AwsError};
 use crate::permissions::{perm, Implied, Perm};
-use crate::plan::diff;
 use crate::spec::model::Spec;
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
@@ -744,17 +743,7 @@ impl Reconciler for LogGroup {
             |se| se.is_resource_not_found_exception(),
         )?;
         if let Some(role) = t.observed.outputs["role_name"].as_str() {
-            let rd = role_decl_at(&t.observed.address, t.region, role);
-            let live = Iam.observe(cx, &rd).await?;
-            if live.state.is_some() && live.owner == Owner::Ours {
-                let target = DeleteTarget {
-                    observed: &live,
-                    desired: None,
-                    region: t.region,
-                    force: false,
-                };
-                Iam.delete(cx, &target).await?;
-            }
+            delete_owned_role(cx, &owned_role_decl(&t.observed.address, t.region, role)).await?;
         }
         Ok(())
     }
@@ -841,46 +830,13 @@ async fn set_retention(cx: &Ctx<'_>, region: &str, group: &str, days: i32) -> Re
 
 /// The log group's role as a resource of the `iam` kind, owned by the log group's address.
 fn role_decl(decl: &Decl, role: &str) -> Decl {
-    role_decl_at(&decl.address, &decl.region, role)
-}
-
-fn role_decl_at(address: &str, region: &str, role: &str) -> Decl {
-    Decl {
-        address: address.to_string(),
-        kind: "iam",
-        name: role.to_string(),
-        spec_path: String::new(),
-        region: region.to_string(),
-        identity: role.to_string(),
-        identity_key: String::new(),
-        deps: Vec::new(),
-        outputs: json!({}),
-        template_files: Vec::new(),
-    }
+    owned_role_decl(&decl.address, &decl.region, role)
 }
 
 /// Makes the log group's role match `want` from whatever exists, through the `iam` kind.
 async fn ensure_role(cx: &Ctx<'_>, decl: &Decl, want: &Value) -> Result<(), AwsError> {
     let rd = role_decl(decl, want["name"].as_str().unwrap_or_default());
-    let live = Iam.observe(cx, &rd).await?;
-    match (&live.state, &live.owner) {
-        (None, _) => Iam.create(cx, &rd, want).await.map(drop),
-        (Some(_), Owner::Foreign { reason }) => Err(AwsError::local(
-            "iam:CreateRole",
-            "EntityAlreadyExists",
-            format!(
-                "role {} exists and is not this trail's: {reason}",
-                rd.identity
-            ),
-        )),
-        (Some(state), Owner::Ours) => {
-            let changed = diff::top_level(&diff::changes(state, want, &[]));
-            if changed.is_empty() {
-                return Ok(());
-            }
-            Iam.update(cx, &rd, want, &live, &changed).await.map(drop)
-        }
-    }
+    ensure_owned_role(cx, &rd, want).await
 }
 
 // ---------------------------------------------------------------------------------------------

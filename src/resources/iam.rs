@@ -557,7 +557,63 @@ fn is_service_principal(p: &str) -> bool {
     })
 }
 
-fn role_arn(account: &str, name: &str) -> String {
+/// A role that belongs to another resource (a log group's delivery role, a bucket's
+/// replication role) as a decl of this kind: tagged with, and found by, the owner's address.
+pub fn owned_role_decl(owner: &str, region: &str, role: &str) -> Decl {
+    Decl {
+        address: owner.to_string(),
+        kind: "iam",
+        name: role.to_string(),
+        spec_path: String::new(),
+        region: region.to_string(),
+        identity: role.to_string(),
+        identity_key: String::new(),
+        deps: Vec::new(),
+        outputs: json!({}),
+        template_files: Vec::new(),
+    }
+}
+
+/// Makes an owned role (see [`owned_role_decl`]) match `want` (this kind's desired shape) from
+/// whatever exists; a role of that name that is not the owner's is an error.
+pub async fn ensure_owned_role(cx: &Ctx<'_>, rd: &Decl, want: &Value) -> Result<(), AwsError> {
+    let live = Iam.observe(cx, rd).await?;
+    match (&live.state, &live.owner) {
+        (None, _) => Iam.create(cx, rd, want).await.map(drop),
+        (Some(_), Owner::Foreign { reason }) => Err(AwsError::local(
+            "iam:CreateRole",
+            "EntityAlreadyExists",
+            format!(
+                "role {} exists and is not {}'s: {reason}",
+                rd.identity, rd.address
+            ),
+        )),
+        (Some(state), Owner::Ours) => {
+            let changed = diff::top_level(&diff::changes(state, want, &[]));
+            if changed.is_empty() {
+                return Ok(());
+            }
+            Iam.update(cx, rd, want, &live, &changed).await.map(drop)
+        }
+    }
+}
+
+/// Deletes an owned role if it exists and is the owner's.
+pub async fn delete_owned_role(cx: &Ctx<'_>, rd: &Decl) -> Result<(), AwsError> {
+    let live = Iam.observe(cx, rd).await?;
+    if live.state.is_some() && live.owner == Owner::Ours {
+        let target = DeleteTarget {
+            observed: &live,
+            desired: None,
+            region: &rd.region,
+            force: false,
+        };
+        Iam.delete(cx, &target).await?;
+    }
+    Ok(())
+}
+
+pub fn role_arn(account: &str, name: &str) -> String {
     format!("arn:aws:iam::{account}:role/{name}")
 }
 

@@ -25,8 +25,10 @@
 
 pub mod cloudtrail;
 pub mod cloudwatch;
+pub mod dr;
 pub mod iam;
 pub mod kms;
+pub mod replication;
 pub mod s3;
 pub mod sagemaker_endpoint;
 pub mod sagemaker_model;
@@ -305,15 +307,6 @@ pub fn registry() -> Vec<&'static dyn Reconciler> {
         &cloudtrail::LogGroup,
         &cloudtrail::Trail,
     ]
-}
-
-/// Spec sections that are accepted and checked but not reconciled yet.
-pub fn unreconciled_sections(spec: &crate::spec::Spec) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    if spec.dr.is_some() {
-        out.push("dr");
-    }
-    out
 }
 
 /// The tags a resource should carry: the spec's `tags`, the resource's own, and ours

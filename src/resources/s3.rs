@@ -384,36 +384,45 @@ impl Reconciler for S3 {
             }
         };
         let lifecycle: Vec<Rule> = b.lifecycle.iter().map(rule_from_spec).collect();
-        let logging = match log_target_name(spec, &decl.name)? {
-            Some(target) => {
-                let target_name =
-                    r.str(&format!("s3.{target}.name"), &spec.spec.s3[&target].name)?;
-                Logging {
-                    enabled: true,
-                    target_bucket: Some(target_name),
-                    target_prefix: Some(log_prefix(b, &decl.identity)),
-                }
+        // A twin (rendered in the DR view, see `dr`) logs to the twin of its primary's log
+        // target (S3 delivers access logs only within a region); an access-log twin receives
+        // the logs of the twins; a twin receives no CloudTrail deliveries.
+        let twin = super::dr::is_twin(&decl.address);
+        let in_view = |n: &str| !twin || super::dr::replicated_bucket(&spec.spec, n);
+        // In the DR view `s3.<n>.name` is the twin's name.
+        let name_of = |n: &str| {
+            let key = format!("s3.{n}.name");
+            if twin {
+                r.str(&key, &format!("{{{{ s3.{n}.name }}}}"))
+            } else {
+                r.str(&key, &spec.spec.s3[n].name)
             }
-            None => Logging::OFF,
+        };
+        let logging = match log_target_name(spec, &decl.name)? {
+            Some(target) if in_view(&target) => Logging {
+                enabled: true,
+                target_bucket: Some(name_of(&target)?),
+                target_prefix: Some(log_prefix(b, &decl.identity)),
+            },
+            _ => Logging::OFF,
         };
         // TLS-only, CloudTrail's delivery statements for every trail on this bucket, and on
         // the access-log bucket S3's log delivery for the buckets that log to it.
-        let mut extra = super::cloudtrail::delivery_statements(
-            &spec.spec,
-            &decl.name,
-            &decl.identity,
-            &account,
-        );
+        let mut extra = if twin {
+            Vec::new()
+        } else {
+            super::cloudtrail::delivery_statements(&spec.spec, &decl.name, &decl.identity, &account)
+        };
         if b.access_log_bucket {
             let mut sources = Vec::new();
-            for (n, other) in &spec.spec.s3 {
-                if log_target_name(spec, n)?.as_deref() == Some(decl.name.as_str()) {
-                    sources.push(bucket_arn(&r.str(&format!("s3.{n}.name"), &other.name)?));
+            for n in spec.spec.s3.keys() {
+                if in_view(n) && log_target_name(spec, n)?.as_deref() == Some(decl.name.as_str()) {
+                    sources.push(bucket_arn(&name_of(n)?));
                 }
             }
             extra.push(log_delivery_statement(&decl.identity, &account, &sources));
         }
-        Ok(json!({
+        let mut d = json!({
             "name": decl.identity,
             "region": decl.region,
             "encryption": encryption,
@@ -424,7 +433,11 @@ impl Reconciler for S3 {
             "logging": logging,
             "object_ownership": b.object_ownership,
             "tags": desired_tags(spec, &decl.address, &b.tags),
-        }))
+        });
+        if twin {
+            super::replication::twin_desired(spec, decl, r, &mut d)?;
+        }
+        Ok(d)
     }
 
     fn replace_on(&self) -> &'static [&'static str] {
@@ -432,7 +445,11 @@ impl Reconciler for S3 {
     }
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
-        observe_bucket(cx, &decl.region, &decl.address, &decl.identity).await
+        let mut o = observe_bucket(cx, &decl.region, &decl.address, &decl.identity).await?;
+        if super::dr::is_twin(&decl.address) {
+            super::replication::observe_twin(cx, decl, &mut o).await?;
+        }
+        Ok(o)
     }
 
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
@@ -508,6 +525,9 @@ impl Reconciler for S3 {
         if d.logging.enabled || existed {
             put_logging(s3, &d).await?;
         }
+        if super::dr::is_twin(&decl.address) {
+            super::replication::converge_twin(cx, decl, desired, None).await?;
+        }
         Ok(outputs(&d.name))
     }
 
@@ -562,6 +582,9 @@ impl Reconciler for S3 {
                 _ => unreachable!("listed above"),
             }
         }
+        if super::dr::is_twin(&decl.address) {
+            super::replication::converge_twin(cx, decl, desired, Some(changed)).await?;
+        }
         Ok(outputs(&d.name))
     }
 
@@ -574,14 +597,18 @@ impl Reconciler for S3 {
         let Some(empty) = is_empty(s3, name).await? else {
             return Ok(());
         };
+        if !empty && !t.force {
+            return Err(AwsError::local(
+                "s3:DeleteBucket",
+                "BucketNotEmpty",
+                not_empty_text(name),
+            ));
+        }
+        if super::dr::is_twin(&t.observed.address) {
+            // Nothing may replicate into the twin any more: the rule and its role go first.
+            super::replication::delete_twin(cx, &t.observed.address, t.observed).await?;
+        }
         if !empty {
-            if !t.force {
-                return Err(AwsError::local(
-                    "s3:DeleteBucket",
-                    "BucketNotEmpty",
-                    not_empty_text(name),
-                ));
-            }
             empty_bucket(s3, name).await?;
         }
         match s3.delete_bucket().bucket(name).send().await {
@@ -793,7 +820,7 @@ fn outputs(bucket: &str) -> Value {
 }
 
 /// S3's naming rules for general purpose buckets; the reason when `name` breaks one.
-fn check_bucket_name(name: &str) -> Result<(), String> {
+pub fn check_bucket_name(name: &str) -> Result<(), String> {
     if !(3..=63).contains(&name.len()) {
         return Err(format!(
             "it has {} characters; 3 to 63 are allowed",
@@ -1006,13 +1033,13 @@ fn rule_to_aws(r: &Rule) -> Result<LifecycleRule, AwsError> {
         .map_err(|e| build_error("s3:PutBucketLifecycleConfiguration", e))
 }
 
-fn build_error(op: &str, e: impl std::fmt::Display) -> AwsError {
+pub(crate) fn build_error(op: &str, e: impl std::fmt::Display) -> AwsError {
     AwsError::local(op, "InternalError", format!("request does not build: {e}"))
 }
 
 /// Does this SDK error carry the AWS error code `code`? Used only where the S3 model has no
 /// typed error for the case (see the module docs).
-fn code_is<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>, code: &str) -> bool {
+pub(crate) fn code_is<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>, code: &str) -> bool {
     e.as_service_error().and_then(|se| se.code()) == Some(code)
 }
 
@@ -1093,7 +1120,18 @@ async fn observe_bucket(
             };
         }
     };
-    let (tags, encryption, versioning, pab, lifecycle, policy, location, logging, ownership) = tokio::try_join!(
+    let (
+        tags,
+        encryption,
+        versioning,
+        pab,
+        lifecycle,
+        policy,
+        location,
+        logging,
+        ownership,
+        replication,
+    ) = tokio::try_join!(
         async {
             bucket_tags(s3, name)
                 .await
@@ -1201,6 +1239,7 @@ async fn observe_bucket(
                 Err(e) => Err(AwsError::from_err("s3:GetBucketOwnershipControls", e)),
             }
         },
+        super::replication::read(s3, name),
     )?;
     let owner = owner_from_tags(&tags, address, cx.environment);
     Ok(Observed {
@@ -1217,6 +1256,9 @@ async fn observe_bucket(
             "logging": logging,
             "object_ownership": ownership,
             "tags": tags,
+            // Not managed by `s3.<n>` (its desired state has no `replication`): the DR twin
+            // `dr.s3.<n>` owns it. Read here so that every bucket's state shows it.
+            "replication": replication,
         })),
         owner,
         outputs: outputs(name),

@@ -167,6 +167,10 @@ pub struct Desired {
     pub data_capture: Capture,
     pub autoscaling: Scaling,
     pub superseded: Superseded,
+    /// Live capacity (the variant's desired instance count) to hold; `null`: not managed
+    /// (autoscaling moves it). Only a DR standby holds one (see `resources::dr::sizing`).
+    #[serde(default)]
+    pub capacity: Option<i32>,
     pub tags: BTreeMap<String, String>,
     #[serde(rename = "_timeout_minutes")]
     pub timeout_minutes: u64,
@@ -207,7 +211,22 @@ pub struct Scaling {
 }
 
 impl Scaling {
-    fn off() -> Scaling {
+    /// The spec's autoscaling (or none) in this shape.
+    pub fn of(a: Option<&crate::spec::model::Autoscaling>) -> Scaling {
+        match a {
+            Some(a) => Scaling {
+                registered: true,
+                min: Some(a.min),
+                max: Some(a.max),
+                target_invocations_per_instance: Some(a.target_invocations_per_instance),
+                scale_out_cooldown: Some(a.scale_out_cooldown),
+                scale_in_cooldown: Some(a.scale_in_cooldown),
+            },
+            None => Scaling::off(),
+        }
+    }
+
+    pub fn off() -> Scaling {
         Scaling {
             registered: false,
             min: None,
@@ -422,25 +441,22 @@ impl Reconciler for SagemakerEndpoint {
                 kms_key_arn: None,
             },
         };
+        let twin = super::dr::twin_view(r);
+        let size = super::dr::sizing(&spec.spec, e, twin.as_ref());
         let config_content = json!({
             "model_name": model_name,
             "variant_name": e.variant_name,
             "instance_type": e.instance_type,
-            "instance_count": e.instance_count,
+            "instance_count": size.instance_count,
             "kms_key_arn": kms_key_arn,
             "data_capture": data_capture,
         });
         let config_name = versioned_name(&decl.identity, &config_content);
-        let autoscaling = match &e.autoscaling {
-            Some(a) => Scaling {
-                registered: true,
-                min: Some(a.min),
-                max: Some(a.max),
-                target_invocations_per_instance: Some(a.target_invocations_per_instance),
-                scale_out_cooldown: Some(a.scale_out_cooldown),
-                scale_in_cooldown: Some(a.scale_in_cooldown),
-            },
-            None => Scaling::off(),
+        let autoscaling = Scaling::of(size.autoscaling);
+        let prefix = if twin.is_some() {
+            super::dr::PREFIX
+        } else {
+            ""
         };
         let d = Desired {
             name: decl.identity.clone(),
@@ -449,15 +465,16 @@ impl Reconciler for SagemakerEndpoint {
             model_name,
             variant_name: e.variant_name.clone(),
             instance_type: e.instance_type.clone(),
-            instance_count: e.instance_count,
+            instance_count: size.instance_count,
             kms_key_arn,
             data_capture,
             autoscaling,
             superseded: Superseded::default(),
+            capacity: size.capacity,
             tags: desired_tags(spec, &decl.address, &e.tags),
             timeout_minutes: e.timeout_minutes,
             model_base,
-            model_address: format!("sagemaker_model.{}", e.model),
+            model_address: format!("{prefix}sagemaker_model.{}", e.model),
         };
         Ok(serde_json::to_value(d).expect("desired serializes"))
     }
@@ -475,7 +492,7 @@ impl Reconciler for SagemakerEndpoint {
         let model_address = decl
             .deps
             .iter()
-            .find(|d| d.starts_with("sagemaker_model."))
+            .find(|d| super::dr::primary_of(d).starts_with("sagemaker_model."))
             .cloned()
             .unwrap_or_default();
         h.observe(&decl.identity, &model_address).await
@@ -659,6 +676,10 @@ pub struct EndpointNow {
     pub status: String,
     pub config_name: String,
     pub failure_reason: Option<String>,
+    /// The first production variant: its name, desired and current instance counts.
+    pub variant: Option<String>,
+    pub capacity: Option<i32>,
+    pub current: Option<i32>,
 }
 
 /// The SageMaker and Auto Scaling clients for one endpoint address: all the endpoint's AWS
@@ -674,7 +695,7 @@ pub struct Hosting<'a> {
     pub cache: Option<&'a crate::engine::ReadCache>,
 }
 
-fn is_busy(status: &str) -> bool {
+pub fn is_busy(status: &str) -> bool {
     matches!(
         EndpointStatus::from(status),
         EndpointStatus::Creating
@@ -713,7 +734,8 @@ impl Hosting<'_> {
         Ok(found)
     }
 
-    async fn describe(&self, name: &str) -> Result<EndpointNow, AwsError> {
+    /// DescribeEndpoint (the endpoint must exist).
+    pub async fn describe(&self, name: &str) -> Result<EndpointNow, AwsError> {
         let d = self
             .sm
             .describe_endpoint()
@@ -729,6 +751,19 @@ impl Hosting<'_> {
                 .unwrap_or_default(),
             config_name: d.endpoint_config_name().unwrap_or_default().to_string(),
             failure_reason: d.failure_reason().map(str::to_string),
+            variant: d
+                .production_variants()
+                .first()
+                .and_then(|v| v.variant_name())
+                .map(str::to_string),
+            capacity: d
+                .production_variants()
+                .first()
+                .and_then(|v| v.desired_instance_count()),
+            current: d
+                .production_variants()
+                .first()
+                .and_then(|v| v.current_instance_count()),
         })
     }
 
@@ -908,6 +943,20 @@ impl Hosting<'_> {
             ));
         }
         // From here the endpoint verifiably serves the desired config.
+        let mut now = now;
+        if let Some(want) = d.capacity {
+            if now.capacity.is_some_and(|c| c != want) {
+                // Autoscaling would move it again: it goes first (a standby has none).
+                if self
+                    .read_scaling(&d.name, &d.variant_name)
+                    .await?
+                    .registered
+                {
+                    self.deregister_scaling(&d.name, &d.variant_name).await?;
+                }
+                now = self.scale_to(&d.name, &d.variant_name, want, w).await?;
+            }
+        }
         if self.read_scaling(&d.name, &d.variant_name).await? != d.autoscaling {
             self.apply_scaling(&d.name, &d.variant_name, &d.autoscaling)
                 .await?;
@@ -920,6 +969,42 @@ impl Hosting<'_> {
         crate::faults::point("sagemaker.before_cleanup", self.address)?;
         self.cleanup(d, &now.config_name).await?;
         Ok(json!({ "name": d.name, "arn": now.arn, "config_name": now.config_name }))
+    }
+
+    /// Sets the variant's instance count in place (UpdateEndpointWeightsAndCapacities, which
+    /// keeps every other variant property, unlike UpdateEndpoint) and waits until the endpoint
+    /// is InService again.
+    pub async fn scale_to(
+        &self,
+        name: &str,
+        variant: &str,
+        count: i32,
+        w: &Wait,
+    ) -> Result<EndpointNow, AwsError> {
+        self.request_capacity(name, variant, count).await?;
+        self.wait_in_service(name, w, &self.on_status()).await
+    }
+
+    /// UpdateEndpointWeightsAndCapacities for one variant's instance count (no wait).
+    pub async fn request_capacity(
+        &self,
+        name: &str,
+        variant: &str,
+        count: i32,
+    ) -> Result<(), AwsError> {
+        const OP: &str = "sagemaker:UpdateEndpointWeightsAndCapacities";
+        let capacity = sagemaker::types::DesiredWeightAndCapacity::builder()
+            .variant_name(variant)
+            .desired_instance_count(count)
+            .build();
+        self.sm
+            .update_endpoint_weights_and_capacities()
+            .endpoint_name(name)
+            .desired_weights_and_capacities(capacity)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk(OP))?;
+        Ok(())
     }
 
     /// Creates the desired endpoint config unless it exists as ours.
@@ -1231,7 +1316,12 @@ impl Hosting<'_> {
     }
 
     /// Registers the target and puts the policy (both are upserts), or removes both.
-    async fn apply_scaling(&self, name: &str, variant: &str, s: &Scaling) -> Result<(), AwsError> {
+    pub async fn apply_scaling(
+        &self,
+        name: &str,
+        variant: &str,
+        s: &Scaling,
+    ) -> Result<(), AwsError> {
         if !s.registered {
             return self.deregister_scaling(name, variant).await;
         }
@@ -1321,7 +1411,7 @@ impl Hosting<'_> {
 
     /// Deletes the policy and deregisters the target, each only when it exists (an endpoint
     /// without autoscaling makes no delete call); either being gone meanwhile is success.
-    async fn deregister_scaling(&self, name: &str, variant: &str) -> Result<(), AwsError> {
+    pub async fn deregister_scaling(&self, name: &str, variant: &str) -> Result<(), AwsError> {
         let rid = Self::resource_id(name, variant);
         let (target, policy) = self.scaling_parts(name, variant).await?;
         if policy {
@@ -1388,6 +1478,7 @@ impl Hosting<'_> {
 
     /// Destroy: autoscaling, endpoint, configs (models are `sagemaker_model`'s).
     pub async fn destroy(&self, name: &str, variant: &str, w: &Wait) -> Result<(), AwsError> {
+        // Only the scaling parts that exist are deleted (a standby has none).
         self.deregister_scaling(name, variant).await?;
         self.delete_endpoint(name, w).await?;
         for c in self.our_configs(name).await? {
@@ -1466,6 +1557,7 @@ impl Hosting<'_> {
             "data_capture": data_capture,
             "autoscaling": autoscaling,
             "superseded": superseded,
+            "capacity": now.capacity,
             "tags": tags,
         });
         Ok(Observed {
@@ -1553,6 +1645,7 @@ mod tests {
                 Scaling::off()
             },
             superseded: Superseded::default(),
+            capacity: None,
             tags: BTreeMap::from([
                 (TAG_ADDRESS.to_string(), ADDR.to_string()),
                 (TAG_ENVIRONMENT.to_string(), "prod".to_string()),

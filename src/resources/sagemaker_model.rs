@@ -133,7 +133,12 @@ pub fn model_version(
     let m = &spec.spec.sagemaker.models[logical];
     let path = format!("sagemaker.models.{logical}");
     let name = r.str(&format!("{path}.name"), &m.name)?;
-    let image = r.str(&format!("{path}.image"), &m.image)?;
+    let mut image = r.str(&format!("{path}.image"), &m.image)?;
+    let twin = super::dr::twin_view(r);
+    if let Some(t) = &twin {
+        // The DR model pulls from the DR region's registry, as the seed does.
+        image = super::dr::image_in_region(&image, &t.primary_region, &t.region);
+    }
     let model_data = r.str(&format!("{path}.model_data"), &m.model_data)?;
     let role_arn = r.str(
         &format!("{path}.role"),
@@ -143,7 +148,13 @@ pub fn model_version(
     for (k, v) in &m.environment {
         environment.insert(k.clone(), r.str(&format!("{path}.environment.{k}"), v)?);
     }
-    let vpc = match &m.vpc {
+    // VPC ids are regional: a twin runs in `dr.vpc`.
+    let dr_vpc = spec.spec.dr.as_ref().and_then(|d| d.vpc.as_ref());
+    let vpc = match (&m.vpc, &twin) {
+        (Some(_), Some(_)) => dr_vpc,
+        (v, _) => v.as_ref(),
+    };
+    let vpc = match vpc {
         Some(v) => {
             let mut sg = v.security_groups.clone();
             let mut sn = v.subnets.clone();
@@ -228,6 +239,10 @@ impl Reconciler for SagemakerModel {
             dst.extend(src);
         }
         d["tags"] = json!(desired_tags(spec, &decl.address, &m.tags));
+        if super::dr::is_twin(&decl.address) && decl.outputs.get("artifact_source").is_some() {
+            // The twin bucket holds the primary's current artifact (see `replication`).
+            d["artifact"] = json!(super::replication::IN_SYNC);
+        }
         Ok(d)
     }
 
@@ -262,19 +277,28 @@ impl Reconciler for SagemakerModel {
             .map(|e| e.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
         let owner = owner_from_tags(&v.tags, &decl.address, cx.environment);
+        let artifact = if super::dr::is_twin(&decl.address) {
+            super::replication::artifact_status(cx, decl).await?
+        } else {
+            None
+        };
+        let mut state = json!({
+            "name": v.name,
+            "image": c.and_then(|c| c.image()).unwrap_or_default(),
+            "model_data": c.and_then(|c| c.model_data_url()).unwrap_or_default(),
+            "role_arn": m.execution_role_arn().unwrap_or_default(),
+            "environment": environment,
+            "vpc": vpc,
+            "network_isolation": m.enable_network_isolation().unwrap_or(false),
+            "tags": v.tags,
+        });
+        if let Some(a) = artifact {
+            state["artifact"] = json!(a);
+        }
         Ok(Observed {
             address: decl.address.clone(),
             physical_id: v.name.clone(),
-            state: Some(json!({
-                "name": v.name,
-                "image": c.and_then(|c| c.image()).unwrap_or_default(),
-                "model_data": c.and_then(|c| c.model_data_url()).unwrap_or_default(),
-                "role_arn": m.execution_role_arn().unwrap_or_default(),
-                "environment": environment,
-                "vpc": vpc,
-                "network_isolation": m.enable_network_isolation().unwrap_or(false),
-                "tags": v.tags,
-            })),
+            state: Some(state),
             owner,
             outputs: json!({ "name": v.name, "arn": v.arn }),
         })
@@ -283,6 +307,9 @@ impl Reconciler for SagemakerModel {
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
         let d: Desired = from_desired(&decl.address, desired)?;
         let sm = &cx.clients(&decl.region).sagemaker;
+        if super::dr::is_twin(&decl.address) {
+            super::replication::ensure_artifact(cx, decl).await?;
+        }
         ensure_version(sm, &decl.identity, &decl.address, cx.environment, &d).await
     }
 
@@ -296,6 +323,9 @@ impl Reconciler for SagemakerModel {
     ) -> Result<Value, AwsError> {
         let d: Desired = from_desired(&decl.address, desired)?;
         let sm = &cx.clients(&decl.region).sagemaker;
+        if super::dr::is_twin(&decl.address) {
+            super::replication::ensure_artifact(cx, decl).await?;
+        }
         if d.name != observed.physical_id {
             // New content: a new version; the old one stays until the endpoint moves off it.
             return ensure_version(sm, &decl.identity, &decl.address, cx.environment, &d).await;

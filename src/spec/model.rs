@@ -484,14 +484,70 @@ impl Default for SecurityAlarms {
 #[serde(deny_unknown_fields)]
 pub struct Dr {
     pub region: String,
+    /// Recovery time objective the drill measures against, in minutes (fractions allowed).
     #[serde(default)]
-    pub rto_minutes: Option<u32>,
+    pub rto_minutes: Option<f64>,
+    /// Recovery point objective the drill measures against, in minutes (fractions allowed).
     #[serde(default)]
-    pub rpo_minutes: Option<u32>,
+    pub rpo_minutes: Option<f64>,
     #[serde(default)]
     pub replicate: Replicate,
+    /// Warm-standby size of every DR endpoint; failover scales to the primary's count.
     #[serde(default)]
     pub instance_count: Option<i32>,
+    /// Twin bucket names, by the primary bucket's logical name (default
+    /// `<primary name>-<dr region>`).
+    #[serde(default)]
+    pub buckets: Map<DrBucket>,
+    /// Security groups and subnets of the DR models (VPC ids are regional); required when a
+    /// replicated model has a `vpc`.
+    #[serde(default)]
+    pub vpc: Option<Vpc>,
+    /// Replicate delete markers (a delete in the primary hides the object in the DR bucket
+    /// too; its versions stay).
+    #[serde(default = "yes")]
+    pub delete_marker_replication: bool,
+    /// What `dr drill` sends to a promoted endpoint to prove it serves.
+    #[serde(default)]
+    pub canary: Canary,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DrBucket {
+    /// Name of the twin bucket (a template, like bucket names).
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Canary {
+    /// Invoke the promoted endpoint (InvokeEndpoint) during a drill; `false` measures RTO up to
+    /// InService at capacity and says so in the report.
+    #[serde(default = "yes")]
+    pub invoke: bool,
+    /// Request body of the canary invocation.
+    #[serde(default = "default_canary_body")]
+    pub body: String,
+    #[serde(default = "default_canary_type")]
+    pub content_type: String,
+}
+
+impl Default for Canary {
+    fn default() -> Self {
+        Canary {
+            invoke: true,
+            body: default_canary_body(),
+            content_type: default_canary_type(),
+        }
+    }
+}
+
+fn default_canary_body() -> String {
+    r#"{"inputs": "novactl dr drill canary"}"#.into()
+}
+fn default_canary_type() -> String {
+    "application/json".into()
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

@@ -36,6 +36,11 @@ impl<'a> Renderer<'a> {
         Renderer { spec, ctx }
     }
 
+    /// A top-level value of the render context (`region`, `dr_twin`, ...).
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        self.ctx.get(name)
+    }
+
     /// Renders the spec string found at `key`.
     pub fn str(&self, key: &str, template: &str) -> Result<String, SpecError> {
         if !template.contains("{{") && !template.contains("{%") && !template.contains("{#") {

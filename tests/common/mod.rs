@@ -57,6 +57,27 @@ impl Emulator {
         }
     }
 
+    /// Changes the emulator's run-time settings (`POST /novactl-api/config`, see
+    /// tests/emulator/README.md), e.g. `r#"{"endpoint_delay": 2}"#`. Panics unless accepted.
+    pub fn configure(&self, json: &str) {
+        use std::io::{Read, Write};
+        let addr = self.endpoint.trim_start_matches("http://");
+        let mut conn = std::net::TcpStream::connect(addr).expect("connect to the emulator");
+        write!(
+            conn,
+            "POST /novactl-api/config HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{json}",
+            json.len()
+        )
+        .expect("send the settings");
+        let mut reply = String::new();
+        conn.read_to_string(&mut reply).expect("read the reply");
+        assert!(
+            reply.starts_with("HTTP/1.1 200"),
+            "settings {json} refused: {reply}"
+        );
+    }
+
     /// An SDK config for `region` pointed at the emulator, with dummy credentials.
     pub async fn sdk(&self, region: &str) -> aws_types::SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())

@@ -163,6 +163,20 @@ def parse_args(argv: list) -> argparse.Namespace:
         help="do not exit on stdin EOF (for running by hand); stop it with SIGTERM/SIGINT",
     )
     parser.add_argument(
+        "--replication-delay",
+        type=float,
+        default=0.0,
+        metavar="SECS",
+        help="S3 replication copies an object this long after it was written (default 0)",
+    )
+    parser.add_argument(
+        "--endpoint-delay",
+        type=float,
+        default=0.0,
+        metavar="SECS",
+        help="SageMaker endpoints stay Creating/Updating this long (default 0: InService at once)",
+    )
+    parser.add_argument(
         "--latency-ms",
         type=int,
         default=0,
@@ -171,7 +185,11 @@ def parse_args(argv: list) -> argparse.Namespace:
         "changeable at run time through POST /moto-api/novactl/latency {\"ms\": N}",
     )
     add_fault_arguments(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for name in ("replication_delay", "endpoint_delay"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be 0 or more seconds")
+    return args
 
 
 def main(argv: list) -> None:
@@ -1041,6 +1059,348 @@ def patch_s3_logging_policy_principal_star() -> None:
     FakeBucket._log_permissions_enabled_policy = staticmethod(check)
 
 
+# --- DR: replication, endpoint transitions, the canary's InvokeEndpoint, runtime settings ---------
+
+# Settings the DR patches read at the moment they act; set from --replication-delay and
+# --endpoint-delay, changed at run time with POST /novactl-api/config.
+DR_SETTINGS = {"replication_delay": 0.0, "endpoint_delay": 0.0}
+REPLICATION_STATUS_ATTR = "_novactl_replication_status"
+REPLICATION_XML_ATTR = "_novactl_replication_xml"
+
+
+def patch_s3_replication_config_as_written() -> None:
+    """Close: | S3 GetBucketReplication hands back hard-coded `DeleteMarkerReplication:
+    Disabled` and `Filter: {Prefix: ""}` and drops `SourceSelectionCriteria` | false drift on
+    a correct replication rule | 5.2.5 |
+
+    PutBucketReplication is wrapped to keep the request body as written on the bucket (moto
+    still parses and stores it as before); GetBucketReplication answers with that document
+    (rooted `<ReplicationConfiguration xmlns=...>`, as AWS does) while moto has a
+    configuration for the bucket, and with moto's own answer (ReplicationConfigurationNotFound
+    after DeleteBucketReplication) otherwise.
+    """
+    import re
+
+    from moto.s3.responses import S3Response
+
+    _require(S3Response, "get_bucket_replication")
+    _require(S3Response, "_bucket_response_put")
+    original_get = S3Response.get_bucket_replication
+    original_put = S3Response._bucket_response_put
+
+    def _bucket_response_put(self, request, bucket_name, querystring):  # type: ignore[no-untyped-def]
+        result = original_put(self, request, bucket_name, querystring)
+        if querystring and "replication" in querystring:
+            status = result[0] if isinstance(result, tuple) else 200
+            if int(status) == 200:
+                body = self.body.decode("utf-8") if isinstance(self.body, bytes) else str(self.body or "")
+                setattr(self.backend.get_bucket(bucket_name), REPLICATION_XML_ATTR, body)
+        return result
+
+    def get_bucket_replication(self):  # type: ignore[no-untyped-def]
+        bucket = self.backend.get_bucket(self.bucket_name)
+        written = getattr(bucket, REPLICATION_XML_ATTR, None)
+        if not written or not self.backend.get_bucket_replication(self.bucket_name):
+            return original_get(self)
+        inner = re.sub(r"^\s*<\?xml[^>]*\?>", "", written).strip()
+        if "xmlns=" not in inner.split(">", 1)[0]:
+            inner = inner.replace("<ReplicationConfiguration", f'<ReplicationConfiguration xmlns="{S3_XMLNS}"', 1)
+        body = '<?xml version="1.0" encoding="UTF-8"?>\n' + inner
+        return 200, {"Content-Type": "application/xml"}, body
+
+    S3Response._bucket_response_put = _bucket_response_put
+    S3Response.get_bucket_replication = get_bucket_replication
+
+
+def _replication_rule_for(bucket, key) -> dict | None:  # type: ignore[no-untyped-def]
+    """The enabled rule of the bucket's replication configuration that selects `key`."""
+    config = getattr(bucket, "replication", None)
+    if not config:
+        return None
+    rules = config.get("Rule") or []
+    if isinstance(rules, dict):
+        rules = [rules]
+    chosen = None
+    for rule in rules:
+        if rule.get("Status") != "Enabled":
+            continue
+        filt = rule.get("Filter") or {}
+        prefix = filt.get("Prefix") or (filt.get("And") or {}).get("Prefix") or rule.get("Prefix") or ""
+        if not key.name.startswith(prefix):
+            continue
+        if key.encryption == "aws:kms":
+            selection = ((rule.get("SourceSelectionCriteria") or {}).get("SseKmsEncryptedObjects") or {})
+            if selection.get("Status") != "Enabled":
+                continue  # AWS replicates SSE-KMS objects only when the rule selects them
+        if chosen is None or int(rule.get("Priority") or 0) > int(chosen.get("Priority") or 0):
+            chosen = rule
+    return chosen
+
+
+def patch_s3_replicate_objects() -> None:
+    """Close: | S3 replication: moto stores a replication configuration but never copies an
+    object and sets no `x-amz-replication-status` | a DR drill (RPO) cannot be measured |
+    all |
+
+    `S3Backend.put_object` (PutObject, CopyObject and CompleteMultipartUpload all end there) is
+    wrapped: an object that an enabled rule selects (prefix; SSE-KMS objects only when the rule
+    has `SourceSelectionCriteria/SseKmsEncryptedObjects` Enabled) gets replication status
+    PENDING, and `replication_delay` seconds later (DR_SETTINGS, read when the object is
+    written) it is copied into the rule's destination bucket: same key, bytes, metadata,
+    checksum and version id, encrypted with the rule's `ReplicaKmsKeyID` (else as the source),
+    status REPLICA; the source becomes COMPLETED (FAILED when the destination bucket is missing
+    or not versioned). HeadObject/GetObject return `x-amz-replication-status`. Delete markers
+    are not replicated.
+    """
+    from moto.s3.models import FakeKey, S3Backend
+
+    _require(S3Backend, "put_object")
+    _require(S3Backend, "get_object")
+    _require(FakeKey, "response_dict")
+    original_put = S3Backend.put_object
+    original_response_dict = FakeKey.response_dict.fget
+
+    def replicate(backend, bucket_name, key_name, version_id, rule):  # type: ignore[no-untyped-def]
+        try:
+            source = backend.get_object(bucket_name, key_name, version_id=version_id)
+            if source is None:
+                return
+            dest_name = str(rule["Destination"]["Bucket"]).split(":::")[-1]
+            try:
+                dest = backend.get_bucket(dest_name)
+            except Exception:
+                dest = None
+            if dest is None or not dest.is_versioned:
+                setattr(source, REPLICATION_STATUS_ATTR, "FAILED")
+                return
+            replica_key = ((rule["Destination"].get("EncryptionConfiguration") or {}).get("ReplicaKmsKeyID"))
+            encryption, kms_key_id = source.encryption, source.kms_key_id
+            if replica_key and source.encryption == "aws:kms":
+                kms_key_id = replica_key
+            replica = original_put(
+                backend,
+                dest_name,
+                key_name,
+                source.value,
+                encryption=encryption,
+                kms_key_id=kms_key_id,
+                checksum_value=source.checksum_value,
+                disable_notification=True,
+            )
+            replica.set_metadata(source.metadata)
+            replica.checksum_algorithm = source.checksum_algorithm
+            replica._version_id = source.version_id
+            setattr(replica, REPLICATION_STATUS_ATTR, "REPLICA")
+            setattr(source, REPLICATION_STATUS_ATTR, "COMPLETED")
+        except Exception as exc:  # never kill the timer thread silently
+            log(f"replication of s3://{bucket_name}/{key_name} failed: {exc!r}")
+
+    def put_object(self, bucket_name, key_name, value, *args, **kwargs):  # type: ignore[no-untyped-def]
+        key = original_put(self, bucket_name, key_name, value, *args, **kwargs)
+        rule = _replication_rule_for(self.get_bucket(bucket_name), key)
+        if rule is not None:
+            setattr(key, REPLICATION_STATUS_ATTR, "PENDING")
+            timer = threading.Timer(
+                float(DR_SETTINGS["replication_delay"]),
+                replicate,
+                args=(self, bucket_name, key_name, key.version_id, rule),
+            )
+            timer.daemon = True
+            timer.start()
+        return key
+
+    def response_dict(self):  # type: ignore[no-untyped-def]
+        res = original_response_dict(self)
+        status = getattr(self, REPLICATION_STATUS_ATTR, None)
+        if status:
+            res["x-amz-replication-status"] = status
+        return res
+
+    S3Backend.put_object = put_object
+    FakeKey.response_dict = property(response_dict)
+
+
+# Endpoints in a transition: endpoint -> {"until": monotonic time, "current": {variant: count}}.
+_TRANSITIONS: "weakref.WeakKeyDictionary" = None  # type: ignore[assignment]
+
+
+def _settle(endpoint) -> None:  # type: ignore[no-untyped-def]
+    """Ends the endpoint's transition once its time is up: InService, current counts final."""
+    t = _TRANSITIONS.get(endpoint)
+    if t is None or time.monotonic() < t["until"]:
+        return
+    for v in endpoint.production_variants:
+        if v.get("VariantName") in t["current"]:
+            v["CurrentInstanceCount"] = t["current"][v["VariantName"]]
+    endpoint.endpoint_status = "InService"
+    _TRANSITIONS.pop(endpoint, None)
+
+
+def _transition(endpoint, status, before) -> None:  # type: ignore[no-untyped-def]
+    """Puts the endpoint in `status` for endpoint_delay seconds; variants keep the current
+    counts `before` (variant -> count) until then."""
+    delay = float(DR_SETTINGS["endpoint_delay"])
+    if delay <= 0:
+        return
+    final = {v["VariantName"]: v.get("CurrentInstanceCount") for v in endpoint.production_variants}
+    for v in endpoint.production_variants:
+        v["CurrentInstanceCount"] = before.get(v["VariantName"], 0)
+    endpoint.endpoint_status = status
+    _TRANSITIONS[endpoint] = {"until": time.monotonic() + delay, "current": final}
+
+
+def patch_sagemaker_endpoint_transitions() -> None:
+    """Close: | SageMaker endpoints are `InService` at once (no Creating/Updating/Failed) |
+    waiters and rollback paths cannot be exercised on moto | all |
+
+    With `endpoint_delay` > 0 (DR_SETTINGS): CreateEndpoint leaves the endpoint `Creating`
+    (current instance counts 0), UpdateEndpoint and UpdateEndpointWeightsAndCapacities leave it
+    `Updating` (current counts as before), for that many seconds; then it is InService with
+    the new counts. Either update of an endpoint that is not InService is refused with
+    ValidationException "Cannot update in-progress endpoint", as AWS does. The state is
+    settled whenever the endpoint is read (Describe/List) or updated. Must run after
+    `patch_sagemaker_update_endpoint`.
+    """
+    import weakref
+
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
+
+    global _TRANSITIONS
+    _TRANSITIONS = weakref.WeakKeyDictionary()
+    for name in ("create_endpoint", "update_endpoint", "update_endpoint_weights_and_capacities", "summary"):
+        _require(SageMakerModelBackend if name != "summary" else FakeEndpoint, name)
+    _require(FakeEndpoint, "response_object")
+    original_create = SageMakerModelBackend.create_endpoint
+    original_update = SageMakerModelBackend.update_endpoint
+    original_weights = SageMakerModelBackend.update_endpoint_weights_and_capacities
+    original_summary = FakeEndpoint.summary
+    original_response = FakeEndpoint.response_object.fget
+
+    def refuse_busy(self, endpoint_name):  # type: ignore[no-untyped-def]
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is None:
+            return None
+        _settle(endpoint)
+        if endpoint.endpoint_status != "InService":
+            raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        return endpoint
+
+    def current_counts(endpoint):  # type: ignore[no-untyped-def]
+        return {v["VariantName"]: v.get("CurrentInstanceCount") for v in endpoint.production_variants}
+
+    def create_endpoint(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        endpoint = original_create(self, *args, **kwargs)
+        _transition(endpoint, "Creating", {})
+        return endpoint
+
+    def update_endpoint(self, endpoint_name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        endpoint = refuse_busy(self, endpoint_name)
+        before = current_counts(endpoint) if endpoint is not None else {}
+        endpoint = original_update(self, endpoint_name, *args, **kwargs)
+        _transition(endpoint, "Updating", before)
+        return endpoint
+
+    def update_weights(self, endpoint_name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        endpoint = refuse_busy(self, endpoint_name)
+        before = current_counts(endpoint) if endpoint is not None else {}
+        arn = original_weights(self, endpoint_name, *args, **kwargs)
+        _transition(self.endpoints[endpoint_name], "Updating", before)
+        return arn
+
+    def summary(self):  # type: ignore[no-untyped-def]
+        _settle(self)
+        return original_summary(self)
+
+    def response_object(self):  # type: ignore[no-untyped-def]
+        _settle(self)
+        return original_response(self)
+
+    SageMakerModelBackend.create_endpoint = create_endpoint
+    SageMakerModelBackend.update_endpoint = update_endpoint
+    SageMakerModelBackend.update_endpoint_weights_and_capacities = update_weights
+    FakeEndpoint.summary = summary
+    FakeEndpoint.response_object = property(response_object)
+
+
+def patch_sagemaker_runtime_invoke_endpoint() -> None:
+    """Close: | SageMaker Runtime `InvokeEndpoint` answers for any endpoint name, existing or
+    not, serving or not (moto does not even read the name from the path) | a DR drill's
+    canary proves nothing | all |
+
+    SageMakerRuntimeResponse.invoke_endpoint first reads the endpoint name from the request
+    path (`/endpoints/<name>/invocations`) and looks it up in the SageMaker backend of the same
+    account and region: a missing one is a ValidationError "Endpoint <name> of account
+    <account> not found." (as AWS words it), one that is not serving (Creating, Failed,
+    OutOfService, Deleting; Updating endpoints still serve) a ValidationError naming its
+    status. Otherwise moto's canned answer.
+    """
+    import urllib.parse
+
+    from moto.core.exceptions import JsonRESTError
+    from moto.sagemaker.models import sagemaker_backends
+    from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+
+    _require(SageMakerRuntimeResponse, "invoke_endpoint")
+    original = SageMakerRuntimeResponse.invoke_endpoint
+
+    def invoke_endpoint(self):  # type: ignore[no-untyped-def]
+        parts = urllib.parse.urlparse(self.path).path.split("/")
+        name = urllib.parse.unquote(parts[2]) if len(parts) > 2 else ""
+        endpoint = sagemaker_backends[self.current_account][self.region].endpoints.get(name)
+        if endpoint is None:
+            raise JsonRESTError("ValidationError", f"Endpoint {name} of account {self.current_account} not found.")
+        _settle(endpoint)
+        if endpoint.endpoint_status not in ("InService", "Updating", "SystemUpdating"):
+            raise JsonRESTError("ValidationError", f"Endpoint {name} is {endpoint.endpoint_status}: it serves no requests.")
+        return original(self)
+
+    SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint
+
+
+class NovactlControl:
+    """WSGI middleware: `GET /novactl-api/config` shows DR_SETTINGS, `POST` (a JSON object of
+    some of its keys, each a number >= 0) changes them for everything that happens next."""
+
+    PATH = "/novactl-api/config"
+
+    def __init__(self, app):  # type: ignore[no-untyped-def]
+        self.app = app
+
+    def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+        import json
+
+        if environ.get("PATH_INFO", "") != self.PATH:
+            return self.app(environ, start_response)
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        if method == "POST":
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                update = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                if not isinstance(update, dict):
+                    raise ValueError("the body must be a JSON object")
+                for key, value in update.items():
+                    if key not in DR_SETTINGS:
+                        raise ValueError(f"unknown setting {key!r}; known: {sorted(DR_SETTINGS)}")
+                    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                        raise ValueError(f"{key} must be a number >= 0")
+            except (ValueError, KeyError) as exc:
+                return self.reply(start_response, "400 Bad Request", {"error": str(exc)})
+            DR_SETTINGS.update({k: float(v) for k, v in update.items()})
+            log(f"settings changed: {DR_SETTINGS}")
+        elif method != "GET":
+            return self.reply(start_response, "405 Method Not Allowed", {"error": "GET or POST"})
+        return self.reply(start_response, "200 OK", DR_SETTINGS)
+
+    @staticmethod
+    def reply(start_response, status, doc):  # type: ignore[no-untyped-def]
+        import json
+
+        body = json.dumps(doc).encode("utf-8")
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
 PATCHES = (
     patch_s3_get_bucket_versioning,
     patch_s3_bucket_policy_secure_transport,
@@ -1053,6 +1413,10 @@ PATCHES = (
     patch_sagemaker_list_models_name_contains,
     patch_logs_put_metric_filter_replaces,
     patch_s3_logging_policy_principal_star,
+    patch_s3_replication_config_as_written,
+    patch_s3_replicate_objects,
+    patch_sagemaker_endpoint_transitions,
+    patch_sagemaker_runtime_invoke_endpoint,
     patch_autoscaling_object_not_found,
 )
 
@@ -1062,7 +1426,7 @@ def apply_patches():  # type: ignore[no-untyped-def]
     for patch in PATCHES:
         patch()
         log(f"patch applied: {patch.__name__}")
-    middlewares = [patch_cloudwatch_rpcv2_cbor()]
+    middlewares = [patch_cloudwatch_rpcv2_cbor(), NovactlControl]
     log("patch applied: patch_cloudwatch_rpcv2_cbor")
     return middlewares
 
@@ -1328,7 +1692,8 @@ def fault_reply(protocol: str, kind: str, method: str, request_id: str):  # type
 class FaultInjector:
     """WSGI middleware in front of everything else: delays and faults for AWS requests.
 
-    A request to moto's own `/moto-api/` or to `/novactl-api/` is never delayed or faulted.
+    A request to moto's own `/moto-api/` or to `/novactl-api/` is never delayed or faulted
+    (`/novactl-api/config`, the DR settings, is passed on to `NovactlControl`).
     `GET /novactl-api/faults` returns the settings and counts as JSON; `POST` with a JSON
     object changes settings (`rate`, `kinds`, `services`, `delays`, `seed`), queues scripted
     faults (`script`: a list of `{"service", "operation", "kind", "times"}`, each optional
@@ -1462,6 +1827,10 @@ class FaultInjector:
             return [body]
 
         if name.rstrip("/") != "faults":
+            # Another control endpoint (the DR settings, `NovactlControl`) sits inside: pass
+            # the request on, never faulted; an unknown one is answered 404 below.
+            if name.rstrip("/") == NovactlControl.PATH[len(CONTROL_PREFIX):]:
+                return self.app(environ, start_response)
             return reply("404 Not Found", {"error": f"no such control endpoint: {CONTROL_PREFIX}{name}"})
         method = environ.get("REQUEST_METHOD", "GET").upper()
         if method == "POST":
@@ -1522,6 +1891,8 @@ def run_server(args: argparse.Namespace) -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))
 
     started = time.monotonic()
+    DR_SETTINGS["replication_delay"] = args.replication_delay
+    DR_SETTINGS["endpoint_delay"] = args.endpoint_delay
     try:
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,

@@ -221,7 +221,7 @@ class PatchDefinitionTests(unittest.TestCase):
 
     def test_every_patch_names_its_gap(self) -> None:
         patches = list(self.launcher.PATCHES) + [self.launcher.patch_cloudwatch_rpcv2_cbor]
-        self.assertEqual(len(patches), 13)
+        self.assertEqual(len(patches), 17)
         for patch in patches:
             self.assertTrue(patch.__doc__.startswith("Close: | "), patch.__name__)
 
@@ -895,6 +895,265 @@ class CloudWatchCborTests(unittest.TestCase):
         cw.delete_alarms(AlarmNames=[name])
         self.assertEqual(cw.describe_alarms(AlarmNames=[name])["MetricAlarms"], [])
 
+
+# ---------------------------------------------------------------------------
+# DR: replication configuration as written, object replication, endpoint transitions, the
+# canary's InvokeEndpoint, and the settings endpoint (DR_SETTINGS)
+# ---------------------------------------------------------------------------
+
+
+def regional(service: str, region: str):
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name=region,
+        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+        aws_secret_access_key="dummy-secret",
+        config=botocore.config.Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+    )
+
+
+def settings(**update) -> dict:
+    if update:
+        status, _, body = http("POST", "/novactl-api/config", json.dumps(update).encode(), {"Content-Type": "application/json"})
+    else:
+        status, _, body = http("GET", "/novactl-api/config")
+    if status != 200:
+        raise AssertionError(f"settings: {status} {body!r}")
+    return json.loads(body)
+
+
+class DelaysReset(unittest.TestCase):
+    """Tests that change DR_SETTINGS on the shared server put the defaults back."""
+
+    def tearDown(self) -> None:
+        settings(replication_delay=0, endpoint_delay=0)
+
+
+def wait_for(predicate, timeout: float = 5.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def replicated_pair(delay: float = 0.0):  # type: ignore[no-untyped-def]
+    """A versioned source (us-east-1) and destination (us-west-2), a DR key, and a rule."""
+    s3, s3w, kms = client("s3"), regional("s3", "us-west-2"), regional("kms", "us-west-2")
+    src, dst = unique("src"), unique("dst")
+    s3.create_bucket(Bucket=src)
+    s3w.create_bucket(Bucket=dst, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    for bucket in (src, dst):
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    config = {
+        "Role": f"arn:aws:iam::{ACCOUNT}:role/replication",
+        "Rules": [
+            {
+                "ID": "novactl-dr-x",
+                "Priority": 1,
+                "Status": "Enabled",
+                "Filter": {"Prefix": ""},
+                "DeleteMarkerReplication": {"Status": "Enabled"},
+                "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {"Status": "Enabled"}},
+                "Destination": {
+                    "Bucket": f"arn:aws:s3:::{dst}",
+                    "EncryptionConfiguration": {"ReplicaKmsKeyID": key},
+                    "ReplicationTime": {"Status": "Enabled", "Time": {"Minutes": 15}},
+                    "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}},
+                },
+            }
+        ],
+    }
+    s3.put_bucket_replication(Bucket=src, ReplicationConfiguration=config)
+    settings(replication_delay=delay)
+    return s3, s3w, src, dst, key, config
+
+
+def head_or_none(s3, bucket: str, key: str):  # type: ignore[no-untyped-def]
+    try:
+        return s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    except ClientError as err:
+        if err.response["Error"]["Code"] in ("404", "NoSuchKey"):
+            return None
+        raise
+
+
+class S3ReplicationConfigPatchTests(DelaysReset):
+    def test_configuration_comes_back_as_written(self) -> None:
+        s3, _, src, _, _, config = replicated_pair()
+        got = s3.get_bucket_replication(Bucket=src)["ReplicationConfiguration"]
+        # moto alone: DeleteMarkerReplication "Disabled", no SourceSelectionCriteria.
+        self.assertEqual(got, config)
+        s3.delete_bucket_replication(Bucket=src)
+        with self.assertRaises(ClientError) as ctx:
+            s3.get_bucket_replication(Bucket=src)
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "ReplicationConfigurationNotFoundError")
+
+    def test_raw_reply_is_rooted_with_the_s3_namespace(self) -> None:
+        _, _, src, _, _, _ = replicated_pair()
+        status, _, body = http("GET", f"/{src}?replication", headers={"Authorization": FAKE_AUTH.format(service="s3")})
+        self.assertEqual(status, 200, body)
+        root = ET.fromstring(body)
+        self.assertEqual(root.tag, f"{S3_NS}ReplicationConfiguration")
+        self.assertEqual(root.find(f"{S3_NS}Rule/{S3_NS}DeleteMarkerReplication/{S3_NS}Status").text, "Enabled")
+
+
+class S3ReplicationPatchTests(DelaysReset):
+    def test_objects_replicate_after_the_delay_with_statuses_key_version_and_checksum(self) -> None:
+        s3, s3w, src, dst, key, _ = replicated_pair(delay=0.6)
+        put = s3.put_object(
+            Bucket=src, Key="a/canary.json", Body=b"{}", ServerSideEncryption="aws:kms",
+            ChecksumAlgorithm="SHA256", Metadata={"who": "test"},
+        )
+        written = time.monotonic()
+        self.assertEqual(s3.head_object(Bucket=src, Key="a/canary.json")["ReplicationStatus"], "PENDING")
+        self.assertIsNone(head_or_none(s3w, dst, "a/canary.json"), "no replica before the delay")
+        replica = wait_for(lambda: head_or_none(s3w, dst, "a/canary.json"))
+        self.assertGreaterEqual(time.monotonic() - written, 0.55)
+        self.assertEqual(replica["ReplicationStatus"], "REPLICA")
+        self.assertEqual(replica["VersionId"], put["VersionId"])
+        self.assertEqual(replica["ChecksumSHA256"], put["ChecksumSHA256"])
+        self.assertEqual(replica["SSEKMSKeyId"], key, "re-encrypted with ReplicaKmsKeyID")
+        self.assertEqual(replica["Metadata"], {"who": "test"})
+        self.assertEqual(s3w.get_object(Bucket=dst, Key="a/canary.json")["Body"].read(), b"{}")
+        self.assertEqual(s3.head_object(Bucket=src, Key="a/canary.json")["ReplicationStatus"], "COMPLETED")
+
+    def test_sse_kms_objects_replicate_only_when_the_rule_selects_them(self) -> None:
+        s3, s3w, src, dst, _, _ = replicated_pair()
+        # A rule for one prefix that does not select SSE-KMS objects.
+        s3.put_bucket_replication(
+            Bucket=src,
+            ReplicationConfiguration={
+                "Role": f"arn:aws:iam::{ACCOUNT}:role/replication",
+                "Rules": [{"ID": "plain", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": "in/"},
+                           "DeleteMarkerReplication": {"Status": "Disabled"},
+                           "Destination": {"Bucket": f"arn:aws:s3:::{dst}"}}],
+            },
+        )
+        s3.put_object(Bucket=src, Key="in/plain", Body=b"p")
+        s3.put_object(Bucket=src, Key="in/kms", Body=b"k", ServerSideEncryption="aws:kms")
+        s3.put_object(Bucket=src, Key="out/plain", Body=b"o")
+        wait_for(lambda: head_or_none(s3w, dst, "in/plain"))
+        time.sleep(0.2)
+        self.assertIsNone(head_or_none(s3w, dst, "in/kms"), "SSE-KMS without SseKmsEncryptedObjects")
+        self.assertNotIn("ReplicationStatus", s3.head_object(Bucket=src, Key="in/kms"))
+        self.assertIsNone(head_or_none(s3w, dst, "out/plain"), "outside the prefix")
+
+    def test_a_missing_destination_fails_the_replication(self) -> None:
+        s3 = client("s3")
+        _, _, src, _, _, _ = replicated_pair()
+        s3.put_bucket_replication(
+            Bucket=src,
+            ReplicationConfiguration={
+                "Role": f"arn:aws:iam::{ACCOUNT}:role/replication",
+                "Rules": [{"ID": "gone", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": ""},
+                           "DeleteMarkerReplication": {"Status": "Disabled"},
+                           "Destination": {"Bucket": f"arn:aws:s3:::{unique('nobucket')}"}}],
+            },
+        )
+        s3.put_object(Bucket=src, Key="x", Body=b"x")
+        wait_for(lambda: s3.head_object(Bucket=src, Key="x").get("ReplicationStatus") == "FAILED")
+
+
+class SageMakerTransitionPatchTests(DelaysReset):
+    def setUp(self) -> None:
+        self.sm = client("sagemaker")
+        self.runtime = client("sagemaker-runtime")
+        model, self.config, self.endpoint = unique("m"), unique("cfg"), unique("ep")
+        make_model(self.sm, model)
+        self.sm.create_endpoint_config(EndpointConfigName=self.config, ProductionVariants=[variant(model, "ml.g5.xlarge")])
+
+    def status(self) -> tuple:
+        d = self.sm.describe_endpoint(EndpointName=self.endpoint)
+        v = d["ProductionVariants"][0]
+        return d["EndpointStatus"], v.get("DesiredInstanceCount"), v.get("CurrentInstanceCount")
+
+    def test_creating_and_updating_last_the_endpoint_delay(self) -> None:
+        settings(endpoint_delay=0.5)
+        self.sm.create_endpoint(EndpointName=self.endpoint, EndpointConfigName=self.config)
+        created = time.monotonic()
+        self.assertEqual(self.status()[0], "Creating")
+        listed = self.sm.list_endpoints(NameContains=self.endpoint)["Endpoints"][0]
+        self.assertEqual(listed["EndpointStatus"], "Creating")
+        wait_for(lambda: self.status()[0] == "InService")
+        self.assertGreaterEqual(time.monotonic() - created, 0.45)
+
+        self.sm.update_endpoint_weights_and_capacities(
+            EndpointName=self.endpoint, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 3}]
+        )
+        self.assertEqual(self.status(), ("Updating", 3, 1), "current count unchanged while Updating")
+        with self.assertRaises(ClientError) as ctx:
+            self.sm.update_endpoint_weights_and_capacities(
+                EndpointName=self.endpoint, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 2}]
+            )
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "ValidationException")
+        self.assertIn("Cannot update in-progress endpoint", ctx.exception.response["Error"]["Message"])
+        wait_for(lambda: self.status() == ("InService", 3, 3))
+
+        self.sm.update_endpoint(EndpointName=self.endpoint, EndpointConfigName=self.config)
+        self.assertEqual(self.status()[0], "Updating")
+        wait_for(lambda: self.status()[0] == "InService")
+
+    def test_no_delay_keeps_moto_behaviour(self) -> None:
+        self.sm.create_endpoint(EndpointName=self.endpoint, EndpointConfigName=self.config)
+        self.assertEqual(self.status(), ("InService", 1, 1))
+        self.sm.update_endpoint_weights_and_capacities(
+            EndpointName=self.endpoint, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 2}]
+        )
+        self.assertEqual(self.status(), ("InService", 2, 2))
+
+    def test_invoke_endpoint_needs_a_serving_endpoint(self) -> None:
+        with self.assertRaises(ClientError) as ctx:
+            self.runtime.invoke_endpoint(EndpointName=self.endpoint, Body=b"{}", ContentType="application/json")
+        self.assertIn(f"Endpoint {self.endpoint} of account {ACCOUNT} not found", str(ctx.exception))
+        settings(endpoint_delay=0.4)
+        self.sm.create_endpoint(EndpointName=self.endpoint, EndpointConfigName=self.config)
+        with self.assertRaises(ClientError) as ctx:
+            self.runtime.invoke_endpoint(EndpointName=self.endpoint, Body=b"{}", ContentType="application/json")
+        self.assertIn("is Creating", str(ctx.exception))
+        wait_for(lambda: self.status()[0] == "InService")
+        answer = self.runtime.invoke_endpoint(EndpointName=self.endpoint, Body=b"{}", ContentType="application/json")
+        self.assertEqual(answer["ResponseMetadata"]["HTTPStatusCode"], 200)
+        # An endpoint that is Updating still serves, as on AWS.
+        self.sm.update_endpoint_weights_and_capacities(
+            EndpointName=self.endpoint, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 2}]
+        )
+        self.assertEqual(self.status()[0], "Updating")
+        self.runtime.invoke_endpoint(EndpointName=self.endpoint, Body=b"{}", ContentType="application/json")
+
+
+class SettingsEndpointTests(DelaysReset):
+    def test_get_and_post(self) -> None:
+        self.assertEqual(settings(), {"replication_delay": 0.0, "endpoint_delay": 0.0})
+        self.assertEqual(settings(replication_delay=1.5), {"replication_delay": 1.5, "endpoint_delay": 0.0})
+        self.assertEqual(settings()["replication_delay"], 1.5)
+
+    def test_bad_settings_are_refused(self) -> None:
+        for body in (b'{"nope": 1}', b'{"endpoint_delay": -1}', b'{"endpoint_delay": "2"}', b"[1]", b"{not json"):
+            status, _, reply = http("POST", "/novactl-api/config", body, {"Content-Type": "application/json"})
+            self.assertEqual(status, 400, body)
+            self.assertIn("error", json.loads(reply))
+        self.assertEqual(settings(), {"replication_delay": 0.0, "endpoint_delay": 0.0}, "nothing changed")
+
+    def test_launcher_options_set_the_starting_values(self) -> None:
+        launcher = Launcher(sys.executable, "--replication-delay", "0.25", "--endpoint-delay", "2")
+        try:
+            port = launcher.wait_ready()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/novactl-api/config", timeout=30) as resp:
+                self.assertEqual(json.loads(resp.read()), {"replication_delay": 0.25, "endpoint_delay": 2.0})
+        finally:
+            launcher.stop()
+        bad = subprocess.run(
+            [sys.executable, str(LAUNCHER), "--endpoint-delay", "-1"],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
+            env=dict(os.environ, NOVACTL_MOTO_VENV=sys.prefix),
+        )
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn(b"--endpoint-delay must be 0 or more", bad.stderr)
 # ---------------------------------------------------------------------------
 # Options: fault and delay injection (--faults, --fault-seed, --fault-kinds, --delay)
 # ---------------------------------------------------------------------------

@@ -1,0 +1,867 @@
+//! S3 cross-region replication for the DR stack, and object copies verified by SHA-256.
+//!
+//! # What `dr.s3.<n>` holds besides its twin bucket
+//! * `replication`: the replication configuration **of the primary bucket** `s3.<n>`: one rule
+//!   `novactl-dr-<n>` (every object, priority 1) replicating into the twin, selecting SSE-KMS
+//!   objects and re-encrypting them with the DR key (`ReplicaKmsKeyID`), with Replication Time
+//!   Control (15 minutes) and its metrics, and delete-marker replication as `dr.
+//!   delete_marker_replication` says. novactl owns the primary bucket's replication
+//!   configuration whole: another rule there is drift. The primary's own observed state
+//!   carries the same configuration under `replication` (read by [`read`]; `s3.<n>` does not
+//!   manage it).
+//! * `replication_role`: the IAM role S3 assumes (`novactl-<env>-replication-<n>`), in the `iam`
+//!   kind's shape and written through that kind: trust `s3.amazonaws.com` for this account only
+//!   (`aws:SourceAccount`), and one inline policy `replication` with nothing more than
+//!   replication needs: read the primary's configuration and object versions, replicate into
+//!   the twin, decrypt with the primary key and encrypt with the DR key only through S3 in
+//!   each region and only for these buckets.
+//! * The twin bucket carries the tag `novactl:dr-source` naming its primary bucket, so a twin
+//!   that left the spec is still found with its replication.
+//!
+//! # Objects that existed before the rule
+//! S3 replication copies only objects written after the rule exists. Whenever novactl puts the
+//! rule (on create, or when a deleted or changed rule is repaired) it copies, once, every
+//! current object of the primary that the twin does not hold ([`backfill`]), each verified by
+//! SHA-256 ([`copy_verified`]): the primary's stored full-object checksum, or one computed by
+//! reading the object, must equal the checksum S3 computed for the copy. Copies carry their
+//! source version in the metadata (`novactl-source-version`); replicas made by S3 keep the
+//! source's version id. Either way the twin "holds" the object.
+//!
+//! # A DR model's artifact
+//! `dr.sagemaker_model.<m>` has the attribute `artifact`: `in-sync` when the twin holds the
+//! current version of the primary's `model_data` object, else `missing` or `out-of-date`
+//! ([`artifact_status`]). The model is created only once it is in sync
+//! ([`ensure_artifact`] copies and verifies it if needed). An artifact the primary bucket does
+//! not hold yet (a stack applied from empty, before the first upload) is nothing to copy: it
+//! counts as in sync, the DR model is made as the primary's is, a warning says so, and the
+//! replication rule copies the artifact once it is uploaded (`dr drill` checks it is there).
+
+use std::collections::HashMap;
+
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumMode, DeleteMarkerReplication, DeleteMarkerReplicationStatus,
+    Destination, EncryptionConfiguration, MetadataDirective, Metrics, MetricsStatus,
+    ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter, ReplicationRuleStatus,
+    ReplicationTime, ReplicationTimeStatus, ReplicationTimeValue, SourceSelectionCriteria,
+    SseKmsEncryptedObjects, SseKmsEncryptedObjectsStatus,
+};
+use aws_sdk_s3::Client;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::dr::{self, parse_s3_uri};
+use super::iam::{delete_owned_role, ensure_owned_role, owned_role_decl, role_arn, Iam};
+use super::s3::{bucket_arn, build_error, code_is};
+use super::{from_desired, Ctx, Decl, Observed, Owner, Reconciler};
+use crate::aws::AwsError;
+use crate::spec::render::Renderer;
+use crate::spec::{LoadedSpec, SpecError};
+
+/// Rule ids novactl writes: `novactl-dr-<logical name>`.
+pub const RULE_PREFIX: &str = "novactl-dr-";
+/// Tag on a twin bucket: the name of the primary bucket it is the twin of.
+pub const TAG_SOURCE: &str = "novactl:dr-source";
+/// Object metadata on copies novactl makes: the source object's version id and SHA-256.
+pub const META_SOURCE_VERSION: &str = "novactl-source-version";
+pub const META_SOURCE_SHA256: &str = "novactl-source-sha256";
+/// Replication Time Control's threshold (the only value S3 accepts).
+pub const RTC_MINUTES: i32 = 15;
+/// CopyObject copies objects up to 5 GiB.
+const MAX_COPY_BYTES: i64 = 5 * 1024 * 1024 * 1024;
+const COPY_CONCURRENCY: usize = 8;
+
+/// A bucket's replication configuration, in the shape desired and observed states share.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Replication {
+    pub role_arn: String,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    pub id: String,
+    pub priority: Option<i32>,
+    pub status: String,
+    /// Key prefix the rule selects (`""`: every object).
+    pub prefix: String,
+    pub delete_marker_replication: bool,
+    /// Destination bucket ARN.
+    pub destination_bucket: String,
+    /// `ReplicaKmsKeyID`: the key replicas are encrypted with.
+    pub replica_kms_key_id: Option<String>,
+    /// SSE-KMS objects are selected (S3 skips them otherwise).
+    pub sse_kms_encrypted_objects: bool,
+    /// Replication Time Control threshold, when RTC is on.
+    pub replication_time_minutes: Option<i32>,
+    /// Replication metrics event threshold, when metrics are on.
+    pub metrics_minutes: Option<i32>,
+}
+
+pub fn rule_id(logical: &str) -> String {
+    format!("{RULE_PREFIX}{logical}")
+}
+
+fn from_aws(c: &ReplicationConfiguration) -> Replication {
+    let rules = c
+        .rules()
+        .iter()
+        .map(|r| {
+            let dest = r.destination();
+            #[allow(deprecated)] // the rule-level Prefix of V1 configurations
+            let prefix = r
+                .filter()
+                .and_then(|f| f.prefix())
+                .or(r.prefix())
+                .unwrap_or_default()
+                .to_string();
+            Rule {
+                id: r.id().unwrap_or_default().to_string(),
+                priority: r.priority(),
+                status: r.status().as_str().to_string(),
+                prefix,
+                delete_marker_replication: r
+                    .delete_marker_replication()
+                    .and_then(|d| d.status())
+                    .is_some_and(|s| s == &DeleteMarkerReplicationStatus::Enabled),
+                destination_bucket: dest.map(|d| d.bucket().to_string()).unwrap_or_default(),
+                replica_kms_key_id: dest
+                    .and_then(|d| d.encryption_configuration())
+                    .and_then(|e| e.replica_kms_key_id())
+                    .map(str::to_string),
+                sse_kms_encrypted_objects: r
+                    .source_selection_criteria()
+                    .and_then(|s| s.sse_kms_encrypted_objects())
+                    .is_some_and(|s| s.status() == &SseKmsEncryptedObjectsStatus::Enabled),
+                replication_time_minutes: dest
+                    .and_then(|d| d.replication_time())
+                    .filter(|t| t.status() == &ReplicationTimeStatus::Enabled)
+                    .and_then(|t| t.time())
+                    .and_then(|t| t.minutes()),
+                metrics_minutes: dest
+                    .and_then(|d| d.metrics())
+                    .filter(|m| m.status() == &MetricsStatus::Enabled)
+                    .and_then(|m| m.event_threshold())
+                    .and_then(|t| t.minutes()),
+            }
+        })
+        .collect();
+    Replication {
+        role_arn: c.role().to_string(),
+        rules,
+    }
+}
+
+fn to_aws(r: &Replication) -> Result<ReplicationConfiguration, AwsError> {
+    const OP: &str = "s3:PutBucketReplication";
+    let err = |e| build_error(OP, e);
+    let mut conf = ReplicationConfiguration::builder().role(&r.role_arn);
+    for rule in &r.rules {
+        let mut dest = Destination::builder().bucket(&rule.destination_bucket);
+        if let Some(k) = &rule.replica_kms_key_id {
+            dest = dest.encryption_configuration(
+                EncryptionConfiguration::builder()
+                    .replica_kms_key_id(k)
+                    .build(),
+            );
+        }
+        if let Some(m) = rule.replication_time_minutes {
+            dest = dest.replication_time(
+                ReplicationTime::builder()
+                    .status(ReplicationTimeStatus::Enabled)
+                    .time(ReplicationTimeValue::builder().minutes(m).build())
+                    .build()
+                    .map_err(err)?,
+            );
+        }
+        if let Some(m) = rule.metrics_minutes {
+            dest = dest.metrics(
+                Metrics::builder()
+                    .status(MetricsStatus::Enabled)
+                    .event_threshold(ReplicationTimeValue::builder().minutes(m).build())
+                    .build()
+                    .map_err(err)?,
+            );
+        }
+        let mut b = ReplicationRule::builder()
+            .id(&rule.id)
+            .set_priority(rule.priority)
+            .status(ReplicationRuleStatus::from(rule.status.as_str()))
+            .filter(
+                ReplicationRuleFilter::builder()
+                    .prefix(&rule.prefix)
+                    .build(),
+            )
+            .delete_marker_replication(
+                DeleteMarkerReplication::builder()
+                    .status(if rule.delete_marker_replication {
+                        DeleteMarkerReplicationStatus::Enabled
+                    } else {
+                        DeleteMarkerReplicationStatus::Disabled
+                    })
+                    .build(),
+            )
+            .destination(dest.build().map_err(err)?);
+        if rule.sse_kms_encrypted_objects {
+            b = b.source_selection_criteria(
+                SourceSelectionCriteria::builder()
+                    .sse_kms_encrypted_objects(
+                        SseKmsEncryptedObjects::builder()
+                            .status(SseKmsEncryptedObjectsStatus::Enabled)
+                            .build()
+                            .map_err(err)?,
+                    )
+                    .build(),
+            );
+        }
+        conf = conf.rules(b.build().map_err(err)?);
+    }
+    conf.build().map_err(err)
+}
+
+/// The replication configuration of `bucket`; `None` when it has none.
+pub async fn read(s3: &Client, bucket: &str) -> Result<Option<Replication>, AwsError> {
+    match s3.get_bucket_replication().bucket(bucket).send().await {
+        Ok(out) => Ok(out.replication_configuration().map(from_aws)),
+        Err(e) if code_is(&e, "ReplicationConfigurationNotFoundError") => Ok(None),
+        Err(e) => Err(AwsError::from_err("s3:GetBucketReplication", e)),
+    }
+}
+
+async fn put(s3: &Client, bucket: &str, r: &Replication) -> Result<(), AwsError> {
+    s3.put_bucket_replication()
+        .bucket(bucket)
+        .replication_configuration(to_aws(r)?)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("s3:PutBucketReplication"))?;
+    Ok(())
+}
+
+/// Where a twin's primary bucket is, from its decl (or, for a twin that left the spec, from
+/// its `novactl:dr-source` tag).
+struct Source {
+    bucket: String,
+    region: String,
+    logical: String,
+    role: String,
+}
+
+fn source_of(cx: &Ctx<'_>, address: &str, outputs: &Value, state: Option<&Value>) -> Source {
+    let logical = dr::primary_of(address)
+        .split_once('.')
+        .map(|(_, n)| n.to_string())
+        .unwrap_or_default();
+    let tagged = state.and_then(|s| s["tags"][TAG_SOURCE].as_str());
+    Source {
+        bucket: outputs["source_name"]
+            .as_str()
+            .or(tagged)
+            .unwrap_or_default()
+            .to_string(),
+        region: outputs["source_region"]
+            .as_str()
+            .unwrap_or(&cx.aws.primary)
+            .to_string(),
+        role: outputs["role_name"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| dr::replication_role_name(cx.environment, &logical)),
+        logical,
+    }
+}
+
+/// Adds what a twin bucket has beyond its primary's settings to its desired state `d`:
+/// `replication`, `replication_role` and the `novactl:dr-source` tag. `r` renders in the DR
+/// view (see [`dr`]).
+pub fn twin_desired(
+    spec: &LoadedSpec,
+    decl: &Decl,
+    r: &Renderer,
+    d: &mut Value,
+) -> Result<(), SpecError> {
+    let b = &spec.spec.s3[&decl.name];
+    let drs = spec.spec.dr.as_ref().expect("a twin implies a dr section");
+    let key_ref = format!("{{{{ kms.{}.arn }}}}", b.kms_key);
+    let key_path = format!("{}.kms_key", decl.spec_path);
+    let replica_key = r.str(&key_path, &key_ref)?;
+    let primary_ctx = dr::primary_context(r).unwrap_or_default();
+    let source_key = Renderer::new(spec, &primary_ctx).str(&key_path, &key_ref)?;
+    let account = super::sns::account(r);
+    let source = decl.outputs["source_name"].as_str().unwrap_or_default();
+    let source_region = decl.outputs["source_region"].as_str().unwrap_or_default();
+    let role = decl.outputs["role_name"].as_str().unwrap_or_default();
+    let twin = &decl.identity;
+    let replication = Replication {
+        role_arn: role_arn(&account, role),
+        rules: vec![Rule {
+            id: rule_id(&decl.name),
+            priority: Some(1),
+            status: "Enabled".into(),
+            prefix: String::new(),
+            delete_marker_replication: drs.delete_marker_replication,
+            destination_bucket: bucket_arn(twin),
+            replica_kms_key_id: Some(replica_key.clone()),
+            sse_kms_encrypted_objects: true,
+            replication_time_minutes: Some(RTC_MINUTES),
+            metrics_minutes: Some(RTC_MINUTES),
+        }],
+    };
+    d["tags"][TAG_SOURCE] = json!(source);
+    let src = bucket_arn(source);
+    let dst = bucket_arn(twin);
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadSourceConfiguration",
+                "Effect": "Allow",
+                "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                "Resource": src,
+            },
+            {
+                "Sid": "ReadSourceVersions",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObjectVersionForReplication",
+                    "s3:GetObjectVersionAcl",
+                    "s3:GetObjectVersionTagging",
+                ],
+                "Resource": format!("{src}/*"),
+            },
+            {
+                "Sid": "WriteReplicas",
+                "Effect": "Allow",
+                "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+                "Resource": format!("{dst}/*"),
+            },
+            {
+                "Sid": "DecryptWithThePrimaryKey",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": source_key,
+                "Condition": {"StringLike": {
+                    "kms:ViaService": format!("s3.{source_region}.amazonaws.com"),
+                    "kms:EncryptionContext:aws:s3:arn": [src.clone(), format!("{src}/*")],
+                }},
+            },
+            {
+                "Sid": "EncryptWithTheDrKey",
+                "Effect": "Allow",
+                "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                "Resource": replica_key,
+                "Condition": {"StringLike": {
+                    "kms:ViaService": format!("s3.{}.amazonaws.com", decl.region),
+                    "kms:EncryptionContext:aws:s3:arn": [dst.clone(), format!("{dst}/*")],
+                }},
+            },
+        ],
+    });
+    let trust = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+        }],
+    });
+    d["replication"] = serde_json::to_value(&replication).expect("serialises");
+    d["replication_role"] = json!({
+        "name": role,
+        "trust_policy": crate::policy::normalize(&trust),
+        "inline_policies": {"replication": crate::policy::normalize(&policy)},
+        "description": format!("S3 replication of {source} into {twin} (novactl DR)"),
+        "tags": d["tags"].clone(),
+    });
+    Ok(())
+}
+
+/// Adds the twin's `replication` (the primary bucket's configuration) and `replication_role`
+/// to what `observe` read of the twin bucket. A role of that name that is not the twin's makes
+/// the twin foreign.
+pub async fn observe_twin(cx: &Ctx<'_>, decl: &Decl, o: &mut Observed) -> Result<(), AwsError> {
+    if o.state.is_none() {
+        return Ok(());
+    }
+    let src = source_of(cx, &decl.address, &decl.outputs, o.state.as_ref());
+    let rd = owned_role_decl(&decl.address, &src.region, &src.role);
+    let (replication, role) = tokio::try_join!(
+        read(&cx.clients(&src.region).s3, &src.bucket),
+        Iam.observe(cx, &rd),
+    )?;
+    if let (Owner::Ours, Owner::Foreign { reason }, true) =
+        (&o.owner, &role.owner, role.state.is_some())
+    {
+        o.owner = Owner::Foreign {
+            reason: format!("its replication role {}: {reason}", src.role),
+        };
+    }
+    let state = o.state.as_mut().expect("checked above");
+    state["replication"] = serde_json::to_value(replication).expect("serialises");
+    state["replication_role"] = role.state.unwrap_or_else(|| json!({}));
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct TwinDesired {
+    replication: Replication,
+    replication_role: Value,
+}
+
+/// Brings the twin's role and the primary's replication to `desired` (all of it on create,
+/// `changed` on update); when the rule was put, copies the objects it will not replicate.
+pub async fn converge_twin(
+    cx: &Ctx<'_>,
+    decl: &Decl,
+    desired: &Value,
+    changed: Option<&[String]>,
+) -> Result<(), AwsError> {
+    let d: TwinDesired = from_desired(&decl.address, desired)?;
+    let wants = |attr: &str| changed.is_none_or(|c| c.iter().any(|x| x == attr));
+    let src = source_of(cx, &decl.address, &decl.outputs, None);
+    if wants("replication_role") || wants("replication") {
+        // The rule names the role: it must exist first.
+        let rd = owned_role_decl(&decl.address, &src.region, &src.role);
+        ensure_owned_role(cx, &rd, &d.replication_role).await?;
+    }
+    if wants("replication") {
+        put(&cx.clients(&src.region).s3, &src.bucket, &d.replication).await?;
+        let n = backfill(cx, &src.region, &src.bucket, &decl.region, &decl.identity).await?;
+        tracing::info!(
+            address = decl.address,
+            copied = n,
+            "objects that existed before replication copied and verified"
+        );
+    }
+    Ok(())
+}
+
+/// Removes the twin's rule from its primary bucket and deletes its role (both only if they
+/// are the twin's).
+pub async fn delete_twin(cx: &Ctx<'_>, address: &str, observed: &Observed) -> Result<(), AwsError> {
+    let src = source_of(cx, address, &observed.outputs, observed.state.as_ref());
+    if !src.bucket.is_empty() {
+        let s3 = &cx.clients(&src.region).s3;
+        let live = match read(s3, &src.bucket).await {
+            Ok(l) => l,
+            Err(e) if e.code == "NoSuchBucket" => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(mut live) = live {
+            let ours = rule_id(&src.logical);
+            let before = live.rules.len();
+            live.rules.retain(|r| r.id != ours);
+            if live.rules.is_empty() {
+                s3.delete_bucket_replication()
+                    .bucket(&src.bucket)
+                    .send()
+                    .await
+                    .map_err(AwsError::from_sdk("s3:DeleteBucketReplication"))?;
+            } else if live.rules.len() != before {
+                put(s3, &src.bucket, &live).await?;
+            }
+        }
+    }
+    delete_owned_role(cx, &owned_role_decl(address, &src.region, &src.role)).await
+}
+
+/// An object as HeadObject saw it.
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub version_id: String,
+    pub size: i64,
+    /// Stored full-object SHA-256 (base64), when the object has one.
+    pub sha256: Option<String>,
+    pub replication_status: Option<String>,
+    pub content_type: Option<String>,
+    pub metadata: HashMap<String, String>,
+}
+
+/// HeadObject (with checksums); `None` when there is no such object (or bucket).
+pub async fn head(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+) -> Result<Option<Head>, AwsError> {
+    let out = match s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version.map(str::to_string))
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+    {
+        Ok(o) => o,
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => return Ok(None),
+        Err(e) if code_is(&e, "NoSuchBucket") || code_is(&e, "NoSuchVersion") => return Ok(None),
+        Err(e) => return Err(AwsError::from_err("s3:HeadObject", e)),
+    };
+    Ok(Some(Head {
+        version_id: out.version_id().unwrap_or("null").to_string(),
+        size: out.content_length().unwrap_or(0),
+        // A composite (multipart) checksum ends in `-<parts>` and is not the object's SHA-256.
+        sha256: out
+            .checksum_sha256()
+            .filter(|c| !c.contains('-'))
+            .map(str::to_string),
+        replication_status: out.replication_status().map(|s| s.as_str().to_string()),
+        content_type: out.content_type().map(str::to_string),
+        metadata: out.metadata().cloned().unwrap_or_default(),
+    }))
+}
+
+/// SHA-256 (base64) of an object version, computed by reading it.
+pub async fn compute_sha256(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    version: &str,
+) -> Result<String, AwsError> {
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id((version != "null").then(|| version.to_string()))
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("s3:GetObject"))?;
+    let mut body = out.body;
+    let mut h = Sha256::new();
+    while let Some(chunk) = body.try_next().await.map_err(|e| {
+        AwsError::local(
+            "s3:GetObject",
+            "ReadError",
+            format!("reading s3://{bucket}/{key}: {e}"),
+        )
+    })? {
+        h.update(&chunk);
+    }
+    Ok(aws_smithy_types::base64::encode(h.finalize()))
+}
+
+/// The SHA-256 (base64) of an object version: its stored checksum, else computed. Returns the
+/// checksum and how it was obtained (`stored` or `computed`).
+pub async fn sha256_of(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    h: &Head,
+) -> Result<(String, &'static str), AwsError> {
+    match &h.sha256 {
+        Some(s) => Ok((s.clone(), "stored")),
+        None => Ok((
+            compute_sha256(s3, bucket, key, &h.version_id).await?,
+            "computed",
+        )),
+    }
+}
+
+/// Does the twin's object (`twin`) hold the source version `source`?
+pub fn holds(twin: &Head, source: &Head) -> bool {
+    twin.version_id == source.version_id
+        || twin.metadata.get(META_SOURCE_VERSION) == Some(&source.version_id)
+}
+
+/// What a verified copy rests on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Copied {
+    pub key: String,
+    pub source_version: String,
+    pub replica_version: String,
+    pub sha256: String,
+    pub sha256_source: &'static str,
+}
+
+fn encode_key(key: &str) -> String {
+    urlencoding::encode(key).replace("%2F", "/")
+}
+
+/// Copies one version of `src/key` into `dst` (CopyObject in the DR region; the twin's default
+/// encryption applies) and verifies that S3's SHA-256 of the copy equals the source's.
+#[allow(clippy::too_many_arguments)]
+pub async fn copy_verified(
+    cx: &Ctx<'_>,
+    src_region: &str,
+    src: &str,
+    key: &str,
+    source: &Head,
+    dst_region: &str,
+    dst: &str,
+) -> Result<Copied, AwsError> {
+    const OP: &str = "s3:CopyObject";
+    if source.size > MAX_COPY_BYTES {
+        return Err(AwsError::local(
+            OP,
+            "ObjectTooLarge",
+            format!(
+                "s3://{src}/{key} is {} bytes; CopyObject copies at most 5 GiB: copy it with S3 \
+                 Batch Replication, then apply again",
+                source.size
+            ),
+        ));
+    }
+    let (want, how) = sha256_of(&cx.clients(src_region).s3, src, key, source).await?;
+    let mut metadata = source.metadata.clone();
+    metadata.insert(META_SOURCE_VERSION.into(), source.version_id.clone());
+    metadata.insert(META_SOURCE_SHA256.into(), want.clone());
+    let mut copy_source = format!("{src}/{}", encode_key(key));
+    if source.version_id != "null" {
+        copy_source.push_str(&format!("?versionId={}", source.version_id));
+    }
+    let out = cx
+        .clients(dst_region)
+        .s3
+        .copy_object()
+        .bucket(dst)
+        .key(key)
+        .copy_source(copy_source)
+        .metadata_directive(MetadataDirective::Replace)
+        .set_metadata(Some(metadata))
+        .set_content_type(source.content_type.clone())
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk(OP))?;
+    let got = out
+        .copy_object_result()
+        .and_then(|r| r.checksum_sha256())
+        .map(str::to_string);
+    if got.as_deref() != Some(want.as_str()) {
+        return Err(AwsError::local(
+            OP,
+            "ChecksumMismatch",
+            format!(
+                "the copy of s3://{src}/{key} into {dst} has SHA-256 {} but the source has {want}; \
+                 the copy is not trusted (run apply again to retry)",
+                got.unwrap_or_else(|| "(none reported)".into())
+            ),
+        ));
+    }
+    Ok(Copied {
+        key: key.to_string(),
+        source_version: source.version_id.clone(),
+        replica_version: out.version_id().unwrap_or("null").to_string(),
+        sha256: want,
+        sha256_source: how,
+    })
+}
+
+/// Copies every current object of `src` that `dst` does not hold yet, each verified. Returns
+/// how many were copied.
+pub async fn backfill(
+    cx: &Ctx<'_>,
+    src_region: &str,
+    src: &str,
+    dst_region: &str,
+    dst: &str,
+) -> Result<usize, AwsError> {
+    let s3 = &cx.clients(src_region).s3;
+    let mut current = Vec::new();
+    let (mut key_marker, mut version_marker) = (None, None);
+    loop {
+        let page = s3
+            .list_object_versions()
+            .bucket(src)
+            .set_key_marker(key_marker)
+            .set_version_id_marker(version_marker)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk("s3:ListObjectVersions"))?;
+        current.extend(
+            page.versions()
+                .iter()
+                .filter(|v| v.is_latest() == Some(true))
+                .filter_map(|v| v.key().map(str::to_string)),
+        );
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = page.next_key_marker().map(str::to_string);
+        version_marker = page.next_version_id_marker().map(str::to_string);
+    }
+    let copied: Vec<bool> = stream::iter(current)
+        .map(|key| async move {
+            let Some(source) = head(s3, src, &key, None).await? else {
+                return Ok(false); // deleted since the listing
+            };
+            let twin = head(&cx.clients(dst_region).s3, dst, &key, None).await?;
+            if twin.as_ref().is_some_and(|t| holds(t, &source)) {
+                return Ok(false);
+            }
+            copy_verified(cx, src_region, src, &key, &source, dst_region, dst).await?;
+            Ok::<bool, AwsError>(true)
+        })
+        .buffer_unordered(COPY_CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(copied.into_iter().filter(|c| *c).count())
+}
+
+/// The value of a DR model's `artifact` attribute when it is in sync.
+pub const IN_SYNC: &str = "in-sync";
+
+/// Where a DR model's artifact comes from and goes to (from its decl's outputs).
+struct Artifact {
+    src_region: String,
+    src: String,
+    dst: String,
+    key: String,
+}
+
+fn artifact_of(decl: &Decl) -> Option<Artifact> {
+    let (src, key) = parse_s3_uri(decl.outputs["artifact_source"].as_str()?)?;
+    let (dst, _) = parse_s3_uri(decl.outputs["artifact_replica"].as_str()?)?;
+    Some(Artifact {
+        src_region: decl.outputs["artifact_source_region"].as_str()?.to_string(),
+        src: src.to_string(),
+        dst: dst.to_string(),
+        key: key.to_string(),
+    })
+}
+
+/// `in-sync` (also when the primary holds no artifact yet), `missing` or `out-of-date` (see
+/// the module docs); `None`
+/// for a model whose artifact is not a spec bucket's.
+pub async fn artifact_status(cx: &Ctx<'_>, decl: &Decl) -> Result<Option<String>, AwsError> {
+    let Some(a) = artifact_of(decl) else {
+        return Ok(None);
+    };
+    let (source, twin) = tokio::try_join!(
+        head(&cx.clients(&a.src_region).s3, &a.src, &a.key, None),
+        head(&cx.clients(&decl.region).s3, &a.dst, &a.key, None),
+    )?;
+    Ok(Some(
+        match (source, twin) {
+            // Nothing to copy yet: the twin holds what the primary holds (see the module
+            // docs); `ensure_artifact` warns.
+            (None, _) => IN_SYNC,
+            (Some(_), None) => "missing",
+            (Some(s), Some(t)) if holds(&t, &s) => IN_SYNC,
+            (Some(_), Some(_)) => "out-of-date",
+        }
+        .to_string(),
+    ))
+}
+
+/// Makes sure the twin bucket holds the current version of the model's artifact (copied and
+/// verified when it does not): a DR model is never created without it.
+pub async fn ensure_artifact(cx: &Ctx<'_>, decl: &Decl) -> Result<(), AwsError> {
+    let Some(a) = artifact_of(decl) else {
+        return Ok(());
+    };
+    let src_s3 = &cx.clients(&a.src_region).s3;
+    let Some(source) = head(src_s3, &a.src, &a.key, None).await? else {
+        tracing::warn!(
+            "{}: the model artifact s3://{}/{} is not in the primary bucket yet; the DR model \
+             is made without a copy, and replication copies the artifact once it is uploaded \
+             (`novactl dr drill` checks it is there)",
+            decl.address,
+            a.src,
+            a.key
+        );
+        return Ok(());
+    };
+    let twin = head(&cx.clients(&decl.region).s3, &a.dst, &a.key, None).await?;
+    if twin.as_ref().is_some_and(|t| holds(t, &source)) {
+        return Ok(());
+    }
+    let c = copy_verified(
+        cx,
+        &a.src_region,
+        &a.src,
+        &a.key,
+        &source,
+        &decl.region,
+        &a.dst,
+    )
+    .await?;
+    tracing::info!(
+        address = decl.address,
+        key = c.key,
+        sha256 = c.sha256,
+        "artifact copied"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule() -> Rule {
+        Rule {
+            id: rule_id("models"),
+            priority: Some(1),
+            status: "Enabled".into(),
+            prefix: String::new(),
+            delete_marker_replication: true,
+            destination_bucket: bucket_arn("twin"),
+            replica_kms_key_id: Some("arn:aws:kms:us-west-2:123456789012:key/k".into()),
+            sse_kms_encrypted_objects: true,
+            replication_time_minutes: Some(RTC_MINUTES),
+            metrics_minutes: Some(RTC_MINUTES),
+        }
+    }
+
+    #[test]
+    fn configuration_round_trips_through_the_sdk_types() {
+        let cases = [
+            ("novactl's rule", rule()),
+            (
+                "no RTC, no metrics, no replica key, no delete markers",
+                Rule {
+                    delete_marker_replication: false,
+                    replica_kms_key_id: None,
+                    sse_kms_encrypted_objects: false,
+                    replication_time_minutes: None,
+                    metrics_minutes: None,
+                    prefix: "logs/".into(),
+                    ..rule()
+                },
+            ),
+        ];
+        for (reason, r) in cases {
+            let c = Replication {
+                role_arn: "arn:aws:iam::123456789012:role/r".into(),
+                rules: vec![r],
+            };
+            assert_eq!(from_aws(&to_aws(&c).unwrap()), c, "{reason}");
+        }
+    }
+
+    #[test]
+    fn copies_and_replicas_both_hold_the_source() {
+        let src = Head {
+            version_id: "v1".into(),
+            size: 1,
+            sha256: None,
+            replication_status: None,
+            content_type: None,
+            metadata: HashMap::new(),
+        };
+        let replica = Head {
+            version_id: "v1".into(),
+            ..src.clone()
+        };
+        let copy = Head {
+            version_id: "v9".into(),
+            metadata: HashMap::from([(META_SOURCE_VERSION.to_string(), "v1".to_string())]),
+            ..src.clone()
+        };
+        let stale = Head {
+            version_id: "v0".into(),
+            ..src.clone()
+        };
+        assert!(holds(&replica, &src), "S3 replica: same version id");
+        assert!(
+            holds(&copy, &src),
+            "novactl copy: source version in metadata"
+        );
+        assert!(!holds(&stale, &src), "another version");
+        assert_eq!(encode_key("models/a b+c.tar.gz"), "models/a%20b%2Bc.tar.gz");
+    }
+}
