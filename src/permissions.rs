@@ -114,7 +114,11 @@ pub const STATE_S3: &[Perm] = &[
     perm("kms:DescribeKey", &["kms:DescribeKey"], &["{key}"]),
 ];
 
-/// Every declared call: [`GLOBAL`], the state backend's and each kind's.
+/// Calls commands make on the spec's resources besides the kinds' own, by who makes them;
+/// expanded for every resource (their templates' gates pick which).
+pub const COMMANDS: &[(&str, &[Perm])] = &[("dr", crate::ops::dr::PERMISSIONS)];
+
+/// Every declared call: [`GLOBAL`], the state backend's, each kind's and [`COMMANDS`].
 pub fn registry() -> Vec<(&'static str, &'static Perm)> {
     let mut all: Vec<(&'static str, &'static Perm)> = GLOBAL
         .iter()
@@ -128,6 +132,9 @@ pub fn registry() -> Vec<(&'static str, &'static Perm)> {
                 .flat_map(|g| g.iter())
                 .map(|p| (k.kind(), p)),
         );
+    }
+    for (who, perms) in COMMANDS {
+        all.extend(perms.iter().map(|p| (*who, p)));
     }
     all
 }
@@ -144,8 +151,48 @@ pub fn declared(call: &str) -> Option<&'static Perm> {
 /// Fills an ARN template for one resource:
 /// `{region}`, `{account}`, `{id}` (the identity: bucket name, role name, alias), `{id_lower}`
 /// (SageMaker ARNs are lower case), `{out.K}` (an output the spec knows, e.g. the log group's
-/// `role_name`), `{dep:KIND.K}` (output K of each dependency of that kind; none: dropped).
+/// `role_name`; none: dropped), `{s3obj:K}` (output K, an `s3://bucket/key` URI, as the
+/// object's ARN), `{dep:KIND.K}` (output K of each dependency of that kind; none: dropped).
+/// A template may start with gates: `{twin}` keeps it for DR twins (`dr.*`) only, `{kind:K}`
+/// for resources of kind K only.
 pub fn expand(template: &str, d: &Decl, model: &Model, account: &str) -> Vec<String> {
+    let mut template = template;
+    if let Some(rest) = template.strip_prefix("{twin}") {
+        if !crate::resources::dr::is_twin(&d.address) {
+            return Vec::new();
+        }
+        template = rest;
+    }
+    if let Some((kind, rest)) = template
+        .strip_prefix("{kind:")
+        .and_then(|t| t.split_once('}'))
+    {
+        if d.kind != kind {
+            return Vec::new();
+        }
+        template = rest;
+    }
+    if let Some(start) = template.find("{s3obj:") {
+        let end = template[start..]
+            .find('}')
+            .map(|e| start + e)
+            .unwrap_or(template.len());
+        let key = &template[start + 7..end];
+        let Some(object) = d
+            .outputs
+            .get(key)
+            .and_then(Value::as_str)
+            .and_then(|u| u.strip_prefix("s3://"))
+        else {
+            return Vec::new();
+        };
+        let filled = format!(
+            "{}arn:aws:s3:::{object}{}",
+            &template[..start],
+            &template[end + 1..]
+        );
+        return expand(&filled, d, model, account);
+    }
     let base = template
         .replace("{region}", &d.region)
         .replace("{account}", account)
@@ -237,11 +284,13 @@ pub fn policy(model: &Model, account: &str) -> Value {
         }
     }
     for d in &model.decls {
+        let commands = COMMANDS.iter().flat_map(|(_, perms)| perms.iter());
         for p in model
             .kind(d.kind)
             .permissions()
             .iter()
             .flat_map(|g| g.iter())
+            .chain(commands)
         {
             let res = p
                 .resources
@@ -305,6 +354,7 @@ pub fn iam_prefix(sdk_service: &str) -> String {
         "Application Auto Scaling" => "application-autoscaling".into(),
         "CloudWatch Logs" => "logs".into(),
         "Resource Groups Tagging API" => "tag".into(),
+        "SageMaker Runtime" => "sagemaker-runtime".into(),
         other => other.to_lowercase().replace(' ', ""),
     }
 }
@@ -407,5 +457,6 @@ mod tests {
         assert_eq!(iam_prefix("CloudWatch Logs"), "logs");
         assert_eq!(iam_prefix("SageMaker"), "sagemaker");
         assert_eq!(iam_prefix("Resource Groups Tagging API"), "tag");
+        assert_eq!(iam_prefix("SageMaker Runtime"), "sagemaker-runtime");
     }
 }

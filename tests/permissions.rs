@@ -59,7 +59,11 @@ async fn every_call_of_the_seed_stack_is_allowed_and_nothing_else_is_granted() {
     let log_s = log.to_str().unwrap();
     // The S3 state backend, so that its calls are checked too (the local one makes none).
     // `bootstrap` makes the state stack once, with the permissions of whoever sets it up.
-    let seed = std::fs::read_to_string(&spec_path).unwrap();
+    // The primary endpoint twice the standby's size, so that promoting the standby scales it.
+    let seed = std::fs::read_to_string(&spec_path).unwrap().replace(
+        "      instance_count: 1\n      kms_key: phi",
+        "      instance_count: 2\n      kms_key: phi",
+    );
     std::fs::write(
         &spec_path,
         format!("{seed}\nstate:\n  s3:\n    bucket: novamind-local-novactl-state\n"),
@@ -71,6 +75,18 @@ async fn every_call_of_the_seed_stack_is_allowed_and_nothing_else_is_granted() {
     };
     run(&["plan", "-e", spec], 0);
     run(&["apply", "-e", spec, "--auto-approve"], 0);
+    // The model's artifact, uploaded as a model stack is built: replication copies it to the
+    // DR region, where the drill checks it.
+    emu.s3("us-east-1")
+        .await
+        .put_object()
+        .bucket("novamind-local-models")
+        .key("models/mentallama-packaged.tar.gz")
+        .body(b"weights".to_vec().into())
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .unwrap();
     run(&["plan", "-e", spec], 0);
     // A spec change and drift, repaired by apply.
     let text = std::fs::read_to_string(&spec_path).unwrap();
@@ -129,9 +145,13 @@ async fn every_call_of_the_seed_stack_is_allowed_and_nothing_else_is_granted() {
     run(&["output", "-e", spec], 0);
     run(&["state", "list", "-e", spec], 0);
     run(&["history", "-e", spec], 0);
-    // Every bucket holds objects by now (access logs at least): destroy --force empties them.
-    // The access-log bucket logs to itself, and the emulator writes a log object per request
-    // at once, so it would never be empty: its logging goes first.
+    // The DR commands: a drill (promotion, canaries, artifacts, teardown), failover, failback.
+    run(&["dr", "drill", "-e", spec, "--teardown"], 0);
+    run(&["dr", "failover", "-e", spec], 0);
+    run(&["dr", "failback", "-e", spec, "--auto-approve"], 0);
+    // Every bucket holds objects by now (access logs, the artifact and its replicas): destroy
+    // --force empties them. The access-log bucket logs to itself, and the emulator writes a log
+    // object per request at once, so it would never be empty: its logging goes first.
     emu.s3("us-east-1")
         .await
         .put_bucket_logging()
@@ -176,6 +196,24 @@ async fn every_call_of_the_seed_stack_is_allowed_and_nothing_else_is_granted() {
             .unwrap_or_default()
     };
 
+    // The run took the paths this test is for: the state backend, discovery, the DR stack's
+    // replication, and the drill's promotion, canaries and metrics.
+    for c in [
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:DeleteObject",
+        "s3:ListObjectsV2",
+        "tag:GetResources",
+        "s3:PutBucketReplication",
+        "s3:DeleteBucketReplication",
+        "s3:HeadObject",
+        "sagemaker:UpdateEndpointWeightsAndCapacities",
+        "sagemaker-runtime:InvokeEndpoint",
+        "cloudwatch:GetMetricStatistics",
+        "s3:DeleteObjects",
+    ] {
+        assert!(called.contains(c), "the run did not call {c}");
+    }
     let undeclared: Vec<&String> = called
         .iter()
         .filter(|c| by_call.get(*c).is_none())

@@ -49,6 +49,7 @@ fn calls(model: &crate::engine::Model, json: bool, sh: &Shell) -> Result<ExitCod
     for (kind, p) in crate::permissions::registry() {
         let wanted = match kind {
             "state" => state_s3,
+            "dr" => model.spec.spec.dr.is_some(),
             k => global(k) || kinds.contains(k),
         };
         if !wanted {

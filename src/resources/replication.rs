@@ -56,8 +56,136 @@ use super::iam::{delete_owned_role, ensure_owned_role, owned_role_decl, role_arn
 use super::s3::{bucket_arn, build_error, code_is};
 use super::{from_desired, Ctx, Decl, Observed, Owner, Reconciler};
 use crate::aws::AwsError;
+use crate::permissions::{perm, Implied, Perm};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
+
+/// The calls a twin bucket (`dr.s3.<n>`) makes besides the `s3` kind's own, with what IAM must
+/// allow (see [`crate::permissions`]): the replication configuration of its primary bucket
+/// (handing S3 the replication role), and object reads and copies in both buckets (backfill,
+/// SHA-256 checks, the drill's canaries). The replication role's own calls are
+/// [`super::iam::OWNED_ROLE`]. Only twins have `source_name`, so none of this is granted for a
+/// primary bucket.
+pub const PERMISSIONS: &[Perm] = &[
+    perm(
+        "s3:GetBucketReplication",
+        &["s3:GetReplicationConfiguration"],
+        &[SOURCE],
+    ),
+    Perm {
+        call: "s3:PutBucketReplication",
+        actions: &["s3:PutReplicationConfiguration"],
+        resources: &[SOURCE],
+        implied: &[Implied {
+            action: "iam:PassRole",
+            resources: &["arn:aws:iam::{account}:role/{out.role_name}"],
+            condition: Some(("StringEquals", "iam:PassedToService", "s3.amazonaws.com")),
+        }],
+    },
+    // S3 checks PutReplicationConfiguration for DeleteBucketReplication.
+    perm(
+        "s3:DeleteBucketReplication",
+        &["s3:PutReplicationConfiguration"],
+        &[SOURCE],
+    ),
+    perm(
+        "s3:HeadObject",
+        &["s3:GetObject", "s3:GetObjectVersion"],
+        &[SOURCE_OBJECTS, TWIN_OBJECTS],
+    ),
+    Perm {
+        call: "s3:GetObject",
+        actions: &["s3:GetObject", "s3:GetObjectVersion"],
+        resources: &[SOURCE_OBJECTS, TWIN_OBJECTS],
+        implied: &[Implied {
+            action: "kms:Decrypt",
+            resources: &[SOURCE_KEYS, TWIN_KEYS],
+            condition: None,
+        }],
+    },
+    Perm {
+        call: "s3:CopyObject",
+        actions: &["s3:PutObject"],
+        resources: &[TWIN_OBJECTS],
+        implied: &[
+            Implied {
+                action: "s3:GetObject",
+                resources: &[SOURCE_OBJECTS],
+                condition: None,
+            },
+            Implied {
+                action: "s3:GetObjectVersion",
+                resources: &[SOURCE_OBJECTS],
+                condition: None,
+            },
+            Implied {
+                action: "kms:Decrypt",
+                resources: &[SOURCE_KEYS],
+                condition: None,
+            },
+            Implied {
+                action: "kms:GenerateDataKey",
+                resources: &[TWIN_KEYS],
+                condition: None,
+            },
+        ],
+    },
+];
+const SOURCE: &str = "arn:aws:s3:::{out.source_name}";
+const SOURCE_OBJECTS: &str = "arn:aws:s3:::{out.source_name}/*";
+const TWIN_OBJECTS: &str = "{twin}arn:aws:s3:::{id}/*";
+const SOURCE_KEYS: &str = "arn:aws:kms:{out.source_region}:{account}:key/*";
+const TWIN_KEYS: &str = "{twin}arn:aws:kms:{region}:{account}:key/*";
+
+/// A twin model's (`dr.sagemaker_model.<m>`) artifact: read in the primary region, copied into
+/// the twin bucket and both checked by SHA-256 (outputs `artifact_source`, `artifact_replica`).
+pub const ARTIFACT_PERMISSIONS: &[Perm] = &[
+    perm(
+        "s3:HeadObject",
+        &["s3:GetObject", "s3:GetObjectVersion"],
+        &[ARTIFACT, REPLICA],
+    ),
+    Perm {
+        call: "s3:GetObject",
+        actions: &["s3:GetObject", "s3:GetObjectVersion"],
+        resources: &[ARTIFACT, REPLICA],
+        implied: &[Implied {
+            action: "kms:Decrypt",
+            resources: &[ARTIFACT_KEYS, TWIN_KEYS],
+            condition: None,
+        }],
+    },
+    Perm {
+        call: "s3:CopyObject",
+        actions: &["s3:PutObject"],
+        resources: &[REPLICA],
+        implied: &[
+            Implied {
+                action: "s3:GetObject",
+                resources: &[ARTIFACT],
+                condition: None,
+            },
+            Implied {
+                action: "s3:GetObjectVersion",
+                resources: &[ARTIFACT],
+                condition: None,
+            },
+            Implied {
+                action: "kms:Decrypt",
+                resources: &[ARTIFACT_KEYS],
+                condition: None,
+            },
+            Implied {
+                action: "kms:GenerateDataKey",
+                resources: &[TWIN_KEYS],
+                condition: None,
+            },
+        ],
+    },
+];
+const ARTIFACT: &str = "{twin}{s3obj:artifact_source}";
+const REPLICA: &str = "{twin}{s3obj:artifact_replica}";
+const ARTIFACT_KEYS: &str = "{twin}arn:aws:kms:{out.artifact_source_region}:{account}:key/*";
 
 /// Rule ids novactl writes: `novactl-dr-<logical name>`.
 pub const RULE_PREFIX: &str = "novactl-dr-";

@@ -270,7 +270,11 @@ struct RuleTransition {
 #[async_trait]
 impl Reconciler for S3 {
     fn permissions(&self) -> &'static [&'static [Perm]] {
-        &[PERMISSIONS]
+        &[
+            PERMISSIONS,
+            super::replication::PERMISSIONS,
+            super::iam::OWNED_ROLE,
+        ]
     }
 
     fn kind(&self) -> &'static str {

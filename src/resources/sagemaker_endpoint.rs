@@ -99,6 +99,12 @@ pub const PERMISSIONS: &[Perm] = &[
     perm("sagemaker:AddTags", &["sagemaker:AddTags"], &[ENDPOINT, CONFIG, MODELS]),
     perm("sagemaker:DeleteTags", &["sagemaker:DeleteTags"], &[ENDPOINT, CONFIG, MODELS]),
     perm("sagemaker:DeleteEndpoint", &["sagemaker:DeleteEndpoint"], &[ENDPOINT]),
+    // Promoting a DR standby (`dr drill`, `dr failover`) and returning it to its warm size.
+    perm(
+        "sagemaker:UpdateEndpointWeightsAndCapacities",
+        &["sagemaker:UpdateEndpointWeightsAndCapacities"],
+        &["{twin}arn:aws:sagemaker:{region}:{account}:endpoint/{id_lower}"],
+    ),
     perm("sagemaker:DeleteEndpointConfig", &["sagemaker:DeleteEndpointConfig"], &[CONFIG]),
     perm("sagemaker:DeleteModel", &["sagemaker:DeleteModel"], &[MODELS]),
     perm(

@@ -179,7 +179,7 @@ pub fn model_version(
 #[async_trait]
 impl Reconciler for SagemakerModel {
     fn permissions(&self) -> &'static [&'static [Perm]] {
-        &[PERMISSIONS]
+        &[PERMISSIONS, super::replication::ARTIFACT_PERMISSIONS]
     }
 
     fn kind(&self) -> &'static str {

@@ -22,10 +22,47 @@ use crate::aws::AwsError;
 use crate::ops::run::state_failure;
 use crate::ops::session::Session;
 use crate::ops::Failure;
+use crate::permissions::{perm, Implied, Perm};
 use crate::resources::sagemaker_endpoint::{is_busy, EndpointNow, Hosting, Scaling, Wait};
 use crate::resources::{dr, Ctx, Decl};
 use crate::spec::model::Dr;
 use crate::state::{AuditChange, Backend};
+
+/// The calls `dr drill`, `dr failover` and `dr failback` make beside those of the kinds they
+/// reconcile through (promotion is the endpoint kind's `UpdateEndpointWeightsAndCapacities`,
+/// canary and artifact reads are [`crate::resources::replication`]'s): canaries written into
+/// each primary bucket and deleted from both, the canary invocation, S3's replication metrics.
+/// Expanded for every DR twin (see [`crate::permissions::expand`]).
+pub const PERMISSIONS: &[Perm] = &[
+    Perm {
+        call: "s3:PutObject",
+        actions: &["s3:PutObject"],
+        resources: &[SOURCE_CANARIES],
+        implied: &[Implied {
+            action: "kms:GenerateDataKey",
+            resources: &["arn:aws:kms:{out.source_region}:{account}:key/*"],
+            condition: None,
+        }],
+    },
+    perm(
+        "s3:DeleteObject",
+        &["s3:DeleteObject", "s3:DeleteObjectVersion"],
+        &[SOURCE_CANARIES, TWIN_CANARIES],
+    ),
+    perm(
+        "sagemaker-runtime:InvokeEndpoint",
+        &["sagemaker:InvokeEndpoint"],
+        &["{twin}{kind:sagemaker_endpoint}arn:aws:sagemaker:{region}:{account}:endpoint/{id_lower}"],
+    ),
+    perm(
+        "cloudwatch:GetMetricStatistics",
+        &["cloudwatch:GetMetricStatistics"],
+        &["{twin}{kind:s3}*"],
+    ),
+];
+/// The drill's canary objects (`drill::CANARY_PREFIX`) in a twin's primary bucket and in the twin.
+const SOURCE_CANARIES: &str = "arn:aws:s3:::{out.source_name}/novactl-drill/*";
+const TWIN_CANARIES: &str = "{twin}{kind:s3}arn:aws:s3:::{id}/novactl-drill/*";
 
 /// Backend document written by `dr failover` (`{"promoted": true, "at": ...}`) and by
 /// `dr failback` (`"promoted": false`). While it says promoted, plan and apply keep the
