@@ -1,4 +1,5 @@
-//! `permissions`: the least-privilege IAM policy for plan, apply and destroy of this spec,
+//! `permissions`: the least-privilege IAM policy for plan, apply and destroy of this spec (and
+//! the `dr` commands when it has a DR stack),
 //! from the calls each kind declares ([`crate::permissions`]). No AWS call: the account is the
 //! spec's `account_id`, else `*` in the ARNs.
 
@@ -27,8 +28,13 @@ pub fn permissions(g: &Global, json: bool, by_call: bool, sh: &Shell) -> Result<
         return Ok(ExitCode::SUCCESS);
     }
     let actions = crate::permissions::granted_actions(&policy);
+    let commands = if model.spec.spec.dr.is_some() {
+        "plan, apply, destroy and dr drill/failover/failback"
+    } else {
+        "plan, apply and destroy"
+    };
     sh.out(&format!(
-        "# IAM policy for running novactl plan, apply and destroy on {} (environment {}, \
+        "# IAM policy for running novactl {commands} on {} (environment {}, \
          region {}, account {account}):\n# {} actions in {} statements; resources scoped to the \
          spec's names where AWS allows. Attach it to the role or user that runs novactl.\n{doc}",
         model.spec.path.display(),
