@@ -180,9 +180,14 @@ pub static CATALOGUE: &[Rule] = &[
         kinds: &["s3"],
         cross: true,
         reads: &["logging.enabled", "logging.target_bucket", "logging.target_prefix"],
-        help: "Mark one bucket of the region `access_log_bucket: true`; every bucket then logs to it by default (`access_logging: false` turns one off).",
+        help: "Mark one bucket of the region `access_log_bucket: true`; every bucket then logs to it by default (`access_logging: false` turns one off). The access-log bucket itself does not log (into itself every log would be logged again) and is not checked.",
         check: |s, w| {
             let l = &s.state["logging"];
+            if l["enabled"] != true && is_access_log_bucket(s, w) {
+                // Not for the log bucket itself: logging into itself is what AWS advises
+                // against (every log object would be logged again).
+                return None;
+            }
             if l["enabled"] != true {
                 let why = if w.spec.spec.s3.values().any(|b| b.access_log_bucket) {
                     "server access logging is off"

@@ -776,6 +776,9 @@ pub fn log_target_name(spec: &LoadedSpec, logical: &str) -> Result<Option<String
             .map(|(n, _)| n.clone())
     };
     match &b.access_logging {
+        // An access-log bucket does not log to itself by default: every log object written
+        // would be logged again (AWS advises against it), and it could never be emptied.
+        None | Some(AccessLogging::Enabled(true)) if b.access_log_bucket => Ok(None),
         None | Some(AccessLogging::Enabled(true)) => Ok(default()),
         Some(AccessLogging::Enabled(false)) => Ok(None),
         Some(AccessLogging::Target(t)) => match spec.spec.s3.get(&t.bucket) {
