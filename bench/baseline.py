@@ -198,7 +198,7 @@ def create(c: Clients, change: dict, key_arns: dict) -> None:
                     {
                         "ApplyServerSideEncryptionByDefault": {
                             "SSEAlgorithm": enc["algorithm"],
-                            "KMSMasterKeyID": enc["kms_key_arn"],
+                            **({"KMSMasterKeyID": enc["kms_key_arn"]} if enc.get("kms_key_arn") else {}),
                         },
                         "BucketKeyEnabled": enc["bucket_key"],
                     }
