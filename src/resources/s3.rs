@@ -1664,8 +1664,8 @@ s3:
             l["encryption"],
             json!({"algorithm": "AES256", "kms_key_arn": null, "bucket_key": false})
         );
-        // It logs to itself (AWS allows it) under its own prefix.
-        assert_eq!(l["logging"]["target_bucket"], "nm-access-logs");
+        // It does not log into itself (every log object would be logged again).
+        assert_eq!(l["logging"], json!({"enabled": false}));
         let delivery = l["policy"]["Statement"]
             .as_array()
             .unwrap()
@@ -1679,8 +1679,8 @@ s3:
         assert_eq!(delivery["Resource"], "arn:aws:s3:::nm-access-logs/*");
         assert_eq!(
             delivery["Condition"]["ArnLike"]["aws:SourceArn"],
-            json!(["arn:aws:s3:::nm-access-logs", "arn:aws:s3:::nm-models"]),
-            "the buckets that log here, not the one that does not"
+            json!("arn:aws:s3:::nm-models"),
+            "the buckets that log here, not the ones that do not (itself, quiet)"
         );
         assert_eq!(
             delivery["Condition"]["StringEquals"]["aws:SourceAccount"],
