@@ -9,6 +9,12 @@ use serde_json::{Map, Value};
 const LISTY: &[&str] = &["Action", "NotAction", "Resource", "NotResource"];
 
 pub fn normalize(doc: &Value) -> Value {
+    map_statements(doc, normalize_statement)
+}
+
+/// `doc` with every statement passed through `f` (a lone statement becomes a list of one) and
+/// the statements sorted; other keys as they are.
+fn map_statements(doc: &Value, f: fn(&Value) -> Value) -> Value {
     let Some(obj) = doc.as_object() else {
         return doc.clone();
     };
@@ -17,8 +23,8 @@ pub fn normalize(doc: &Value) -> Value {
         let v = match k.as_str() {
             "Statement" => {
                 let mut stmts: Vec<Value> = match v {
-                    Value::Array(a) => a.iter().map(normalize_statement).collect(),
-                    other => vec![normalize_statement(other)],
+                    Value::Array(a) => a.iter().map(f).collect(),
+                    other => vec![f(other)],
                 };
                 stmts.sort_by_key(|s| s.to_string());
                 Value::Array(stmts)
@@ -129,25 +135,7 @@ fn collapse(v: &Value) -> Value {
 /// a scalar, a list a list. Used where the form itself matters (S3 bucket policies: a
 /// `["false"]` TLS condition is drift from the plain `"false"` novactl writes).
 pub fn normalize_exact(doc: &Value) -> Value {
-    let Some(obj) = doc.as_object() else {
-        return doc.clone();
-    };
-    let mut out = Map::new();
-    for (k, v) in obj {
-        let v = match k.as_str() {
-            "Statement" => {
-                let mut stmts: Vec<Value> = match v {
-                    Value::Array(a) => a.iter().map(sort_lists).collect(),
-                    other => vec![sort_lists(other)],
-                };
-                stmts.sort_by_key(|s| s.to_string());
-                Value::Array(stmts)
-            }
-            _ => v.clone(),
-        };
-        out.insert(k.clone(), v);
-    }
-    Value::Object(out)
+    map_statements(doc, sort_lists)
 }
 
 fn sort_lists(v: &Value) -> Value {

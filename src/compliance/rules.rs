@@ -719,11 +719,7 @@ pub static CATALOGUE: &[Rule] = &[
         reads: &["replication"],
         help: "List the bucket's `kms_key` in `dr.replicate.kms`: its DR replica key then encrypts the twin.",
         check: |s, w| {
-            let dr = w.spec.spec.dr.as_ref()?;
-            let name = s.address.strip_prefix("s3.")?;
-            if !dr.replicate.s3.iter().any(|n| n == name) {
-                return None;
-            }
+            let (dr, name) = replicated_bucket(s, w)?;
             if let (Mode::Live, Some(rep)) = (w.mode, s.state.get("replication")) {
                 let keys: Vec<String> = rules_of(rep)
                     .iter()
@@ -756,11 +752,7 @@ pub static CATALOGUE: &[Rule] = &[
         reads: &["replication"],
         help: "novactl's DR replication always enables RTC (15 minutes); a finding in live mode is drift that apply repairs.",
         check: |s, w| {
-            let dr = w.spec.spec.dr.as_ref()?;
-            let name = s.address.strip_prefix("s3.")?;
-            if !dr.replicate.s3.iter().any(|n| n == name) {
-                return None;
-            }
+            replicated_bucket(s, w)?;
             match (w.mode, s.state.get("replication")) {
                 (Mode::Live, Some(rep)) => Some(Verdict::when(
                     !rules_of(rep).is_empty() && rules_of(rep).iter().all(|r| r["replication_time_minutes"].is_number()),
@@ -775,6 +767,18 @@ pub static CATALOGUE: &[Rule] = &[
 
 fn non_empty(v: &Value) -> bool {
     v.as_str().is_some_and(|s| !s.is_empty())
+}
+
+/// The DR section and the bucket's logical name, when `s` is a primary bucket the spec
+/// replicates (`dr.replicate.s3`); `None` otherwise (the DR rules do not apply).
+fn replicated_bucket<'w>(
+    s: &Subject,
+    w: &'w World<'_>,
+) -> Option<(&'w crate::spec::model::Dr, &'w str)> {
+    let dr = w.spec.spec.dr.as_ref()?;
+    let name = s.address.strip_prefix("s3.")?;
+    let name = dr.replicate.s3.iter().find(|n| *n == name)?;
+    Some((dr, name.as_str()))
 }
 
 fn is_access_log_bucket(s: &Subject, w: &World<'_>) -> bool {
