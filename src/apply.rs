@@ -31,8 +31,7 @@ pub struct Options {
     pub destroy: bool,
 }
 
-/// The error code of a change stopped by an interrupt before it finished.
-pub const INTERRUPTED: &str = "Interrupted";
+pub use crate::interrupt::INTERRUPTED;
 
 /// The result for one address.
 pub struct Outcome {
@@ -128,7 +127,7 @@ pub async fn execute(
                         ..*cx
                     };
                     let who = crate::resources::registry()
-                        .into_iter()
+                        .iter()
                         .find(|k| k.kind() == c.kind)
                         .map_or("apply", |k| k.kind());
                     // Calls made inside are attributed to this address (audit request ids)

@@ -8,9 +8,9 @@ use serde_json::{json, Map, Value};
 
 use crate::aws::{self, AwsError};
 use crate::discovery;
-pub use crate::discovery::ReadCache;
 use crate::graph::Graph;
 use crate::plan::{diff, Action, Change, Plan, FORMAT_VERSION};
+pub use crate::resources::ReadCache;
 use crate::resources::{self, Ctx, Decl, Observed, Owner, Reconciler};
 use crate::spec::render::{Renderer, UNKNOWN};
 use crate::spec::{LoadedSpec, SpecError, SpecErrors};
@@ -49,7 +49,7 @@ impl Model {
         let base = base_context(&spec, account_id);
         let mut errs = SpecErrors::default();
         let mut decls = Vec::new();
-        for k in &registry {
+        for k in registry {
             decls.extend(decls_of(*k, &spec, &base, &mut errs));
         }
         // The DR stack: twins of the replicated resources (see `resources::dr`), once the
@@ -149,12 +149,7 @@ impl Model {
                 ),
             ));
         }
-        let buckets: Vec<String> = decls
-            .iter()
-            .filter(|d| d.kind == "s3")
-            .map(|d| d.identity.clone())
-            .collect();
-        if let Err(e) = crate::state::check_config(&spec, &buckets) {
+        if let Err(e) = crate::state::check_config(&spec) {
             errs.push(e);
         }
         errs.into_result()?;
@@ -290,31 +285,16 @@ fn with_live(mut o: Value, outputs: &HashMap<String, Value>, d: &Decl) -> Value 
     o
 }
 
-/// Where a resource's outputs live in the template context.
+/// Where a resource's outputs live in the template context: under its address
+/// (`sagemaker_model.m`, `dr.kms.phi`), and under its spec section when the kind says so
+/// (`sagemaker.models.m`).
 fn context_paths(address: &str) -> Vec<Vec<String>> {
-    let (prefix, rest): (Vec<String>, &str) = match address.strip_prefix("dr.") {
-        Some(r) => (vec!["dr".into()], r),
-        None => (vec![], address),
-    };
-    let Some((kind, name)) = rest.split_once('.') else {
+    let Some(a) = resources::Address::parse(address) else {
         return vec![];
     };
-    let section: Option<[&str; 2]> = match kind {
-        "sagemaker_model" => Some(["sagemaker", "models"]),
-        "sagemaker_endpoint" => Some(["sagemaker", "endpoints"]),
-        "cloudwatch_dashboard" => Some(["cloudwatch", "dashboards"]),
-        "cloudwatch_alarm" => Some(["cloudwatch", "alarms"]),
-        _ => None,
-    };
-    let mut paths = Vec::new();
-    let mut p = prefix.clone();
-    p.extend([kind.to_string(), name.to_string()]);
-    paths.push(p);
-    if let Some(sec) = section {
-        let mut p = prefix;
-        p.extend(sec.iter().map(|s| s.to_string()));
-        p.push(name.to_string());
-        paths.push(p);
+    let mut paths = vec![a.context_path(None)];
+    if let Some(info) = resources::info_of(a.kind()).filter(|i| i.section_in_context) {
+        paths.push(a.context_path(Some(info.section)));
     }
     paths
 }
@@ -408,9 +388,12 @@ fn check_duplicates(spec: &LoadedSpec, decls: &[Decl], errs: &mut SpecErrors) {
     let mut seen: BTreeMap<(String, String), &Decl> = BTreeMap::new();
     for d in decls {
         // Bucket names and IAM names are global; the rest are per region.
-        let scope = match d.kind {
-            "s3" | "iam" => d.kind.to_string(),
-            k => format!("{k}@{}", d.region),
+        let global =
+            resources::info_of(d.kind).is_some_and(|i| i.names == resources::Names::Global);
+        let scope = if global {
+            d.kind.to_string()
+        } else {
+            format!("{}@{}", d.kind, d.region)
         };
         if let Some(first) = seen.get(&(scope.clone(), d.identity.clone())) {
             errs.push(spec.error(
@@ -453,23 +436,11 @@ fn decls_of(
     }
 }
 
-/// Sections whose entries are resources (`<section>.<name>`).
-const RESOURCE_SECTIONS: &[&str] = &[
-    "kms",
-    "s3",
-    "iam",
-    "sns",
-    "cloudtrail",
-    "sagemaker.models",
-    "sagemaker.endpoints",
-    "cloudwatch.alarms",
-    "cloudwatch.dashboards",
-];
-
 /// `spec` without the resource entry `key` lies in; `None` when the key is in no entry.
 fn without_entry(spec: &crate::spec::Spec, key: &str) -> Option<crate::spec::Spec> {
-    let section = RESOURCE_SECTIONS
+    let section = resources::registry()
         .iter()
+        .map(|k| k.info().section)
         .filter(|s| key.starts_with(&format!("{s}.")))
         .max_by_key(|s| s.len())?;
     let name = key[section.len() + 1..].split('.').next()?;
@@ -687,12 +658,15 @@ pub fn delete_change(
 /// The address a plan gives an extra copy of `address` (live, tagged with `address`, but not
 /// the resource the spec resolves to): `<address>#<physical id>`.
 pub fn extra_address(address: &str, physical_id: &str) -> String {
-    format!("{address}#{physical_id}")
+    match resources::Address::parse(address) {
+        Some(a) => a.with_copy(physical_id).to_string(),
+        None => format!("{address}#{physical_id}"),
+    }
 }
 
 /// The spec address of a plan address (`kms.phi#1234...` -> `kms.phi`).
 pub fn base_address(address: &str) -> &str {
-    address.split_once('#').map_or(address, |(a, _)| a)
+    resources::Address::base_of(address)
 }
 
 pub struct PlanOptions<'a> {
@@ -865,7 +839,9 @@ pub fn make_plan(
                         Some(id) if !id.is_empty() => format!("the spec's is {id}"),
                         _ => "not the one the spec names".into(),
                     },
-                    if *kind == "kms" {
+                    if resources::info_of(kind)
+                        .is_some_and(|i| i.deletion == resources::Deletion::Scheduled)
+                    {
                         " (scheduled for deletion)"
                     } else {
                         ""

@@ -32,6 +32,9 @@ pub const ABORT_GRACE: Duration = Duration::from_secs(5);
 /// The exit code of an interrupted run (128 + SIGINT, as shells report it).
 pub const EXIT_CODE: u8 = 130;
 
+/// The error code of a change stopped by an interrupt before it finished.
+pub const INTERRUPTED: &str = "Interrupted";
+
 /// 0 running, 1 stop asked, 2 abort asked.
 static LEVEL: OnceLock<watch::Sender<u8>> = OnceLock::new();
 static GRACEFUL: AtomicUsize = AtomicUsize::new(0);

@@ -45,17 +45,40 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::iam::{delete_owned_role, ensure_owned_role, owned_role_decl, Iam};
+use super::kit::refs::{account, kms_ref};
 use super::ours_of_kind;
-use super::sns::{account, kms_ref};
 use super::{
-    desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
-    Observed, Owner, Reconciler,
+    desired_tags, from_desired, owner_from_tags, tags_json, Ctx, Decl, DeleteTarget, Observed,
+    Owner, Reconciler,
 };
 use crate::aws::{ok_if_gone, AwsError};
 use crate::permissions::{perm, Implied, Perm};
+use crate::resources::kind::{Deletion, KindInfo, Names};
 use crate::spec::model::Spec;
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
+
+/// What the engine knows of `log_group` (see [`KindInfo`]).
+pub const LOG_GROUP_INFO: KindInfo = KindInfo {
+    kind: "log_group",
+    section: "cloudtrail",
+    section_in_context: false,
+    names: Names::Regional,
+    deletion: Deletion::Immediate,
+    protect: |s, n| s.cloudtrail.get(n).and_then(|r| r.protect),
+    sensitive: crate::resources::kind::no_sensitive,
+};
+
+/// What the engine knows of `cloudtrail` (see [`KindInfo`]).
+pub const TRAIL_INFO: KindInfo = KindInfo {
+    kind: "cloudtrail",
+    section: "cloudtrail",
+    section_in_context: false,
+    names: Names::Regional,
+    deletion: Deletion::Immediate,
+    protect: |s, n| s.cloudtrail.get(n).and_then(|r| r.protect),
+    sensitive: crate::resources::kind::no_sensitive,
+};
 
 /// Every AWS call the log group kind makes (the group, and the role CloudTrail writes to it
 /// with, through the iam kind's code) and what IAM must allow (see [`crate::permissions`]).
@@ -442,8 +465,8 @@ impl Reconciler for LogGroup {
         &[LOG_GROUP_PERMISSIONS, super::iam::OWNED_ROLE]
     }
 
-    fn kind(&self) -> &'static str {
-        "log_group"
+    fn info(&self) -> &'static KindInfo {
+        &LOG_GROUP_INFO
     }
 
     fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError> {
@@ -681,28 +704,10 @@ impl Reconciler for LogGroup {
                         .trim_end_matches(":*")
                         .to_string();
                     let arn = &arn;
-                    sync_tags(
+                    crate::resources::kit::tags::sync(
+                        &crate::resources::kit::tags::LogsTags { client: logs, arn },
                         &live["tags"],
                         &json!(d.tags),
-                        |set| async move {
-                            let mut req = logs.tag_resource().resource_arn(arn);
-                            for (k, v) in &set {
-                                req = req.tags(k, v);
-                            }
-                            req.send()
-                                .await
-                                .map(drop)
-                                .map_err(AwsError::from_sdk("logs:TagResource"))
-                        },
-                        |keys| async move {
-                            logs.untag_resource()
-                                .resource_arn(arn)
-                                .set_tag_keys(Some(keys))
-                                .send()
-                                .await
-                                .map(drop)
-                                .map_err(AwsError::from_sdk("logs:UntagResource"))
-                        },
                     )
                     .await?;
                 }
@@ -920,8 +925,8 @@ impl Reconciler for Trail {
         &[TRAIL_PERMISSIONS]
     }
 
-    fn kind(&self) -> &'static str {
-        "cloudtrail"
+    fn info(&self) -> &'static KindInfo {
+        &TRAIL_INFO
     }
 
     fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError> {
@@ -1189,34 +1194,10 @@ impl Reconciler for Trail {
         if changed.iter().any(|c| c == "tags") {
             let live = observed.state.clone().unwrap_or_default();
             let arn = &arn;
-            sync_tags(
+            crate::resources::kit::tags::sync(
+                &crate::resources::kit::tags::CloudTrailTags { client: ct, arn },
                 &live["tags"],
                 &json!(d.tags),
-                |set| async move {
-                    let mut req = ct.add_tags().resource_id(arn);
-                    for (k, v) in &set {
-                        req = req.tags_list(ct_tag(k, v));
-                    }
-                    req.send()
-                        .await
-                        .map(drop)
-                        .map_err(AwsError::from_sdk("cloudtrail:AddTags"))
-                },
-                |keys| async move {
-                    let mut req = ct.remove_tags().resource_id(arn);
-                    for k in &keys {
-                        req = req.tags_list(
-                            aws_sdk_cloudtrail::types::Tag::builder()
-                                .key(k)
-                                .build()
-                                .expect("tag key is set"),
-                        );
-                    }
-                    req.send()
-                        .await
-                        .map(drop)
-                        .map_err(AwsError::from_sdk("cloudtrail:RemoveTags"))
-                },
             )
             .await?;
         }

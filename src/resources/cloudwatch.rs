@@ -45,16 +45,39 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::kit::refs::account;
 use super::ours_of_kind;
-use super::sns::account;
 use super::{
-    desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
-    Observed, Owner, Reconciler,
+    desired_tags, from_desired, owner_from_tags, tags_json, Ctx, Decl, DeleteTarget, Observed,
+    Owner, Reconciler,
 };
 use crate::aws::{ok_if_gone, AwsError};
 use crate::permissions::{perm, Perm};
+use crate::resources::kind::{Deletion, KindInfo, Names};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
+
+/// What the engine knows of `cloudwatch_alarm` (see [`KindInfo`]).
+pub const ALARM_INFO: KindInfo = KindInfo {
+    kind: "cloudwatch_alarm",
+    section: "cloudwatch.alarms",
+    section_in_context: true,
+    names: Names::Regional,
+    deletion: Deletion::Immediate,
+    protect: |s, n| s.cloudwatch.alarms.get(n).and_then(|r| r.protect),
+    sensitive: crate::resources::kind::no_sensitive,
+};
+
+/// What the engine knows of `cloudwatch_dashboard` (see [`KindInfo`]).
+pub const DASHBOARD_INFO: KindInfo = KindInfo {
+    kind: "cloudwatch_dashboard",
+    section: "cloudwatch.dashboards",
+    section_in_context: true,
+    names: Names::Regional,
+    deletion: Deletion::Immediate,
+    protect: |s, n| s.cloudwatch.dashboards.get(n).and_then(|r| r.protect),
+    sensitive: crate::resources::kind::no_sensitive,
+};
 
 /// Every AWS call the alarm kind makes and what IAM must allow (see [`crate::permissions`]).
 /// Discovery lists the region's alarms and reads the tags of those the spec does not name.
@@ -245,8 +268,8 @@ impl Reconciler for Alarm {
         &[ALARM_PERMISSIONS]
     }
 
-    fn kind(&self) -> &'static str {
-        "cloudwatch_alarm"
+    fn info(&self) -> &'static KindInfo {
+        &ALARM_INFO
     }
 
     fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError> {
@@ -437,28 +460,10 @@ impl Reconciler for Alarm {
                 .to_string();
             let live = observed.state.clone().unwrap_or_default();
             let arn = &arn;
-            sync_tags(
+            crate::resources::kit::tags::sync(
+                &crate::resources::kit::tags::CloudWatchTags { client: cw, arn },
                 &live["tags"],
                 &json!(d.tags),
-                |set| async move {
-                    let mut req = cw.tag_resource().resource_arn(arn);
-                    for (k, v) in &set {
-                        req = req.tags(cw_tag(k, v));
-                    }
-                    req.send()
-                        .await
-                        .map(drop)
-                        .map_err(AwsError::from_sdk("cloudwatch:TagResource"))
-                },
-                |keys| async move {
-                    cw.untag_resource()
-                        .resource_arn(arn)
-                        .set_tag_keys(Some(keys))
-                        .send()
-                        .await
-                        .map(drop)
-                        .map_err(AwsError::from_sdk("cloudwatch:UntagResource"))
-                },
             )
             .await?;
         }
@@ -738,8 +743,8 @@ impl Reconciler for Dashboard {
         &[DASHBOARD_PERMISSIONS]
     }
 
-    fn kind(&self) -> &'static str {
-        "cloudwatch_dashboard"
+    fn info(&self) -> &'static KindInfo {
+        &DASHBOARD_INFO
     }
 
     fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError> {

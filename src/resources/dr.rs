@@ -27,34 +27,32 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use super::Decl;
+use super::{Address, Decl};
 use crate::spec::model::{Autoscaling, Endpoint, Spec};
 use crate::spec::render::{is_unknown, Renderer};
 use crate::spec::{LoadedSpec, SpecError};
 
 /// Address prefix of the DR stack.
-pub const PREFIX: &str = "dr.";
+pub const PREFIX: &str = super::address::TWIN_PREFIX;
 
 /// Warm-standby size when `dr.instance_count` is not set.
 pub const DEFAULT_STANDBY_COUNT: i32 = 1;
 
 /// Is this the address of a DR twin?
 pub fn is_twin(address: &str) -> bool {
-    address.starts_with(PREFIX)
+    Address::is_twin_str(address)
 }
 
-/// The primary address of a twin (`dr.s3.models` → `s3.models`); other addresses unchanged.
-pub fn primary_of(address: &str) -> &str {
-    address.strip_prefix(PREFIX).unwrap_or(address)
+/// The twin's address of the primary `address` (`kms.phi` → `dr.kms.phi`).
+pub fn twin_address(address: &str) -> String {
+    Address::parse(address).map_or_else(|| format!("{PREFIX}{address}"), |a| a.twin().to_string())
 }
 
 /// What a dependency `dep` of a twin points at: the twin of `dep` when the spec has one.
 pub fn twin_dep(dep: &str, defined: &[String]) -> String {
-    let twin = format!("{PREFIX}{dep}");
-    if !is_twin(dep) && defined.contains(&twin) {
-        twin
-    } else {
-        dep.to_string()
+    match Address::parse(dep).filter(|a| !a.is_twin()) {
+        Some(a) if defined.contains(&a.twin().to_string()) => a.twin().to_string(),
+        _ => dep.to_string(),
     }
 }
 
@@ -425,13 +423,13 @@ pub fn twin_decls(
     let twins: Vec<String> = primary
         .iter()
         .filter(|d| wanted(d))
-        .map(|d| format!("{PREFIX}{}", d.address))
+        .map(|d| twin_address(&d.address))
         .collect();
     let account = names.str("account_id", "{{ account_id }}")?;
     let mut out: Vec<Decl> = Vec::new();
     for d in primary.iter().filter(|d| wanted(d)) {
         let mut t = d.clone();
-        t.address = format!("{PREFIX}{}", d.address);
+        t.address = twin_address(&d.address);
         t.region = dr.region.clone();
         t.deps = d.deps.iter().map(|x| twin_dep(x, &twins)).collect();
         match d.kind {

@@ -32,14 +32,26 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{
-    desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
-    Observed, Owner, Reconciler,
+    desired_tags, from_desired, owner_from_tags, tags_json, Ctx, Decl, DeleteTarget, Observed,
+    Owner, Reconciler,
 };
 use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
 use crate::plan::diff;
+use crate::resources::kind::{Deletion, KindInfo, Names};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
+
+/// What the engine knows of `iam` (see [`KindInfo`]).
+pub const INFO: KindInfo = KindInfo {
+    kind: "iam",
+    section: "iam",
+    section_in_context: false,
+    names: Names::Global,
+    deletion: Deletion::Immediate,
+    protect: |s, n| s.iam.get(n).and_then(|r| r.protect),
+    sensitive: crate::resources::kind::no_sensitive,
+};
 
 /// The calls that make, read, repair and delete one role, whose ARN is `$role` (a template,
 /// see [`crate::permissions::expand`]): the `iam` kind's roles, and the roles other kinds own
@@ -123,8 +135,8 @@ impl Reconciler for Iam {
         &[PERMISSIONS, ROLE_CALLS]
     }
 
-    fn kind(&self) -> &'static str {
-        "iam"
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError> {
@@ -366,28 +378,10 @@ impl Reconciler for Iam {
                     }
                 }
                 "tags" => {
-                    sync_tags(
+                    crate::resources::kit::tags::sync(
+                        &crate::resources::kit::tags::IamRoleTags { client: iam, role },
                         &live["tags"],
                         &json!(d.tags),
-                        |set| async move {
-                            let mut req = iam.tag_role().role_name(role);
-                            for (k, v) in &set {
-                                req = req.tags(tag(k, v)?);
-                            }
-                            req.send()
-                                .await
-                                .map(drop)
-                                .map_err(AwsError::from_sdk("iam:TagRole"))
-                        },
-                        |keys| async move {
-                            iam.untag_role()
-                                .role_name(role)
-                                .set_tag_keys(Some(keys))
-                                .send()
-                                .await
-                                .map(drop)
-                                .map_err(AwsError::from_sdk("iam:UntagRole"))
-                        },
                     )
                     .await?
                 }

@@ -16,13 +16,25 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
-    desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
-    Found, Observed, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
+    desired_tags, from_desired, owner_from_tags, tags_json, Ctx, Decl, DeleteTarget, Found,
+    Observed, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
 };
 use crate::aws::{ok_if_gone, Attempts, AwsError};
 use crate::permissions::{perm, Implied, Perm};
+use crate::resources::kind::{Deletion, KindInfo, Names};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
+
+/// What the engine knows of `kms` (see [`KindInfo`]).
+pub const INFO: KindInfo = KindInfo {
+    kind: "kms",
+    section: "kms",
+    section_in_context: false,
+    names: Names::Regional,
+    deletion: Deletion::Scheduled,
+    protect: |s, n| s.kms.get(n).and_then(|r| r.protect),
+    sensitive: crate::resources::kind::no_sensitive,
+};
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 /// Key ids are assigned by AWS, so key actions cannot name the key in advance.
@@ -97,8 +109,8 @@ impl Reconciler for Kms {
         &[PERMISSIONS]
     }
 
-    fn kind(&self) -> &'static str {
-        "kms"
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     fn late_outputs(&self) -> &'static [&'static str] {
@@ -144,7 +156,7 @@ impl Reconciler for Kms {
                 outputs: json!({
                     "alias": alias,
                     "alias_arn": format!("arn:aws:kms:{}:{}:{}", spec.spec.region,
-                        r_account(r), alias),
+                        crate::resources::kit::refs::account(r), alias),
                 }),
                 template_files,
             });
@@ -308,28 +320,13 @@ impl Reconciler for Kms {
                     }
                 }
                 "tags" => {
-                    sync_tags(
+                    crate::resources::kit::tags::sync(
+                        &crate::resources::kit::tags::KmsTags {
+                            client: kms,
+                            key_id,
+                        },
                         &live["tags"],
                         &json!(d.tags),
-                        |set| async move {
-                            let mut req = kms.tag_resource().key_id(key_id);
-                            for (k, v) in &set {
-                                req = req.tags(tag(k, v));
-                            }
-                            req.send()
-                                .await
-                                .map(drop)
-                                .map_err(AwsError::from_sdk("kms:TagResource"))
-                        },
-                        |keys| async move {
-                            kms.untag_resource()
-                                .key_id(key_id)
-                                .set_tag_keys(Some(keys))
-                                .send()
-                                .await
-                                .map(drop)
-                                .map_err(AwsError::from_sdk("kms:UntagResource"))
-                        },
                     )
                     .await?
                 }
@@ -452,11 +449,6 @@ impl Reconciler for Kms {
         }
         Ok(out)
     }
-}
-
-fn r_account(r: &Renderer) -> String {
-    // The account is in the render context as `account_id`.
-    r.str("account_id", "{{ account_id }}").unwrap_or_default()
 }
 
 fn tag(k: &str, v: &str) -> Tag {
@@ -647,7 +639,7 @@ async fn keys_tagged_for(
     let candidates: Vec<(String, Value)> = match cx.cache {
         Some(cache) if cache.scan => tagged_keys(cx, region, &[]).await?,
         Some(cache) if !fresh => keys_of(cache.tagged(cx, region).await?),
-        _ => keys_of(crate::discovery::tagged_resources(cx, region).await?),
+        _ => keys_of(crate::resources::kit::cache::tagged_resources(cx, region).await?),
     };
     let mut out = Vec::new();
     for (id, tags) in candidates {

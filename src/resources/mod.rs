@@ -23,10 +23,15 @@
 //! The engine, not the reconciler, decides the action (create, update, replace, delete, no-op,
 //! conflict) from `observe` and `desired`.
 
+#[allow(dead_code)] // parts the kinds adopt as they move onto the kit
+pub mod address;
 pub mod cloudtrail;
 pub mod cloudwatch;
 pub mod dr;
 pub mod iam;
+pub mod kind;
+#[allow(dead_code)] // parts the kinds adopt as they move onto the kit
+pub mod kit;
 pub mod kms;
 pub mod replication;
 pub mod s3;
@@ -34,22 +39,23 @@ pub mod sagemaker_endpoint;
 pub mod sagemaker_model;
 pub mod sns;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+
+pub use address::Address;
+pub use kind::{Deletion, KindInfo, Names};
+pub use kit::cache::ReadCache;
+pub use kit::tags::{
+    desired_tags, ours_of_kind, owner_from_tags, tagged_protected, tags_json, TAG_ADDRESS,
+    TAG_ENVIRONMENT, TAG_PROTECT,
+};
 
 use crate::aws::{Aws, AwsError, Clients};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
-
-/// Tag keys that mark a resource as novactl's.
-pub const TAG_ADDRESS: &str = "novactl:address";
-pub const TAG_ENVIRONMENT: &str = "novactl:environment";
-/// Tag on a resource whose spec says `protect: true`: it keeps the protection known when the
-/// resource leaves the spec (plan then refuses its delete instead of planning it).
-pub const TAG_PROTECT: &str = "novactl:protect";
 
 /// One resource the spec asks for, before its templates are rendered in full.
 #[derive(Debug, Clone)]
@@ -126,7 +132,7 @@ pub struct Ctx<'a> {
     /// Reads shared by the resources of one observation (one GetResources per region, one
     /// DescribeAlarms for every alarm, model versions read once for a model and its endpoint);
     /// `None` outside [`crate::engine::observe`], so apply always reads fresh.
-    pub cache: Option<&'a crate::engine::ReadCache>,
+    pub cache: Option<&'a ReadCache>,
     /// The state backend (create journal, inventory) and this run's id; `None` in plan and in
     /// unit tests, where nothing is written.
     #[allow(dead_code)] // used by the create journal (issue 7)
@@ -159,8 +165,13 @@ pub struct DeleteTarget<'a> {
 
 #[async_trait]
 pub trait Reconciler: Send + Sync {
+    /// What the engine knows of this kind (see [`KindInfo`]).
+    fn info(&self) -> &'static KindInfo;
+
     /// The kind part of addresses (`kms`, `s3`, `iam`, `sagemaker_endpoint`).
-    fn kind(&self) -> &'static str;
+    fn kind(&self) -> &'static str {
+        self.info().kind
+    }
 
     /// Every AWS call this kind makes, with the IAM actions and resources it needs (see
     /// [`crate::permissions`]); declared beside the calls, in the kind's file, in groups: a
@@ -294,181 +305,56 @@ pub fn arn_type(arn: &str) -> String {
 }
 
 /// Every kind, in dependency rank: deletes of resources that left the spec run in reverse.
-pub fn registry() -> Vec<&'static dyn Reconciler> {
-    vec![
-        &kms::Kms,
-        &s3::S3,
-        &iam::Iam,
-        &sagemaker_model::SagemakerModel,
-        &sagemaker_endpoint::SagemakerEndpoint,
-        &sns::Sns,
-        &cloudwatch::Alarm,
-        &cloudwatch::Dashboard,
-        &cloudtrail::LogGroup,
-        &cloudtrail::Trail,
-    ]
+static REGISTRY: &[&dyn Reconciler] = &[
+    &kms::Kms,
+    &s3::S3,
+    &iam::Iam,
+    &sagemaker_model::SagemakerModel,
+    &sagemaker_endpoint::SagemakerEndpoint,
+    &sns::Sns,
+    &cloudwatch::Alarm,
+    &cloudwatch::Dashboard,
+    &cloudtrail::LogGroup,
+    &cloudtrail::Trail,
+];
+
+/// Every kind, in dependency rank: deletes of resources that left the spec run in reverse.
+pub fn registry() -> &'static [&'static dyn Reconciler] {
+    REGISTRY
 }
 
-/// The tags a resource should carry: the spec's `tags`, the resource's own, and ours
-/// (with [`TAG_PROTECT`] when the spec protects it).
-pub fn desired_tags(
-    spec: &LoadedSpec,
-    address: &str,
-    own: &BTreeMap<String, String>,
-) -> BTreeMap<String, String> {
-    let mut tags = spec.spec.tags.clone();
-    tags.extend(own.clone());
-    tags.insert(TAG_ADDRESS.into(), address.into());
-    tags.insert(TAG_ENVIRONMENT.into(), spec.spec.environment.clone());
-    if protected(&spec.spec, address) {
-        tags.insert(TAG_PROTECT.into(), "true".into());
-    }
-    tags
+/// The descriptor of `kind`.
+pub fn info_of(kind: &str) -> Option<&'static KindInfo> {
+    REGISTRY.iter().map(|k| k.info()).find(|i| i.kind == kind)
 }
 
-/// Does the spec say `protect: true` for `address`? (`log_group.<n>` is part of the trail
-/// `cloudtrail.<n>` and shares its setting.) Every kind defaults to false: see docs/spec.md.
+/// Does the spec say `protect: true` for `address`? A DR twin shares its primary's setting,
+/// and `log_group.<n>`, part of the trail `cloudtrail.<n>`, the trail's. Every kind defaults to
+/// false: see docs/spec.md.
 pub fn protected(spec: &crate::spec::Spec, address: &str) -> bool {
-    let Some((kind, name)) = address.split_once('.') else {
-        return false;
-    };
-    let flag = match kind {
-        "kms" => spec.kms.get(name).and_then(|r| r.protect),
-        "s3" => spec.s3.get(name).and_then(|r| r.protect),
-        "iam" => spec.iam.get(name).and_then(|r| r.protect),
-        "sns" => spec.sns.get(name).and_then(|r| r.protect),
-        "cloudtrail" | "log_group" => spec.cloudtrail.get(name).and_then(|r| r.protect),
-        "sagemaker_model" => spec.sagemaker.models.get(name).and_then(|r| r.protect),
-        "sagemaker_endpoint" => spec.sagemaker.endpoints.get(name).and_then(|r| r.protect),
-        "cloudwatch_alarm" => spec.cloudwatch.alarms.get(name).and_then(|r| r.protect),
-        "cloudwatch_dashboard" => spec.cloudwatch.dashboards.get(name).and_then(|r| r.protect),
-        _ => None,
-    };
-    flag.unwrap_or(false)
+    Address::parse(address)
+        .and_then(|a| (info_of(a.kind())?.protect)(spec, a.name()))
+        .unwrap_or(false)
 }
 
-/// Keys the spec marks sensitive for `address` (a model's `sensitive` environment names).
+/// Keys the spec marks sensitive for `address` (a model's `sensitive` environment names; a DR
+/// twin's are its primary's).
 pub fn marked_sensitive(spec: &crate::spec::Spec, address: &str) -> Vec<String> {
-    match address.split_once('.') {
-        Some(("sagemaker_model", name)) => spec
-            .sagemaker
-            .models
-            .get(name)
-            .map(|m| m.sensitive.clone())
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    }
+    Address::parse(address)
+        .and_then(|a| Some((info_of(a.kind())?.sensitive)(spec, a.name())))
+        .unwrap_or_default()
 }
 
-/// The spec key that sets [`protected`] for `address`, e.g. `kms.phi.protect`.
+/// The spec key that sets [`protected`] for `address`, e.g. `kms.phi.protect` (a twin's is
+/// its primary's).
 pub fn protect_key(address: &str) -> String {
-    let (kind, name) = address.split_once('.').unwrap_or((address, ""));
-    let section = match kind {
-        "log_group" => "cloudtrail".to_string(),
-        "sagemaker_model" => "sagemaker.models".into(),
-        "sagemaker_endpoint" => "sagemaker.endpoints".into(),
-        "cloudwatch_alarm" => "cloudwatch.alarms".into(),
-        "cloudwatch_dashboard" => "cloudwatch.dashboards".into(),
-        k => k.to_string(),
-    };
-    format!("{section}.{name}.protect")
-}
-
-/// Does a live resource carry [`TAG_PROTECT`] (its state's `tags`)?
-pub fn tagged_protected(state: Option<&Value>) -> bool {
-    state
-        .and_then(|s| s.get("tags"))
-        .and_then(|t| t.get(TAG_PROTECT))
-        .and_then(Value::as_str)
-        == Some("true")
-}
-
-/// Tags as a JSON object, without AWS-reserved `aws:*` keys.
-pub fn tags_json<I, K, V>(tags: I) -> Value
-where
-    I: IntoIterator<Item = (K, V)>,
-    K: Into<String>,
-    V: Into<String>,
-{
-    let mut m: BTreeMap<String, String> = BTreeMap::new();
-    for (k, v) in tags {
-        let k = k.into();
-        if !k.starts_with("aws:") {
-            m.insert(k, v.into());
-        }
-    }
-    let obj: Map<String, Value> = m.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-    Value::Object(obj)
-}
-
-/// Is a live resource ours, given its tags?
-pub fn owner_from_tags(tags: &Value, address: &str, environment: &str) -> Owner {
-    let addr = tags.get(TAG_ADDRESS).and_then(Value::as_str);
-    let env = tags.get(TAG_ENVIRONMENT).and_then(Value::as_str);
-    match (addr, env) {
-        (Some(a), Some(e)) if a == address && e == environment => Owner::Ours,
-        (Some(a), Some(e)) => Owner::Foreign {
-            reason: format!("it is tagged as novactl's {a} in environment {e}"),
+    match Address::parse(address) {
+        Some(a) => match info_of(a.kind()) {
+            Some(i) => i.protect_key(a.name()),
+            None => format!("{}.{}.protect", a.kind(), a.name()),
         },
-        _ => Owner::Foreign {
-            reason: "it was not created by novactl (no novactl:address tag)".into(),
-        },
+        None => format!("{address}.protect"),
     }
-}
-
-/// The `novactl:address` of a resource tagged with this environment, when it is of `kind`
-/// (with or without the `dr.` prefix).
-pub fn ours_of_kind(tags: &Value, environment: &str, kind: &str) -> Option<String> {
-    if tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) != Some(environment) {
-        return None;
-    }
-    let address = tags.get(TAG_ADDRESS).and_then(Value::as_str)?;
-    let bare = address.strip_prefix("dr.").unwrap_or(address);
-    bare.strip_prefix(kind)
-        .is_some_and(|rest| rest.starts_with('.'))
-        .then(|| address.to_string())
-}
-
-/// Tags to add/change and keys to remove, to go from `live` to `want` (JSON objects).
-pub fn tag_delta(live: &Value, want: &Value) -> (Vec<(String, String)>, Vec<String>) {
-    let empty = Map::new();
-    let live = live.as_object().unwrap_or(&empty);
-    let want = want.as_object().unwrap_or(&empty);
-    let set = want
-        .iter()
-        .filter(|(k, v)| live.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-        .collect();
-    let remove = live
-        .keys()
-        .filter(|k| !want.contains_key(*k))
-        .cloned()
-        .collect();
-    (set, remove)
-}
-
-/// Writes the difference between `live` and `want` tags: `set` gets the tags to add or change,
-/// `unset` the keys to remove; each runs only when it has something to do.
-pub async fn sync_tags<S, SF, U, UF>(
-    live: &Value,
-    want: &Value,
-    set: S,
-    unset: U,
-) -> Result<(), AwsError>
-where
-    S: FnOnce(Vec<(String, String)>) -> SF,
-    SF: std::future::Future<Output = Result<(), AwsError>>,
-    U: FnOnce(Vec<String>) -> UF,
-    UF: std::future::Future<Output = Result<(), AwsError>>,
-{
-    let (add, remove) = tag_delta(live, want);
-    if !add.is_empty() {
-        set(add).await?;
-    }
-    if !remove.is_empty() {
-        unset(remove).await?;
-    }
-    Ok(())
 }
 
 /// Read a typed desired struct back from its JSON.

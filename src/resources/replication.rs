@@ -377,9 +377,8 @@ struct Source {
 }
 
 fn source_of(cx: &Ctx<'_>, address: &str, outputs: &Value, state: Option<&Value>) -> Source {
-    let logical = dr::primary_of(address)
-        .split_once('.')
-        .map(|(_, n)| n.to_string())
+    let logical = super::Address::parse(address)
+        .map(|a| a.name().to_string())
         .unwrap_or_default();
     let tagged = state.and_then(|s| s["tags"][TAG_SOURCE].as_str());
     Source {
@@ -416,7 +415,7 @@ pub fn twin_desired(
     let replica_key = r.str(&key_path, &key_ref)?;
     let primary_ctx = dr::primary_context(r).unwrap_or_default();
     let source_key = Renderer::new(spec, &primary_ctx).str(&key_path, &key_ref)?;
-    let account = super::sns::account(r);
+    let account = crate::resources::kit::refs::account(r);
     let source = decl.outputs["source_name"].as_str().unwrap_or_default();
     let source_region = decl.outputs["source_region"].as_str().unwrap_or_default();
     let role = decl.outputs["role_name"].as_str().unwrap_or_default();

@@ -65,9 +65,21 @@ use super::{
 };
 use crate::aws::{Attempts, AwsError};
 use crate::permissions::{perm, Perm};
+use crate::resources::kind::{Deletion, KindInfo, Names};
 use crate::spec::model::{AccessLogging, Bucket};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
+
+/// What the engine knows of `s3` (see [`KindInfo`]).
+pub const INFO: KindInfo = KindInfo {
+    kind: "s3",
+    section: "s3",
+    section_in_context: false,
+    names: Names::Global,
+    deletion: Deletion::Immediate,
+    protect: |s, n| s.s3.get(n).and_then(|r| r.protect),
+    sensitive: crate::resources::kind::no_sensitive,
+};
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 /// Discovery reads the tags of every bucket in the account (to find ours that left the spec).
@@ -277,8 +289,8 @@ impl Reconciler for S3 {
         ]
     }
 
-    fn kind(&self) -> &'static str {
-        "s3"
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError> {
@@ -364,13 +376,30 @@ impl Reconciler for S3 {
                 template_files: Vec::new(),
             });
         }
+        // The state backend's bucket is its own, never one of the spec's.
+        if let Some(b) = spec
+            .spec
+            .state
+            .as_ref()
+            .and_then(|s| s.s3.as_ref())
+            .map(|s| &s.bucket)
+        {
+            if out.iter().any(|d| &d.identity == b) {
+                return Err(spec.error(
+                    "state.s3.bucket",
+                    format!(
+                        "`{b}` is also a bucket of the spec (s3.*); the state bucket must be its own"
+                    ),
+                ));
+            }
+        }
         Ok(out)
     }
 
     fn desired(&self, spec: &LoadedSpec, decl: &Decl, r: &Renderer) -> Result<Value, SpecError> {
         let b = &spec.spec.s3[&decl.name];
         let path = &decl.spec_path;
-        let account = super::sns::account(r);
+        let account = crate::resources::kit::refs::account(r);
         let encryption = if b.access_log_bucket {
             Encryption {
                 algorithm: ServerSideEncryption::Aes256.as_str().to_string(),

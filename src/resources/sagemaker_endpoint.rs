@@ -79,8 +79,20 @@ use super::{
 };
 use crate::aws::{ok_if_gone, AwsError};
 use crate::permissions::{perm, Implied, Perm};
+use crate::resources::kind::{Deletion, KindInfo, Names};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
+
+/// What the engine knows of `sagemaker_endpoint` (see [`KindInfo`]).
+pub const INFO: KindInfo = KindInfo {
+    kind: "sagemaker_endpoint",
+    section: "sagemaker.endpoints",
+    section_in_context: true,
+    names: Names::Regional,
+    deletion: Deletion::Immediate,
+    protect: |s, n| s.sagemaker.endpoints.get(n).and_then(|r| r.protect),
+    sensitive: crate::resources::kind::no_sensitive,
+};
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 /// Application Auto Scaling has no resource-level permissions; registering the first
@@ -256,8 +268,8 @@ impl Reconciler for SagemakerEndpoint {
         &[PERMISSIONS]
     }
 
-    fn kind(&self) -> &'static str {
-        "sagemaker_endpoint"
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     fn late_outputs(&self) -> &'static [&'static str] {
@@ -498,7 +510,7 @@ impl Reconciler for SagemakerEndpoint {
         let model_address = decl
             .deps
             .iter()
-            .find(|d| super::dr::primary_of(d).starts_with("sagemaker_model."))
+            .find(|d| super::Address::parse(d).is_some_and(|a| a.is_kind("sagemaker_model")))
             .cloned()
             .unwrap_or_default();
         h.observe(&decl.identity, &model_address).await
@@ -698,7 +710,7 @@ pub struct Hosting<'a> {
     /// The apply spinner's status line, when there is one.
     pub progress: Option<&'a (dyn Fn(&str) + Sync)>,
     /// In an observation: reads shared with the model's own observe (its versions).
-    pub cache: Option<&'a crate::engine::ReadCache>,
+    pub cache: Option<&'a crate::resources::ReadCache>,
 }
 
 pub fn is_busy(status: &str) -> bool {
@@ -814,7 +826,7 @@ impl Hosting<'_> {
             if crate::interrupt::stopping() {
                 return Err(AwsError::local(
                     "sagemaker:WaitInService",
-                    crate::apply::INTERRUPTED,
+                    crate::interrupt::INTERRUPTED,
                     format!(
                         "stopped waiting for {} ({name}, status {}); it is left as it is and the \
                          next apply resumes from there",

@@ -31,13 +31,31 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::{
-    desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
-    Observed, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
+    desired_tags, from_desired, owner_from_tags, tags_json, Ctx, Decl, DeleteTarget, Observed,
+    Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
 };
 use crate::aws::AwsError;
 use crate::permissions::{perm, Implied, Perm};
+use crate::resources::kind::{Deletion, KindInfo, Names};
 use crate::spec::render::{is_unknown, Renderer, UNKNOWN};
 use crate::spec::{LoadedSpec, SpecError};
+
+/// What the engine knows of `sagemaker_model` (see [`KindInfo`]).
+pub const INFO: KindInfo = KindInfo {
+    kind: "sagemaker_model",
+    section: "sagemaker.models",
+    section_in_context: true,
+    names: Names::Regional,
+    deletion: Deletion::Immediate,
+    protect: |s, n| s.sagemaker.models.get(n).and_then(|r| r.protect),
+    sensitive: |s, n| {
+        s.sagemaker
+            .models
+            .get(n)
+            .map(|m| m.sensitive.clone())
+            .unwrap_or_default()
+    },
+};
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 /// Models are versioned (`<name>-<digest>`); SageMaker ARNs are lower case.
@@ -182,8 +200,8 @@ impl Reconciler for SagemakerModel {
         &[PERMISSIONS, super::replication::ARTIFACT_PERMISSIONS]
     }
 
-    fn kind(&self) -> &'static str {
-        "sagemaker_model"
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     fn late_outputs(&self) -> &'static [&'static str] {
@@ -486,7 +504,7 @@ pub struct Version {
 /// [`our_versions`], read once per observation when `cache` is given (the model's observe and
 /// its endpoint's both need them).
 pub async fn versions_of(
-    cache: Option<&crate::engine::ReadCache>,
+    cache: Option<&crate::resources::ReadCache>,
     sm: &aws_sdk_sagemaker::Client,
     base: &str,
     address: &str,
@@ -588,28 +606,10 @@ pub async fn retag(
     live: &Value,
     want: &Value,
 ) -> Result<(), AwsError> {
-    sync_tags(
+    crate::resources::kit::tags::sync(
+        &crate::resources::kit::tags::SageMakerTags { client: sm, arn },
         live,
         want,
-        |set| async move {
-            let set: BTreeMap<String, String> = set.into_iter().collect();
-            sm.add_tags()
-                .resource_arn(arn)
-                .set_tags(Some(sm_tags(&set)))
-                .send()
-                .await
-                .map(drop)
-                .map_err(AwsError::from_sdk("sagemaker:AddTags"))
-        },
-        |keys| async move {
-            sm.delete_tags()
-                .resource_arn(arn)
-                .set_tag_keys(Some(keys))
-                .send()
-                .await
-                .map(drop)
-                .map_err(AwsError::from_sdk("sagemaker:DeleteTags"))
-        },
     )
     .await
 }

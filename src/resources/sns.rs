@@ -17,13 +17,26 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
-    desired_tags, from_desired, owner_from_tags, sync_tags, tags_json, Ctx, Decl, DeleteTarget,
-    Observed, Reconciler,
+    desired_tags, from_desired, owner_from_tags, tags_json, Ctx, Decl, DeleteTarget, Observed,
+    Reconciler,
 };
 use crate::aws::{ok_if_gone, AwsError};
 use crate::permissions::{perm, Perm};
+use crate::resources::kind::{Deletion, KindInfo, Names};
+use crate::resources::kit::refs::{account, kms_ref, topic_arn};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
+
+/// What the engine knows of `sns` (see [`KindInfo`]).
+pub const INFO: KindInfo = KindInfo {
+    kind: "sns",
+    section: "sns",
+    section_in_context: false,
+    names: Names::Regional,
+    deletion: Deletion::Immediate,
+    protect: |s, n| s.sns.get(n).and_then(|r| r.protect),
+    sensitive: crate::resources::kind::no_sensitive,
+};
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 pub const PERMISSIONS: &[Perm] = &[
@@ -63,43 +76,14 @@ struct Desired {
     tags: BTreeMap<String, String>,
 }
 
-/// The account id from the render context (`{{ account_id }}`).
-pub(crate) fn account(r: &Renderer) -> String {
-    r.str("account_id", "{{ account_id }}").unwrap_or_default()
-}
-
-/// Checks that `kms_key` names a `kms.*` entry; returns its address.
-pub(crate) fn kms_ref(spec: &LoadedSpec, key_path: &str, k: &str) -> Result<String, SpecError> {
-    if spec.spec.kms.contains_key(k) {
-        Ok(format!("kms.{k}"))
-    } else {
-        let known: Vec<&str> = spec.spec.kms.keys().map(String::as_str).collect();
-        Err(spec.error(
-            key_path,
-            format!(
-                "`{k}` is not a key in the spec's `kms` section (defined: {})",
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
-            ),
-        ))
-    }
-}
-
-pub fn topic_arn(region: &str, account: &str, name: &str) -> String {
-    format!("arn:aws:sns:{region}:{account}:{name}")
-}
-
 #[async_trait]
 impl Reconciler for Sns {
     fn permissions(&self) -> &'static [&'static [Perm]] {
         &[PERMISSIONS]
     }
 
-    fn kind(&self) -> &'static str {
-        "sns"
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError> {
@@ -214,28 +198,10 @@ impl Reconciler for Sns {
                         .map_err(AwsError::from_sdk("sns:SetTopicAttributes"))?;
                 }
                 "tags" => {
-                    sync_tags(
+                    crate::resources::kit::tags::sync(
+                        &crate::resources::kit::tags::SnsTags { client: sns, arn },
                         &live["tags"],
                         &json!(d.tags),
-                        |set| async move {
-                            let mut req = sns.tag_resource().resource_arn(arn);
-                            for (k, v) in &set {
-                                req = req.tags(tag(k, v));
-                            }
-                            req.send()
-                                .await
-                                .map(drop)
-                                .map_err(AwsError::from_sdk("sns:TagResource"))
-                        },
-                        |keys| async move {
-                            sns.untag_resource()
-                                .resource_arn(arn)
-                                .set_tag_keys(Some(keys))
-                                .send()
-                                .await
-                                .map(drop)
-                                .map_err(AwsError::from_sdk("sns:UntagResource"))
-                        },
                     )
                     .await?
                 }

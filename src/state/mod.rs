@@ -323,7 +323,7 @@ pub async fn open(spec: &LoadedSpec, connect: &Connect, spec_file: &str) -> Arc<
 
 /// Checks `state:` with no AWS call: a valid bucket name that is not one of the spec's own
 /// buckets, a key given as an alias, key id or ARN, a relative prefix.
-pub fn check_config(spec: &LoadedSpec, spec_buckets: &[String]) -> Result<(), SpecError> {
+pub fn check_config(spec: &LoadedSpec) -> Result<(), SpecError> {
     let Some(s3) = spec.spec.state.as_ref().and_then(|s| s.s3.as_ref()) else {
         return Ok(());
     };
@@ -340,12 +340,6 @@ pub fn check_config(spec: &LoadedSpec, spec_buckets: &[String]) -> Result<(), Sp
                 "`{b}` is not a valid bucket name (3 to 63 lowercase letters, digits, dots and \
                  hyphens, starting and ending with a letter or digit)"
             ),
-        ));
-    }
-    if spec_buckets.iter().any(|n| n == b) {
-        return Err(spec.error(
-            "state.s3.bucket",
-            format!("`{b}` is also a bucket of the spec (s3.*); the state bucket must be its own"),
         ));
     }
     if let Some(p) = &s3.prefix {

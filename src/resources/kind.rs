@@ -1,0 +1,55 @@
+//! The kind descriptor: what the engine needs to know about a kind without asking which kind
+//! it is (where its entries live in the spec, whether its names are global, its `protect`
+//! flag and sensitive keys, how its delete is described).
+
+use crate::spec::Spec;
+
+/// Where a kind's physical names must be unique.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    /// Across the account, every region (S3 buckets, IAM roles).
+    Global,
+    /// Within one region.
+    Regional,
+}
+
+/// What a successful delete does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// The resource is gone.
+    Immediate,
+    /// It is scheduled for deletion after a waiting period (KMS keys).
+    Scheduled,
+}
+
+/// A kind's description; each kind has one `pub const INFO: KindInfo` and returns it from
+/// [`crate::resources::Reconciler::info`].
+pub struct KindInfo {
+    /// The kind part of addresses (`kms`, `sagemaker_model`).
+    pub kind: &'static str,
+    /// The spec section whose entries are this kind's resources, as a dotted path
+    /// (`sagemaker.models`); `<section>.<name>` is one resource's entry. A kind that is part
+    /// of another's entry names that section (`log_group` lives in `cloudtrail.<name>`).
+    pub section: &'static str,
+    /// The template context also holds the outputs under the section's path
+    /// (`sagemaker.models.<name>` as well as `sagemaker_model.<name>`).
+    pub section_in_context: bool,
+    pub names: Names,
+    pub deletion: Deletion,
+    /// The entry's `protect` setting, when the spec has the entry and sets it.
+    pub protect: fn(&Spec, &str) -> Option<bool>,
+    /// Keys the entry marks sensitive (a model's `sensitive` environment names).
+    pub sensitive: fn(&Spec, &str) -> Vec<String>,
+}
+
+/// For [`KindInfo::sensitive`]: the kind has no keys marked sensitive in the spec.
+pub fn no_sensitive(_: &Spec, _: &str) -> Vec<String> {
+    Vec::new()
+}
+
+impl KindInfo {
+    /// The spec key that sets `protect` for the resource called `name`.
+    pub fn protect_key(&self, name: &str) -> String {
+        format!("{}.{name}.protect", self.section)
+    }
+}

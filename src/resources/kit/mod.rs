@@ -1,0 +1,9 @@
+//! The shared kit of every kind: tags ([`tags`]), waits ([`wait`]), the discovery skeleton
+//! ([`discover`]), references between resources ([`refs`]) and the reads an observation
+//! shares ([`cache`]). A kind file holds what is its own; anything two kinds need lives here.
+
+pub mod cache;
+pub mod discover;
+pub mod refs;
+pub mod tags;
+pub mod wait;
