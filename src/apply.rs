@@ -16,12 +16,12 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value;
 
 use crate::aws::AwsError;
+use crate::engine::journal;
 use crate::engine::{self, Model, Observations};
 use crate::plan::{diff, Action, Change, Plan};
 use crate::resources::{Ctx, DeleteTarget, Observed};
 use crate::shell::Shell;
 use crate::spec::render::is_unknown;
-use crate::state::journal;
 
 pub struct Options {
     pub parallelism: usize,

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use crate::apply;
 use crate::cli::Global;
 use crate::commands::Common;
+use crate::engine::journal;
 use crate::engine::{self, Observations};
 use crate::ops::run::Run;
 use crate::ops::session::{confirm, finish, refuse_refused, warn_deletes, Session};
@@ -13,7 +14,6 @@ use crate::ops::show::read_plan;
 use crate::ops::Failure;
 use crate::plan::{render, Action, Change, Plan};
 use crate::shell::Shell;
-use crate::state::journal;
 
 pub struct Options {
     pub auto_approve: bool,

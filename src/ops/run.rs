@@ -85,7 +85,14 @@ impl Run {
             novactl_version: env!("CARGO_PKG_VERSION").into(),
         };
         let lock = acquire(s, info, sh).await?;
-        let mut record = AuditRecord::new(run_id, command, &s.caller.arn, &s.model);
+        let mut record = AuditRecord::new(
+            run_id,
+            command,
+            &s.caller.arn,
+            &s.model.account_id,
+            &s.model.spec.spec,
+            &s.model.digest,
+        );
         record.started = lock.info.created.clone();
         if let Some(old) = &lock.took_over {
             sh.warn(&format!(

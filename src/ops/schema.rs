@@ -15,10 +15,7 @@ pub fn schema(sh: &Shell) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The spec's schema as JSON.
+/// The spec's schema as JSON (see [`crate::spec::json_schema`]).
 pub fn spec_schema() -> Value {
-    let mut schema =
-        serde_json::to_value(schemars::schema_for!(crate::spec::Spec)).unwrap_or(Value::Null);
-    schema["title"] = Value::String("novactl environment spec".into());
-    schema
+    crate::spec::json_schema()
 }

@@ -192,7 +192,14 @@ pub async fn force_unlock(
     ));
     confirm(auto_approve, sh, "remove this lock")?;
     s.state.force_unlock(id).await.map_err(state_failure)?;
-    let mut record = AuditRecord::new(state::new_id(), "force-unlock", &s.caller.arn, &s.model);
+    let mut record = AuditRecord::new(
+        state::new_id(),
+        "force-unlock",
+        &s.caller.arn,
+        &s.model.account_id,
+        &s.model.spec.spec,
+        &s.model.digest,
+    );
     record.ended = record.started.clone();
     record.exit_status = 0;
     record.notes.push(format!(

@@ -634,7 +634,7 @@ mod tests {
     use serde_json::json;
 
     fn schema() -> Value {
-        crate::ops::schema::spec_schema()
+        crate::spec::json_schema()
     }
 
     #[test]

@@ -6,8 +6,6 @@
 //! * [`input`]: reading input files safely (regular files, size limit, UTF-8).
 
 pub mod format;
-#[cfg(test)]
-mod fuzz;
 pub mod input;
 pub mod locate;
 pub mod model;
@@ -384,4 +382,13 @@ mod tests {
         let err = load("environment: prod\nregion: us-east-1\naccount_id: \"12\"\n").unwrap_err();
         assert_eq!((err.key.as_str(), err.line), ("account_id", Some(3)));
     }
+}
+
+/// The spec's JSON Schema (draft 2020-12), generated from the types the parser uses
+/// ([`model::Spec`]), so it cannot disagree with `validate` about which keys exist.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(Spec)).unwrap_or(serde_json::Value::Null);
+    schema["title"] = serde_json::Value::String("novactl environment spec".into());
+    schema
 }

@@ -10,10 +10,9 @@
 //!
 //! Two backends implement [`Backend`]: [`local::LocalBackend`] (the default, a directory
 //! beside the spec: `.novactl/<environment>/`) and [`s3::S3Backend`] (`state.s3` in the spec).
-//! [`journal`] holds the create-journal and inventory steps the executor takes around every
-//! change.
+//! The create-journal and inventory steps the executor takes around every change are
+//! `engine::journal`'s (they need the model; the backend only stores).
 
-pub mod journal;
 pub mod local;
 pub mod s3;
 
@@ -183,20 +182,21 @@ impl AuditRecord {
         run_id: String,
         command: &str,
         caller_arn: &str,
-        model: &crate::engine::Model,
+        account_id: &str,
+        spec: &crate::spec::Spec,
+        spec_digest: &str,
     ) -> AuditRecord {
-        let spec = &model.spec.spec;
         AuditRecord {
             run_id,
             command: command.to_string(),
             command_line: std::env::args().collect(),
             caller_arn: caller_arn.to_string(),
-            account_id: model.account_id.clone(),
+            account_id: account_id.to_string(),
             region: spec.region.clone(),
             environment: spec.environment.clone(),
             host: hostname(),
             novactl_version: env!("CARGO_PKG_VERSION").into(),
-            spec_digest: model.digest.clone(),
+            spec_digest: spec_digest.to_string(),
             plan_digest: String::new(),
             started: now_rfc3339(),
             ended: String::new(),

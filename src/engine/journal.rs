@@ -21,10 +21,10 @@
 
 use serde_json::Value;
 
-use super::{Intent, InventoryEntry, StateError};
 use crate::aws::AwsError;
 use crate::plan::Action;
 use crate::resources::{Ctx, Decl};
+use crate::state::{Intent, InventoryEntry, StateError};
 
 fn failed(step: &str, address: &str, e: StateError) -> AwsError {
     AwsError::local(
@@ -45,7 +45,7 @@ pub async fn intend(cx: &Ctx<'_>, decl: &Decl) -> Result<(), AwsError> {
         region: decl.region.clone(),
         identity: decl.identity.clone(),
         run_id: cx.run_id.to_string(),
-        time: super::now_rfc3339(),
+        time: crate::state::now_rfc3339(),
     };
     state
         .put_intent(&intent)
@@ -83,7 +83,7 @@ pub async fn created(
             identity: decl.identity.clone(),
             arn: arn.to_string(),
             run_id: cx.run_id.to_string(),
-            created: super::now_rfc3339(),
+            created: crate::state::now_rfc3339(),
         };
         let err = |e| failed("inventory", &decl.address, e);
         // One entry per address: a rename replaces the old name's.

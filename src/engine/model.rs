@@ -1,0 +1,383 @@
+//! The model: every resource of the spec declared, checked, rendered once and ordered
+//! ([`Model::build`]); no AWS call.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+
+use crate::graph::Graph;
+use crate::resources::{self, Decl, Reconciler};
+use crate::spec::render::{Renderer, UNKNOWN};
+use crate::spec::{LoadedSpec, SpecError, SpecErrors};
+
+use super::context::*;
+
+/// Stand-in account id for `validate`, which makes no AWS call.
+pub const OFFLINE_ACCOUNT: &str = "000000000000";
+
+/// A checked spec: every resource declared, rendered once, and ordered.
+pub struct Model {
+    pub spec: LoadedSpec,
+    pub account_id: String,
+    pub decls: Vec<Decl>,
+    pub graph: Graph,
+    pub digest: String,
+    /// `dr failover` promoted the DR standby (read from the state backend by the session):
+    /// twins of endpoints then want the primary's capacity, not the warm-standby size.
+    pub dr_promoted: bool,
+    /// Every sensitive value of the spec as rendered (see [`crate::redact`]); a run registers
+    /// them so that no output shows them.
+    pub sensitive_values: Vec<String>,
+    kinds: HashMap<&'static str, &'static dyn Reconciler>,
+}
+
+impl Model {
+    /// Builds and fully checks the model: identities, references, every template rendered
+    /// (unknown attributes as placeholders), no cycles, no duplicate names. No AWS call.
+    ///
+    /// Every error a stage finds is reported (in file order, capped): first the resources'
+    /// own checks (`decls`), then references, names, cycles and templates. A stage runs only
+    /// when the one before it found nothing, so no error is a consequence of another.
+    pub fn build(spec: LoadedSpec, account_id: &str) -> Result<Model, SpecErrors> {
+        let registry = resources::registry();
+        let kinds: HashMap<&'static str, &'static dyn Reconciler> =
+            registry.iter().map(|k| (k.kind(), *k)).collect();
+        let base = base_context(&spec, account_id);
+        let mut errs = SpecErrors::default();
+        let mut decls = Vec::new();
+        for k in registry {
+            decls.extend(decls_of(*k, &spec, &base, &mut errs));
+        }
+        // The DR stack: twins of the replicated resources (see `resources::dr`), once the
+        // primary's declarations are sound.
+        if errs.is_empty() {
+            let names = context_of(&base, &decls, &kinds, &HashMap::new());
+            match resources::dr::twin_decls(&spec, &Renderer::new(&spec, &names), &decls) {
+                Ok(twins) => decls.extend(twins),
+                Err(e) => errs.push(e),
+            }
+        }
+        errs.into_result()?;
+        let mut errs = SpecErrors::default();
+        // Template references anywhere in a resource's part of the spec are dependencies.
+        let raw: serde_yaml::Value = serde_yaml::from_str(&spec.text).unwrap_or_default();
+        let defined: Vec<String> = decls.iter().map(|d| d.address.clone()).collect();
+        // (address, dependency) -> the key whose value holds the reference.
+        let mut ref_keys: HashMap<(String, String), String> = HashMap::new();
+        for d in &mut decls {
+            let Some(sub) = yaml_at(&raw, &d.spec_path) else {
+                continue;
+            };
+            let mut leaves = Vec::new();
+            string_leaves(sub, &d.spec_path, &mut leaves);
+            let twin = resources::dr::is_twin(&d.address);
+            for (key, text) in leaves {
+                for (dep, attr) in crate::spec::render::refs_with_attributes(&text) {
+                    // A twin refers to the twins of what its primary refers to.
+                    let dep = if twin {
+                        resources::dr::twin_dep(&dep, &defined)
+                    } else {
+                        dep
+                    };
+                    if !defined.contains(&dep) {
+                        errs.push(spec.error(
+                            &key,
+                            format!(
+                                "refers to `{dep}`, which the spec does not define (defined: {})",
+                                defined.join(", ")
+                            ),
+                        ));
+                        continue;
+                    }
+                    if dep == d.address {
+                        let late = kinds[d.kind].late_outputs();
+                        if let Some(a) = attr.as_deref().filter(|a| late.contains(a)) {
+                            errs.push(spec.error(
+                                &key,
+                                format!(
+                                    "refers to {dep}.{a}, an attribute of this same resource that \
+                                     exists only once it is created: a reference cycle (use a \
+                                     value known from the spec, or another resource's)"
+                                ),
+                            ));
+                        }
+                        continue;
+                    }
+                    ref_keys
+                        .entry((d.address.clone(), dep.clone()))
+                        .or_insert_with(|| key.clone());
+                    if !d.deps.contains(&dep) {
+                        d.deps.push(dep);
+                    }
+                }
+            }
+        }
+        // A template file may name DR twins behind a guard (`{% if dr.s3.models is defined %}`)
+        // so that it serves specs with and without a DR stack: such a reference is no
+        // dependency when the twin does not exist (an unguarded one fails to render below).
+        for d in &mut decls {
+            d.deps
+                .retain(|dep| defined.contains(dep) || !resources::dr::is_twin(dep));
+        }
+        // A dependency a kind declared (an explicit reference, a reference inside a template
+        // file) that the spec does not define: name the key that holds it.
+        for d in &decls {
+            for dep in &d.deps {
+                if !defined.contains(dep) {
+                    errs.push(undefined_dep(&spec, &raw, d, dep, &defined));
+                }
+            }
+        }
+        check_duplicates(&spec, &decls, &mut errs);
+        for cycle in crate::graph::cycles(&decls) {
+            let names: Vec<&str> = cycle.iter().map(|&i| decls[i].address.as_str()).collect();
+            let (first, second) = (&decls[cycle[0]], &decls[cycle[1 % cycle.len()]]);
+            let key = ref_keys
+                .get(&(first.address.clone(), second.address.clone()))
+                .cloned()
+                .unwrap_or_else(|| first.spec_path.clone());
+            errs.push(spec.error(
+                &key,
+                format!(
+                    "a reference cycle: {} -> {}; each needs the other to exist first",
+                    names.join(" -> "),
+                    names[0]
+                ),
+            ));
+        }
+        if let Err(e) = crate::state::check_config(&spec) {
+            errs.push(e);
+        }
+        errs.into_result()?;
+        let graph = Graph::build(&spec, &decls)?;
+        let files: Vec<_> = decls
+            .iter()
+            .flat_map(|d| d.template_files.iter().cloned())
+            .collect();
+        let digest = spec.digest(&files);
+        let mut model = Model {
+            spec,
+            account_id: account_id.to_string(),
+            decls,
+            graph,
+            digest,
+            dr_promoted: false,
+            sensitive_values: Vec::new(),
+            kinds,
+        };
+        // Render every resource with placeholders for what is not known yet: catches bad
+        // templates and dangling references before any AWS call.
+        let ctx = model.context(&HashMap::new(), true);
+        let mut errs = SpecErrors::default();
+        let mut secrets = Vec::new();
+        for d in &model.decls {
+            match model.desired(d, &ctx) {
+                Ok(v) => {
+                    let marked = resources::marked_sensitive(&model.spec.spec, &d.address);
+                    crate::redact::values_of(&v, &marked, &mut secrets);
+                }
+                Err(e) => errs.push(e),
+            }
+        }
+        errs.into_result()?;
+        let vars = serde_json::to_value(&model.spec.spec.vars).unwrap_or(Value::Null);
+        crate::redact::values_of(&vars, &model.spec.spec.sensitive_vars, &mut secrets);
+        secrets.retain(|s| !s.contains(UNKNOWN));
+        model.sensitive_values = secrets;
+        Ok(model)
+    }
+
+    pub fn kind(&self, kind: &str) -> &'static dyn Reconciler {
+        self.kinds[kind]
+    }
+
+    pub fn decl(&self, address: &str) -> Option<&Decl> {
+        self.graph.index.get(address).map(|&i| &self.decls[i])
+    }
+
+    /// Template context: spec variables plus every resource's outputs, the live ones from
+    /// `outputs` where known; late outputs not known yet are [`UNKNOWN`].
+    pub fn context(&self, outputs: &HashMap<String, Value>, fill_unknown: bool) -> Value {
+        let mut ctx = base_context(&self.spec, &self.account_id);
+        if fill_unknown {
+            ctx = context_of(&ctx, &self.decls, &self.kinds, outputs);
+        } else {
+            for d in &self.decls {
+                insert_outputs(
+                    &mut ctx,
+                    &d.address,
+                    with_live(d.outputs.clone(), outputs, d),
+                );
+            }
+        }
+        ctx
+    }
+
+    /// Desired state of one resource with the given context; a DR twin's in the DR view of it
+    /// (see `resources::dr`).
+    pub fn desired(&self, d: &Decl, ctx: &Value) -> Result<Value, SpecError> {
+        if resources::dr::is_twin(&d.address) {
+            let view = resources::dr::view(ctx, &d.region, self.dr_promoted);
+            let r = Renderer::new(&self.spec, &view);
+            return self.kind(d.kind).desired(&self.spec, d, &r);
+        }
+        let r = Renderer::new(&self.spec, ctx);
+        self.kind(d.kind).desired(&self.spec, d, &r)
+    }
+
+    /// Regions the spec uses.
+    pub fn regions(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.decls.iter().map(|d| d.region.clone()).collect();
+        v.push(self.spec.spec.region.clone());
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+pub(super) fn undefined_dep(
+    spec: &LoadedSpec,
+    raw: &serde_yaml::Value,
+    d: &Decl,
+    dep: &str,
+    defined: &[String],
+) -> SpecError {
+    let mut leaves = Vec::new();
+    if let Some(sub) = yaml_at(raw, &d.spec_path) {
+        string_leaves(sub, &d.spec_path, &mut leaves);
+    }
+    let known = format!("(defined: {})", defined.join(", "));
+    for (key, text) in &leaves {
+        let file = spec.template_path(text);
+        if d.template_files.contains(&file) {
+            let refs = std::fs::read_to_string(&file)
+                .map(|t| crate::spec::render::refs_in(&t))
+                .unwrap_or_default();
+            if refs.iter().any(|r| r == dep) {
+                return spec.error(
+                    key,
+                    format!(
+                        "template file {} refers to `{dep}`, which the spec does not define {known}",
+                        file.display()
+                    ),
+                );
+            }
+        }
+    }
+    let key = leaves
+        .iter()
+        .find(|(_, text)| {
+            let last = dep.rsplit('.').next().unwrap_or(dep);
+            text == last
+        })
+        .map(|(k, _)| k.clone())
+        .unwrap_or_else(|| d.spec_path.clone());
+    spec.error(
+        &key,
+        format!("refers to `{dep}`, which the spec does not define {known}"),
+    )
+}
+
+/// Every string in a YAML subtree with its dotted key path.
+pub(super) fn string_leaves(v: &serde_yaml::Value, path: &str, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_yaml::Value::String(s) => out.push((path.to_string(), s.clone())),
+        serde_yaml::Value::Sequence(items) => {
+            for (i, item) in items.iter().enumerate() {
+                string_leaves(item, &format!("{path}.{i}"), out);
+            }
+        }
+        serde_yaml::Value::Mapping(m) => {
+            for (k, item) in m {
+                if let Some(k) = k.as_str() {
+                    string_leaves(item, &format!("{path}.{k}"), out);
+                }
+            }
+        }
+        serde_yaml::Value::Tagged(t) => string_leaves(&t.value, path, out),
+        _ => {}
+    }
+}
+
+pub(super) fn yaml_at<'a>(v: &'a serde_yaml::Value, path: &str) -> Option<&'a serde_yaml::Value> {
+    path.split('.').try_fold(v, |cur, seg| cur.get(seg))
+}
+
+pub(super) fn check_duplicates(spec: &LoadedSpec, decls: &[Decl], errs: &mut SpecErrors) {
+    let mut seen: BTreeMap<(String, String), &Decl> = BTreeMap::new();
+    for d in decls {
+        // Bucket names and IAM names are global; the rest are per region.
+        let global =
+            resources::info_of(d.kind).is_some_and(|i| i.names == resources::Names::Global);
+        let scope = if global {
+            d.kind.to_string()
+        } else {
+            format!("{}@{}", d.kind, d.region)
+        };
+        if let Some(first) = seen.get(&(scope.clone(), d.identity.clone())) {
+            errs.push(spec.error(
+                &d.identity_key,
+                format!(
+                    "`{}` is also the name of {}: two resources cannot share one name",
+                    d.identity, first.address
+                ),
+            ));
+        } else {
+            seen.insert((scope, d.identity.clone()), d);
+        }
+    }
+}
+
+/// The resources of one kind. A kind's `decls` stops at its first error; to find the errors of
+/// every resource, the failing resource is left out of the spec that kind sees and `decls` runs
+/// again, until it succeeds, the error cap is reached, or the error names no resource entry.
+pub(super) fn decls_of(
+    k: &dyn Reconciler,
+    spec: &LoadedSpec,
+    base: &Value,
+    errs: &mut SpecErrors,
+) -> Vec<Decl> {
+    let mut cur = std::borrow::Cow::Borrowed(spec);
+    loop {
+        let r = Renderer::new(&cur, base);
+        let e = match k.decls(&cur, &r) {
+            Ok(d) => return d,
+            Err(e) => e,
+        };
+        errs.push(e.clone());
+        if errs.full() {
+            return Vec::new();
+        }
+        match without_entry(&cur.spec, &e.key) {
+            Some(rest) => cur.to_mut().spec = rest,
+            None => return Vec::new(),
+        }
+    }
+}
+
+/// `spec` without the resource entry `key` lies in; `None` when the key is in no entry.
+pub(super) fn without_entry(spec: &crate::spec::Spec, key: &str) -> Option<crate::spec::Spec> {
+    let section = resources::registry()
+        .iter()
+        .map(|k| k.info().section)
+        .filter(|s| key.starts_with(&format!("{s}.")))
+        .max_by_key(|s| s.len())?;
+    let name = key[section.len() + 1..].split('.').next()?;
+    let mut v = serde_json::to_value(spec).ok()?;
+    let mut map = &mut v;
+    for seg in section.split('.') {
+        map = map.get_mut(seg)?;
+    }
+    map.as_object_mut()?.remove(name)?;
+    serde_json::from_value(v).ok()
+}
+
+/// sha256 of `d`'s desired state as the spec alone gives it (values known only after apply as
+/// placeholders): equal digests mean the spec asks the same of this resource.
+pub fn spec_digest(model: &Model, d: &Decl) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let desired = model
+        .desired(d, &model.context(&HashMap::new(), true))
+        .ok()?;
+    Some(hex::encode(Sha256::digest(desired.to_string().as_bytes())))
+}
