@@ -343,6 +343,15 @@ fn yaml_error(path: &Path, locator: &Locator, e: serde_yaml::Error) -> SpecError
     }
 }
 
+/// The spec's JSON Schema (draft 2020-12), generated from the types the parser uses
+/// ([`model::Spec`]), so it cannot disagree with `validate` about which keys exist.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(Spec)).unwrap_or(serde_json::Value::Null);
+    schema["title"] = serde_json::Value::String("novactl environment spec".into());
+    schema
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,13 +391,4 @@ mod tests {
         let err = load("environment: prod\nregion: us-east-1\naccount_id: \"12\"\n").unwrap_err();
         assert_eq!((err.key.as_str(), err.line), ("account_id", Some(3)));
     }
-}
-
-/// The spec's JSON Schema (draft 2020-12), generated from the types the parser uses
-/// ([`model::Spec`]), so it cannot disagree with `validate` about which keys exist.
-pub fn json_schema() -> serde_json::Value {
-    let mut schema =
-        serde_json::to_value(schemars::schema_for!(Spec)).unwrap_or(serde_json::Value::Null);
-    schema["title"] = serde_json::Value::String("novactl environment spec".into());
-    schema
 }
