@@ -31,8 +31,9 @@ pub struct Options {
     pub destroy: bool,
 }
 
-/// The error code of a change stopped by an interrupt before it finished.
-pub const INTERRUPTED: &str = "Interrupted";
+/// The error code of a change stopped by an interrupt before it finished (kinds still name it
+/// here).
+pub use crate::interrupt::INTERRUPTED;
 
 /// The result for one address.
 pub struct Outcome {

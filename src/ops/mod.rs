@@ -85,6 +85,12 @@ impl Failure {
     }
 }
 
+impl From<crate::interrupt::Stopped> for Failure {
+    fn from(s: crate::interrupt::Stopped) -> Self {
+        Failure::Interrupted(s.0)
+    }
+}
+
 impl From<AwsError> for Failure {
     fn from(e: AwsError) -> Self {
         Failure::Aws(e.to_string())

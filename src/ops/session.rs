@@ -432,7 +432,7 @@ pub fn confirm(auto: bool, sh: &Shell, what: &str) -> Result<(), Failure> {
         ));
     };
     if answer == "yes" {
-        crate::interrupt::check("after the confirmation")
+        Ok(crate::interrupt::check("after the confirmation")?)
     } else {
         Err(Failure::Reported("cancelled; nothing was changed".into()))
     }
