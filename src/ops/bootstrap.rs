@@ -146,22 +146,12 @@ async fn converge(
         },
     )
     .await;
-    let failed = outcomes.iter().any(|o| o.result.is_err());
-    let code = finish(&plan, outcomes_view(&outcomes), s, sh, "Bootstrap")?;
+    let failed = outcomes.iter().any(|o| !o.result.is_done());
+    let code = finish(&plan, outcomes.clone(), s, sh, "Bootstrap")?;
     if !failed {
         sh.status(&format!("The state backend {url} is ready."));
     }
     Ok((code, Some((plan, outcomes))))
-}
-
-/// `finish` consumes outcomes; bootstrap keeps them for the audit record.
-fn outcomes_view(o: &[apply::Outcome]) -> Vec<apply::Outcome> {
-    o.iter()
-        .map(|o| apply::Outcome {
-            address: o.address.clone(),
-            result: o.result.clone(),
-        })
-        .collect()
 }
 
 /// The state stack as a spec of its own: `kms.state` (unless the key is given by id or ARN)

@@ -452,7 +452,7 @@ pub fn finish(
     if let Some(f) = interrupted(plan, &outcomes, verb) {
         return Err(f);
     }
-    let failed: Vec<&apply::Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
+    let failed: Vec<&apply::Outcome> = outcomes.iter().filter(|o| !o.result.is_done()).collect();
     let ok = outcomes.len() - failed.len();
     if failed.is_empty() {
         sh.summary(&format!(
@@ -466,9 +466,9 @@ pub fn finish(
     }
     let lines: Vec<String> = failed
         .iter()
-        .map(|o| match &o.result {
-            Err(e) => format!("  {}: {}", o.address, e),
-            Ok(()) => String::new(),
+        .map(|o| match o.result.error() {
+            Some(e) => format!("  {}: {}", o.address, e),
+            None => String::new(),
         })
         .collect();
     Err(Failure::Reported(format!(
@@ -493,10 +493,8 @@ pub fn summary_table(
             continue;
         };
         let result = match &o.result {
-            Ok(()) => "ok".to_string(),
-            Err(e) if e.code == "DependencyFailed" => "skipped".to_string(),
-            Err(e) if e.code == apply::INTERRUPTED => "interrupted".to_string(),
-            Err(e) => format!("failed: {}", e.code),
+            apply::ChangeResult::Failed(e) => format!("{}: {}", o.result.status().as_str(), e.code),
+            other => other.status().as_str().to_string(),
         };
         let time = times
             .iter()
@@ -530,13 +528,10 @@ fn interrupted(plan: &Plan, outcomes: &[apply::Outcome], verb: &str) -> Option<F
             .find(|o| o.address == c.address)
             .map(|o| &o.result)
         {
-            Some(Ok(())) => finished.push(a.to_string()),
-            Some(Err(e)) if e.code == apply::INTERRUPTED => {
-                cut.push(format!("{a} ({})", e.message))
-            }
-            Some(Err(e)) if e.code == "DependencyFailed" => never.push(a.to_string()),
-            Some(Err(e)) => failed.push(format!("{a} ({e})")),
-            None => never.push(a.to_string()),
+            Some(apply::ChangeResult::Done) => finished.push(a.to_string()),
+            Some(apply::ChangeResult::Interrupted(e)) => cut.push(format!("{a} ({})", e.message)),
+            Some(apply::ChangeResult::Skipped(_)) | None => never.push(a.to_string()),
+            Some(apply::ChangeResult::Failed(e)) => failed.push(format!("{a} ({e})")),
         }
     }
     if cut.is_empty() && never.is_empty() {
