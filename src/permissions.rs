@@ -1,9 +1,9 @@
 //! The IAM permissions novactl needs, as data: every AWS API call novactl makes is declared
 //! once, with the IAM actions it needs and the resources they apply to, next to the code that
 //! makes it (each kind's `PERMISSIONS`, returned by `Reconciler::permissions`; the calls every
-//! command makes, whatever the spec holds, in [`crate::ops::permissions::expand::GLOBAL`]:
+//! command makes, whatever the spec holds, in `GLOBAL` (`src/ops/permissions/expand.rs`):
 //! [`CORE`], discovery's). `novactl permissions` renders them for one spec as a least-privilege
-//! policy ([`crate::ops::permissions::expand`]); `tests/permissions.rs` records every call a
+//! policy (expanded there); `tests/permissions.rs` records every call a
 //! run of the seed stack makes (`NOVACTL_CALL_LOG`) and checks each is declared and granted,
 //! and that nothing else is granted.
 //!
@@ -16,7 +16,7 @@
 //! the operation as the SDK names it (`s3:PutBucketEncryption`; the service prefix is the
 //! IAM one), `actions` the IAM actions AWS checks for it (they differ from the operation name
 //! more often than one would like: `s3:PutEncryptionConfiguration`), `resources` ARN templates
-//! (see [`crate::ops::permissions::expand::expand`]), `implied` actions AWS checks besides
+//! (see `expand` in `src/ops/permissions/expand.rs`), `implied` actions AWS checks besides
 //! (e.g. `iam:PassRole` for a call that hands a role to a service).
 
 use std::io::Write;
@@ -30,7 +30,7 @@ pub struct Perm {
     /// IAM actions AWS evaluates for the call.
     pub actions: &'static [&'static str],
     /// ARN templates, `*` for actions without resource-level permissions (see
-    /// [`crate::ops::permissions::expand::expand`]).
+    /// `expand` in `src/ops/permissions/expand.rs`).
     pub resources: &'static [&'static str],
     /// Actions AWS checks besides `actions`, each with its resources and a condition, when
     /// the call carries a value that needs them (a role handed to a service).

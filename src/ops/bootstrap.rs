@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use crate::apply;
-use crate::cli::Global;
+use crate::ops::options::{GlobalOptions, Scope};
 use crate::ops::run::Run;
 use crate::ops::session::{connect_of, finish, load, spec_path, Session};
 use crate::ops::Failure;
@@ -31,7 +31,7 @@ use crate::shell::Shell;
 use crate::spec::LoadedSpec;
 use crate::state::{self, S3Location};
 
-pub async fn bootstrap(g: &Global, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn bootstrap(g: &GlobalOptions, sh: &Shell) -> Result<ExitCode, Failure> {
     let _graceful = crate::interrupt::graceful();
     let user = load(g)?.spec;
     let Some(loc) = S3Location::of(&user) else {
@@ -79,13 +79,13 @@ async fn converge(
     loc: &S3Location,
     sh: &Shell,
 ) -> Result<(ExitCode, Applied), Failure> {
-    let common = crate::commands::Common {
+    let scope = Scope {
         targets: Vec::new(),
         adopt: Vec::new(),
         parallelism: Some(4),
         scan: false,
     };
-    let (mut plan, obs) = crate::interrupt::or_stop("while planning", s.plan(&common, &[])).await?;
+    let (mut plan, obs) = crate::interrupt::or_stop("while planning", s.plan(&scope, &[])).await?;
     let key_in_use = |c: &Change| c.kind == "kms" && c.action == Action::Conflict;
     for c in plan.changes.iter_mut() {
         if key_in_use(c) {

@@ -7,12 +7,17 @@ pub mod expand;
 
 use std::process::ExitCode;
 
-use crate::cli::Global;
+use crate::ops::options::GlobalOptions;
 use crate::ops::session::load;
 use crate::ops::Failure;
 use crate::shell::Shell;
 
-pub fn permissions(g: &Global, json: bool, by_call: bool, sh: &Shell) -> Result<ExitCode, Failure> {
+pub fn permissions(
+    g: &GlobalOptions,
+    json: bool,
+    by_call: bool,
+    sh: &Shell,
+) -> Result<ExitCode, Failure> {
     let model = load(g)?;
     if by_call {
         return calls(&model, json, sh);
