@@ -34,9 +34,97 @@ pub struct Options {
 pub use crate::interrupt::INTERRUPTED;
 
 /// The result for one address.
+#[derive(Debug, Clone)]
 pub struct Outcome {
     pub address: String,
-    pub result: Result<(), AwsError>,
+    pub result: ChangeResult,
+}
+
+/// What became of one change the executor started or skipped; decided once, where the change
+/// ends (a kind's own error with the [`INTERRUPTED`] code is an interrupt).
+#[derive(Debug, Clone)]
+pub enum ChangeResult {
+    Done,
+    /// The change failed with the kind's (or the journal's) error.
+    Failed(AwsError),
+    /// Not attempted: a change it depends on failed (the error says which).
+    Skipped(AwsError),
+    /// Stopped by an interrupt before it finished (the error says where).
+    Interrupted(AwsError),
+}
+
+impl ChangeResult {
+    /// The result of a change that ran and returned `r`.
+    pub fn of(r: Result<(), AwsError>) -> ChangeResult {
+        match r {
+            Ok(()) => ChangeResult::Done,
+            Err(e) if e.code == INTERRUPTED => ChangeResult::Interrupted(e),
+            Err(e) => ChangeResult::Failed(e),
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        matches!(self, ChangeResult::Done)
+    }
+
+    /// The error of anything but [`ChangeResult::Done`].
+    pub fn error(&self) -> Option<&AwsError> {
+        match self {
+            ChangeResult::Done => None,
+            ChangeResult::Failed(e) | ChangeResult::Skipped(e) | ChangeResult::Interrupted(e) => {
+                Some(e)
+            }
+        }
+    }
+
+    /// What the audit record and the summary table say of it.
+    pub fn status(&self) -> ChangeStatus {
+        match self {
+            ChangeResult::Done => ChangeStatus::Ok,
+            ChangeResult::Failed(_) => ChangeStatus::Failed,
+            ChangeResult::Skipped(_) => ChangeStatus::Skipped,
+            ChangeResult::Interrupted(_) => ChangeStatus::Interrupted,
+        }
+    }
+}
+
+/// The result of one planned change as the audit record names it (`result`), also for the
+/// changes that got no [`Outcome`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeStatus {
+    Ok,
+    Failed,
+    /// Its dependency failed.
+    Skipped,
+    /// Stopped inside it, or cut off by an abort.
+    Interrupted,
+    /// A conflict: apply refused to touch it.
+    Refused,
+    NotStarted,
+}
+
+impl ChangeStatus {
+    /// From its outcome; without one, `Interrupted` when the change made writes (the run
+    /// stopped inside it), `Refused` for a conflict, else `NotStarted`.
+    pub fn of(outcome: Option<&Outcome>, action: Action, wrote: bool) -> ChangeStatus {
+        match outcome {
+            Some(o) => o.result.status(),
+            None if wrote => ChangeStatus::Interrupted,
+            None if action == Action::Conflict => ChangeStatus::Refused,
+            None => ChangeStatus::NotStarted,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeStatus::Ok => "ok",
+            ChangeStatus::Failed => "failed",
+            ChangeStatus::Skipped => "skipped",
+            ChangeStatus::Interrupted => "interrupted",
+            ChangeStatus::Refused => "refused",
+            ChangeStatus::NotStarted => "not-started",
+        }
+    }
 }
 
 pub async fn execute(
@@ -106,7 +194,7 @@ pub async fn execute(
                 ));
                 results.push(Outcome {
                     address: run[i].address.clone(),
-                    result: Err(AwsError::local(
+                    result: ChangeResult::Skipped(AwsError::local(
                         "novactl:apply",
                         "DependencyFailed",
                         format!("not attempted: {} failed", run[f].address),
@@ -159,7 +247,7 @@ pub async fn execute(
                     if started.contains(&i) && done[i].is_none() {
                         results.push(Outcome {
                             address: run[i].address.clone(),
-                            result: Err(AwsError::local(
+                            result: ChangeResult::Interrupted(AwsError::local(
                                 "novactl:apply",
                                 INTERRUPTED,
                                 "aborted while in flight: it may be half done; the next apply \
@@ -187,14 +275,14 @@ pub async fn execute(
                 done[i] = Some(true);
                 results.push(Outcome {
                     address: run[i].address.clone(),
-                    result: Ok(()),
+                    result: ChangeResult::Done,
                 });
             }
             Err(e) => {
                 done[i] = Some(false);
                 results.push(Outcome {
                     address: run[i].address.clone(),
-                    result: Err(e),
+                    result: ChangeResult::of(Err(e)),
                 });
             }
         }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::commands;
+use crate::ops::options::GlobalOptions;
 use crate::ops::Failure;
 use crate::shell::Shell;
 
@@ -111,8 +112,21 @@ pub enum Cmd {
     Completions(commands::completions::Args),
 }
 
+impl From<&Global> for GlobalOptions {
+    fn from(g: &Global) -> Self {
+        GlobalOptions {
+            env: g.env.clone(),
+            endpoint_url: g.endpoint_url.clone(),
+            profile: g.profile.clone(),
+            region: g.region.clone(),
+            max_attempts: g.max_attempts,
+            lock_timeout: g.lock_timeout,
+        }
+    }
+}
+
 pub async fn run(cli: Cli, sh: &Shell) -> Result<ExitCode, Failure> {
-    let g = &cli.global;
+    let g = &GlobalOptions::from(&cli.global);
     match &cli.cmd {
         Cmd::Validate => commands::validate::run(g, sh),
         Cmd::Plan(a) => commands::plan::run(g, a, sh).await,

@@ -24,8 +24,6 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::shell::Shell;
-
 /// How long an aborted run may take to record itself and release its lock.
 pub const ABORT_GRACE: Duration = Duration::from_secs(5);
 
@@ -34,6 +32,26 @@ pub const EXIT_CODE: u8 = 130;
 
 /// The error code of a change stopped by an interrupt before it finished.
 pub const INTERRUPTED: &str = "Interrupted";
+
+/// A command stopped between two steps by an interrupt; the message says what did not happen.
+/// (`ops::Failure` turns it into `Failure::Interrupted`.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stopped(pub String);
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+/// Where the handler's notices go (the terminal, through the shell `main` made), and whether
+/// that is a terminal.
+pub struct Notices {
+    pub notice: Box<dyn Fn(&str) + Send + Sync>,
+    pub terminal: bool,
+}
 
 /// 0 running, 1 stop asked, 2 abort asked.
 static LEVEL: OnceLock<watch::Sender<u8>> = OnceLock::new();
@@ -83,17 +101,17 @@ impl Drop for Graceful {
     }
 }
 
-/// Installs the handlers (once, inside the runtime).
-pub fn install(sh: &'static Shell) {
+/// Installs the handlers (once, inside the runtime); they report through `notices`.
+pub fn install(notices: Notices) {
     let (tx, _) = watch::channel(0u8);
     if LEVEL.set(tx).is_err() {
         return;
     }
-    tokio::spawn(listen(sh));
+    tokio::spawn(listen(notices));
 }
 
 #[cfg(unix)]
-async fn listen(sh: &'static Shell) {
+async fn listen(sh: Notices) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
@@ -106,34 +124,34 @@ async fn listen(sh: &'static Shell) {
             _ = int.recv() => "SIGINT",
             _ = term.recv() => "SIGTERM",
         };
-        received(sh, name);
+        received(&sh, name);
     }
 }
 
 #[cfg(not(unix))]
-async fn listen(sh: &'static Shell) {
+async fn listen(sh: Notices) {
     while tokio::signal::ctrl_c().await.is_ok() {
-        received(sh, "Ctrl-C");
+        received(&sh, "Ctrl-C");
     }
 }
 
-fn received(sh: &'static Shell, name: &str) {
+fn received(sh: &Notices, name: &str) {
     let Some(tx) = LEVEL.get() else { return };
     let before = level();
     if GRACEFUL.load(Ordering::SeqCst) == 0 || before >= 2 {
-        sh.notice(&format!("{name}: interrupted"));
+        (sh.notice)(&format!("{name}: interrupted"));
         std::process::exit(EXIT_CODE.into());
     }
     let now = before + 1;
     tx.send_replace(now);
     if now == 1 {
-        sh.notice(&if sh.stderr_is_terminal() {
+        (sh.notice)(&if sh.terminal {
             "stopping after in-flight changes (Ctrl-C again to abort)".to_string()
         } else {
             format!("{name} received: stopping after in-flight changes ({name} again to abort)")
         });
     } else {
-        sh.notice(&format!(
+        (sh.notice)(&format!(
             "{name} again: aborting now; changes in flight are cut off where they are"
         ));
         tokio::spawn(async {
@@ -145,27 +163,28 @@ fn received(sh: &'static Shell, name: &str) {
 
 /// `Err` when a stop was asked for: for the points between steps of a command where it can
 /// end cleanly (`what` says what did not happen).
-pub fn check(what: &str) -> Result<(), crate::ops::Failure> {
+pub fn check(what: &str) -> Result<(), Stopped> {
     if stopping() {
-        Err(crate::ops::Failure::Interrupted(format!(
-            "interrupted {what}; nothing was changed"
-        )))
+        Err(nothing_changed(what))
     } else {
         Ok(())
     }
 }
 
-/// Runs `fut` unless a stop is asked for first; then `Failure::Interrupted` (nothing changed).
-pub async fn or_stop<T>(
+fn nothing_changed(what: &str) -> Stopped {
+    Stopped(format!("interrupted {what}; nothing was changed"))
+}
+
+/// Runs `fut` unless a stop is asked for first; then [`Stopped`] (nothing changed), turned
+/// into the future's own error type.
+pub async fn or_stop<T, E: From<Stopped>>(
     what: &str,
-    fut: impl std::future::Future<Output = Result<T, crate::ops::Failure>>,
-) -> Result<T, crate::ops::Failure> {
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
     check(what)?;
     tokio::select! {
         r = fut => r,
-        _ = stopped() => Err(crate::ops::Failure::Interrupted(format!(
-            "interrupted {what}; nothing was changed"
-        ))),
+        _ = stopped() => Err(nothing_changed(what).into()),
     }
 }
 

@@ -4,6 +4,7 @@
 mod apply;
 mod aws;
 mod cli;
+mod clock;
 mod commands;
 mod compliance;
 mod discovery;
@@ -98,7 +99,10 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        interrupt::install(sh);
+        interrupt::install(interrupt::Notices {
+            notice: Box::new(|text| sh.notice(text)),
+            terminal: sh.stderr_is_terminal(),
+        });
         cli::run(cli, sh).await
     });
     // A prompt's reader thread may still wait on stdin: do not wait for it.

@@ -3,7 +3,6 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -18,14 +17,6 @@ pub struct Shell {
     lock: Mutex<()>,
     /// (address, outcome, time) of every finished task, for the closing summary table.
     finished: Mutex<Vec<(String, String, Duration)>>,
-}
-
-/// Time spent waiting at a confirmation prompt (excluded from reported timings).
-static PROMPT_NANOS: AtomicU64 = AtomicU64::new(0);
-
-/// How long this process waited for a person to answer a prompt.
-pub fn prompt_time() -> Duration {
-    Duration::from_nanos(PROMPT_NANOS.load(Ordering::Relaxed))
 }
 
 /// `4.2s`, or `1m02s` from a minute on: the one clock format of progress lines and summaries.
@@ -121,7 +112,7 @@ impl Shell {
     pub fn ask(&self, question: &str) -> Option<String> {
         let asked = Instant::now();
         let answer = self.read_answer(question);
-        PROMPT_NANOS.fetch_add(asked.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        crate::clock::add_prompt_time(asked.elapsed());
         answer
     }
 
@@ -266,5 +257,21 @@ impl Drop for Task<'_> {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }
+    }
+}
+
+/// The plan's text view paints with the shell's colours.
+impl crate::plan::render::Paint for Shell {
+    fn green(&self, s: &str) -> String {
+        Shell::green(self, s)
+    }
+    fn red(&self, s: &str) -> String {
+        Shell::red(self, s)
+    }
+    fn yellow(&self, s: &str) -> String {
+        Shell::yellow(self, s)
+    }
+    fn bold(&self, s: &str) -> String {
+        Shell::bold(self, s)
     }
 }

@@ -339,3 +339,204 @@ async fn destroy_of_endpoints_with_and_without_autoscaling_succeeds() {
         .await
         .is_err());
 }
+
+/// A DR stack whose primaries are protected: the key, the models bucket and the endpoint are
+/// replicated to us-west-2 (`replicate` is the `dr.replicate` block).
+fn dr_spec(replicate: &str) -> String {
+    format!(
+        r#"environment: prod
+region: us-east-1
+kms:
+  phi:
+    alias: alias/twinprot-phi
+    deletion_window_days: 7
+    protect: true
+s3:
+  models:
+    name: twinprot-prod-models
+    kms_key: phi
+    protect: true
+iam:
+  sagemaker_execution:
+    name: SageMakerExecutionRole
+    trust: [sagemaker.amazonaws.com]
+    policies:
+      execution: ../policies/sagemaker-execution.json.tera
+sagemaker:
+  models:
+    mentallama:
+      name: mentallama-model
+      image: 763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-inference:1.13.1-transformers4.26.0-gpu-py39-cu117-ubuntu20.04
+      model_data: "s3://{{{{ s3.models.name }}}}/models/m.tar.gz"
+      role: sagemaker_execution
+  endpoints:
+    mentallama:
+      name: mentallama-endpoint
+      model: mentallama
+      instance_type: ml.g5.2xlarge
+      instance_count: 1
+      kms_key: phi
+      timeout_minutes: 1
+      protect: true
+dr:
+  region: us-west-2
+  rto_minutes: 0.5
+  rpo_minutes: 0.05
+{replicate}"#
+    )
+}
+
+const TWINS: &[&str] = &[
+    "dr.kms.phi",
+    "dr.s3.models",
+    "dr.sagemaker_endpoint.mentallama",
+];
+
+/// Does the live resource carry `novactl:protect=true`? (Read through each service's API.)
+async fn twin_tagged_protected(emu: &Emulator) -> Vec<bool> {
+    let dr = "us-west-2";
+    let kms = emu.kms(dr).await;
+    let key = kms
+        .describe_key()
+        .key_id("alias/twinprot-phi")
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    let key_tags = kms
+        .list_resource_tags()
+        .key_id(key.key_id())
+        .send()
+        .await
+        .unwrap();
+    let key_ok = key_tags
+        .tags()
+        .iter()
+        .any(|t| t.tag_key() == "novactl:protect" && t.tag_value() == "true");
+    let bucket_tags = emu
+        .s3(dr)
+        .await
+        .get_bucket_tagging()
+        .bucket("twinprot-prod-models-us-west-2")
+        .send()
+        .await
+        .unwrap();
+    let bucket_ok = bucket_tags
+        .tag_set()
+        .iter()
+        .any(|t| t.key() == "novactl:protect" && t.value() == "true");
+    let sm = emu.sagemaker(dr).await;
+    let arn = sm
+        .describe_endpoint()
+        .endpoint_name("mentallama-endpoint")
+        .send()
+        .await
+        .unwrap()
+        .endpoint_arn
+        .unwrap();
+    let ep_tags = sm.list_tags().resource_arn(arn).send().await.unwrap();
+    let ep_ok = ep_tags
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some("novactl:protect") && t.value() == Some("true"));
+    vec![key_ok, bucket_ok, ep_ok]
+}
+
+/// Every twin is still live in the DR region (key enabled, bucket and endpoint there).
+async fn twins_live(emu: &Emulator) {
+    let dr = "us-west-2";
+    let state = emu
+        .kms(dr)
+        .await
+        .describe_key()
+        .key_id("alias/twinprot-phi")
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_state
+        .unwrap();
+    assert_eq!(state.as_str(), "Enabled");
+    assert!(emu
+        .s3(dr)
+        .await
+        .head_bucket()
+        .bucket("twinprot-prod-models-us-west-2")
+        .send()
+        .await
+        .is_ok());
+    assert!(emu
+        .sagemaker(dr)
+        .await
+        .describe_endpoint()
+        .endpoint_name("mentallama-endpoint")
+        .send()
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn protect_on_a_replicated_resource_protects_its_dr_twin() {
+    let emu = Emulator::start();
+    let all =
+        "  replicate:\n    kms: [phi]\n    s3: [models]\n    sagemaker_endpoints: [mentallama]\n";
+    let p = Project::new(&dr_spec(all));
+    // The models bucket first, the artifact into it, then the rest (the DR model needs it).
+    run(
+        &emu,
+        &p,
+        &["apply", "--auto-approve", "--target", "s3.models"],
+    )
+    .expect_code(0);
+    emu.s3("us-east-1")
+        .await
+        .put_object()
+        .bucket("twinprot-prod-models")
+        .key("models/m.tar.gz")
+        .body(ByteStream::from(b"weights".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    run(&emu, &p, &["apply", "--auto-approve"]).expect_code(0);
+
+    // The twins carry the protection, so it survives their leaving the spec.
+    assert_eq!(twin_tagged_protected(&emu).await, [true, true, true]);
+
+    // destroy: each twin refused at its primary's `protect` key; nothing is deleted.
+    let r = run(&emu, &p, &["destroy", "--auto-approve", "--force"]).expect_code(1);
+    let out = format!("{}{}", r.stdout, r.stderr);
+    for twin in TWINS {
+        assert!(
+            out.contains(&format!("{twin} is protected")),
+            "{twin} refused: {out}"
+        );
+    }
+    assert!(r.stderr.contains("nothing was changed"), "{}", r.stderr);
+    twins_live(&emu).await;
+
+    // The twins leave dr.replicate: plan refuses their deletes, apply deletes nothing.
+    p.write_spec(&dr_spec(
+        "  replicate:\n    kms: []\n    s3: []\n    sagemaker_endpoints: []\n",
+    ));
+    let plan = plan_json(&emu, &p);
+    for twin in TWINS {
+        let c = plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["address"] == *twin)
+            .unwrap_or_else(|| panic!("{twin} in the plan: {plan:#}"));
+        assert_eq!(c["action"], "delete", "{c:#}");
+        assert!(
+            c["refused"]
+                .as_str()
+                .is_some_and(|r| r.contains("novactl:protect")),
+            "{twin} refused: {c:#}"
+        );
+    }
+    let r = run(&emu, &p, &["apply", "--auto-approve"]).expect_code(1);
+    assert!(r.stderr.contains("refusing to apply"), "{}", r.stderr);
+    twins_live(&emu).await;
+}

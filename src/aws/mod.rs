@@ -442,7 +442,7 @@ impl Aws {
         let took = self
             .started
             .elapsed()
-            .saturating_sub(crate::shell::prompt_time());
+            .saturating_sub(crate::clock::prompt_time());
         format!(
             "{} AWS calls ({r} reads, {w} writes{retries}) in {:.2}s",
             r + w,

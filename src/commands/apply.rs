@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::Global;
 use crate::commands::Common;
+use crate::ops::options::GlobalOptions;
 use crate::ops::{self, Failure};
 use crate::shell::Shell;
 
@@ -27,13 +27,13 @@ pub struct Args {
     pub common: Common,
 }
 
-pub async fn run(g: &Global, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn run(g: &GlobalOptions, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
     let opts = ops::apply::Options {
         auto_approve: a.auto_approve,
         force: a.force,
         plan_file: a.plan.clone(),
         allow_noncompliant: a.allow_noncompliant,
-        common: a.common.clone(),
+        scope: (&a.common).into(),
     };
     ops::apply::apply(g, &opts, sh).await
 }

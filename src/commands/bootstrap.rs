@@ -2,13 +2,13 @@
 
 use std::process::ExitCode;
 
-use crate::cli::Global;
+use crate::ops::options::GlobalOptions;
 use crate::ops::{self, Failure};
 use crate::shell::Shell;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {}
 
-pub async fn run(g: &Global, _a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn run(g: &GlobalOptions, _a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
     ops::bootstrap::bootstrap(g, sh).await
 }

@@ -3,9 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::Global;
 use crate::compliance::Severity;
-use crate::ops::check::Format;
+use crate::ops::options::GlobalOptions;
 use crate::ops::{self, Failure};
 use crate::shell::Shell;
 
@@ -30,16 +29,33 @@ pub struct Args {
     pub parallelism: usize,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+}
+
+impl From<Format> for ops::check::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Text => ops::check::Format::Text,
+            Format::Json => ops::check::Format::Json,
+            Format::Sarif => ops::check::Format::Sarif,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum FailOn {
     Error,
     Warning,
 }
 
-pub async fn run(g: &Global, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn run(g: &GlobalOptions, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
     let opts = ops::check::Options {
         live: a.live,
-        format: a.format,
+        format: a.format.into(),
         out: a.out.clone(),
         catalogue: a.catalogue,
         fail_on: match a.fail_on {

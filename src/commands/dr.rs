@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use crate::cli::Global;
 use crate::ops::dr::{drill, failover};
+use crate::ops::options::GlobalOptions;
 use crate::ops::Failure;
 use crate::shell::Shell;
 
@@ -46,7 +46,7 @@ pub struct FailbackArgs {
     pub auto_approve: bool,
 }
 
-pub async fn run(g: &Global, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn run(g: &GlobalOptions, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
     match &a.cmd {
         DrCmd::Drill(d) => {
             let o = drill::Options {

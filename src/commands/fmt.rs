@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::Global;
+use crate::ops::options::GlobalOptions;
 use crate::ops::{self, Failure};
 use crate::shell::Shell;
 
@@ -13,6 +13,6 @@ pub struct Args {
     pub check: bool,
 }
 
-pub fn run(g: &Global, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
+pub fn run(g: &GlobalOptions, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
     ops::fmt::fmt(g, a.check, sh)
 }

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::Global;
+use crate::ops::options::GlobalOptions;
 use crate::ops::{self, Failure};
 use crate::shell::Shell;
 
@@ -16,6 +16,6 @@ pub struct Args {
     pub auto_approve: bool,
 }
 
-pub async fn run(g: &Global, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn run(g: &GlobalOptions, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
     ops::state::force_unlock(g, &a.lock_id, a.auto_approve, sh).await
 }

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::Global;
+use crate::ops::options::GlobalOptions;
 use crate::ops::{self, Failure};
 use crate::shell::Shell;
 
@@ -10,10 +10,25 @@ use crate::shell::Shell;
 pub struct Args {
     /// `dot` (Graphviz: `novactl graph -e F | dot -Tsvg > graph.svg`) or `mermaid` (for
     /// Markdown pages).
-    #[arg(long, value_enum, default_value_t = ops::graph::Format::Dot)]
-    pub format: ops::graph::Format,
+    #[arg(long, value_enum, default_value_t = Format::Dot)]
+    pub format: Format,
 }
 
-pub fn run(g: &Global, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
-    ops::graph::graph(g, a.format, sh)
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Dot,
+    Mermaid,
+}
+
+impl From<Format> for ops::graph::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Dot => ops::graph::Format::Dot,
+            Format::Mermaid => ops::graph::Format::Mermaid,
+        }
+    }
+}
+
+pub fn run(g: &GlobalOptions, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
+    ops::graph::graph(g, a.format.into(), sh)
 }

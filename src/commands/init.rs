@@ -14,16 +14,30 @@ pub struct Args {
     /// Start from an example: `seed` is the full MentaLLaMA HIPAA stack (KMS, S3, IAM,
     /// SageMaker, SNS, CloudWatch, CloudTrail) with a `local.yaml` for the AWS emulator.
     #[arg(long, value_enum)]
-    pub example: Option<ops::init::Example>,
+    pub example: Option<Example>,
     /// Overwrite files that already exist.
     #[arg(long)]
     pub force: bool,
 }
 
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Example {
+    /// The MentaLLaMA HIPAA stack.
+    Seed,
+}
+
+impl From<Example> for ops::init::Example {
+    fn from(e: Example) -> Self {
+        match e {
+            Example::Seed => ops::init::Example::Seed,
+        }
+    }
+}
+
 pub fn run(a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
     let opts = ops::init::Options {
         dir: a.dir.clone(),
-        example: a.example,
+        example: a.example.map(Into::into),
         force: a.force,
     };
     ops::init::init(&opts, sh)

@@ -23,7 +23,9 @@ pub mod show;
 pub mod state;
 pub mod validate;
 
-/// Options shared by plan and apply.
+use crate::ops;
+
+/// Options shared by plan and apply (they become an [`ops::options::Scope`]).
 #[derive(clap::Args, Debug, Clone)]
 pub struct Common {
     /// Limit to these addresses (and what they depend on).
@@ -43,24 +45,18 @@ pub struct Common {
     pub scan: bool,
 }
 
-/// Resources read at once when `--parallelism` is not given: reads are cheap, AWS's limits on
-/// them are high, and on AWS each round trip costs tens of milliseconds.
-pub const READ_PARALLELISM: usize = 32;
-/// Resources changed at once when `--parallelism` is not given (AWS throttles writes sooner,
-/// IAM's most of all).
-pub const WRITE_PARALLELISM: usize = 10;
-
-/// How many resources observe reads at once.
-pub fn read_parallelism(given: Option<usize>) -> usize {
-    given.unwrap_or(READ_PARALLELISM).max(1)
-}
-
-/// How many resources apply and destroy change at once.
-pub fn write_parallelism(given: Option<usize>) -> usize {
-    given.unwrap_or(WRITE_PARALLELISM).max(1)
-}
-
 /// `--parallelism N`: a whole number of at least 1.
 pub fn parallelism() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000)
+}
+
+impl From<&Common> for ops::options::Scope {
+    fn from(c: &Common) -> Self {
+        ops::options::Scope {
+            targets: c.targets.clone(),
+            adopt: c.adopt.clone(),
+            parallelism: c.parallelism,
+            scan: c.scan,
+        }
+    }
 }

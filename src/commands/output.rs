@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::Global;
+use crate::ops::options::GlobalOptions;
 use crate::ops::{self, Failure};
 use crate::shell::Shell;
 
@@ -17,7 +17,7 @@ pub struct Args {
     pub json: bool,
 }
 
-pub async fn run(g: &Global, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn run(g: &GlobalOptions, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
     let opts = ops::output::Options {
         name: a.name.clone(),
         json: a.json,

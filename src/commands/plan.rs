@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::Global;
 use crate::commands::Common;
+use crate::ops::options::GlobalOptions;
 use crate::ops::{self, Failure};
 use crate::shell::Shell;
 
@@ -27,13 +27,13 @@ pub struct Args {
     pub common: Common,
 }
 
-pub async fn run(g: &Global, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn run(g: &GlobalOptions, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
     let opts = ops::plan::Options {
         detailed_exitcode: a.detailed_exitcode,
         json: a.json,
         out: a.out.clone(),
         lock: a.lock,
-        common: a.common.clone(),
+        scope: (&a.common).into(),
     };
     ops::plan::plan(g, &opts, sh).await
 }

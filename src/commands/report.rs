@@ -3,8 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::Global;
-use crate::ops::report::Format;
+use crate::ops::options::GlobalOptions;
 use crate::ops::{self, Failure};
 use crate::shell::Shell;
 
@@ -23,9 +22,26 @@ pub struct Args {
     pub parallelism: usize,
 }
 
-pub async fn run(g: &Global, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Md,
+    Html,
+    Json,
+}
+
+impl From<Format> for ops::report::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Md => ops::report::Format::Md,
+            Format::Html => ops::report::Format::Html,
+            Format::Json => ops::report::Format::Json,
+        }
+    }
+}
+
+pub async fn run(g: &GlobalOptions, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
     let opts = ops::report::Options {
-        format: a.format,
+        format: a.format.into(),
         out: a.out.clone(),
         parallelism: a.parallelism,
         history: a.history,

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::Global;
+use crate::ops::options::GlobalOptions;
 use crate::ops::{self, Failure};
 use crate::shell::Shell;
 
@@ -22,7 +22,7 @@ pub enum StateCmd {
     },
 }
 
-pub async fn run(g: &Global, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn run(g: &GlobalOptions, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
     match &a.cmd {
         StateCmd::List { json } => ops::state::list(g, *json, sh).await,
     }

@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use crate::cli::Global;
+use crate::ops::options::GlobalOptions;
 use crate::ops::{self, Failure};
 use crate::shell::Shell;
 
-pub fn run(g: &Global, sh: &Shell) -> Result<ExitCode, Failure> {
+pub fn run(g: &GlobalOptions, sh: &Shell) -> Result<ExitCode, Failure> {
     ops::validate::validate(g, sh)
 }

@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::apply;
-use crate::cli::Global;
-use crate::commands::Common;
 use crate::engine::journal;
 use crate::engine::{self, Observations};
+use crate::ops::options::GlobalOptions;
+use crate::ops::options::Scope;
 use crate::ops::run::Run;
 use crate::ops::session::{confirm, finish, refuse_refused, warn_deletes, Session};
 use crate::ops::show::read_plan;
@@ -20,10 +20,10 @@ pub struct Options {
     pub force: bool,
     pub plan_file: Option<PathBuf>,
     pub allow_noncompliant: bool,
-    pub common: Common,
+    pub scope: Scope,
 }
 
-pub async fn apply(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn apply(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
     let _graceful = crate::interrupt::graceful();
     // A saved plan names its spec (and region): `apply PLAN` needs no -e.
     let saved = o.plan_file.as_deref().map(read_plan).transpose()?;
@@ -50,7 +50,7 @@ pub async fn apply(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Fail
 
 /// The options of a run that applies `plan`: its spec file and region, unless the command line
 /// names the same ones (a different spec is refused).
-fn global_for_plan(g: &Global, plan: &Plan, file: &Path) -> Result<Global, Failure> {
+fn global_for_plan(g: &GlobalOptions, plan: &Plan, file: &Path) -> Result<GlobalOptions, Failure> {
     let planned = PathBuf::from(&plan.spec_file);
     let planned_abs = std::path::absolute(&planned).unwrap_or(planned.clone());
     if let Some(given) = &g.env {
@@ -72,7 +72,7 @@ fn global_for_plan(g: &Global, plan: &Plan, file: &Path) -> Result<Global, Failu
             planned.display()
         )));
     }
-    Ok(Global {
+    Ok(GlobalOptions {
         env: Some(planned_abs),
         region: g.region.clone().or_else(|| Some(plan.region.clone())),
         ..g.clone()
@@ -91,7 +91,7 @@ async fn apply_locked(
     let (plan, obs) = crate::interrupt::or_stop("while planning", async {
         match (saved, &o.plan_file) {
             (Some(saved), Some(file)) => saved_plan(s, o, saved, file).await,
-            _ => s.plan(&o.common, &o.common.adopt).await,
+            _ => s.plan(&o.scope, &o.scope.adopt).await,
         }
     })
     .await?;
@@ -135,7 +135,7 @@ async fn apply_locked(
         &run.ctx(s),
         sh,
         &apply::Options {
-            parallelism: crate::commands::write_parallelism(o.common.parallelism),
+            parallelism: crate::ops::options::write_parallelism(o.scope.parallelism),
             force: o.force,
             destroy: false,
         },
@@ -154,17 +154,17 @@ async fn saved_plan(
     saved: Plan,
     file: &Path,
 ) -> Result<(Plan, Observations), Failure> {
-    if !o.common.targets.is_empty() || !o.common.adopt.is_empty() {
+    if !o.scope.targets.is_empty() || !o.scope.adopt.is_empty() {
         return Err(Failure::Usage(
             "a saved plan carries its own --target and --adopt; make a new plan to change them"
                 .into(),
         ));
     }
-    let common = Common {
+    let scope = Scope {
         targets: saved.targets.clone(),
-        ..o.common.clone()
+        ..o.scope.clone()
     };
-    let (fresh, obs) = s.plan(&common, &saved.adopted).await?;
+    let (fresh, obs) = s.plan(&scope, &saved.adopted).await?;
     if let Some(why) = engine::staleness(&saved, &fresh) {
         return Err(Failure::Reported(format!(
             "the saved plan {} is stale; make a new plan. What moved:\n  {why}",

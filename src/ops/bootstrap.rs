@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use crate::apply;
-use crate::cli::Global;
+use crate::ops::options::{GlobalOptions, Scope};
 use crate::ops::run::Run;
 use crate::ops::session::{connect_of, finish, load, spec_path, Session};
 use crate::ops::Failure;
@@ -31,7 +31,7 @@ use crate::shell::Shell;
 use crate::spec::LoadedSpec;
 use crate::state::{self, S3Location};
 
-pub async fn bootstrap(g: &Global, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn bootstrap(g: &GlobalOptions, sh: &Shell) -> Result<ExitCode, Failure> {
     let _graceful = crate::interrupt::graceful();
     let user = load(g)?.spec;
     let Some(loc) = S3Location::of(&user) else {
@@ -79,13 +79,13 @@ async fn converge(
     loc: &S3Location,
     sh: &Shell,
 ) -> Result<(ExitCode, Applied), Failure> {
-    let common = crate::commands::Common {
+    let scope = Scope {
         targets: Vec::new(),
         adopt: Vec::new(),
         parallelism: Some(4),
         scan: false,
     };
-    let (mut plan, obs) = crate::interrupt::or_stop("while planning", s.plan(&common, &[])).await?;
+    let (mut plan, obs) = crate::interrupt::or_stop("while planning", s.plan(&scope, &[])).await?;
     let key_in_use = |c: &Change| c.kind == "kms" && c.action == Action::Conflict;
     for c in plan.changes.iter_mut() {
         if key_in_use(c) {
@@ -146,22 +146,12 @@ async fn converge(
         },
     )
     .await;
-    let failed = outcomes.iter().any(|o| o.result.is_err());
-    let code = finish(&plan, outcomes_view(&outcomes), s, sh, "Bootstrap")?;
+    let failed = outcomes.iter().any(|o| !o.result.is_done());
+    let code = finish(&plan, outcomes.clone(), s, sh, "Bootstrap")?;
     if !failed {
         sh.status(&format!("The state backend {url} is ready."));
     }
     Ok((code, Some((plan, outcomes))))
-}
-
-/// `finish` consumes outcomes; bootstrap keeps them for the audit record.
-fn outcomes_view(o: &[apply::Outcome]) -> Vec<apply::Outcome> {
-    o.iter()
-        .map(|o| apply::Outcome {
-            address: o.address.clone(),
-            result: o.result.clone(),
-        })
-        .collect()
 }
 
 /// The state stack as a spec of its own: `kms.state` (unless the key is given by id or ARN)

@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::Global;
 use crate::compliance::{self, output, Evaluation, Mode, Severity, World};
 use crate::engine::Model;
+use crate::ops::options::GlobalOptions;
 use crate::ops::session::{self, Session};
 use crate::ops::Failure;
 use crate::shell::Shell;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Text,
     Json,
@@ -31,7 +31,7 @@ pub struct Options {
 /// Exit code of a check with violations (the CLI contract).
 pub const VIOLATIONS: u8 = 3;
 
-pub async fn check(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn check(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
     if o.catalogue {
         sh.out(&output::catalogue_markdown());
         return Ok(ExitCode::SUCCESS);

@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use crate::apply;
-use crate::cli::Global;
 use crate::engine::{self, Observations};
+use crate::ops::options::GlobalOptions;
 use crate::ops::run::Run;
 use crate::ops::session::{confirm, finish, refuse_refused, warn_deletes, Session};
 use crate::ops::Failure;
@@ -20,7 +20,7 @@ pub struct Options {
     pub parallelism: Option<usize>,
 }
 
-pub async fn destroy(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn destroy(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
     let _graceful = crate::interrupt::graceful();
     let s = Session::connect(g, sh).await?;
     crate::interrupt::check("before taking the lock")?;
@@ -40,7 +40,7 @@ async fn destroy_locked(
     let obs = crate::interrupt::or_stop(
         "while reading live state",
         s.observe(
-            crate::commands::read_parallelism(o.parallelism),
+            crate::ops::options::read_parallelism(o.parallelism),
             crate::discovery::Mode::Tagged,
         ),
     )
@@ -66,7 +66,7 @@ async fn destroy_locked(
         &run.ctx(s),
         sh,
         &apply::Options {
-            parallelism: crate::commands::write_parallelism(o.parallelism),
+            parallelism: crate::ops::options::write_parallelism(o.parallelism),
             force: o.force,
             destroy: true,
         },
@@ -106,7 +106,7 @@ async fn check_refusals(
         }
     });
     let found: Vec<Result<Option<String>, crate::aws::AwsError>> = futures::stream::iter(checks)
-        .buffered(crate::commands::read_parallelism(o.parallelism))
+        .buffered(crate::ops::options::read_parallelism(o.parallelism))
         .collect()
         .await;
     for (c, r) in plan.changes.iter_mut().zip(found) {

@@ -6,13 +6,13 @@ use std::process::ExitCode;
 
 use similar::TextDiff;
 
-use crate::cli::Global;
+use crate::ops::options::GlobalOptions;
 use crate::ops::session::{load, spec_path};
 use crate::ops::Failure;
 use crate::shell::Shell;
 use crate::spec::format::format;
 
-pub fn fmt(g: &Global, check: bool, sh: &Shell) -> Result<ExitCode, Failure> {
+pub fn fmt(g: &GlobalOptions, check: bool, sh: &Shell) -> Result<ExitCode, Failure> {
     let path = spec_path(g)?;
     load(g)?;
     let text = std::fs::read_to_string(&path)

@@ -4,19 +4,19 @@
 
 use std::process::ExitCode;
 
-use crate::cli::Global;
 use crate::engine::Model;
+use crate::ops::options::GlobalOptions;
 use crate::ops::session::load;
 use crate::ops::Failure;
 use crate::shell::Shell;
 
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Dot,
     Mermaid,
 }
 
-pub fn graph(g: &Global, format: Format, sh: &Shell) -> Result<ExitCode, Failure> {
+pub fn graph(g: &GlobalOptions, format: Format, sh: &Shell) -> Result<ExitCode, Failure> {
     let model = load(g)?;
     sh.out(&match format {
         Format::Dot => dot(&model),

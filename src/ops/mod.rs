@@ -1,11 +1,15 @@
 //! Operations: what each command does, in terms of the pipeline (`engine`, `apply`) and the
-//! terminal (`Shell`). Commands in [`crate::commands`] parse arguments and call one of these.
+//! terminal (`Shell`). The command line (the `commands` module) parses arguments, turns them
+//! into the plain options of [`options`] and of each operation, and calls one of these;
+//! nothing here knows how arguments are parsed.
 //!
 //! * [`session`]: load the spec, connect to AWS, check the account, observe, plan.
 //! * [`run`]: a writing run: the lock and the audit record.
 //! * [`validate`], [`plan`], [`apply`], [`destroy`], [`bootstrap`], [`check`], [`report`],
-//!   [`show`], [`output`], [`graph`], [`permissions`], [`fmt`], [`init`], [`schema`], [`man`]:
-//!   one operation per command.
+//!   [`show`], [`output`], [`graph`], [`permissions`], [`fmt`], [`init`], [`schema`]: one
+//!   operation per command (`man` and `completions` render the command-line definitions
+//!   themselves, so they live with the commands alone).
+//! * [`options`]: the global options and a plan's scope, as plain data.
 //! * [`state`]: `history`, `state list`, `force-unlock`.
 //! * [`dr`]: `dr drill`, `dr failover`, `dr failback`.
 
@@ -18,7 +22,7 @@ pub mod fmt;
 pub mod graph;
 pub mod init;
 pub mod last_applied;
-pub mod man;
+pub mod options;
 pub mod output;
 pub mod permissions;
 pub mod plan;
@@ -82,6 +86,12 @@ impl Failure {
             Failure::Spec(errs) => errs.lines(),
             other => vec![other.to_string()],
         }
+    }
+}
+
+impl From<crate::interrupt::Stopped> for Failure {
+    fn from(s: crate::interrupt::Stopped) -> Self {
+        Failure::Interrupted(s.0)
     }
 }
 

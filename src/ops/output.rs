@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use serde_json::{Map, Value};
 
-use crate::cli::Global;
+use crate::ops::options::GlobalOptions;
 use crate::ops::session::Session;
 use crate::ops::Failure;
 use crate::shell::Shell;
@@ -19,12 +19,12 @@ pub struct Options {
     pub json: bool,
 }
 
-pub async fn output(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn output(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
     let s = Session::connect(g, sh).await?;
     // Reads like `plan` without discovery: only the spec's own resources.
     let obs = s
         .observe(
-            crate::commands::read_parallelism(None),
+            crate::ops::options::read_parallelism(None),
             crate::discovery::Mode::Off,
         )
         .await?;

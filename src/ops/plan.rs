@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::Global;
-use crate::commands::Common;
+use crate::ops::options::GlobalOptions;
+use crate::ops::options::Scope;
 use crate::ops::run::Run;
 use crate::ops::session::{warn_deletes, Session};
 use crate::ops::Failure;
@@ -17,10 +17,10 @@ pub struct Options {
     pub out: Option<PathBuf>,
     /// Hold the lock while planning (`--lock`).
     pub lock: bool,
-    pub common: Common,
+    pub scope: Scope,
 }
 
-pub async fn plan(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn plan(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
     let _graceful = crate::interrupt::graceful();
     let s = Session::connect(g, sh).await?;
     let lock = match o.lock {
@@ -28,7 +28,7 @@ pub async fn plan(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failu
         false => None,
     };
     let planned =
-        crate::interrupt::or_stop("while planning", s.plan(&o.common, &o.common.adopt)).await;
+        crate::interrupt::or_stop("while planning", s.plan(&o.scope, &o.scope.adopt)).await;
     if let Some(l) = lock {
         l.end(Failure::status_of(&planned), sh).await;
     }

@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::Global;
 use crate::compliance::report;
 use crate::ops::check::{live, write_out};
+use crate::ops::options::GlobalOptions;
 use crate::ops::session::{self, Session};
 use crate::ops::Failure;
 use crate::shell::Shell;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Md,
     Html,
@@ -25,7 +25,7 @@ pub struct Options {
     pub history: usize,
 }
 
-pub async fn report(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn report(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
     let spec_file = session::spec_path(g)?.display().to_string();
     let s = Session::connect(g, sh).await?;
     let started = crate::state::now_rfc3339();

@@ -25,7 +25,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::apply::Outcome;
+use crate::apply::{ChangeStatus, Outcome};
 use crate::aws::RequestLog;
 use crate::ops::session::Session;
 use crate::ops::Failure;
@@ -154,14 +154,17 @@ impl Run {
         for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
             let outcome = outcomes.iter().find(|o| o.address == c.address);
             let writes = self.requests.for_address(&c.address);
-            let (result, error) = result_of(outcome, c.action, !writes.is_empty());
+            let result = ChangeStatus::of(outcome, c.action, !writes.is_empty());
+            let error = outcome
+                .and_then(|o| o.result.error())
+                .map(|e| e.to_string());
             self.record.changes.push(AuditChange {
                 address: c.address.clone(),
                 action: serde_json::to_value(c.action)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default(),
-                result: result.into(),
+                result: result.as_str().into(),
                 error,
                 request_ids: writes.iter().map(|w| w.request_id.clone()).collect(),
                 writes: writes.into_iter().map(|w| w.operation).collect(),
@@ -192,7 +195,7 @@ impl Run {
             let ok = c.action == Action::NoOp
                 || outcomes
                     .iter()
-                    .any(|o| o.address == c.address && o.result.is_ok());
+                    .any(|o| o.address == c.address && o.result.is_done());
             if !ok || c.action == Action::Conflict {
                 continue;
             }
@@ -267,25 +270,6 @@ impl Run {
                 )),
             }
         }
-    }
-}
-
-/// What the audit record says of one change: `ok`, `failed` or `skipped` (its dependency
-/// failed) from its outcome; without one, `interrupted` when it made writes (the run stopped
-/// inside it), `refused` for a conflict, else `not-started`.
-fn result_of(
-    outcome: Option<&Outcome>,
-    action: Action,
-    wrote: bool,
-) -> (&'static str, Option<String>) {
-    match outcome.map(|o| &o.result) {
-        Some(Ok(())) => ("ok", None),
-        Some(Err(e)) if e.code == "DependencyFailed" => ("skipped", Some(e.to_string())),
-        Some(Err(e)) if e.code == crate::apply::INTERRUPTED => ("interrupted", Some(e.to_string())),
-        Some(Err(e)) => ("failed", Some(e.to_string())),
-        None if wrote => ("interrupted", None),
-        None if action == Action::Conflict => ("refused", None),
-        None => ("not-started", None),
     }
 }
 
@@ -442,28 +426,45 @@ mod tests {
 
     #[test]
     fn each_change_gets_the_result_its_outcome_or_its_writes_say() {
-        let outcome = |r: Result<(), AwsError>| Outcome {
+        use crate::apply::ChangeResult;
+        let outcome = |r: ChangeResult| Outcome {
             address: "kms.a".into(),
             result: r,
         };
-        let failed = outcome(Err(AwsError::local("kms:CreateKey", "AccessDenied", "no")));
-        let skipped = outcome(Err(AwsError::local(
+        let failed = outcome(ChangeResult::of(Err(AwsError::local(
+            "kms:CreateKey",
+            "AccessDenied",
+            "no",
+        ))));
+        let skipped = outcome(ChangeResult::Skipped(AwsError::local(
             "novactl:apply",
             "DependencyFailed",
             "x",
         )));
+        let stopped = outcome(ChangeResult::of(Err(AwsError::local(
+            "sagemaker:DescribeEndpoint",
+            crate::interrupt::INTERRUPTED,
+            "stopped waiting",
+        ))));
         let cases = [
-            (Some(outcome(Ok(()))), Action::Create, true, "ok"),
+            (
+                Some(outcome(ChangeResult::Done)),
+                Action::Create,
+                true,
+                "ok",
+            ),
             (Some(failed), Action::Create, true, "failed"),
             (Some(skipped), Action::Update, false, "skipped"),
+            (Some(stopped), Action::Create, true, "interrupted"),
             (None, Action::Create, true, "interrupted"),
             (None, Action::Create, false, "not-started"),
             (None, Action::Conflict, false, "refused"),
         ];
         for (o, action, wrote, want) in cases {
-            let (got, error) = result_of(o.as_ref(), action, wrote);
-            assert_eq!(got, want, "{action:?}, wrote {wrote}");
-            assert_eq!(error.is_some(), matches!(want, "failed" | "skipped"));
+            let got = ChangeStatus::of(o.as_ref(), action, wrote);
+            let error = o.as_ref().and_then(|o| o.result.error());
+            assert_eq!(got.as_str(), want, "{action:?}, wrote {wrote}");
+            assert_eq!(error.is_some(), o.is_some() && want != "ok");
         }
     }
 }

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use crate::apply;
 use crate::aws::{regions, Aws, Caller, Connect, RetryPolicy};
-use crate::cli::Global;
-use crate::commands::Common;
 use crate::discovery::Mode;
 use crate::engine::{self, Model, Observations, PlanOptions, OFFLINE_ACCOUNT};
+use crate::ops::options::GlobalOptions;
+use crate::ops::options::Scope;
 use crate::ops::run::{state_failure, Run};
 use crate::ops::Failure;
 use crate::plan::{Action, Plan};
@@ -21,14 +21,14 @@ use crate::shell::Shell;
 use crate::spec::LoadedSpec;
 use crate::state::{self, Backend};
 
-pub fn spec_path(g: &Global) -> Result<PathBuf, Failure> {
+pub fn spec_path(g: &GlobalOptions) -> Result<PathBuf, Failure> {
     g.env.clone().ok_or_else(|| {
         Failure::Usage("no spec given: pass -e/--env FILE (or set NOVACTL_ENV)".into())
     })
 }
 
 /// Reads the spec and applies `--region` (the order: `--region`, then the spec's `region`).
-pub fn load_spec(g: &Global) -> Result<LoadedSpec, Failure> {
+pub fn load_spec(g: &GlobalOptions) -> Result<LoadedSpec, Failure> {
     let mut spec = LoadedSpec::load(&spec_path(g)?)?;
     if let Some(r) = &g.region {
         if !crate::spec::looks_like_region(r) {
@@ -48,7 +48,7 @@ pub fn load_spec(g: &Global) -> Result<LoadedSpec, Failure> {
 
 /// Where the region in use came from, and a warning when AWS_REGION names another one (the
 /// AWS chain's region is not used: the spec names its region).
-pub fn warn_region(g: &Global, spec: &LoadedSpec, sh: &Shell) {
+pub fn warn_region(g: &GlobalOptions, spec: &LoadedSpec, sh: &Shell) {
     let used = &spec.spec.region;
     for var in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
         let Some(env) = std::env::var(var).ok().filter(|v| !v.is_empty()) else {
@@ -70,7 +70,7 @@ pub fn warn_region(g: &Global, spec: &LoadedSpec, sh: &Shell) {
 }
 
 /// Loads and fully checks the spec with no AWS call.
-pub fn load(g: &Global) -> Result<Model, Failure> {
+pub fn load(g: &GlobalOptions) -> Result<Model, Failure> {
     let spec = load_spec(g)?;
     let account = spec
         .spec
@@ -82,7 +82,7 @@ pub fn load(g: &Global) -> Result<Model, Failure> {
 
 /// Endpoint, profile and retry policy: `--endpoint-url`, else the spec's `endpoint_url`;
 /// `--max-attempts`, `AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE` (a bad value is a usage error).
-pub fn connect_of(g: &Global, spec: &LoadedSpec) -> Result<Connect, Failure> {
+pub fn connect_of(g: &GlobalOptions, spec: &LoadedSpec) -> Result<Connect, Failure> {
     let (endpoint_url, endpoint_source) = match (&g.endpoint_url, &spec.spec.endpoint_url) {
         (Some(u), _) => (Some(u.clone()), "--endpoint-url".to_string()),
         (None, Some(u)) => (
@@ -139,7 +139,7 @@ pub struct Session {
 impl Session {
     /// Loads the spec (no AWS call until it is valid), connects, checks the account, and
     /// checks that the state backend exists (else names `novactl bootstrap`).
-    pub async fn connect(g: &Global, sh: &Shell) -> Result<Session, Failure> {
+    pub async fn connect(g: &GlobalOptions, sh: &Shell) -> Result<Session, Failure> {
         let offline = load(g)?;
         warn_region(g, &offline.spec, sh);
         let spec = offline.spec.clone();
@@ -163,7 +163,7 @@ impl Session {
     /// A session on `spec` with `state` as its backend, which need not exist yet (bootstrap);
     /// observe reads no journal.
     pub async fn for_spec(
-        g: &Global,
+        g: &GlobalOptions,
         spec: LoadedSpec,
         state: Arc<dyn Backend>,
     ) -> Result<Session, Failure> {
@@ -258,16 +258,15 @@ impl Session {
     /// Observe, then plan.
     pub async fn plan(
         &self,
-        common: &Common,
+        scope: &Scope,
         adopt: &[String],
     ) -> Result<(Plan, Observations), Failure> {
-        let mode = if common.scan {
-            Mode::Scan
-        } else {
-            Mode::Tagged
-        };
+        let mode = if scope.scan { Mode::Scan } else { Mode::Tagged };
         let obs = self
-            .observe(crate::commands::read_parallelism(common.parallelism), mode)
+            .observe(
+                crate::ops::options::read_parallelism(scope.parallelism),
+                mode,
+            )
             .await?;
         let last_applied = crate::ops::last_applied::read(self.state.as_ref()).await;
         let plan = engine::make_plan(
@@ -275,7 +274,7 @@ impl Session {
             &obs,
             &PlanOptions {
                 adopt,
-                targets: &common.targets,
+                targets: &scope.targets,
                 spec_file: self.spec_file.display().to_string(),
                 last_applied: &last_applied,
             },
@@ -432,7 +431,7 @@ pub fn confirm(auto: bool, sh: &Shell, what: &str) -> Result<(), Failure> {
         ));
     };
     if answer == "yes" {
-        crate::interrupt::check("after the confirmation")
+        Ok(crate::interrupt::check("after the confirmation")?)
     } else {
         Err(Failure::Reported("cancelled; nothing was changed".into()))
     }
@@ -452,7 +451,7 @@ pub fn finish(
     if let Some(f) = interrupted(plan, &outcomes, verb) {
         return Err(f);
     }
-    let failed: Vec<&apply::Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
+    let failed: Vec<&apply::Outcome> = outcomes.iter().filter(|o| !o.result.is_done()).collect();
     let ok = outcomes.len() - failed.len();
     if failed.is_empty() {
         sh.summary(&format!(
@@ -466,9 +465,9 @@ pub fn finish(
     }
     let lines: Vec<String> = failed
         .iter()
-        .map(|o| match &o.result {
-            Err(e) => format!("  {}: {}", o.address, e),
-            Ok(()) => String::new(),
+        .map(|o| match o.result.error() {
+            Some(e) => format!("  {}: {}", o.address, e),
+            None => String::new(),
         })
         .collect();
     Err(Failure::Reported(format!(
@@ -493,10 +492,8 @@ pub fn summary_table(
             continue;
         };
         let result = match &o.result {
-            Ok(()) => "ok".to_string(),
-            Err(e) if e.code == "DependencyFailed" => "skipped".to_string(),
-            Err(e) if e.code == apply::INTERRUPTED => "interrupted".to_string(),
-            Err(e) => format!("failed: {}", e.code),
+            apply::ChangeResult::Failed(e) => format!("{}: {}", o.result.status().as_str(), e.code),
+            other => other.status().as_str().to_string(),
         };
         let time = times
             .iter()
@@ -530,13 +527,10 @@ fn interrupted(plan: &Plan, outcomes: &[apply::Outcome], verb: &str) -> Option<F
             .find(|o| o.address == c.address)
             .map(|o| &o.result)
         {
-            Some(Ok(())) => finished.push(a.to_string()),
-            Some(Err(e)) if e.code == apply::INTERRUPTED => {
-                cut.push(format!("{a} ({})", e.message))
-            }
-            Some(Err(e)) if e.code == "DependencyFailed" => never.push(a.to_string()),
-            Some(Err(e)) => failed.push(format!("{a} ({e})")),
-            None => never.push(a.to_string()),
+            Some(apply::ChangeResult::Done) => finished.push(a.to_string()),
+            Some(apply::ChangeResult::Interrupted(e)) => cut.push(format!("{a} ({})", e.message)),
+            Some(apply::ChangeResult::Skipped(_)) | None => never.push(a.to_string()),
+            Some(apply::ChangeResult::Failed(e)) => failed.push(format!("{a} ({e})")),
         }
     }
     if cut.is_empty() && never.is_empty() {

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::cli::Global;
+use crate::ops::options::GlobalOptions;
 use crate::ops::run::state_failure;
 use crate::ops::session::{confirm, connect_of, load, spec_path, Session};
 use crate::ops::Failure;
@@ -13,7 +13,7 @@ use crate::shell::Shell;
 use crate::state::{self, AuditRecord, Backend};
 
 /// The spec's backend, checked to exist; no other AWS call.
-async fn backend(g: &Global) -> Result<Arc<dyn Backend>, Failure> {
+async fn backend(g: &GlobalOptions) -> Result<Arc<dyn Backend>, Failure> {
     let model = load(g)?;
     let spec = &model.spec;
     let b = state::open(
@@ -32,7 +32,11 @@ pub struct HistoryOptions {
 }
 
 /// `history`: the newest runs first, each with every change, its result and request ids.
-pub async fn history(g: &Global, o: &HistoryOptions, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn history(
+    g: &GlobalOptions,
+    o: &HistoryOptions,
+    sh: &Shell,
+) -> Result<ExitCode, Failure> {
     let b = backend(g).await?;
     let records = b.audit_list(o.limit).await.map_err(state_failure)?;
     if o.json {
@@ -103,7 +107,7 @@ fn history_text(records: &[AuditRecord]) -> String {
 }
 
 /// `state list`: what novactl created in this environment.
-pub async fn list(g: &Global, json: bool, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn list(g: &GlobalOptions, json: bool, sh: &Shell) -> Result<ExitCode, Failure> {
     let b = backend(g).await?;
     let mut entries = b.inventory().await.map_err(state_failure)?;
     entries.sort_by(|a, b| (&a.address, &a.identity).cmp(&(&b.address, &b.identity)));
@@ -159,7 +163,7 @@ pub async fn list(g: &Global, json: bool, sh: &Shell) -> Result<ExitCode, Failur
 /// `force-unlock LOCK_ID`: removes the lock with that id after asking (it names the holder);
 /// leaves an audit record saying who removed whose lock.
 pub async fn force_unlock(
-    g: &Global,
+    g: &GlobalOptions,
     id: &str,
     auto_approve: bool,
     sh: &Shell,

@@ -2,12 +2,12 @@
 
 use std::process::ExitCode;
 
-use crate::cli::Global;
+use crate::ops::options::GlobalOptions;
 use crate::ops::session::load;
 use crate::ops::Failure;
 use crate::shell::Shell;
 
-pub fn validate(g: &Global, sh: &Shell) -> Result<ExitCode, Failure> {
+pub fn validate(g: &GlobalOptions, sh: &Shell) -> Result<ExitCode, Failure> {
     let model = load(g)?;
     crate::compliance::check_waivers(&model.spec)?;
     let mut by_kind = std::collections::BTreeMap::<&str, usize>::new();

@@ -4,13 +4,21 @@ use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use super::{Action, Change, Plan};
-use crate::shell::Shell;
+
+/// How the text view marks what a change does: colours on a terminal (the shell implements
+/// it), nothing otherwise.
+pub trait Paint {
+    fn green(&self, s: &str) -> String;
+    fn red(&self, s: &str) -> String;
+    fn yellow(&self, s: &str) -> String;
+    fn bold(&self, s: &str) -> String;
+}
 
 pub fn json(plan: &Plan) -> String {
     serde_json::to_string_pretty(plan).expect("a plan serialises")
 }
 
-pub fn text(plan: &Plan, sh: &Shell) -> String {
+pub fn text(plan: &Plan, sh: &dyn Paint) -> String {
     let mut s = String::new();
     if !plan.has_changes() {
         s.push_str("No changes.");
@@ -54,7 +62,7 @@ pub fn text(plan: &Plan, sh: &Shell) -> String {
     s
 }
 
-fn change(s: &mut String, c: &Change, sh: &Shell) {
+fn change(s: &mut String, c: &Change, sh: &dyn Paint) {
     let head = format!("{} {}", c.action.symbol(), c.address);
     let head = match c.action {
         Action::Create => sh.green(&head),

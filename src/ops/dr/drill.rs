@@ -46,8 +46,8 @@ use super::{
     Standby, DRILL_DOC,
 };
 use crate::aws::{AwsError, CHANGE};
-use crate::cli::Global;
-use crate::commands::Common;
+use crate::ops::options::GlobalOptions;
+use crate::ops::options::Scope;
 use crate::ops::run::Run;
 use crate::ops::session::Session;
 use crate::ops::Failure;
@@ -68,7 +68,7 @@ pub struct Options {
     pub teardown: bool,
 }
 
-pub async fn drill(g: &Global, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn drill(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
     if let Some(p) = &o.report {
         if p.extension().is_some_and(|e| e == "md") {
             return Err(Failure::Usage(format!(
@@ -106,13 +106,7 @@ async fn drill_locked(
     sh: &Shell,
 ) -> Result<i32, Failure> {
     let check_started = crate::state::now_rfc3339();
-    let common = Common {
-        targets: Vec::new(),
-        adopt: Vec::new(),
-        parallelism: None,
-        scan: false,
-    };
-    let (plan, _) = s.plan(&common, &[]).await?;
+    let (plan, _) = s.plan(&Scope::default(), &[]).await?;
     run.record.plan_digest = plan.digest();
     let pending: Vec<String> = plan
         .changes

@@ -25,13 +25,13 @@ use serde_json::json;
 
 use super::{audit_change, demote, promote, stack, Clock, Stack, FAILOVER_DOC};
 use crate::aws::CHANGE;
-use crate::cli::Global;
+use crate::ops::options::GlobalOptions;
 use crate::ops::run::{state_failure, Run};
 use crate::ops::session::{confirm, Session};
 use crate::ops::Failure;
 use crate::shell::Shell;
 
-pub async fn failover(g: &Global, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn failover(g: &GlobalOptions, sh: &Shell) -> Result<ExitCode, Failure> {
     let s = Session::connect(g, sh).await?;
     let st = standbys(&s)?;
     let mut run = Run::begin(&s, "dr failover", sh).await?;
@@ -145,7 +145,11 @@ pub struct FailbackOptions {
     pub auto_approve: bool,
 }
 
-pub async fn failback(g: &Global, o: &FailbackOptions, sh: &Shell) -> Result<ExitCode, Failure> {
+pub async fn failback(
+    g: &GlobalOptions,
+    o: &FailbackOptions,
+    sh: &Shell,
+) -> Result<ExitCode, Failure> {
     let s = Session::connect(g, sh).await?;
     let st = standbys(&s)?;
     let mut run = Run::begin(&s, "dr failback", sh).await?;

@@ -32,7 +32,7 @@ use crate::state::{AuditChange, Backend};
 /// reconcile through (promotion is the endpoint kind's `UpdateEndpointWeightsAndCapacities`,
 /// canary and artifact reads are [`crate::resources::replication`]'s): canaries written into
 /// each primary bucket and deleted from both, the canary invocation, S3's replication metrics.
-/// Expanded for every DR twin (see [`crate::permissions::expand`]).
+/// Expanded for every DR twin (see [`crate::ops::permissions::expand::expand`]).
 pub const PERMISSIONS: &[Perm] = &[
     Perm {
         call: "s3:PutObject",

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use crate::ops::Failure;
 use crate::shell::Shell;
 
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Example {
     /// The MentaLLaMA HIPAA stack.
     Seed,

@@ -1,16 +1,23 @@
 //! `permissions`: the least-privilege IAM policy for plan, apply and destroy of this spec (and
 //! the `dr` commands when it has a DR stack),
-//! from the calls each kind declares ([`crate::permissions`]). No AWS call: the account is the
-//! spec's `account_id`, else `*` in the ARNs.
+//! from the calls each kind declares ([`crate::permissions`]), expanded for the spec by
+//! [`expand`]. No AWS call: the account is the spec's `account_id`, else `*` in the ARNs.
+
+pub mod expand;
 
 use std::process::ExitCode;
 
-use crate::cli::Global;
+use crate::ops::options::GlobalOptions;
 use crate::ops::session::load;
 use crate::ops::Failure;
 use crate::shell::Shell;
 
-pub fn permissions(g: &Global, json: bool, by_call: bool, sh: &Shell) -> Result<ExitCode, Failure> {
+pub fn permissions(
+    g: &GlobalOptions,
+    json: bool,
+    by_call: bool,
+    sh: &Shell,
+) -> Result<ExitCode, Failure> {
     let model = load(g)?;
     if by_call {
         return calls(&model, json, sh);
@@ -21,13 +28,13 @@ pub fn permissions(g: &Global, json: bool, by_call: bool, sh: &Shell) -> Result<
         .account_id
         .clone()
         .unwrap_or_else(|| "*".to_string());
-    let policy = crate::permissions::policy(&model, &account);
+    let policy = expand::policy(&model, &account);
     let doc = serde_json::to_string_pretty(&policy).unwrap_or_default();
     if json {
         sh.out(&doc);
         return Ok(ExitCode::SUCCESS);
     }
-    let actions = crate::permissions::granted_actions(&policy);
+    let actions = expand::granted_actions(&policy);
     let commands = if model.spec.spec.dr.is_some() {
         "plan, apply, destroy and dr drill/failover/failback"
     } else {
@@ -50,9 +57,9 @@ pub fn permissions(g: &Global, json: bool, by_call: bool, sh: &Shell) -> Result<
 fn calls(model: &crate::engine::Model, json: bool, sh: &Shell) -> Result<ExitCode, Failure> {
     let kinds: std::collections::BTreeSet<&str> = model.decls.iter().map(|d| d.kind).collect();
     let state_s3 = crate::state::S3Location::of(&model.spec).is_some();
-    let global = |k: &str| crate::permissions::GLOBAL.iter().any(|(who, _)| *who == k);
+    let global = |k: &str| expand::GLOBAL.iter().any(|(who, _)| *who == k);
     let mut out = serde_json::Map::new();
-    for (kind, p) in crate::permissions::registry() {
+    for (kind, p) in expand::registry() {
         let wanted = match kind {
             "state" => state_s3,
             "dr" => model.spec.spec.dr.is_some(),
