@@ -32,8 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{
-    desired_tags, from_desired, tags_json, Ctx, Decl, DeleteTarget, Observed,
-    Owner, Reconciler,
+    desired_tags, from_desired, tags_json, Ctx, Decl, DeleteTarget, Observed, Owner, Reconciler,
 };
 use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
