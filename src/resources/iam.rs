@@ -21,24 +21,26 @@
 //!   because IAM refuses to delete a role that still has them.
 //! * A `description` left out of the spec is not managed (desired `null`).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_iam::types::{Role, Tag};
 use aws_smithy_runtime_api::client::result::SdkError;
 use futures::future::try_join_all;
 use futures::stream::{self, StreamExt, TryStreamExt};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{
-    desired_tags, from_desired, owner_from_tags, tags_json, Ctx, Decl, DeleteTarget, Observed,
-    Owner, Reconciler,
+    desired_tags, from_desired, tags_json, Ctx, Decl, DeleteTarget, Observed, Owner, Reconciler,
 };
 use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
 use crate::plan::diff;
 use crate::resources::kind::{Deletion, KindInfo, Names};
+use crate::resources::kit::discover::{read_found, read_tagged};
+use crate::resources::kit::owned_role::role_calls;
+use crate::resources::kit::tags::{owner_of, tags_map, IamRoleTags, Tags};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
@@ -53,45 +55,12 @@ pub const INFO: KindInfo = KindInfo {
     sensitive: crate::resources::kind::no_sensitive,
 };
 
-/// The calls that make, read, repair and delete one role, whose ARN is `$role` (a template,
-/// see [`crate::permissions::expand`]): the `iam` kind's roles, and the roles other kinds own
-/// ([`OWNED_ROLE`]).
-macro_rules! role_calls {
-    ($role:expr) => {
-        &[
-            perm("iam:GetRole", &["iam:GetRole"], &[$role]),
-            perm(
-                "iam:CreateRole",
-                &["iam:CreateRole", "iam:TagRole"],
-                &[$role],
-            ),
-            perm("iam:UpdateRole", &["iam:UpdateRole"], &[$role]),
-            perm(
-                "iam:UpdateAssumeRolePolicy",
-                &["iam:UpdateAssumeRolePolicy"],
-                &[$role],
-            ),
-            perm("iam:DeleteRole", &["iam:DeleteRole"], &[$role]),
-            perm("iam:TagRole", &["iam:TagRole"], &[$role]),
-            perm("iam:UntagRole", &["iam:UntagRole"], &[$role]),
-            perm("iam:ListRolePolicies", &["iam:ListRolePolicies"], &[$role]),
-            perm("iam:GetRolePolicy", &["iam:GetRolePolicy"], &[$role]),
-            perm("iam:PutRolePolicy", &["iam:PutRolePolicy"], &[$role]),
-            perm("iam:DeleteRolePolicy", &["iam:DeleteRolePolicy"], &[$role]),
-            perm(
-                "iam:ListAttachedRolePolicies",
-                &["iam:ListAttachedRolePolicies"],
-                &[$role],
-            ),
-            perm("iam:DetachRolePolicy", &["iam:DetachRolePolicy"], &[$role]),
-            perm(
-                "iam:ListInstanceProfilesForRole",
-                &["iam:ListInstanceProfilesForRole"],
-                &[$role],
-            ),
-        ]
-    };
-}
+// The helpers for a role another kind owns moved to the kit; re-exported here until the
+// kinds that use them name the kit.
+pub use crate::resources::kit::owned_role::{
+    delete_owned_role, ensure_owned_role, owned_role_decl, OWNED_ROLE,
+};
+pub use crate::resources::kit::refs::role_arn;
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]):
 /// these and [`ROLE_CALLS`]. Discovery lists the account's roles and reads the tags of those
@@ -111,19 +80,20 @@ pub const PERMISSIONS: &[Perm] = &[
 ];
 /// The calls on the kind's own roles.
 pub const ROLE_CALLS: &[Perm] = role_calls!("arn:aws:iam::{account}:role/{id}");
-/// The calls on a role another kind owns and names in its output `role_name` (the log group's
-/// role for CloudTrail).
-pub const OWNED_ROLE: &[Perm] = role_calls!("arn:aws:iam::{account}:role/{out.role_name}");
 
 pub struct Iam;
 
-#[derive(Deserialize)]
-struct Desired {
-    name: String,
-    trust_policy: Value,
-    inline_policies: BTreeMap<String, Value>,
-    description: Option<String>,
-    tags: BTreeMap<String, String>,
+/// A role's state, desired and observed alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoleState {
+    pub name: String,
+    /// Normalised; `null` when IAM handed none back.
+    pub trust_policy: Value,
+    /// Policy name -> normalised document, in the order they were rendered or listed.
+    pub inline_policies: Map<String, Value>,
+    /// `None` (desired): not managed.
+    pub description: Option<String>,
+    pub tags: Tags,
 }
 
 /// Concurrent ListRoleTags calls made by `discover`.
@@ -224,26 +194,27 @@ impl Reconciler for Iam {
             Some(a) => Some(r.str(&format!("{path}.source_arn"), a)?),
             None => None,
         };
-        let mut inline = Map::new();
+        let mut inline_policies = Map::new();
         for (pname, rel) in &role.policies {
             let doc = r.json_file(&format!("{path}.policies.{pname}"), rel)?;
-            inline.insert(pname.clone(), crate::policy::normalize(&doc));
+            inline_policies.insert(pname.clone(), crate::policy::normalize(&doc));
         }
         let description = match &role.description {
             Some(d) => Some(r.str(&format!("{path}.description"), d)?),
             None => None,
         };
-        Ok(json!({
-            "name": decl.identity,
-            "trust_policy": trust_policy(
+        let state = RoleState {
+            name: decl.identity.clone(),
+            trust_policy: trust_policy(
                 &principals,
                 role.source_account.then_some(account.as_str()),
                 source_arn.as_deref(),
             ),
-            "inline_policies": inline,
-            "description": description,
-            "tags": desired_tags(spec, &decl.address, &role.tags),
-        }))
+            inline_policies,
+            description,
+            tags: desired_tags(spec, &decl.address, &role.tags),
+        };
+        Ok(serde_json::to_value(state).expect("a role state serialises"))
     }
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
@@ -269,7 +240,7 @@ impl Reconciler for Iam {
     }
 
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
-        let d: Desired = from_desired(&decl.address, desired)?;
+        let d: RoleState = from_desired(&decl.address, desired)?;
         let iam = &cx.clients(&decl.region).iam;
         let mut req = iam
             .create_role()
@@ -332,7 +303,7 @@ impl Reconciler for Iam {
         observed: &Observed,
         changed: &[String],
     ) -> Result<Value, AwsError> {
-        let d: Desired = from_desired(&decl.address, desired)?;
+        let d: RoleState = from_desired(&decl.address, desired)?;
         let iam = &cx.clients(&decl.region).iam;
         let role = if observed.physical_id.is_empty() {
             d.name.as_str()
@@ -379,9 +350,9 @@ impl Reconciler for Iam {
                 }
                 "tags" => {
                     crate::resources::kit::tags::sync(
-                        &crate::resources::kit::tags::IamRoleTags { client: iam, role },
+                        &IamRoleTags { client: iam, role },
                         &live["tags"],
-                        &json!(d.tags),
+                        &tags_json(&d.tags),
                     )
                     .await?
                 }
@@ -417,26 +388,26 @@ impl Reconciler for Iam {
         region: &str,
         found: Vec<super::Found>,
     ) -> Result<Vec<Observed>, AwsError> {
-        let mut out = Vec::new();
-        for f in found.iter().filter(|f| !cx.in_spec("iam", f.name())) {
+        read_found(cx, "iam", found, &[], |f| async move {
             let Some(role) = get_role(cx, region, f.name()).await? else {
-                continue;
+                return Ok(None);
             };
             let tags = if role.tags().is_empty() {
                 match role_tags(cx, region, f.name()).await {
                     Ok(t) => t,
-                    Err(Step::Gone) => continue,
+                    Err(Step::Gone) => return Ok(None),
                     Err(Step::Failed(e)) => return Err(e),
                 }
             } else {
                 tags_of(role.tags())
             };
-            let Some(address) = super::ours_of_kind(&tags, cx.environment, "iam") else {
-                continue;
+            let Some(address) = super::ours_of_kind(&tags_json(&tags), cx.environment, "iam")
+            else {
+                return Ok(None);
             };
-            out.extend(read_role(cx, region, &address, &role, Some(tags), None).await?);
-        }
-        Ok(out)
+            read_role(cx, region, &address, &role, Some(tags), None).await
+        })
+        .await
     }
 
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
@@ -455,7 +426,7 @@ impl Reconciler for Iam {
                     .filter(|r| !cx.in_spec("iam", &r.role_name)),
             );
         }
-        let tagged: Vec<Option<(Role, Value)>> = stream::iter(roles)
+        let tagged: Vec<Option<(Role, Tags)>> = stream::iter(roles)
             .map(|role| async move {
                 match role_tags(cx, region, &role.role_name).await {
                     Ok(tags) => Ok(Some((role, tags))),
@@ -467,15 +438,22 @@ impl Reconciler for Iam {
             .buffer_unordered(DISCOVER_CONCURRENCY)
             .try_collect()
             .await?;
-        let ours = tagged.into_iter().flatten().filter_map(|(role, tags)| {
-            let address = super::ours_of_kind(&tags, cx.environment, "iam")?;
-            Some((role, tags, address))
-        });
-        let read = try_join_all(ours.map(|(role, tags, address)| async move {
-            read_role(cx, region, &address, &role, Some(tags), None).await
-        }))
-        .await?;
-        Ok(read.into_iter().flatten().collect())
+        let listed: Vec<(String, Value)> = tagged
+            .iter()
+            .flatten()
+            .map(|(role, tags)| (role.role_name.clone(), tags_json(tags)))
+            .collect();
+        let roles: HashMap<String, (Role, Tags)> = tagged
+            .into_iter()
+            .flatten()
+            .map(|(role, tags)| (role.role_name.clone(), (role, tags)))
+            .collect();
+        let roles = &roles;
+        read_tagged(cx, "iam", listed, &[], |name, address| async move {
+            let (role, tags) = &roles[&name];
+            read_role(cx, region, &address, role, Some(tags.clone()), None).await
+        })
+        .await
     }
 }
 
@@ -551,66 +529,6 @@ fn is_service_principal(p: &str) -> bool {
     })
 }
 
-/// A role that belongs to another resource (a log group's delivery role, a bucket's
-/// replication role) as a decl of this kind: tagged with, and found by, the owner's address.
-pub fn owned_role_decl(owner: &str, region: &str, role: &str) -> Decl {
-    Decl {
-        address: owner.to_string(),
-        kind: "iam",
-        name: role.to_string(),
-        spec_path: String::new(),
-        region: region.to_string(),
-        identity: role.to_string(),
-        identity_key: String::new(),
-        deps: Vec::new(),
-        outputs: json!({}),
-        template_files: Vec::new(),
-    }
-}
-
-/// Makes an owned role (see [`owned_role_decl`]) match `want` (this kind's desired shape) from
-/// whatever exists; a role of that name that is not the owner's is an error.
-pub async fn ensure_owned_role(cx: &Ctx<'_>, rd: &Decl, want: &Value) -> Result<(), AwsError> {
-    let live = Iam.observe(cx, rd).await?;
-    match (&live.state, &live.owner) {
-        (None, _) => Iam.create(cx, rd, want).await.map(drop),
-        (Some(_), Owner::Foreign { reason }) => Err(AwsError::local(
-            "iam:CreateRole",
-            "EntityAlreadyExists",
-            format!(
-                "role {} exists and is not {}'s: {reason}",
-                rd.identity, rd.address
-            ),
-        )),
-        (Some(state), Owner::Ours) => {
-            let changed = diff::top_level(&diff::changes(state, want, &[]));
-            if changed.is_empty() {
-                return Ok(());
-            }
-            Iam.update(cx, rd, want, &live, &changed).await.map(drop)
-        }
-    }
-}
-
-/// Deletes an owned role if it exists and is the owner's.
-pub async fn delete_owned_role(cx: &Ctx<'_>, rd: &Decl) -> Result<(), AwsError> {
-    let live = Iam.observe(cx, rd).await?;
-    if live.state.is_some() && live.owner == Owner::Ours {
-        let target = DeleteTarget {
-            observed: &live,
-            desired: None,
-            region: &rd.region,
-            force: false,
-        };
-        Iam.delete(cx, &target).await?;
-    }
-    Ok(())
-}
-
-pub fn role_arn(account: &str, name: &str) -> String {
-    format!("arn:aws:iam::{account}:role/{name}")
-}
-
 /// The trust policy letting `services` assume the role, normalised: only on behalf of
 /// `account` (`aws:SourceAccount`) and, when given, of resources matching `source_arn`
 /// (`aws:SourceArn`), which keeps a service from being used as a confused deputy.
@@ -650,8 +568,8 @@ fn tag(k: &str, v: &str) -> Result<Tag, AwsError> {
         .map_err(|e| AwsError::local("iam:Tag", "InvalidTag", format!("tag {k}={v}: {e}")))
 }
 
-fn tags_of(tags: &[Tag]) -> Value {
-    tags_json(tags.iter().map(|t| (t.key(), t.value())))
+fn tags_of(tags: &[Tag]) -> Tags {
+    tags_map(tags.iter().map(|t| (t.key(), t.value())))
 }
 
 /// The role named `name`, `None` when there is none (GetRole).
@@ -677,8 +595,8 @@ async fn read_role(
     region: &str,
     address: &str,
     role: &Role,
-    tags: Option<Value>,
-    inline: Option<Value>,
+    tags: Option<Tags>,
+    inline: Option<Map<String, Value>>,
 ) -> Result<Option<Observed>, AwsError> {
     let name = role.role_name();
     let read = tokio::try_join!(
@@ -700,26 +618,29 @@ async fn read_role(
         Err(Step::Gone) => return Ok(None),
         Err(Step::Failed(e)) => return Err(e),
     };
-    let owner = owner_from_tags(&tags, address, cx.environment);
+    let owner = owner_of(&tags, address, cx.environment);
     let trust = role
         .assume_role_policy_document()
         .map(crate::policy::parse_returned);
     Ok(Some(Observed {
         address: address.to_string(),
         physical_id: name.to_string(),
-        state: Some(json!({
-            "name": name,
-            "trust_policy": trust,
-            "inline_policies": inline,
-            "description": role.description(),
-            "tags": tags,
-        })),
+        state: Some(
+            serde_json::to_value(RoleState {
+                name: name.to_string(),
+                trust_policy: trust.unwrap_or(Value::Null),
+                inline_policies: inline,
+                description: role.description().map(str::to_string),
+                tags,
+            })
+            .expect("a role state serialises"),
+        ),
         owner,
         outputs: json!({"name": name, "arn": role.arn()}),
     }))
 }
 
-async fn role_tags(cx: &Ctx<'_>, region: &str, role: &str) -> Result<Value, Step> {
+async fn role_tags(cx: &Ctx<'_>, region: &str, role: &str) -> Result<Tags, Step> {
     let iam = &cx.clients(region).iam;
     let mut tags = Vec::new();
     let mut pages = iam.list_role_tags().role_name(role).into_paginator().send();
@@ -731,7 +652,11 @@ async fn role_tags(cx: &Ctx<'_>, region: &str, role: &str) -> Result<Value, Step
 }
 
 /// Every inline policy of `role`, name -> normalised document (read concurrently).
-async fn inline_policies(cx: &Ctx<'_>, region: &str, role: &str) -> Result<Value, Step> {
+async fn inline_policies(
+    cx: &Ctx<'_>,
+    region: &str,
+    role: &str,
+) -> Result<Map<String, Value>, Step> {
     let names = inline_policy_names(cx, region, role).await?;
     let iam = &cx.clients(region).iam;
     let docs = try_join_all(names.into_iter().map(|pname| async move {
@@ -746,7 +671,7 @@ async fn inline_policies(cx: &Ctx<'_>, region: &str, role: &str) -> Result<Value
         Ok::<_, Step>((pname, crate::policy::parse_returned(&out.policy_document)))
     }))
     .await?;
-    Ok(Value::Object(docs.into_iter().collect()))
+    Ok(docs.into_iter().collect())
 }
 
 async fn inline_policy_names(cx: &Ctx<'_>, region: &str, role: &str) -> Result<Vec<String>, Step> {
@@ -979,7 +904,7 @@ mod tests {
             json!({"ArnLike": {"aws:SourceArn": ["arn:aws:sagemaker:us-east-1:123456789012:*"]}})
         );
         // And the desired document decodes for create/update.
-        let typed: Desired = from_desired(&decl.address, &d).unwrap();
+        let typed: RoleState = from_desired(&decl.address, &d).unwrap();
         assert_eq!(typed.inline_policies.len(), 1);
     }
 

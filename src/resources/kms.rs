@@ -7,21 +7,21 @@
 //! alias is missing `observe` looks for a live key with that tag before reporting absence: the
 //! plan is then an update (`alias`), not a create.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
-use aws_sdk_kms::types::{KeyState, Tag};
+use aws_sdk_kms::types::{KeyMetadata, KeyState as KmsKeyState, Tag};
 use futures::future::try_join_all;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{
-    desired_tags, from_desired, owner_from_tags, tags_json, Ctx, Decl, DeleteTarget, Found,
-    Observed, Reconciler, TAG_ADDRESS, TAG_ENVIRONMENT,
+    desired_tags, from_desired, Ctx, Decl, DeleteTarget, Found, Observed, Reconciler, TAG_ADDRESS,
+    TAG_ENVIRONMENT,
 };
 use crate::aws::{ok_if_gone, Attempts, AwsError};
 use crate::permissions::{perm, Implied, Perm};
 use crate::resources::kind::{Deletion, KindInfo, Names};
+use crate::resources::kit::discover::{read_found, read_tagged};
+use crate::resources::kit::tags::{owner_of, tags_json, tags_map, KmsTags, Tags};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
@@ -92,16 +92,29 @@ pub struct Kms;
 /// Deletion window for a key that left the spec (the contract's default).
 const DEFAULT_WINDOW: u32 = 30;
 
-#[derive(Deserialize)]
-struct Desired {
-    alias: String,
-    description: String,
-    rotation: bool,
-    policy: Option<Value>,
-    tags: BTreeMap<String, String>,
-    #[serde(rename = "_deletion_window_days")]
-    deletion_window_days: i32,
+/// A key's state, desired and observed alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyState {
+    /// `None` (observed): no alias names the key.
+    pub alias: Option<String>,
+    pub description: String,
+    pub rotation: bool,
+    /// KMS's key state (`Enabled`, `Disabled`, `PendingDeletion`, ...).
+    pub key_state: String,
+    /// The normalised key policy.
+    pub policy: Option<Value>,
+    pub tags: Tags,
+    /// Desired only: the deletion window once the key leaves the spec.
+    #[serde(
+        rename = "_deletion_window_days",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deletion_window_days: Option<i32>,
 }
+
+/// A key's error code when it does not exist.
+const NOT_FOUND: &str = "NotFoundException";
 
 #[async_trait]
 impl Reconciler for Kms {
@@ -177,15 +190,16 @@ impl Reconciler for Kms {
             )),
             None => None,
         };
-        Ok(json!({
-            "alias": decl.identity,
-            "description": description,
-            "rotation": k.rotation,
-            "key_state": "Enabled",
-            "policy": policy,
-            "tags": desired_tags(spec, &decl.address, &k.tags),
-            "_deletion_window_days": k.deletion_window_days,
-        }))
+        let state = KeyState {
+            alias: Some(decl.identity.clone()),
+            description,
+            rotation: k.rotation,
+            key_state: "Enabled".into(),
+            policy,
+            tags: desired_tags(spec, &decl.address, &k.tags),
+            deletion_window_days: Some(k.deletion_window_days as i32),
+        };
+        Ok(serde_json::to_value(state).expect("a key state serialises"))
     }
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
@@ -213,7 +227,8 @@ impl Reconciler for Kms {
     }
 
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
-        let d: Desired = from_desired(&decl.address, desired)?;
+        let d: KeyState = from_desired(&decl.address, desired)?;
+        let alias = d.alias.as_deref().unwrap_or(&decl.identity);
         let kms = &cx.clients(&decl.region).kms;
         let mut req = kms.create_key().description(&d.description);
         for (k, v) in &d.tags {
@@ -240,7 +255,7 @@ impl Reconciler for Kms {
                 &decl.region,
                 &decl.address,
                 &key_id,
-                d.deletion_window_days,
+                d.deletion_window_days.unwrap_or(DEFAULT_WINDOW as i32),
             )
             .await?;
         }
@@ -251,9 +266,9 @@ impl Reconciler for Kms {
                 .await
                 .map_err(AwsError::from_sdk("kms:EnableKeyRotation"))?;
         }
-        create_alias(cx, &decl.region, &d.alias, &key_id).await?;
+        create_alias(cx, &decl.region, alias, &key_id).await?;
         crate::faults::point("kms.after_create_alias", &decl.address)?;
-        Ok(outputs(&meta, &d.alias))
+        Ok(outputs(&meta, alias))
     }
 
     async fn update(
@@ -264,7 +279,8 @@ impl Reconciler for Kms {
         observed: &Observed,
         changed: &[String],
     ) -> Result<Value, AwsError> {
-        let d: Desired = from_desired(&decl.address, desired)?;
+        let d: KeyState = from_desired(&decl.address, desired)?;
+        let alias = d.alias.as_deref().unwrap_or(&decl.identity);
         let kms = &cx.clients(&decl.region).kms;
         let key_id = observed.physical_id.as_str();
         let live = observed.state.clone().unwrap_or_default();
@@ -285,7 +301,7 @@ impl Reconciler for Kms {
                         .await
                         .map_err(AwsError::from_sdk("kms:EnableKey"))?;
                 }
-                "alias" => create_alias(cx, &decl.region, &d.alias, key_id).await?,
+                "alias" => create_alias(cx, &decl.region, alias, key_id).await?,
                 "description" => {
                     kms.update_key_description()
                         .key_id(key_id)
@@ -321,19 +337,18 @@ impl Reconciler for Kms {
                 }
                 "tags" => {
                     crate::resources::kit::tags::sync(
-                        &crate::resources::kit::tags::KmsTags {
+                        &KmsTags {
                             client: kms,
                             key_id,
                         },
                         &live["tags"],
-                        &json!(d.tags),
+                        &tags_json(&d.tags),
                     )
                     .await?
                 }
                 _ => {}
             }
         }
-        let _ = d.deletion_window_days;
         Ok(observed.outputs.clone())
     }
 
@@ -355,15 +370,7 @@ impl Reconciler for Kms {
         if state.and_then(|s| s["key_state"].as_str()) == Some("PendingDeletion") {
             return Ok(());
         }
-        ok_if_gone(
-            "kms:ScheduleKeyDeletion",
-            kms.schedule_key_deletion()
-                .key_id(&t.observed.physical_id)
-                .pending_window_in_days(window)
-                .send()
-                .await,
-            |se| se.is_not_found_exception() || se.is_kms_invalid_state_exception(),
-        )
+        schedule_deletion(cx, t.region, &t.observed.physical_id, window).await
     }
 
     fn deleted_text(&self, spec: &LoadedSpec, decl: Option<&Decl>) -> String {
@@ -383,71 +390,43 @@ impl Reconciler for Kms {
         region: &str,
         found: Vec<Found>,
     ) -> Result<Vec<Observed>, AwsError> {
-        let kms = &cx.clients(region).kms;
-        let mut out = Vec::new();
-        for f in found {
-            let key_id = f.name();
-            let meta = match kms.describe_key().key_id(key_id).send().await {
-                Ok(o) => o.key_metadata,
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|se| se.is_not_found_exception()) =>
-                {
-                    None
-                }
-                Err(e) => return Err(AwsError::from_err("kms:DescribeKey", e)),
+        read_found(cx, "kms", found, &[NOT_FOUND], |f| async move {
+            let Some(meta) = live_key(cx, region, f.name()).await? else {
+                return Ok(None);
             };
-            let Some(meta) = meta else { continue };
-            if matches!(meta.key_state(), Some(KeyState::PendingDeletion)) {
-                continue;
-            }
             let alias = key_aliases(cx, region, Some(meta.key_id()))
                 .await?
                 .into_iter()
                 .next()
                 .map(|(_, a)| a);
-            let o = read_key(cx, region, &f.address, meta, alias).await?;
-            // The tags were read again: keep only what is still ours.
-            if o.owner == super::Owner::Ours {
-                out.push(o);
-            }
-        }
-        Ok(out)
+            read_key(cx, region, &f.address, meta, alias)
+                .await
+                .map(Some)
+        })
+        .await
     }
 
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
         // Keys behind the spec's aliases are read by observe; only the others are candidates.
-        let aliases = all_aliases(cx, region).await?;
+        let aliases = key_aliases(cx, region, None).await?;
         let skip: Vec<&str> = aliases
             .iter()
             .filter(|(_, alias)| cx.in_spec("kms", alias))
             .map(|(key, _)| key.as_str())
             .collect();
         let tagged = tagged_keys(cx, region, &skip).await?;
-        let mut out = Vec::new();
-        for (key_id, tags) in tagged {
-            let Some(address) = super::ours_of_kind(&tags, cx.environment, "kms") else {
-                continue;
+        let aliases = &aliases;
+        read_tagged(cx, "kms", tagged, &[], |key_id, address| async move {
+            let Some(meta) = live_key(cx, region, &key_id).await? else {
+                return Ok(None);
             };
-            let kms = &cx.clients(region).kms;
-            let meta = kms
-                .describe_key()
-                .key_id(&key_id)
-                .send()
-                .await
-                .map_err(AwsError::from_sdk("kms:DescribeKey"))?
-                .key_metadata;
-            let Some(meta) = meta else { continue };
-            if matches!(meta.key_state(), Some(KeyState::PendingDeletion)) {
-                continue;
-            }
             let alias = aliases
                 .iter()
                 .find(|(k, _)| k == &key_id)
                 .map(|(_, a)| a.clone());
-            out.push(read_key(cx, region, &address, meta, alias).await?);
-        }
-        Ok(out)
+            read_key(cx, region, &address, meta, alias).await.map(Some)
+        })
+        .await
     }
 }
 
@@ -459,7 +438,7 @@ fn tag(k: &str, v: &str) -> Tag {
         .expect("tag key and value are set")
 }
 
-fn outputs(meta: &aws_sdk_kms::types::KeyMetadata, alias: &str) -> Value {
+fn outputs(meta: &KeyMetadata, alias: &str) -> Value {
     json!({
         "id": meta.key_id(),
         "arn": meta.arn().unwrap_or_default(),
@@ -511,7 +490,7 @@ async fn read_key(
     cx: &Ctx<'_>,
     region: &str,
     address: &str,
-    meta: aws_sdk_kms::types::KeyMetadata,
+    meta: KeyMetadata,
     alias: Option<String>,
 ) -> Result<Observed, AwsError> {
     let kms = &cx.clients(region).kms;
@@ -536,7 +515,7 @@ async fn read_key(
                 .map_err(AwsError::from_sdk("kms:GetKeyPolicy"))
         },
     )?;
-    let owner = owner_from_tags(&tags, address, cx.environment);
+    let owner = owner_of(&tags, address, cx.environment);
     let state_name = meta
         .key_state()
         .map(|s| s.as_str().to_string())
@@ -545,42 +524,75 @@ async fn read_key(
     Ok(Observed {
         address: address.to_string(),
         physical_id: key_id,
-        state: Some(json!({
-            "alias": alias,
-            "description": meta.description().unwrap_or_default(),
-            "rotation": rotation,
-            "key_state": state_name,
-            "policy": policy,
-            "tags": tags,
-        })),
+        state: Some(
+            serde_json::to_value(KeyState {
+                alias,
+                description: meta.description().unwrap_or_default().to_string(),
+                rotation,
+                key_state: state_name,
+                policy,
+                tags,
+                deletion_window_days: None,
+            })
+            .expect("a key state serialises"),
+        ),
         owner,
         outputs: outputs(&meta, &alias_name),
     })
 }
 
-async fn key_tags(cx: &Ctx<'_>, region: &str, key_id: &str) -> Result<Value, AwsError> {
-    let kms = &cx.clients(region).kms;
+async fn key_tags(cx: &Ctx<'_>, region: &str, key_id: &str) -> Result<Tags, AwsError> {
     let mut tags = Vec::new();
-    let mut marker = None;
-    loop {
-        let out = kms
-            .list_resource_tags()
-            .key_id(key_id)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("kms:ListResourceTags"))?;
+    let mut pages = cx
+        .clients(region)
+        .kms
+        .list_resource_tags()
+        .key_id(key_id)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(AwsError::from_sdk("kms:ListResourceTags"))?;
         tags.extend(
-            out.tags()
+            page.tags()
                 .iter()
                 .map(|t| (t.tag_key().to_string(), t.tag_value().to_string())),
         );
-        if !out.truncated() {
-            break;
-        }
-        marker = out.next_marker().map(str::to_string);
     }
-    Ok(tags_json(tags))
+    Ok(tags_map(tags))
+}
+
+/// The key `id` (DescribeKey), `None` when it is pending deletion.
+async fn live_key(cx: &Ctx<'_>, region: &str, id: &str) -> Result<Option<KeyMetadata>, AwsError> {
+    let meta = cx
+        .clients(region)
+        .kms
+        .describe_key()
+        .key_id(id)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("kms:DescribeKey"))?
+        .key_metadata;
+    Ok(meta.filter(|m| !matches!(m.key_state(), Some(KmsKeyState::PendingDeletion))))
+}
+
+/// Schedules the key's deletion in `window` days; a key already gone or pending is done.
+async fn schedule_deletion(
+    cx: &Ctx<'_>,
+    region: &str,
+    key_id: &str,
+    window: i32,
+) -> Result<(), AwsError> {
+    ok_if_gone(
+        "kms:ScheduleKeyDeletion",
+        cx.clients(region)
+            .kms
+            .schedule_key_deletion()
+            .key_id(key_id)
+            .pending_window_in_days(window)
+            .send()
+            .await,
+        |se| se.is_not_found_exception() || se.is_kms_invalid_state_exception(),
+    )
 }
 
 /// Every customer key in the region with its tags (keys that refuse ListResourceTags, such as
@@ -605,7 +617,7 @@ async fn tagged_keys(
     }
     let tagged = try_join_all(ids.into_iter().map(|id| async move {
         match key_tags(cx, region, &id).await {
-            Ok(t) => Ok(Some((id, t))),
+            Ok(t) => Ok(Some((id, tags_json(t)))),
             Err(e) if e.code == "AccessDeniedException" => Ok(None),
             Err(e) => Err(e),
         }
@@ -621,7 +633,7 @@ async fn find_tagged_key(
     cx: &Ctx<'_>,
     region: &str,
     address: &str,
-) -> Result<Option<aws_sdk_kms::types::KeyMetadata>, AwsError> {
+) -> Result<Option<KeyMetadata>, AwsError> {
     Ok(keys_tagged_for(cx, region, address, false)
         .await?
         .into_iter()
@@ -635,7 +647,7 @@ async fn keys_tagged_for(
     region: &str,
     address: &str,
     fresh: bool,
-) -> Result<Vec<aws_sdk_kms::types::KeyMetadata>, AwsError> {
+) -> Result<Vec<KeyMetadata>, AwsError> {
     let candidates: Vec<(String, Value)> = match cx.cache {
         Some(cache) if cache.scan => tagged_keys(cx, region, &[]).await?,
         Some(cache) if !fresh => keys_of(cache.tagged(cx, region).await?),
@@ -648,20 +660,7 @@ async fn keys_tagged_for(
         {
             continue;
         }
-        let meta = cx
-            .clients(region)
-            .kms
-            .describe_key()
-            .key_id(&id)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("kms:DescribeKey"))?
-            .key_metadata;
-        if let Some(m) = meta {
-            if !matches!(m.key_state(), Some(KeyState::PendingDeletion)) {
-                out.push(m);
-            }
-        }
+        out.extend(live_key(cx, region, &id).await?);
     }
     Ok(out)
 }
@@ -676,7 +675,6 @@ async fn remove_copies(
     kept: &str,
     window: i32,
 ) -> Result<(), AwsError> {
-    let kms = &cx.clients(region).kms;
     for m in keys_tagged_for(cx, region, address, true).await? {
         if m.key_id() == kept {
             continue;
@@ -688,15 +686,7 @@ async fn remove_copies(
             "CreateKey was sent again after a lost answer and made a second key; scheduling \
              the copy for deletion"
         );
-        ok_if_gone(
-            "kms:ScheduleKeyDeletion",
-            kms.schedule_key_deletion()
-                .key_id(m.key_id())
-                .pending_window_in_days(window)
-                .send()
-                .await,
-            |se| se.is_not_found_exception() || se.is_kms_invalid_state_exception(),
-        )?;
+        schedule_deletion(cx, region, m.key_id(), window).await?;
     }
     Ok(())
 }
@@ -708,11 +698,6 @@ fn keys_of(tagged: Vec<(String, Value)>) -> Vec<(String, Value)> {
         .filter(|(arn, _)| super::arn_type(arn) == "kms:key")
         .filter_map(|(arn, tags)| Some((arn.rsplit_once('/')?.1.to_string(), tags)))
         .collect()
-}
-
-/// (target key id, alias name) of every alias in the region.
-async fn all_aliases(cx: &Ctx<'_>, region: &str) -> Result<Vec<(String, String)>, AwsError> {
-    key_aliases(cx, region, None).await
 }
 
 /// (target key id, alias name) of the aliases of `key` (of every key when `None`).

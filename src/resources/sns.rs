@@ -9,21 +9,18 @@
 //! with the spec's name but without our tags is reported as foreign by `observe`, so `create` is
 //! only reached for a topic that does not exist.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use aws_sdk_sns::types::Tag;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{
-    desired_tags, from_desired, owner_from_tags, tags_json, Ctx, Decl, DeleteTarget, Observed,
-    Reconciler,
-};
+use super::{desired_tags, from_desired, Ctx, Decl, DeleteTarget, Observed, Reconciler};
 use crate::aws::{ok_if_gone, AwsError};
 use crate::permissions::{perm, Perm};
 use crate::resources::kind::{Deletion, KindInfo, Names};
+use crate::resources::kit::discover::{read_found, read_tagged};
 use crate::resources::kit::refs::{account, kms_ref, topic_arn};
+use crate::resources::kit::tags::{owner_of, tags_json, tags_map, SnsTags, Tags};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
@@ -69,12 +66,17 @@ const TOPIC: &str = "arn:aws:sns:{region}:{account}:{id}";
 
 pub struct Sns;
 
-#[derive(Deserialize)]
-struct Desired {
-    name: String,
-    kms_master_key_id: Option<String>,
-    tags: BTreeMap<String, String>,
+/// A topic's state, desired and observed alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicState {
+    pub name: String,
+    /// The key's ARN; empty when the topic is not encrypted.
+    pub kms_master_key_id: String,
+    pub tags: Tags,
 }
+
+/// Errors that mean a discovered topic is gone or no longer ours to read.
+const GONE: &[&str] = &["NotFound", "AuthorizationError"];
 
 #[async_trait]
 impl Reconciler for Sns {
@@ -139,11 +141,12 @@ impl Reconciler for Sns {
             // No key in the spec: the topic is not encrypted.
             None => String::new(),
         };
-        Ok(json!({
-            "name": decl.identity,
-            "kms_master_key_id": kms,
-            "tags": desired_tags(spec, &decl.address, &t.tags),
-        }))
+        let state = TopicState {
+            name: decl.identity.clone(),
+            kms_master_key_id: kms,
+            tags: desired_tags(spec, &decl.address, &t.tags),
+        };
+        Ok(serde_json::to_value(state).expect("a topic state serialises"))
     }
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
@@ -154,11 +157,11 @@ impl Reconciler for Sns {
     }
 
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
-        let d: Desired = from_desired(&decl.address, desired)?;
+        let d: TopicState = from_desired(&decl.address, desired)?;
         let sns = &cx.clients(&decl.region).sns;
         let mut req = sns.create_topic().name(&d.name);
-        if let Some(k) = d.kms_master_key_id.as_deref().filter(|k| !k.is_empty()) {
-            req = req.attributes("KmsMasterKeyId", k);
+        if !d.kms_master_key_id.is_empty() {
+            req = req.attributes("KmsMasterKeyId", &d.kms_master_key_id);
         }
         for (k, v) in &d.tags {
             req = req.tags(tag(k, v));
@@ -182,7 +185,7 @@ impl Reconciler for Sns {
         observed: &Observed,
         changed: &[String],
     ) -> Result<Value, AwsError> {
-        let d: Desired = from_desired(&decl.address, desired)?;
+        let d: TopicState = from_desired(&decl.address, desired)?;
         let sns = &cx.clients(&decl.region).sns;
         let arn = observed.physical_id.as_str();
         let live = observed.state.clone().unwrap_or_default();
@@ -192,16 +195,16 @@ impl Reconciler for Sns {
                     sns.set_topic_attributes()
                         .topic_arn(arn)
                         .attribute_name("KmsMasterKeyId")
-                        .attribute_value(d.kms_master_key_id.clone().unwrap_or_default())
+                        .attribute_value(&d.kms_master_key_id)
                         .send()
                         .await
                         .map_err(AwsError::from_sdk("sns:SetTopicAttributes"))?;
                 }
                 "tags" => {
                     crate::resources::kit::tags::sync(
-                        &crate::resources::kit::tags::SnsTags { client: sns, arn },
+                        &SnsTags { client: sns, arn },
                         &live["tags"],
-                        &json!(d.tags),
+                        &tags_json(&d.tags),
                     )
                     .await?
                 }
@@ -233,16 +236,10 @@ impl Reconciler for Sns {
         region: &str,
         found: Vec<super::Found>,
     ) -> Result<Vec<Observed>, AwsError> {
-        let mut out = Vec::new();
-        for f in found.iter().filter(|f| !cx.in_spec("sns", f.name())) {
-            match read_topic(cx, region, &f.address, &f.arn).await {
-                Ok(Some(o)) if o.owner == super::Owner::Ours => out.push(o),
-                Ok(_) => {}
-                Err(e) if ["NotFound", "AuthorizationError"].contains(&e.code.as_str()) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(out)
+        read_found(cx, "sns", found, GONE, |f| async move {
+            read_topic(cx, region, &f.address, &f.arn).await
+        })
+        .await
     }
 
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
@@ -259,20 +256,18 @@ impl Reconciler for Sns {
                     .filter(|arn| !cx.in_spec("sns", arn.rsplit(':').next().unwrap_or_default())),
             );
         }
-        let mut out = Vec::new();
+        let mut listed = Vec::new();
         for arn in arns {
-            let tags = match topic_tags(cx, region, &arn).await {
-                Ok(t) => t,
-                Err(e) if ["NotFound", "AuthorizationError"].contains(&e.code.as_str()) => continue,
+            match topic_tags(cx, region, &arn).await {
+                Ok(t) => listed.push((arn, tags_json(t))),
+                Err(e) if GONE.contains(&e.code.as_str()) => {}
                 Err(e) => return Err(e),
-            };
-            if let Some(address) = super::ours_of_kind(&tags, cx.environment, "sns") {
-                if let Some(o) = read_topic(cx, region, &address, &arn).await? {
-                    out.push(o);
-                }
             }
         }
-        Ok(out)
+        read_tagged(cx, "sns", listed, &[], |arn, address| async move {
+            read_topic(cx, region, &address, &arn).await
+        })
+        .await
     }
 }
 
@@ -284,7 +279,7 @@ fn tag(k: &str, v: &str) -> Tag {
         .expect("tag key and value are set")
 }
 
-async fn topic_tags(cx: &Ctx<'_>, region: &str, arn: &str) -> Result<Value, AwsError> {
+async fn topic_tags(cx: &Ctx<'_>, region: &str, arn: &str) -> Result<Tags, AwsError> {
     let out = cx
         .clients(region)
         .sns
@@ -293,7 +288,7 @@ async fn topic_tags(cx: &Ctx<'_>, region: &str, arn: &str) -> Result<Value, AwsE
         .send()
         .await
         .map_err(AwsError::from_sdk("sns:ListTagsForResource"))?;
-    Ok(tags_json(
+    Ok(tags_map(
         out.tags()
             .iter()
             .map(|t| (t.key().to_string(), t.value().to_string())),
@@ -325,16 +320,19 @@ async fn read_topic(
         Err(e) => return Err(AwsError::from_err("sns:GetTopicAttributes", e)),
     };
     let tags = tags?;
-    let owner = owner_from_tags(&tags, address, cx.environment);
+    let owner = owner_of(&tags, address, cx.environment);
     let name = arn.rsplit(':').next().unwrap_or_default().to_string();
     Ok(Some(Observed {
         address: address.to_string(),
         physical_id: arn.to_string(),
-        state: Some(json!({
-            "name": name,
-            "kms_master_key_id": attrs.get("KmsMasterKeyId").cloned().unwrap_or_default(),
-            "tags": tags,
-        })),
+        state: Some(
+            serde_json::to_value(TopicState {
+                name: name.clone(),
+                kms_master_key_id: attrs.get("KmsMasterKeyId").cloned().unwrap_or_default(),
+                tags,
+            })
+            .expect("a topic state serialises"),
+        ),
         owner,
         outputs: json!({ "name": name, "arn": arn }),
     }))

@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod discover;
+pub mod owned_role;
 pub mod refs;
 pub mod tags;
 pub mod wait;

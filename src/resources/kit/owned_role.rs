@@ -1,0 +1,114 @@
+//! A role a kind owns (a log group's delivery role, a bucket's replication role): made, read,
+//! repaired and deleted through the `iam` kind, tagged with and found by the owner's address,
+//! and the IAM calls that takes ([`OWNED_ROLE`], and the [`role_calls`] list it shares with
+//! the `iam` kind's own roles).
+
+use serde_json::{json, Value};
+
+use crate::aws::AwsError;
+use crate::permissions::{perm, Perm};
+use crate::plan::diff;
+use crate::resources::iam::Iam;
+use crate::resources::{Ctx, Decl, DeleteTarget, Owner, Reconciler};
+
+/// The calls that make, read, repair and delete one role, whose ARN is `$role` (a template,
+/// see [`crate::permissions::expand`]): the `iam` kind's roles, and the roles other kinds own
+/// ([`OWNED_ROLE`]).
+macro_rules! role_calls {
+    ($role:expr) => {
+        &[
+            perm("iam:GetRole", &["iam:GetRole"], &[$role]),
+            perm(
+                "iam:CreateRole",
+                &["iam:CreateRole", "iam:TagRole"],
+                &[$role],
+            ),
+            perm("iam:UpdateRole", &["iam:UpdateRole"], &[$role]),
+            perm(
+                "iam:UpdateAssumeRolePolicy",
+                &["iam:UpdateAssumeRolePolicy"],
+                &[$role],
+            ),
+            perm("iam:DeleteRole", &["iam:DeleteRole"], &[$role]),
+            perm("iam:TagRole", &["iam:TagRole"], &[$role]),
+            perm("iam:UntagRole", &["iam:UntagRole"], &[$role]),
+            perm("iam:ListRolePolicies", &["iam:ListRolePolicies"], &[$role]),
+            perm("iam:GetRolePolicy", &["iam:GetRolePolicy"], &[$role]),
+            perm("iam:PutRolePolicy", &["iam:PutRolePolicy"], &[$role]),
+            perm("iam:DeleteRolePolicy", &["iam:DeleteRolePolicy"], &[$role]),
+            perm(
+                "iam:ListAttachedRolePolicies",
+                &["iam:ListAttachedRolePolicies"],
+                &[$role],
+            ),
+            perm("iam:DetachRolePolicy", &["iam:DetachRolePolicy"], &[$role]),
+            perm(
+                "iam:ListInstanceProfilesForRole",
+                &["iam:ListInstanceProfilesForRole"],
+                &[$role],
+            ),
+        ]
+    };
+}
+pub(crate) use role_calls;
+
+/// The calls on a role another kind owns and names in its output `role_name` (the log group's
+/// role for CloudTrail).
+pub const OWNED_ROLE: &[Perm] = role_calls!("arn:aws:iam::{account}:role/{out.role_name}");
+
+/// A role that belongs to another resource (a log group's delivery role, a bucket's
+/// replication role) as a decl of the `iam` kind: tagged with, and found by, the owner's
+/// address.
+pub fn owned_role_decl(owner: &str, region: &str, role: &str) -> Decl {
+    Decl {
+        address: owner.to_string(),
+        kind: "iam",
+        name: role.to_string(),
+        spec_path: String::new(),
+        region: region.to_string(),
+        identity: role.to_string(),
+        identity_key: String::new(),
+        deps: Vec::new(),
+        outputs: json!({}),
+        template_files: Vec::new(),
+    }
+}
+
+/// Makes an owned role (see [`owned_role_decl`]) match `want` (the `iam` kind's desired
+/// shape) from whatever exists; a role of that name that is not the owner's is an error.
+pub async fn ensure_owned_role(cx: &Ctx<'_>, rd: &Decl, want: &Value) -> Result<(), AwsError> {
+    let live = Iam.observe(cx, rd).await?;
+    match (&live.state, &live.owner) {
+        (None, _) => Iam.create(cx, rd, want).await.map(drop),
+        (Some(_), Owner::Foreign { reason }) => Err(AwsError::local(
+            "iam:CreateRole",
+            "EntityAlreadyExists",
+            format!(
+                "role {} exists and is not {}'s: {reason}",
+                rd.identity, rd.address
+            ),
+        )),
+        (Some(state), Owner::Ours) => {
+            let changed = diff::top_level(&diff::changes(state, want, &[]));
+            if changed.is_empty() {
+                return Ok(());
+            }
+            Iam.update(cx, rd, want, &live, &changed).await.map(drop)
+        }
+    }
+}
+
+/// Deletes an owned role if it exists and is the owner's.
+pub async fn delete_owned_role(cx: &Ctx<'_>, rd: &Decl) -> Result<(), AwsError> {
+    let live = Iam.observe(cx, rd).await?;
+    if live.state.is_some() && live.owner == Owner::Ours {
+        let target = DeleteTarget {
+            observed: &live,
+            desired: None,
+            region: &rd.region,
+            force: false,
+        };
+        Iam.delete(cx, &target).await?;
+    }
+    Ok(())
+}
