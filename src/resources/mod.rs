@@ -33,7 +33,15 @@ pub mod kind;
 #[allow(dead_code)] // parts the kinds adopt as they move onto the kit
 pub mod kit;
 pub mod kms;
-pub mod replication;
+/// The old path of the DR stack's S3 replication, object library and artifact sync (now under
+/// [`dr`]), for code not moved yet.
+pub mod replication {
+    pub use super::dr::artifact::{
+        artifact_status, ensure_artifact, ARTIFACT_PERMISSIONS, IN_SYNC,
+    };
+    pub use super::dr::objects::{compute_sha256, head, sha256_of};
+    pub use super::dr::replication::*;
+}
 pub mod s3;
 pub mod sagemaker_endpoint;
 pub mod sagemaker_model;

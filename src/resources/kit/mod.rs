@@ -6,5 +6,6 @@ pub mod cache;
 pub mod discover;
 pub mod owned_role;
 pub mod refs;
+pub mod s3_errors;
 pub mod tags;
 pub mod wait;

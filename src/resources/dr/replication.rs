@@ -1,4 +1,4 @@
-//! S3 cross-region replication for the DR stack, and object copies verified by SHA-256.
+//! S3 cross-region replication of a twin's primary bucket.
 //!
 //! # What `dr.s3.<n>` holds besides its twin bucket
 //! * `replication`: the replication configuration **of the primary bucket** `s3.<n>`: one rule
@@ -22,41 +22,30 @@
 //! S3 replication copies only objects written after the rule exists. Whenever novactl puts the
 //! rule (on create, or when a deleted or changed rule is repaired) it copies, once, every
 //! current object of the primary that the twin does not hold ([`backfill`]), each verified by
-//! SHA-256 ([`copy_verified`]): the primary's stored full-object checksum, or one computed by
-//! reading the object, must equal the checksum S3 computed for the copy. Copies carry their
-//! source version in the metadata (`novactl-source-version`); replicas made by S3 keep the
-//! source's version id. Either way the twin "holds" the object.
-//!
-//! # A DR model's artifact
-//! `dr.sagemaker_model.<m>` has the attribute `artifact`: `in-sync` when the twin holds the
-//! current version of the primary's `model_data` object, else `missing` or `out-of-date`
-//! ([`artifact_status`]). The model is created only once it is in sync
-//! ([`ensure_artifact`] copies and verifies it if needed). An artifact the primary bucket does
-//! not hold yet (a stack applied from empty, before the first upload) is nothing to copy: it
-//! counts as in sync, the DR model is made as the primary's is, a warning says so, and the
-//! replication rule copies the artifact once it is uploaded (`dr drill` checks it is there).
+//! SHA-256 ([`super::objects::copy_verified`]).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use aws_sdk_s3::types::{
-    ChecksumAlgorithm, ChecksumMode, DeleteMarkerReplication, DeleteMarkerReplicationStatus,
-    Destination, EncryptionConfiguration, MetadataDirective, Metrics, MetricsStatus,
-    ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter, ReplicationRuleStatus,
-    ReplicationTime, ReplicationTimeStatus, ReplicationTimeValue, SourceSelectionCriteria,
-    SseKmsEncryptedObjects, SseKmsEncryptedObjectsStatus,
+    DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, EncryptionConfiguration,
+    Metrics, MetricsStatus, ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter,
+    ReplicationRuleStatus, ReplicationTime, ReplicationTimeStatus, ReplicationTimeValue,
+    SourceSelectionCriteria, SseKmsEncryptedObjects, SseKmsEncryptedObjectsStatus,
 };
 use aws_sdk_s3::Client;
 use futures::stream::{self, StreamExt, TryStreamExt};
+use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
-use super::dr::{self, parse_s3_uri};
-use super::iam::{delete_owned_role, ensure_owned_role, owned_role_decl, role_arn, Iam};
-use super::s3::{bucket_arn, build_error, code_is};
-use super::{from_desired, Ctx, Decl, Observed, Owner, Reconciler};
+use super::objects::{copy_verified, head, holds, with_object_perms};
 use crate::aws::AwsError;
 use crate::permissions::{perm, Implied, Perm};
+use crate::resources::iam::{delete_owned_role, ensure_owned_role, owned_role_decl, Iam};
+use crate::resources::kit::refs::{bucket_arn, role_arn};
+use crate::resources::kit::s3_errors::{build_error, code_is};
+use crate::resources::s3::BucketState;
+use crate::resources::{Address, Ctx, Decl, Observed, Owner, Reconciler};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
@@ -64,140 +53,48 @@ use crate::spec::{LoadedSpec, SpecError};
 /// allow (see [`crate::permissions`]): the replication configuration of its primary bucket
 /// (handing S3 the replication role), and object reads and copies in both buckets (backfill,
 /// SHA-256 checks, the drill's canaries). The replication role's own calls are
-/// [`super::iam::OWNED_ROLE`]. Only twins have `source_name`, so none of this is granted for a
+/// [`crate::resources::iam::OWNED_ROLE`]. Only twins have `source_name`, so none of this is granted for a
 /// primary bucket.
-pub const PERMISSIONS: &[Perm] = &[
-    perm(
-        "s3:GetBucketReplication",
-        &["s3:GetReplicationConfiguration"],
-        &[SOURCE],
-    ),
-    Perm {
-        call: "s3:PutBucketReplication",
-        actions: &["s3:PutReplicationConfiguration"],
-        resources: &[SOURCE],
-        implied: &[Implied {
-            action: "iam:PassRole",
-            resources: &["arn:aws:iam::{account}:role/{out.role_name}"],
-            condition: Some(("StringEquals", "iam:PassedToService", "s3.amazonaws.com")),
-        }],
-    },
-    // S3 checks PutReplicationConfiguration for DeleteBucketReplication.
-    perm(
-        "s3:DeleteBucketReplication",
-        &["s3:PutReplicationConfiguration"],
-        &[SOURCE],
-    ),
-    perm(
-        "s3:HeadObject",
-        &["s3:GetObject", "s3:GetObjectVersion"],
-        &[SOURCE_OBJECTS, TWIN_OBJECTS],
-    ),
-    Perm {
-        call: "s3:GetObject",
-        actions: &["s3:GetObject", "s3:GetObjectVersion"],
-        resources: &[SOURCE_OBJECTS, TWIN_OBJECTS],
-        implied: &[Implied {
-            action: "kms:Decrypt",
-            resources: &[SOURCE_KEYS, TWIN_KEYS],
-            condition: None,
-        }],
-    },
-    Perm {
-        call: "s3:CopyObject",
-        actions: &["s3:PutObject"],
-        resources: &[TWIN_OBJECTS],
-        implied: &[
-            Implied {
-                action: "s3:GetObject",
-                resources: &[SOURCE_OBJECTS],
-                condition: None,
-            },
-            Implied {
-                action: "s3:GetObjectVersion",
-                resources: &[SOURCE_OBJECTS],
-                condition: None,
-            },
-            Implied {
-                action: "kms:Decrypt",
-                resources: &[SOURCE_KEYS],
-                condition: None,
-            },
-            Implied {
-                action: "kms:GenerateDataKey",
-                resources: &[TWIN_KEYS],
-                condition: None,
-            },
-        ],
-    },
-];
+pub const PERMISSIONS: &[Perm] = with_object_perms!(
+    [
+        perm(
+            "s3:GetBucketReplication",
+            &["s3:GetReplicationConfiguration"],
+            &[SOURCE],
+        ),
+        Perm {
+            call: "s3:PutBucketReplication",
+            actions: &["s3:PutReplicationConfiguration"],
+            resources: &[SOURCE],
+            implied: &[Implied {
+                action: "iam:PassRole",
+                resources: &["arn:aws:iam::{account}:role/{out.role_name}"],
+                condition: Some(("StringEquals", "iam:PassedToService", "s3.amazonaws.com")),
+            }],
+        },
+        // S3 checks PutReplicationConfiguration for DeleteBucketReplication.
+        perm(
+            "s3:DeleteBucketReplication",
+            &["s3:PutReplicationConfiguration"],
+            &[SOURCE],
+        ),
+    ],
+    SOURCE_OBJECTS,
+    TWIN_OBJECTS,
+    SOURCE_KEYS,
+);
 const SOURCE: &str = "arn:aws:s3:::{out.source_name}";
 const SOURCE_OBJECTS: &str = "arn:aws:s3:::{out.source_name}/*";
 const TWIN_OBJECTS: &str = "{twin}arn:aws:s3:::{id}/*";
 const SOURCE_KEYS: &str = "arn:aws:kms:{out.source_region}:{account}:key/*";
-const TWIN_KEYS: &str = "{twin}arn:aws:kms:{region}:{account}:key/*";
-
-/// A twin model's (`dr.sagemaker_model.<m>`) artifact: read in the primary region, copied into
-/// the twin bucket and both checked by SHA-256 (outputs `artifact_source`, `artifact_replica`).
-pub const ARTIFACT_PERMISSIONS: &[Perm] = &[
-    perm(
-        "s3:HeadObject",
-        &["s3:GetObject", "s3:GetObjectVersion"],
-        &[ARTIFACT, REPLICA],
-    ),
-    Perm {
-        call: "s3:GetObject",
-        actions: &["s3:GetObject", "s3:GetObjectVersion"],
-        resources: &[ARTIFACT, REPLICA],
-        implied: &[Implied {
-            action: "kms:Decrypt",
-            resources: &[ARTIFACT_KEYS, TWIN_KEYS],
-            condition: None,
-        }],
-    },
-    Perm {
-        call: "s3:CopyObject",
-        actions: &["s3:PutObject"],
-        resources: &[REPLICA],
-        implied: &[
-            Implied {
-                action: "s3:GetObject",
-                resources: &[ARTIFACT],
-                condition: None,
-            },
-            Implied {
-                action: "s3:GetObjectVersion",
-                resources: &[ARTIFACT],
-                condition: None,
-            },
-            Implied {
-                action: "kms:Decrypt",
-                resources: &[ARTIFACT_KEYS],
-                condition: None,
-            },
-            Implied {
-                action: "kms:GenerateDataKey",
-                resources: &[TWIN_KEYS],
-                condition: None,
-            },
-        ],
-    },
-];
-const ARTIFACT: &str = "{twin}{s3obj:artifact_source}";
-const REPLICA: &str = "{twin}{s3obj:artifact_replica}";
-const ARTIFACT_KEYS: &str = "{twin}arn:aws:kms:{out.artifact_source_region}:{account}:key/*";
 
 /// Rule ids novactl writes: `novactl-dr-<logical name>`.
 pub const RULE_PREFIX: &str = "novactl-dr-";
 /// Tag on a twin bucket: the name of the primary bucket it is the twin of.
 pub const TAG_SOURCE: &str = "novactl:dr-source";
-/// Object metadata on copies novactl makes: the source object's version id and SHA-256.
-pub const META_SOURCE_VERSION: &str = "novactl-source-version";
-pub const META_SOURCE_SHA256: &str = "novactl-source-sha256";
 /// Replication Time Control's threshold (the only value S3 accepts).
 pub const RTC_MINUTES: i32 = 15;
-/// CopyObject copies objects up to 5 GiB.
-const MAX_COPY_BYTES: i64 = 5 * 1024 * 1024 * 1024;
+/// Objects copied at once by [`backfill`].
 const COPY_CONCURRENCY: usize = 8;
 
 /// A bucket's replication configuration, in the shape desired and observed states share.
@@ -376,11 +273,10 @@ struct Source {
     role: String,
 }
 
-fn source_of(cx: &Ctx<'_>, address: &str, outputs: &Value, state: Option<&Value>) -> Source {
-    let logical = super::Address::parse(address)
+fn source_of(cx: &Ctx<'_>, address: &str, outputs: &Value, tagged: Option<&str>) -> Source {
+    let logical = Address::parse(address)
         .map(|a| a.name().to_string())
         .unwrap_or_default();
-    let tagged = state.and_then(|s| s["tags"][TAG_SOURCE].as_str());
     Source {
         bucket: outputs["source_name"]
             .as_str()
@@ -394,26 +290,36 @@ fn source_of(cx: &Ctx<'_>, address: &str, outputs: &Value, state: Option<&Value>
         role: outputs["role_name"]
             .as_str()
             .map(str::to_string)
-            .unwrap_or_else(|| dr::replication_role_name(cx.environment, &logical)),
+            .unwrap_or_else(|| super::replication_role_name(cx.environment, &logical)),
         logical,
     }
 }
 
+/// The replication role in the `iam` kind's shape (its desired state).
+#[derive(Serialize)]
+struct RoleState<'a> {
+    name: &'a str,
+    trust_policy: Value,
+    inline_policies: BTreeMap<&'static str, Value>,
+    description: String,
+    tags: &'a IndexMap<String, String>,
+}
+
 /// Adds what a twin bucket has beyond its primary's settings to its desired state `d`:
 /// `replication`, `replication_role` and the `novactl:dr-source` tag. `r` renders in the DR
-/// view (see [`dr`]).
+/// view (see [`super`]).
 pub fn twin_desired(
     spec: &LoadedSpec,
     decl: &Decl,
     r: &Renderer,
-    d: &mut Value,
+    d: &mut BucketState,
 ) -> Result<(), SpecError> {
     let b = &spec.spec.s3[&decl.name];
     let drs = spec.spec.dr.as_ref().expect("a twin implies a dr section");
     let key_ref = format!("{{{{ kms.{}.arn }}}}", b.kms_key);
     let key_path = format!("{}.kms_key", decl.spec_path);
     let replica_key = r.str(&key_path, &key_ref)?;
-    let primary_ctx = dr::primary_context(r).unwrap_or_default();
+    let primary_ctx = super::primary_context(r).unwrap_or_default();
     let source_key = Renderer::new(spec, &primary_ctx).str(&key_path, &key_ref)?;
     let account = crate::resources::kit::refs::account(r);
     let source = decl.outputs["source_name"].as_str().unwrap_or_default();
@@ -435,7 +341,7 @@ pub fn twin_desired(
             metrics_minutes: Some(RTC_MINUTES),
         }],
     };
-    d["tags"][TAG_SOURCE] = json!(source);
+    d.tags.insert(TAG_SOURCE.into(), source.into());
     let src = bucket_arn(source);
     let dst = bucket_arn(twin);
     let policy = json!({
@@ -494,67 +400,75 @@ pub fn twin_desired(
             "Condition": {"StringEquals": {"aws:SourceAccount": account}},
         }],
     });
-    d["replication"] = serde_json::to_value(&replication).expect("serialises");
-    d["replication_role"] = json!({
-        "name": role,
-        "trust_policy": crate::policy::normalize(&trust),
-        "inline_policies": {"replication": crate::policy::normalize(&policy)},
-        "description": format!("S3 replication of {source} into {twin} (novactl DR)"),
-        "tags": d["tags"].clone(),
-    });
+    let role = RoleState {
+        name: role,
+        trust_policy: crate::policy::normalize(&trust),
+        inline_policies: BTreeMap::from([("replication", crate::policy::normalize(&policy))]),
+        description: format!("S3 replication of {source} into {twin} (novactl DR)"),
+        tags: &d.tags,
+    };
+    d.replication_role = Some(serde_json::to_value(&role).expect("serialises"));
+    d.replication = Some(Some(replication));
     Ok(())
 }
 
 /// Adds the twin's `replication` (the primary bucket's configuration) and `replication_role`
 /// to what `observe` read of the twin bucket. A role of that name that is not the twin's makes
 /// the twin foreign.
-pub async fn observe_twin(cx: &Ctx<'_>, decl: &Decl, o: &mut Observed) -> Result<(), AwsError> {
-    if o.state.is_none() {
-        return Ok(());
-    }
-    let src = source_of(cx, &decl.address, &decl.outputs, o.state.as_ref());
+pub async fn observe_twin(
+    cx: &Ctx<'_>,
+    decl: &Decl,
+    state: &mut BucketState,
+    owner: &mut Owner,
+) -> Result<(), AwsError> {
+    let tagged = state.tags.get(TAG_SOURCE).map(String::as_str);
+    let src = source_of(cx, &decl.address, &decl.outputs, tagged);
     let rd = owned_role_decl(&decl.address, &src.region, &src.role);
     let (replication, role) = tokio::try_join!(
         read(&cx.clients(&src.region).s3, &src.bucket),
         Iam.observe(cx, &rd),
     )?;
     if let (Owner::Ours, Owner::Foreign { reason }, true) =
-        (&o.owner, &role.owner, role.state.is_some())
+        (&*owner, &role.owner, role.state.is_some())
     {
-        o.owner = Owner::Foreign {
+        *owner = Owner::Foreign {
             reason: format!("its replication role {}: {reason}", src.role),
         };
     }
-    let state = o.state.as_mut().expect("checked above");
-    state["replication"] = serde_json::to_value(replication).expect("serialises");
-    state["replication_role"] = role.state.unwrap_or_else(|| json!({}));
+    state.replication = Some(replication);
+    state.replication_role = Some(role.state.unwrap_or_else(|| json!({})));
     Ok(())
 }
 
-#[derive(Deserialize)]
-struct TwinDesired {
-    replication: Replication,
-    replication_role: Value,
-}
-
-/// Brings the twin's role and the primary's replication to `desired` (all of it on create,
-/// `changed` on update); when the rule was put, copies the objects it will not replicate.
+/// Brings the twin's role and the primary's replication to `d`, its desired state (all of it
+/// on create, `changed` on update); when the rule was put, copies the objects it will not
+/// replicate.
 pub async fn converge_twin(
     cx: &Ctx<'_>,
     decl: &Decl,
-    desired: &Value,
+    d: &BucketState,
     changed: Option<&[String]>,
 ) -> Result<(), AwsError> {
-    let d: TwinDesired = from_desired(&decl.address, desired)?;
+    let (Some(Some(replication)), Some(role)) = (&d.replication, &d.replication_role) else {
+        return Err(AwsError::local(
+            "novactl:desired",
+            "InternalError",
+            format!(
+                "{}: desired state does not decode: a twin has `replication` and \
+                 `replication_role`",
+                decl.address
+            ),
+        ));
+    };
     let wants = |attr: &str| changed.is_none_or(|c| c.iter().any(|x| x == attr));
     let src = source_of(cx, &decl.address, &decl.outputs, None);
     if wants("replication_role") || wants("replication") {
         // The rule names the role: it must exist first.
         let rd = owned_role_decl(&decl.address, &src.region, &src.role);
-        ensure_owned_role(cx, &rd, &d.replication_role).await?;
+        ensure_owned_role(cx, &rd, role).await?;
     }
     if wants("replication") {
-        put(&cx.clients(&src.region).s3, &src.bucket, &d.replication).await?;
+        put(&cx.clients(&src.region).s3, &src.bucket, replication).await?;
         let n = backfill(cx, &src.region, &src.bucket, &decl.region, &decl.identity).await?;
         tracing::info!(
             address = decl.address,
@@ -568,7 +482,11 @@ pub async fn converge_twin(
 /// Removes the twin's rule from its primary bucket and deletes its role (both only if they
 /// are the twin's).
 pub async fn delete_twin(cx: &Ctx<'_>, address: &str, observed: &Observed) -> Result<(), AwsError> {
-    let src = source_of(cx, address, &observed.outputs, observed.state.as_ref());
+    let tagged = observed
+        .state
+        .as_ref()
+        .and_then(|s| s["tags"][TAG_SOURCE].as_str());
+    let src = source_of(cx, address, &observed.outputs, tagged);
     if !src.bucket.is_empty() {
         let s3 = &cx.clients(&src.region).s3;
         let live = match read(s3, &src.bucket).await {
@@ -592,189 +510,6 @@ pub async fn delete_twin(cx: &Ctx<'_>, address: &str, observed: &Observed) -> Re
         }
     }
     delete_owned_role(cx, &owned_role_decl(address, &src.region, &src.role)).await
-}
-
-/// An object as HeadObject saw it.
-#[derive(Debug, Clone)]
-pub struct Head {
-    pub version_id: String,
-    pub size: i64,
-    /// Stored full-object SHA-256 (base64), when the object has one.
-    pub sha256: Option<String>,
-    pub replication_status: Option<String>,
-    pub content_type: Option<String>,
-    pub metadata: HashMap<String, String>,
-}
-
-/// HeadObject (with checksums); `None` when there is no such object (or bucket).
-pub async fn head(
-    s3: &Client,
-    bucket: &str,
-    key: &str,
-    version: Option<&str>,
-) -> Result<Option<Head>, AwsError> {
-    let out = match s3
-        .head_object()
-        .bucket(bucket)
-        .key(key)
-        .set_version_id(version.map(str::to_string))
-        .checksum_mode(ChecksumMode::Enabled)
-        .send()
-        .await
-    {
-        Ok(o) => o,
-        Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => return Ok(None),
-        Err(e) if code_is(&e, "NoSuchBucket") || code_is(&e, "NoSuchVersion") => return Ok(None),
-        Err(e) => return Err(AwsError::from_err("s3:HeadObject", e)),
-    };
-    Ok(Some(Head {
-        version_id: out.version_id().unwrap_or("null").to_string(),
-        size: out.content_length().unwrap_or(0),
-        // A composite (multipart) checksum ends in `-<parts>` and is not the object's SHA-256.
-        sha256: out
-            .checksum_sha256()
-            .filter(|c| !c.contains('-'))
-            .map(str::to_string),
-        replication_status: out.replication_status().map(|s| s.as_str().to_string()),
-        content_type: out.content_type().map(str::to_string),
-        metadata: out.metadata().cloned().unwrap_or_default(),
-    }))
-}
-
-/// SHA-256 (base64) of an object version, computed by reading it.
-pub async fn compute_sha256(
-    s3: &Client,
-    bucket: &str,
-    key: &str,
-    version: &str,
-) -> Result<String, AwsError> {
-    let out = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .set_version_id((version != "null").then(|| version.to_string()))
-        .send()
-        .await
-        .map_err(AwsError::from_sdk("s3:GetObject"))?;
-    let mut body = out.body;
-    let mut h = Sha256::new();
-    while let Some(chunk) = body.try_next().await.map_err(|e| {
-        AwsError::local(
-            "s3:GetObject",
-            "ReadError",
-            format!("reading s3://{bucket}/{key}: {e}"),
-        )
-    })? {
-        h.update(&chunk);
-    }
-    Ok(aws_smithy_types::base64::encode(h.finalize()))
-}
-
-/// The SHA-256 (base64) of an object version: its stored checksum, else computed. Returns the
-/// checksum and how it was obtained (`stored` or `computed`).
-pub async fn sha256_of(
-    s3: &Client,
-    bucket: &str,
-    key: &str,
-    h: &Head,
-) -> Result<(String, &'static str), AwsError> {
-    match &h.sha256 {
-        Some(s) => Ok((s.clone(), "stored")),
-        None => Ok((
-            compute_sha256(s3, bucket, key, &h.version_id).await?,
-            "computed",
-        )),
-    }
-}
-
-/// Does the twin's object (`twin`) hold the source version `source`?
-pub fn holds(twin: &Head, source: &Head) -> bool {
-    twin.version_id == source.version_id
-        || twin.metadata.get(META_SOURCE_VERSION) == Some(&source.version_id)
-}
-
-/// What a verified copy rests on.
-#[derive(Debug, Clone, Serialize)]
-pub struct Copied {
-    pub key: String,
-    pub source_version: String,
-    pub replica_version: String,
-    pub sha256: String,
-    pub sha256_source: &'static str,
-}
-
-fn encode_key(key: &str) -> String {
-    urlencoding::encode(key).replace("%2F", "/")
-}
-
-/// Copies one version of `src/key` into `dst` (CopyObject in the DR region; the twin's default
-/// encryption applies) and verifies that S3's SHA-256 of the copy equals the source's.
-#[allow(clippy::too_many_arguments)]
-pub async fn copy_verified(
-    cx: &Ctx<'_>,
-    src_region: &str,
-    src: &str,
-    key: &str,
-    source: &Head,
-    dst_region: &str,
-    dst: &str,
-) -> Result<Copied, AwsError> {
-    const OP: &str = "s3:CopyObject";
-    if source.size > MAX_COPY_BYTES {
-        return Err(AwsError::local(
-            OP,
-            "ObjectTooLarge",
-            format!(
-                "s3://{src}/{key} is {} bytes; CopyObject copies at most 5 GiB: copy it with S3 \
-                 Batch Replication, then apply again",
-                source.size
-            ),
-        ));
-    }
-    let (want, how) = sha256_of(&cx.clients(src_region).s3, src, key, source).await?;
-    let mut metadata = source.metadata.clone();
-    metadata.insert(META_SOURCE_VERSION.into(), source.version_id.clone());
-    metadata.insert(META_SOURCE_SHA256.into(), want.clone());
-    let mut copy_source = format!("{src}/{}", encode_key(key));
-    if source.version_id != "null" {
-        copy_source.push_str(&format!("?versionId={}", source.version_id));
-    }
-    let out = cx
-        .clients(dst_region)
-        .s3
-        .copy_object()
-        .bucket(dst)
-        .key(key)
-        .copy_source(copy_source)
-        .metadata_directive(MetadataDirective::Replace)
-        .set_metadata(Some(metadata))
-        .set_content_type(source.content_type.clone())
-        .checksum_algorithm(ChecksumAlgorithm::Sha256)
-        .send()
-        .await
-        .map_err(AwsError::from_sdk(OP))?;
-    let got = out
-        .copy_object_result()
-        .and_then(|r| r.checksum_sha256())
-        .map(str::to_string);
-    if got.as_deref() != Some(want.as_str()) {
-        return Err(AwsError::local(
-            OP,
-            "ChecksumMismatch",
-            format!(
-                "the copy of s3://{src}/{key} into {dst} has SHA-256 {} but the source has {want}; \
-                 the copy is not trusted (run apply again to retry)",
-                got.unwrap_or_else(|| "(none reported)".into())
-            ),
-        ));
-    }
-    Ok(Copied {
-        key: key.to_string(),
-        source_version: source.version_id.clone(),
-        replica_version: out.version_id().unwrap_or("null").to_string(),
-        sha256: want,
-        sha256_source: how,
-    })
 }
 
 /// Copies every current object of `src` that `dst` does not hold yet, each verified. Returns
@@ -828,93 +563,6 @@ pub async fn backfill(
     Ok(copied.into_iter().filter(|c| *c).count())
 }
 
-/// The value of a DR model's `artifact` attribute when it is in sync.
-pub const IN_SYNC: &str = "in-sync";
-
-/// Where a DR model's artifact comes from and goes to (from its decl's outputs).
-struct Artifact {
-    src_region: String,
-    src: String,
-    dst: String,
-    key: String,
-}
-
-fn artifact_of(decl: &Decl) -> Option<Artifact> {
-    let (src, key) = parse_s3_uri(decl.outputs["artifact_source"].as_str()?)?;
-    let (dst, _) = parse_s3_uri(decl.outputs["artifact_replica"].as_str()?)?;
-    Some(Artifact {
-        src_region: decl.outputs["artifact_source_region"].as_str()?.to_string(),
-        src: src.to_string(),
-        dst: dst.to_string(),
-        key: key.to_string(),
-    })
-}
-
-/// `in-sync` (also when the primary holds no artifact yet), `missing` or `out-of-date` (see
-/// the module docs); `None`
-/// for a model whose artifact is not a spec bucket's.
-pub async fn artifact_status(cx: &Ctx<'_>, decl: &Decl) -> Result<Option<String>, AwsError> {
-    let Some(a) = artifact_of(decl) else {
-        return Ok(None);
-    };
-    let (source, twin) = tokio::try_join!(
-        head(&cx.clients(&a.src_region).s3, &a.src, &a.key, None),
-        head(&cx.clients(&decl.region).s3, &a.dst, &a.key, None),
-    )?;
-    Ok(Some(
-        match (source, twin) {
-            // Nothing to copy yet: the twin holds what the primary holds (see the module
-            // docs); `ensure_artifact` warns.
-            (None, _) => IN_SYNC,
-            (Some(_), None) => "missing",
-            (Some(s), Some(t)) if holds(&t, &s) => IN_SYNC,
-            (Some(_), Some(_)) => "out-of-date",
-        }
-        .to_string(),
-    ))
-}
-
-/// Makes sure the twin bucket holds the current version of the model's artifact (copied and
-/// verified when it does not): a DR model is never created without it.
-pub async fn ensure_artifact(cx: &Ctx<'_>, decl: &Decl) -> Result<(), AwsError> {
-    let Some(a) = artifact_of(decl) else {
-        return Ok(());
-    };
-    let src_s3 = &cx.clients(&a.src_region).s3;
-    let Some(source) = head(src_s3, &a.src, &a.key, None).await? else {
-        tracing::warn!(
-            "{}: the model artifact s3://{}/{} is not in the primary bucket yet; the DR model \
-             is made without a copy, and replication copies the artifact once it is uploaded \
-             (`novactl dr drill` checks it is there)",
-            decl.address,
-            a.src,
-            a.key
-        );
-        return Ok(());
-    };
-    let twin = head(&cx.clients(&decl.region).s3, &a.dst, &a.key, None).await?;
-    if twin.as_ref().is_some_and(|t| holds(t, &source)) {
-        return Ok(());
-    }
-    let c = copy_verified(
-        cx,
-        &a.src_region,
-        &a.src,
-        &a.key,
-        &source,
-        &decl.region,
-        &a.dst,
-    )
-    .await?;
-    tracing::info!(
-        address = decl.address,
-        key = c.key,
-        sha256 = c.sha256,
-        "artifact copied"
-    );
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -958,37 +606,5 @@ mod tests {
             };
             assert_eq!(from_aws(&to_aws(&c).unwrap()), c, "{reason}");
         }
-    }
-
-    #[test]
-    fn copies_and_replicas_both_hold_the_source() {
-        let src = Head {
-            version_id: "v1".into(),
-            size: 1,
-            sha256: None,
-            replication_status: None,
-            content_type: None,
-            metadata: HashMap::new(),
-        };
-        let replica = Head {
-            version_id: "v1".into(),
-            ..src.clone()
-        };
-        let copy = Head {
-            version_id: "v9".into(),
-            metadata: HashMap::from([(META_SOURCE_VERSION.to_string(), "v1".to_string())]),
-            ..src.clone()
-        };
-        let stale = Head {
-            version_id: "v0".into(),
-            ..src.clone()
-        };
-        assert!(holds(&replica, &src), "S3 replica: same version id");
-        assert!(
-            holds(&copy, &src),
-            "novactl copy: source version in metadata"
-        );
-        assert!(!holds(&stale, &src), "another version");
-        assert_eq!(encode_key("models/a b+c.tar.gz"), "models/a%20b%2Bc.tar.gz");
     }
 }

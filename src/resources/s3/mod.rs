@@ -1,16 +1,22 @@
 //! `s3.*`: a bucket with SSE-KMS default encryption, versioning, the public access block, a
 //! lifecycle configuration, a TLS-only bucket policy, server access logging, Object Ownership
-//! (BucketOwnerEnforced) and tags.
+//! (BucketOwnerEnforced) and tags. This file is the kind (declarations, desired and observed
+//! state in one [`BucketState`], create, update, delete, discovery); its rooms hold the rest:
+//! [`lifecycle`] (the lifecycle rules), [`access_logs`] (which bucket logs where, and the
+//! access-log bucket's delivery statement), [`settings`] (each setting's reader and writer) and
+//! [`contents`] (emptiness and emptying for delete). A DR twin (`dr.s3.<n>`) is this kind too,
+//! with the replication of its primary added by [`crate::resources::dr::replication`].
 //!
 //! # The access-log bucket
 //! S3 delivers server access logs only to a target bucket whose default encryption is SSE-S3
 //! (AES256), never SSE-KMS. So one bucket per region may be marked `access_log_bucket: true`:
 //! it is the one bucket encrypted with SSE-S3, it names no `kms_key`, and its policy lets only
 //! S3's log delivery (`logging.s3.amazonaws.com`) write, and only for this account's buckets of
-//! the spec (`aws:SourceAccount`, `aws:SourceArn`), next to the TLS-only statement. Every
-//! bucket of the region logs to it under `<bucket name>/` by default, the access-log bucket
-//! itself included (AWS allows a bucket to be its own target; each delivery is then logged
-//! too, a trickle its lifecycle rule bounds; `access_logging: false` turns it off).
+//! the spec that log to it (`aws:SourceAccount`, `aws:SourceArn`), next to the TLS-only
+//! statement. Every other bucket of the region logs to it under `<bucket name>/` by default
+//! (`access_logging: false` turns that off). The access-log bucket itself does not log by
+//! default: every log object written would be logged again, and it could never be emptied;
+//! only an explicit `access_logging: { bucket: <itself> }` makes it its own target.
 //!
 //! # Policy form
 //! The bucket policy is written in the plain form ([`crate::policy::wire`]): one-item values
@@ -35,40 +41,44 @@
 //!
 //! # Errors matched by code
 //! The S3 model declares no typed errors for missing bucket configuration
-//! (`NoSuchTagSet`, `ServerSideEncryptionConfigurationNotFoundError`,
-//! `NoSuchPublicAccessBlockConfiguration`, `NoSuchLifecycleConfiguration`,
-//! `NoSuchBucketPolicy`) nor for `NoSuchBucket` on most operations, so those are matched by
-//! their AWS error `code()`. Where a typed check exists (`HeadBucket` not found, CreateBucket's
-//! `BucketAlreadyExists` / `BucketAlreadyOwnedByYou`) it is used.
+//! their AWS error `code()` ([`crate::resources::kit::s3_errors::code_is`]). Where a typed
+//! check exists (`HeadBucket` not found, CreateBucket's `BucketAlreadyExists` /
+//! `BucketAlreadyOwnedByYou`) it is used.
 
-use std::collections::{BTreeMap, BTreeSet};
+pub mod access_logs;
+mod contents;
+pub mod lifecycle;
+mod settings;
 
 use async_trait::async_trait;
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{
-    BucketLifecycleConfiguration, BucketLocationConstraint, BucketLoggingStatus,
-    BucketVersioningStatus, CreateBucketConfiguration, Delete, ExpirationStatus,
-    LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, LoggingEnabled,
-    NoncurrentVersionExpiration, ObjectIdentifier, ObjectOwnership, OwnershipControls,
-    OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    Tag, Tagging, TransitionStorageClass, VersioningConfiguration,
+    BucketLocationConstraint, CreateBucketConfiguration, ServerSideEncryption,
 };
-use aws_sdk_s3::Client;
 use futures::stream::{self, StreamExt, TryStreamExt};
+use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{
-    desired_tags, from_desired, owner_from_tags, tags_json, Ctx, Decl, DeleteTarget, Found,
-    Observed, Owner, Reconciler,
-};
+use self::access_logs::{log_target_name, Logging, Names as LogNames};
+use self::lifecycle::{check_lifecycle, rule_from_spec, Rule};
 use crate::aws::{Attempts, AwsError};
 use crate::permissions::{perm, Perm};
+use crate::resources::dr::replication::{self as replication, Replication};
 use crate::resources::kind::{Deletion, KindInfo, Names};
-use crate::spec::model::{AccessLogging, Bucket};
+use crate::resources::kit::discover::{read_found, read_tagged};
+use crate::resources::kit::refs;
+use crate::resources::kit::s3_errors::code_is;
+use crate::resources::kit::tags::owner_of;
+use crate::resources::{
+    desired_tags, from_desired, tags_json, Address, Ctx, Decl, DeleteTarget, Found, Observed,
+    Owner, Reconciler,
+};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
+
+pub use self::access_logs::LOG_DELIVERY;
+/// Kept for code that still names it here; the kit's is the one.
+pub use crate::resources::kit::refs::bucket_arn;
 
 /// What the engine knows of `s3` (see [`KindInfo`]).
 pub const INFO: KindInfo = KindInfo {
@@ -170,16 +180,6 @@ const OBJECTS: &str = "arn:aws:s3:::{id}/*";
 
 pub struct S3;
 
-/// Storage classes a lifecycle transition may name.
-pub const STORAGE_CLASSES: &[&str] = &[
-    "GLACIER",
-    "GLACIER_IR",
-    "DEEP_ARCHIVE",
-    "STANDARD_IA",
-    "ONEZONE_IA",
-    "INTELLIGENT_TIERING",
-];
-
 /// Object Ownership settings S3 accepts.
 pub const OBJECT_OWNERSHIP: &[&str] = &[
     "BucketOwnerEnforced",
@@ -187,63 +187,57 @@ pub const OBJECT_OWNERSHIP: &[&str] = &[
     "ObjectWriter",
 ];
 
-/// The service principal S3 server access logs are delivered by.
-pub const LOG_DELIVERY: &str = "logging.s3.amazonaws.com";
-
 /// The region S3 reports as an empty location constraint.
 const US_EAST_1: &str = "us-east-1";
 
 /// Concurrent GetBucketTagging calls in `discover`.
 const DISCOVER_CONCURRENCY: usize = 16;
 
-/// DeleteObjects accepts at most 1000 keys per call; ListObjectVersions returns at most 1000.
-const DELETE_BATCH: i32 = 1000;
-
-#[derive(Debug, Clone, Deserialize)]
-struct Desired {
-    name: String,
-    region: String,
-    encryption: Encryption,
-    versioning: bool,
-    public_access_block: PublicAccessBlock,
-    lifecycle: Vec<Rule>,
-    policy: Value,
-    logging: Logging,
-    object_ownership: Option<String>,
-    tags: BTreeMap<String, String>,
-}
-
-/// Server access logging as both the spec and GetBucketLogging are reduced to.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct Logging {
-    enabled: bool,
+/// A bucket's state: what `desired` renders and what `observe` reads, in one shape.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BucketState {
+    pub name: String,
+    pub region: String,
+    /// `None` (null) when the bucket has no default encryption.
+    pub encryption: Option<Encryption>,
+    pub versioning: bool,
+    pub public_access_block: PublicAccessBlock,
+    pub lifecycle: Vec<Rule>,
+    /// Normalised (see [`bucket_policy`]); `None` (null) when the bucket has none.
+    pub policy: Option<Value>,
+    pub logging: Logging,
+    pub object_ownership: Option<String>,
+    /// In their order: sorted, a twin's `novactl:dr-source` (added by its replication) last.
+    pub tags: IndexMap<String, String>,
+    /// The bucket's replication configuration: absent from a primary's desired state (the DR
+    /// twin `dr.s3.<n>` owns it, see [`replication`]), read (`null` when none) for every
+    /// bucket; a twin's is its primary's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    target_bucket: Option<String>,
+    pub replication: Option<Option<Replication>>,
+    /// A twin's replication role, in the `iam` kind's shape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    target_prefix: Option<String>,
+    pub replication_role: Option<Value>,
 }
 
-impl Logging {
-    const OFF: Logging = Logging {
-        enabled: false,
-        target_bucket: None,
-        target_prefix: None,
-    };
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct Encryption {
-    algorithm: String,
-    kms_key_arn: Option<String>,
-    bucket_key: bool,
+/// The state of a bucket this account cannot read: only its name.
+#[derive(Serialize)]
+struct Unreadable<'a> {
+    name: &'a str,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct PublicAccessBlock {
-    block_public_acls: bool,
-    ignore_public_acls: bool,
-    block_public_policy: bool,
-    restrict_public_buckets: bool,
+pub struct Encryption {
+    pub algorithm: String,
+    pub kms_key_arn: Option<String>,
+    pub bucket_key: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PublicAccessBlock {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
 }
 
 impl PublicAccessBlock {
@@ -260,32 +254,13 @@ impl PublicAccessBlock {
         restrict_public_buckets: false,
     };
 }
-
-/// A lifecycle rule in the one shape both the spec and AWS's answer are reduced to.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct Rule {
-    id: String,
-    prefix: String,
-    enabled: bool,
-    expire_days: Option<i32>,
-    /// Sorted by days.
-    transitions: Vec<RuleTransition>,
-    noncurrent_expire_days: Option<i32>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct RuleTransition {
-    days: i32,
-    storage_class: String,
-}
-
 #[async_trait]
 impl Reconciler for S3 {
     fn permissions(&self) -> &'static [&'static [Perm]] {
         &[
             PERMISSIONS,
-            super::replication::PERMISSIONS,
-            super::iam::OWNED_ROLE,
+            replication::PERMISSIONS,
+            crate::resources::iam::OWNED_ROLE,
         ]
     }
 
@@ -306,27 +281,7 @@ impl Reconciler for S3 {
             }
             let mut deps = Vec::new();
             if b.access_log_bucket {
-                if !b.kms_key.is_empty() {
-                    return Err(spec.error(
-                        &format!("{path}.kms_key"),
-                        "an access-log bucket names no kms_key: S3 delivers server access logs \
-                         only to a bucket encrypted with SSE-S3 (AES256), so this one bucket is",
-                    ));
-                }
-                if let Some((other, _)) = spec
-                    .spec
-                    .s3
-                    .iter()
-                    .find(|(n, o)| o.access_log_bucket && n.as_str() < name.as_str())
-                {
-                    return Err(spec.error(
-                        &format!("{path}.access_log_bucket"),
-                        format!(
-                            "s3.{other} is already the access-log bucket of {}: one per region",
-                            spec.spec.region
-                        ),
-                    ));
-                }
+                access_logs::check_marked(spec, &path, name, b)?;
             } else if b.kms_key.is_empty() {
                 return Err(spec.error(
                     &format!("{path}.kms_key"),
@@ -399,7 +354,7 @@ impl Reconciler for S3 {
     fn desired(&self, spec: &LoadedSpec, decl: &Decl, r: &Renderer) -> Result<Value, SpecError> {
         let b = &spec.spec.s3[&decl.name];
         let path = &decl.spec_path;
-        let account = crate::resources::kit::refs::account(r);
+        let account = refs::account(r);
         let encryption = if b.access_log_bucket {
             Encryption {
                 algorithm: ServerSideEncryption::Aes256.as_str().to_string(),
@@ -409,68 +364,53 @@ impl Reconciler for S3 {
         } else {
             Encryption {
                 algorithm: ServerSideEncryption::AwsKms.as_str().to_string(),
-                kms_key_arn: Some(r.str(
+                kms_key_arn: Some(refs::kms_arn(
+                    spec,
+                    r,
                     &format!("{path}.kms_key"),
-                    &format!("{{{{ kms.{}.arn }}}}", b.kms_key),
+                    &b.kms_key,
                 )?),
                 bucket_key: true,
             }
         };
-        let lifecycle: Vec<Rule> = b.lifecycle.iter().map(rule_from_spec).collect();
-        // A twin (rendered in the DR view, see `dr`) logs to the twin of its primary's log
-        // target (S3 delivers access logs only within a region); an access-log twin receives
-        // the logs of the twins; a twin receives no CloudTrail deliveries.
-        let twin = super::dr::is_twin(&decl.address);
-        let in_view = |n: &str| !twin || super::dr::replicated_bucket(&spec.spec, n);
-        // In the DR view `s3.<n>.name` is the twin's name.
-        let name_of = |n: &str| {
-            let key = format!("s3.{n}.name");
-            if twin {
-                r.str(&key, &format!("{{{{ s3.{n}.name }}}}"))
-            } else {
-                r.str(&key, &spec.spec.s3[n].name)
-            }
-        };
-        let logging = match log_target_name(spec, &decl.name)? {
-            Some(target) if in_view(&target) => Logging {
-                enabled: true,
-                target_bucket: Some(name_of(&target)?),
-                target_prefix: Some(log_prefix(b, &decl.identity)),
-            },
-            _ => Logging::OFF,
-        };
-        // TLS-only, CloudTrail's delivery statements for every trail on this bucket, and on
-        // the access-log bucket S3's log delivery for the buckets that log to it.
+        let twin = Address::is_twin_str(&decl.address);
+        let names = LogNames { spec, r, twin };
+        // TLS-only, CloudTrail's delivery statements for every trail on this bucket (a twin
+        // receives none), and on the access-log bucket S3's log delivery for the buckets that
+        // log to it.
         let mut extra = if twin {
             Vec::new()
         } else {
-            super::cloudtrail::delivery_statements(&spec.spec, &decl.name, &decl.identity, &account)
+            crate::resources::cloudtrail::delivery_statements(
+                &spec.spec,
+                &decl.name,
+                &decl.identity,
+                &account,
+            )
         };
         if b.access_log_bucket {
-            let mut sources = Vec::new();
-            for n in spec.spec.s3.keys() {
-                if in_view(n) && log_target_name(spec, n)?.as_deref() == Some(decl.name.as_str()) {
-                    sources.push(bucket_arn(&name_of(n)?));
-                }
-            }
-            extra.push(log_delivery_statement(&decl.identity, &account, &sources));
+            extra.push(access_logs::delivery_statement(&names, decl, &account)?);
         }
-        let mut d = json!({
-            "name": decl.identity,
-            "region": decl.region,
-            "encryption": encryption,
-            "versioning": b.versioning,
-            "public_access_block": PublicAccessBlock::ALL,
-            "lifecycle": lifecycle,
-            "policy": bucket_policy(&decl.identity, &extra),
-            "logging": logging,
-            "object_ownership": b.object_ownership,
-            "tags": desired_tags(spec, &decl.address, &b.tags),
-        });
+        let mut state = BucketState {
+            name: decl.identity.clone(),
+            region: decl.region.clone(),
+            encryption: Some(encryption),
+            versioning: b.versioning,
+            public_access_block: PublicAccessBlock::ALL,
+            lifecycle: b.lifecycle.iter().map(rule_from_spec).collect(),
+            policy: Some(bucket_policy(&decl.identity, &extra)),
+            logging: access_logs::logging(&names, decl, b)?,
+            object_ownership: Some(b.object_ownership.clone()),
+            tags: desired_tags(spec, &decl.address, &b.tags)
+                .into_iter()
+                .collect(),
+            replication: None,
+            replication_role: None,
+        };
         if twin {
-            super::replication::twin_desired(spec, decl, r, &mut d)?;
+            replication::twin_desired(spec, decl, r, &mut state)?;
         }
-        Ok(d)
+        Ok(serde_json::to_value(&state).expect("serialises"))
     }
 
     fn replace_on(&self) -> &'static [&'static str] {
@@ -478,15 +418,12 @@ impl Reconciler for S3 {
     }
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
-        let mut o = observe_bucket(cx, &decl.region, &decl.address, &decl.identity).await?;
-        if super::dr::is_twin(&decl.address) {
-            super::replication::observe_twin(cx, decl, &mut o).await?;
-        }
-        Ok(o)
+        let twin = Address::is_twin_str(&decl.address).then_some(decl);
+        observe_bucket(cx, &decl.region, &decl.address, &decl.identity, twin).await
     }
 
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
-        let d: Desired = from_desired(&decl.address, desired)?;
+        let d: BucketState = from_desired(&decl.address, desired)?;
         let s3 = &cx.clients(&decl.region).s3;
         let mut req = s3.create_bucket().bucket(&d.name);
         if d.region != US_EAST_1 {
@@ -506,11 +443,10 @@ impl Reconciler for S3 {
                 // Ours if it carries our tags, or if it has none and this very call was sent
                 // again after a lost answer (the lost attempt made it; tags come next).
                 // Anything else in this account is left alone.
-                let tags = bucket_tags(s3, &d.name).await?;
+                let tags = settings::read_tags(s3, &d.name).await?;
                 let own_attempt = tries.retried() && tags.is_none();
-                let tags = tags.unwrap_or_else(|| json!({}));
                 if let (Owner::Foreign { reason }, false) = (
-                    owner_from_tags(&tags, &decl.address, cx.environment),
+                    owner_of(&tags.unwrap_or_default(), &decl.address, cx.environment),
                     own_attempt,
                 ) {
                     return Err(AwsError::local(
@@ -542,24 +478,24 @@ impl Reconciler for S3 {
         };
         crate::faults::point("s3.after_create_bucket", &decl.address)?;
         // Tags first: they record ownership.
-        put_tags(s3, &d).await?;
-        put_public_access_block(s3, &d).await?;
-        put_ownership(s3, &d).await?;
-        put_encryption(s3, &d).await?;
+        settings::put(s3, &d, "tags").await?;
+        settings::put(s3, &d, "public_access_block").await?;
+        settings::put(s3, &d, "object_ownership").await?;
+        settings::put(s3, &d, "encryption").await?;
         // A new bucket is unversioned; "Suspended" would be a needless (and one-way) change.
         if d.versioning || existed {
-            put_versioning(s3, &d).await?;
+            settings::put(s3, &d, "versioning").await?;
         }
         if !d.lifecycle.is_empty() || existed {
-            put_lifecycle(s3, &d).await?;
+            settings::put(s3, &d, "lifecycle").await?;
         }
-        put_policy(s3, &d).await?;
+        settings::put(s3, &d, "policy").await?;
         // After the policy: a bucket that is its own log target must allow delivery first.
         if d.logging.enabled || existed {
-            put_logging(s3, &d).await?;
+            settings::put(s3, &d, "logging").await?;
         }
-        if super::dr::is_twin(&decl.address) {
-            super::replication::converge_twin(cx, decl, desired, None).await?;
+        if Address::is_twin_str(&decl.address) {
+            replication::converge_twin(cx, decl, &d, None).await?;
         }
         Ok(outputs(&d.name))
     }
@@ -572,7 +508,7 @@ impl Reconciler for S3 {
         observed: &Observed,
         changed: &[String],
     ) -> Result<Value, AwsError> {
-        let d: Desired = from_desired(&decl.address, desired)?;
+        let d: BucketState = from_desired(&decl.address, desired)?;
         if changed.iter().any(|c| c == "region") {
             return Err(AwsError::local(
                 "s3:UpdateBucket",
@@ -592,31 +528,14 @@ impl Reconciler for S3 {
         // plans a conflict otherwise. Its tags then differ, and are written first.
         let s3 = &cx.clients(&decl.region).s3;
         // Tags first, as in create; then in the order create uses.
-        let order = [
-            "tags",
-            "public_access_block",
-            "object_ownership",
-            "encryption",
-            "versioning",
-            "lifecycle",
-            "policy",
-            "logging",
-        ];
-        for attr in order.iter().filter(|a| changed.iter().any(|c| c == *a)) {
-            match *attr {
-                "tags" => put_tags(s3, &d).await?,
-                "public_access_block" => put_public_access_block(s3, &d).await?,
-                "object_ownership" => put_ownership(s3, &d).await?,
-                "logging" => put_logging(s3, &d).await?,
-                "encryption" => put_encryption(s3, &d).await?,
-                "versioning" => put_versioning(s3, &d).await?,
-                "lifecycle" => put_lifecycle(s3, &d).await?,
-                "policy" => put_policy(s3, &d).await?,
-                _ => unreachable!("listed above"),
-            }
+        for attr in settings::ORDER
+            .iter()
+            .filter(|a| changed.iter().any(|c| c == *a))
+        {
+            settings::put(s3, &d, attr).await?;
         }
-        if super::dr::is_twin(&decl.address) {
-            super::replication::converge_twin(cx, decl, desired, Some(changed)).await?;
+        if Address::is_twin_str(&decl.address) {
+            replication::converge_twin(cx, decl, &d, Some(changed)).await?;
         }
         Ok(outputs(&d.name))
     }
@@ -627,22 +546,22 @@ impl Reconciler for S3 {
             return Err(not_ours("s3:DeleteBucket", name, &t.observed.owner));
         }
         let s3 = &cx.clients(t.region).s3;
-        let Some(empty) = is_empty(s3, name).await? else {
+        let Some(empty) = contents::is_empty(s3, name).await? else {
             return Ok(());
         };
         if !empty && !t.force {
             return Err(AwsError::local(
                 "s3:DeleteBucket",
                 "BucketNotEmpty",
-                not_empty_text(name),
+                contents::not_empty_text(name),
             ));
         }
-        if super::dr::is_twin(&t.observed.address) {
+        if Address::is_twin_str(&t.observed.address) {
             // Nothing may replicate into the twin any more: the rule and its role go first.
-            super::replication::delete_twin(cx, &t.observed.address, t.observed).await?;
+            replication::delete_twin(cx, &t.observed.address, t.observed).await?;
         }
         if !empty {
-            empty_bucket(s3, name).await?;
+            contents::empty_bucket(s3, name).await?;
         }
         match s3.delete_bucket().bucket(name).send().await {
             Ok(_) => Ok(()),
@@ -666,8 +585,8 @@ impl Reconciler for S3 {
             return Ok(None);
         }
         let s3 = &cx.clients(t.region).s3;
-        Ok(match is_empty(s3, name).await? {
-            Some(false) => Some(not_empty_text(name)),
+        Ok(match contents::is_empty(s3, name).await? {
+            Some(false) => Some(contents::not_empty_text(name)),
             _ => None,
         })
     }
@@ -682,16 +601,10 @@ impl Reconciler for S3 {
         region: &str,
         found: Vec<Found>,
     ) -> Result<Vec<Observed>, AwsError> {
-        let observed: Vec<Observed> = stream::iter(found)
-            .filter(|f| std::future::ready(!cx.in_spec("s3", f.name())))
-            .map(|f| async move { observe_bucket(cx, region, &f.address, f.name()).await })
-            .buffer_unordered(DISCOVER_CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok(observed
-            .into_iter()
-            .filter(|o| still_ours_here(o, region))
-            .collect())
+        read_found(cx, "s3", found, &[], |f| async move {
+            read_here(cx, region, &f.address, f.name()).await
+        })
+        .await
     }
 
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
@@ -715,12 +628,10 @@ impl Reconciler for S3 {
                     .filter(|n| !cx.in_spec("s3", n)),
             );
         }
-        let tagged: Vec<(String, String)> = stream::iter(names)
+        let listed: Vec<(String, Value)> = stream::iter(names)
             .map(|name| async move {
-                match bucket_tags(s3, &name).await {
-                    Ok(Some(tags)) => {
-                        Ok(super::ours_of_kind(&tags, cx.environment, "s3").map(|a| (name, a)))
-                    }
+                match settings::read_tags(s3, &name).await {
+                    Ok(Some(tags)) => Ok(Some((name, tags_json(tags)))),
                     Ok(None) => Ok(None),
                     // Deleted since the listing, or not readable from here: not ours to manage.
                     Err(e)
@@ -736,25 +647,27 @@ impl Reconciler for S3 {
             .try_filter_map(|x| async move { Ok(x) })
             .try_collect()
             .await?;
-        let observed: Vec<Observed> = stream::iter(tagged)
-            .map(|(name, address)| async move { observe_bucket(cx, region, &address, &name).await })
-            .buffer_unordered(DISCOVER_CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok(observed
-            .into_iter()
-            .filter(|o| still_ours_here(o, region))
-            .collect())
+        read_tagged(cx, "s3", listed, &[], |name, address| async move {
+            read_here(cx, region, &address, &name).await
+        })
+        .await
     }
 }
 
-/// A discovered bucket that exists, is ours, and is located in `region` (each region's
+/// A discovered bucket, when it exists, is ours, and is located in `region` (each region's
 /// discovery answers for its own buckets only).
-fn still_ours_here(o: &Observed, region: &str) -> bool {
-    o.owner == Owner::Ours
+async fn read_here(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+    name: &str,
+) -> Result<Option<Observed>, AwsError> {
+    let o = observe_bucket(cx, region, address, name, None).await?;
+    let here = o.owner == Owner::Ours
         && o.state
             .as_ref()
-            .is_some_and(|s| s["region"].as_str() == Some(region))
+            .is_some_and(|s| s["region"].as_str() == Some(region));
+    Ok(here.then_some(o))
 }
 
 /// The bucket policy novactl applies: deny every request that does not use TLS, plus `extra`
@@ -777,80 +690,7 @@ pub fn bucket_policy(bucket: &str, extra: &[Value]) -> Value {
     }))
 }
 
-/// The access-log bucket's statement: only S3's log delivery writes, and only for `sources`
-/// (bucket ARNs) of `account`.
-fn log_delivery_statement(bucket: &str, account: &str, sources: &[String]) -> Value {
-    json!({
-        "Sid": "S3ServerAccessLogsDelivery",
-        "Effect": "Allow",
-        "Principal": {"Service": LOG_DELIVERY},
-        "Action": "s3:PutObject",
-        "Resource": format!("{}/*", bucket_arn(bucket)),
-        "Condition": {
-            "ArnLike": {"aws:SourceArn": sources},
-            "StringEquals": {"aws:SourceAccount": account},
-        },
-    })
-}
-
-/// The logical name of the access-log bucket `logical` logs to, or `None` when it does not log
-/// (turned off, or the region has no access-log bucket). Checks an explicit target.
-pub fn log_target_name(spec: &LoadedSpec, logical: &str) -> Result<Option<String>, SpecError> {
-    let b = &spec.spec.s3[logical];
-    let default = || {
-        spec.spec
-            .s3
-            .iter()
-            .find(|(_, o)| o.access_log_bucket)
-            .map(|(n, _)| n.clone())
-    };
-    match &b.access_logging {
-        // An access-log bucket does not log to itself by default: every log object written
-        // would be logged again (AWS advises against it), and it could never be emptied.
-        None | Some(AccessLogging::Enabled(true)) if b.access_log_bucket => Ok(None),
-        None | Some(AccessLogging::Enabled(true)) => Ok(default()),
-        Some(AccessLogging::Enabled(false)) => Ok(None),
-        Some(AccessLogging::Target(t)) => match spec.spec.s3.get(&t.bucket) {
-            Some(target) if target.access_log_bucket => Ok(Some(t.bucket.clone())),
-            _ => {
-                let marked: Vec<&str> = spec
-                    .spec
-                    .s3
-                    .iter()
-                    .filter(|(_, o)| o.access_log_bucket)
-                    .map(|(n, _)| n.as_str())
-                    .collect();
-                Err(spec.error(
-                    &format!("s3.{logical}.access_logging.bucket"),
-                    format!(
-                        "`{}` is not an access-log bucket of the spec (marked \
-                         `access_log_bucket: true`: {})",
-                        t.bucket,
-                        if marked.is_empty() {
-                            "none".to_string()
-                        } else {
-                            marked.join(", ")
-                        }
-                    ),
-                ))
-            }
-        },
-    }
-}
-
-fn log_prefix(b: &Bucket, bucket_name: &str) -> String {
-    match &b.access_logging {
-        Some(AccessLogging::Target(t)) if t.prefix.is_some() => {
-            t.prefix.clone().unwrap_or_default()
-        }
-        _ => format!("{bucket_name}/"),
-    }
-}
-
-pub fn bucket_arn(bucket: &str) -> String {
-    format!("arn:aws:s3:::{bucket}")
-}
-
+/// A bucket's outputs: its name and ARN.
 fn outputs(bucket: &str) -> Value {
     json!({"name": bucket, "arn": bucket_arn(bucket)})
 }
@@ -894,191 +734,6 @@ pub fn check_bucket_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_lifecycle(spec: &LoadedSpec, path: &str, b: &Bucket) -> Result<(), SpecError> {
-    let mut ids = BTreeSet::new();
-    for (i, rule) in b.lifecycle.iter().enumerate() {
-        let at = |key: &str| format!("{path}.lifecycle.{i}.{key}");
-        if rule.id.is_empty() || rule.id.len() > 255 {
-            return Err(spec.error(&at("id"), "a rule id must have 1 to 255 characters"));
-        }
-        if !ids.insert(rule.id.as_str()) {
-            return Err(spec.error(
-                &at("id"),
-                format!("duplicate lifecycle rule id `{}`", rule.id),
-            ));
-        }
-        if let Some(d) = rule.expire_days {
-            if d <= 0 {
-                return Err(spec.error(
-                    &at("expire_days"),
-                    format!("{d} is not a number of days; it must be greater than 0"),
-                ));
-            }
-        }
-        if let Some(d) = rule.noncurrent_expire_days {
-            if d <= 0 {
-                return Err(spec.error(
-                    &at("noncurrent_expire_days"),
-                    format!("{d} is not a number of days; it must be greater than 0"),
-                ));
-            }
-        }
-        let mut classes = BTreeSet::new();
-        for (j, t) in rule.transitions.iter().enumerate() {
-            let tat = |key: &str| at(&format!("transitions.{j}.{key}"));
-            if t.days <= 0 {
-                return Err(spec.error(
-                    &tat("days"),
-                    format!(
-                        "{} is not a number of days; it must be greater than 0",
-                        t.days
-                    ),
-                ));
-            }
-            if !STORAGE_CLASSES.contains(&t.storage_class.as_str()) {
-                return Err(spec.error(
-                    &tat("storage_class"),
-                    format!(
-                        "`{}` is not a transition storage class; use one of {}",
-                        t.storage_class,
-                        STORAGE_CLASSES.join(", ")
-                    ),
-                ));
-            }
-            if !classes.insert(t.storage_class.as_str()) {
-                return Err(spec.error(
-                    &tat("storage_class"),
-                    format!("two transitions to {} in one rule", t.storage_class),
-                ));
-            }
-            if matches!(t.storage_class.as_str(), "STANDARD_IA" | "ONEZONE_IA") && t.days < 30 {
-                return Err(spec.error(
-                    &tat("days"),
-                    format!(
-                        "S3 moves objects to {} after 30 days at the earliest",
-                        t.storage_class
-                    ),
-                ));
-            }
-            if let Some(e) = rule.expire_days {
-                if e <= t.days {
-                    return Err(spec.error(
-                        &at("expire_days"),
-                        format!(
-                            "objects expire after {e} days, not after the transition to {} \
-                             at {} days; S3 requires expiry to come later",
-                            t.storage_class, t.days
-                        ),
-                    ));
-                }
-            }
-        }
-        if rule.expire_days.is_none()
-            && rule.transitions.is_empty()
-            && rule.noncurrent_expire_days.is_none()
-        {
-            return Err(spec.error(
-                &format!("{path}.lifecycle.{i}"),
-                "the rule does nothing: give it expire_days, transitions or noncurrent_expire_days",
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn rule_from_spec(r: &crate::spec::model::LifecycleRule) -> Rule {
-    let mut transitions: Vec<RuleTransition> = r
-        .transitions
-        .iter()
-        .map(|t| RuleTransition {
-            days: t.days,
-            storage_class: t.storage_class.clone(),
-        })
-        .collect();
-    transitions.sort_by(|a, b| (a.days, &a.storage_class).cmp(&(b.days, &b.storage_class)));
-    Rule {
-        id: r.id.clone(),
-        prefix: r.prefix.clone(),
-        enabled: r.enabled,
-        expire_days: r.expire_days,
-        transitions,
-        noncurrent_expire_days: r.noncurrent_expire_days,
-    }
-}
-
-fn rule_from_aws(r: &LifecycleRule) -> Rule {
-    #[allow(deprecated)] // the rule-level Prefix is what older configurations use
-    let prefix = r
-        .filter()
-        .and_then(|f| f.prefix())
-        .or(r.prefix())
-        .unwrap_or_default()
-        .to_string();
-    let mut transitions: Vec<RuleTransition> = r
-        .transitions()
-        .iter()
-        .map(|t| RuleTransition {
-            days: t.days().unwrap_or_default(),
-            storage_class: t
-                .storage_class()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-        })
-        .collect();
-    transitions.sort_by(|a, b| (a.days, &a.storage_class).cmp(&(b.days, &b.storage_class)));
-    Rule {
-        id: r.id().unwrap_or_default().to_string(),
-        prefix,
-        enabled: r.status() == &ExpirationStatus::Enabled,
-        expire_days: r.expiration().and_then(|e| e.days()),
-        transitions,
-        noncurrent_expire_days: r
-            .noncurrent_version_expiration()
-            .and_then(|n| n.noncurrent_days()),
-    }
-}
-
-fn rule_to_aws(r: &Rule) -> Result<LifecycleRule, AwsError> {
-    let mut b = LifecycleRule::builder()
-        .id(&r.id)
-        .filter(LifecycleRuleFilter::builder().prefix(&r.prefix).build())
-        .status(if r.enabled {
-            ExpirationStatus::Enabled
-        } else {
-            ExpirationStatus::Disabled
-        });
-    if let Some(days) = r.expire_days {
-        b = b.expiration(LifecycleExpiration::builder().days(days).build());
-    }
-    for t in &r.transitions {
-        b = b.transitions(
-            aws_sdk_s3::types::Transition::builder()
-                .days(t.days)
-                .storage_class(TransitionStorageClass::from(t.storage_class.as_str()))
-                .build(),
-        );
-    }
-    if let Some(days) = r.noncurrent_expire_days {
-        b = b.noncurrent_version_expiration(
-            NoncurrentVersionExpiration::builder()
-                .noncurrent_days(days)
-                .build(),
-        );
-    }
-    b.build()
-        .map_err(|e| build_error("s3:PutBucketLifecycleConfiguration", e))
-}
-
-pub(crate) fn build_error(op: &str, e: impl std::fmt::Display) -> AwsError {
-    AwsError::local(op, "InternalError", format!("request does not build: {e}"))
-}
-
-/// Does this SDK error carry the AWS error code `code`? Used only where the S3 model has no
-/// typed error for the case (see the module docs).
-pub(crate) fn code_is<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>, code: &str) -> bool {
-    e.as_service_error().and_then(|se| se.code()) == Some(code)
-}
-
 fn not_ours(op: &str, bucket: &str, owner: &Owner) -> AwsError {
     let reason = match owner {
         Owner::Foreign { reason } => reason.as_str(),
@@ -1091,36 +746,14 @@ fn not_ours(op: &str, bucket: &str, owner: &Owner) -> AwsError {
     )
 }
 
-/// Does the bucket hold no object version or delete marker? `None` when it is gone.
-async fn is_empty(s3: &Client, name: &str) -> Result<Option<bool>, AwsError> {
-    match s3
-        .list_object_versions()
-        .bucket(name)
-        .max_keys(1)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(Some(
-            out.versions().is_empty() && out.delete_markers().is_empty(),
-        )),
-        Err(e) if code_is(&e, "NoSuchBucket") => Ok(None),
-        Err(e) => Err(AwsError::from_err("s3:ListObjectVersions", e)),
-    }
-}
-
-fn not_empty_text(name: &str) -> String {
-    format!(
-        "bucket {name} is not empty; destroy refuses to delete data without --force (or empty \
-         the bucket first)"
-    )
-}
-
-/// Reads a bucket's state. Never writes, whoever owns the bucket.
+/// Reads a bucket's state (a twin's replication too, when `twin` is its decl). Never writes,
+/// whoever owns the bucket.
 async fn observe_bucket(
     cx: &Ctx<'_>,
     region: &str,
     address: &str,
     name: &str,
+    twin: Option<&Decl>,
 ) -> Result<Observed, AwsError> {
     let s3 = &cx.clients(region).s3;
     // HeadBucket names the bucket's region (x-amz-bucket-region): no GetBucketLocation needed.
@@ -1139,7 +772,7 @@ async fn observe_bucket(
                 (Some(403), _) => Ok(Observed {
                     address: address.to_string(),
                     physical_id: name.to_string(),
-                    state: Some(json!({"name": name})),
+                    state: Some(serde_json::to_value(Unreadable { name }).expect("serialises")),
                     owner: Owner::Foreign {
                         reason: "the name belongs to a bucket this account cannot read \
                                  (another AWS account's)"
@@ -1156,404 +789,57 @@ async fn observe_bucket(
             };
         }
     };
-    let (
-        tags,
+    let (tags, encryption, versioning, pab, lifecycle, policy, location, logging, ownership, repl) =
+        tokio::try_join!(
+            settings::read_tags(s3, name),
+            settings::read_encryption(s3, name),
+            settings::read_versioning(s3, name),
+            settings::read_public_access_block(s3, name),
+            settings::read_lifecycle(s3, name),
+            settings::read_policy(s3, name),
+            settings::read_region(s3, name, head_region),
+            settings::read_logging(s3, name),
+            settings::read_ownership(s3, name),
+            replication::read(s3, name),
+        )?;
+    let tags = tags.unwrap_or_default();
+    let mut owner = owner_of(&tags, address, cx.environment);
+    let mut state = BucketState {
+        name: name.to_string(),
+        region: location,
         encryption,
         versioning,
-        pab,
+        public_access_block: pab,
         lifecycle,
         policy,
-        location,
         logging,
-        ownership,
-        replication,
-    ) = tokio::try_join!(
-        async {
-            bucket_tags(s3, name)
-                .await
-                .map(|t| t.unwrap_or_else(|| json!({})))
-        },
-        async {
-            match s3.get_bucket_encryption().bucket(name).send().await {
-                Ok(out) => Ok(out
-                    .server_side_encryption_configuration()
-                    .and_then(|c| c.rules().first())
-                    .map(|rule| {
-                        let by_default = rule.apply_server_side_encryption_by_default();
-                        Encryption {
-                            algorithm: by_default
-                                .map(|d| d.sse_algorithm().as_str().to_string())
-                                .unwrap_or_default(),
-                            kms_key_arn: by_default
-                                .and_then(|d| d.kms_master_key_id())
-                                .map(str::to_string),
-                            bucket_key: rule.bucket_key_enabled().unwrap_or(false),
-                        }
-                    })),
-                Err(e) if code_is(&e, "ServerSideEncryptionConfigurationNotFoundError") => Ok(None),
-                Err(e) => Err(AwsError::from_err("s3:GetBucketEncryption", e)),
-            }
-        },
-        async {
-            s3.get_bucket_versioning()
-                .bucket(name)
-                .send()
-                .await
-                .map(|o| o.status() == Some(&BucketVersioningStatus::Enabled))
-                .map_err(AwsError::from_sdk("s3:GetBucketVersioning"))
-        },
-        async {
-            match s3.get_public_access_block().bucket(name).send().await {
-                Ok(out) => Ok(out
-                    .public_access_block_configuration()
-                    .map(|c| PublicAccessBlock {
-                        block_public_acls: c.block_public_acls().unwrap_or(false),
-                        ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
-                        block_public_policy: c.block_public_policy().unwrap_or(false),
-                        restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
-                    })
-                    .unwrap_or(PublicAccessBlock::NONE)),
-                Err(e) if code_is(&e, "NoSuchPublicAccessBlockConfiguration") => {
-                    Ok(PublicAccessBlock::NONE)
-                }
-                Err(e) => Err(AwsError::from_err("s3:GetPublicAccessBlock", e)),
-            }
-        },
-        async {
-            match s3
-                .get_bucket_lifecycle_configuration()
-                .bucket(name)
-                .send()
-                .await
-            {
-                Ok(out) => Ok(out.rules().iter().map(rule_from_aws).collect::<Vec<_>>()),
-                Err(e) if code_is(&e, "NoSuchLifecycleConfiguration") => Ok(Vec::new()),
-                Err(e) => Err(AwsError::from_err("s3:GetBucketLifecycleConfiguration", e)),
-            }
-        },
-        async {
-            match s3.get_bucket_policy().bucket(name).send().await {
-                Ok(out) => Ok(out.policy().map(crate::policy::parse_returned_exact)),
-                Err(e) if code_is(&e, "NoSuchBucketPolicy") => Ok(None),
-                Err(e) => Err(AwsError::from_err("s3:GetBucketPolicy", e)),
-            }
-        },
-        async {
-            match head_region.filter(|r| !r.is_empty()) {
-                Some(r) => Ok(r),
-                None => s3
-                    .get_bucket_location()
-                    .bucket(name)
-                    .send()
-                    .await
-                    .map(|o| location_region(o.location_constraint()))
-                    .map_err(AwsError::from_sdk("s3:GetBucketLocation")),
-            }
-        },
-        async {
-            s3.get_bucket_logging()
-                .bucket(name)
-                .send()
-                .await
-                .map(|o| match o.logging_enabled() {
-                    Some(l) => Logging {
-                        enabled: true,
-                        target_bucket: Some(l.target_bucket().to_string()),
-                        target_prefix: Some(l.target_prefix().to_string()),
-                    },
-                    None => Logging::OFF,
-                })
-                .map_err(AwsError::from_sdk("s3:GetBucketLogging"))
-        },
-        async {
-            match s3.get_bucket_ownership_controls().bucket(name).send().await {
-                Ok(out) => Ok(out
-                    .ownership_controls()
-                    .and_then(|c| c.rules().first())
-                    .map(|r| r.object_ownership().as_str().to_string())),
-                Err(e) if code_is(&e, "OwnershipControlsNotFoundError") => Ok(None),
-                Err(e) => Err(AwsError::from_err("s3:GetBucketOwnershipControls", e)),
-            }
-        },
-        super::replication::read(s3, name),
-    )?;
-    let owner = owner_from_tags(&tags, address, cx.environment);
+        object_ownership: ownership,
+        tags: tags.into_iter().collect(),
+        // Not managed by `s3.<n>` (its desired state has no `replication`): the DR twin
+        // `dr.s3.<n>` owns it. Read here so that every bucket's state shows it.
+        replication: Some(repl),
+        replication_role: None,
+    };
+    if let Some(decl) = twin {
+        replication::observe_twin(cx, decl, &mut state, &mut owner).await?;
+    }
     Ok(Observed {
         address: address.to_string(),
         physical_id: name.to_string(),
-        state: Some(json!({
-            "name": name,
-            "region": location,
-            "encryption": encryption,
-            "versioning": versioning,
-            "public_access_block": pab,
-            "lifecycle": lifecycle,
-            "policy": policy,
-            "logging": logging,
-            "object_ownership": ownership,
-            "tags": tags,
-            // Not managed by `s3.<n>` (its desired state has no `replication`): the DR twin
-            // `dr.s3.<n>` owns it. Read here so that every bucket's state shows it.
-            "replication": replication,
-        })),
+        state: Some(serde_json::to_value(&state).expect("serialises")),
         owner,
         outputs: outputs(name),
     })
-}
-
-/// GetBucketLocation's answer as a region name: empty means us-east-1, `EU` is eu-west-1.
-fn location_region(c: Option<&BucketLocationConstraint>) -> String {
-    match c.map(|c| c.as_str()) {
-        None | Some("") => US_EAST_1.to_string(),
-        Some("EU") => "eu-west-1".to_string(),
-        Some(r) => r.to_string(),
-    }
-}
-
-/// A bucket's tags as JSON; `None` when it has no tag set.
-async fn bucket_tags(s3: &Client, name: &str) -> Result<Option<Value>, AwsError> {
-    match s3.get_bucket_tagging().bucket(name).send().await {
-        Ok(out) => Ok(Some(tags_json(
-            out.tag_set()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string())),
-        ))),
-        Err(e) if code_is(&e, "NoSuchTagSet") => Ok(None),
-        Err(e) => Err(AwsError::from_err("s3:GetBucketTagging", e)),
-    }
-}
-
-async fn put_tags(s3: &Client, d: &Desired) -> Result<(), AwsError> {
-    const OP: &str = "s3:PutBucketTagging";
-    let mut tagging = Tagging::builder();
-    for (k, v) in &d.tags {
-        tagging = tagging.tag_set(
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| build_error(OP, e))?,
-        );
-    }
-    s3.put_bucket_tagging()
-        .bucket(&d.name)
-        .tagging(tagging.build().map_err(|e| build_error(OP, e))?)
-        .send()
-        .await
-        .map_err(AwsError::from_sdk(OP))?;
-    Ok(())
-}
-
-async fn put_ownership(s3: &Client, d: &Desired) -> Result<(), AwsError> {
-    const OP: &str = "s3:PutBucketOwnershipControls";
-    let Some(ownership) = &d.object_ownership else {
-        return Ok(());
-    };
-    let rule = OwnershipControlsRule::builder()
-        .object_ownership(ObjectOwnership::from(ownership.as_str()))
-        .build()
-        .map_err(|e| build_error(OP, e))?;
-    s3.put_bucket_ownership_controls()
-        .bucket(&d.name)
-        .ownership_controls(
-            OwnershipControls::builder()
-                .rules(rule)
-                .build()
-                .map_err(|e| build_error(OP, e))?,
-        )
-        .send()
-        .await
-        .map_err(AwsError::from_sdk(OP))?;
-    Ok(())
-}
-
-/// Puts server access logging, or turns it off (an empty status).
-async fn put_logging(s3: &Client, d: &Desired) -> Result<(), AwsError> {
-    const OP: &str = "s3:PutBucketLogging";
-    let mut status = BucketLoggingStatus::builder();
-    if let (true, Some(target)) = (d.logging.enabled, &d.logging.target_bucket) {
-        status = status.logging_enabled(
-            LoggingEnabled::builder()
-                .target_bucket(target)
-                .target_prefix(d.logging.target_prefix.clone().unwrap_or_default())
-                .build()
-                .map_err(|e| build_error(OP, e))?,
-        );
-    }
-    s3.put_bucket_logging()
-        .bucket(&d.name)
-        .bucket_logging_status(status.build())
-        .send()
-        .await
-        .map_err(AwsError::from_sdk(OP))?;
-    Ok(())
-}
-
-async fn put_public_access_block(s3: &Client, d: &Desired) -> Result<(), AwsError> {
-    let p = &d.public_access_block;
-    s3.put_public_access_block()
-        .bucket(&d.name)
-        .public_access_block_configuration(
-            PublicAccessBlockConfiguration::builder()
-                .block_public_acls(p.block_public_acls)
-                .ignore_public_acls(p.ignore_public_acls)
-                .block_public_policy(p.block_public_policy)
-                .restrict_public_buckets(p.restrict_public_buckets)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(AwsError::from_sdk("s3:PutPublicAccessBlock"))?;
-    Ok(())
-}
-
-async fn put_encryption(s3: &Client, d: &Desired) -> Result<(), AwsError> {
-    const OP: &str = "s3:PutBucketEncryption";
-    let mut by_default = ServerSideEncryptionByDefault::builder()
-        .sse_algorithm(ServerSideEncryption::from(d.encryption.algorithm.as_str()));
-    if let Some(arn) = &d.encryption.kms_key_arn {
-        by_default = by_default.kms_master_key_id(arn);
-    }
-    let rule = ServerSideEncryptionRule::builder()
-        .apply_server_side_encryption_by_default(
-            by_default.build().map_err(|e| build_error(OP, e))?,
-        )
-        .bucket_key_enabled(d.encryption.bucket_key)
-        .build();
-    s3.put_bucket_encryption()
-        .bucket(&d.name)
-        .server_side_encryption_configuration(
-            ServerSideEncryptionConfiguration::builder()
-                .rules(rule)
-                .build()
-                .map_err(|e| build_error(OP, e))?,
-        )
-        .send()
-        .await
-        .map_err(AwsError::from_sdk(OP))?;
-    Ok(())
-}
-
-async fn put_versioning(s3: &Client, d: &Desired) -> Result<(), AwsError> {
-    let status = if d.versioning {
-        BucketVersioningStatus::Enabled
-    } else {
-        BucketVersioningStatus::Suspended
-    };
-    s3.put_bucket_versioning()
-        .bucket(&d.name)
-        .versioning_configuration(VersioningConfiguration::builder().status(status).build())
-        .send()
-        .await
-        .map_err(AwsError::from_sdk("s3:PutBucketVersioning"))?;
-    Ok(())
-}
-
-/// Puts the lifecycle rules, or deletes the configuration when there are none.
-async fn put_lifecycle(s3: &Client, d: &Desired) -> Result<(), AwsError> {
-    const OP: &str = "s3:PutBucketLifecycleConfiguration";
-    if d.lifecycle.is_empty() {
-        s3.delete_bucket_lifecycle()
-            .bucket(&d.name)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("s3:DeleteBucketLifecycle"))?;
-        return Ok(());
-    }
-    let mut conf = BucketLifecycleConfiguration::builder();
-    for r in &d.lifecycle {
-        conf = conf.rules(rule_to_aws(r)?);
-    }
-    s3.put_bucket_lifecycle_configuration()
-        .bucket(&d.name)
-        .lifecycle_configuration(conf.build().map_err(|e| build_error(OP, e))?)
-        .send()
-        .await
-        .map_err(AwsError::from_sdk(OP))?;
-    Ok(())
-}
-
-async fn put_policy(s3: &Client, d: &Desired) -> Result<(), AwsError> {
-    s3.put_bucket_policy()
-        .bucket(&d.name)
-        .policy(d.policy.to_string())
-        .send()
-        .await
-        .map_err(AwsError::from_sdk("s3:PutBucketPolicy"))?;
-    Ok(())
-}
-
-/// Deletes every object version and delete marker, a page (at most 1000) at a time.
-///
-/// Each round lists from the start rather than from the previous page's markers: what was
-/// listed has been deleted, and a marker naming a deleted version is not a stable place to
-/// resume from (moto then ends the listing early). It stops when a listing comes back empty.
-async fn empty_bucket(s3: &Client, name: &str) -> Result<(), AwsError> {
-    const OP: &str = "s3:DeleteObjects";
-    loop {
-        let page = s3
-            .list_object_versions()
-            .bucket(name)
-            .max_keys(DELETE_BATCH)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("s3:ListObjectVersions"))?;
-        let versions = page
-            .versions()
-            .iter()
-            .map(|v| (v.key(), v.version_id()))
-            .chain(
-                page.delete_markers()
-                    .iter()
-                    .map(|m| (m.key(), m.version_id())),
-            );
-        let mut objects = Vec::new();
-        for (key, version) in versions {
-            let Some(key) = key else { continue };
-            objects.push(
-                ObjectIdentifier::builder()
-                    .key(key)
-                    .set_version_id(version.map(str::to_string))
-                    .build()
-                    .map_err(|e| build_error(OP, e))?,
-            );
-        }
-        if objects.is_empty() {
-            return Ok(());
-        }
-        let out = s3
-            .delete_objects()
-            .bucket(name)
-            .delete(
-                Delete::builder()
-                    .set_objects(Some(objects))
-                    .quiet(true)
-                    .build()
-                    .map_err(|e| build_error(OP, e))?,
-            )
-            .send()
-            .await
-            .map_err(AwsError::from_sdk(OP))?;
-        if let Some(err) = out.errors().first() {
-            return Err(AwsError::local(
-                OP,
-                err.code().unwrap_or("Unknown"),
-                format!(
-                    "could not delete {} (version {}) from bucket {name}: {} ({} objects failed)",
-                    err.key().unwrap_or_default(),
-                    err.version_id().unwrap_or("null"),
-                    err.message().unwrap_or_default(),
-                    out.errors().len()
-                ),
-            ));
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
+    use aws_sdk_s3::types::{ExpirationStatus, LifecycleExpiration, LifecycleRule};
+
+    use super::lifecycle::{rule_from_aws, rule_to_aws};
+    use super::settings::location_region;
     use super::*;
 
     const KEY_ARN: &str = "arn:aws:kms:us-east-1:123456789012:key/abc";
@@ -1658,7 +944,7 @@ s3:
             })
         );
         // It decodes back into what create/update use.
-        let typed: Desired = from_desired("s3.models", &d).expect("decodes");
+        let typed: BucketState = from_desired("s3.models", &d).expect("decodes");
         assert_eq!(typed.public_access_block, PublicAccessBlock::ALL);
     }
 

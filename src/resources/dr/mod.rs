@@ -5,7 +5,7 @@
 //! * `dr.replicate.kms: [k]` → `dr.kms.k`: the key in the DR region (same alias, rotation,
 //!   policy template rendered for the DR region, tags).
 //! * `dr.replicate.s3: [b]` → `dr.s3.b`: the twin bucket (same settings, encrypted with the DR
-//!   key) plus the replication of the primary bucket into it ([`super::replication`]).
+//!   key) plus the replication of the primary bucket into it ([`replication`]).
 //! * `dr.replicate.sagemaker_endpoints: [e]` → `dr.sagemaker_endpoint.e` and
 //!   `dr.sagemaker_model.<e's model>`: the model reading its artifact from the twin bucket, with
 //!   the image's ECR registry in the DR region, and the endpoint as a warm standby of
@@ -20,8 +20,16 @@
 //! every resource that has a twin stands for its twin (`{{ kms.phi.arn }}` is the DR key,
 //! `{{ s3.models.name }}` the twin bucket); the primary's values stay reachable under
 //! `primary.*`, and `dr_twin` is true. The few things only twins do are small hooks in the
-//! kinds, keyed on [`is_twin`] or [`twin_view`], with the shared logic here and in
-//! [`super::replication`].
+//! kinds, keyed on [`is_twin`] or [`twin_view`], with the shared logic here and in this
+//! folder's rooms:
+//! * [`replication`]: the S3 replication of a twin bucket's primary (rule, role, backfill);
+//! * [`objects`]: the S3 object library (head, SHA-256, copies verified by SHA-256) that
+//!   replication, the DR model's artifact and `dr drill` use;
+//! * [`artifact`]: the DR model's artifact kept in sync with the primary's.
+
+pub mod artifact;
+pub mod objects;
+pub mod replication;
 
 use std::collections::BTreeSet;
 
@@ -465,7 +473,7 @@ pub fn twin_decls(
                 t.identity_key = key;
                 t.outputs = json!({
                     "name": name,
-                    "arn": super::s3::bucket_arn(&name),
+                    "arn": crate::resources::kit::refs::bucket_arn(&name),
                     "source_name": d.identity,
                     "source_region": d.region,
                     "role_name": replication_role_name(&spec.spec.environment, &d.name),
