@@ -35,8 +35,8 @@ pub mod kit;
 pub mod kms;
 pub mod replication;
 pub mod s3;
-pub mod sagemaker_endpoint;
-pub mod sagemaker_model;
+pub mod sagemaker;
+pub use sagemaker::{endpoint as sagemaker_endpoint, model as sagemaker_model};
 pub mod sns;
 
 use std::collections::HashSet;
