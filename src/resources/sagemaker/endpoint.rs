@@ -46,6 +46,9 @@
 //!   and the last status.
 //! * `Failed`: `sagemaker:WaitInService` / `EndpointFailed` with `FailureReason`.
 //! * A rollback: `sagemaker:UpdateEndpoint` / `UpdateRolledBack` with `FailureReason`.
+//! * A delete (destroy, or recreating a `Failed` endpoint) that runs out of budget:
+//!   `sagemaker:WaitDeleted` / `Timeout`. Both waits end at Ctrl-C with `Interrupted`
+//!   ([`crate::resources::kit::wait`]).
 //!
 //! # Caveats
 //! SageMaker reports "not found" and "already exists" as an untyped `ValidationException`;

@@ -114,6 +114,7 @@ impl Hosting<'_> {
             .send()
             .await
             .map_err(AwsError::from_sdk("sagemaker:DescribeEndpoint"))?;
+        let v = d.production_variants().first();
         Ok(EndpointNow {
             arn: d.endpoint_arn().unwrap_or_default().to_string(),
             status: d
@@ -122,19 +123,9 @@ impl Hosting<'_> {
                 .unwrap_or_default(),
             config_name: d.endpoint_config_name().unwrap_or_default().to_string(),
             failure_reason: d.failure_reason().map(str::to_string),
-            variant: d
-                .production_variants()
-                .first()
-                .and_then(|v| v.variant_name())
-                .map(str::to_string),
-            capacity: d
-                .production_variants()
-                .first()
-                .and_then(|v| v.desired_instance_count()),
-            current: d
-                .production_variants()
-                .first()
-                .and_then(|v| v.current_instance_count()),
+            variant: v.and_then(|v| v.variant_name()).map(str::to_string),
+            capacity: v.and_then(|v| v.desired_instance_count()),
+            current: v.and_then(|v| v.current_instance_count()),
         })
     }
 
@@ -475,13 +466,7 @@ impl Hosting<'_> {
             if cfg.is_empty() {
                 continue;
             }
-            let c = self
-                .sm
-                .describe_endpoint_config()
-                .endpoint_config_name(&cfg)
-                .send()
-                .await
-                .map_err(AwsError::from_sdk("sagemaker:DescribeEndpointConfig"))?;
+            let c = self.describe_config(&cfg).await?;
             used.extend(
                 c.production_variants()
                     .iter()
@@ -596,15 +581,25 @@ impl Hosting<'_> {
         }
     }
 
-    /// The variant name of a config, if the config is readable.
-    async fn live_variant(&self, config: &str) -> Result<Option<String>, AwsError> {
-        let c = self
-            .sm
+    /// DescribeEndpointConfig (the config must exist).
+    async fn describe_config(
+        &self,
+        config: &str,
+    ) -> Result<
+        sagemaker::operation::describe_endpoint_config::DescribeEndpointConfigOutput,
+        AwsError,
+    > {
+        self.sm
             .describe_endpoint_config()
             .endpoint_config_name(config)
             .send()
             .await
-            .map_err(AwsError::from_sdk("sagemaker:DescribeEndpointConfig"))?;
+            .map_err(AwsError::from_sdk("sagemaker:DescribeEndpointConfig"))
+    }
+
+    /// The variant name of a config, if the config is readable.
+    async fn live_variant(&self, config: &str) -> Result<Option<String>, AwsError> {
+        let c = self.describe_config(config).await?;
         Ok(c.production_variants()
             .first()
             .and_then(|v| v.variant_name().map(str::to_string)))
@@ -664,14 +659,7 @@ impl Hosting<'_> {
         let now = described?;
         let (tags, cfg, configs) = tokio::try_join!(
             list_tags(self.sm, &now.arn),
-            async {
-                self.sm
-                    .describe_endpoint_config()
-                    .endpoint_config_name(&now.config_name)
-                    .send()
-                    .await
-                    .map_err(AwsError::from_sdk("sagemaker:DescribeEndpointConfig"))
-            },
+            self.describe_config(&now.config_name),
             self.our_configs(name),
         )?;
         let owner = owner_from_tags(&tags, self.address, self.environment);
