@@ -43,8 +43,8 @@ pub mod replication {
     pub use super::dr::replication::*;
 }
 pub mod s3;
-pub mod sagemaker_endpoint;
-pub mod sagemaker_model;
+pub mod sagemaker;
+pub use sagemaker::{endpoint as sagemaker_endpoint, model as sagemaker_model};
 pub mod sns;
 
 use std::collections::HashSet;

@@ -1,691 +1,28 @@
-//! `sagemaker_endpoint.*`: a SageMaker endpoint, the endpoint config it serves (one production
-//! variant, KMS volume key, data capture) and its Application Auto Scaling target and
-//! target-tracking policy, reconciled as **one** resource so that an update never drops traffic.
-//!
-//! # Versions
-//! Endpoint configs are immutable. The config's live name is `<endpoint name>-<8 hex>` of the
-//! sha256 of its canonical content (model version, variant, instance type and count, KMS key
-//! ARN, data capture); the model's version name is computed the same way
-//! ([`super::sagemaker_model::model_version`]). A change to the model or to the config content
-//! is therefore a new `config_name` in the desired state, and the plan shows one update of this
-//! endpoint naming the new config version and the attributes that caused it. The endpoint
-//! itself keeps the spec's name.
-//!
-//! # State
-//! `observe` reads DescribeEndpoint → DescribeEndpointConfig (the config in service), the
-//! endpoint's tags, the scaling target and policy, and `superseded`: config versions of this
-//! endpoint and model versions of its model, tagged ours and no longer in service. Desired
-//! `superseded` is always empty, so left-overs of an interrupted update plan as an update
-//! (clean-up) of this endpoint.
-//!
-//! # Expected flow (update, see [`Hosting::converge`])
-//! 1. Read the endpoint again; if it is busy (Creating/Updating/…), wait for it first.
-//! 2. If it does not serve the desired config: deregister autoscaling (if registered) → create
-//!    the new config (if missing) → `UpdateEndpoint` → wait for InService within
-//!    `timeout_minutes` (polling with backoff) → **verify** DescribeEndpoint names the new
-//!    config (SageMaker rolls back silently: the old config there is an error carrying
-//!    `FailureReason`; nothing is deleted).
-//! 3. Register autoscaling (target + policy) when it differs from the desired one.
-//! 4. Tags.
-//! 5. Only now, with the endpoint InService on the desired config: delete superseded configs
-//!    (ours, not the desired one, not the one in service) and model versions (ours, not the
-//!    desired one, not named by the config of any live endpoint).
-//!
-//! Create is the same path from nothing (config → CreateEndpoint → wait → verify →
-//! autoscaling → clean-up). A `Failed` endpoint cannot be updated: converge deletes and
-//! recreates it (it serves no traffic anyway).
-//!
-//! # Guarantees
-//! * Repeat-safe and resumable: every step is decided from what is read at that moment, not
-//!   from the plan, so an apply interrupted anywhere finishes on the next run.
-//! * The config or model in service is never deleted, and nothing is deleted before the endpoint
-//!   is verified to serve the desired config.
-//!
-//! # Errors
-//! * A wait that runs out of budget: `sagemaker:WaitInService` / `Timeout`, naming the address
-//!   and the last status.
-//! * `Failed`: `sagemaker:WaitInService` / `EndpointFailed` with `FailureReason`.
-//! * A rollback: `sagemaker:UpdateEndpoint` / `UpdateRolledBack` with `FailureReason`.
-//!
-//! # Caveats
-//! SageMaker reports "not found" and "already exists" as an untyped `ValidationException`;
-//! existence is decided by listing (exact name match), never by message text. The wait shows
-//! the status and elapsed time on the apply spinner (`Ctx::progress`) and logs it (`tracing`).
+//! The `Hosting` client: all of one endpoint's SageMaker work, callable with mock clients.
+//! Its lifecycle (read, wait for InService, create, update, verify, delete), its config
+//! versions and their clean-up, [`Hosting::converge`] (the order is in [`super::endpoint`]'s
+//! docs) and the calls the DR promotion (`ops::dr`) makes: [`Hosting::request_capacity`],
+//! [`Hosting::scale_to`]. Its Application Auto Scaling calls are in [`super::scaling`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use aws_sdk_applicationautoscaling as aas;
-use aws_sdk_applicationautoscaling::types::{
-    MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ServiceNamespace,
-    TargetTrackingScalingPolicyConfiguration,
-};
 use aws_sdk_sagemaker as sagemaker;
 use aws_sdk_sagemaker::types::{
     CaptureMode, CaptureOption, DataCaptureConfig, EndpointStatus, ProductionVariant,
     ProductionVariantInstanceType,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::sagemaker_model::{
-    check_base_name, delete_model, is_version_of, list_tags, model_version, retag, sm_tags,
-    versioned_name, versions_of,
-};
-use super::{
-    desired_tags, from_desired, owner_from_tags, Ctx, Decl, DeleteTarget, Observed, Reconciler,
-    TAG_ADDRESS, TAG_ENVIRONMENT,
-};
-use crate::aws::{ok_if_gone, AwsError};
-use crate::permissions::{perm, Implied, Perm};
-use crate::resources::kind::{Deletion, KindInfo, Names};
-use crate::spec::render::Renderer;
-use crate::spec::{LoadedSpec, SpecError};
-
-/// What the engine knows of `sagemaker_endpoint` (see [`KindInfo`]).
-pub const INFO: KindInfo = KindInfo {
-    kind: "sagemaker_endpoint",
-    section: "sagemaker.endpoints",
-    section_in_context: true,
-    names: Names::Regional,
-    deletion: Deletion::Immediate,
-    protect: |s, n| s.sagemaker.endpoints.get(n).and_then(|r| r.protect),
-    sensitive: crate::resources::kind::no_sensitive,
-};
-
-/// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
-/// Application Auto Scaling has no resource-level permissions; registering the first
-/// SageMaker target creates its service-linked role.
-pub const PERMISSIONS: &[Perm] = &[
-    perm("sagemaker:ListEndpoints", &["sagemaker:ListEndpoints"], &["*"]),
-    perm("sagemaker:ListEndpointConfigs", &["sagemaker:ListEndpointConfigs"], &["*"]),
-    perm("sagemaker:ListModels", &["sagemaker:ListModels"], &["*"]),
-    perm("sagemaker:ListTags", &["sagemaker:ListTags"], &[ENDPOINTS, CONFIGS, MODELS]),
-    perm("sagemaker:DescribeEndpoint", &["sagemaker:DescribeEndpoint"], &[ENDPOINT]),
-    perm("sagemaker:DescribeEndpointConfig", &["sagemaker:DescribeEndpointConfig"], &[CONFIGS]),
-    perm("sagemaker:DescribeModel", &["sagemaker:DescribeModel"], &[MODELS]),
-    perm("sagemaker:CreateEndpointConfig", &["sagemaker:CreateEndpointConfig", "sagemaker:AddTags"], &[CONFIG]),
-    perm("sagemaker:CreateEndpoint", &["sagemaker:CreateEndpoint", "sagemaker:AddTags"], &[ENDPOINT, CONFIG]),
-    perm("sagemaker:UpdateEndpoint", &["sagemaker:UpdateEndpoint"], &[ENDPOINT, CONFIG]),
-    perm("sagemaker:AddTags", &["sagemaker:AddTags"], &[ENDPOINT, CONFIG, MODELS]),
-    perm("sagemaker:DeleteTags", &["sagemaker:DeleteTags"], &[ENDPOINT, CONFIG, MODELS]),
-    perm("sagemaker:DeleteEndpoint", &["sagemaker:DeleteEndpoint"], &[ENDPOINT]),
-    // Promoting a DR standby (`dr drill`, `dr failover`) and returning it to its warm size.
-    perm(
-        "sagemaker:UpdateEndpointWeightsAndCapacities",
-        &["sagemaker:UpdateEndpointWeightsAndCapacities"],
-        &["{twin}arn:aws:sagemaker:{region}:{account}:endpoint/{id_lower}"],
-    ),
-    perm("sagemaker:DeleteEndpointConfig", &["sagemaker:DeleteEndpointConfig"], &[CONFIG]),
-    perm("sagemaker:DeleteModel", &["sagemaker:DeleteModel"], &[MODELS]),
-    perm(
-        "application-autoscaling:DescribeScalableTargets",
-        &["application-autoscaling:DescribeScalableTargets"],
-        &["*"],
-    ),
-    perm(
-        "application-autoscaling:DescribeScalingPolicies",
-        &["application-autoscaling:DescribeScalingPolicies"],
-        &["*"],
-    ),
-    Perm {
-        call: "application-autoscaling:RegisterScalableTarget",
-        actions: &["application-autoscaling:RegisterScalableTarget"],
-        resources: &["*"],
-        implied: &[Implied {
-            action: "iam:CreateServiceLinkedRole",
-            resources: &["arn:aws:iam::{account}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"],
-            condition: Some(("StringLike", "iam:AWSServiceName", "sagemaker.application-autoscaling.amazonaws.com")),
-        }],
-    },
-    perm(
-        "application-autoscaling:DeregisterScalableTarget",
-        &["application-autoscaling:DeregisterScalableTarget"],
-        &["*"],
-    ),
-    perm(
-        "application-autoscaling:PutScalingPolicy",
-        &["application-autoscaling:PutScalingPolicy"],
-        &["*"],
-    ),
-    perm(
-        "application-autoscaling:DeleteScalingPolicy",
-        &["application-autoscaling:DeleteScalingPolicy"],
-        &["*"],
-    ),
-];
-const ENDPOINT: &str = "arn:aws:sagemaker:{region}:{account}:endpoint/{id_lower}";
-const ENDPOINTS: &str = "arn:aws:sagemaker:{region}:{account}:endpoint/*";
-const CONFIG: &str = "arn:aws:sagemaker:{region}:{account}:endpoint-config/{id_lower}-*";
-const CONFIGS: &str = "arn:aws:sagemaker:{region}:{account}:endpoint-config/*";
-const MODELS: &str = "arn:aws:sagemaker:{region}:{account}:model/*";
-
-pub struct SagemakerEndpoint;
-
-const DIMENSION: &str = "sagemaker:variant:DesiredInstanceCount";
-
-/// Longest `timeout_minutes` novactl waits for an endpoint (a day).
-pub const MAX_TIMEOUT_MINUTES: u64 = 24 * 60;
-
-/// The target values Application Auto Scaling accepts for target tracking.
-const TARGET_VALUE_MIN: f64 = 8.515920e-109;
-const TARGET_VALUE_MAX: f64 = 1.174271e+108;
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct Desired {
-    pub name: String,
-    pub status: String,
-    pub config_name: String,
-    pub model_name: String,
-    pub variant_name: String,
-    pub instance_type: String,
-    pub instance_count: i32,
-    pub kms_key_arn: Option<String>,
-    pub data_capture: Capture,
-    pub autoscaling: Scaling,
-    pub superseded: Superseded,
-    /// Live capacity (the variant's desired instance count) to hold; `null`: not managed
-    /// (autoscaling moves it). Only a DR standby holds one (see `resources::dr::sizing`).
-    #[serde(default)]
-    pub capacity: Option<i32>,
-    pub tags: BTreeMap<String, String>,
-    #[serde(rename = "_timeout_minutes")]
-    pub timeout_minutes: u64,
-    /// Base name of the model (versions are `<base>-<hex>`) and its address (tag).
-    #[serde(rename = "_model_base")]
-    pub model_base: String,
-    #[serde(rename = "_model_address")]
-    pub model_address: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-pub struct Capture {
-    pub enabled: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sampling_percent: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub destination: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub capture: Vec<String>,
-    /// KMS key that encrypts the captured data (DataCaptureConfig.KmsKeyId).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kms_key_arn: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-pub struct Scaling {
-    pub registered: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_invocations_per_instance: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scale_out_cooldown: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scale_in_cooldown: Option<i32>,
-}
-
-impl Scaling {
-    /// The spec's autoscaling (or none) in this shape.
-    pub fn of(a: Option<&crate::spec::model::Autoscaling>) -> Scaling {
-        match a {
-            Some(a) => Scaling {
-                registered: true,
-                min: Some(a.min),
-                max: Some(a.max),
-                target_invocations_per_instance: Some(a.target_invocations_per_instance),
-                scale_out_cooldown: Some(a.scale_out_cooldown),
-                scale_in_cooldown: Some(a.scale_in_cooldown),
-            },
-            None => Scaling::off(),
-        }
-    }
-
-    pub fn off() -> Scaling {
-        Scaling {
-            registered: false,
-            min: None,
-            max: None,
-            target_invocations_per_instance: None,
-            scale_out_cooldown: None,
-            scale_in_cooldown: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-pub struct Superseded {
-    pub configs: Vec<String>,
-    pub models: Vec<String>,
-}
-
-#[async_trait]
-impl Reconciler for SagemakerEndpoint {
-    fn permissions(&self) -> &'static [&'static [Perm]] {
-        &[PERMISSIONS]
-    }
-
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
-    fn late_outputs(&self) -> &'static [&'static str] {
-        &["arn", "config_name"]
-    }
-
-    fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError> {
-        let s = &spec.spec;
-        let mut out = Vec::new();
-        for (logical, e) in &s.sagemaker.endpoints {
-            let path = format!("sagemaker.endpoints.{logical}");
-            let name = r.str(&format!("{path}.name"), &e.name)?;
-            check_base_name(spec, &format!("{path}.name"), &name)?;
-            let mut deps = Vec::new();
-            if !s.sagemaker.models.contains_key(&e.model) {
-                return Err(spec.error(
-                    &format!("{path}.model"),
-                    format!(
-                        "no sagemaker model `{}`; defined models: {}",
-                        e.model,
-                        list(s.sagemaker.models.keys())
-                    ),
-                ));
-            }
-            deps.push(format!("sagemaker_model.{}", e.model));
-            if let Some(k) = &e.kms_key {
-                if !s.kms.contains_key(k) {
-                    return Err(spec.error(
-                        &format!("{path}.kms_key"),
-                        format!("no kms key `{k}`; defined keys: {}", list(s.kms.keys())),
-                    ));
-                }
-                deps.push(format!("kms.{k}"));
-            }
-            if e.instance_count < 1 {
-                return Err(spec.error(
-                    &format!("{path}.instance_count"),
-                    format!("{} is out of range: at least 1 instance", e.instance_count),
-                ));
-            }
-            if !e.instance_type.starts_with("ml.") {
-                return Err(spec.error(
-                    &format!("{path}.instance_type"),
-                    format!(
-                        "`{}` is not a SageMaker instance type (e.g. ml.g5.2xlarge)",
-                        e.instance_type
-                    ),
-                ));
-            }
-            if !(1..=MAX_TIMEOUT_MINUTES).contains(&e.timeout_minutes) {
-                return Err(spec.error(
-                    &format!("{path}.timeout_minutes"),
-                    format!(
-                        "{} is out of range: 1 to {MAX_TIMEOUT_MINUTES} minutes (a day)",
-                        e.timeout_minutes
-                    ),
-                ));
-            }
-            if let Some(dc) = &e.data_capture {
-                if !s.s3.contains_key(&dc.bucket) {
-                    return Err(spec.error(
-                        &format!("{path}.data_capture.bucket"),
-                        format!(
-                            "no s3 bucket `{}`; defined buckets: {}",
-                            dc.bucket,
-                            list(s.s3.keys())
-                        ),
-                    ));
-                }
-                if !(0..=100).contains(&dc.sampling_percent) {
-                    return Err(spec.error(
-                        &format!("{path}.data_capture.sampling_percent"),
-                        format!("{} is out of range: 0 to 100", dc.sampling_percent),
-                    ));
-                }
-                deps.push(format!("s3.{}", dc.bucket));
-                if let Some(k) = capture_key(s, e) {
-                    if !s.kms.contains_key(&k) {
-                        return Err(spec.error(
-                            &format!("{path}.data_capture.kms_key"),
-                            format!("no kms key `{k}`; defined keys: {}", list(s.kms.keys())),
-                        ));
-                    }
-                    let dep = format!("kms.{k}");
-                    if !deps.contains(&dep) {
-                        deps.push(dep);
-                    }
-                }
-            }
-            if let Some(a) = &e.autoscaling {
-                let key = format!("{path}.autoscaling");
-                if a.min < 1 {
-                    return Err(spec.error(
-                        &format!("{key}.min"),
-                        format!("{} is out of range: at least 1 instance", a.min),
-                    ));
-                }
-                if a.min > a.max {
-                    return Err(spec.error(
-                        &format!("{key}.max"),
-                        format!("max ({}) is below min ({})", a.max, a.min),
-                    ));
-                }
-                let t = a.target_invocations_per_instance;
-                if !(TARGET_VALUE_MIN..=TARGET_VALUE_MAX).contains(&t) {
-                    return Err(spec.error(
-                        &format!("{key}.target_invocations_per_instance"),
-                        format!(
-                            "{t} is out of range: Application Auto Scaling takes a target value \
-                             from {TARGET_VALUE_MIN:e} to {TARGET_VALUE_MAX:e}"
-                        ),
-                    ));
-                }
-                for (k, v) in [
-                    ("scale_in_cooldown", a.scale_in_cooldown),
-                    ("scale_out_cooldown", a.scale_out_cooldown),
-                ] {
-                    if v < 0 {
-                        return Err(spec.error(
-                            &format!("{key}.{k}"),
-                            format!("{v} is out of range: a cooldown is 0 seconds or more"),
-                        ));
-                    }
-                }
-            }
-            out.push(Decl {
-                address: format!("sagemaker_endpoint.{logical}"),
-                kind: "sagemaker_endpoint",
-                name: logical.clone(),
-                spec_path: path.clone(),
-                region: s.region.clone(),
-                identity: name.clone(),
-                identity_key: format!("{path}.name"),
-                deps,
-                outputs: json!({ "name": name }),
-                template_files: Vec::new(),
-            });
-        }
-        Ok(out)
-    }
-
-    fn desired(&self, spec: &LoadedSpec, decl: &Decl, r: &Renderer) -> Result<Value, SpecError> {
-        let e = &spec.spec.sagemaker.endpoints[&decl.name];
-        let path = &decl.spec_path;
-        let (model_name, _) = model_version(spec, &e.model, r)?;
-        let m = &spec.spec.sagemaker.models[&e.model];
-        let model_base = r.str(&format!("sagemaker.models.{}.name", e.model), &m.name)?;
-        let kms_key_arn = match &e.kms_key {
-            Some(k) => Some(r.str(
-                &format!("{path}.kms_key"),
-                &format!("{{{{ kms.{k}.arn }}}}"),
-            )?),
-            None => None,
-        };
-        let data_capture = match &e.data_capture {
-            Some(dc) => {
-                let bucket = r.str(
-                    &format!("{path}.data_capture.bucket"),
-                    &format!("{{{{ s3.{}.name }}}}", dc.bucket),
-                )?;
-                let prefix = r.str(&format!("{path}.data_capture.prefix"), &dc.prefix)?;
-                let prefix = prefix.trim_matches('/');
-                let kms_key_arn = match capture_key(&spec.spec, e) {
-                    Some(k) => Some(r.str(
-                        &format!("{path}.data_capture.kms_key"),
-                        &format!("{{{{ kms.{k}.arn }}}}"),
-                    )?),
-                    None => None,
-                };
-                Capture {
-                    enabled: true,
-                    sampling_percent: Some(dc.sampling_percent),
-                    destination: Some(if prefix.is_empty() {
-                        format!("s3://{bucket}")
-                    } else {
-                        format!("s3://{bucket}/{prefix}")
-                    }),
-                    capture: vec!["Input".into(), "Output".into()],
-                    kms_key_arn,
-                }
-            }
-            None => Capture {
-                enabled: false,
-                sampling_percent: None,
-                destination: None,
-                capture: Vec::new(),
-                kms_key_arn: None,
-            },
-        };
-        let twin = super::dr::twin_view(r);
-        let size = super::dr::sizing(&spec.spec, e, twin.as_ref());
-        let config_content = json!({
-            "model_name": model_name,
-            "variant_name": e.variant_name,
-            "instance_type": e.instance_type,
-            "instance_count": size.instance_count,
-            "kms_key_arn": kms_key_arn,
-            "data_capture": data_capture,
-        });
-        let config_name = versioned_name(&decl.identity, &config_content);
-        let autoscaling = Scaling::of(size.autoscaling);
-        let prefix = if twin.is_some() {
-            super::dr::PREFIX
-        } else {
-            ""
-        };
-        let d = Desired {
-            name: decl.identity.clone(),
-            status: "InService".into(),
-            config_name,
-            model_name,
-            variant_name: e.variant_name.clone(),
-            instance_type: e.instance_type.clone(),
-            instance_count: size.instance_count,
-            kms_key_arn,
-            data_capture,
-            autoscaling,
-            superseded: Superseded::default(),
-            capacity: size.capacity,
-            tags: desired_tags(spec, &decl.address, &e.tags),
-            timeout_minutes: e.timeout_minutes,
-            model_base,
-            model_address: format!("{prefix}sagemaker_model.{}", e.model),
-        };
-        Ok(serde_json::to_value(d).expect("desired serializes"))
-    }
-
-    async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
-        let c = cx.clients(&decl.region);
-        let h = Hosting {
-            sm: &c.sagemaker,
-            aas: &c.autoscaling,
-            address: &decl.address,
-            environment: cx.environment,
-            progress: cx.progress,
-            cache: cx.cache,
-        };
-        let model_address = decl
-            .deps
-            .iter()
-            .find(|d| super::Address::parse(d).is_some_and(|a| a.is_kind("sagemaker_model")))
-            .cloned()
-            .unwrap_or_default();
-        h.observe(&decl.identity, &model_address).await
-    }
-
-    async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
-        let d: Desired = from_desired(&decl.address, desired)?;
-        let c = cx.clients(&decl.region);
-        let h = Hosting {
-            sm: &c.sagemaker,
-            aas: &c.autoscaling,
-            address: &decl.address,
-            environment: cx.environment,
-            progress: cx.progress,
-            cache: cx.cache,
-        };
-        h.converge(&d, &Wait::minutes(d.timeout_minutes)).await
-    }
-
-    async fn update(
-        &self,
-        cx: &Ctx<'_>,
-        decl: &Decl,
-        desired: &Value,
-        _observed: &Observed,
-        _changed: &[String],
-    ) -> Result<Value, AwsError> {
-        // Converge re-reads everything it acts on: a config switch only when the endpoint does
-        // not serve the desired config, scaling only when it differs, clean-up of what is ours
-        // and out of service. So drift in scaling alone never touches the endpoint.
-        self.create(cx, decl, desired).await
-    }
-
-    async fn delete(&self, cx: &Ctx<'_>, t: &DeleteTarget<'_>) -> Result<(), AwsError> {
-        let c = cx.clients(t.region);
-        let h = Hosting {
-            sm: &c.sagemaker,
-            aas: &c.autoscaling,
-            address: &t.observed.address,
-            environment: cx.environment,
-            progress: cx.progress,
-            cache: cx.cache,
-        };
-        let state = t.observed.state.clone().unwrap_or_default();
-        let name = state["name"].as_str().unwrap_or(&t.observed.physical_id);
-        let variant = state["variant_name"].as_str().unwrap_or("default");
-        let minutes = t
-            .desired
-            .and_then(|d| d["_timeout_minutes"].as_u64())
-            .unwrap_or(60);
-        h.destroy(name, variant, &Wait::minutes(minutes)).await
-    }
-
-    fn tagging_types(&self) -> &'static [&'static str] {
-        &["sagemaker:endpoint"]
-    }
-
-    async fn discover_found(
-        &self,
-        cx: &Ctx<'_>,
-        region: &str,
-        found: Vec<super::Found>,
-    ) -> Result<Vec<Observed>, AwsError> {
-        let c = cx.clients(region);
-        let mut out = Vec::new();
-        for f in found
-            .iter()
-            .filter(|f| !cx.in_spec("sagemaker_endpoint", f.name()))
-        {
-            let h = Hosting {
-                sm: &c.sagemaker,
-                aas: &c.autoscaling,
-                address: &f.address,
-                environment: cx.environment,
-                progress: cx.progress,
-                cache: cx.cache,
-            };
-            let o = h.observe(f.name(), "").await?;
-            if o.state.is_some() && o.owner == super::Owner::Ours {
-                out.push(o);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Endpoints tagged with this environment that the spec no longer names.
-    async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {
-        let c = cx.clients(region);
-        let mut candidates = Vec::new();
-        let mut pages = c.sagemaker.list_endpoints().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(AwsError::from_sdk("sagemaker:ListEndpoints"))?;
-            candidates.extend(
-                page.endpoints()
-                    .iter()
-                    // The spec's own endpoints are read by observe.
-                    .filter_map(|e| Some((e.endpoint_name()?, e.endpoint_arn()?)))
-                    .filter(|(name, _)| !cx.in_spec("sagemaker_endpoint", name))
-                    .map(|(name, arn)| (name.to_string(), arn.to_string())),
-            );
-        }
-        let mut out = Vec::new();
-        for (name, arn) in candidates {
-            let tags = list_tags(&c.sagemaker, &arn).await?;
-            let Some(address) = super::ours_of_kind(&tags, cx.environment, "sagemaker_endpoint")
-            else {
-                continue;
-            };
-            let h = Hosting {
-                sm: &c.sagemaker,
-                aas: &c.autoscaling,
-                address: &address,
-                environment: cx.environment,
-                progress: cx.progress,
-                cache: cx.cache,
-            };
-            let o = h.observe(&name, "").await?;
-            if o.state.is_some() {
-                out.push(o);
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// The `kms.*` key that encrypts an endpoint's captured data: `data_capture.kms_key`, else the
-/// capture bucket's key, else the endpoint's own.
-pub fn capture_key(s: &crate::spec::Spec, e: &crate::spec::model::Endpoint) -> Option<String> {
-    let dc = e.data_capture.as_ref()?;
-    dc.kms_key
-        .clone()
-        .or_else(|| {
-            s.s3.get(&dc.bucket)
-                .map(|b| b.kms_key.clone())
-                .filter(|k| !k.is_empty())
-        })
-        .or_else(|| e.kms_key.clone())
-}
-
-fn list<'a>(it: impl Iterator<Item = &'a String>) -> String {
-    let v: Vec<&str> = it.map(String::as_str).collect();
-    if v.is_empty() {
-        "(none)".into()
-    } else {
-        v.join(", ")
-    }
-}
-
-/// Time budget and polling for waits.
-#[derive(Debug, Clone)]
-pub struct Wait {
-    pub budget: Duration,
-    /// First poll interval; doubles up to `max_poll`.
-    pub poll: Duration,
-    pub max_poll: Duration,
-}
-
-impl Wait {
-    pub fn minutes(m: u64) -> Wait {
-        Wait {
-            budget: Duration::from_secs(m * 60),
-            poll: Duration::from_secs(2),
-            max_poll: Duration::from_secs(30),
-        }
-    }
-
-    fn budget_text(&self) -> String {
-        let s = self.budget.as_secs_f64();
-        if s >= 60.0 {
-            format!("{} minutes", (s / 60.0).round())
-        } else {
-            format!("{s:.1} seconds")
-        }
-    }
-}
+use super::endpoint::{Capture, EndpointState, Superseded};
+use super::model::delete_model;
+use super::versions::{base_of, is_version_of, versions_of};
+use super::{list_tags, retag, tag_map, tagged_as};
+use crate::aws::AwsError;
+use crate::resources::kit::tags::{owner_from_tags, sagemaker_tags};
+use crate::resources::kit::wait::{Probe, Wait, Waiter};
+use crate::resources::{Ctx, Observed};
 
 /// What DescribeEndpoint says now.
 #[derive(Debug, Clone, PartialEq)]
@@ -713,6 +50,22 @@ pub struct Hosting<'a> {
     pub cache: Option<&'a crate::resources::ReadCache>,
 }
 
+impl<'a> Hosting<'a> {
+    /// The endpoint at `address` in `region`, with the run's progress line and read cache.
+    pub fn new(cx: &'a Ctx<'a>, region: &str, address: &'a str) -> Hosting<'a> {
+        let c = cx.clients(region);
+        Hosting {
+            sm: &c.sagemaker,
+            aas: &c.autoscaling,
+            address,
+            environment: cx.environment,
+            progress: cx.progress,
+            cache: cx.cache,
+        }
+    }
+}
+
+/// Is the endpoint in a transition (Creating, Updating, SystemUpdating, RollingBack)?
 pub fn is_busy(status: &str) -> bool {
     matches!(
         EndpointStatus::from(status),
@@ -761,6 +114,7 @@ impl Hosting<'_> {
             .send()
             .await
             .map_err(AwsError::from_sdk("sagemaker:DescribeEndpoint"))?;
+        let v = d.production_variants().first();
         Ok(EndpointNow {
             arn: d.endpoint_arn().unwrap_or_default().to_string(),
             status: d
@@ -769,19 +123,9 @@ impl Hosting<'_> {
                 .unwrap_or_default(),
             config_name: d.endpoint_config_name().unwrap_or_default().to_string(),
             failure_reason: d.failure_reason().map(str::to_string),
-            variant: d
-                .production_variants()
-                .first()
-                .and_then(|v| v.variant_name())
-                .map(str::to_string),
-            capacity: d
-                .production_variants()
-                .first()
-                .and_then(|v| v.desired_instance_count()),
-            current: d
-                .production_variants()
-                .first()
-                .and_then(|v| v.current_instance_count()),
+            variant: v.and_then(|v| v.variant_name()).map(str::to_string),
+            capacity: v.and_then(|v| v.desired_instance_count()),
+            current: v.and_then(|v| v.current_instance_count()),
         })
     }
 
@@ -796,24 +140,34 @@ impl Hosting<'_> {
         on_status: &(dyn Fn(&str, Duration) + Sync),
     ) -> Result<EndpointNow, AwsError> {
         let started = Instant::now();
-        let mut poll = w.poll;
-        loop {
-            let now = self.describe(name).await?;
-            let elapsed = started.elapsed();
-            on_status(&now.status, elapsed);
-            if now.status == EndpointStatus::InService.as_str() {
-                return Ok(now);
-            }
-            if !is_busy(&now.status) {
+        let waiter = Waiter {
+            operation: "sagemaker:WaitInService",
+            address: self.address,
+            name,
+            goal: "reach InService",
+            wait: w,
+            on_status,
+        };
+        waiter
+            .until(|| async {
+                let now = self.describe(name).await?;
+                if now.status == EndpointStatus::InService.as_str() {
+                    // The waiter reports the statuses on the way; this one ends it.
+                    on_status(&now.status, started.elapsed());
+                    return Ok(Probe::Done(now));
+                }
+                if is_busy(&now.status) {
+                    return Ok(Probe::Pending(now.status));
+                }
+                on_status(&now.status, started.elapsed());
                 let code = if now.status == EndpointStatus::Failed.as_str() {
                     "EndpointFailed"
                 } else {
                     "EndpointNotInService"
                 };
-                return Err(AwsError::local(
-                    "sagemaker:WaitInService",
+                Ok(Probe::Failed {
                     code,
-                    format!(
+                    message: format!(
                         "{} ({name}) is {}: {}",
                         self.address,
                         now.status,
@@ -821,34 +175,9 @@ impl Hosting<'_> {
                             .as_deref()
                             .unwrap_or("SageMaker gave no FailureReason")
                     ),
-                ));
-            }
-            if crate::interrupt::stopping() {
-                return Err(AwsError::local(
-                    "sagemaker:WaitInService",
-                    crate::interrupt::INTERRUPTED,
-                    format!(
-                        "stopped waiting for {} ({name}, status {}); it is left as it is and the \
-                         next apply resumes from there",
-                        self.address, now.status
-                    ),
-                ));
-            }
-            if elapsed >= w.budget {
-                return Err(AwsError::local(
-                    "sagemaker:WaitInService",
-                    "Timeout",
-                    format!(
-                        "{} did not reach InService within {} (last status {})",
-                        self.address,
-                        w.budget_text(),
-                        now.status
-                    ),
-                ));
-            }
-            crate::interrupt::sleep(poll.min(w.budget.saturating_sub(elapsed))).await;
-            poll = (poll * 2).min(w.max_poll);
-        }
+                })
+            })
+            .await
     }
 
     /// Did the update take? SageMaker rolls a failed update back silently: the endpoint comes
@@ -890,7 +219,7 @@ impl Hosting<'_> {
     }
 
     /// Reaches the desired state from whatever is live (see the module docs for the order).
-    pub async fn converge(&self, d: &Desired, w: &Wait) -> Result<Value, AwsError> {
+    pub async fn converge(&self, d: &EndpointState, w: &Wait) -> Result<Value, AwsError> {
         let progress = self.on_status();
         let mut now = self.endpoint_now(&d.name).await?;
         if let Some(n) = &now {
@@ -919,7 +248,7 @@ impl Hosting<'_> {
                     .create_endpoint()
                     .endpoint_name(&d.name)
                     .endpoint_config_name(&d.config_name)
-                    .set_tags(Some(sm_tags(&d.tags)))
+                    .set_tags(Some(sagemaker_tags(&d.tags)))
                     .send()
                     .await
                 {
@@ -1026,7 +355,7 @@ impl Hosting<'_> {
     }
 
     /// Creates the desired endpoint config unless it exists as ours.
-    async fn ensure_config(&self, d: &Desired) -> Result<(), AwsError> {
+    async fn ensure_config(&self, d: &EndpointState) -> Result<(), AwsError> {
         if self
             .our_configs(&d.name)
             .await?
@@ -1038,10 +367,12 @@ impl Hosting<'_> {
         let variant = ProductionVariant::builder()
             .variant_name(&d.variant_name)
             .model_name(&d.model_name)
-            .initial_instance_count(d.instance_count)
-            .instance_type(ProductionVariantInstanceType::from(
-                d.instance_type.as_str(),
-            ))
+            .set_initial_instance_count(d.instance_count)
+            .set_instance_type(
+                d.instance_type
+                    .as_deref()
+                    .map(ProductionVariantInstanceType::from),
+            )
             .initial_variant_weight(1.0)
             .build();
         let mut req = self
@@ -1050,7 +381,7 @@ impl Hosting<'_> {
             .endpoint_config_name(&d.config_name)
             .production_variants(variant)
             .set_kms_key_id(d.kms_key_arn.clone())
-            .set_tags(Some(sm_tags(&d.tags)));
+            .set_tags(Some(sagemaker_tags(&d.tags)));
         if d.data_capture.enabled {
             let mut dc = DataCaptureConfig::builder()
                 .enable_capture(true)
@@ -1082,10 +413,7 @@ impl Hosting<'_> {
             return Ok(false);
         };
         let tags = list_tags(self.sm, &now.arn).await?;
-        Ok(
-            tags.get(TAG_ADDRESS).and_then(Value::as_str) == Some(self.address)
-                && tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) == Some(self.environment),
-        )
+        Ok(tagged_as(&tags, self.address, self.environment))
     }
 
     /// Config versions of endpoint `name` tagged with this address and environment.
@@ -1115,10 +443,7 @@ impl Hosting<'_> {
         .await?;
         Ok(tagged
             .into_iter()
-            .filter(|(_, tags)| {
-                tags.get(TAG_ADDRESS).and_then(Value::as_str) == Some(self.address)
-                    && tags.get(TAG_ENVIRONMENT).and_then(Value::as_str) == Some(self.environment)
-            })
+            .filter(|(_, tags)| tagged_as(tags, self.address, self.environment))
             .map(|(n, _)| n)
             .collect())
     }
@@ -1141,13 +466,7 @@ impl Hosting<'_> {
             if cfg.is_empty() {
                 continue;
             }
-            let c = self
-                .sm
-                .describe_endpoint_config()
-                .endpoint_config_name(&cfg)
-                .send()
-                .await
-                .map_err(AwsError::from_sdk("sagemaker:DescribeEndpointConfig"))?;
+            let c = self.describe_config(&cfg).await?;
             used.extend(
                 c.production_variants()
                     .iter()
@@ -1213,10 +532,15 @@ impl Hosting<'_> {
 
     /// Deletes superseded versions. Called only when the endpoint is InService on
     /// `serving` (== the desired config).
-    async fn cleanup(&self, d: &Desired, serving: &str) -> Result<(), AwsError> {
+    async fn cleanup(&self, d: &EndpointState, serving: &str) -> Result<(), AwsError> {
         let keep = [serving, d.config_name.as_str(), d.model_name.as_str()];
         let s = self
-            .superseded(&d.name, &d.model_base, &d.model_address, &keep)
+            .superseded(
+                &d.name,
+                d.model_base.as_deref().unwrap_or_default(),
+                d.model_address.as_deref().unwrap_or_default(),
+                &keep,
+            )
             .await?;
         for c in &s.configs {
             self.delete_config(c).await?;
@@ -1257,209 +581,28 @@ impl Hosting<'_> {
         }
     }
 
-    /// The variant name of a config, if the config is readable.
-    async fn live_variant(&self, config: &str) -> Result<Option<String>, AwsError> {
-        let c = self
-            .sm
+    /// DescribeEndpointConfig (the config must exist).
+    async fn describe_config(
+        &self,
+        config: &str,
+    ) -> Result<
+        sagemaker::operation::describe_endpoint_config::DescribeEndpointConfigOutput,
+        AwsError,
+    > {
+        self.sm
             .describe_endpoint_config()
             .endpoint_config_name(config)
             .send()
             .await
-            .map_err(AwsError::from_sdk("sagemaker:DescribeEndpointConfig"))?;
+            .map_err(AwsError::from_sdk("sagemaker:DescribeEndpointConfig"))
+    }
+
+    /// The variant name of a config, if the config is readable.
+    async fn live_variant(&self, config: &str) -> Result<Option<String>, AwsError> {
+        let c = self.describe_config(config).await?;
         Ok(c.production_variants()
             .first()
             .and_then(|v| v.variant_name().map(str::to_string)))
-    }
-
-    fn resource_id(name: &str, variant: &str) -> String {
-        format!("endpoint/{name}/variant/{variant}")
-    }
-
-    fn policy_name(name: &str) -> String {
-        format!("{name}-invocations")
-    }
-
-    /// The live scaling target and policy, in the desired shape.
-    pub async fn read_scaling(&self, name: &str, variant: &str) -> Result<Scaling, AwsError> {
-        let rid = Self::resource_id(name, variant);
-        // Both at once: one round trip; the policy answer is unused when there is no target.
-        let (targets, policies) = tokio::try_join!(
-            async {
-                self.aas
-                    .describe_scalable_targets()
-                    .service_namespace(ServiceNamespace::Sagemaker)
-                    .resource_ids(&rid)
-                    .scalable_dimension(ScalableDimension::from(DIMENSION))
-                    .send()
-                    .await
-                    .map_err(AwsError::from_sdk(
-                        "application-autoscaling:DescribeScalableTargets",
-                    ))
-            },
-            async {
-                self.aas
-                    .describe_scaling_policies()
-                    .service_namespace(ServiceNamespace::Sagemaker)
-                    .resource_id(&rid)
-                    .scalable_dimension(ScalableDimension::from(DIMENSION))
-                    .policy_names(Self::policy_name(name))
-                    .send()
-                    .await
-                    .map_err(AwsError::from_sdk(
-                        "application-autoscaling:DescribeScalingPolicies",
-                    ))
-            },
-        )?;
-        let Some(t) = targets.scalable_targets().first() else {
-            return Ok(Scaling::off());
-        };
-        let tt = policies
-            .scaling_policies()
-            .first()
-            .and_then(|p| p.target_tracking_scaling_policy_configuration())
-            .filter(|c| {
-                c.predefined_metric_specification().is_some_and(|m| {
-                    m.predefined_metric_type()
-                        == &MetricType::SageMakerVariantInvocationsPerInstance
-                })
-            });
-        Ok(Scaling {
-            registered: true,
-            min: Some(t.min_capacity()),
-            max: Some(t.max_capacity()),
-            target_invocations_per_instance: tt.map(|c| c.target_value()),
-            scale_out_cooldown: tt.and_then(|c| c.scale_out_cooldown()),
-            scale_in_cooldown: tt.and_then(|c| c.scale_in_cooldown()),
-        })
-    }
-
-    /// Registers the target and puts the policy (both are upserts), or removes both.
-    pub async fn apply_scaling(
-        &self,
-        name: &str,
-        variant: &str,
-        s: &Scaling,
-    ) -> Result<(), AwsError> {
-        if !s.registered {
-            return self.deregister_scaling(name, variant).await;
-        }
-        let rid = Self::resource_id(name, variant);
-        self.aas
-            .register_scalable_target()
-            .service_namespace(ServiceNamespace::Sagemaker)
-            .resource_id(&rid)
-            .scalable_dimension(ScalableDimension::from(DIMENSION))
-            .set_min_capacity(s.min)
-            .set_max_capacity(s.max)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk(
-                "application-autoscaling:RegisterScalableTarget",
-            ))?;
-        let metric = PredefinedMetricSpecification::builder()
-            .predefined_metric_type(MetricType::SageMakerVariantInvocationsPerInstance)
-            .build()
-            .map_err(|e| {
-                AwsError::local(
-                    "application-autoscaling:PutScalingPolicy",
-                    "BuildError",
-                    e.to_string(),
-                )
-            })?;
-        let config = TargetTrackingScalingPolicyConfiguration::builder()
-            .target_value(s.target_invocations_per_instance.unwrap_or(1.0))
-            .predefined_metric_specification(metric)
-            .set_scale_out_cooldown(s.scale_out_cooldown)
-            .set_scale_in_cooldown(s.scale_in_cooldown)
-            .build()
-            .map_err(|e| {
-                AwsError::local(
-                    "application-autoscaling:PutScalingPolicy",
-                    "BuildError",
-                    e.to_string(),
-                )
-            })?;
-        self.aas
-            .put_scaling_policy()
-            .policy_name(Self::policy_name(name))
-            .service_namespace(ServiceNamespace::Sagemaker)
-            .resource_id(&rid)
-            .scalable_dimension(ScalableDimension::from(DIMENSION))
-            .policy_type(PolicyType::TargetTrackingScaling)
-            .target_tracking_scaling_policy_configuration(config)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk(
-                "application-autoscaling:PutScalingPolicy",
-            ))?;
-        Ok(())
-    }
-
-    /// Which scaling parts exist now: (scalable target, our target-tracking policy).
-    async fn scaling_parts(&self, name: &str, variant: &str) -> Result<(bool, bool), AwsError> {
-        let rid = Self::resource_id(name, variant);
-        let targets = self
-            .aas
-            .describe_scalable_targets()
-            .service_namespace(ServiceNamespace::Sagemaker)
-            .resource_ids(&rid)
-            .scalable_dimension(ScalableDimension::from(DIMENSION))
-            .send()
-            .await
-            .map_err(AwsError::from_sdk(
-                "application-autoscaling:DescribeScalableTargets",
-            ))?;
-        let policies = self
-            .aas
-            .describe_scaling_policies()
-            .service_namespace(ServiceNamespace::Sagemaker)
-            .resource_id(&rid)
-            .scalable_dimension(ScalableDimension::from(DIMENSION))
-            .policy_names(Self::policy_name(name))
-            .send()
-            .await
-            .map_err(AwsError::from_sdk(
-                "application-autoscaling:DescribeScalingPolicies",
-            ))?;
-        Ok((
-            !targets.scalable_targets().is_empty(),
-            !policies.scaling_policies().is_empty(),
-        ))
-    }
-
-    /// Deletes the policy and deregisters the target, each only when it exists (an endpoint
-    /// without autoscaling makes no delete call); either being gone meanwhile is success.
-    pub async fn deregister_scaling(&self, name: &str, variant: &str) -> Result<(), AwsError> {
-        let rid = Self::resource_id(name, variant);
-        let (target, policy) = self.scaling_parts(name, variant).await?;
-        if policy {
-            ok_if_gone(
-                "application-autoscaling:DeleteScalingPolicy",
-                self.aas
-                    .delete_scaling_policy()
-                    .policy_name(Self::policy_name(name))
-                    .service_namespace(ServiceNamespace::Sagemaker)
-                    .resource_id(&rid)
-                    .scalable_dimension(ScalableDimension::from(DIMENSION))
-                    .send()
-                    .await,
-                |se| se.is_object_not_found_exception(),
-            )?;
-        }
-        if target {
-            ok_if_gone(
-                "application-autoscaling:DeregisterScalableTarget",
-                self.aas
-                    .deregister_scalable_target()
-                    .service_namespace(ServiceNamespace::Sagemaker)
-                    .resource_id(&rid)
-                    .scalable_dimension(ScalableDimension::from(DIMENSION))
-                    .send()
-                    .await,
-                |se| se.is_object_not_found_exception(),
-            )?;
-        }
-        Ok(())
     }
 
     /// DeleteEndpoint and wait until it is gone (within the budget).
@@ -1473,25 +616,22 @@ impl Hosting<'_> {
             .send()
             .await
             .map_err(AwsError::from_sdk("sagemaker:DeleteEndpoint"))?;
-        let started = Instant::now();
-        let mut poll = w.poll;
-        while let Some(n) = self.endpoint_now(name).await? {
-            if started.elapsed() >= w.budget {
-                return Err(AwsError::local(
-                    "sagemaker:WaitDeleted",
-                    "Timeout",
-                    format!(
-                        "{} was not deleted within {} (last status {})",
-                        self.address,
-                        w.budget_text(),
-                        n.status
-                    ),
-                ));
-            }
-            tokio::time::sleep(poll).await;
-            poll = (poll * 2).min(w.max_poll);
-        }
-        Ok(())
+        let waiter = Waiter {
+            operation: "sagemaker:WaitDeleted",
+            address: self.address,
+            name,
+            goal: "finish deleting",
+            wait: w,
+            on_status: &|_, _| {},
+        };
+        waiter
+            .until(|| async {
+                Ok(match self.endpoint_now(name).await? {
+                    None => Probe::Done(()),
+                    Some(n) => Probe::Pending(n.status),
+                })
+            })
+            .await
     }
 
     /// Destroy: autoscaling, endpoint, configs (models are `sagemaker_model`'s).
@@ -1519,14 +659,7 @@ impl Hosting<'_> {
         let now = described?;
         let (tags, cfg, configs) = tokio::try_join!(
             list_tags(self.sm, &now.arn),
-            async {
-                self.sm
-                    .describe_endpoint_config()
-                    .endpoint_config_name(&now.config_name)
-                    .send()
-                    .await
-                    .map_err(AwsError::from_sdk("sagemaker:DescribeEndpointConfig"))
-            },
+            self.describe_config(&now.config_name),
             self.our_configs(name),
         )?;
         let owner = owner_from_tags(&tags, self.address, self.environment);
@@ -1545,43 +678,38 @@ impl Hosting<'_> {
                     .collect(),
                 kms_key_arn: dc.kms_key_id().map(str::to_string),
             },
-            _ => Capture {
-                enabled: false,
-                sampling_percent: None,
-                destination: None,
-                capture: Vec::new(),
-                kms_key_arn: None,
-            },
+            _ => Capture::off(),
         };
-        let model_base = model_name
-            .rsplit_once('-')
-            .filter(|_| is_version_of(model_name, model_name.rsplit_once('-').map_or("", |p| p.0)))
-            .map(|(b, _)| b)
-            .unwrap_or_default();
+        let model_base = base_of(model_name).unwrap_or_default();
         let keep = [now.config_name.as_str(), model_name];
         let (autoscaling, superseded) = tokio::try_join!(
             self.read_scaling(name, variant_name),
             self.superseded_of(configs, model_base, model_address, &keep),
         )?;
-        let state = json!({
-            "name": name,
-            "status": now.status,
-            "config_name": now.config_name,
-            "model_name": model_name,
-            "variant_name": variant_name,
-            "instance_type": v.and_then(|v| v.instance_type()).map(|t| t.as_str().to_string()),
-            "instance_count": v.and_then(|v| v.initial_instance_count()),
-            "kms_key_arn": cfg.kms_key_id(),
-            "data_capture": data_capture,
-            "autoscaling": autoscaling,
-            "superseded": superseded,
-            "capacity": now.capacity,
-            "tags": tags,
-        });
+        let state = EndpointState {
+            name: name.to_string(),
+            status: now.status.clone(),
+            config_name: now.config_name.clone(),
+            model_name: model_name.to_string(),
+            variant_name: variant_name.to_string(),
+            instance_type: v
+                .and_then(|v| v.instance_type())
+                .map(|t| t.as_str().to_string()),
+            instance_count: v.and_then(|v| v.initial_instance_count()),
+            kms_key_arn: cfg.kms_key_id().map(str::to_string),
+            data_capture,
+            autoscaling,
+            superseded,
+            capacity: now.capacity,
+            tags: tag_map(&tags),
+            timeout_minutes: None,
+            model_base: None,
+            model_address: None,
+        };
         Ok(Observed {
             address: self.address.to_string(),
             physical_id: name.to_string(),
-            state: Some(state),
+            state: Some(serde_json::to_value(state).expect("state serializes")),
             owner,
             outputs: json!({ "name": name, "arn": now.arn, "config_name": now.config_name }),
         })
@@ -1602,7 +730,9 @@ mod tests {
         put_scaling_policy::PutScalingPolicyOutput,
         register_scalable_target::RegisterScalableTargetOutput,
     };
-    use aws_sdk_applicationautoscaling::types::{ScalableTarget, ScalingPolicy};
+    use aws_sdk_applicationautoscaling::types::{
+        PolicyType, ScalableDimension, ScalableTarget, ScalingPolicy, ServiceNamespace,
+    };
     use aws_sdk_sagemaker::operation::{
         create_endpoint_config::CreateEndpointConfigOutput,
         delete_endpoint_config::DeleteEndpointConfigOutput, delete_model::DeleteModelOutput,
@@ -1615,7 +745,11 @@ mod tests {
     use aws_sdk_sagemaker::types::{EndpointConfigSummary, EndpointSummary, ModelSummary, Tag};
     use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 
+    use super::super::endpoint::Scaling;
+    use super::super::scaling::DIMENSION;
     use super::*;
+    use crate::resources::{TAG_ADDRESS, TAG_ENVIRONMENT};
+    use std::collections::BTreeMap;
 
     const EP: &str = "mentallama-endpoint";
     const ADDR: &str = "sagemaker_endpoint.mentallama";
@@ -1633,15 +767,15 @@ mod tests {
         }
     }
 
-    fn desired(autoscaling: bool) -> Desired {
-        Desired {
+    fn desired(autoscaling: bool) -> EndpointState {
+        EndpointState {
             name: EP.into(),
             status: "InService".into(),
             config_name: NEW_CFG.into(),
             model_name: NEW_MODEL.into(),
             variant_name: "default".into(),
-            instance_type: "ml.g5.2xlarge".into(),
-            instance_count: 1,
+            instance_type: Some("ml.g5.2xlarge".into()),
+            instance_count: Some(1),
             kms_key_arn: Some("arn:aws:kms:us-east-1:123456789012:key/k".into()),
             data_capture: Capture {
                 enabled: true,
@@ -1668,9 +802,9 @@ mod tests {
                 (TAG_ADDRESS.to_string(), ADDR.to_string()),
                 (TAG_ENVIRONMENT.to_string(), "prod".to_string()),
             ]),
-            timeout_minutes: 60,
-            model_base: "mentallama-model".into(),
-            model_address: MODEL_ADDR.into(),
+            timeout_minutes: Some(60),
+            model_base: Some("mentallama-model".into()),
+            model_address: Some(MODEL_ADDR.into()),
         }
     }
 
