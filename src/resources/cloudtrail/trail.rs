@@ -282,10 +282,7 @@ impl Reconciler for Trail {
                 identity: trail.clone(),
                 identity_key: format!("{path}.name"),
                 deps,
-                outputs: json!({
-                    "name": trail,
-                    "arn": trail_arn(&spec.spec.region, &account(r), &trail),
-                }),
+                outputs: outputs(&trail, &trail_arn(&spec.spec.region, &account(r), &trail)),
                 template_files: Vec::new(),
             });
         }
