@@ -3,6 +3,7 @@
 //! shares ([`cache`]). A kind file holds what is its own; anything two kinds need lives here.
 
 pub mod cache;
+pub mod delivery;
 pub mod discover;
 pub mod owned_role;
 pub mod refs;
