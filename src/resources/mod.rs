@@ -57,8 +57,8 @@ pub use address::Address;
 pub use kind::{Deletion, KindInfo, Names};
 pub use kit::cache::ReadCache;
 pub use kit::tags::{
-    desired_tags, ours_of_kind, owner_from_tags, tagged_protected, tags_json, TAG_ADDRESS,
-    TAG_ENVIRONMENT, TAG_PROTECT,
+    desired_tags, ours_of_kind, tagged_protected, tags_json, TAG_ADDRESS, TAG_ENVIRONMENT,
+    TAG_PROTECT,
 };
 
 use crate::aws::{Aws, AwsError, Clients};
