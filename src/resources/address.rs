@@ -24,16 +24,6 @@ pub struct Address {
 }
 
 impl Address {
-    /// The primary address `<kind>.<name>`.
-    pub fn new(kind: &str, name: &str) -> Address {
-        Address {
-            twin: false,
-            kind: kind.to_string(),
-            name: name.to_string(),
-            copy: None,
-        }
-    }
-
     /// Reads `[dr.]<kind>.<name>[#<id>]`; `None` when there is no kind and name.
     pub fn parse(text: &str) -> Option<Address> {
         let (base, copy) = match text.split_once('#') {
@@ -84,6 +74,7 @@ impl Address {
     }
 
     /// The primary this address stands for (`dr.kms.phi` → `kms.phi`), without a copy id.
+    #[cfg(test)]
     pub fn primary(&self) -> Address {
         Address {
             twin: false,
@@ -93,6 +84,7 @@ impl Address {
     }
 
     /// Without the copy id (`kms.phi#1234` → `kms.phi`); twins stay twins.
+    #[cfg(test)]
     pub fn base(&self) -> Address {
         Address {
             copy: None,
@@ -129,17 +121,11 @@ impl Address {
         p
     }
 
-    // String-level shorthands for callers holding an address as text. Each parses.
+    // Shorthands for callers holding an address as text.
 
     /// Is `address` a DR twin's?
     pub fn is_twin_str(address: &str) -> bool {
         Address::parse(address).is_some_and(|a| a.twin)
-    }
-
-    /// The primary address of `address` as text (`dr.s3.models` → `s3.models`); text that is
-    /// no address comes back unchanged.
-    pub fn primary_str(address: &str) -> String {
-        Address::parse(address).map_or_else(|| address.to_string(), |a| a.primary().to_string())
     }
 
     /// `address` without its copy id (`kms.phi#1234` → `kms.phi`), as a slice of it.
@@ -212,7 +198,6 @@ mod tests {
         assert_eq!(a.twin().primary(), a);
         assert_eq!(a.with_copy("k1").to_string(), "kms.phi#k1");
         assert_eq!(a.twin().with_copy("k1").base().to_string(), "dr.kms.phi");
-        assert_eq!(Address::primary_str("dr.s3.models"), "s3.models");
         assert_eq!(Address::base_of("kms.phi#1234"), "kms.phi");
         assert!(Address::is_twin_str("dr.sagemaker_model.m"));
         assert!(!Address::is_twin_str("sagemaker_model.m"));

@@ -40,6 +40,7 @@ use crate::plan::diff;
 use crate::resources::kind::{Deletion, KindInfo, Names};
 use crate::resources::kit::discover::{read_found, read_tagged};
 use crate::resources::kit::owned_role::role_calls;
+use crate::resources::kit::refs::role_arn;
 use crate::resources::kit::tags::{owner_of, tags_map, IamRoleTags, Tags};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
@@ -54,13 +55,6 @@ pub const INFO: KindInfo = KindInfo {
     protect: |s, n| s.iam.get(n).and_then(|r| r.protect),
     sensitive: crate::resources::kind::no_sensitive,
 };
-
-// The helpers for a role another kind owns moved to the kit; re-exported here until the
-// kinds that use them name the kit.
-pub use crate::resources::kit::owned_role::{
-    delete_owned_role, ensure_owned_role, owned_role_decl, OWNED_ROLE,
-};
-pub use crate::resources::kit::refs::role_arn;
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]):
 /// these and [`ROLE_CALLS`]. Discovery lists the account's roles and reads the tags of those

@@ -23,28 +23,16 @@
 //! The engine, not the reconciler, decides the action (create, update, replace, delete, no-op,
 //! conflict) from `observe` and `desired`.
 
-#[allow(dead_code)] // parts the kinds adopt as they move onto the kit
 pub mod address;
 pub mod cloudtrail;
 pub mod cloudwatch;
 pub mod dr;
 pub mod iam;
 pub mod kind;
-#[allow(dead_code)] // parts the kinds adopt as they move onto the kit
 pub mod kit;
 pub mod kms;
-/// The old path of the DR stack's S3 replication, object library and artifact sync (now under
-/// [`dr`]), for code not moved yet.
-pub mod replication {
-    pub use super::dr::artifact::{
-        artifact_status, ensure_artifact, ARTIFACT_PERMISSIONS, IN_SYNC,
-    };
-    pub use super::dr::objects::{compute_sha256, head, sha256_of};
-    pub use super::dr::replication::*;
-}
 pub mod s3;
 pub mod sagemaker;
-pub use sagemaker::{endpoint as sagemaker_endpoint, model as sagemaker_model};
 pub mod sns;
 
 use std::collections::HashSet;
@@ -317,8 +305,8 @@ static REGISTRY: &[&dyn Reconciler] = &[
     &kms::Kms,
     &s3::S3,
     &iam::Iam,
-    &sagemaker_model::SagemakerModel,
-    &sagemaker_endpoint::SagemakerEndpoint,
+    &sagemaker::model::SagemakerModel,
+    &sagemaker::endpoint::SagemakerEndpoint,
     &sns::Sns,
     &cloudwatch::Alarm,
     &cloudwatch::Dashboard,

@@ -52,7 +52,7 @@ use crate::ops::run::Run;
 use crate::ops::session::Session;
 use crate::ops::Failure;
 use crate::plan::Action;
-use crate::resources::replication::{compute_sha256, head, sha256_of};
+use crate::resources::dr::objects::{compute_sha256, head, sha256_of};
 use crate::resources::{dr, Ctx, Decl};
 use crate::shell::Shell;
 use crate::spec::model::Canary;
@@ -493,7 +493,7 @@ async fn rpo_measure(
 async fn replication_metrics(cx: &Ctx<'_>, b: &BucketPair<'_>) -> Value {
     let cw = &cx.clients(&b.source_region).cloudwatch;
     let dim = |n: &str, v: &str| Dimension::builder().name(n).value(v).build();
-    let rule = crate::resources::replication::rule_id(&b.decl.name);
+    let rule = crate::resources::dr::replication::rule_id(&b.decl.name);
     let end = std::time::SystemTime::now();
     let start = end - Duration::from_secs(3600);
     let out = cw

@@ -6,7 +6,7 @@
 //!   its warm size).
 //!
 //! The DR stack itself (twins, replication, artifact copies) is made by plan and apply: see
-//! [`crate::resources::dr`] and [`crate::resources::replication`]. This module holds what the
+//! [`crate::resources::dr`] and [`crate::resources::dr::replication`]. This module holds what the
 //! operations share: the standbys and bucket pairs of the spec ([`stack`]), promotion
 //! ([`promote`], [`demote`]) and the clock measurements are read from.
 
@@ -23,14 +23,16 @@ use crate::ops::run::state_failure;
 use crate::ops::session::Session;
 use crate::ops::Failure;
 use crate::permissions::{perm, Implied, Perm};
-use crate::resources::sagemaker_endpoint::{is_busy, EndpointNow, Hosting, Scaling, Wait};
+use crate::resources::kit::wait::Wait;
+use crate::resources::sagemaker::hosting::{is_busy, EndpointNow, Hosting};
+use crate::resources::sagemaker::scaling::Scaling;
 use crate::resources::{dr, Ctx, Decl};
 use crate::spec::model::Dr;
 use crate::state::{AuditChange, Backend};
 
 /// The calls `dr drill`, `dr failover` and `dr failback` make beside those of the kinds they
 /// reconcile through (promotion is the endpoint kind's `UpdateEndpointWeightsAndCapacities`,
-/// canary and artifact reads are [`crate::resources::replication`]'s): canaries written into
+/// canary and artifact reads are [`crate::resources::dr::replication`]'s): canaries written into
 /// each primary bucket and deleted from both, the canary invocation, S3's replication metrics.
 /// Expanded for every DR twin (see [`crate::ops::permissions::expand::expand`]).
 pub const PERMISSIONS: &[Perm] = &[

@@ -27,8 +27,10 @@ use super::cis::{cis_on, CIS_FILTERS, CIS_NAMESPACE};
 use super::{kms_key_arn, trail_arn};
 use crate::aws::{ok_if_gone, AwsError};
 use crate::permissions::{perm, Perm};
-use crate::resources::iam::{delete_owned_role, ensure_owned_role, owned_role_decl, Iam};
 use crate::resources::kind::{Deletion, KindInfo, Names};
+use crate::resources::kit::owned_role::{
+    delete_owned_role, ensure_owned_role, observe_owned_role, owned_role_decl,
+};
 use crate::resources::kit::refs::{account, kms_ref, role_arn};
 use crate::resources::kit::tags::{self, tags_map, LogsTags, Tags};
 use crate::resources::{
@@ -259,7 +261,10 @@ fn check_retention(spec: &LoadedSpec, path: &str, days: i32) -> Result<(), SpecE
 #[async_trait]
 impl Reconciler for LogGroup {
     fn permissions(&self) -> &'static [&'static [Perm]] {
-        &[LOG_GROUP_PERMISSIONS, crate::resources::iam::OWNED_ROLE]
+        &[
+            LOG_GROUP_PERMISSIONS,
+            crate::resources::kit::owned_role::OWNED_ROLE,
+        ]
     }
 
     fn info(&self) -> &'static KindInfo {
@@ -379,7 +384,7 @@ impl Reconciler for LogGroup {
                     .map(|o| tags_map(o.tags.unwrap_or_default()))
                     .map_err(AwsError::from_sdk("logs:ListTagsForResource"))
             },
-            Iam.observe(cx, &rd),
+            observe_owned_role(cx, &rd),
             read_filters(cx, &decl.region, &decl.identity),
         );
         let out = described?;

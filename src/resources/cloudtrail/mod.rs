@@ -18,7 +18,6 @@ pub mod cis;
 pub mod log_group;
 pub mod trail;
 
-pub use crate::resources::kit::delivery::delivery_statements;
 pub use cis::security_alarms;
 pub use log_group::LogGroup;
 pub use trail::Trail;

@@ -41,11 +41,13 @@ use serde_json::{json, Value};
 use super::objects::{copy_verified, head, holds, with_object_perms};
 use crate::aws::AwsError;
 use crate::permissions::{perm, Implied, Perm};
-use crate::resources::iam::{delete_owned_role, ensure_owned_role, owned_role_decl, Iam};
+use crate::resources::kit::owned_role::{
+    delete_owned_role, ensure_owned_role, observe_owned_role, owned_role_decl,
+};
 use crate::resources::kit::refs::{bucket_arn, role_arn};
 use crate::resources::kit::s3_errors::{build_error, code_is};
 use crate::resources::s3::BucketState;
-use crate::resources::{Address, Ctx, Decl, Observed, Owner, Reconciler};
+use crate::resources::{Address, Ctx, Decl, Observed, Owner};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
@@ -53,7 +55,7 @@ use crate::spec::{LoadedSpec, SpecError};
 /// allow (see [`crate::permissions`]): the replication configuration of its primary bucket
 /// (handing S3 the replication role), and object reads and copies in both buckets (backfill,
 /// SHA-256 checks, the drill's canaries). The replication role's own calls are
-/// [`crate::resources::iam::OWNED_ROLE`]. Only twins have `source_name`, so none of this is granted for a
+/// [`crate::resources::kit::owned_role::OWNED_ROLE`]. Only twins have `source_name`, so none of this is granted for a
 /// primary bucket.
 pub const PERMISSIONS: &[Perm] = with_object_perms!(
     [
@@ -426,7 +428,7 @@ pub async fn observe_twin(
     let rd = owned_role_decl(&decl.address, &src.region, &src.role);
     let (replication, role) = tokio::try_join!(
         read(&cx.clients(&src.region).s3, &src.bucket),
-        Iam.observe(cx, &rd),
+        observe_owned_role(cx, &rd),
     )?;
     if let (Owner::Ours, Owner::Foreign { reason }, true) =
         (&*owner, &role.owner, role.state.is_some())

@@ -12,7 +12,7 @@ use crate::resources::iam::Iam;
 use crate::resources::{Ctx, Decl, DeleteTarget, Owner, Reconciler};
 
 /// The calls that make, read, repair and delete one role, whose ARN is `$role` (a template,
-/// see [`crate::permissions::expand`]): the `iam` kind's roles, and the roles other kinds own
+/// see `ops::permissions::expand`): the `iam` kind's roles, and the roles other kinds own
 /// ([`OWNED_ROLE`]).
 macro_rules! role_calls {
     ($role:expr) => {
@@ -72,6 +72,14 @@ pub fn owned_role_decl(owner: &str, region: &str, role: &str) -> Decl {
         outputs: json!({}),
         template_files: Vec::new(),
     }
+}
+
+/// Reads an owned role (see [`owned_role_decl`]) as the `iam` kind observes it.
+pub async fn observe_owned_role(
+    cx: &Ctx<'_>,
+    rd: &Decl,
+) -> Result<crate::resources::Observed, AwsError> {
+    Iam.observe(cx, rd).await
 }
 
 /// Makes an owned role (see [`owned_role_decl`]) match `want` (the `iam` kind's desired

@@ -78,7 +78,7 @@ use crate::spec::{LoadedSpec, SpecError};
 
 pub use self::access_logs::LOG_DELIVERY;
 /// Kept for code that still names it here; the kit's is the one.
-pub use crate::resources::kit::refs::bucket_arn;
+use crate::resources::kit::refs::bucket_arn;
 
 /// What the engine knows of `s3` (see [`KindInfo`]).
 pub const INFO: KindInfo = KindInfo {
@@ -260,7 +260,7 @@ impl Reconciler for S3 {
         &[
             PERMISSIONS,
             replication::PERMISSIONS,
-            crate::resources::iam::OWNED_ROLE,
+            crate::resources::kit::owned_role::OWNED_ROLE,
         ]
     }
 
@@ -381,7 +381,7 @@ impl Reconciler for S3 {
         let mut extra = if twin {
             Vec::new()
         } else {
-            crate::resources::cloudtrail::delivery_statements(
+            crate::resources::kit::delivery::delivery_statements(
                 &spec.spec,
                 &decl.name,
                 &decl.identity,

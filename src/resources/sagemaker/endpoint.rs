@@ -59,8 +59,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-pub use super::hosting::{is_busy, EndpointNow, Hosting};
-pub use super::scaling::Scaling;
+use super::hosting::Hosting;
+use super::scaling::Scaling;
 use super::versions::{model_version, versioned_name};
 use super::{check_base_name, list_tags, names};
 use crate::aws::AwsError;
@@ -68,7 +68,7 @@ use crate::permissions::{perm, Implied, Perm};
 use crate::resources::kind::{Deletion, KindInfo, Names};
 use crate::resources::kit::discover::{read_found, read_tagged};
 use crate::resources::kit::tags::{desired_tags, Tags};
-pub use crate::resources::kit::wait::Wait;
+use crate::resources::kit::wait::Wait;
 use crate::resources::{
     dr, from_desired, Address, Ctx, Decl, DeleteTarget, Found, Observed, Reconciler,
 };

@@ -745,7 +745,7 @@ mod tests {
     use aws_sdk_sagemaker::types::{EndpointConfigSummary, EndpointSummary, ModelSummary, Tag};
     use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 
-    use super::super::endpoint::Scaling;
+    use super::super::scaling::Scaling;
     use super::super::scaling::DIMENSION;
     use super::*;
     use crate::resources::{TAG_ADDRESS, TAG_ENVIRONMENT};

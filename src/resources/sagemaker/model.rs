@@ -37,7 +37,7 @@ use crate::resources::kind::{Deletion, KindInfo, Names};
 use crate::resources::kit::discover::{read_found, read_tagged};
 use crate::resources::kit::tags::{desired_tags, ours_of_kind, owner_of, sagemaker_tags, Tags};
 use crate::resources::{
-    dr, from_desired, replication, Ctx, Decl, DeleteTarget, Found, Observed, Owner, Reconciler,
+    dr, from_desired, Ctx, Decl, DeleteTarget, Found, Observed, Owner, Reconciler,
 };
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
@@ -154,7 +154,7 @@ fn one_per_address(found: Vec<Observed>) -> Vec<Observed> {
 #[async_trait]
 impl Reconciler for SagemakerModel {
     fn permissions(&self) -> &'static [&'static [Perm]] {
-        &[PERMISSIONS, replication::ARTIFACT_PERMISSIONS]
+        &[PERMISSIONS, dr::artifact::ARTIFACT_PERMISSIONS]
     }
 
     fn info(&self) -> &'static KindInfo {
@@ -215,7 +215,7 @@ impl Reconciler for SagemakerModel {
             tags: desired_tags(spec, &decl.address, &m.tags),
             // The twin bucket holds the primary's current artifact (see `replication`).
             artifact: (dr::is_twin(&decl.address) && decl.outputs.get("artifact_source").is_some())
-                .then(|| replication::IN_SYNC.to_string()),
+                .then(|| dr::artifact::IN_SYNC.to_string()),
         };
         Ok(serde_json::to_value(state).expect("desired serializes"))
     }
@@ -245,7 +245,7 @@ impl Reconciler for SagemakerModel {
             .unwrap_or_default();
         let owner = owner_of(&v.tags, &decl.address, cx.environment);
         let artifact = if dr::is_twin(&decl.address) {
-            replication::artifact_status(cx, decl).await?
+            dr::artifact::artifact_status(cx, decl).await?
         } else {
             None
         };
@@ -280,7 +280,7 @@ impl Reconciler for SagemakerModel {
         let d: ModelState = from_desired(&decl.address, desired)?;
         let sm = &cx.clients(&decl.region).sagemaker;
         if dr::is_twin(&decl.address) {
-            replication::ensure_artifact(cx, decl).await?;
+            dr::artifact::ensure_artifact(cx, decl).await?;
         }
         ensure_version(sm, &decl.identity, &decl.address, cx.environment, &d).await
     }
@@ -296,7 +296,7 @@ impl Reconciler for SagemakerModel {
         let d: ModelState = from_desired(&decl.address, desired)?;
         let sm = &cx.clients(&decl.region).sagemaker;
         if dr::is_twin(&decl.address) {
-            replication::ensure_artifact(cx, decl).await?;
+            dr::artifact::ensure_artifact(cx, decl).await?;
         }
         if d.name != observed.physical_id {
             // New content: a new version; the old one stays until the endpoint moves off it.
