@@ -37,7 +37,7 @@ use super::{
 use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
 use crate::plan::diff;
-use crate::resources::kind::{Deletion, KindInfo, Names};
+use crate::resources::kind::KindInfo;
 use crate::resources::kit::discover::{read_found, read_tagged};
 use crate::resources::kit::owned_role::role_calls;
 use crate::resources::kit::refs::role_arn;
@@ -46,15 +46,8 @@ use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
 /// What the engine knows of `iam` (see [`KindInfo`]).
-pub const INFO: KindInfo = KindInfo {
-    kind: "iam",
-    section: "iam",
-    section_in_context: false,
-    names: Names::Global,
-    deletion: Deletion::Immediate,
-    protect: |s, n| s.iam.get(n).and_then(|r| r.protect),
-    sensitive: crate::resources::kind::no_sensitive,
-};
+pub const INFO: KindInfo =
+    KindInfo::new("iam", "iam", |s, n| s.iam.get(n).and_then(|r| r.protect)).global_names();
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]):
 /// these and [`ROLE_CALLS`]. Discovery lists the account's roles and reads the tags of those

@@ -48,6 +48,53 @@ pub fn no_sensitive(_: &Spec, _: &str) -> Vec<String> {
 }
 
 impl KindInfo {
+    /// A kind `kind` whose entries are `<section>.<name>`, with its `protect` lookup: names
+    /// unique per region, deleted at once, no sensitive keys, outputs under the address only.
+    pub const fn new(
+        kind: &'static str,
+        section: &'static str,
+        protect: fn(&Spec, &str) -> Option<bool>,
+    ) -> KindInfo {
+        KindInfo {
+            kind,
+            section,
+            section_in_context: false,
+            names: Names::Regional,
+            deletion: Deletion::Immediate,
+            protect,
+            sensitive: no_sensitive,
+        }
+    }
+
+    /// Names unique across the account (buckets, roles).
+    pub const fn global_names(self) -> KindInfo {
+        KindInfo {
+            names: Names::Global,
+            ..self
+        }
+    }
+
+    /// Deleted after a waiting period (keys).
+    pub const fn scheduled_deletion(self) -> KindInfo {
+        KindInfo {
+            deletion: Deletion::Scheduled,
+            ..self
+        }
+    }
+
+    /// Outputs also under the section's path in the template context.
+    pub const fn outputs_under_section(self) -> KindInfo {
+        KindInfo {
+            section_in_context: true,
+            ..self
+        }
+    }
+
+    /// Keys the entry marks sensitive.
+    pub const fn with_sensitive(self, sensitive: fn(&Spec, &str) -> Vec<String>) -> KindInfo {
+        KindInfo { sensitive, ..self }
+    }
+
     /// The spec key that sets `protect` for the resource called `name`.
     pub fn protect_key(&self, name: &str) -> String {
         format!("{}.{name}.protect", self.section)

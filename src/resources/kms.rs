@@ -19,22 +19,15 @@ use super::{
 };
 use crate::aws::{ok_if_gone, Attempts, AwsError};
 use crate::permissions::{perm, Implied, Perm};
-use crate::resources::kind::{Deletion, KindInfo, Names};
+use crate::resources::kind::KindInfo;
 use crate::resources::kit::discover::{read_found, read_tagged};
 use crate::resources::kit::tags::{owner_of, tags_json, tags_map, KmsTags, Tags};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
 /// What the engine knows of `kms` (see [`KindInfo`]).
-pub const INFO: KindInfo = KindInfo {
-    kind: "kms",
-    section: "kms",
-    section_in_context: false,
-    names: Names::Regional,
-    deletion: Deletion::Scheduled,
-    protect: |s, n| s.kms.get(n).and_then(|r| r.protect),
-    sensitive: crate::resources::kind::no_sensitive,
-};
+pub const INFO: KindInfo =
+    KindInfo::new("kms", "kms", |s, n| s.kms.get(n).and_then(|r| r.protect)).scheduled_deletion();
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 /// Key ids are assigned by AWS, so key actions cannot name the key in advance.

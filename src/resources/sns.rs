@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::{desired_tags, from_desired, Ctx, Decl, DeleteTarget, Observed, Reconciler};
 use crate::aws::{ok_if_gone, AwsError};
 use crate::permissions::{perm, Perm};
-use crate::resources::kind::{Deletion, KindInfo, Names};
+use crate::resources::kind::KindInfo;
 use crate::resources::kit::discover::{read_found, read_tagged};
 use crate::resources::kit::refs::{account, kms_ref, topic_arn};
 use crate::resources::kit::tags::{owner_of, tags_json, tags_map, SnsTags, Tags};
@@ -25,15 +25,7 @@ use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
 /// What the engine knows of `sns` (see [`KindInfo`]).
-pub const INFO: KindInfo = KindInfo {
-    kind: "sns",
-    section: "sns",
-    section_in_context: false,
-    names: Names::Regional,
-    deletion: Deletion::Immediate,
-    protect: |s, n| s.sns.get(n).and_then(|r| r.protect),
-    sensitive: crate::resources::kind::no_sensitive,
-};
+pub const INFO: KindInfo = KindInfo::new("sns", "sns", |s, n| s.sns.get(n).and_then(|r| r.protect));
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 pub const PERMISSIONS: &[Perm] = &[
@@ -336,29 +328,4 @@ async fn read_topic(
         owner,
         outputs: json!({ "name": name, "arn": arn }),
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::resources::ours_of_kind;
-
-    #[test]
-    fn discovery_keeps_only_this_kind_and_environment() {
-        let t = |a: &str, e: &str| json!({"novactl:address": a, "novactl:environment": e});
-        assert_eq!(
-            ours_of_kind(&t("sns.a", "p"), "p", "sns"),
-            Some("sns.a".into())
-        );
-        assert_eq!(
-            ours_of_kind(&t("dr.sns.a", "p"), "p", "sns"),
-            Some("dr.sns.a".into())
-        );
-        assert_eq!(ours_of_kind(&t("sns.a", "q"), "p", "sns"), None);
-        assert_eq!(ours_of_kind(&t("snsx.a", "p"), "p", "sns"), None);
-        assert_eq!(
-            ours_of_kind(&t("cloudwatch_alarm.a", "p"), "p", "sns"),
-            None
-        );
-    }
 }

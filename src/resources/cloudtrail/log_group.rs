@@ -27,7 +27,7 @@ use super::cis::{cis_on, CIS_FILTERS, CIS_NAMESPACE};
 use super::{kms_key_arn, trail_arn};
 use crate::aws::{ok_if_gone, AwsError};
 use crate::permissions::{perm, Perm};
-use crate::resources::kind::{Deletion, KindInfo, Names};
+use crate::resources::kind::KindInfo;
 use crate::resources::kit::owned_role::{
     delete_owned_role, ensure_owned_role, observe_owned_role, owned_role_decl,
 };
@@ -40,15 +40,7 @@ use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
 /// What the engine knows of `log_group` (see [`KindInfo`]).
-pub const LOG_GROUP_INFO: KindInfo = KindInfo {
-    kind: "log_group",
-    section: "cloudtrail",
-    section_in_context: false,
-    names: Names::Regional,
-    deletion: Deletion::Immediate,
-    protect: super::protect,
-    sensitive: crate::resources::kind::no_sensitive,
-};
+pub const LOG_GROUP_INFO: KindInfo = KindInfo::new("log_group", "cloudtrail", super::protect);
 
 /// Every AWS call the log group kind makes (the group, and the role CloudTrail writes to it
 /// with, through the iam kind's code) and what IAM must allow (see [`crate::permissions`]).

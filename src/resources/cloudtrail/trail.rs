@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use super::{kms_key_arn, trail_arn};
 use crate::aws::{ok_if_gone, AwsError};
 use crate::permissions::{perm, Implied, Perm};
-use crate::resources::kind::{Deletion, KindInfo, Names};
+use crate::resources::kind::KindInfo;
 use crate::resources::kit::discover::{read_found, read_tagged};
 use crate::resources::kit::refs::{account, kms_ref};
 use crate::resources::kit::tags::{self, cloudtrail_tag, owner_of, tags_map, CloudTrailTags, Tags};
@@ -32,15 +32,7 @@ use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
 /// What the engine knows of `cloudtrail` (see [`KindInfo`]).
-pub const TRAIL_INFO: KindInfo = KindInfo {
-    kind: "cloudtrail",
-    section: "cloudtrail",
-    section_in_context: false,
-    names: Names::Regional,
-    deletion: Deletion::Immediate,
-    protect: super::protect,
-    sensitive: crate::resources::kind::no_sensitive,
-};
+pub const TRAIL_INFO: KindInfo = KindInfo::new("cloudtrail", "cloudtrail", super::protect);
 
 /// Every AWS call the trail kind makes and what IAM must allow (see [`crate::permissions`]).
 /// Handing CloudTrail the log group's role needs `iam:PassRole` on that role.

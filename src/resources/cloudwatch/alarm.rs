@@ -24,7 +24,7 @@ use serde_json::Value;
 use super::name_arn;
 use crate::aws::{ok_if_gone, AwsError};
 use crate::permissions::{perm, Perm};
-use crate::resources::kind::{Deletion, KindInfo, Names};
+use crate::resources::kind::KindInfo;
 use crate::resources::kit::discover::{read_found, read_tagged};
 use crate::resources::kit::refs::account;
 use crate::resources::kit::tags::{self, cloudwatch_tag, owner_of, tags_map, CloudWatchTags, Tags};
@@ -35,15 +35,10 @@ use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
 /// What the engine knows of `cloudwatch_alarm` (see [`KindInfo`]).
-pub const ALARM_INFO: KindInfo = KindInfo {
-    kind: "cloudwatch_alarm",
-    section: "cloudwatch.alarms",
-    section_in_context: true,
-    names: Names::Regional,
-    deletion: Deletion::Immediate,
-    protect: |s, n| s.cloudwatch.alarms.get(n).and_then(|r| r.protect),
-    sensitive: crate::resources::kind::no_sensitive,
-};
+pub const ALARM_INFO: KindInfo = KindInfo::new("cloudwatch_alarm", "cloudwatch.alarms", |s, n| {
+    s.cloudwatch.alarms.get(n).and_then(|r| r.protect)
+})
+.outputs_under_section();
 
 /// Every AWS call the alarm kind makes and what IAM must allow (see [`crate::permissions`]).
 /// Discovery lists the region's alarms and reads the tags of those the spec does not name.

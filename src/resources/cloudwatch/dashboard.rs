@@ -29,7 +29,7 @@ use serde_json::{Map, Value};
 use super::name_arn;
 use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
-use crate::resources::kind::{Deletion, KindInfo, Names};
+use crate::resources::kind::KindInfo;
 use crate::resources::kit::discover::read_found;
 use crate::resources::kit::refs::account;
 use crate::resources::{from_desired, Ctx, Decl, DeleteTarget, Found, Observed, Owner, Reconciler};
@@ -37,15 +37,11 @@ use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
 /// What the engine knows of `cloudwatch_dashboard` (see [`KindInfo`]).
-pub const DASHBOARD_INFO: KindInfo = KindInfo {
-    kind: "cloudwatch_dashboard",
-    section: "cloudwatch.dashboards",
-    section_in_context: true,
-    names: Names::Regional,
-    deletion: Deletion::Immediate,
-    protect: |s, n| s.cloudwatch.dashboards.get(n).and_then(|r| r.protect),
-    sensitive: crate::resources::kind::no_sensitive,
-};
+pub const DASHBOARD_INFO: KindInfo =
+    KindInfo::new("cloudwatch_dashboard", "cloudwatch.dashboards", |s, n| {
+        s.cloudwatch.dashboards.get(n).and_then(|r| r.protect)
+    })
+    .outputs_under_section();
 
 /// Every AWS call the dashboard kind makes and what IAM must allow (see
 /// [`crate::permissions`]). Dashboard ARNs have no region.

@@ -458,7 +458,7 @@ pub fn twin_decls(
                         d.identity_key.clone(),
                     ),
                 };
-                if let Err(why) = super::s3::check_bucket_name(&name) {
+                if let Err(why) = crate::resources::kit::refs::check_bucket_name(&name) {
                     let hint = if dr.buckets.contains_key(&d.name) {
                         String::new()
                     } else {

@@ -1,6 +1,15 @@
-//! The shared kit of every kind: tags ([`tags`]), waits ([`wait`]), the discovery skeleton
-//! ([`discover`]), references between resources ([`refs`]) and the reads an observation
-//! shares ([`cache`]). A kind file holds what is its own; anything two kinds need lives here.
+//! The shared kit of every kind. A kind file holds what is its own; anything two kinds need
+//! lives here:
+//!
+//! * [`tags`]: the tags a resource should carry, whose a live one is, and one tag
+//!   synchronisation over a [`tags::TagApi`] impl per SDK;
+//! * [`wait`]: one waiter for long transitions (budget, backoff, Ctrl-C, progress, typed ends);
+//! * [`discover`]: the discovery skeleton (read what discovery found, keep what is ours);
+//! * [`refs`]: references between resources (account, KMS keys, ARNs, bucket names);
+//! * [`cache`]: the reads an observation shares (one tagging-API read per region, bulk reads);
+//! * [`owned_role`]: a role another kind owns (a log group's, a replicated bucket's);
+//! * [`delivery`]: the bucket-policy statements that let CloudTrail deliver into a bucket;
+//! * [`s3_errors`]: S3 error helpers several S3-touching rooms share.
 
 pub mod cache;
 pub mod delivery;

@@ -55,3 +55,42 @@ pub fn role_arn(account: &str, name: &str) -> String {
 pub fn topic_arn(region: &str, account: &str, name: &str) -> String {
     format!("arn:aws:sns:{region}:{account}:{name}")
 }
+
+/// S3's naming rules for general purpose buckets; the reason when `name` breaks one.
+pub fn check_bucket_name(name: &str) -> Result<(), String> {
+    if !(3..=63).contains(&name.len()) {
+        return Err(format!(
+            "it has {} characters; 3 to 63 are allowed",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
+    {
+        return Err(format!(
+            "`{c}` is not allowed; use lowercase letters, digits, dots and hyphens"
+        ));
+    }
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if !alnum(name.chars().next()) || !alnum(name.chars().last()) {
+        return Err("it must begin and end with a letter or digit".into());
+    }
+    if name.contains("..") {
+        return Err("it must not contain two adjacent dots".into());
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Err("it must not look like an IP address".into());
+    }
+    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if name.starts_with(prefix) {
+            return Err(format!("the prefix `{prefix}` is reserved by AWS"));
+        }
+    }
+    for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
+        if name.ends_with(suffix) {
+            return Err(format!("the suffix `{suffix}` is reserved by AWS"));
+        }
+    }
+    Ok(())
+}

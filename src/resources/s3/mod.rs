@@ -64,7 +64,7 @@ use self::lifecycle::{check_lifecycle, rule_from_spec, Rule};
 use crate::aws::{Attempts, AwsError};
 use crate::permissions::{perm, Perm};
 use crate::resources::dr::replication::{self as replication, Replication};
-use crate::resources::kind::{Deletion, KindInfo, Names};
+use crate::resources::kind::KindInfo;
 use crate::resources::kit::discover::{read_found, read_tagged};
 use crate::resources::kit::refs;
 use crate::resources::kit::s3_errors::code_is;
@@ -78,18 +78,11 @@ use crate::spec::{LoadedSpec, SpecError};
 
 pub use self::access_logs::LOG_DELIVERY;
 /// Kept for code that still names it here; the kit's is the one.
-use crate::resources::kit::refs::bucket_arn;
+use crate::resources::kit::refs::{bucket_arn, check_bucket_name};
 
 /// What the engine knows of `s3` (see [`KindInfo`]).
-pub const INFO: KindInfo = KindInfo {
-    kind: "s3",
-    section: "s3",
-    section_in_context: false,
-    names: Names::Global,
-    deletion: Deletion::Immediate,
-    protect: |s, n| s.s3.get(n).and_then(|r| r.protect),
-    sensitive: crate::resources::kind::no_sensitive,
-};
+pub const INFO: KindInfo =
+    KindInfo::new("s3", "s3", |s, n| s.s3.get(n).and_then(|r| r.protect)).global_names();
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 /// Discovery reads the tags of every bucket in the account (to find ours that left the spec).
@@ -693,45 +686,6 @@ pub fn bucket_policy(bucket: &str, extra: &[Value]) -> Value {
 /// A bucket's outputs: its name and ARN.
 fn outputs(bucket: &str) -> Value {
     json!({"name": bucket, "arn": bucket_arn(bucket)})
-}
-
-/// S3's naming rules for general purpose buckets; the reason when `name` breaks one.
-pub fn check_bucket_name(name: &str) -> Result<(), String> {
-    if !(3..=63).contains(&name.len()) {
-        return Err(format!(
-            "it has {} characters; 3 to 63 are allowed",
-            name.len()
-        ));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
-    {
-        return Err(format!(
-            "`{c}` is not allowed; use lowercase letters, digits, dots and hyphens"
-        ));
-    }
-    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    if !alnum(name.chars().next()) || !alnum(name.chars().last()) {
-        return Err("it must begin and end with a letter or digit".into());
-    }
-    if name.contains("..") {
-        return Err("it must not contain two adjacent dots".into());
-    }
-    if name.parse::<std::net::Ipv4Addr>().is_ok() {
-        return Err("it must not look like an IP address".into());
-    }
-    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
-        if name.starts_with(prefix) {
-            return Err(format!("the prefix `{prefix}` is reserved by AWS"));
-        }
-    }
-    for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
-        if name.ends_with(suffix) {
-            return Err(format!("the suffix `{suffix}` is reserved by AWS"));
-        }
-    }
-    Ok(())
 }
 
 fn not_ours(op: &str, bucket: &str, owner: &Owner) -> AwsError {

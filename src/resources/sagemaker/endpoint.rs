@@ -65,7 +65,7 @@ use super::versions::{model_version, versioned_name};
 use super::{check_base_name, list_tags, names};
 use crate::aws::AwsError;
 use crate::permissions::{perm, Implied, Perm};
-use crate::resources::kind::{Deletion, KindInfo, Names};
+use crate::resources::kind::KindInfo;
 use crate::resources::kit::discover::{read_found, read_tagged};
 use crate::resources::kit::tags::{desired_tags, Tags};
 use crate::resources::kit::wait::Wait;
@@ -76,15 +76,10 @@ use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
 /// What the engine knows of `sagemaker_endpoint` (see [`KindInfo`]).
-pub const INFO: KindInfo = KindInfo {
-    kind: "sagemaker_endpoint",
-    section: "sagemaker.endpoints",
-    section_in_context: true,
-    names: Names::Regional,
-    deletion: Deletion::Immediate,
-    protect: |s, n| s.sagemaker.endpoints.get(n).and_then(|r| r.protect),
-    sensitive: crate::resources::kind::no_sensitive,
-};
+pub const INFO: KindInfo = KindInfo::new("sagemaker_endpoint", "sagemaker.endpoints", |s, n| {
+    s.sagemaker.endpoints.get(n).and_then(|r| r.protect)
+})
+.outputs_under_section();
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 /// Application Auto Scaling has no resource-level permissions; registering the first

@@ -33,7 +33,7 @@ use super::versions::{base_of, model_version, our_versions, versions_of, ModelCo
 use super::{check_base_name, list_tags, names, retag};
 use crate::aws::AwsError;
 use crate::permissions::{perm, Implied, Perm};
-use crate::resources::kind::{Deletion, KindInfo, Names};
+use crate::resources::kind::KindInfo;
 use crate::resources::kit::discover::{read_found, read_tagged};
 use crate::resources::kit::tags::{desired_tags, ours_of_kind, owner_of, sagemaker_tags, Tags};
 use crate::resources::{
@@ -43,21 +43,17 @@ use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
 /// What the engine knows of `sagemaker_model` (see [`KindInfo`]).
-pub const INFO: KindInfo = KindInfo {
-    kind: "sagemaker_model",
-    section: "sagemaker.models",
-    section_in_context: true,
-    names: Names::Regional,
-    deletion: Deletion::Immediate,
-    protect: |s, n| s.sagemaker.models.get(n).and_then(|r| r.protect),
-    sensitive: |s, n| {
-        s.sagemaker
-            .models
-            .get(n)
-            .map(|m| m.sensitive.clone())
-            .unwrap_or_default()
-    },
-};
+pub const INFO: KindInfo = KindInfo::new("sagemaker_model", "sagemaker.models", |s, n| {
+    s.sagemaker.models.get(n).and_then(|r| r.protect)
+})
+.outputs_under_section()
+.with_sensitive(|s, n| {
+    s.sagemaker
+        .models
+        .get(n)
+        .map(|m| m.sensitive.clone())
+        .unwrap_or_default()
+});
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 /// Models are versioned (`<name>-<digest>`); SageMaker ARNs are lower case.
