@@ -1,5 +1,7 @@
-//! Resource kinds. Each kind is one file behind the [`Reconciler`] trait; [`registry`] lists
-//! them in dependency rank (a kind may refer only to kinds before it).
+//! Resource kinds. Each kind is a file (or a folder of rooms) behind the [`Reconciler`] trait,
+//! described by its [`KindInfo`] and built from the shared [`kit`]; [`registry`] lists them in
+//! dependency rank (a kind may refer only to kinds before it). Addresses are read and written
+//! only by [`Address`]. docs/architecture.md walks through adding a kind.
 //!
 //! # The Reconciler contract
 //!
