@@ -253,15 +253,7 @@ pub struct Promotion {
 }
 
 fn hosting<'a>(cx: &'a Ctx<'a>, sb: &'a Standby<'a>) -> Hosting<'a> {
-    let c = cx.clients(&sb.decl.region);
-    Hosting {
-        sm: &c.sagemaker,
-        aas: &c.autoscaling,
-        address: &sb.decl.address,
-        environment: cx.environment,
-        progress: cx.progress,
-        cache: None,
-    }
+    Hosting::new(cx, &sb.decl.region, &sb.decl.address).fresh()
 }
 
 fn status_of(t: f64, n: &EndpointNow) -> Value {

@@ -63,6 +63,15 @@ impl<'a> Hosting<'a> {
             cache: cx.cache,
         }
     }
+
+    /// The same, reading everything fresh (no shared reads of an observation): for the `dr`
+    /// commands, which act on what they read.
+    pub fn fresh(self) -> Hosting<'a> {
+        Hosting {
+            cache: None,
+            ..self
+        }
+    }
 }
 
 /// Is the endpoint in a transition (Creating, Updating, SystemUpdating, RollingBack)?
