@@ -1,6 +1,7 @@
 //! novactl: spec -> graph -> plan -> apply. See docs/architecture.md.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod address;
 mod apply;
 mod aws;
 mod cli;

@@ -7,7 +7,7 @@
 //!
 //! | rank | modules | may use |
 //! |---|---|---|
-//! | 0 | `suggest`, `redact`, `policy`, `interrupt`, `clock`, `permissions` | nothing of the crate above |
+//! | 0 | `address`, `suggest`, `redact`, `policy`, `interrupt`, `clock`, `permissions` | nothing of the crate above |
 //! | 1 | `spec` | rank 0 |
 //! | 2 | `aws`, `faults` | ranks 0–1 |
 //! | 3 | `plan` | ranks 0–2 |
@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("redact", 0),
     ("policy", 0),
     ("interrupt", 0),
+    ("address", 0),
     ("clock", 0),
     ("permissions", 0),
     ("spec", 1),

@@ -267,7 +267,8 @@ pub(super) fn undefined_dep(
     let key = leaves
         .iter()
         .find(|(_, text)| {
-            let last = dep.rsplit('.').next().unwrap_or(dep);
+            let parsed = crate::address::Address::parse(dep);
+            let last = parsed.as_ref().map_or(dep, |a| a.name());
             text == last
         })
         .map(|(k, _)| k.clone())

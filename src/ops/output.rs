@@ -84,7 +84,7 @@ fn lookup(all: &BTreeMap<String, Map<String, Value>>, name: &str) -> Result<Valu
     if let Some(attrs) = all.get(name) {
         return Ok(Value::Object(attrs.clone()));
     }
-    if let Some((addr, attr)) = name.rsplit_once('.') {
+    if let Some((addr, attr)) = crate::address::Address::split_attribute(name) {
         if let Some(attrs) = all.get(addr) {
             return attrs.get(attr).cloned().ok_or_else(|| {
                 Failure::Usage(format!(

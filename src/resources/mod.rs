@@ -25,7 +25,6 @@
 //! The engine, not the reconciler, decides the action (create, update, replace, delete, no-op,
 //! conflict) from `observe` and `desired`.
 
-pub mod address;
 pub mod cloudtrail;
 pub mod cloudwatch;
 pub mod dr;
@@ -43,7 +42,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-pub use address::Address;
+pub use crate::address::Address;
 pub use kind::{Deletion, KindInfo, Names};
 pub use kit::cache::ReadCache;
 pub use kit::tags::{

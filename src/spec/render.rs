@@ -143,7 +143,8 @@ pub fn refs_with_attributes(template: &str) -> Vec<(String, Option<String>)> {
 /// The attribute part of a reference chain (`sagemaker.endpoints.x.arn` for
 /// `sagemaker_endpoint.x` -> `arn`).
 fn attribute_of(chain: &str, address: &str) -> Option<String> {
-    let name = address.rsplit('.').next()?;
+    let parsed = crate::address::Address::parse(address)?;
+    let name = parsed.name();
     let parts: Vec<&str> = chain.split('.').collect();
     let at = parts.iter().position(|p| *p == name)?;
     parts.get(at + 1).map(|s| s.to_string())

@@ -41,7 +41,7 @@ use crate::spec::render::{is_unknown, Renderer};
 use crate::spec::{LoadedSpec, SpecError};
 
 /// Address prefix of the DR stack.
-pub const PREFIX: &str = super::address::TWIN_PREFIX;
+pub const PREFIX: &str = crate::address::TWIN_PREFIX;
 
 /// Warm-standby size when `dr.instance_count` is not set.
 pub const DEFAULT_STANDBY_COUNT: i32 = 1;

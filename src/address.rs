@@ -128,6 +128,13 @@ impl Address {
         Address::parse(address).is_some_and(|a| a.twin)
     }
 
+    /// `text` as an address followed by one attribute (`kms.phi.arn` → (`kms.phi`, `arn`)),
+    /// when it is that.
+    pub fn split_attribute(text: &str) -> Option<(&str, &str)> {
+        let (address, attribute) = text.rsplit_once('.')?;
+        Address::parse(address).map(|_| (address, attribute))
+    }
+
     /// `address` without its copy id (`kms.phi#1234` → `kms.phi`), as a slice of it.
     pub fn base_of(address: &str) -> &str {
         address.split_once('#').map_or(address, |(base, _)| base)
@@ -201,6 +208,11 @@ mod tests {
         assert_eq!(Address::base_of("kms.phi#1234"), "kms.phi");
         assert!(Address::is_twin_str("dr.sagemaker_model.m"));
         assert!(!Address::is_twin_str("sagemaker_model.m"));
+        assert_eq!(
+            Address::split_attribute("dr.kms.phi.arn"),
+            Some(("dr.kms.phi", "arn"))
+        );
+        assert_eq!(Address::split_attribute("kms"), None);
     }
 
     #[test]
