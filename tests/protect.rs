@@ -356,6 +356,9 @@ s3:
     name: twinprot-prod-models
     kms_key: phi
     protect: true
+  logs:
+    name: twinprot-prod-logs
+    kms_key: phi
 iam:
   sagemaker_execution:
     name: SageMakerExecutionRole

@@ -225,10 +225,14 @@ impl Model {
         self.kind(d.kind).desired(&self.spec, d, &r)
     }
 
-    /// Regions the spec uses.
+    /// Regions the spec uses: its resources', the primary, and the DR region (where twins
+    /// that left `dr.replicate` are still to be found, even when none is left in it).
     pub fn regions(&self) -> Vec<String> {
         let mut v: Vec<String> = self.decls.iter().map(|d| d.region.clone()).collect();
         v.push(self.spec.spec.region.clone());
+        if let Some(dr) = &self.spec.spec.dr {
+            v.push(dr.region.clone());
+        }
         v.sort();
         v.dedup();
         v

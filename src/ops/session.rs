@@ -1,7 +1,6 @@
 //! A run against AWS: the checked model with the real account, the clients, and the steps
 //! every AWS command shares (observe, plan, confirm, the closing summary).
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -125,7 +124,7 @@ fn check_regions(model: &Model, used: &[String]) -> Result<(), Failure> {
 pub struct Session {
     pub model: Model,
     pub aws: Aws,
-    pub in_spec: HashSet<(String, String)>,
+    pub in_spec: crate::resources::SpecNames,
     pub spec_file: PathBuf,
     pub caller: Caller,
     /// Where the lock, journal, inventory and audit trail live.
@@ -190,11 +189,7 @@ impl Session {
         }
         let model = Model::build(spec, &account)?;
         crate::redact::register(model.sensitive_values.clone());
-        let in_spec = model
-            .decls
-            .iter()
-            .map(|d| (d.kind.to_string(), d.identity.clone()))
-            .collect();
+        let in_spec = crate::resources::SpecNames::of(&model.decls);
         Ok(Session {
             model,
             aws,

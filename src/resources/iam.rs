@@ -375,7 +375,7 @@ impl Reconciler for Iam {
         region: &str,
         found: Vec<super::Found>,
     ) -> Result<Vec<Observed>, AwsError> {
-        read_found(cx, "iam", found, &[], |f| async move {
+        read_found(cx, "iam", region, found, &[], |f| async move {
             let Some(role) = get_role(cx, region, f.name()).await? else {
                 return Ok(None);
             };
@@ -410,7 +410,7 @@ impl Reconciler for Iam {
             roles.extend(
                 page.roles
                     .into_iter()
-                    .filter(|r| !cx.in_spec("iam", &r.role_name)),
+                    .filter(|r| !cx.in_spec("iam", region, &r.role_name)),
             );
         }
         let tagged: Vec<Option<(Role, Tags)>> = stream::iter(roles)

@@ -383,7 +383,7 @@ impl Reconciler for Kms {
         region: &str,
         found: Vec<Found>,
     ) -> Result<Vec<Observed>, AwsError> {
-        read_found(cx, "kms", found, &[NOT_FOUND], |f| async move {
+        read_found(cx, "kms", region, found, &[NOT_FOUND], |f| async move {
             let Some(meta) = live_key(cx, region, f.name()).await? else {
                 return Ok(None);
             };
@@ -404,7 +404,7 @@ impl Reconciler for Kms {
         let aliases = key_aliases(cx, region, None).await?;
         let skip: Vec<&str> = aliases
             .iter()
-            .filter(|(_, alias)| cx.in_spec("kms", alias))
+            .filter(|(_, alias)| cx.in_spec("kms", region, alias))
             .map(|(key, _)| key.as_str())
             .collect();
         let tagged = tagged_keys(cx, region, &skip).await?;

@@ -122,10 +122,10 @@ pub struct Ctx<'a> {
     /// Status for the apply spinner of the change being run (e.g. "Updating (2m10s)"); `None`
     /// outside apply.
     pub progress: Option<&'a (dyn Fn(&str) + Sync)>,
-    /// `(kind, identity)` of every resource in the spec. `discover` skips the full read of a
-    /// live resource that is one of these: `observe` reads it anyway, and discovery is only
-    /// after what left the spec.
-    pub in_spec: &'a HashSet<(String, String)>,
+    /// The spec's resources by name ([`SpecNames`]). `discover` skips the full read of a live
+    /// resource that is one of these: `observe` reads it anyway, and discovery is only after
+    /// what left the spec.
+    pub in_spec: &'a SpecNames,
     /// Reads shared by the resources of one observation (one GetResources per region, one
     /// DescribeAlarms for every alarm, model versions read once for a model and its endpoint);
     /// `None` outside [`crate::engine::observe`], so apply always reads fresh.
@@ -139,14 +139,53 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Is `identity` (bucket name, role name, alias...) the spec's name for a `kind` resource?
-    pub fn in_spec(&self, kind: &str, identity: &str) -> bool {
-        self.in_spec
-            .contains(&(kind.to_string(), identity.to_string()))
+    /// Is `identity` (bucket name, role name, alias...) in `region` the spec's name for a
+    /// `kind` resource? (A DR twin may share its primary's name in another region: an
+    /// endpoint, a key alias.)
+    pub fn in_spec(&self, kind: &str, region: &str, identity: &str) -> bool {
+        self.in_spec.contains(kind, region, identity)
     }
 
     pub fn clients(&self, region: &str) -> &Clients {
         self.aws.clients(region)
+    }
+}
+
+/// `(kind, region, identity)` of every resource of the spec; the region is left out for kinds
+/// whose names are global (a bucket name is the spec's in every region).
+#[derive(Debug, Default)]
+pub struct SpecNames(HashSet<(String, String, String)>);
+
+impl SpecNames {
+    pub fn of(decls: &[Decl]) -> SpecNames {
+        SpecNames(
+            decls
+                .iter()
+                .map(|d| {
+                    (
+                        d.kind.to_string(),
+                        name_scope(d.kind, &d.region),
+                        d.identity.clone(),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    pub fn contains(&self, kind: &str, region: &str, identity: &str) -> bool {
+        self.0.contains(&(
+            kind.to_string(),
+            name_scope(kind, region),
+            identity.to_string(),
+        ))
+    }
+}
+
+/// Where a name of `kind` must be unique: `region`, or "" for global names.
+fn name_scope(kind: &str, region: &str) -> String {
+    match info_of(kind).map(|i| i.names) {
+        Some(Names::Global) => String::new(),
+        _ => region.to_string(),
     }
 }
 

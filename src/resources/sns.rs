@@ -228,7 +228,7 @@ impl Reconciler for Sns {
         region: &str,
         found: Vec<super::Found>,
     ) -> Result<Vec<Observed>, AwsError> {
-        read_found(cx, "sns", found, GONE, |f| async move {
+        read_found(cx, "sns", region, found, GONE, |f| async move {
             read_topic(cx, region, &f.address, &f.arn).await
         })
         .await
@@ -245,7 +245,9 @@ impl Reconciler for Sns {
                     .iter()
                     .filter_map(|t| t.topic_arn().map(str::to_string))
                     // The spec's own topics are read by observe.
-                    .filter(|arn| !cx.in_spec("sns", arn.rsplit(':').next().unwrap_or_default())),
+                    .filter(|arn| {
+                        !cx.in_spec("sns", region, arn.rsplit(':').next().unwrap_or_default())
+                    }),
             );
         }
         let mut listed = Vec::new();

@@ -334,7 +334,7 @@ impl Reconciler for Trail {
         region: &str,
         found: Vec<Found>,
     ) -> Result<Vec<Observed>, AwsError> {
-        read_found(cx, TRAIL_INFO.kind, found, &[], |f| async move {
+        read_found(cx, TRAIL_INFO.kind, region, found, &[], |f| async move {
             read_trail(cx, region, &f.address, f.name()).await
         })
         .await
@@ -351,7 +351,7 @@ impl Reconciler for Trail {
                     .iter()
                     .filter(|t| t.home_region().is_none_or(|r| r == region))
                     // The spec's own trails are read by observe.
-                    .filter(|t| !cx.in_spec(TRAIL_INFO.kind, t.name().unwrap_or_default()))
+                    .filter(|t| !cx.in_spec(TRAIL_INFO.kind, region, t.name().unwrap_or_default()))
                     .filter_map(|t| t.trail_arn().map(str::to_string)),
             );
         }

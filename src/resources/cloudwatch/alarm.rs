@@ -422,11 +422,11 @@ impl Reconciler for Alarm {
     ) -> Result<Vec<Observed>, AwsError> {
         let names = found
             .iter()
-            .filter(|f| !cx.in_spec(ALARM_INFO.kind, f.name()))
+            .filter(|f| !cx.in_spec(ALARM_INFO.kind, region, f.name()))
             .map(|f| f.name().to_string())
             .collect();
         let alarms = &describe_alarms(cx, region, names).await?;
-        read_found(cx, ALARM_INFO.kind, found, &[], |f| async move {
+        read_found(cx, ALARM_INFO.kind, region, found, &[], |f| async move {
             let a = alarms.iter().find(|a| a.alarm_name() == Some(f.name()));
             match a {
                 Some(a) => read_alarm(cx, region, &f.address, a).await.map(Some),
@@ -446,7 +446,9 @@ impl Reconciler for Alarm {
             alarms.extend(
                 page.metric_alarms()
                     .iter()
-                    .filter(|a| !cx.in_spec(ALARM_INFO.kind, a.alarm_name().unwrap_or_default()))
+                    .filter(|a| {
+                        !cx.in_spec(ALARM_INFO.kind, region, a.alarm_name().unwrap_or_default())
+                    })
                     .cloned(),
             );
         }

@@ -215,9 +215,14 @@ impl Reconciler for Dashboard {
         region: &str,
         found: Vec<Found>,
     ) -> Result<Vec<Observed>, AwsError> {
-        read_found(cx, DASHBOARD_INFO.kind, found, &[], |f| async move {
-            read_dashboard(cx, region, &f.address, f.name()).await
-        })
+        read_found(
+            cx,
+            DASHBOARD_INFO.kind,
+            region,
+            found,
+            &[],
+            |f| async move { read_dashboard(cx, region, &f.address, f.name()).await },
+        )
         .await
     }
 

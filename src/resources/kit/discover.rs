@@ -14,12 +14,13 @@ use crate::resources::{Ctx, Found, Observed, Owner};
 /// Candidates read at once.
 const AT_ONCE: usize = 8;
 
-/// Reads every candidate of `kind` whose name is not one of the spec's (observe reads those)
+/// Reads every candidate of `kind` in `region` whose name is not one of the spec's there (observe reads those)
 /// with `read`, at most [`AT_ONCE`] at a time. A candidate that is gone (`Ok(None)`, or an
 /// error whose code is in `gone`) or that is no longer ours is left out.
 pub async fn read_found<F, Fut>(
     cx: &Ctx<'_>,
     kind: &str,
+    region: &str,
     found: Vec<Found>,
     gone: &[&str],
     read: F,
@@ -30,7 +31,7 @@ where
 {
     let todo: Vec<Found> = found
         .into_iter()
-        .filter(|f| !cx.in_spec(kind, f.name()))
+        .filter(|f| !cx.in_spec(kind, region, f.name()))
         .collect();
     keep_ours(
         stream::iter(todo.into_iter().map(read))

@@ -594,7 +594,7 @@ impl Reconciler for S3 {
         region: &str,
         found: Vec<Found>,
     ) -> Result<Vec<Observed>, AwsError> {
-        read_found(cx, "s3", found, &[], |f| async move {
+        read_found(cx, "s3", region, found, &[], |f| async move {
             read_here(cx, region, &f.address, f.name()).await
         })
         .await
@@ -618,7 +618,7 @@ impl Reconciler for S3 {
                     .filter(|b| b.bucket_region().is_none_or(|r| r == region))
                     .filter_map(|b| b.name().map(str::to_string))
                     // The spec's own buckets are read by observe.
-                    .filter(|n| !cx.in_spec("s3", n)),
+                    .filter(|n| !cx.in_spec("s3", region, n)),
             );
         }
         let listed: Vec<(String, Value)> = stream::iter(names)

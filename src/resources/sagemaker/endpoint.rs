@@ -527,12 +527,19 @@ impl Reconciler for SagemakerEndpoint {
         region: &str,
         found: Vec<Found>,
     ) -> Result<Vec<Observed>, AwsError> {
-        read_found(cx, "sagemaker_endpoint", found, &[], |f| async move {
-            let o = Hosting::new(cx, region, &f.address)
-                .observe(f.name(), "")
-                .await?;
-            Ok(o.state.is_some().then_some(o))
-        })
+        read_found(
+            cx,
+            "sagemaker_endpoint",
+            region,
+            found,
+            &[],
+            |f| async move {
+                let o = Hosting::new(cx, region, &f.address)
+                    .observe(f.name(), "")
+                    .await?;
+                Ok(o.state.is_some().then_some(o))
+            },
+        )
         .await
     }
 
@@ -548,7 +555,7 @@ impl Reconciler for SagemakerEndpoint {
                     .iter()
                     // The spec's own endpoints are read by observe.
                     .filter_map(|e| Some((e.endpoint_name()?, e.endpoint_arn()?)))
-                    .filter(|(name, _)| !cx.in_spec("sagemaker_endpoint", name))
+                    .filter(|(name, _)| !cx.in_spec("sagemaker_endpoint", region, name))
                     .map(|(name, arn)| (name.to_string(), arn.to_string())),
             );
         }

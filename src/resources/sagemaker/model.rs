@@ -121,8 +121,8 @@ fn outputs(name: &str, arn: &str) -> Value {
 
 /// Is `name` a version of a model the spec names (observe reads those; older versions are the
 /// endpoint's to clean up)?
-fn version_in_spec(cx: &Ctx<'_>, name: &str) -> bool {
-    base_of(name).is_some_and(|base| cx.in_spec("sagemaker_model", base))
+fn version_in_spec(cx: &Ctx<'_>, region: &str, name: &str) -> bool {
+    base_of(name).is_some_and(|base| cx.in_spec("sagemaker_model", region, base))
 }
 
 /// A version found by discovery, tagged as `address`.
@@ -320,9 +320,9 @@ impl Reconciler for SagemakerModel {
         let sm = &cx.clients(region).sagemaker;
         let found = found
             .into_iter()
-            .filter(|f| !version_in_spec(cx, f.name()))
+            .filter(|f| !version_in_spec(cx, region, f.name()))
             .collect();
-        let read = read_found(cx, "sagemaker_model", found, &[], |f| async move {
+        let read = read_found(cx, "sagemaker_model", region, found, &[], |f| async move {
             // Read the tags again: the tagging API may lag behind a retag.
             let tags = list_tags(sm, &f.arn).await?;
             let ours = ours_of_kind(&tags, cx.environment, "sagemaker_model");
@@ -344,7 +344,7 @@ impl Reconciler for SagemakerModel {
             for m in page.models() {
                 let name = m.model_name().unwrap_or_default();
                 // Versions of the spec's own models are read by observe.
-                if !version_in_spec(cx, name) {
+                if !version_in_spec(cx, region, name) {
                     candidates.push((
                         name.to_string(),
                         m.model_arn().unwrap_or_default().to_string(),
