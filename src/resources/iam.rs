@@ -39,7 +39,6 @@ use crate::permissions::{perm, Perm};
 use crate::plan::diff;
 use crate::resources::kind::KindInfo;
 use crate::resources::kit::discover::{read_found, read_tagged};
-use crate::resources::kit::owned_role::role_calls;
 use crate::resources::kit::refs::role_arn;
 use crate::resources::kit::tags::{owner_of, tags_map, IamRoleTags, Tags};
 use crate::spec::render::Renderer;
@@ -48,6 +47,47 @@ use crate::spec::{LoadedSpec, SpecError};
 /// What the engine knows of `iam` (see [`KindInfo`]).
 pub const INFO: KindInfo =
     KindInfo::new("iam", "iam", |s, n| s.iam.get(n).and_then(|r| r.protect)).global_names();
+
+/// The calls that make, read, repair and delete one role, whose ARN is `$role` (a template,
+/// see `ops::permissions::expand`): the `iam` kind's roles, and the roles other kinds own
+/// ([`OWNED_ROLE`]).
+macro_rules! role_calls {
+    ($role:expr) => {
+        &[
+            perm("iam:GetRole", &["iam:GetRole"], &[$role]),
+            perm(
+                "iam:CreateRole",
+                &["iam:CreateRole", "iam:TagRole"],
+                &[$role],
+            ),
+            perm("iam:UpdateRole", &["iam:UpdateRole"], &[$role]),
+            perm(
+                "iam:UpdateAssumeRolePolicy",
+                &["iam:UpdateAssumeRolePolicy"],
+                &[$role],
+            ),
+            perm("iam:DeleteRole", &["iam:DeleteRole"], &[$role]),
+            perm("iam:TagRole", &["iam:TagRole"], &[$role]),
+            perm("iam:UntagRole", &["iam:UntagRole"], &[$role]),
+            perm("iam:ListRolePolicies", &["iam:ListRolePolicies"], &[$role]),
+            perm("iam:GetRolePolicy", &["iam:GetRolePolicy"], &[$role]),
+            perm("iam:PutRolePolicy", &["iam:PutRolePolicy"], &[$role]),
+            perm("iam:DeleteRolePolicy", &["iam:DeleteRolePolicy"], &[$role]),
+            perm(
+                "iam:ListAttachedRolePolicies",
+                &["iam:ListAttachedRolePolicies"],
+                &[$role],
+            ),
+            perm("iam:DetachRolePolicy", &["iam:DetachRolePolicy"], &[$role]),
+            perm(
+                "iam:ListInstanceProfilesForRole",
+                &["iam:ListInstanceProfilesForRole"],
+                &[$role],
+            ),
+        ]
+    };
+}
+pub(crate) use role_calls;
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]):
 /// these and [`ROLE_CALLS`]. Discovery lists the account's roles and reads the tags of those

@@ -25,7 +25,7 @@ use crate::ops::Failure;
 use crate::permissions::{perm, Implied, Perm};
 use crate::resources::kit::wait::Wait;
 use crate::resources::sagemaker::hosting::{is_busy, EndpointNow, Hosting};
-use crate::resources::sagemaker::scaling::Scaling;
+use crate::resources::sagemaker::state::Scaling;
 use crate::resources::{dr, Ctx, Decl};
 use crate::spec::model::Dr;
 use crate::state::{AuditChange, Backend};

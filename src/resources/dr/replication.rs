@@ -46,7 +46,6 @@ use crate::resources::kit::owned_role::{
 };
 use crate::resources::kit::refs::{bucket_arn, role_arn};
 use crate::resources::kit::s3_errors::{build_error, code_is};
-use crate::resources::s3::BucketState;
 use crate::resources::{Address, Ctx, Decl, Observed, Owner};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
@@ -307,15 +306,15 @@ struct RoleState<'a> {
     tags: &'a IndexMap<String, String>,
 }
 
-/// Adds what a twin bucket has beyond its primary's settings to its desired state `d`:
-/// `replication`, `replication_role` and the `novactl:dr-source` tag. `r` renders in the DR
-/// view (see [`super`]).
+/// What a twin bucket has beyond its primary's settings: its `novactl:dr-source` tag (added
+/// to `tags`), and the `replication` of its primary and the `replication_role` (returned, in
+/// the `iam` kind's shape). `r` renders in the DR view (see [`super`]).
 pub fn twin_desired(
     spec: &LoadedSpec,
     decl: &Decl,
     r: &Renderer,
-    d: &mut BucketState,
-) -> Result<(), SpecError> {
+    tags: &mut IndexMap<String, String>,
+) -> Result<(Replication, Value), SpecError> {
     let b = &spec.spec.s3[&decl.name];
     let drs = spec.spec.dr.as_ref().expect("a twin implies a dr section");
     let key_ref = format!("{{{{ kms.{}.arn }}}}", b.kms_key);
@@ -343,7 +342,7 @@ pub fn twin_desired(
             metrics_minutes: Some(RTC_MINUTES),
         }],
     };
-    d.tags.insert(TAG_SOURCE.into(), source.into());
+    tags.insert(TAG_SOURCE.into(), source.into());
     let src = bucket_arn(source);
     let dst = bucket_arn(twin);
     let policy = json!({
@@ -407,23 +406,24 @@ pub fn twin_desired(
         trust_policy: crate::policy::normalize(&trust),
         inline_policies: BTreeMap::from([("replication", crate::policy::normalize(&policy))]),
         description: format!("S3 replication of {source} into {twin} (novactl DR)"),
-        tags: &d.tags,
+        tags,
     };
-    d.replication_role = Some(serde_json::to_value(&role).expect("serialises"));
-    d.replication = Some(Some(replication));
-    Ok(())
+    Ok((
+        replication,
+        serde_json::to_value(&role).expect("serialises"),
+    ))
 }
 
-/// Adds the twin's `replication` (the primary bucket's configuration) and `replication_role`
-/// to what `observe` read of the twin bucket. A role of that name that is not the twin's makes
-/// the twin foreign.
+/// The twin's `replication` (the primary bucket's configuration) and `replication_role`, to
+/// add to what `observe` read of the twin bucket (`tags`). A role of that name that is not
+/// the twin's makes the twin foreign.
 pub async fn observe_twin(
     cx: &Ctx<'_>,
     decl: &Decl,
-    state: &mut BucketState,
+    tags: &IndexMap<String, String>,
     owner: &mut Owner,
-) -> Result<(), AwsError> {
-    let tagged = state.tags.get(TAG_SOURCE).map(String::as_str);
+) -> Result<(Option<Replication>, Value), AwsError> {
+    let tagged = tags.get(TAG_SOURCE).map(String::as_str);
     let src = source_of(cx, &decl.address, &decl.outputs, tagged);
     let rd = owned_role_decl(&decl.address, &src.region, &src.role);
     let (replication, role) = tokio::try_join!(
@@ -437,21 +437,20 @@ pub async fn observe_twin(
             reason: format!("its replication role {}: {reason}", src.role),
         };
     }
-    state.replication = Some(replication);
-    state.replication_role = Some(role.state.unwrap_or_else(|| json!({})));
-    Ok(())
+    Ok((replication, role.state.unwrap_or_else(|| json!({}))))
 }
 
-/// Brings the twin's role and the primary's replication to `d`, its desired state (all of it
-/// on create, `changed` on update); when the rule was put, copies the objects it will not
-/// replicate.
+/// Brings the twin's role and the primary's replication to their desired state
+/// (`replication`, `role`: the twin bucket's; all of it on create, `changed` on update); when
+/// the rule was put, copies the objects it will not replicate.
 pub async fn converge_twin(
     cx: &Ctx<'_>,
     decl: &Decl,
-    d: &BucketState,
+    replication: Option<&Option<Replication>>,
+    role: Option<&Value>,
     changed: Option<&[String]>,
 ) -> Result<(), AwsError> {
-    let (Some(Some(replication)), Some(role)) = (&d.replication, &d.replication_role) else {
+    let (Some(Some(replication)), Some(role)) = (replication, role) else {
         return Err(AwsError::local(
             "novactl:desired",
             "InternalError",

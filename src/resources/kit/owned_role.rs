@@ -1,56 +1,15 @@
 //! A role a kind owns (a log group's delivery role, a bucket's replication role): made, read,
 //! repaired and deleted through the `iam` kind, tagged with and found by the owner's address,
-//! and the IAM calls that takes ([`OWNED_ROLE`], and the [`role_calls`] list it shares with
-//! the `iam` kind's own roles).
+//! and the IAM calls that takes ([`OWNED_ROLE`]: the `iam` kind's `role_calls` list, on the
+//! role the owner names).
 
 use serde_json::{json, Value};
 
 use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
 use crate::plan::diff;
-use crate::resources::iam::Iam;
+use crate::resources::iam::{role_calls, Iam};
 use crate::resources::{Ctx, Decl, DeleteTarget, Owner, Reconciler};
-
-/// The calls that make, read, repair and delete one role, whose ARN is `$role` (a template,
-/// see `ops::permissions::expand`): the `iam` kind's roles, and the roles other kinds own
-/// ([`OWNED_ROLE`]).
-macro_rules! role_calls {
-    ($role:expr) => {
-        &[
-            perm("iam:GetRole", &["iam:GetRole"], &[$role]),
-            perm(
-                "iam:CreateRole",
-                &["iam:CreateRole", "iam:TagRole"],
-                &[$role],
-            ),
-            perm("iam:UpdateRole", &["iam:UpdateRole"], &[$role]),
-            perm(
-                "iam:UpdateAssumeRolePolicy",
-                &["iam:UpdateAssumeRolePolicy"],
-                &[$role],
-            ),
-            perm("iam:DeleteRole", &["iam:DeleteRole"], &[$role]),
-            perm("iam:TagRole", &["iam:TagRole"], &[$role]),
-            perm("iam:UntagRole", &["iam:UntagRole"], &[$role]),
-            perm("iam:ListRolePolicies", &["iam:ListRolePolicies"], &[$role]),
-            perm("iam:GetRolePolicy", &["iam:GetRolePolicy"], &[$role]),
-            perm("iam:PutRolePolicy", &["iam:PutRolePolicy"], &[$role]),
-            perm("iam:DeleteRolePolicy", &["iam:DeleteRolePolicy"], &[$role]),
-            perm(
-                "iam:ListAttachedRolePolicies",
-                &["iam:ListAttachedRolePolicies"],
-                &[$role],
-            ),
-            perm("iam:DetachRolePolicy", &["iam:DetachRolePolicy"], &[$role]),
-            perm(
-                "iam:ListInstanceProfilesForRole",
-                &["iam:ListInstanceProfilesForRole"],
-                &[$role],
-            ),
-        ]
-    };
-}
-pub(crate) use role_calls;
 
 /// The calls on a role another kind owns and names in its output `role_name` (the log group's
 /// role for CloudTrail).

@@ -401,7 +401,9 @@ impl Reconciler for S3 {
             replication_role: None,
         };
         if twin {
-            replication::twin_desired(spec, decl, r, &mut state)?;
+            let (replication, role) = replication::twin_desired(spec, decl, r, &mut state.tags)?;
+            state.replication = Some(Some(replication));
+            state.replication_role = Some(role);
         }
         Ok(serde_json::to_value(&state).expect("serialises"))
     }
@@ -488,7 +490,14 @@ impl Reconciler for S3 {
             settings::put(s3, &d, "logging").await?;
         }
         if Address::is_twin_str(&decl.address) {
-            replication::converge_twin(cx, decl, &d, None).await?;
+            replication::converge_twin(
+                cx,
+                decl,
+                d.replication.as_ref(),
+                d.replication_role.as_ref(),
+                None,
+            )
+            .await?;
         }
         Ok(outputs(&d.name))
     }
@@ -528,7 +537,14 @@ impl Reconciler for S3 {
             settings::put(s3, &d, attr).await?;
         }
         if Address::is_twin_str(&decl.address) {
-            replication::converge_twin(cx, decl, &d, Some(changed)).await?;
+            replication::converge_twin(
+                cx,
+                decl,
+                d.replication.as_ref(),
+                d.replication_role.as_ref(),
+                Some(changed),
+            )
+            .await?;
         }
         Ok(outputs(&d.name))
     }
@@ -775,7 +791,10 @@ async fn observe_bucket(
         replication_role: None,
     };
     if let Some(decl) = twin {
-        replication::observe_twin(cx, decl, &mut state, &mut owner).await?;
+        let (replication, role) =
+            replication::observe_twin(cx, decl, &state.tags, &mut owner).await?;
+        state.replication = Some(replication);
+        state.replication_role = Some(role);
     }
     Ok(Observed {
         address: address.to_string(),

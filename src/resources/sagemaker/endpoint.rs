@@ -56,18 +56,17 @@
 //! the status and elapsed time on the apply spinner (`Ctx::progress`) and logs it (`tracing`).
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::hosting::Hosting;
-use super::scaling::Scaling;
+use super::state::{Capture, EndpointState, Scaling, Superseded, DEFAULT_TIMEOUT_MINUTES};
 use super::versions::{model_version, versioned_name};
 use super::{check_base_name, list_tags, names};
 use crate::aws::AwsError;
 use crate::permissions::{perm, Implied, Perm};
 use crate::resources::kind::KindInfo;
 use crate::resources::kit::discover::{read_found, read_tagged};
-use crate::resources::kit::tags::{desired_tags, Tags};
+use crate::resources::kit::tags::desired_tags;
 use crate::resources::kit::wait::Wait;
 use crate::resources::{
     dr, from_desired, Address, Ctx, Decl, DeleteTarget, Found, Observed, Reconciler,
@@ -156,92 +155,6 @@ pub const MAX_TIMEOUT_MINUTES: u64 = 24 * 60;
 /// The target values Application Auto Scaling accepts for target tracking.
 const TARGET_VALUE_MIN: f64 = 8.515920e-109;
 const TARGET_VALUE_MAX: f64 = 1.174271e+108;
-
-/// An endpoint's state, desired and observed: the endpoint, the config in service, its
-/// autoscaling, the superseded versions of ours and its tags. The `_` keys are the desired
-/// state's alone (what converge needs to know; observe has none of them).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct EndpointState {
-    pub name: String,
-    pub status: String,
-    pub config_name: String,
-    pub model_name: String,
-    pub variant_name: String,
-    pub instance_type: Option<String>,
-    pub instance_count: Option<i32>,
-    pub kms_key_arn: Option<String>,
-    pub data_capture: Capture,
-    pub autoscaling: Scaling,
-    pub superseded: Superseded,
-    /// Live capacity (the variant's desired instance count) to hold; `null`: not managed
-    /// (autoscaling moves it). Only a DR standby holds one (see `resources::dr::sizing`).
-    #[serde(default)]
-    pub capacity: Option<i32>,
-    pub tags: Tags,
-    #[serde(
-        rename = "_timeout_minutes",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub timeout_minutes: Option<u64>,
-    /// Base name of the model (versions are `<base>-<hex>`) and its address (tag).
-    #[serde(
-        rename = "_model_base",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub model_base: Option<String>,
-    #[serde(
-        rename = "_model_address",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub model_address: Option<String>,
-}
-
-impl EndpointState {
-    /// How long converge waits for the endpoint (desired: the spec's `timeout_minutes`).
-    pub fn wait(&self) -> Wait {
-        Wait::minutes(self.timeout_minutes.unwrap_or(DEFAULT_TIMEOUT_MINUTES))
-    }
-}
-
-/// The wait of a delete whose endpoint has left the spec.
-const DEFAULT_TIMEOUT_MINUTES: u64 = 60;
-
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-pub struct Capture {
-    pub enabled: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sampling_percent: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub destination: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub capture: Vec<String>,
-    /// KMS key that encrypts the captured data (DataCaptureConfig.KmsKeyId).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kms_key_arn: Option<String>,
-}
-
-impl Capture {
-    /// No data capture.
-    pub fn off() -> Capture {
-        Capture {
-            enabled: false,
-            sampling_percent: None,
-            destination: None,
-            capture: Vec::new(),
-            kms_key_arn: None,
-        }
-    }
-}
-
-/// Versions of ours no longer in service (desired: none).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-pub struct Superseded {
-    pub configs: Vec<String>,
-    pub models: Vec<String>,
-}
 
 #[async_trait]
 impl Reconciler for SagemakerEndpoint {

@@ -15,8 +15,8 @@ use aws_sdk_sagemaker::types::{
 };
 use serde_json::{json, Value};
 
-use super::endpoint::{Capture, EndpointState, Superseded};
 use super::model::delete_model;
+use super::state::{Capture, EndpointState, Superseded};
 use super::versions::{base_of, is_version_of, versions_of};
 use super::{list_tags, retag, tag_map, tagged_as};
 use crate::aws::AwsError;
@@ -754,8 +754,8 @@ mod tests {
     use aws_sdk_sagemaker::types::{EndpointConfigSummary, EndpointSummary, ModelSummary, Tag};
     use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 
-    use super::super::scaling::Scaling;
     use super::super::scaling::DIMENSION;
+    use super::super::state::Scaling;
     use super::*;
     use crate::resources::{TAG_ADDRESS, TAG_ENVIRONMENT};
     use std::collections::BTreeMap;

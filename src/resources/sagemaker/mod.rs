@@ -13,6 +13,7 @@ pub mod endpoint;
 pub mod hosting;
 pub mod model;
 pub mod scaling;
+pub mod state;
 pub mod versions;
 
 use serde_json::Value;

@@ -8,59 +8,13 @@ use aws_sdk_applicationautoscaling::types::{
     MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ServiceNamespace,
     TargetTrackingScalingPolicyConfiguration,
 };
-use serde::{Deserialize, Serialize};
 
 use super::hosting::Hosting;
+use super::state::Scaling;
 use crate::aws::{ok_if_gone, AwsError};
 
 /// The dimension novactl scales: the variant's instance count.
 pub const DIMENSION: &str = "sagemaker:variant:DesiredInstanceCount";
-
-/// An endpoint's autoscaling: registered or not, with its target and policy settings.
-
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-pub struct Scaling {
-    pub registered: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_invocations_per_instance: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scale_out_cooldown: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scale_in_cooldown: Option<i32>,
-}
-
-impl Scaling {
-    /// The spec's autoscaling (or none) in this shape.
-    pub fn of(a: Option<&crate::spec::model::Autoscaling>) -> Scaling {
-        match a {
-            Some(a) => Scaling {
-                registered: true,
-                min: Some(a.min),
-                max: Some(a.max),
-                target_invocations_per_instance: Some(a.target_invocations_per_instance),
-                scale_out_cooldown: Some(a.scale_out_cooldown),
-                scale_in_cooldown: Some(a.scale_in_cooldown),
-            },
-            None => Scaling::off(),
-        }
-    }
-
-    /// No autoscaling.
-    pub fn off() -> Scaling {
-        Scaling {
-            registered: false,
-            min: None,
-            max: None,
-            target_invocations_per_instance: None,
-            scale_out_cooldown: None,
-            scale_in_cooldown: None,
-        }
-    }
-}
 
 impl Hosting<'_> {
     fn resource_id(name: &str, variant: &str) -> String {
