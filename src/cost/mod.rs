@@ -323,6 +323,8 @@ pub fn estimate(plan: &Plan, prices: &Prices) -> Cost {
             }
         }
     }
+    unpriced.sort();
+    usage.sort();
     let before = cents(items.iter().map(|i| i.monthly_before).sum());
     let after = cents(items.iter().map(|i| i.monthly_after).sum());
     let ceiling = cents(

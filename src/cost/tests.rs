@@ -153,8 +153,8 @@ fn the_seed_costs_hosting_keys_alarms_and_a_dashboard_per_month() {
     assert_eq!(
         c.usage_based,
         vec![
+            "CloudTrail data events (cloudtrail.t)",
             "CloudWatch Logs ingestion and storage (log_group.t)",
-            "CloudTrail data events (cloudtrail.t)"
         ]
     );
     let standby = c
@@ -173,7 +173,7 @@ fn the_seed_costs_hosting_keys_alarms_and_a_dashboard_per_month() {
         "{line}"
     );
     assert!(
-        line.contains("usage-based, not estimated: CloudWatch Logs"),
+        line.contains("usage-based, not estimated: CloudTrail data events, CloudWatch Logs"),
         "{line}"
     );
 }
