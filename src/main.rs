@@ -8,6 +8,7 @@ mod cli;
 mod clock;
 mod commands;
 mod compliance;
+mod cost;
 mod discovery;
 mod engine;
 mod faults;

@@ -747,6 +747,10 @@ fn filters(name: &str) -> Vec<(String, String)> {
         ),
         (r"\d+\.\d+s".into(), "[TIME]".into()),
         (r"\d+m\d\ds".into(), "[TIME]".into()),
+        (
+            r"prices of \d{4}-\d\d-\d\d".into(),
+            "prices of [DATE]".into(),
+        ),
     ]
 }
 

@@ -10,7 +10,7 @@
 //! | 0 | `address`, `suggest`, `redact`, `policy`, `interrupt`, `clock`, `permissions` | nothing of the crate above |
 //! | 1 | `spec` | rank 0 |
 //! | 2 | `aws`, `faults` | ranks 0–1 |
-//! | 3 | `plan` | ranks 0–2 |
+//! | 3 | `plan`, `cost` | ranks 0–2 and each other |
 //! | 4 | `state` | ranks 0–3 |
 //! | 5 | `resources` | ranks 0–4 |
 //! | 6 | `graph`, `engine`, `discovery`, `apply`, `compliance`, `shell` | ranks 0–5 and each other |
@@ -32,6 +32,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("aws", 2),
     ("faults", 2),
     ("plan", 3),
+    ("cost", 3),
     ("state", 4),
     ("resources", 5),
     ("graph", 6),

@@ -23,6 +23,10 @@ pub struct Args {
     /// pipelines that serialise plan and apply.
     #[arg(long)]
     pub lock: bool,
+    /// A price file (the shape of the shipped prices/aws-prices.yaml) whose prices override
+    /// or extend the shipped table's for the cost line; read locally, never fetched.
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -34,6 +38,7 @@ pub async fn run(g: &GlobalOptions, a: &Args, sh: &Shell) -> Result<ExitCode, Fa
         out: a.out.clone(),
         lock: a.lock,
         scope: (&a.common).into(),
+        prices: a.prices.clone(),
     };
     ops::plan::plan(g, &opts, sh).await
 }

@@ -277,6 +277,7 @@ pub fn make_plan(
         changes,
         targets: opts.targets.to_vec(),
         adopted: opts.adopt.to_vec(),
+        cost: None,
     })
 }
 

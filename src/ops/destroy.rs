@@ -195,5 +195,6 @@ fn destroy_plan(s: &Session, obs: &Observations) -> Plan {
         changes,
         targets: Vec::new(),
         adopted: Vec::new(),
+        cost: None,
     }
 }

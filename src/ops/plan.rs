@@ -18,10 +18,14 @@ pub struct Options {
     /// Hold the lock while planning (`--lock`).
     pub lock: bool,
     pub scope: Scope,
+    /// A price file over the shipped table (`--prices`).
+    pub prices: Option<PathBuf>,
 }
 
 pub async fn plan(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
     let _graceful = crate::interrupt::graceful();
+    // A bad price file fails before any AWS call.
+    let prices = crate::cost::Prices::load(o.prices.as_deref()).map_err(Failure::Usage)?;
     let s = Session::connect(g, sh).await?;
     let lock = match o.lock {
         true => Some(Run::lock_only(&s, "plan", sh).await?),
@@ -32,7 +36,8 @@ pub async fn plan(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCode
     if let Some(l) = lock {
         l.end(Failure::status_of(&planned), sh).await;
     }
-    let (plan, _) = planned?;
+    let (mut plan, _) = planned?;
+    plan.cost = Some(crate::cost::estimate(&plan, &prices));
     let gate = crate::ops::check::spec_mode(&s.model, &s.spec_file.display().to_string())?;
     let findings = crate::ops::check::gate_text(&gate);
     if o.json {

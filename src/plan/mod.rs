@@ -98,6 +98,10 @@ pub struct Plan {
     /// Addresses the user chose to adopt (`--adopt`) when the plan was made.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adopted: Vec<String>,
+    /// The environment's monthly cost before and after the plan (`plan` sets it; see
+    /// [`crate::cost`]). Absent from plans made without it (saved plans stay readable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::Cost>,
 }
 
 impl Change {

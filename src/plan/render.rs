@@ -29,6 +29,7 @@ pub fn text(plan: &Plan, sh: &dyn Paint) -> String {
             plan.account_id,
             plan.region
         ));
+        cost_line(&mut s, plan);
         return s;
     }
     s.push_str(&format!(
@@ -59,7 +60,16 @@ pub fn text(plan: &Plan, sh: &dyn Paint) -> String {
         ));
     }
     s.push('\n');
+    cost_line(&mut s, plan);
     s
+}
+
+/// The plan's one cost line, when it has an estimate (see [`crate::cost`]).
+fn cost_line(s: &mut String, plan: &Plan) {
+    if let Some(c) = &plan.cost {
+        s.push_str(&c.line());
+        s.push('\n');
+    }
 }
 
 fn change(s: &mut String, c: &Change, sh: &dyn Paint) {
