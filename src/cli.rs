@@ -84,6 +84,9 @@ pub enum Cmd {
     Report(commands::report::Args),
     /// Disaster recovery: drill (measure RTO and RPO), failover, failback.
     Dr(commands::dr::Args),
+    /// For schedules: what drifted since the last apply and what is non-compliant now (plan
+    /// without the lock + check --live; exit 0 clean, 2 drift or violations, 1 error).
+    Drift(commands::drift::Args),
     /// Render a saved plan (text or JSON). No AWS calls.
     Show(commands::show::Args),
     /// Names, ARNs and ids of the spec's resources, for scripts (reads live state).
@@ -135,6 +138,7 @@ pub async fn run(cli: Cli, sh: &Shell) -> Result<ExitCode, Failure> {
         Cmd::Check(a) => commands::check::run(g, a, sh).await,
         Cmd::Report(a) => commands::report::run(g, a, sh).await,
         Cmd::Dr(a) => commands::dr::run(g, a, sh).await,
+        Cmd::Drift(a) => commands::drift::run(g, a, sh).await,
         Cmd::Show(a) => commands::show::run(a, sh),
         Cmd::Output(a) => commands::output::run(g, a, sh).await,
         Cmd::Graph(a) => commands::graph::run(g, a, sh),

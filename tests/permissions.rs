@@ -1,5 +1,5 @@
 //! `novactl permissions` against what novactl really calls: the seed stack, on the S3 state
-//! backend, is applied, planned (also with `--scan`), changed (a spec edit and drift on several
+//! backend, is applied, planned (also with `--scan`), checked for drift (`drift --notify`), changed (a spec edit and drift on several
 //! kinds, repaired), listed (`output`, `state list`, `history`) and destroyed with
 //! `NOVACTL_CALL_LOG`; every AWS call made must be declared and allowed by the policy
 //! `permissions` prints, and the policy must grant nothing beyond what the calls need.
@@ -88,6 +88,8 @@ async fn every_call_of_the_seed_stack_is_allowed_and_nothing_else_is_granted() {
         .await
         .unwrap();
     run(&["plan", "-e", spec], 0);
+    // The scheduled drift check, publishing its summary (sns:Publish on the encrypted topic).
+    run(&["drift", "-e", spec, "--notify", "sns.alerts"], 0);
     // A spec change and drift, repaired by apply.
     let text = std::fs::read_to_string(&spec_path).unwrap();
     std::fs::write(

@@ -95,7 +95,17 @@ pub async fn live(
     sh: &Shell,
 ) -> Result<(Evaluation, Vec<String>), Failure> {
     let obs = s.observe(parallelism, crate::discovery::Mode::Off).await?;
-    let (subjects, missing) = compliance::live_subjects(&s.model, &obs)?;
+    live_of(s, &obs, spec_file, sh)
+}
+
+/// The rules on live state already observed (`drift` observes once for its plan and this).
+pub fn live_of(
+    s: &Session,
+    obs: &crate::engine::Observations,
+    spec_file: &str,
+    sh: &Shell,
+) -> Result<(Evaluation, Vec<String>), Failure> {
+    let (subjects, missing) = compliance::live_subjects(&s.model, obs)?;
     if !missing.is_empty() {
         sh.warn(&format!(
             "{} resource(s) of the spec do not exist live and were not checked: {}",

@@ -12,12 +12,14 @@
 //! * [`options`]: the global options and a plan's scope, as plain data.
 //! * [`state`]: `history`, `state list`, `force-unlock`.
 //! * [`dr`]: `dr drill`, `dr failover`, `dr failback`.
+//! * [`drift`]: `drift`, plan and `check --live` in one summary for schedules.
 
 pub mod apply;
 pub mod bootstrap;
 pub mod check;
 pub mod destroy;
 pub mod dr;
+pub mod drift;
 pub mod fmt;
 pub mod graph;
 pub mod init;

@@ -189,9 +189,6 @@ impl Run {
         };
         let now = state::now_rfc3339();
         for c in &plan.changes {
-            let Some(d) = model.decl(&c.address) else {
-                continue;
-            };
             let ok = c.action == Action::NoOp
                 || outcomes
                     .iter()
@@ -199,6 +196,7 @@ impl Run {
             if !ok || c.action == Action::Conflict {
                 continue;
             }
+            // Also for what left the spec: `drift` reads a record as "the last apply had it".
             if c.action == Action::Delete {
                 doc["addresses"]
                     .as_object_mut()
@@ -206,6 +204,9 @@ impl Run {
                     .remove(&c.address);
                 continue;
             }
+            let Some(d) = model.decl(&c.address) else {
+                continue;
+            };
             if let Some(digest) = crate::engine::spec_digest(model, d) {
                 doc["addresses"][&c.address] = serde_json::json!({
                     "digest": digest,

@@ -131,6 +131,14 @@ impl Emulator {
         assert!(status < 300, "moto reset answered {status}: {body}");
     }
 
+    /// Every message published to an SNS topic, by topic ARN (`GET /novactl-api/sns/messages`):
+    /// `{"<arn>": [{"message_id", "subject", "message"}, ...]}`.
+    pub fn sns_messages(&self) -> serde_json::Value {
+        let (status, body) = http(&self.endpoint, "GET", "/novactl-api/sns/messages", "");
+        assert_eq!(status, 200, "sns messages: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("sns messages ({e}): {body}"))
+    }
+
     /// The launcher's fault settings and counts (`GET /novactl-api/faults`), after applying
     /// `change` when given (`POST`; e.g. `{"rate": 0}` or a `script` of faults).
     pub fn faults(&self, change: Option<serde_json::Value>) -> serde_json::Value {

@@ -1401,6 +1401,41 @@ class NovactlControl:
         return [body]
 
 
+class SnsMessages:
+    """WSGI middleware: `GET /novactl-api/sns/messages` answers every message published to an
+    SNS topic (moto keeps them on the topic, `sent_notifications`, and exposes them nowhere):
+    `{"<topic ARN>": [{"message_id", "subject", "message"}, ...]}`, in publish order, topics
+    of every account and region. Only topics with messages are listed. Read-only."""
+
+    PATH = "/novactl-api/sns/messages"
+
+    def __init__(self, app):  # type: ignore[no-untyped-def]
+        self.app = app
+
+    def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+        if environ.get("PATH_INFO", "").rstrip("/") != self.PATH:
+            return self.app(environ, start_response)
+        if environ.get("REQUEST_METHOD", "GET").upper() != "GET":
+            return NovactlControl.reply(start_response, "405 Method Not Allowed", {"error": "GET only"})
+        return NovactlControl.reply(start_response, "200 OK", self.messages())
+
+    @staticmethod
+    def messages() -> dict:
+        from moto.sns.models import sns_backends
+
+        out: dict = {}
+        for _account, regions in list(sns_backends.items()):
+            for _region, backend in list(regions.items()):
+                for arn, topic in list(backend.topics.items()):
+                    sent = [
+                        {"message_id": n[0], "message": n[1], "subject": n[2]}
+                        for n in list(topic.sent_notifications)
+                    ]
+                    if sent:
+                        out[arn] = sent
+        return out
+
+
 PATCHES = (
     patch_s3_get_bucket_versioning,
     patch_s3_bucket_policy_secure_transport,
@@ -1426,7 +1461,7 @@ def apply_patches():  # type: ignore[no-untyped-def]
     for patch in PATCHES:
         patch()
         log(f"patch applied: {patch.__name__}")
-    middlewares = [patch_cloudwatch_rpcv2_cbor(), NovactlControl]
+    middlewares = [patch_cloudwatch_rpcv2_cbor(), NovactlControl, SnsMessages]
     log("patch applied: patch_cloudwatch_rpcv2_cbor")
     return middlewares
 
@@ -1829,7 +1864,10 @@ class FaultInjector:
         if name.rstrip("/") != "faults":
             # Another control endpoint (the DR settings, `NovactlControl`) sits inside: pass
             # the request on, never faulted; an unknown one is answered 404 below.
-            if name.rstrip("/") == NovactlControl.PATH[len(CONTROL_PREFIX):]:
+            if name.rstrip("/") in (
+                NovactlControl.PATH[len(CONTROL_PREFIX):],
+                SnsMessages.PATH[len(CONTROL_PREFIX):],
+            ):
                 return self.app(environ, start_response)
             return reply("404 Not Found", {"error": f"no such control endpoint: {CONTROL_PREFIX}{name}"})
         method = environ.get("REQUEST_METHOD", "GET").upper()

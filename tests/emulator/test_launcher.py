@@ -1189,6 +1189,32 @@ def load_launcher_module():  # type: ignore[no-untyped-def]
     return module
 
 
+class SnsMessagesEndpointTests(unittest.TestCase):
+    """`GET /novactl-api/sns/messages`: what was published, per topic ARN (tests read back
+    `novactl drift --notify`)."""
+
+    def test_sns_messages_lists_publishes_per_topic_in_order(self) -> None:
+        sns = client("sns")
+        other = regional("sns", "us-west-2")
+        a = sns.create_topic(Name=unique("alerts"))["TopicArn"]
+        b = other.create_topic(Name=unique("dr-alerts"))["TopicArn"]
+        quiet = sns.create_topic(Name=unique("quiet"))["TopicArn"]
+        sns.publish(TopicArn=a, Message="first", Subject="s1")
+        sns.publish(TopicArn=a, Message="second")
+        other.publish(TopicArn=b, Message="west")
+        status, _, body = http("GET", "/novactl-api/sns/messages")
+        self.assertEqual(status, 200, body)
+        doc = json.loads(body)
+        self.assertEqual([(m["message"], m["subject"]) for m in doc[a]], [("first", "s1"), ("second", None)])
+        self.assertEqual([m["message"] for m in doc[b]], ["west"])
+        self.assertTrue(all(m["message_id"] for m in doc[a] + doc[b]))
+        self.assertNotIn(quiet, doc, "topics without messages are left out")
+
+    def test_sns_messages_is_get_only(self) -> None:
+        status, _, body = http("POST", "/novactl-api/sns/messages", b"{}", {"Content-Type": "application/json"})
+        self.assertEqual(status, 405, body)
+
+
 class FaultInjectionTests(unittest.TestCase):
     """Scripted faults on the shared server: each rule fires once, on the request it names."""
 

@@ -16,7 +16,10 @@ pub const GLOBAL: &[(&str, &[Perm])] =
 
 /// Calls commands make on the spec's resources besides the kinds' own, by who makes them;
 /// expanded for every resource (their templates' gates pick which).
-pub const COMMANDS: &[(&str, &[Perm])] = &[("dr", crate::ops::dr::PERMISSIONS)];
+pub const COMMANDS: &[(&str, &[Perm])] = &[
+    ("dr", crate::ops::dr::PERMISSIONS),
+    ("drift", crate::ops::drift::PERMISSIONS),
+];
 
 /// Every declared call: [`GLOBAL`], the state backend's, each kind's and [`COMMANDS`].
 pub fn registry() -> Vec<(&'static str, &'static Perm)> {

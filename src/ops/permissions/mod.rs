@@ -63,6 +63,8 @@ fn calls(model: &crate::engine::Model, json: bool, sh: &Shell) -> Result<ExitCod
         let wanted = match kind {
             "state" => state_s3,
             "dr" => model.spec.spec.dr.is_some(),
+            // `drift --notify`: a topic of the spec.
+            "drift" => kinds.contains("sns"),
             k => global(k) || kinds.contains(k),
         };
         if !wanted {
