@@ -37,6 +37,40 @@ pub struct Perm {
     pub implied: &'static [Implied],
 }
 
+impl Perm {
+    /// The call changes nothing: its operation and every action it needs (implied ones too)
+    /// are reads ([`is_read`]). The read-only policy (`permissions --for read`) grants these
+    /// calls only.
+    pub fn is_read(&self) -> bool {
+        is_read(self.call)
+            && self.actions.iter().all(|a| is_read(a))
+            && self.implied.iter().all(|i| is_read(i.action))
+    }
+}
+
+/// Verbs of the operations and IAM actions that only read (`s3:GetBucketTagging`,
+/// `sagemaker:DescribeEndpoint`, `s3:HeadBucket`, `iam:ListRoles`); every other verb (Put,
+/// Create, Delete, Update, Tag, Invoke, ...) counts as a write.
+pub const READ_VERBS: &[&str] = &["Get", "List", "Describe", "Head"];
+/// Read-only IAM actions whose verb is not one of [`READ_VERBS`]: decrypting what a read
+/// returns (an object encrypted with a KMS key).
+pub const READ_ACTIONS: &[&str] = &["kms:Decrypt"];
+
+/// `service:Operation` (a call or an IAM action) only reads: its verb is one of
+/// [`READ_VERBS`] (a whole word: `Get` in `GetObject`, not in `Getaway`), or it is one of
+/// [`READ_ACTIONS`].
+pub fn is_read(call: &str) -> bool {
+    if READ_ACTIONS.contains(&call) {
+        return true;
+    }
+    let op = call.split_once(':').map_or(call, |(_, op)| op);
+    READ_VERBS.iter().any(|v| {
+        op.strip_prefix(v).is_some_and(|rest| {
+            rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_uppercase())
+        })
+    })
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Implied {
     pub action: &'static str,
@@ -149,6 +183,41 @@ pub fn log_call(call: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_are_told_from_writes_by_their_verb() {
+        for c in [
+            "s3:GetObject",
+            "s3:HeadBucket",
+            "iam:ListRoles",
+            "sagemaker:DescribeEndpoint",
+            "sts:GetCallerIdentity",
+            "kms:Decrypt",
+        ] {
+            assert!(is_read(c), "{c}");
+        }
+        for c in [
+            "s3:PutObject",
+            "kms:GenerateDataKey",
+            "sagemaker:InvokeEndpoint",
+            "sns:Publish",
+            "kms:ScheduleKeyDeletion",
+            "s3:Getaway",
+            "iam:PassRole",
+        ] {
+            assert!(!is_read(c), "{c}");
+        }
+        assert!(STATE_S3
+            .iter()
+            .find(|p| p.call == "s3:GetObject")
+            .unwrap()
+            .is_read());
+        assert!(!STATE_S3
+            .iter()
+            .find(|p| p.call == "s3:PutObject")
+            .unwrap()
+            .is_read());
+    }
 
     #[test]
     fn sdk_service_names_map_to_iam_prefixes() {

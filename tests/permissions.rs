@@ -1,8 +1,13 @@
 //! `novactl permissions` against what novactl really calls: the seed stack, on the S3 state
-//! backend, is applied, planned (also with `--scan`), checked for drift (`drift --notify`), changed (a spec edit and drift on several
-//! kinds, repaired), listed (`output`, `state list`, `history`) and destroyed with
+//! backend, is applied, planned (also with `--scan`), checked for drift (`drift --notify`),
+//! changed (a spec edit and drift on several kinds, repaired), listed (`output`, `state list`,
+//! `history`) and destroyed with
 //! `NOVACTL_CALL_LOG`; every AWS call made must be declared and allowed by the policy
-//! `permissions` prints, and the policy must grant nothing beyond what the calls need.
+//! `permissions` prints (the union of its documents, each small enough for a managed policy),
+//! and the policy must grant nothing beyond what the calls need. The read-only commands (plan,
+//! check --live, output, history, report, drift), logged apart, must be granted by
+//! `permissions --for read`, which grants no write (`drift --notify` adds `sns:Publish`, the one
+//! statement the docs tell readers to add).
 
 mod common;
 
@@ -90,6 +95,23 @@ async fn every_call_of_the_seed_stack_is_allowed_and_nothing_else_is_granted() {
     run(&["plan", "-e", spec], 0);
     // The scheduled drift check, publishing its summary (sns:Publish on the encrypted topic).
     run(&["drift", "-e", spec, "--notify", "sns.alerts"], 0);
+    // The read-only commands, logged apart: `permissions --for read` must be enough for them.
+    let read_log = d.join("read-calls.log");
+    for args in [
+        &["plan", "-e", spec][..],
+        &["check", "--live", "-e", spec],
+        &["output", "-e", spec],
+        &["history", "-e", spec],
+        &["report", "-e", spec],
+        &["drift", "-e", spec],
+    ] {
+        novactl_env(
+            Some(&emu),
+            args,
+            &[("NOVACTL_CALL_LOG", read_log.to_str().unwrap())],
+        )
+        .expect_code(0);
+    }
     // A spec change and drift, repaired by apply.
     let text = std::fs::read_to_string(&spec_path).unwrap();
     std::fs::write(
@@ -166,22 +188,7 @@ async fn every_call_of_the_seed_stack_is_allowed_and_nothing_else_is_granted() {
             .stdout,
     )
     .unwrap();
-    let policy: Value = serde_json::from_str(
-        &novactl(None, &["permissions", "-e", spec, "--json"])
-            .expect_code(0)
-            .stdout,
-    )
-    .unwrap();
-    let granted: BTreeSet<String> = policy["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| match &s["Action"] {
-            Value::String(a) => vec![a.clone()],
-            Value::Array(v) => v.iter().map(|a| a.as_str().unwrap().to_string()).collect(),
-            _ => vec![],
-        })
-        .collect();
+    let granted = granted_by(spec, "apply");
     let actions = |call: &str, field: &str| -> Vec<String> {
         by_call[call][field]
             .as_array()
@@ -257,4 +264,178 @@ async fn every_call_of_the_seed_stack_is_allowed_and_nothing_else_is_granted() {
         called.len()
     );
     let _ = Path::new(spec);
+
+    // The read policy grants every call of the read-only commands, and no write.
+    let read_called: BTreeSet<String> = std::fs::read_to_string(&read_log)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    for c in [
+        "s3:GetObject",
+        "s3:ListObjectsV2",
+        "tag:GetResources",
+        "sts:GetCallerIdentity",
+        "kms:GetKeyPolicy",
+        "sagemaker:DescribeEndpoint",
+    ] {
+        assert!(
+            read_called.contains(c),
+            "the read-only run did not call {c}"
+        );
+    }
+    let read_by_call: Value = serde_json::from_str(
+        &novactl(
+            None,
+            &[
+                "permissions",
+                "-e",
+                spec,
+                "--by-call",
+                "--for",
+                "read",
+                "--json",
+            ],
+        )
+        .expect_code(0)
+        .stdout,
+    )
+    .unwrap();
+    let read_granted = granted_by(spec, "read");
+    let mut denied = Vec::new();
+    for c in &read_called {
+        assert_eq!(
+            read_by_call[c]["read"], true,
+            "{c}, made by a read-only command, is not a declared read"
+        );
+        for a in actions(c, "actions")
+            .into_iter()
+            .chain(actions(c, "implied"))
+        {
+            if !read_granted.contains(&a) {
+                denied.push(format!("{c} needs {a}"));
+            }
+        }
+    }
+    assert!(
+        denied.is_empty(),
+        "calls of the read-only commands the read policy would deny: {denied:#?}"
+    );
+    let writes: Vec<&String> = read_granted
+        .iter()
+        .filter(|a| {
+            let op = a.split_once(':').unwrap().1;
+            WRITE_VERBS.split_whitespace().any(|v| op.starts_with(v))
+        })
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "the read policy grants writes: {writes:#?}"
+    );
+    assert!(read_granted.is_subset(&granted));
+    assert!(read_granted.len() < granted.len());
+}
+
+/// Verbs of IAM actions that change something (the first word of the operation).
+const WRITE_VERBS: &str = "Put Create Delete Update Tag Untag Schedule Enable Disable Attach \
+    Detach Register Deregister Add Remove Start Stop Publish Copy Restore Cancel Set Invoke \
+    Associate Disassociate Generate Pass";
+
+/// The actions the documents of `permissions --json --for WHAT` grant together; each
+/// document fits a managed policy (6,144 characters without whitespace).
+fn granted_by(spec: &str, what: &str) -> BTreeSet<String> {
+    let docs: Value = serde_json::from_str(
+        &novactl(None, &["permissions", "-e", spec, "--json", "--for", what])
+            .expect_code(0)
+            .stdout,
+    )
+    .unwrap();
+    let docs = docs.as_array().expect("a JSON array of policy documents");
+    assert!(docs.len() > 1, "{what}: {} documents", docs.len());
+    let mut granted = BTreeSet::new();
+    for doc in docs {
+        let chars = serde_json::to_string(doc)
+            .unwrap()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .count();
+        assert!(chars <= 6144, "{what}: a document of {chars} characters");
+        assert_eq!(doc["Version"], "2012-10-17");
+        for s in doc["Statement"].as_array().unwrap() {
+            assert_eq!(s["Effect"], "Allow");
+            match &s["Action"] {
+                Value::String(a) => {
+                    granted.insert(a.clone());
+                }
+                Value::Array(v) => {
+                    granted.extend(v.iter().map(|a| a.as_str().unwrap().to_string()))
+                }
+                other => panic!("Action {other}"),
+            }
+        }
+    }
+    granted
+}
+
+/// `--out DIR` writes the documents `--json` prints, one file each named for what it grants,
+/// and the text output counts them; without `account_id` no ARN names the offline account.
+#[test]
+fn out_writes_one_file_per_document_and_the_text_counts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    novactl(None, &["init", "--example", "seed", d.to_str().unwrap()]).expect_code(0);
+    let spec = d.join("environments/prod.yaml");
+    let spec = spec.to_str().unwrap();
+    for what in ["apply", "read"] {
+        let out = d.join(format!("iam-{what}"));
+        let text = novactl(
+            None,
+            &[
+                "permissions",
+                "-e",
+                spec,
+                "--for",
+                what,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        )
+        .expect_code(0)
+        .stdout;
+        let docs: Value = serde_json::from_str(
+            &novactl(None, &["permissions", "-e", spec, "--for", what, "--json"])
+                .expect_code(0)
+                .stdout,
+        )
+        .unwrap();
+        let docs = docs.as_array().unwrap();
+        assert!(!docs.iter().any(|d| d.to_string().contains("000000000000")));
+        let mut files: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), docs.len(), "{files:?}");
+        assert!(
+            text.contains(&format!("# {} ", docs.len())),
+            "the text does not count the documents: {text}"
+        );
+        let prefix = format!("novactl-{what}-");
+        for group in ["discovery", "kms", "iam", "sagemaker", "monitoring"] {
+            let f = format!("{prefix}{group}.json");
+            assert!(files.contains(&f), "no {f} in {files:?}");
+            assert!(text.contains(&format!("{prefix}{group} ")), "{text}");
+        }
+        assert!(files.iter().any(|f| f.starts_with(&format!("{prefix}s3"))));
+        let written: Vec<Value> = files
+            .iter()
+            .map(|f| serde_json::from_str(&std::fs::read_to_string(out.join(f)).unwrap()).unwrap())
+            .collect();
+        for doc in docs {
+            assert!(
+                written.contains(doc),
+                "--json printed a document no file holds"
+            );
+        }
+    }
 }

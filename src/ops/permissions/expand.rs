@@ -58,7 +58,28 @@ pub fn declared(call: &str) -> Option<&'static Perm> {
 /// object's ARN), `{dep:KIND.K}` (output K of each dependency of that kind; none: dropped).
 /// A template may start with gates: `{twin}` keeps it for DR twins (`dr.*`) only, `{kind:K}`
 /// for resources of kind K only.
+///
+/// `account` is the one the policy names (`*` when the spec has no `account_id`): an ARN taken
+/// from the model (outputs, dependencies' outputs) names the account the model was built for,
+/// the offline stand-in [`crate::engine::OFFLINE_ACCOUNT`] when unknown; it is replaced.
 pub fn expand(template: &str, d: &Decl, model: &Model, account: &str) -> Vec<String> {
+    fill(template, d, model, account)
+        .into_iter()
+        .map(|arn| with_account(arn, &model.account_id, account))
+        .collect()
+}
+
+/// `arn` with its account field `account` where it says `built_for`.
+fn with_account(arn: String, built_for: &str, account: &str) -> String {
+    let mut parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if built_for == account || parts.len() < 6 || parts[0] != "arn" || parts[4] != built_for {
+        return arn;
+    }
+    parts[4] = account;
+    parts.join(":")
+}
+
+fn fill(template: &str, d: &Decl, model: &Model, account: &str) -> Vec<String> {
     let mut template = template;
     if let Some(rest) = template.strip_prefix("{twin}") {
         if !crate::resources::dr::is_twin(&d.address) {
@@ -94,7 +115,7 @@ pub fn expand(template: &str, d: &Decl, model: &Model, account: &str) -> Vec<Str
             &template[..start],
             &template[end + 1..]
         );
-        return expand(&filled, d, model, account);
+        return fill(&filled, d, model, account);
     }
     let base = template
         .replace("{region}", &d.region)
@@ -111,7 +132,7 @@ pub fn expand(template: &str, d: &Decl, model: &Model, account: &str) -> Vec<Str
             return Vec::new();
         };
         let filled = format!("{}{v}{}", &base[..start], &base[end + 1..]);
-        return expand(&filled, d, model, account);
+        return fill(&filled, d, model, account);
     }
     if let Some(start) = base.find("{dep:") {
         let end = base[start..]
@@ -131,11 +152,14 @@ pub fn expand(template: &str, d: &Decl, model: &Model, account: &str) -> Vec<Str
     vec![base]
 }
 
-/// The least-privilege policy for running novactl on `model`: one statement per group of
-/// actions that share their resources (and condition).
-pub fn policy(model: &Model, account: &str) -> Value {
-    // (resources, condition) -> actions
-    type Key = (BTreeSet<String>, Option<(String, String, String)>);
+/// What a statement is keyed by: its resources and its condition `(operator, key, value)`.
+pub type Key = (BTreeSet<String>, Option<(String, String, String)>);
+
+/// What novactl needs on `model`, as actions by the resources (and condition) they are granted
+/// on: every declared call (`read_only`: only the calls that change nothing, see
+/// [`Perm::is_read`], and none of [`COMMANDS`], which only the `dr` commands make).
+pub fn grants(model: &Model, account: &str, read_only: bool) -> BTreeMap<Key, BTreeSet<String>> {
+    let wanted = |p: &Perm| !read_only || p.is_read();
     let mut by: BTreeMap<Key, BTreeSet<String>> = BTreeMap::new();
     let mut add =
         |actions: &[&str], resources: Vec<String>, cond: Option<(String, String, String)>| {
@@ -152,11 +176,13 @@ pub fn policy(model: &Model, account: &str) -> Value {
                 .extend(actions.iter().map(|a| a.to_string()));
         };
     for p in GLOBAL.iter().flat_map(|(_, perms)| perms.iter()) {
-        add(
-            p.actions,
-            p.resources.iter().map(|r| r.to_string()).collect(),
-            None,
-        );
+        if wanted(p) {
+            add(
+                p.actions,
+                p.resources.iter().map(|r| r.to_string()).collect(),
+                None,
+            );
+        }
     }
     if let Some(loc) = crate::state::S3Location::of(&model.spec) {
         let key = if loc.kms_key.starts_with("arn:") {
@@ -164,36 +190,37 @@ pub fn policy(model: &Model, account: &str) -> Value {
         } else {
             format!("arn:aws:kms:{}:{account}:key/*", loc.region)
         };
-        let fill = |t: &str| {
+        let fill_state = |t: &str| {
             t.replace("{bucket}", &loc.bucket)
                 .replace("{root}", &loc.root())
                 .replace("{region}", &loc.region)
                 .replace("{account}", account)
                 .replace("{key}", &key)
         };
-        for p in STATE_S3 {
+        for p in STATE_S3.iter().filter(|p| wanted(p)) {
             add(
                 p.actions,
-                p.resources.iter().map(|r| fill(r)).collect(),
+                p.resources.iter().map(|r| fill_state(r)).collect(),
                 None,
             );
             for i in p.implied {
                 add(
                     &[i.action],
-                    i.resources.iter().map(|r| fill(r)).collect(),
+                    i.resources.iter().map(|r| fill_state(r)).collect(),
                     None,
                 );
             }
         }
     }
+    let commands: &[(&str, &[Perm])] = if read_only { &[] } else { COMMANDS };
     for d in &model.decls {
-        let commands = COMMANDS.iter().flat_map(|(_, perms)| perms.iter());
         for p in model
             .kind(d.kind)
             .permissions()
             .iter()
             .flat_map(|g| g.iter())
-            .chain(commands)
+            .chain(commands.iter().flat_map(|(_, perms)| perms.iter()))
+            .filter(|p| wanted(p))
         {
             let res = p
                 .resources
@@ -214,41 +241,24 @@ pub fn policy(model: &Model, account: &str) -> Value {
             }
         }
     }
-    // Merge statements whose resources are the same (conditions apart), and give actions
-    // granted on `*` nowhere else.
-    let mut statements = Vec::new();
-    for (n, ((resources, cond), actions)) in by.into_iter().enumerate() {
-        let mut s = json!({
-            "Sid": format!("Novactl{}", n + 1),
-            "Effect": "Allow",
-            "Action": actions.into_iter().collect::<Vec<_>>(),
-            "Resource": if resources.len() == 1 && resources.contains("*") {
-                json!("*")
-            } else {
-                json!(resources.into_iter().collect::<Vec<_>>())
-            },
-        });
-        if let Some((op, k, v)) = cond {
-            s["Condition"] = json!({ op: { k: v } });
-        }
-        statements.push(s);
-    }
-    json!({ "Version": "2012-10-17", "Statement": statements })
+    by
 }
 
-/// Every IAM action a policy grants.
-pub fn granted_actions(policy: &Value) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for s in policy["Statement"].as_array().into_iter().flatten() {
-        match &s["Action"] {
-            Value::String(a) => {
-                out.insert(a.clone());
-            }
-            Value::Array(v) => out.extend(v.iter().filter_map(Value::as_str).map(str::to_string)),
-            _ => {}
-        }
+/// One policy statement (without its `Sid`) granting `actions` on `resources`.
+pub fn statement(actions: &BTreeSet<String>, (resources, cond): &Key) -> Value {
+    let mut s = json!({
+        "Effect": "Allow",
+        "Action": actions.iter().collect::<Vec<_>>(),
+        "Resource": if resources.len() == 1 && resources.contains("*") {
+            json!("*")
+        } else {
+            json!(resources.iter().collect::<Vec<_>>())
+        },
+    });
+    if let Some((op, k, v)) = cond {
+        s["Condition"] = json!({ op: { k: v } });
     }
-    out
+    s
 }
 
 #[cfg(test)]
