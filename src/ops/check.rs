@@ -95,7 +95,7 @@ pub async fn live(
     sh: &Shell,
 ) -> Result<(Evaluation, Vec<String>), Failure> {
     let obs = s.observe(parallelism, crate::discovery::Mode::Off).await?;
-    let (subjects, missing) = compliance::live_subjects(&s.model, &obs)?;
+    let (eval, missing) = live_mode(&s.model, &obs, spec_file)?;
     if !missing.is_empty() {
         sh.warn(&format!(
             "{} resource(s) of the spec do not exist live and were not checked: {}",
@@ -103,10 +103,20 @@ pub async fn live(
             missing.join(", ")
         ));
     }
+    Ok((eval, missing))
+}
+
+/// The rules on observations already made (`plan`'s); also returns the addresses not live.
+pub fn live_mode(
+    model: &Model,
+    obs: &crate::engine::Observations,
+    spec_file: &str,
+) -> Result<(Evaluation, Vec<String>), Failure> {
+    let (subjects, missing) = compliance::live_subjects(model, obs)?;
     let world = World {
         mode: Mode::Live,
-        spec: &s.model.spec,
-        account: s.model.account_id.clone(),
+        spec: &model.spec,
+        account: model.account_id.clone(),
         subjects,
     };
     Ok((compliance::evaluate(&world, spec_file)?, missing))
