@@ -368,11 +368,8 @@ fn header(p: &Plan) -> String {
         return s;
     }
     s.push_str(&format!(
-        "**Plan: {} to create, {} to update, {} to replace, {} to delete, {} refused.**\n\n",
-        p.count(Action::Create),
-        p.count(Action::Update),
-        p.count(Action::Replace),
-        p.count(Action::Delete),
+        "**Plan: {}, {} refused.**\n\n",
+        p.counts(),
         p.refusals().len()
     ));
     if !p.targets.is_empty() {

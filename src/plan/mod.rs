@@ -166,6 +166,17 @@ impl Plan {
     pub fn count(&self, a: Action) -> usize {
         self.changes.iter().filter(|c| c.action == a).count()
     }
+
+    /// `N to create, M to update, R to replace, D to delete` (the text and Markdown views).
+    pub fn counts(&self) -> String {
+        format!(
+            "{} to create, {} to update, {} to replace, {} to delete",
+            self.count(Action::Create),
+            self.count(Action::Update),
+            self.count(Action::Replace),
+            self.count(Action::Delete)
+        )
+    }
 }
 
 #[cfg(test)]

@@ -38,13 +38,7 @@ pub fn text(plan: &Plan, sh: &dyn Paint) -> String {
     for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
         change(&mut s, c, sh);
     }
-    s.push_str(&format!(
-        "Plan: {} to create, {} to update, {} to replace, {} to delete.",
-        plan.count(Action::Create),
-        plan.count(Action::Update),
-        plan.count(Action::Replace),
-        plan.count(Action::Delete)
-    ));
+    s.push_str(&format!("Plan: {}.", plan.counts()));
     let conflicts = plan.count(Action::Conflict);
     if conflicts > 0 {
         s.push_str(&format!(
