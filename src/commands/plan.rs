@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::ValueEnum;
+
 use crate::commands::Common;
 use crate::ops::options::GlobalOptions;
 use crate::ops::{self, Failure};
@@ -13,9 +15,14 @@ pub struct Args {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Print the plan as JSON.
+    /// Print the plan as JSON (the same as `--format json`).
     #[arg(long)]
     pub json: bool,
+    /// How to print the plan: text (the default), json, or markdown (a pull-request comment
+    /// of at most 65,000 characters: counts, replaces and deletes first, a table of changes,
+    /// the HIPAA findings the change brings or removes, attribute diffs, the apply command).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
     /// Save the plan to this file (JSON), for `novactl apply FILE`.
     #[arg(long, value_name = "PLAN")]
     pub out: Option<PathBuf>,
@@ -31,10 +38,35 @@ pub struct Args {
     pub common: Common,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// `--format`, with `--json` meaning `--format json` (both at once must agree).
+pub fn format(json: bool, format: Option<Format>) -> Result<ops::plan::Format, Failure> {
+    Ok(match (json, format) {
+        (true, None | Some(Format::Json)) | (false, Some(Format::Json)) => ops::plan::Format::Json,
+        (true, Some(other)) => {
+            return Err(Failure::Usage(format!(
+                "--json means --format json; it cannot go with --format {}",
+                other
+                    .to_possible_value()
+                    .map(|v| v.get_name().to_string())
+                    .unwrap_or_default()
+            )))
+        }
+        (false, None | Some(Format::Text)) => ops::plan::Format::Text,
+        (false, Some(Format::Markdown)) => ops::plan::Format::Markdown,
+    })
+}
+
 pub async fn run(g: &GlobalOptions, a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
     let opts = ops::plan::Options {
         detailed_exitcode: a.detailed_exitcode,
-        json: a.json,
+        format: format(a.json, a.format)?,
         out: a.out.clone(),
         lock: a.lock,
         scope: (&a.common).into(),

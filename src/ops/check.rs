@@ -98,14 +98,15 @@ pub async fn live(
     live_of(s, &obs, spec_file, sh)
 }
 
-/// The rules on live state already observed (`drift` observes once for its plan and this).
+/// The rules on live state already observed (`drift` observes once for its plan and this),
+/// warning about the spec's resources not found live.
 pub fn live_of(
     s: &Session,
     obs: &crate::engine::Observations,
     spec_file: &str,
     sh: &Shell,
 ) -> Result<(Evaluation, Vec<String>), Failure> {
-    let (subjects, missing) = compliance::live_subjects(&s.model, obs)?;
+    let (eval, missing) = live_mode(&s.model, obs, spec_file)?;
     if !missing.is_empty() {
         sh.warn(&format!(
             "{} resource(s) of the spec do not exist live and were not checked: {}",
@@ -113,10 +114,20 @@ pub fn live_of(
             missing.join(", ")
         ));
     }
+    Ok((eval, missing))
+}
+
+/// The rules on observations already made (`plan`'s); also returns the addresses not live.
+pub fn live_mode(
+    model: &Model,
+    obs: &crate::engine::Observations,
+    spec_file: &str,
+) -> Result<(Evaluation, Vec<String>), Failure> {
+    let (subjects, missing) = compliance::live_subjects(model, obs)?;
     let world = World {
         mode: Mode::Live,
-        spec: &s.model.spec,
-        account: s.model.account_id.clone(),
+        spec: &model.spec,
+        account: model.account_id.clone(),
         subjects,
     };
     Ok((compliance::evaluate(&world, spec_file)?, missing))

@@ -29,6 +29,7 @@ pub mod output;
 pub mod permissions;
 pub mod plan;
 pub mod report;
+pub mod review;
 pub mod run;
 pub mod schema;
 pub mod session;

@@ -1,4 +1,4 @@
-//! `plan`: observe, diff, print (text or JSON), optionally save.
+//! `plan`: observe, diff, print (text, JSON or Markdown), optionally save.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,12 +8,21 @@ use crate::ops::options::Scope;
 use crate::ops::run::Run;
 use crate::ops::session::{warn_deletes, Session};
 use crate::ops::Failure;
-use crate::plan::render;
+use crate::plan::{markdown, render};
 use crate::shell::Shell;
+
+/// How `plan` and `show` print a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    /// A pull-request comment ([`crate::plan::markdown`]).
+    Markdown,
+}
 
 pub struct Options {
     pub detailed_exitcode: bool,
-    pub json: bool,
+    pub format: Format,
     pub out: Option<PathBuf>,
     /// Hold the lock while planning (`--lock`).
     pub lock: bool,
@@ -36,21 +45,32 @@ pub async fn plan(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCode
     if let Some(l) = lock {
         l.end(Failure::status_of(&planned), sh).await;
     }
-    let (mut plan, _) = planned?;
+    let (mut plan, obs) = planned?;
     plan.cost = Some(crate::cost::estimate(&plan, &prices));
     let gate = crate::ops::check::spec_mode(&s.model, &s.spec_file.display().to_string())?;
     let findings = crate::ops::check::gate_text(&gate);
-    if o.json {
-        sh.out(&render::json(&plan));
-        if let Some(f) = &findings {
-            sh.warn(f.trim_start());
+    match o.format {
+        Format::Json | Format::Markdown => {
+            sh.out(&match o.format {
+                Format::Json => render::json(&plan),
+                _ => markdown::markdown(&markdown::Review {
+                    plan: &plan,
+                    saved: o.out.as_deref(),
+                    findings: Some(&crate::ops::review::findings(&s.model, &obs, &plan, &gate)?),
+                    cost: None,
+                }),
+            });
+            if let Some(f) = &findings {
+                sh.warn(f.trim_start());
+            }
         }
-    } else {
-        let mut text = render::text(&plan, sh);
-        if let Some(f) = &findings {
-            text.push_str(f);
+        Format::Text => {
+            let mut text = render::text(&plan, sh);
+            if let Some(f) = &findings {
+                text.push_str(f);
+            }
+            sh.out(&text);
         }
-        sh.out(&text);
     }
     warn_deletes(&plan, sh);
     if let Some(out) = &o.out {

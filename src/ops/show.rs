@@ -1,29 +1,38 @@
-//! `show`: render a saved plan (text or JSON) without reading anything else.
+//! `show`: render a saved plan (text, JSON or Markdown) without reading anything else.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::ops::plan::Format;
 use crate::ops::Failure;
-use crate::plan::{render, Plan, FORMAT_VERSION};
+use crate::plan::{markdown, render, Plan, FORMAT_VERSION};
 use crate::shell::Shell;
 
 pub struct Options {
     pub plan: PathBuf,
-    pub json: bool,
+    pub format: Format,
 }
 
 pub fn show(o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
     let plan = read_plan(&o.plan)?;
-    if o.json {
-        sh.out(&render::json(&plan));
-    } else {
-        sh.status(&format!(
-            "Saved plan {} (novactl {}, spec {}):",
-            o.plan.display(),
-            plan.novactl_version,
-            plan.spec_file
-        ));
-        sh.out(&render::text(&plan, sh));
+    match o.format {
+        Format::Json => sh.out(&render::json(&plan)),
+        // A saved plan records no findings: the Markdown has no HIPAA section.
+        Format::Markdown => sh.out(&markdown::markdown(&markdown::Review {
+            plan: &plan,
+            saved: Some(&o.plan),
+            findings: None,
+            cost: None,
+        })),
+        Format::Text => {
+            sh.status(&format!(
+                "Saved plan {} (novactl {}, spec {}):",
+                o.plan.display(),
+                plan.novactl_version,
+                plan.spec_file
+            ));
+            sh.out(&render::text(&plan, sh));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,12 @@
-//! Stage 3: the plan as plain data. Renderings ([`render`]) are views of it; apply executes it.
+//! Stage 3: the plan as plain data. Renderings ([`render`]: text and JSON, [`markdown`]: a
+//! pull-request comment) are views of it; apply executes it.
 //!
 //! A plan records, per resource in execution order, the action, the attribute-level changes
 //! and the live state it was computed from (`before`), so that a saved plan can be refused as
 //! stale when live state moved since.
 
 pub mod diff;
+pub mod markdown;
 pub mod render;
 
 use serde::{Deserialize, Serialize};
@@ -167,6 +169,17 @@ impl Plan {
 
     pub fn count(&self, a: Action) -> usize {
         self.changes.iter().filter(|c| c.action == a).count()
+    }
+
+    /// `N to create, M to update, R to replace, D to delete` (the text and Markdown views).
+    pub fn counts(&self) -> String {
+        format!(
+            "{} to create, {} to update, {} to replace, {} to delete",
+            self.count(Action::Create),
+            self.count(Action::Update),
+            self.count(Action::Replace),
+            self.count(Action::Delete)
+        )
     }
 }
 

@@ -39,13 +39,7 @@ pub fn text(plan: &Plan, sh: &dyn Paint) -> String {
     for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
         change(&mut s, c, sh);
     }
-    s.push_str(&format!(
-        "Plan: {} to create, {} to update, {} to replace, {} to delete.",
-        plan.count(Action::Create),
-        plan.count(Action::Update),
-        plan.count(Action::Replace),
-        plan.count(Action::Delete)
-    ));
+    s.push_str(&format!("Plan: {}.", plan.counts()));
     let conflicts = plan.count(Action::Conflict);
     if conflicts > 0 {
         s.push_str(&format!(
@@ -134,7 +128,8 @@ fn change(s: &mut String, c: &Change, sh: &dyn Paint) {
     s.push('\n');
 }
 
-fn is_big(v: &Value) -> bool {
+/// Objects and arrays too long for one line: shown as a line diff (the Markdown view too).
+pub(super) fn is_big(v: &Value) -> bool {
     matches!(v, Value::Object(_) | Value::Array(_)) && v.to_string().len() > 60
 }
 
@@ -163,12 +158,20 @@ fn value(v: &Value, indent: usize) -> String {
         .join("\n")
 }
 
+/// The lines of pretty JSON that differ, with two lines of context, each marked `-`, `+` or
+/// ` ` after `indent` spaces.
 fn text_diff(before: &Value, after: &Value, indent: usize) -> String {
     let b = serde_json::to_string_pretty(before).unwrap_or_default();
     let a = serde_json::to_string_pretty(after).unwrap_or_default();
+    lines_diff(&b, &a, indent)
+}
+
+/// The lines of `after` that differ from `before`, with two lines of context, each marked
+/// `-`, `+` or ` ` after `indent` spaces (the Markdown view's diff blocks too).
+pub(super) fn lines_diff(b: &str, a: &str, indent: usize) -> String {
     let pad = " ".repeat(indent);
     let mut out = String::new();
-    let diff = TextDiff::from_lines(&b, &a);
+    let diff = TextDiff::from_lines(b, a);
     for group in diff.grouped_ops(2) {
         for op in group {
             for ch in diff.iter_changes(&op) {
