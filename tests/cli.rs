@@ -447,6 +447,28 @@ fn man_writes_a_page_per_command() {
         !dir.path().join("novactl-help.1").exists(),
         "no page for `help`"
     );
+    // The synopsis is what a user types (`novactl plan`, `novactl dr drill`), not the page name.
+    let synopsis = |page: &str| {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        let after = text
+            .split(".SH SYNOPSIS\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{page} has a SYNOPSIS:\n{text}"))
+            .to_string();
+        after
+    };
+    for (page, typed) in [
+        ("novactl.1", "\\fBnovactl\\fR "),
+        ("novactl-plan.1", "\\fBnovactl plan\\fR "),
+        ("novactl-dr-drill.1", "\\fBnovactl dr drill\\fR "),
+        ("novactl-state-list.1", "\\fBnovactl state list\\fR "),
+    ] {
+        let s = synopsis(page);
+        assert!(s.starts_with(typed), "{page}: {s}");
+    }
+    // The NAME section and the title keep the page name.
+    let drill = std::fs::read_to_string(dir.path().join("novactl-dr-drill.1")).unwrap();
+    assert!(drill.contains(".TH novactl-dr-drill 1"), "{drill}");
 }
 
 #[test]
