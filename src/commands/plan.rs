@@ -23,6 +23,16 @@ pub struct Args {
     /// pipelines that serialise plan and apply.
     #[arg(long)]
     pub lock: bool,
+    /// Plan the destroy instead: every live resource of the environment a delete, in reverse
+    /// dependency order, with destroy's refusals (protected, not novactl's, a non-empty bucket
+    /// without --force). Nothing is changed; `novactl apply PLAN` of a plan saved with `--out`
+    /// carries it out.
+    #[arg(long, conflicts_with_all = ["targets", "adopt", "scan"])]
+    pub destroy: bool,
+    /// With --destroy: the destroy also empties and deletes buckets that still hold objects
+    /// (recorded in the saved plan).
+    #[arg(long, requires = "destroy")]
+    pub force: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -34,6 +44,7 @@ pub async fn run(g: &GlobalOptions, a: &Args, sh: &Shell) -> Result<ExitCode, Fa
         out: a.out.clone(),
         lock: a.lock,
         scope: (&a.common).into(),
+        destroy: a.destroy.then_some(ops::plan::Destroy { force: a.force }),
     };
     ops::plan::plan(g, &opts, sh).await
 }

@@ -277,6 +277,8 @@ pub fn make_plan(
         changes,
         targets: opts.targets.to_vec(),
         adopted: opts.adopt.to_vec(),
+        destroy: false,
+        force: false,
     })
 }
 

@@ -18,6 +18,14 @@ pub struct Options {
     /// Hold the lock while planning (`--lock`).
     pub lock: bool,
     pub scope: Scope,
+    /// The destroy as a plan (`--destroy`); `force`: it empties non-empty buckets.
+    pub destroy: Option<Destroy>,
+}
+
+/// `plan --destroy [--force]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Destroy {
+    pub force: bool,
 }
 
 pub async fn plan(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
@@ -27,14 +35,25 @@ pub async fn plan(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCode
         true => Some(Run::lock_only(&s, "plan", sh).await?),
         false => None,
     };
-    let planned =
-        crate::interrupt::or_stop("while planning", s.plan(&o.scope, &o.scope.adopt)).await;
+    let planned = crate::interrupt::or_stop("while planning", async {
+        match o.destroy {
+            Some(d) => crate::ops::destroy::plan_destroy(&s, d.force, o.scope.parallelism).await,
+            None => s.plan(&o.scope, &o.scope.adopt).await,
+        }
+    })
+    .await;
     if let Some(l) = lock {
         l.end(Failure::status_of(&planned), sh).await;
     }
     let (plan, _) = planned?;
-    let gate = crate::ops::check::spec_mode(&s.model, &s.spec_file.display().to_string())?;
-    let findings = crate::ops::check::gate_text(&gate);
+    // A destroy creates nothing: the compliance findings of the desired state do not apply.
+    let findings = match o.destroy {
+        Some(_) => None,
+        None => crate::ops::check::gate_text(&crate::ops::check::spec_mode(
+            &s.model,
+            &s.spec_file.display().to_string(),
+        )?),
+    };
     if o.json {
         sh.out(&render::json(&plan));
         if let Some(f) = &findings {

@@ -98,6 +98,13 @@ pub struct Plan {
     /// Addresses the user chose to adopt (`--adopt`) when the plan was made.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adopted: Vec<String>,
+    /// A destroy plan (`plan --destroy`): every change a delete, and `apply PLAN` destroys.
+    /// Absent in plans that are not (and in plans older than the field).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub destroy: bool,
+    /// A destroy plan made with `--force`: its apply empties non-empty buckets.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
 }
 
 impl Change {
