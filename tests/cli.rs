@@ -100,9 +100,11 @@ async fn quick_start_from_init_to_apply_to_destroy() {
         "policies/kms-phi.json.tera",
         "templates/dashboards/mentallama.json.tera",
         "novactl.schema.json",
+        ".github/workflows/novactl.yml",
     ] {
         assert!(d.join(f).is_file(), "{f} written:\n{}", r.stdout);
     }
+    workflow_names(d, "environments/prod.yaml");
     // A second init does not overwrite.
     let again = novactl(None, &["init", "--example", "seed", s(d)]).expect_code(1);
     assert!(again.stderr.contains("not overwriting"), "{}", again.stderr);
@@ -209,6 +211,7 @@ async fn quick_start_from_init_to_apply_to_destroy() {
 fn init_without_an_example_writes_a_small_valid_project() {
     let dir = tempfile::tempdir().unwrap();
     novactl(None, &["init", s(dir.path())]).expect_code(0);
+    workflow_names(dir.path(), "environments/dev.yaml");
     let spec = dir.path().join("environments/dev.yaml");
     let r = novactl(None, &["validate", "-e", s(&spec)]).expect_code(0);
     assert!(r.stdout.contains("valid (5 resources"), "{}", r.stdout);
@@ -806,4 +809,13 @@ fn snapshot_of_plan_text_and_apply_summary() {
         insta::assert_snapshot!("plan_text", plan.stdout);
         insta::assert_snapshot!("apply_summary", apply.stderr);
     });
+}
+
+/// `init` wrote the CI workflow, YAML, for the project's spec (a file it wrote).
+fn workflow_names(dir: &std::path::Path, spec: &str) {
+    let text = std::fs::read_to_string(dir.join(".github/workflows/novactl.yml")).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("the workflow is YAML");
+    assert_eq!(doc["env"]["SPEC"].as_str(), Some(spec), "{text}");
+    assert!(dir.join(spec).is_file());
+    assert!(text.contains("novactl apply plan.json"), "{text}");
 }
