@@ -213,18 +213,25 @@ pub fn sarif(e: &Evaluation) -> String {
             r
         })
         .collect();
+    sarif_doc(json!({"tool": sarif_tool(rules), "results": results}))
+}
+
+/// `tool` of a SARIF run: novactl with these rules.
+fn sarif_tool(rules: Vec<Value>) -> Value {
+    json!({"driver": {
+        "name": "novactl",
+        "version": env!("CARGO_PKG_VERSION"),
+        "informationUri": docs_url(),
+        "rules": rules,
+    }})
+}
+
+/// A SARIF 2.1.0 document of one run.
+fn sarif_doc(run: Value) -> String {
     let doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "novactl",
-                "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": docs_url(),
-                "rules": rules,
-            }},
-            "results": results,
-        }],
+        "runs": [run],
     });
     serde_json::to_string_pretty(&doc).expect("SARIF")
 }
@@ -268,31 +275,22 @@ pub fn sarif_failure(errors: &[crate::spec::SpecError], other: Option<&str>) -> 
         .map(|m| json!({"level": "error", "message": {"text": m}}))
         .into_iter()
         .collect();
-    let doc = json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "novactl",
-                "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": docs_url(),
-                "rules": [{
-                    "id": SPEC_RULE,
-                    "name": "InvalidSpec",
-                    "shortDescription": {"text": "The spec is invalid: the HIPAA check could not run"},
-                    "help": {"text": "Fix the spec (`novactl validate -e FILE` lists every error with its line), then run the check again."},
-                    "defaultConfiguration": {"level": "error"},
-                }],
-            }},
-            "invocations": [{
-                "executionSuccessful": false,
-                "exitCode": 1,
-                "toolExecutionNotifications": notes,
-            }],
-            "results": results,
-        }],
+    let rule = json!({
+        "id": SPEC_RULE,
+        "name": "InvalidSpec",
+        "shortDescription": {"text": "The spec is invalid: the HIPAA check could not run"},
+        "help": {"text": "Fix the spec (`novactl validate -e FILE` lists every error with its line), then run the check again."},
+        "defaultConfiguration": {"level": "error"},
     });
-    serde_json::to_string_pretty(&doc).expect("SARIF")
+    sarif_doc(json!({
+        "tool": sarif_tool(vec![rule]),
+        "invocations": [{
+            "executionSuccessful": false,
+            "exitCode": 1,
+            "toolExecutionNotifications": notes,
+        }],
+        "results": results,
+    }))
 }
 
 /// The rule id of [`sarif_failure`]'s results.
