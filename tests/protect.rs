@@ -60,6 +60,21 @@ async fn key_state(emu: &Emulator, id: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The id of the key `alias/<env>-phi`.
+async fn key_id(emu: &Emulator, env: &str) -> String {
+    emu.kms("us-east-1")
+        .await
+        .describe_key()
+        .key_id(format!("alias/{env}-phi"))
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_string()
+}
+
 async fn bucket_exists(emu: &Emulator, name: &str) -> bool {
     emu.s3("us-east-1")
         .await
@@ -90,18 +105,7 @@ async fn protect_refuses_delete_and_replace_in_plan_apply_and_destroy() {
     let bucket = unique("nv-prot");
     let p = Project::new(&spec(&env, &bucket, true, true, TOPIC));
     run(&emu, &p, &["apply", "--auto-approve"]).expect_code(0);
-    let key_id = emu
-        .kms("us-east-1")
-        .await
-        .describe_key()
-        .key_id(format!("alias/{env}-phi"))
-        .send()
-        .await
-        .unwrap()
-        .key_metadata()
-        .unwrap()
-        .key_id()
-        .to_string();
+    let key_id = key_id(&emu, &env).await;
     // The protection is on the resources too, so it survives their leaving the spec.
     let tags = emu
         .s3("us-east-1")
@@ -594,18 +598,7 @@ async fn plan_destroy_is_reviewed_then_applied() {
     let p = Project::new(&destroy_spec(&env, &bucket));
     run(&emu, &p, &["apply", "--auto-approve"]).expect_code(0);
     // By id: destroy deletes the alias with the key.
-    let key = emu
-        .kms("us-east-1")
-        .await
-        .describe_key()
-        .key_id(format!("alias/{env}-phi"))
-        .send()
-        .await
-        .unwrap()
-        .key_metadata()
-        .unwrap()
-        .key_id()
-        .to_string();
+    let key = key_id(&emu, &env).await;
     emu.s3("us-east-1")
         .await
         .put_object()
