@@ -100,9 +100,11 @@ async fn quick_start_from_init_to_apply_to_destroy() {
         "policies/kms-phi.json.tera",
         "templates/dashboards/mentallama.json.tera",
         "novactl.schema.json",
+        ".github/workflows/novactl.yml",
     ] {
         assert!(d.join(f).is_file(), "{f} written:\n{}", r.stdout);
     }
+    workflow_names(d, "environments/prod.yaml");
     // A second init does not overwrite.
     let again = novactl(None, &["init", "--example", "seed", s(d)]).expect_code(1);
     assert!(again.stderr.contains("not overwriting"), "{}", again.stderr);
@@ -209,6 +211,7 @@ async fn quick_start_from_init_to_apply_to_destroy() {
 fn init_without_an_example_writes_a_small_valid_project() {
     let dir = tempfile::tempdir().unwrap();
     novactl(None, &["init", s(dir.path())]).expect_code(0);
+    workflow_names(dir.path(), "environments/dev.yaml");
     let spec = dir.path().join("environments/dev.yaml");
     let r = novactl(None, &["validate", "-e", s(&spec)]).expect_code(0);
     assert!(r.stdout.contains("valid (5 resources"), "{}", r.stdout);
@@ -447,6 +450,28 @@ fn man_writes_a_page_per_command() {
         !dir.path().join("novactl-help.1").exists(),
         "no page for `help`"
     );
+    // The synopsis is what a user types (`novactl plan`, `novactl dr drill`), not the page name.
+    let synopsis = |page: &str| {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        let after = text
+            .split(".SH SYNOPSIS\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{page} has a SYNOPSIS:\n{text}"))
+            .to_string();
+        after
+    };
+    for (page, typed) in [
+        ("novactl.1", "\\fBnovactl\\fR "),
+        ("novactl-plan.1", "\\fBnovactl plan\\fR "),
+        ("novactl-dr-drill.1", "\\fBnovactl dr drill\\fR "),
+        ("novactl-state-list.1", "\\fBnovactl state list\\fR "),
+    ] {
+        let s = synopsis(page);
+        assert!(s.starts_with(typed), "{page}: {s}");
+    }
+    // The NAME section and the title keep the page name.
+    let drill = std::fs::read_to_string(dir.path().join("novactl-dr-drill.1")).unwrap();
+    assert!(drill.contains(".TH novactl-dr-drill 1"), "{drill}");
 }
 
 #[test]
@@ -788,4 +813,13 @@ fn snapshot_of_plan_text_and_apply_summary() {
         insta::assert_snapshot!("plan_text", plan.stdout);
         insta::assert_snapshot!("apply_summary", apply.stderr);
     });
+}
+
+/// `init` wrote the CI workflow, YAML, for the project's spec (a file it wrote).
+fn workflow_names(dir: &std::path::Path, spec: &str) {
+    let text = std::fs::read_to_string(dir.join(".github/workflows/novactl.yml")).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("the workflow is YAML");
+    assert_eq!(doc["env"]["SPEC"].as_str(), Some(spec), "{text}");
+    assert!(dir.join(spec).is_file());
+    assert!(text.contains("novactl apply plan.json"), "{text}");
 }

@@ -448,3 +448,60 @@ async fn apply_refuses_a_noncompliant_spec_unless_allowed_and_the_audit_record_s
         "{f:#}"
     );
 }
+
+/// A spec that does not load still gets a SARIF file (a pipeline uploads it `if: always()`):
+/// valid SARIF 2.1.0, the error at its line, the run marked unsuccessful; the exit code is 1.
+#[test]
+fn sarif_out_is_written_when_the_spec_is_invalid() {
+    let yaml = shipped("local.yaml").replace("    rotation: true", "    rotaton: true");
+    let line = line_of(&yaml, "    rotaton: true");
+    let p = Project::new(&yaml);
+    let out = p.path("novactl.sarif");
+    let r = novactl(
+        None,
+        &[
+            "check",
+            "-e",
+            p.spec.to_str().unwrap(),
+            "--format",
+            "sarif",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("rotaton"),
+        "the error is still printed: {}",
+        r.stderr
+    );
+    let text = std::fs::read_to_string(&out).expect("a SARIF file even though the spec is invalid");
+    let doc: Value = serde_json::from_str(&text).expect("SARIF is JSON");
+    validate_against_schema(&doc);
+    let run = &doc["runs"][0];
+    assert_eq!(run["invocations"][0]["executionSuccessful"], false);
+    let results = run["results"].as_array().unwrap();
+    let hit = results
+        .iter()
+        .find(|r| r["message"]["text"].as_str().unwrap().contains("rotaton"))
+        .unwrap_or_else(|| panic!("the spec error is a result: {doc:#}"));
+    assert_eq!(hit["level"], "error");
+    assert_eq!(hit["ruleId"], run["tool"]["driver"]["rules"][0]["id"]);
+    let loc = &hit["locations"][0]["physicalLocation"];
+    assert_eq!(loc["region"]["startLine"], line as u64, "{hit:#}");
+    assert!(
+        loc["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("environments/test.yaml"),
+        "{hit:#}"
+    );
+    // The same on stdout without --out (for `> file` redirections).
+    let r = novactl(
+        None,
+        &["check", "-e", p.spec.to_str().unwrap(), "--format", "sarif"],
+    );
+    assert_eq!(r.code, 1);
+    let doc: Value = serde_json::from_str(&r.stdout).expect("SARIF on stdout");
+    assert_eq!(doc["runs"][0]["results"], run["results"]);
+}

@@ -21,7 +21,7 @@ pub fn run(a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", dir.display())))?;
     let mut written = Vec::new();
-    write_pages(&cmd, "novactl", dir, &mut written)?;
+    write_pages(&cmd, "novactl", "novactl", dir, &mut written)?;
     for f in &written {
         sh.out(&f.display().to_string());
     }
@@ -34,23 +34,26 @@ pub fn run(a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One page for `cmd` (named `name`) and one for each visible subcommand, recursively.
+/// One page for `cmd` and one for each visible subcommand, recursively. `bin` is how a user
+/// types the command (`novactl dr drill`: the synopsis), `page` its page name
+/// (`novactl-dr-drill`: the file, the title and the NAME section).
 fn write_pages(
     cmd: &clap::Command,
-    name: &str,
+    bin: &str,
+    page: &str,
     dir: &Path,
     written: &mut Vec<PathBuf>,
 ) -> Result<(), Failure> {
-    // clap names are `&'static str` (without its `string` feature); a man run names a few
-    // dozen pages and exits.
     let cmd = cmd
         .clone()
-        .name(&*Box::leak(name.to_string().into_boxed_str()));
+        .bin_name(bin.to_string())
+        .display_name(page.to_string());
     let mut buf = Vec::new();
     clap_mangen::Man::new(cmd.clone())
+        .source(format!("novactl {}", env!("CARGO_PKG_VERSION")))
         .render(&mut buf)
-        .map_err(|e| Failure::Usage(format!("cannot render the man page of {name}: {e}")))?;
-    let file = dir.join(format!("{name}.1"));
+        .map_err(|e| Failure::Usage(format!("cannot render the man page of {bin}: {e}")))?;
+    let file = dir.join(format!("{page}.1"));
     std::fs::write(&file, buf)
         .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", file.display())))?;
     written.push(file);
@@ -58,7 +61,14 @@ fn write_pages(
         if sub.get_name() == "help" {
             continue;
         }
-        write_pages(sub, &format!("{name}-{}", sub.get_name()), dir, written)?;
+        let name = sub.get_name();
+        write_pages(
+            sub,
+            &format!("{bin} {name}"),
+            &format!("{page}-{name}"),
+            dir,
+            written,
+        )?;
     }
     Ok(())
 }

@@ -23,6 +23,8 @@ pub mod schema;
 pub mod show;
 pub mod state;
 pub mod validate;
+#[cfg(test)]
+mod workflow_tests;
 
 use crate::ops;
 

@@ -34,6 +34,16 @@ pub struct Args {
     /// or extend the shipped table's for the cost line; read locally, never fetched.
     #[arg(long, value_name = "FILE")]
     pub prices: Option<PathBuf>,
+    /// Plan the destroy instead: every live resource of the environment a delete, in reverse
+    /// dependency order, with destroy's refusals (protected, not novactl's, a non-empty bucket
+    /// without --force). Nothing is changed; `novactl apply PLAN` of a plan saved with `--out`
+    /// carries it out.
+    #[arg(long, conflicts_with_all = ["targets", "adopt", "scan"])]
+    pub destroy: bool,
+    /// With --destroy: the destroy also empties and deletes buckets that still hold objects
+    /// (recorded in the saved plan).
+    #[arg(long, requires = "destroy")]
+    pub force: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -71,6 +81,7 @@ pub async fn run(g: &GlobalOptions, a: &Args, sh: &Shell) -> Result<ExitCode, Fa
         lock: a.lock,
         scope: (&a.common).into(),
         prices: a.prices.clone(),
+        destroy: a.destroy.then_some(ops::plan::Destroy { force: a.force }),
     };
     ops::plan::plan(g, &opts, sh).await
 }

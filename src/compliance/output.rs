@@ -213,21 +213,88 @@ pub fn sarif(e: &Evaluation) -> String {
             r
         })
         .collect();
+    sarif_doc(json!({"tool": sarif_tool(rules), "results": results}))
+}
+
+/// `tool` of a SARIF run: novactl with these rules.
+fn sarif_tool(rules: Vec<Value>) -> Value {
+    json!({"driver": {
+        "name": "novactl",
+        "version": env!("CARGO_PKG_VERSION"),
+        "informationUri": docs_url(),
+        "rules": rules,
+    }})
+}
+
+/// A SARIF 2.1.0 document of one run.
+fn sarif_doc(run: Value) -> String {
     let doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "novactl",
-                "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": docs_url(),
-                "rules": rules,
-            }},
-            "results": results,
-        }],
+        "runs": [run],
     });
     serde_json::to_string_pretty(&doc).expect("SARIF")
 }
+
+/// SARIF 2.1.0 for a check that could not run (exit 1): each spec error a result of the rule
+/// `NOVA-SPEC` at its file and line, any other failure a tool notification; the invocation is
+/// marked unsuccessful. So a pipeline that uploads the file `if: always()` finds one, and the
+/// error shows where the finding would.
+pub fn sarif_failure(errors: &[crate::spec::SpecError], other: Option<&str>) -> String {
+    let uri = |p: &std::path::Path| {
+        p.display()
+            .to_string()
+            .trim_start_matches("./")
+            .replace('\\', "/")
+    };
+    let results: Vec<Value> = errors
+        .iter()
+        .map(|e| {
+            let mut physical = json!({"artifactLocation": {"uri": uri(&e.file)}});
+            if let Some(l) = e.line.filter(|l| *l > 0) {
+                physical["region"] = json!({"startLine": l});
+                if let Some(c) = e.col.filter(|c| *c > 0) {
+                    physical["region"]["startColumn"] = json!(c);
+                }
+            }
+            let text = if e.key.is_empty() {
+                e.message.clone()
+            } else {
+                format!("{}: {}", e.key, e.message)
+            };
+            json!({
+                "ruleId": SPEC_RULE,
+                "ruleIndex": 0,
+                "level": "error",
+                "message": {"text": text},
+                "locations": [{"physicalLocation": physical}],
+            })
+        })
+        .collect();
+    let notes: Vec<Value> = other
+        .map(|m| json!({"level": "error", "message": {"text": m}}))
+        .into_iter()
+        .collect();
+    let rule = json!({
+        "id": SPEC_RULE,
+        "name": "InvalidSpec",
+        "shortDescription": {"text": "The spec is invalid: the HIPAA check could not run"},
+        "help": {"text": "Fix the spec (`novactl validate -e FILE` lists every error with its line), then run the check again."},
+        "defaultConfiguration": {"level": "error"},
+    });
+    sarif_doc(json!({
+        "tool": sarif_tool(vec![rule]),
+        "invocations": [{
+            "executionSuccessful": false,
+            "exitCode": 1,
+            "toolExecutionNotifications": notes,
+        }],
+        "results": results,
+    }))
+}
+
+/// The rule id of [`sarif_failure`]'s results.
+pub const SPEC_RULE: &str = "NOVA-SPEC";
 
 /// The catalogue as the Markdown section of `docs/compliance.md`.
 pub fn catalogue_markdown() -> String {

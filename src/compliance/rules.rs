@@ -924,3 +924,31 @@ fn cis_filter(s: &Subject, w: &World<'_>, parts: &[&str]) -> Verdict {
         format!("filter {fname} has no alarm that notifies anyone"),
     )
 }
+
+#[cfg(test)]
+mod count_tests {
+    /// Every "N rules" in the user's docs is the catalogue's size.
+    #[test]
+    fn the_docs_state_the_catalogues_size() {
+        let n = super::CATALOGUE.len();
+        for (file, text) in [
+            ("README.md", include_str!("../../README.md")),
+            (
+                "docs/compliance.md",
+                include_str!("../../docs/compliance.md"),
+            ),
+        ] {
+            let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let stated: Vec<usize> = flat
+                .match_indices(" rules")
+                .filter_map(|(i, _)| flat[..i].rsplit(' ').next()?.parse().ok())
+                .collect();
+            for k in &stated {
+                assert_eq!(*k, n, "{file} says {k} rules; the catalogue has {n}");
+            }
+            if file == "README.md" {
+                assert!(!stated.is_empty(), "README.md no longer states the count");
+            }
+        }
+    }
+}

@@ -43,6 +43,8 @@ fn plan(changes: Vec<Change>) -> Plan {
         targets: Vec::new(),
         adopted: Vec::new(),
         cost: None,
+        destroy: false,
+        force: false,
     }
 }
 

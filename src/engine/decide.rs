@@ -278,6 +278,8 @@ pub fn make_plan(
         targets: opts.targets.to_vec(),
         adopted: opts.adopt.to_vec(),
         cost: None,
+        destroy: false,
+        force: false,
     })
 }
 

@@ -32,6 +32,11 @@ pub async fn apply(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCod
         _ => g.clone(),
     };
     let s = Session::connect(&g, sh).await?;
+    if let (Some(plan), Some(file)) = (&saved, &o.plan_file) {
+        if plan.destroy {
+            return apply_destroy_plan(&s, o, plan.clone(), file, sh).await;
+        }
+    }
     // The HIPAA gate on the desired state: no lock, no read, nothing changed when it refuses.
     let notes = crate::ops::check::gate(
         &s.model,
@@ -46,6 +51,50 @@ pub async fn apply(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCod
     let result = apply_locked(&s, &mut run, o, saved, sh).await;
     run.end(Failure::status_of(&result), sh).await;
     result
+}
+
+/// `apply PLAN` of a destroy plan (`plan --destroy --out PLAN`): no compliance gate (nothing
+/// is created), the run is recorded as a destroy.
+async fn apply_destroy_plan(
+    s: &Session,
+    o: &Options,
+    saved: Plan,
+    file: &Path,
+    sh: &Shell,
+) -> Result<ExitCode, Failure> {
+    refuse_scope(o)?;
+    crate::interrupt::check("before taking the lock")?;
+    let mut run = Run::begin(s, "destroy", sh).await?;
+    let d = crate::ops::destroy::Options {
+        auto_approve: true,
+        force: o.force,
+        parallelism: o.scope.parallelism,
+    };
+    let result = crate::ops::destroy::apply_saved(s, &mut run, saved, file, &d, sh).await;
+    run.end(Failure::status_of(&result), sh).await;
+    result
+}
+
+/// A saved plan carries its own scope: `--target` and `--adopt` with one are refused.
+fn refuse_scope(o: &Options) -> Result<(), Failure> {
+    if !o.scope.targets.is_empty() || !o.scope.adopt.is_empty() {
+        return Err(Failure::Usage(
+            "a saved plan carries its own --target and --adopt; make a new plan to change them"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses `saved` when `fresh` (the same plan made now) shows that anything moved since.
+pub fn refuse_stale(saved: &Plan, fresh: &Plan, file: &Path) -> Result<(), Failure> {
+    match engine::staleness(saved, fresh) {
+        Some(why) => Err(Failure::Reported(format!(
+            "the saved plan {} is stale; make a new plan. What moved:\n  {why}",
+            file.display()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The options of a run that applies `plan`: its spec file and region, unless the command line
@@ -154,22 +203,12 @@ async fn saved_plan(
     saved: Plan,
     file: &Path,
 ) -> Result<(Plan, Observations), Failure> {
-    if !o.scope.targets.is_empty() || !o.scope.adopt.is_empty() {
-        return Err(Failure::Usage(
-            "a saved plan carries its own --target and --adopt; make a new plan to change them"
-                .into(),
-        ));
-    }
+    refuse_scope(o)?;
     let scope = Scope {
         targets: saved.targets.clone(),
         ..o.scope.clone()
     };
     let (fresh, obs) = s.plan(&scope, &saved.adopted).await?;
-    if let Some(why) = engine::staleness(&saved, &fresh) {
-        return Err(Failure::Reported(format!(
-            "the saved plan {} is stale; make a new plan. What moved:\n  {why}",
-            file.display()
-        )));
-    }
+    refuse_stale(&saved, &fresh, file)?;
     Ok((fresh, obs))
 }

@@ -37,13 +37,36 @@ pub async fn check(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCod
         return Ok(ExitCode::SUCCESS);
     }
     let spec_file = session::spec_path(g)?.display().to_string();
-    let eval = if o.live {
-        let s = Session::connect(g, sh).await?;
-        let eval = live(&s, o.parallelism, &spec_file, sh).await?.0;
-        sh.status(&s.aws.summary());
-        eval
-    } else {
-        spec_mode(&session::load(g)?, &spec_file)?
+    let evaluated = async {
+        Ok(if o.live {
+            let s = Session::connect(g, sh).await?;
+            let eval = live(&s, o.parallelism, &spec_file, sh).await?.0;
+            sh.status(&s.aws.summary());
+            eval
+        } else {
+            spec_mode(&session::load(g)?, &spec_file)?
+        })
+    };
+    let eval = match evaluated.await {
+        Ok(eval) => eval,
+        Err(f) if o.format == Format::Sarif => {
+            // The SARIF file is there even when the check could not run (a pipeline uploads it
+            // `if: always()`); the exit code is still 1.
+            let text = match &f {
+                Failure::Spec(errs) => output::sarif_failure(
+                    &errs.errors,
+                    (errs.omitted > 0)
+                        .then(|| format!("{} more error(s) not listed", errs.omitted))
+                        .as_deref(),
+                ),
+                other => {
+                    output::sarif_failure(&[], Some(&crate::redact::scrub(&other.to_string())))
+                }
+            };
+            write_out(&o.out, &text, sh)?;
+            return Err(f);
+        }
+        Err(f) => return Err(f),
     };
     let text = match o.format {
         Format::Text => output::text(&eval, sh),

@@ -1,6 +1,7 @@
 //! `destroy`: delete every resource of the spec that is novactl's, in reverse dependency
 //! order; resources that are not ours are named and left alone.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use crate::apply;
@@ -14,6 +15,7 @@ use crate::resources::{DeleteTarget, Owner};
 use crate::shell::Shell;
 use futures::StreamExt;
 
+#[derive(Clone, Copy)]
 pub struct Options {
     pub auto_approve: bool,
     pub force: bool,
@@ -36,33 +38,95 @@ async fn destroy_locked(
     o: &Options,
     sh: &Shell,
 ) -> Result<ExitCode, Failure> {
-    // Discovery finds extra copies of the spec's resources, which destroy removes too.
-    let obs = crate::interrupt::or_stop(
+    let (plan, obs) = crate::interrupt::or_stop(
         "while reading live state",
-        s.observe(
-            crate::ops::options::read_parallelism(o.parallelism),
-            crate::discovery::Mode::Tagged,
-        ),
+        plan_destroy(s, o.force, o.parallelism),
     )
     .await?;
-    let mut plan = destroy_plan(s, &obs);
     if !plan.has_changes() {
         sh.out("No changes. Nothing to destroy.");
         s.summary(sh);
         return Ok(ExitCode::SUCCESS);
     }
-    // Every refusal is known before the first delete: one refused resource stops them all.
-    check_refusals(s, &obs, &mut plan, o).await?;
     if !sh.quiet {
         sh.out(&render::text(&plan, sh));
     }
     refuse_refused(&plan, run, "destroy")?;
     warn_deletes(&plan, sh);
     confirm(o.auto_approve, sh, "destroy these resources")?;
+    execute_destroy(s, run, &plan, &obs, o, sh).await
+}
+
+/// The destroy as a plan (`plan --destroy`, and each destroy): a delete of every live resource
+/// of the spec (and extra copies) in reverse dependency order, with every refusal marked
+/// before anything is deleted: protected, not novactl's, a non-empty bucket without `force`.
+/// Reads only.
+pub async fn plan_destroy(
+    s: &Session,
+    force: bool,
+    parallelism: Option<usize>,
+) -> Result<(Plan, Observations), Failure> {
+    // Discovery finds extra copies of the spec's resources, which destroy removes too.
+    let obs = s
+        .observe(
+            crate::ops::options::read_parallelism(parallelism),
+            crate::discovery::Mode::Tagged,
+        )
+        .await?;
+    let mut plan = destroy_plan(s, &obs);
+    plan.force = force;
+    // Every refusal is known before the first delete: one refused resource stops them all.
+    check_refusals(s, &obs, &mut plan, force, parallelism).await?;
+    Ok((plan, obs))
+}
+
+/// `apply PLAN` of a saved destroy plan: the destroy made again, refused if anything moved
+/// since the saved one (live state, the spec), then carried out without asking (it was
+/// reviewed when it was made).
+pub async fn apply_saved(
+    s: &Session,
+    run: &mut Run,
+    saved: Plan,
+    file: &Path,
+    o: &Options,
+    sh: &Shell,
+) -> Result<ExitCode, Failure> {
+    let o = Options {
+        force: o.force || saved.force,
+        ..*o
+    };
+    let (plan, obs) = crate::interrupt::or_stop(
+        "while reading live state",
+        plan_destroy(s, o.force, o.parallelism),
+    )
+    .await?;
+    crate::ops::apply::refuse_stale(&saved, &plan, file)?;
+    if !sh.quiet {
+        sh.out(&render::text(&plan, sh));
+    }
+    if !plan.has_changes() {
+        s.summary(sh);
+        return Ok(ExitCode::SUCCESS);
+    }
+    refuse_refused(&plan, run, "destroy")?;
+    warn_deletes(&plan, sh);
+    execute_destroy(s, run, &plan, &obs, &o, sh).await
+}
+
+/// Deletes what `plan` deletes (its refusals already checked), records the run, closes it.
+async fn execute_destroy(
+    s: &Session,
+    run: &mut Run,
+    plan: &Plan,
+    obs: &Observations,
+    o: &Options,
+    sh: &Shell,
+) -> Result<ExitCode, Failure> {
+    run.still_held()?;
     let outcomes = apply::execute(
         &s.model,
-        &plan,
-        &obs,
+        plan,
+        obs,
         &run.ctx(s),
         sh,
         &apply::Options {
@@ -72,9 +136,9 @@ async fn destroy_locked(
         },
     )
     .await;
-    run.record(&plan, &outcomes);
-    run.save_last_applied(&s.model, &plan, &outcomes, sh).await;
-    finish(&plan, outcomes, s, sh, "Destroy")
+    run.record(plan, &outcomes);
+    run.save_last_applied(&s.model, plan, &outcomes, sh).await;
+    finish(plan, outcomes, s, sh, "Destroy")
 }
 
 /// Marks each delete the kind would refuse (read-only checks, at most `parallelism` at once).
@@ -82,7 +146,8 @@ async fn check_refusals(
     s: &Session,
     obs: &Observations,
     plan: &mut Plan,
-    o: &Options,
+    force: bool,
+    parallelism: Option<usize>,
 ) -> Result<(), Failure> {
     let cx = s.ctx();
     let checks = plan.changes.iter().map(|c| {
@@ -100,13 +165,13 @@ async fn check_refusals(
                 observed,
                 desired: None,
                 region: &d.region,
-                force: o.force,
+                force,
             };
             s.model.kind(d.kind).refuse_delete(cx, &t).await
         }
     });
     let found: Vec<Result<Option<String>, crate::aws::AwsError>> = futures::stream::iter(checks)
-        .buffered(crate::ops::options::read_parallelism(o.parallelism))
+        .buffered(crate::ops::options::read_parallelism(parallelism))
         .collect()
         .await;
     for (c, r) in plan.changes.iter_mut().zip(found) {
@@ -196,5 +261,7 @@ fn destroy_plan(s: &Session, obs: &Observations) -> Plan {
         targets: Vec::new(),
         adopted: Vec::new(),
         cost: None,
+        destroy: true,
+        force: false,
     }
 }

@@ -29,6 +29,14 @@ pub struct Options {
     pub scope: Scope,
     /// A price file over the shipped table (`--prices`).
     pub prices: Option<PathBuf>,
+    /// The destroy as a plan (`--destroy`); `force`: it empties non-empty buckets.
+    pub destroy: Option<Destroy>,
+}
+
+/// `plan --destroy [--force]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Destroy {
+    pub force: bool,
 }
 
 pub async fn plan(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
@@ -40,23 +48,39 @@ pub async fn plan(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCode
         true => Some(Run::lock_only(&s, "plan", sh).await?),
         false => None,
     };
-    let planned =
-        crate::interrupt::or_stop("while planning", s.plan(&o.scope, &o.scope.adopt)).await;
+    let planned = crate::interrupt::or_stop("while planning", async {
+        match o.destroy {
+            Some(d) => crate::ops::destroy::plan_destroy(&s, d.force, o.scope.parallelism).await,
+            None => s.plan(&o.scope, &o.scope.adopt).await,
+        }
+    })
+    .await;
     if let Some(l) = lock {
         l.end(Failure::status_of(&planned), sh).await;
     }
     let (mut plan, obs) = planned?;
     plan.cost = Some(crate::cost::estimate(&plan, &prices));
-    let gate = crate::ops::check::spec_mode(&s.model, &s.spec_file.display().to_string())?;
-    let findings = crate::ops::check::gate_text(&gate);
+    // A destroy creates nothing: the compliance findings of the desired state do not apply.
+    let gate = match o.destroy {
+        Some(_) => None,
+        None => Some(crate::ops::check::spec_mode(
+            &s.model,
+            &s.spec_file.display().to_string(),
+        )?),
+    };
+    let findings = gate.as_ref().and_then(crate::ops::check::gate_text);
     match o.format {
         Format::Json | Format::Markdown => {
+            let review = match &gate {
+                Some(g) => Some(crate::ops::review::findings(&s.model, &obs, &plan, g)?),
+                None => None,
+            };
             sh.out(&match o.format {
                 Format::Json => render::json(&plan),
                 _ => markdown::markdown(&markdown::Review {
                     plan: &plan,
                     saved: o.out.as_deref(),
-                    findings: Some(&crate::ops::review::findings(&s.model, &obs, &plan, &gate)?),
+                    findings: review.as_ref(),
                     cost: None,
                 }),
             });

@@ -706,6 +706,8 @@ mod tests {
             targets: Vec::new(),
             adopted: Vec::new(),
             cost: None,
+            destroy: false,
+            force: false,
         }
     }
 

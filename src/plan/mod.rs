@@ -104,6 +104,13 @@ pub struct Plan {
     /// [`crate::cost`]). Absent from plans made without it (saved plans stay readable).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<crate::cost::Cost>,
+    /// A destroy plan (`plan --destroy`): every change a delete, and `apply PLAN` destroys.
+    /// Absent in plans that are not (and in plans older than the field).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub destroy: bool,
+    /// A destroy plan made with `--force`: its apply empties non-empty buckets.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
 }
 
 impl Change {

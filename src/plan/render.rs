@@ -20,6 +20,10 @@ pub fn json(plan: &Plan) -> String {
 
 pub fn text(plan: &Plan, sh: &dyn Paint) -> String {
     let mut s = String::new();
+    if !plan.has_changes() && plan.destroy {
+        s.push_str("No changes. Nothing to destroy.\n");
+        return s;
+    }
     if !plan.has_changes() {
         s.push_str("No changes.");
         s.push_str(&format!(
@@ -33,8 +37,11 @@ pub fn text(plan: &Plan, sh: &dyn Paint) -> String {
         return s;
     }
     s.push_str(&format!(
-        "Plan for environment {} (account {}, region {}):\n\n",
-        plan.environment, plan.account_id, plan.region
+        "{} for environment {} (account {}, region {}):\n\n",
+        if plan.destroy { "Destroy plan" } else { "Plan" },
+        plan.environment,
+        plan.account_id,
+        plan.region
     ));
     for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
         change(&mut s, c, sh);

@@ -1,7 +1,9 @@
 //! `init`: writes a project skeleton (`environments/`, `policies/`, `templates/`) and the spec's
 //! JSON Schema beside them. The files are compiled in: the `seed` example is the repository's
 //! own `environments/`, `policies/` and `templates/` (so it is exactly what the tests apply),
-//! the default is the small project in `src/ops/init/minimal/`.
+//! the default is the small project in `src/ops/init/minimal/`. Both get the CI workflow
+//! `src/ops/init/ci/novactl.yml` (pull request: plan comment and SARIF; main: apply the
+//! reviewed plan; nightly: drift) for their first environment.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -70,6 +72,21 @@ const SEED: Files = &[
     ),
 ];
 
+/// The GitHub Actions workflow `init` writes (`.github/workflows/novactl.yml`), for the spec
+/// `environments/dev.yaml`; [`workflow`] names another.
+pub const WORKFLOW: &str = include_str!("ci/novactl.yml");
+
+/// Where `init` writes [`WORKFLOW`].
+pub const WORKFLOW_PATH: &str = ".github/workflows/novactl.yml";
+
+/// The workflow for the spec `spec` (a path relative to the project).
+pub fn workflow(spec: &str) -> String {
+    WORKFLOW.replace(
+        "\n  SPEC: environments/dev.yaml\n",
+        &format!("\n  SPEC: {spec}\n"),
+    )
+}
+
 pub fn init(o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
     let files = match o.example {
         None => MINIMAL,
@@ -79,6 +96,8 @@ pub fn init(o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
         serde_json::to_string_pretty(&crate::ops::schema::spec_schema()).unwrap_or_default() + "\n";
     let mut all: Vec<(&str, &str)> = files.to_vec();
     all.push(("novactl.schema.json", schema.as_str()));
+    let ci = workflow(files[0].0);
+    all.push((WORKFLOW_PATH, ci.as_str()));
     if !o.force {
         let existing: Vec<String> = all
             .iter()
