@@ -146,11 +146,13 @@ pub async fn run(cli: Cli, sh: &Shell) -> Result<ExitCode, Failure> {
         Cmd::Fmt(a) => commands::fmt::run(g, a, sh),
         Cmd::Init(a) => commands::init::run(a, sh),
         Cmd::Schema => commands::schema::run(sh),
-        Cmd::Man(a) => commands::man::run(a, sh),
+        Cmd::Man(a) => commands::man::run(a, &<Cli as clap::CommandFactory>::command(), sh),
         Cmd::Bootstrap(a) => commands::bootstrap::run(g, a, sh).await,
         Cmd::ForceUnlock(a) => commands::force_unlock::run(g, a, sh).await,
         Cmd::History(a) => commands::history::run(g, a, sh).await,
         Cmd::State(a) => commands::state::run(g, a, sh).await,
-        Cmd::Completions(a) => commands::completions::run(a, sh),
+        Cmd::Completions(a) => {
+            commands::completions::run(a, <Cli as clap::CommandFactory>::command(), sh)
+        }
     }
 }

@@ -23,8 +23,8 @@ Install:
   powershell:  novactl completions powershell >> $PROFILE
 Open a new shell afterwards.";
 
-pub fn run(a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
-    let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+/// Prints the completions of `cmd`, the whole command line's definition (`cli` hands it over).
+pub fn run(a: &Args, mut cmd: clap::Command, sh: &Shell) -> Result<ExitCode, Failure> {
     let mut buf = Vec::new();
     clap_complete::generate(a.shell, &mut cmd, "novactl", &mut buf);
     sh.out(&String::from_utf8_lossy(&buf));

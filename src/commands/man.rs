@@ -15,13 +15,13 @@ pub struct Args {
     pub dir: PathBuf,
 }
 
-pub fn run(a: &Args, sh: &Shell) -> Result<ExitCode, Failure> {
+/// Writes the pages of `cmd`, the whole command line's definition (`cli` hands it over).
+pub fn run(a: &Args, cmd: &clap::Command, sh: &Shell) -> Result<ExitCode, Failure> {
     let dir = a.dir.as_path();
-    let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
     std::fs::create_dir_all(dir)
         .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", dir.display())))?;
     let mut written = Vec::new();
-    write_pages(&cmd, "novactl", "novactl", dir, &mut written)?;
+    write_pages(cmd, "novactl", "novactl", dir, &mut written)?;
     for f in &written {
         sh.out(&f.display().to_string());
     }
