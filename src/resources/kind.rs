@@ -40,6 +40,14 @@ pub struct KindInfo {
     pub protect: fn(&Spec, &str) -> Option<bool>,
     /// Keys the entry marks sensitive (a model's `sensitive` environment names).
     pub sensitive: fn(&Spec, &str) -> Vec<String>,
+    /// Resource types (`s3:bucket`, as the Resource Groups Tagging API names them) under
+    /// which this kind's resources are found by their `novactl:environment` tag. Empty: that
+    /// API does not cover the kind, and discovery goes by the state backend's inventory.
+    pub tagging_types: &'static [&'static str],
+    /// Output attributes known only after creation; they render as "(known after apply)".
+    pub late_outputs: &'static [&'static str],
+    /// Top-level attributes whose change needs a new resource.
+    pub replace_on: &'static [&'static str],
 }
 
 /// For [`KindInfo::sensitive`]: the kind has no keys marked sensitive in the spec.
@@ -63,7 +71,31 @@ impl KindInfo {
             deletion: Deletion::Immediate,
             protect,
             sensitive: no_sensitive,
+            tagging_types: &[],
+            late_outputs: &[],
+            replace_on: &[],
         }
+    }
+
+    /// Found by the tagging API under these resource types.
+    pub const fn tagged_as(self, tagging_types: &'static [&'static str]) -> KindInfo {
+        KindInfo {
+            tagging_types,
+            ..self
+        }
+    }
+
+    /// Outputs known only once the resource exists.
+    pub const fn late_outputs(self, late_outputs: &'static [&'static str]) -> KindInfo {
+        KindInfo {
+            late_outputs,
+            ..self
+        }
+    }
+
+    /// Attributes whose change needs a new resource.
+    pub const fn replace_on(self, replace_on: &'static [&'static str]) -> KindInfo {
+        KindInfo { replace_on, ..self }
     }
 
     /// Names unique across the account (buckets, roles).

@@ -26,8 +26,10 @@ use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
 /// What the engine knows of `kms` (see [`KindInfo`]).
-pub const INFO: KindInfo =
-    KindInfo::new("kms", "kms", |s, n| s.kms.get(n).and_then(|r| r.protect)).scheduled_deletion();
+pub const INFO: KindInfo = KindInfo::new("kms", "kms", |s, n| s.kms.get(n).and_then(|r| r.protect))
+    .scheduled_deletion()
+    .tagged_as(&["kms:key"])
+    .late_outputs(&["arn", "id"]);
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 /// Key ids are assigned by AWS, so key actions cannot name the key in advance.
@@ -117,10 +119,6 @@ impl Reconciler for Kms {
 
     fn info(&self) -> &'static KindInfo {
         &INFO
-    }
-
-    fn late_outputs(&self) -> &'static [&'static str] {
-        &["arn", "id"]
     }
 
     fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError> {
@@ -371,10 +369,6 @@ impl Reconciler for Kms {
             .and_then(|d| spec.spec.kms.get(&d.name))
             .map_or(DEFAULT_WINDOW, |k| k.deletion_window_days);
         format!("scheduled for deletion in {days} days (CancelKeyDeletion recovers it until then)")
-    }
-
-    fn tagging_types(&self) -> &'static [&'static str] {
-        &["kms:key"]
     }
 
     async fn discover_found(

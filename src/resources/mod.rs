@@ -226,12 +226,12 @@ pub trait Reconciler: Send + Sync {
 
     /// Top-level attributes whose change needs a new resource.
     fn replace_on(&self) -> &'static [&'static str] {
-        &[]
+        self.info().replace_on
     }
 
     /// Output attributes known only after creation; they render as "(known after apply)".
     fn late_outputs(&self) -> &'static [&'static str] {
-        &[]
+        self.info().late_outputs
     }
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError>;
@@ -272,7 +272,7 @@ pub trait Reconciler: Send + Sync {
     /// this kind's resources are found by their `novactl:environment` tag. Empty: the tagging
     /// API does not cover the kind, and discovery goes by the state backend's inventory.
     fn tagging_types(&self) -> &'static [&'static str] {
-        &[]
+        self.info().tagging_types
     }
 
     /// Full scan (`plan --scan`): every live resource of this kind in `region` tagged with

@@ -25,7 +25,8 @@ use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
 /// What the engine knows of `sns` (see [`KindInfo`]).
-pub const INFO: KindInfo = KindInfo::new("sns", "sns", |s, n| s.sns.get(n).and_then(|r| r.protect));
+pub const INFO: KindInfo = KindInfo::new("sns", "sns", |s, n| s.sns.get(n).and_then(|r| r.protect))
+    .tagged_as(&["sns:topic"]);
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 pub const PERMISSIONS: &[Perm] = &[
@@ -216,10 +217,6 @@ impl Reconciler for Sns {
                 .await,
             |se| se.is_not_found_exception(),
         )
-    }
-
-    fn tagging_types(&self) -> &'static [&'static str] {
-        &["sns:topic"]
     }
 
     async fn discover_found(

@@ -32,7 +32,8 @@ use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
 /// What the engine knows of `cloudtrail` (see [`KindInfo`]).
-pub const TRAIL_INFO: KindInfo = KindInfo::new("cloudtrail", "cloudtrail", super::protect);
+pub const TRAIL_INFO: KindInfo =
+    KindInfo::new("cloudtrail", "cloudtrail", super::protect).tagged_as(&["cloudtrail:trail"]);
 
 /// Every AWS call the trail kind makes and what IAM must allow (see [`crate::permissions`]).
 /// Handing CloudTrail the log group's role needs `iam:PassRole` on that role.
@@ -322,10 +323,6 @@ impl Reconciler for Trail {
         Ok(read_trail(cx, &decl.region, &decl.address, &decl.identity)
             .await?
             .unwrap_or_else(|| Observed::absent(&decl.address)))
-    }
-
-    fn tagging_types(&self) -> &'static [&'static str] {
-        &["cloudtrail:trail"]
     }
 
     async fn discover_found(

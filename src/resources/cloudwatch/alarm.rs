@@ -38,7 +38,8 @@ use crate::spec::{LoadedSpec, SpecError};
 pub const ALARM_INFO: KindInfo = KindInfo::new("cloudwatch_alarm", "cloudwatch.alarms", |s, n| {
     s.cloudwatch.alarms.get(n).and_then(|r| r.protect)
 })
-.outputs_under_section();
+.outputs_under_section()
+.tagged_as(&["cloudwatch:alarm"]);
 
 /// Every AWS call the alarm kind makes and what IAM must allow (see [`crate::permissions`]).
 /// Discovery lists the region's alarms and reads the tags of those the spec does not name.
@@ -210,10 +211,6 @@ impl Reconciler for Alarm {
 
     fn info(&self) -> &'static KindInfo {
         &ALARM_INFO
-    }
-
-    fn tagging_types(&self) -> &'static [&'static str] {
-        &["cloudwatch:alarm"]
     }
 
     fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError> {

@@ -81,8 +81,10 @@ pub use self::access_logs::LOG_DELIVERY;
 use crate::resources::kit::refs::{bucket_arn, check_bucket_name};
 
 /// What the engine knows of `s3` (see [`KindInfo`]).
-pub const INFO: KindInfo =
-    KindInfo::new("s3", "s3", |s, n| s.s3.get(n).and_then(|r| r.protect)).global_names();
+pub const INFO: KindInfo = KindInfo::new("s3", "s3", |s, n| s.s3.get(n).and_then(|r| r.protect))
+    .global_names()
+    .tagged_as(&["s3:bucket"])
+    .replace_on(&["region"]);
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 /// Discovery reads the tags of every bucket in the account (to find ours that left the spec).
@@ -408,10 +410,6 @@ impl Reconciler for S3 {
         Ok(serde_json::to_value(&state).expect("serialises"))
     }
 
-    fn replace_on(&self) -> &'static [&'static str] {
-        &["region"]
-    }
-
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
         let twin = Address::is_twin_str(&decl.address).then_some(decl);
         observe_bucket(cx, &decl.region, &decl.address, &decl.identity, twin).await
@@ -598,10 +596,6 @@ impl Reconciler for S3 {
             Some(false) => Some(contents::not_empty_text(name)),
             _ => None,
         })
-    }
-
-    fn tagging_types(&self) -> &'static [&'static str] {
-        &["s3:bucket"]
     }
 
     async fn discover_found(

@@ -78,7 +78,9 @@ use crate::spec::{LoadedSpec, SpecError};
 pub const INFO: KindInfo = KindInfo::new("sagemaker_endpoint", "sagemaker.endpoints", |s, n| {
     s.sagemaker.endpoints.get(n).and_then(|r| r.protect)
 })
-.outputs_under_section();
+.outputs_under_section()
+.tagged_as(&["sagemaker:endpoint"])
+.late_outputs(&["arn", "config_name"]);
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 /// Application Auto Scaling has no resource-level permissions; registering the first
@@ -164,10 +166,6 @@ impl Reconciler for SagemakerEndpoint {
 
     fn info(&self) -> &'static KindInfo {
         &INFO
-    }
-
-    fn late_outputs(&self) -> &'static [&'static str] {
-        &["arn", "config_name"]
     }
 
     fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError> {
@@ -428,10 +426,6 @@ impl Reconciler for SagemakerEndpoint {
         Hosting::new(cx, t.region, &t.observed.address)
             .destroy(name, variant, &wait)
             .await
-    }
-
-    fn tagging_types(&self) -> &'static [&'static str] {
-        &["sagemaker:endpoint"]
     }
 
     async fn discover_found(

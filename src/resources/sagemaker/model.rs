@@ -53,7 +53,9 @@ pub const INFO: KindInfo = KindInfo::new("sagemaker_model", "sagemaker.models", 
         .get(n)
         .map(|m| m.sensitive.clone())
         .unwrap_or_default()
-});
+})
+.tagged_as(&["sagemaker:model"])
+.late_outputs(&["name", "arn"]);
 
 /// Every AWS call this kind makes and what IAM must allow for it (see [`crate::permissions`]).
 /// Models are versioned (`<name>-<digest>`); SageMaker ARNs are lower case.
@@ -155,10 +157,6 @@ impl Reconciler for SagemakerModel {
 
     fn info(&self) -> &'static KindInfo {
         &INFO
-    }
-
-    fn late_outputs(&self) -> &'static [&'static str] {
-        &["name", "arn"]
     }
 
     fn decls(&self, spec: &LoadedSpec, r: &Renderer) -> Result<Vec<Decl>, SpecError> {
@@ -304,10 +302,6 @@ impl Reconciler for SagemakerModel {
             retag(sm, arn, &live.unwrap_or_default(), &json!(d.tags)).await?;
         }
         Ok(observed.outputs.clone())
-    }
-
-    fn tagging_types(&self) -> &'static [&'static str] {
-        &["sagemaker:model"]
     }
 
     /// Like [`Reconciler::discover`], from the versions the tagging API found.
