@@ -152,35 +152,87 @@ pub async fn sync_maps(api: &dyn TagApi, live: &Tags, want: &Tags) -> Result<(),
     sync(api, &tags_json(live.clone()), &tags_json(want.clone())).await
 }
 
-/// A KMS key's tags.
-pub struct KmsTags<'a> {
-    pub client: &'a aws_sdk_kms::Client,
-    pub key_id: &'a str,
+/// A [`TagApi`] for an SDK whose tag and untag calls name the resource with one setter and
+/// take the keys to remove as a list: the handle `$name { client, $field }`, and
+/// `|req, k, v| …` adding one tag to the tag request.
+macro_rules! tag_api {
+    ($(#[$doc:meta])* $name:ident($client:ty, $field:ident),
+     $tag_call:ident / $untag_call:ident on $id:ident,
+     |$req:ident, $k:ident, $v:ident| $add:expr,
+     $tag_err:expr, $untag_err:expr $(,)?) => {
+        $(#[$doc])*
+        pub struct $name<'a> {
+            pub client: &'a $client,
+            pub $field: &'a str,
+        }
+
+        #[async_trait]
+        impl TagApi for $name<'_> {
+            async fn tag(&self, set: Vec<(String, String)>) -> Result<(), AwsError> {
+                let mut $req = self.client.$tag_call().$id(self.$field);
+                for ($k, $v) in &set {
+                    $req = $add;
+                }
+                $req.send().await.map(drop).map_err($tag_err)
+            }
+            async fn untag(&self, keys: Vec<String>) -> Result<(), AwsError> {
+                self.client
+                    .$untag_call()
+                    .$id(self.$field)
+                    .set_tag_keys(Some(keys))
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err($untag_err)
+            }
+        }
+    };
 }
 
-#[async_trait]
-impl TagApi for KmsTags<'_> {
-    async fn tag(&self, set: Vec<(String, String)>) -> Result<(), AwsError> {
-        let mut req = self.client.tag_resource().key_id(self.key_id);
-        for (k, v) in &set {
-            req = req.tags(kms_tag(k, v));
-        }
-        req.send()
-            .await
-            .map(drop)
-            .map_err(AwsError::from_sdk("kms:TagResource"))
-    }
-    async fn untag(&self, keys: Vec<String>) -> Result<(), AwsError> {
-        self.client
-            .untag_resource()
-            .key_id(self.key_id)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map(drop)
-            .map_err(AwsError::from_sdk("kms:UntagResource"))
-    }
-}
+tag_api!(
+    /// A KMS key's tags.
+    KmsTags(aws_sdk_kms::Client, key_id),
+    tag_resource / untag_resource on key_id,
+    |req, k, v| req.tags(kms_tag(k, v)),
+    AwsError::from_sdk("kms:TagResource"),
+    AwsError::from_sdk("kms:UntagResource"),
+);
+
+tag_api!(
+    /// An SNS topic's tags.
+    SnsTags(aws_sdk_sns::Client, arn),
+    tag_resource / untag_resource on resource_arn,
+    |req, k, v| req.tags(sns_tag(k, v)),
+    AwsError::from_sdk("sns:TagResource"),
+    AwsError::from_sdk("sns:UntagResource"),
+);
+
+tag_api!(
+    /// A CloudWatch alarm's tags.
+    CloudWatchTags(aws_sdk_cloudwatch::Client, arn),
+    tag_resource / untag_resource on resource_arn,
+    |req, k, v| req.tags(cloudwatch_tag(k, v)),
+    AwsError::from_sdk("cloudwatch:TagResource"),
+    AwsError::from_sdk("cloudwatch:UntagResource"),
+);
+
+tag_api!(
+    /// An IAM role's tags.
+    IamRoleTags(aws_sdk_iam::Client, role),
+    tag_role / untag_role on role_name,
+    |req, k, v| req.tags(iam_tag(k, v)?),
+    AwsError::from_sdk("iam:TagRole"),
+    AwsError::from_sdk("iam:UntagRole"),
+);
+
+tag_api!(
+    /// A CloudWatch Logs log group's tags.
+    LogsTags(aws_sdk_cloudwatchlogs::Client, arn),
+    tag_resource / untag_resource on resource_arn,
+    |req, k, v| req.tags(k, v),
+    AwsError::from_sdk("logs:TagResource"),
+    AwsError::from_sdk("logs:UntagResource"),
+);
 
 /// One KMS tag.
 pub fn kms_tag(k: &str, v: &str) -> aws_sdk_kms::types::Tag {
@@ -189,36 +241,6 @@ pub fn kms_tag(k: &str, v: &str) -> aws_sdk_kms::types::Tag {
         .tag_value(v)
         .build()
         .expect("tag key and value are set")
-}
-
-/// An SNS topic's tags.
-pub struct SnsTags<'a> {
-    pub client: &'a aws_sdk_sns::Client,
-    pub arn: &'a str,
-}
-
-#[async_trait]
-impl TagApi for SnsTags<'_> {
-    async fn tag(&self, set: Vec<(String, String)>) -> Result<(), AwsError> {
-        let mut req = self.client.tag_resource().resource_arn(self.arn);
-        for (k, v) in &set {
-            req = req.tags(sns_tag(k, v));
-        }
-        req.send()
-            .await
-            .map(drop)
-            .map_err(AwsError::from_sdk("sns:TagResource"))
-    }
-    async fn untag(&self, keys: Vec<String>) -> Result<(), AwsError> {
-        self.client
-            .untag_resource()
-            .resource_arn(self.arn)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map(drop)
-            .map_err(AwsError::from_sdk("sns:UntagResource"))
-    }
 }
 
 /// One SNS tag.
@@ -230,72 +252,12 @@ pub fn sns_tag(k: &str, v: &str) -> aws_sdk_sns::types::Tag {
         .expect("tag key and value are set")
 }
 
-/// A CloudWatch alarm's tags.
-pub struct CloudWatchTags<'a> {
-    pub client: &'a aws_sdk_cloudwatch::Client,
-    pub arn: &'a str,
-}
-
-#[async_trait]
-impl TagApi for CloudWatchTags<'_> {
-    async fn tag(&self, set: Vec<(String, String)>) -> Result<(), AwsError> {
-        let mut req = self.client.tag_resource().resource_arn(self.arn);
-        for (k, v) in &set {
-            req = req.tags(cloudwatch_tag(k, v));
-        }
-        req.send()
-            .await
-            .map(drop)
-            .map_err(AwsError::from_sdk("cloudwatch:TagResource"))
-    }
-    async fn untag(&self, keys: Vec<String>) -> Result<(), AwsError> {
-        self.client
-            .untag_resource()
-            .resource_arn(self.arn)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map(drop)
-            .map_err(AwsError::from_sdk("cloudwatch:UntagResource"))
-    }
-}
-
 /// One CloudWatch tag.
 pub fn cloudwatch_tag(k: &str, v: &str) -> aws_sdk_cloudwatch::types::Tag {
     aws_sdk_cloudwatch::types::Tag::builder()
         .key(k)
         .value(v)
         .build()
-}
-
-/// An IAM role's tags.
-pub struct IamRoleTags<'a> {
-    pub client: &'a aws_sdk_iam::Client,
-    pub role: &'a str,
-}
-
-#[async_trait]
-impl TagApi for IamRoleTags<'_> {
-    async fn tag(&self, set: Vec<(String, String)>) -> Result<(), AwsError> {
-        let mut req = self.client.tag_role().role_name(self.role);
-        for (k, v) in &set {
-            req = req.tags(iam_tag(k, v)?);
-        }
-        req.send()
-            .await
-            .map(drop)
-            .map_err(AwsError::from_sdk("iam:TagRole"))
-    }
-    async fn untag(&self, keys: Vec<String>) -> Result<(), AwsError> {
-        self.client
-            .untag_role()
-            .role_name(self.role)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map(drop)
-            .map_err(AwsError::from_sdk("iam:UntagRole"))
-    }
 }
 
 /// One IAM tag (IAM's builder checks key and value).
@@ -305,36 +267,6 @@ pub fn iam_tag(k: &str, v: &str) -> Result<aws_sdk_iam::types::Tag, AwsError> {
         .value(v)
         .build()
         .map_err(|e| AwsError::local("iam:Tag", "InvalidTag", format!("tag {k}={v}: {e}")))
-}
-
-/// A CloudWatch Logs log group's tags.
-pub struct LogsTags<'a> {
-    pub client: &'a aws_sdk_cloudwatchlogs::Client,
-    pub arn: &'a str,
-}
-
-#[async_trait]
-impl TagApi for LogsTags<'_> {
-    async fn tag(&self, set: Vec<(String, String)>) -> Result<(), AwsError> {
-        let mut req = self.client.tag_resource().resource_arn(self.arn);
-        for (k, v) in &set {
-            req = req.tags(k, v);
-        }
-        req.send()
-            .await
-            .map(drop)
-            .map_err(AwsError::from_sdk("logs:TagResource"))
-    }
-    async fn untag(&self, keys: Vec<String>) -> Result<(), AwsError> {
-        self.client
-            .untag_resource()
-            .resource_arn(self.arn)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map(drop)
-            .map_err(AwsError::from_sdk("logs:UntagResource"))
-    }
 }
 
 /// A CloudTrail trail's tags.
