@@ -47,6 +47,10 @@ const MINIMAL: Files = &[
 
 const SEED: Files = &[
     (
+        "environments/base.yaml",
+        include_str!("../../../environments/base.yaml"),
+    ),
+    (
         "environments/prod.yaml",
         include_str!("../../../environments/prod.yaml"),
     ),
