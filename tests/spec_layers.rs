@@ -222,3 +222,49 @@ fn the_spec_can_come_from_stdin_with_bases_relative_to_the_current_directory() {
         assert_eq!(v["vars"]["team"], yaml("ml"));
     }
 }
+
+#[test]
+fn check_findings_point_at_the_base_the_value_came_from() {
+    let base = BASE.replace("versioning: true", "versioning: false");
+    let p = layered(&base, "extend: base.yaml\nenvironment: dev\n");
+    let spec = s(&p.spec);
+    let r = novactl(
+        None,
+        &["check", "-e", spec, "--endpoint-url", "http://127.0.0.1:9"],
+    )
+    .expect_code(3);
+    assert!(
+        r.stdout.contains("base.yaml:12 (s3.data.versioning)"),
+        "{}",
+        r.stdout
+    );
+    let r = novactl(
+        None,
+        &[
+            "check",
+            "-e",
+            spec,
+            "--format",
+            "sarif",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+        ],
+    )
+    .expect_code(3);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let hit = doc["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["ruleId"] == "NOVA-S3-003")
+        .expect("the versioning finding");
+    let loc = &hit["locations"][0]["physicalLocation"];
+    assert!(
+        loc["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("base.yaml"),
+        "{loc}"
+    );
+    assert_eq!(loc["region"]["startLine"], 12);
+}
