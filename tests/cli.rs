@@ -97,6 +97,7 @@ async fn quick_start_from_init_to_apply_to_destroy() {
     for f in [
         "environments/prod.yaml",
         "environments/local.yaml",
+        "environments/base.yaml",
         "policies/kms-phi.json.tera",
         "templates/dashboards/mentallama.json.tera",
         "novactl.schema.json",

@@ -47,16 +47,17 @@ const MINIMAL: Files = &[
 
 const SEED: Files = &[
     (
-        "environments/base.yaml",
-        include_str!("../../../environments/base.yaml"),
-    ),
-    (
         "environments/prod.yaml",
         include_str!("../../../environments/prod.yaml"),
     ),
     (
         "environments/local.yaml",
         include_str!("../../../environments/local.yaml"),
+    ),
+    // The base the two extend (first is the workflow's spec, so not this one).
+    (
+        "environments/base.yaml",
+        include_str!("../../../environments/base.yaml"),
     ),
     (
         "policies/kms-phi.json.tera",
