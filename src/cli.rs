@@ -61,6 +61,22 @@ pub struct Global {
     #[arg(long, global = true, value_name = "DURATION", env = "NOVACTL_LOCK_TIMEOUT",
           value_parser = parse_duration)]
     pub lock_timeout: Option<std::time::Duration>,
+    /// Set `vars.KEY` to VALUE (repeatable). Precedence: --var, then NOVACTL_VAR_<KEY>, then
+    /// the spec file, then the files it extends.
+    #[arg(long = "var", global = true, value_name = "KEY=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE"))?;
+    if !crate::ops::options::var_name_ok(k) {
+        return Err(format!(
+            "`{k}` is not a variable name (letters, digits and `_`, not starting with a digit)"
+        ));
+    }
+    Ok((k.to_string(), v.to_string()))
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -99,6 +115,9 @@ pub enum Cmd {
     Fmt(commands::fmt::Args),
     /// Write a working project skeleton (environments/, policies/, templates/).
     Init(commands::init::Args),
+    /// Print the spec after `extend:` and `--var` as YAML (with --show-origin, each key's
+    /// file:line). No AWS calls.
+    Render(commands::render::Args),
     /// Print the JSON Schema of the spec (for editors and CI).
     Schema,
     /// Write man pages into a directory.
@@ -124,6 +143,7 @@ impl From<&Global> for GlobalOptions {
             region: g.region.clone(),
             max_attempts: g.max_attempts,
             lock_timeout: g.lock_timeout,
+            vars: g.vars.clone(),
         }
     }
 }
@@ -145,6 +165,7 @@ pub async fn run(cli: Cli, sh: &Shell) -> Result<ExitCode, Failure> {
         Cmd::Permissions(a) => commands::permissions::run(g, a, sh),
         Cmd::Fmt(a) => commands::fmt::run(g, a, sh),
         Cmd::Init(a) => commands::init::run(a, sh),
+        Cmd::Render(a) => commands::render::run(g, a, sh),
         Cmd::Schema => commands::schema::run(sh),
         Cmd::Man(a) => commands::man::run(a, &<Cli as clap::CommandFactory>::command(), sh),
         Cmd::Bootstrap(a) => commands::bootstrap::run(g, a, sh).await,

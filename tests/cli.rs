@@ -97,6 +97,7 @@ async fn quick_start_from_init_to_apply_to_destroy() {
     for f in [
         "environments/prod.yaml",
         "environments/local.yaml",
+        "environments/base.yaml",
         "policies/kms-phi.json.tera",
         "templates/dashboards/mentallama.json.tera",
         "novactl.schema.json",
@@ -326,8 +327,9 @@ fn fmt_check_passes_on_shipped_specs_and_fmt_restores_a_scrambled_one() {
         let r = novactl(None, &["fmt", "--check", "-e", s(&root.join(f))]).expect_code(0);
         assert!(r.stdout.is_empty(), "{f}: {}", r.stdout);
     }
-    // prod.yaml with sections and keys out of order and odd indentation.
-    let original = std::fs::read_to_string(root.join("environments/prod.yaml")).unwrap();
+    // prod.yaml rendered whole, with sections and keys out of order and odd indentation.
+    let original =
+        std::fs::read_to_string(root.join("tests/fixtures/shipped/prod-full.yaml")).unwrap();
     let (head, rest) = original.split_at(original.find("\nkms:\n").unwrap() + 1);
     let (kms, rest) = rest.split_at(rest.find("\ns3:\n").unwrap() + 1);
     let moved = format!("{head}{rest}\n{kms}").replace(
@@ -376,10 +378,14 @@ fn schema_validates_shipped_and_test_specs_and_rejects_unknown_keys() {
     let schema_file = dir.path().join("schema.json");
     std::fs::write(&schema_file, &schema).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut specs: Vec<PathBuf> = ["environments/prod.yaml", "environments/local.yaml"]
-        .iter()
-        .map(|f| root.join(f))
-        .collect();
+    // The shipped specs rendered whole (an overlay alone is not a complete spec).
+    let mut specs: Vec<PathBuf> = [
+        "tests/fixtures/shipped/prod-full.yaml",
+        "tests/fixtures/shipped/local-full.yaml",
+    ]
+    .iter()
+    .map(|f| root.join(f))
+    .collect();
     novactl(None, &["init", s(&dir.path().join("minimal"))]).expect_code(0);
     specs.push(dir.path().join("minimal/environments/dev.yaml"));
     let test_spec = dir.path().join("small.yaml");

@@ -13,10 +13,12 @@ use common::{novactl, Emulator, Project};
 use serde_json::Value;
 
 fn shipped(name: &str) -> String {
+    // The shipped spec rendered whole (environments/ holds overlays of base.yaml).
+    let full = name.replace(".yaml", "-full.yaml");
     std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("environments")
-            .join(name),
+            .join("tests/fixtures/shipped")
+            .join(full),
     )
     .unwrap()
 }

@@ -103,7 +103,7 @@ async fn two_applies_started_together_ten_times_exactly_one_writes() {
 
 fn local_stack() -> String {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(root.join("environments/local.yaml")).unwrap()
+    std::fs::read_to_string(root.join("tests/fixtures/shipped/local-full.yaml")).unwrap()
 }
 
 #[tokio::test]

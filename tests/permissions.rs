@@ -65,10 +65,13 @@ async fn every_call_of_the_seed_stack_is_allowed_and_nothing_else_is_granted() {
     // The S3 state backend, so that its calls are checked too (the local one makes none).
     // `bootstrap` makes the state stack once, with the permissions of whoever sets it up.
     // The primary endpoint twice the standby's size, so that promoting the standby scales it.
-    let seed = std::fs::read_to_string(&spec_path).unwrap().replace(
-        "      instance_count: 1\n      kms_key: phi",
-        "      instance_count: 2\n      kms_key: phi",
+    // (local.yaml is an overlay of base.yaml: the size goes into its endpoint's entry.)
+    let overlay = std::fs::read_to_string(&spec_path).unwrap();
+    let seed = overlay.replace(
+        "      timeout_minutes: 5\n",
+        "      timeout_minutes: 5\n      instance_count: 2\n",
     );
+    assert_ne!(seed, overlay, "the endpoint entry of local.yaml");
     std::fs::write(
         &spec_path,
         format!("{seed}\nstate:\n  s3:\n    bucket: novamind-local-novactl-state\n"),

@@ -160,3 +160,59 @@ fn the_shipped_environments_validate() {
         assert!(r.stdout.contains("valid"), "{}", r.stdout);
     }
 }
+
+/// Error lines of `validate` on `yaml` (one per error, `file:line:col: key: message`).
+fn error_lines(yaml: &str) -> Vec<String> {
+    let (r, path) = run("validate", yaml);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.stderr
+        .lines()
+        .filter(|l| l.contains(&path))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_misspelt_key_of_the_file_is_reported_in_one_run() {
+    let yaml = "environment: prod\nregion: us-east-1\nvras:\n  a: 1\nkms:\n  phi:\n    alias: alias/x\n    descripton: d\n    rotaton: true\ns3:\n  data:\n    name: b\n    kms_kye: phi\n    versoning: true\nsns:\n  t:\n    name: t\n    tgas: {}\n";
+    let lines = error_lines(yaml);
+    let want = [
+        (3, "vras", "vars"),
+        (8, "kms.phi.descripton", "description"),
+        (9, "kms.phi.rotaton", "rotation"),
+        (13, "s3.data.kms_kye", "kms_key"),
+        (14, "s3.data.versoning", "versioning"),
+        (18, "sns.t.tgas", "tags"),
+    ];
+    assert_eq!(lines.len(), want.len(), "{lines:#?}");
+    for ((line, key, mean), got) in want.iter().zip(&lines) {
+        assert!(got.contains(&format!(":{line}:")), "{line} in {got}");
+        assert!(
+            got.contains(&format!("{key}: unknown key")),
+            "{key} in {got}"
+        );
+        assert!(
+            got.contains(&format!("did you mean `{mean}`")),
+            "{mean} in {got}"
+        );
+    }
+}
+
+#[test]
+fn every_wrong_type_of_the_file_is_reported_in_one_run() {
+    let yaml = "environment: prod\nregion: us-east-1\nkms:\n  phi:\n    alias: alias/x\n    rotation: often\ns3:\n  data:\n    name: b\n    kms_key: phi\n    versioning: sometimes\nsagemaker:\n  endpoints:\n    e:\n      name: e\n      model: m\n      instance_type: ml.m5.large\n      instance_count: many\n";
+    let lines = error_lines(yaml);
+    let want = [
+        (6, "kms.phi.rotation"),
+        (11, "s3.data.versioning"),
+        (18, "sagemaker.endpoints.e.instance_count"),
+    ];
+    assert_eq!(lines.len(), want.len(), "{lines:#?}");
+    for ((line, key), got) in want.iter().zip(&lines) {
+        assert!(got.contains(&format!(":{line}:")), "{line} in {got}");
+        assert!(
+            got.contains(&format!("{key}: invalid type")),
+            "{key} in {got}"
+        );
+    }
+}

@@ -18,6 +18,7 @@ pub mod man;
 pub mod output;
 pub mod permissions;
 pub mod plan;
+pub mod render;
 pub mod report;
 pub mod schema;
 pub mod show;

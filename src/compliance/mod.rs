@@ -135,6 +135,8 @@ pub struct Outcome {
     /// Full dotted spec key to change, and where it is.
     pub key: String,
     pub line: Option<usize>,
+    /// The file that line is in (the spec or one of the bases it extends); `None`: the spec.
+    pub file: Option<String>,
     /// The attributes the rule read, with the values it saw (the evidence).
     pub evidence: Vec<(String, Value)>,
 }
@@ -287,7 +289,13 @@ pub fn evaluate(world: &World<'_>, spec_file: &str) -> Result<Evaluation, SpecEr
                     }
                 }
             };
-            let line = world.spec.locator.find(&key).map(|(l, _)| l);
+            let (file, line) = match world.spec.locator.origin(&key) {
+                Some(o) if o.file != world.spec.path => {
+                    (Some(o.file.display().to_string()), o.line)
+                }
+                Some(o) => (None, o.line),
+                None => (None, None),
+            };
             outcomes.push(Outcome {
                 rule,
                 address: s.address.clone(),
@@ -298,6 +306,7 @@ pub fn evaluate(world: &World<'_>, spec_file: &str) -> Result<Evaluation, SpecEr
                 message,
                 key,
                 line,
+                file,
                 evidence,
             });
         }

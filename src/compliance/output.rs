@@ -37,9 +37,10 @@ pub fn counts(e: &Evaluation) -> Counts {
 }
 
 fn location(e: &Evaluation, o: &Outcome) -> String {
+    let file = o.file.as_deref().unwrap_or(&e.spec_file);
     match o.line {
-        Some(l) => format!("{}:{l} ({})", e.spec_file, o.key),
-        None => format!("{} ({})", e.spec_file, o.key),
+        Some(l) => format!("{file}:{l} ({})", o.key),
+        None => format!("{file} ({})", o.key),
     }
 }
 
@@ -128,7 +129,7 @@ fn finding_json(e: &Evaluation, o: &Outcome) -> Value {
         "arn": o.arn,
         "region": o.region,
         "message": o.message,
-        "file": e.spec_file,
+        "file": o.file.as_deref().unwrap_or(&e.spec_file),
         "line": o.line,
         "key": o.key,
         "fingerprint": o.fingerprint(),
@@ -187,10 +188,11 @@ pub fn sarif(e: &Evaluation) -> String {
             })
         })
         .collect();
-    let uri = e.spec_file.trim_start_matches("./").replace('\\', "/");
+    let uri_of = |f: &str| f.trim_start_matches("./").replace('\\', "/");
     let results: Vec<Value> = e
         .findings()
         .map(|o| {
+            let uri = uri_of(o.file.as_deref().unwrap_or(&e.spec_file));
             let index = CATALOGUE.iter().position(|r| r.id == o.rule.id).unwrap_or(0);
             let mut physical = json!({"artifactLocation": {"uri": uri}});
             if let Some(l) = o.line {

@@ -61,10 +61,14 @@ const POOL: &[&str] = &[
 
 fn seeds() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    ["environments/local.yaml", "environments/prod.yaml"]
-        .iter()
-        .map(|f| std::fs::read_to_string(root.join(f)).expect("seed spec"))
-        .collect()
+    // The shipped specs rendered whole (their `extend:` merged).
+    [
+        "tests/fixtures/shipped/local-full.yaml",
+        "tests/fixtures/shipped/prod-full.yaml",
+    ]
+    .iter()
+    .map(|f| std::fs::read_to_string(root.join(f)).expect("seed spec"))
+    .collect()
 }
 
 /// One random edit of `text`.

@@ -28,6 +28,7 @@ pub mod options;
 pub mod output;
 pub mod permissions;
 pub mod plan;
+pub mod render;
 pub mod report;
 pub mod review;
 pub mod run;

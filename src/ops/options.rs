@@ -21,6 +21,16 @@ pub struct GlobalOptions {
     pub max_attempts: Option<u32>,
     /// How long a writing run waits for another run's lock.
     pub lock_timeout: Option<Duration>,
+    /// `--var KEY=VALUE`, in the order given (a later one wins).
+    pub vars: Vec<(String, String)>,
+}
+
+/// A name `--var` and `NOVACTL_VAR_<KEY>` may set (one a template can reference).
+pub fn var_name_ok(k: &str) -> bool {
+    k.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// What a plan (and the apply of it) covers and how: `--target`, `--adopt`, `--parallelism`,

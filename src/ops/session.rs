@@ -17,7 +17,7 @@ use crate::ops::Failure;
 use crate::plan::{Action, Plan};
 use crate::resources::Ctx;
 use crate::shell::Shell;
-use crate::spec::LoadedSpec;
+use crate::spec::{LoadedSpec, VarSource};
 use crate::state::{self, Backend};
 
 pub fn spec_path(g: &GlobalOptions) -> Result<PathBuf, Failure> {
@@ -26,9 +26,38 @@ pub fn spec_path(g: &GlobalOptions) -> Result<PathBuf, Failure> {
     })
 }
 
-/// Reads the spec and applies `--region` (the order: `--region`, then the spec's `region`).
+/// The `vars` set outside the files: `NOVACTL_VAR_<KEY>` (sorted), then `--var` (in order),
+/// so a flag beats the environment, which beats the files.
+pub fn spec_vars(g: &GlobalOptions) -> Result<Vec<(VarSource, String, String)>, Failure> {
+    let mut env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let k = k.to_str()?.strip_prefix("NOVACTL_VAR_")?.to_string();
+            Some((k, v.to_string_lossy().into_owned()))
+        })
+        .collect();
+    env.sort();
+    let mut out = Vec::new();
+    for (k, v) in env {
+        if !crate::ops::options::var_name_ok(&k) {
+            return Err(Failure::Usage(format!(
+                "NOVACTL_VAR_{k}: `{k}` is not a variable name (letters, digits and `_`, not \
+                 starting with a digit)"
+            )));
+        }
+        out.push((VarSource::Env, k, v));
+    }
+    out.extend(
+        g.vars
+            .iter()
+            .map(|(k, v)| (VarSource::Flag, k.clone(), v.clone())),
+    );
+    Ok(out)
+}
+
+/// Reads the spec (its bases, `--var`) and applies `--region` (the order: `--region`, then the
+/// spec's `region`).
 pub fn load_spec(g: &GlobalOptions) -> Result<LoadedSpec, Failure> {
-    let mut spec = LoadedSpec::load(&spec_path(g)?)?;
+    let mut spec = LoadedSpec::load_with(&spec_path(g)?, &spec_vars(g)?)?;
     if let Some(r) = &g.region {
         if !crate::spec::looks_like_region(r) {
             return Err(Failure::Usage(format!(

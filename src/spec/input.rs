@@ -40,7 +40,25 @@ impl ReadError {
 /// Reads `path` as UTF-8 text, refusing what is not a regular file, what is larger than
 /// [`MAX_FILE_BYTES`], and invalid UTF-8 (located at the first bad byte).
 pub fn read_text(path: &Path) -> Result<String, ReadError> {
-    let bytes = read_bytes(path)?;
+    decode(path, read_bytes(path)?)
+}
+
+/// Reads the spec from standard input (`-e -`), with the same limits as a file.
+pub fn read_stdin() -> Result<String, ReadError> {
+    let shown = Path::new("<stdin>");
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ReadError::plain(format!("cannot read the spec from stdin: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(shown, bytes.len() as u64));
+    }
+    decode(shown, bytes)
+}
+
+fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, ReadError> {
     String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();
         let at = e.utf8_error().valid_up_to();

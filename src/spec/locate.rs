@@ -308,6 +308,16 @@ impl Locator {
         scan(text).0
     }
 
+    /// The deepest key path recorded on `line` at or before `col` (the key a value at that
+    /// position belongs to).
+    pub fn key_at(&self, line: usize, col: usize) -> Option<String> {
+        self.lines
+            .iter()
+            .filter(|(_, (l, c))| *l == line && *c <= col)
+            .max_by_key(|(k, (_, c))| (*c, k.len()))
+            .map(|(k, _)| k.clone())
+    }
+
     /// Line (1-based) and column of `path`, or of its nearest recorded ancestor.
     pub fn find(&self, path: &str) -> Option<(usize, usize)> {
         let mut p = path;

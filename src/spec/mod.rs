@@ -7,6 +7,7 @@
 
 pub mod format;
 pub mod input;
+pub mod layers;
 pub mod locate;
 pub mod model;
 pub mod render;
@@ -14,9 +15,10 @@ pub mod render;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use serde_yaml::Value;
 use sha2::{Digest, Sha256};
 
-pub use locate::Locator;
+pub use layers::{Layered, Origins, VarSource};
 pub use model::Spec;
 
 /// A problem with the spec: always names the file, the line (when known) and the key at fault.
@@ -129,80 +131,70 @@ pub struct LoadedSpec {
     pub path: PathBuf,
     /// Directory that relative template paths are resolved against.
     pub dir: PathBuf,
+    /// The merged spec as YAML (after `extend:` and `--var`); [`LoadedSpec::digest`] covers it.
     pub text: String,
-    /// sha256 of the spec file and every template file it names (see [`LoadedSpec::digest`]).
-    pub locator: Locator,
+    /// Where each key's value came from (file, line).
+    pub locator: Origins,
 }
 
 impl LoadedSpec {
-    /// Reads and parses the spec file. Before anything is parsed, the file must be a regular
-    /// file of at most [`input::MAX_FILE_BYTES`], UTF-8, one YAML document, nested at most
-    /// [`input::MAX_DEPTH`] deep, with finite numbers only; every such problem is reported,
-    /// located, with any parse error.
-    pub fn load(path: &Path) -> Result<Self, SpecErrors> {
-        let text = input::read_text(path).map_err(|e| SpecError {
-            file: path.to_path_buf(),
-            line: e.line,
-            col: e.col,
-            key: String::new(),
-            message: e.message,
-        })?;
-        Self::from_text(path, text)
+    /// Reads and parses the spec file and the bases it `extend`s ([`layers`]), with `vars`
+    /// set from the command line or the environment. Before anything is parsed, each file
+    /// must be a regular file of at most [`input::MAX_FILE_BYTES`], UTF-8, one YAML document,
+    /// nested at most [`input::MAX_DEPTH`] deep, with finite numbers only; every such problem
+    /// is reported, located, with every type error and unknown key (up to
+    /// [`input::MAX_ERRORS`]). `-` and `/dev/stdin` read the spec from stdin.
+    pub fn load_with(
+        path: &Path,
+        vars: &[(VarSource, String, String)],
+    ) -> Result<Self, SpecErrors> {
+        let mut layered = layers::load(path)?;
+        layered.set_vars(vars);
+        Self::from_layered(path, layered)
     }
 
+    /// A spec whose (first) file's text is given.
     pub fn from_text(path: &Path, text: String) -> Result<Self, SpecErrors> {
-        let (locator, problems) = locate::scan(&text);
+        Self::from_layered(path, layers::from_text(path, &text)?)
+    }
+
+    fn from_layered(path: &Path, layered: Layered) -> Result<Self, SpecErrors> {
         let mut errs = SpecErrors::default();
-        let fatal = problems.iter().any(|p| p.fatal);
-        for p in &problems {
-            errs.push(SpecError {
-                file: path.to_path_buf(),
-                line: Some(p.line),
-                col: Some(p.col),
-                key: p.key.clone(),
-                message: p.message.clone(),
-            });
-        }
-        if fatal {
-            return Err(errs.into_result().expect_err("a fatal problem was pushed"));
-        }
-        let spec: Option<Spec> = match serde_yaml::from_str(&text) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                let e = yaml_error(path, &locator, e);
-                // A non-finite number already reported on that line says it better.
-                if !problems.iter().any(|p| Some(p.line) == e.line) {
-                    errs.push(e);
-                }
-                None
-            }
-        };
+        let spec = parse_all(path, &layered, &mut errs);
         let (Some(spec), true) = (spec, errs.is_empty()) else {
             return Err(errs.into_result().expect_err("an error was pushed"));
         };
-        let dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
+        let (path, dir) = if layers::is_stdin(path) {
+            (PathBuf::from("<stdin>"), PathBuf::from("."))
+        } else {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("."));
+            (path.to_path_buf(), dir)
+        };
         let loaded = LoadedSpec {
             spec,
-            path: path.to_path_buf(),
+            path,
             dir,
-            text,
-            locator,
+            text: serde_yaml::to_string(&layered.value).unwrap_or_default(),
+            locator: layered.origins,
         };
         loaded.check_top_level()?;
         Ok(loaded)
     }
 
-    /// An error at `key` (a dotted path), located in the file.
+    /// An error at `key` (a dotted path), located in the file its value came from.
     pub fn error(&self, key: &str, message: impl Into<String>) -> SpecError {
         // A key that is not in the file (a missing required key) is located at the start of
         // the document that lacks it.
-        let (line, col) = self.locator.find(key).unwrap_or((1, 1));
-        let (line, col) = (Some(line), Some(col));
+        let (file, line, col) = match self.locator.origin(key) {
+            Some(o) => (o.file.to_path_buf(), o.line, o.col),
+            None => (self.path.clone(), Some(1), Some(1)),
+        };
         SpecError {
-            file: self.path.clone(),
+            file,
             line,
             col,
             key: key.to_string(),
@@ -290,12 +282,136 @@ pub fn looks_like_region(r: &str) -> bool {
             .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
-/// Turns a serde_yaml error into a [`SpecError`] naming the key, with the nearest valid key
-/// for an unknown one.
-fn yaml_error(path: &Path, locator: &Locator, e: serde_yaml::Error) -> SpecError {
-    let loc = e.location();
+/// Every type error and unknown key of the merged spec (up to the cap): serde stops at the
+/// first, so the offending key is taken out and the parse runs again.
+fn parse_all(path: &Path, l: &Layered, errs: &mut SpecErrors) -> Option<Spec> {
+    let mut v = l.value.clone();
+    let mut removed: Vec<String> = Vec::new();
+    for _ in 0..input::MAX_ERRORS * 4 {
+        let text = serde_yaml::to_string(&v).unwrap_or_default();
+        let e = match serde_yaml::from_str::<Spec>(&text) {
+            Ok(s) => return errs.is_empty().then_some(s),
+            Err(e) => e,
+        };
+        let (key, message) = describe(&e, &text);
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+            .map(str::to_string);
+        if let Some(field) = &missing {
+            let full = if key.is_empty() {
+                field.clone()
+            } else {
+                format!("{key}.{field}")
+            };
+            if removed.contains(&full) {
+                // Only the consequence of taking out a wrong value: not reported again.
+                if key.is_empty() {
+                    if let Value::Mapping(m) = &mut v {
+                        m.insert(Value::String(field.clone()), Value::String(String::new()));
+                    }
+                } else if !remove(&mut v, &key) {
+                    return None;
+                }
+                removed.push(key);
+                continue;
+            }
+        }
+        let err = located(path, l, &key, message);
+        // A non-finite number already reported on that line says it better.
+        if !errs
+            .errors
+            .iter()
+            .any(|o| o.file == err.file && o.line == err.line)
+        {
+            errs.push(err);
+        }
+        if errs.full() {
+            return None;
+        }
+        match missing {
+            Some(field) if key.is_empty() => {
+                if let Value::Mapping(m) = &mut v {
+                    m.insert(Value::String(field), Value::String(String::new()));
+                }
+            }
+            _ => {
+                if key.is_empty() || !remove(&mut v, &key) {
+                    return None;
+                }
+                removed.push(key);
+            }
+        }
+    }
+    None
+}
+
+fn located(path: &Path, l: &Layered, key: &str, message: String) -> SpecError {
+    let (file, line, col) = match l.origins.origin(key) {
+        Some(o) => (o.file.to_path_buf(), o.line, o.col),
+        None => (
+            l.origins
+                .files()
+                .first()
+                .cloned()
+                .unwrap_or_else(|| path.to_path_buf()),
+            Some(1),
+            Some(1),
+        ),
+    };
+    SpecError {
+        file,
+        line,
+        col,
+        key: key.to_string(),
+        message,
+    }
+}
+
+/// Takes the value at a dotted path out of `v`; false when there is none.
+fn remove(v: &mut Value, key: &str) -> bool {
+    let (parent, last) = match key.rsplit_once('.') {
+        Some((p, l)) => (Some(p), l),
+        None => (None, key),
+    };
+    let mut cur = v;
+    if let Some(parent) = parent {
+        for seg in parent.split('.') {
+            let next = match cur {
+                Value::Mapping(m) => m
+                    .iter_mut()
+                    .find(|(k, _)| layers::key_text(k) == seg)
+                    .map(|(_, v)| v),
+                Value::Sequence(s) => seg.parse::<usize>().ok().and_then(|i| s.get_mut(i)),
+                _ => None,
+            };
+            let Some(next) = next else {
+                return false;
+            };
+            cur = next;
+        }
+    }
+    match cur {
+        Value::Mapping(m) => {
+            let k = m.keys().find(|k| layers::key_text(k) == last).cloned();
+            k.is_some_and(|k| m.remove(&k).is_some())
+        }
+        Value::Sequence(s) => match last.parse::<usize>() {
+            Ok(i) if i < s.len() => {
+                s.remove(i);
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// The key and message of a serde_yaml error (on the merged spec's text), with the nearest
+/// valid key for an unknown one.
+fn describe(e: &serde_yaml::Error, text: &str) -> (String, String) {
     let mut msg = e.to_string();
-    // serde_yaml appends " at line L column C"; we print the position ourselves.
+    // serde_yaml appends " at line L column C"; the origin gives the position.
     if let Some(i) = msg.find(" at line ") {
         msg.truncate(i);
     }
@@ -304,6 +420,8 @@ fn yaml_error(path: &Path, locator: &Locator, e: serde_yaml::Error) -> SpecError
         Some((k, r)) if !k.contains(' ') => (k.to_string(), r.to_string()),
         _ => (String::new(), msg.clone()),
     };
+    // serde_yaml writes list items as `lifecycle[0]`; key paths here are `lifecycle.0`.
+    key = key.replace('[', ".").replace(']', "");
     if let Some(unknown) = rest.strip_prefix("unknown field `") {
         if let Some((field, expected)) = unknown.split_once('`') {
             let valid: Vec<&str> = expected
@@ -327,20 +445,22 @@ fn yaml_error(path: &Path, locator: &Locator, e: serde_yaml::Error) -> SpecError
             } else {
                 format!("{key}.{field}")
             };
+            return (key, rest);
         }
     }
-    let (line, col) = match (&loc, locator.find(&key)) {
-        (Some(l), _) => (Some(l.line()), Some(l.column())),
-        (None, Some((l, c))) => (Some(l), Some(c)),
-        (None, None) => (Some(1), Some(1)),
-    };
-    SpecError {
-        file: path.to_path_buf(),
-        line,
-        col,
-        key,
-        message: rest,
+    // A wrong scalar: the key on the error's line is more precise than serde's path.
+    let scalar = (rest.starts_with("invalid type: ") || rest.starts_with("invalid value: "))
+        && !rest.starts_with("invalid type: map")
+        && !rest.starts_with("invalid type: sequence");
+    if let (true, Some(loc)) = (scalar, e.location()) {
+        let (locator, _) = locate::scan(text);
+        if let Some(at) = locator.key_at(loc.line(), loc.column()) {
+            if at.len() > key.len() && (key.is_empty() || at.starts_with(&format!("{key}."))) {
+                key = at;
+            }
+        }
     }
+    (key, rest)
 }
 
 /// The spec's JSON Schema (draft 2020-12), generated from the types the parser uses

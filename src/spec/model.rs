@@ -18,9 +18,25 @@ fn yes() -> bool {
     true
 }
 
+/// The schema of `extend:`: one file or a list of files.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum Extend {
+    One(String),
+    Many(Vec<String>),
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
+    /// Optional; base spec file(s) this one extends (paths relative to it): maps merge
+    /// deeply, this file wins, lists are replaced, `null` removes a key. Merged away before
+    /// parsing (see `spec::layers`), so always `None` here.
+    #[serde(default, skip_serializing)]
+    #[schemars(with = "Option<Extend>")]
+    #[allow(dead_code)]
+    pub extend: Option<serde_yaml::Value>,
     /// Required; used in ownership tags.
     pub environment: String,
     /// Required; the primary region.

@@ -252,10 +252,12 @@ pub async fn assert_bucket_configured(s3: &aws_sdk_s3::Client, bucket: &str) {
     );
 }
 
-/// The shipped `environments/local.yaml`: the seed's whole primary stack (15 resources).
+/// The shipped `environments/local.yaml` rendered whole (its `extend:` merged; kept as
+/// `tests/fixtures/shipped/local-full.yaml`, which `tests/spec_layers.rs` proves equal): the seed's
+/// whole primary stack (15 resources).
 pub fn local_spec() -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(root.join("environments/local.yaml")).unwrap()
+    std::fs::read_to_string(root.join("tests/fixtures/shipped/local-full.yaml")).unwrap()
 }
 
 /// The buckets of `local_spec()`.

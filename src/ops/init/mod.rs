@@ -54,6 +54,11 @@ const SEED: Files = &[
         "environments/local.yaml",
         include_str!("../../../environments/local.yaml"),
     ),
+    // The base the two extend (first is the workflow's spec, so not this one).
+    (
+        "environments/base.yaml",
+        include_str!("../../../environments/base.yaml"),
+    ),
     (
         "policies/kms-phi.json.tera",
         include_str!("../../../policies/kms-phi.json.tera"),

@@ -273,7 +273,7 @@ mod tests {
     /// A seed spec's model, built as `permissions` builds it, and the account its policies name.
     fn seed(file: &str) -> (Model, String) {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-        let spec = LoadedSpec::load(&path).expect("seed spec");
+        let spec = LoadedSpec::load_with(&path, &[]).expect("seed spec");
         let named = spec.spec.account_id.clone();
         let model = Model::build(spec, named.as_deref().unwrap_or(OFFLINE_ACCOUNT)).unwrap();
         (model, named.unwrap_or_else(|| "*".into()))
