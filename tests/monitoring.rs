@@ -870,6 +870,35 @@ async fn audit_trail_stack_applies_in_order_converges_repairs_drift_and_destroys
         ],
         "drift shows on exactly the drifted addresses"
     );
+    // The live gate names the controls whose filter or alarm is gone.
+    let live = novactl(
+        Some(&emu),
+        &[
+            "check",
+            "-e",
+            p.spec.to_str().unwrap(),
+            "--live",
+            "--format",
+            "json",
+        ],
+    );
+    let v: Value = serde_json::from_str(&live.stdout).unwrap_or_else(|_| panic!("{}", live.stderr));
+    let cis: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "NOVA-CW-003")
+        .collect();
+    assert_eq!(cis.len(), 1, "{v:#}");
+    let msg = cis[0]["message"].as_str().unwrap();
+    for part in [
+        "CIS 4.11 NACLChanges",
+        "CIS 4.13 RouteTableChanges",
+        "CIS 4.14 VPCChanges",
+    ] {
+        assert!(msg.contains(part), "{part} not in: {msg}");
+    }
+    assert!(!msg.contains("4.12"), "{msg}");
     apply(&emu, &p);
     assert_no_changes(&emu, p.spec.to_str().unwrap());
     let repaired = cis_filters(&logs).await;

@@ -420,6 +420,34 @@ const CIS_FILTERS: [&str; 15] = [
     "OrganizationsChanges",
 ];
 
+/// An access-log bucket's statement admitting S3's log delivery, after checking the bucket is
+/// encrypted with SSE-S3 (S3 delivers access logs to no SSE-KMS bucket).
+async fn log_delivery_statement(s3: &aws_sdk_s3::Client, bucket: &str) -> Value {
+    let enc = s3
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default()
+            .unwrap()
+            .sse_algorithm(),
+        &aws_sdk_s3::types::ServerSideEncryption::Aes256,
+        "{bucket}"
+    );
+    let raw = s3.get_bucket_policy().bucket(bucket).send().await.unwrap();
+    let doc: Value = serde_json::from_str(raw.policy().unwrap()).unwrap();
+    doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["Principal"]["Service"] == "logging.s3.amazonaws.com")
+        .cloned()
+        .unwrap_or_else(|| panic!("{bucket}: no log delivery statement"))
+}
+
 /// The DR region's access-log bucket: SSE-S3, admitting S3's log delivery for the twins only,
 /// and every twin bucket logging to it under its own name.
 async fn read_back_dr_access_logs(emu: &Emulator) {
@@ -432,19 +460,7 @@ async fn read_back_dr_access_logs(emu: &Emulator) {
         .await
         .unwrap();
     assert_eq!(loc.location_constraint().unwrap().as_str(), "us-west-2");
-    let enc = s3w
-        .get_bucket_encryption()
-        .bucket(log_twin)
-        .send()
-        .await
-        .unwrap();
-    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
-    assert_eq!(
-        rule.apply_server_side_encryption_by_default()
-            .unwrap()
-            .sse_algorithm(),
-        &aws_sdk_s3::types::ServerSideEncryption::Aes256
-    );
+    let delivery = log_delivery_statement(&s3w, log_twin).await;
     let own = s3w
         .get_bucket_logging()
         .bucket(log_twin)
@@ -464,19 +480,6 @@ async fn read_back_dr_access_logs(emu: &Emulator) {
         assert_eq!(le.target_prefix(), format!("{twin}/"), "{twin}");
         twins.push(format!("arn:aws:s3:::{twin}"));
     }
-    let raw = s3w
-        .get_bucket_policy()
-        .bucket(log_twin)
-        .send()
-        .await
-        .unwrap();
-    let doc: Value = serde_json::from_str(raw.policy().unwrap()).unwrap();
-    let delivery = doc["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|st| st["Principal"]["Service"] == "logging.s3.amazonaws.com")
-        .expect("log delivery statement");
     let mut sources: Vec<String> = delivery["Condition"]["ArnLike"]["aws:SourceArn"]
         .as_array()
         .unwrap()
@@ -545,32 +548,7 @@ async fn read_back_closed_gaps(emu: &Emulator) {
         );
     }
     // The access-log bucket: SSE-S3, and only S3 log delivery of this account writes.
-    let enc = s3
-        .get_bucket_encryption()
-        .bucket(log_bucket)
-        .send()
-        .await
-        .unwrap();
-    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
-    assert_eq!(
-        rule.apply_server_side_encryption_by_default()
-            .unwrap()
-            .sse_algorithm(),
-        &aws_sdk_s3::types::ServerSideEncryption::Aes256
-    );
-    let raw = s3
-        .get_bucket_policy()
-        .bucket(log_bucket)
-        .send()
-        .await
-        .unwrap();
-    let doc: Value = serde_json::from_str(raw.policy().unwrap()).unwrap();
-    let delivery = doc["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|st| st["Principal"]["Service"] == "logging.s3.amazonaws.com")
-        .expect("log delivery statement");
+    let delivery = log_delivery_statement(&s3, log_bucket).await;
     assert_eq!(
         delivery["Condition"]["StringEquals"]["aws:SourceAccount"],
         common::ACCOUNT
