@@ -106,6 +106,16 @@ fn primary_only(yaml: &str) -> String {
     out
 }
 
+/// The failing findings of a `check --format json` answer.
+fn failing(v: &Value) -> Vec<&Value> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "fail")
+        .collect()
+}
+
 struct Case {
     reason: &'static str,
     /// (from, to) replacements applied to local.yaml.
@@ -168,12 +178,7 @@ fn each_broken_rule_is_reported_alone_at_the_key_to_change() {
         std::fs::write(p.path("policies/s3-all.json.tera"), S3_ALL).unwrap();
         let (code, v, stderr) = check_json(&p, &[]);
         assert_eq!(code, 3, "{}: exit {code}\n{v:#}\n{stderr}", c.reason);
-        let failing: Vec<&Value> = v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| f["status"] == "fail")
-            .collect();
+        let failing = failing(&v);
         let rules: Vec<&str> = failing
             .iter()
             .map(|f| f["rule"].as_str().unwrap())
@@ -207,12 +212,7 @@ fn the_cis_monitoring_set_is_required_whole() {
     let p = Project::new(&off);
     let (code, v, stderr) = check_json(&p, &[]);
     assert_eq!(code, 3, "{v:#}\n{stderr}");
-    let failing: Vec<&Value> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["status"] == "fail")
-        .collect();
+    let failing = failing(&v);
     let mut rules: Vec<(&str, &str)> = failing
         .iter()
         .map(|f| (f["rule"].as_str().unwrap(), f["address"].as_str().unwrap()))

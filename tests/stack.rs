@@ -297,6 +297,14 @@ async fn seed_stack_applies_converges_and_repairs_drift_on_exactly_the_drifted_a
         .send()
         .await
         .unwrap();
+    // A DR twin's access logging turned off by hand.
+    let s3w = emu.s3("us-west-2").await;
+    s3w.put_bucket_logging()
+        .bucket("novamind-local-results-us-west-2")
+        .bucket_logging_status(aws_sdk_s3::types::BucketLoggingStatus::builder().build())
+        .send()
+        .await
+        .unwrap();
     let iam = emu.iam().await;
     iam.put_role_policy()
         .role_name("SageMakerExecutionRole")
@@ -312,6 +320,7 @@ async fn seed_stack_applies_converges_and_repairs_drift_on_exactly_the_drifted_a
     assert_eq!(
         changed(&emu, path),
         vec![
+            ("dr.s3.results".to_string(), "update".to_string()),
             ("iam.sagemaker_execution".to_string(), "update".to_string()),
             ("kms.phi".to_string(), "update".to_string()),
             ("s3.logs".to_string(), "update".to_string()),
@@ -320,6 +329,7 @@ async fn seed_stack_applies_converges_and_repairs_drift_on_exactly_the_drifted_a
     );
     novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
     assert_no_changes(&emu, path);
+    read_back_dr_access_logs(&emu).await;
 
     // Repaired in place: the same key, one key, the old settings back.
     let meta = kms
