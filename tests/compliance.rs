@@ -56,8 +56,9 @@ fn shipped_specs_are_compliant() {
             "{name}: {v:#}"
         );
         // Every finding is one the spec waives, shown with its reason: the pilot's single
-        // instance, and the DR gaps the shipped specs accept (warm standby, no DR access-log
-        // bucket yet, the trail bucket kept in the primary region).
+        // instance, and the DR gaps the shipped specs accept (warm standby, the trail bucket
+        // kept in the primary region). The DR twins log to the DR access-log bucket: no
+        // NOVA-S3-005 finding at all.
         let findings: Vec<&Value> = v["findings"].as_array().unwrap().iter().collect();
         assert!(!findings.is_empty(), "{v:#}");
         for f in &findings {
@@ -82,6 +83,10 @@ fn shipped_specs_are_compliant() {
                     || f["address"].as_str().unwrap().starts_with("dr.")),
             "{v:#}"
         );
+        assert!(
+            findings.iter().all(|f| f["rule"] != "NOVA-S3-005"),
+            "{name}: {v:#}"
+        );
     }
 }
 
@@ -101,6 +106,16 @@ fn primary_only(yaml: &str) -> String {
         }
     }
     out
+}
+
+/// The failing findings of a `check --format json` answer.
+fn failing(v: &Value) -> Vec<&Value> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "fail")
+        .collect()
 }
 
 struct Case {
@@ -165,12 +180,7 @@ fn each_broken_rule_is_reported_alone_at_the_key_to_change() {
         std::fs::write(p.path("policies/s3-all.json.tera"), S3_ALL).unwrap();
         let (code, v, stderr) = check_json(&p, &[]);
         assert_eq!(code, 3, "{}: exit {code}\n{v:#}\n{stderr}", c.reason);
-        let failing: Vec<&Value> = v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| f["status"] == "fail")
-            .collect();
+        let failing = failing(&v);
         let rules: Vec<&str> = failing
             .iter()
             .map(|f| f["rule"].as_str().unwrap())
@@ -190,6 +200,71 @@ fn each_broken_rule_is_reported_alone_at_the_key_to_change() {
             assert!(f["file"].as_str().unwrap().ends_with("test.yaml"));
         }
     }
+}
+
+/// The CIS monitoring set (NOVA-CW-003) is required whole: with the trail's security alarms
+/// off, the gate names every missing control at the `security_alarms` line; a trail without a
+/// log group fails it at the trail.
+#[test]
+fn the_cis_monitoring_set_is_required_whole() {
+    let base = primary_only(&shipped("local.yaml"));
+    let on = "    security_alarms:                               # the CIS monitoring set: 15 filters + alarms\n      topic: alerts\n";
+    assert!(base.contains(on), "{base}");
+    let off = base.replacen(on, "    security_alarms:\n      enabled: false\n", 1);
+    let p = Project::new(&off);
+    let (code, v, stderr) = check_json(&p, &[]);
+    assert_eq!(code, 3, "{v:#}\n{stderr}");
+    let failing = failing(&v);
+    let mut rules: Vec<(&str, &str)> = failing
+        .iter()
+        .map(|f| (f["rule"].as_str().unwrap(), f["address"].as_str().unwrap()))
+        .collect();
+    rules.sort();
+    assert_eq!(
+        rules,
+        [
+            ("NOVA-CW-003", "log_group.hipaa"),
+            ("NOVA-CW-004", "cloudtrail.hipaa")
+        ],
+        "{v:#}"
+    );
+    let line = line_of(&off, "    security_alarms:");
+    let cis = failing.iter().find(|f| f["rule"] == "NOVA-CW-003").unwrap();
+    assert_eq!(cis["line"], line, "{cis:#}");
+    let msg = cis["message"].as_str().unwrap();
+    for n in 1..=15 {
+        assert!(
+            msg.contains(&format!("CIS 4.{n} ")),
+            "4.{n} missing from: {msg}"
+        );
+    }
+    for check in [
+        "cloudwatch_changes_to_network_acls_alarm_configured",
+        "cloudwatch_changes_to_network_gateways_alarm_configured",
+        "cloudwatch_changes_to_network_route_tables_alarm_configured",
+        "cloudwatch_changes_to_vpcs_alarm_configured",
+    ] {
+        assert!(msg.contains(check), "{check} not named: {msg}");
+    }
+
+    // No log group: nothing to filter, named at the trail.
+    let no_group = base.replacen(
+        "    log_group: /novamind/cloudtrail\n    log_retention_days: 2192                       # six years\n",
+        "",
+        1,
+    );
+    assert_ne!(no_group, base, "the edit must apply");
+    let p = Project::new(&no_group);
+    let (_, v, stderr) = check_json(&p, &[]);
+    let cis: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "NOVA-CW-003")
+        .collect();
+    assert_eq!(cis.len(), 1, "{v:#}\n{stderr}");
+    assert_eq!(cis[0]["address"], "cloudtrail.hipaa");
+    assert_eq!(cis[0]["status"], "fail");
 }
 
 #[test]

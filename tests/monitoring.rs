@@ -445,6 +445,101 @@ fn stack_spec() -> String {
     )
 }
 
+/// The CIS monitoring set's filters and what each pattern must name (Prowler's checks).
+const CIS: &[(&str, &[&str])] = &[
+    (
+        "UnauthorizedAPICalls",
+        &["*UnauthorizedOperation", "AccessDenied*"],
+    ),
+    (
+        "ConsoleSignInWithoutMFA",
+        &["ConsoleLogin", "$.additionalEventData.MFAUsed != \"Yes\""],
+    ),
+    (
+        "RootAccountUsage",
+        &["$.userIdentity.type = \"Root\"", "invokedBy NOT EXISTS"],
+    ),
+    (
+        "IAMPolicyChanges",
+        &["PutRolePolicy", "AttachRolePolicy", "DetachGroupPolicy"],
+    ),
+    (
+        "CloudTrailConfigChanges",
+        &["StopLogging", "DeleteTrail", "UpdateTrail"],
+    ),
+    (
+        "ConsoleAuthenticationFailures",
+        &["ConsoleLogin", "Failed authentication"],
+    ),
+    (
+        "DisableOrDeleteCMK",
+        &["kms.amazonaws.com", "DisableKey", "ScheduleKeyDeletion"],
+    ),
+    (
+        "S3BucketPolicyChanges",
+        &[
+            "s3.amazonaws.com",
+            "PutBucketPolicy",
+            "DeleteBucketReplication",
+        ],
+    ),
+    (
+        "AWSConfigChanges",
+        &["config.amazonaws.com", "StopConfigurationRecorder"],
+    ),
+    (
+        "SecurityGroupChanges",
+        &["AuthorizeSecurityGroupIngress", "DeleteSecurityGroup"],
+    ),
+    (
+        "NACLChanges",
+        &["CreateNetworkAclEntry", "ReplaceNetworkAclAssociation"],
+    ),
+    (
+        "NetworkGatewayChanges",
+        &["CreateCustomerGateway", "AttachInternetGateway"],
+    ),
+    (
+        "RouteTableChanges",
+        &[
+            "ec2.amazonaws.com",
+            "($.eventName = CreateRoute)",
+            "DisassociateRouteTable",
+        ],
+    ),
+    (
+        "VPCChanges",
+        &["CreateVpc", "ModifyVpcAttribute", "EnableVpcClassicLink"],
+    ),
+    (
+        "OrganizationsChanges",
+        &[
+            "organizations.amazonaws.com",
+            "LeaveOrganization",
+            "UpdatePolicy",
+        ],
+    ),
+];
+
+/// (filter name, pattern, metric) of every metric filter on the trail's log group.
+async fn cis_filters(logs: &aws_sdk_cloudwatchlogs::Client) -> Vec<(String, String, String)> {
+    logs.describe_metric_filters()
+        .log_group_name(GROUP)
+        .send()
+        .await
+        .unwrap()
+        .metric_filters()
+        .iter()
+        .map(|f| {
+            (
+                f.filter_name().unwrap().to_string(),
+                f.filter_pattern().unwrap().to_string(),
+                f.metric_transformations()[0].metric_name().to_string(),
+            )
+        })
+        .collect()
+}
+
 /// Index of the line in apply's stderr that reports `address` done.
 fn done_at(stderr: &str, address: &str) -> usize {
     stderr
@@ -659,7 +754,69 @@ async fn audit_trail_stack_applies_in_order_converges_repairs_drift_and_destroys
         "{text}"
     );
 
-    // Drift: logging stopped, selectors replaced, retention shortened.
+    // The CIS monitoring set: every filter on the trail's log group counting into
+    // CloudTrailMetrics/<trail>-<filter>, each with an alarm to the topic.
+    let topic = format!("arn:aws:sns:{REGION}:{ACCOUNT}:MentaLLaMA-Alerts");
+    let filters = cis_filters(&logs).await;
+    let mut names: Vec<&str> = filters.iter().map(|(n, _, _)| n.as_str()).collect();
+    names.sort();
+    let mut want: Vec<&str> = CIS.iter().map(|(n, _)| *n).collect();
+    want.sort();
+    assert_eq!(names, want);
+    let cw = emu.cloudwatch(REGION).await;
+    for (name, pattern, metric) in &filters {
+        assert_eq!(metric, &format!("{TRAIL_NAME}-{name}"));
+        let needles = CIS.iter().find(|(n, _)| n == name).unwrap().1;
+        for needle in needles {
+            assert!(
+                pattern.contains(needle),
+                "{name}: {needle} not in {pattern}"
+            );
+        }
+        let alarms = cw
+            .describe_alarms()
+            .alarm_names(metric.as_str())
+            .send()
+            .await
+            .unwrap();
+        let a = alarms
+            .metric_alarms()
+            .first()
+            .unwrap_or_else(|| panic!("no alarm {metric}"));
+        assert_eq!(a.namespace(), Some("CloudTrailMetrics"));
+        assert_eq!(a.metric_name(), Some(metric.as_str()));
+        assert_eq!(a.threshold(), Some(1.0));
+        assert_eq!(a.alarm_actions(), std::slice::from_ref(&topic), "{metric}");
+    }
+
+    // Drift: logging stopped, selectors replaced, retention shortened; a CIS filter deleted,
+    // another's pattern changed, a CIS alarm deleted.
+    logs.delete_metric_filter()
+        .log_group_name(GROUP)
+        .filter_name("NACLChanges")
+        .send()
+        .await
+        .unwrap();
+    logs.put_metric_filter()
+        .log_group_name(GROUP)
+        .filter_name("VPCChanges")
+        .filter_pattern("{ ($.eventName = CreateVpc) }")
+        .metric_transformations(
+            aws_sdk_cloudwatchlogs::types::MetricTransformation::builder()
+                .metric_namespace("CloudTrailMetrics")
+                .metric_name(format!("{TRAIL_NAME}-VPCChanges"))
+                .metric_value("1")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    cw.delete_alarms()
+        .alarm_names(format!("{TRAIL_NAME}-RouteTableChanges"))
+        .send()
+        .await
+        .unwrap();
     ct.stop_logging().name(TRAIL_NAME).send().await.unwrap();
     ct.put_event_selectors()
         .trail_name(TRAIL_NAME)
@@ -680,6 +837,18 @@ async fn audit_trail_stack_applies_in_order_converges_repairs_drift_and_destroys
         .unwrap();
     let mut got = changes(&plan_json(&emu, &p));
     got.sort();
+    for c in got.iter_mut() {
+        if c.1 == "create" {
+            c.2.clear();
+        }
+        c.2.sort();
+    }
+    let mut group_attrs = vec![
+        "metric_filters.NACLChanges".to_string(),
+        "metric_filters.VPCChanges.pattern".to_string(),
+        "retention_days".to_string(),
+    ];
+    group_attrs.sort();
     assert_eq!(
         got,
         vec![
@@ -689,15 +858,64 @@ async fn audit_trail_stack_applies_in_order_converges_repairs_drift_and_destroys
                 vec!["event_selectors".to_string(), "logging".to_string()]
             ),
             (
+                "cloudwatch_alarm.hipaa_route_table_changes".to_string(),
+                "create".to_string(),
+                vec![]
+            ),
+            (
                 "log_group.hipaa".to_string(),
                 "update".to_string(),
-                vec!["retention_days".to_string()]
+                group_attrs
             ),
         ],
         "drift shows on exactly the drifted addresses"
     );
+    // The live gate names the controls whose filter or alarm is gone.
+    let live = novactl(
+        Some(&emu),
+        &[
+            "check",
+            "-e",
+            p.spec.to_str().unwrap(),
+            "--live",
+            "--format",
+            "json",
+        ],
+    );
+    let v: Value = serde_json::from_str(&live.stdout).unwrap_or_else(|_| panic!("{}", live.stderr));
+    let cis: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "NOVA-CW-003")
+        .collect();
+    assert_eq!(cis.len(), 1, "{v:#}");
+    let msg = cis[0]["message"].as_str().unwrap();
+    for part in [
+        "CIS 4.11 NACLChanges",
+        "CIS 4.13 RouteTableChanges",
+        "CIS 4.14 VPCChanges",
+    ] {
+        assert!(msg.contains(part), "{part} not in: {msg}");
+    }
+    assert!(!msg.contains("4.12"), "{msg}");
     apply(&emu, &p);
     assert_no_changes(&emu, p.spec.to_str().unwrap());
+    let repaired = cis_filters(&logs).await;
+    assert_eq!(repaired.len(), CIS.len(), "the deleted filter is back");
+    let vpc = repaired.iter().find(|(n, _, _)| n == "VPCChanges").unwrap();
+    assert!(
+        vpc.1.contains("EnableVpcClassicLink"),
+        "pattern repaired: {}",
+        vpc.1
+    );
+    let alarm = cw
+        .describe_alarms()
+        .alarm_names(format!("{TRAIL_NAME}-RouteTableChanges"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alarm.metric_alarms().len(), 1, "the deleted alarm is back");
     let status = ct.get_trail_status().name(TRAIL_NAME).send().await.unwrap();
     assert_eq!(status.is_logging(), Some(true), "logging restarted");
 
@@ -767,4 +985,14 @@ async fn audit_trail_stack_applies_in_order_converges_repairs_drift_and_destroys
         .send()
         .await
         .expect_err("the trail's bucket is deleted with --force");
+    let left = cw
+        .describe_alarms()
+        .alarm_name_prefix(TRAIL_NAME)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        left.metric_alarms().is_empty(),
+        "the CIS alarms are deleted"
+    );
 }

@@ -79,6 +79,7 @@ async fn seed_stack_applies_converges_and_repairs_drift_on_exactly_the_drifted_a
     assert_eq!(again.writes(), 0, "{}", again.stderr);
 
     read_back_closed_gaps(&emu).await;
+    read_back_dr_access_logs(&emu).await;
 
     // The converged stack passes the live check and the report cites a read for every pass.
     let live = novactl(
@@ -110,6 +111,47 @@ async fn seed_stack_applies_converges_and_repairs_drift_on_exactly_the_drifted_a
     let report: Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(report["summary"]["failed"], 0, "{report:#}");
     assert_eq!(report["summary"]["no_evidence"], 0, "{report:#}");
+    // The CIS control's evidence names every filter of the set, read from the log group.
+    let cis = report["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["rule"] == "NOVA-CW-003")
+        .unwrap();
+    assert_eq!(cis["status"], "pass", "{cis:#}");
+    let group = cis["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == "log_group.hipaa")
+        .expect("the trail's log group carries the CIS control");
+    let attrs: Vec<&str> = group["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["attribute"].as_str().unwrap())
+        .collect();
+    let want: Vec<String> = CIS_FILTERS
+        .iter()
+        .map(|f| format!("metric_filters.{f}.metric_name"))
+        .collect();
+    assert_eq!(attrs, want);
+    // The DR twins' access logging passes (no waiver in the shipped spec).
+    let s3005 = report["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["rule"] == "NOVA-S3-005")
+        .unwrap();
+    for twin in ["dr.s3.models", "dr.s3.logs", "dr.s3.results"] {
+        let r = s3005["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["address"] == twin)
+            .unwrap_or_else(|| panic!("{twin} checked"));
+        assert_eq!(r["status"], "pass", "{r:#}");
+    }
     let md = std::fs::read_to_string(&md_file).unwrap();
     let html = std::fs::read_to_string(&html_file).unwrap();
     let mut passed = 0;
@@ -255,6 +297,14 @@ async fn seed_stack_applies_converges_and_repairs_drift_on_exactly_the_drifted_a
         .send()
         .await
         .unwrap();
+    // A DR twin's access logging turned off by hand.
+    let s3w = emu.s3("us-west-2").await;
+    s3w.put_bucket_logging()
+        .bucket("novamind-local-results-us-west-2")
+        .bucket_logging_status(aws_sdk_s3::types::BucketLoggingStatus::builder().build())
+        .send()
+        .await
+        .unwrap();
     let iam = emu.iam().await;
     iam.put_role_policy()
         .role_name("SageMakerExecutionRole")
@@ -270,6 +320,7 @@ async fn seed_stack_applies_converges_and_repairs_drift_on_exactly_the_drifted_a
     assert_eq!(
         changed(&emu, path),
         vec![
+            ("dr.s3.results".to_string(), "update".to_string()),
             ("iam.sagemaker_execution".to_string(), "update".to_string()),
             ("kms.phi".to_string(), "update".to_string()),
             ("s3.logs".to_string(), "update".to_string()),
@@ -278,6 +329,7 @@ async fn seed_stack_applies_converges_and_repairs_drift_on_exactly_the_drifted_a
     );
     novactl(Some(&emu), &["apply", "-e", path, "--auto-approve"]).expect_code(0);
     assert_no_changes(&emu, path);
+    read_back_dr_access_logs(&emu).await;
 
     // Repaired in place: the same key, one key, the old settings back.
     let meta = kms
@@ -359,6 +411,103 @@ async fn strip_alarm_actions(emu: &Emulator, name: &str) {
     req.send().await.unwrap();
 }
 
+/// The filters (and metrics and alarms, after the trail's name) of the CIS monitoring set.
+const CIS_FILTERS: [&str; 15] = [
+    "UnauthorizedAPICalls",
+    "ConsoleSignInWithoutMFA",
+    "RootAccountUsage",
+    "IAMPolicyChanges",
+    "CloudTrailConfigChanges",
+    "ConsoleAuthenticationFailures",
+    "DisableOrDeleteCMK",
+    "S3BucketPolicyChanges",
+    "AWSConfigChanges",
+    "SecurityGroupChanges",
+    "NACLChanges",
+    "NetworkGatewayChanges",
+    "RouteTableChanges",
+    "VPCChanges",
+    "OrganizationsChanges",
+];
+
+/// An access-log bucket's statement admitting S3's log delivery, after checking the bucket is
+/// encrypted with SSE-S3 (S3 delivers access logs to no SSE-KMS bucket).
+async fn log_delivery_statement(s3: &aws_sdk_s3::Client, bucket: &str) -> Value {
+    let enc = s3
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default()
+            .unwrap()
+            .sse_algorithm(),
+        &aws_sdk_s3::types::ServerSideEncryption::Aes256,
+        "{bucket}"
+    );
+    let raw = s3.get_bucket_policy().bucket(bucket).send().await.unwrap();
+    let doc: Value = serde_json::from_str(raw.policy().unwrap()).unwrap();
+    doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["Principal"]["Service"] == "logging.s3.amazonaws.com")
+        .cloned()
+        .unwrap_or_else(|| panic!("{bucket}: no log delivery statement"))
+}
+
+/// The DR region's access-log bucket: SSE-S3, admitting S3's log delivery for the twins only,
+/// and every twin bucket logging to it under its own name.
+async fn read_back_dr_access_logs(emu: &Emulator) {
+    let s3w = emu.s3("us-west-2").await;
+    let log_twin = "novamind-local-access-logs-us-west-2";
+    let loc = s3w
+        .get_bucket_location()
+        .bucket(log_twin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(loc.location_constraint().unwrap().as_str(), "us-west-2");
+    let delivery = log_delivery_statement(&s3w, log_twin).await;
+    let own = s3w
+        .get_bucket_logging()
+        .bucket(log_twin)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        own.logging_enabled().is_none(),
+        "the log bucket does not log into itself"
+    );
+    let mut twins = Vec::new();
+    for b in ["models", "logs", "results"] {
+        let twin = format!("novamind-local-{b}-us-west-2");
+        let l = s3w.get_bucket_logging().bucket(&twin).send().await.unwrap();
+        let le = l.logging_enabled().unwrap_or_else(|| panic!("{twin} logs"));
+        assert_eq!(le.target_bucket(), log_twin, "{twin}");
+        assert_eq!(le.target_prefix(), format!("{twin}/"), "{twin}");
+        twins.push(format!("arn:aws:s3:::{twin}"));
+    }
+    let mut sources: Vec<String> = delivery["Condition"]["ArnLike"]["aws:SourceArn"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    sources.sort();
+    twins.sort();
+    assert_eq!(sources, twins, "the twins, and no primary bucket");
+    // No replication into or out of it.
+    assert!(s3w
+        .get_bucket_replication()
+        .bucket(log_twin)
+        .send()
+        .await
+        .is_err());
+}
+
 /// Every gap issue 10 closed, read back through the SDK.
 async fn read_back_closed_gaps(emu: &Emulator) {
     let s3 = emu.s3("us-east-1").await;
@@ -409,32 +558,7 @@ async fn read_back_closed_gaps(emu: &Emulator) {
         );
     }
     // The access-log bucket: SSE-S3, and only S3 log delivery of this account writes.
-    let enc = s3
-        .get_bucket_encryption()
-        .bucket(log_bucket)
-        .send()
-        .await
-        .unwrap();
-    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
-    assert_eq!(
-        rule.apply_server_side_encryption_by_default()
-            .unwrap()
-            .sse_algorithm(),
-        &aws_sdk_s3::types::ServerSideEncryption::Aes256
-    );
-    let raw = s3
-        .get_bucket_policy()
-        .bucket(log_bucket)
-        .send()
-        .await
-        .unwrap();
-    let doc: Value = serde_json::from_str(raw.policy().unwrap()).unwrap();
-    let delivery = doc["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|st| st["Principal"]["Service"] == "logging.s3.amazonaws.com")
-        .expect("log delivery statement");
+    let delivery = log_delivery_statement(&s3, log_bucket).await;
     assert_eq!(
         delivery["Condition"]["StringEquals"]["aws:SourceAccount"],
         common::ACCOUNT
@@ -448,8 +572,8 @@ async fn read_back_closed_gaps(emu: &Emulator) {
         4
     );
 
-    // Both CIS metric filters on the trail's log group, each with an alarm to the topic, and
-    // InsufficientData actions on every alarm.
+    // The CIS monitoring set (4.1-4.15) on the trail's log group, each filter with an alarm to
+    // the topic, and InsufficientData actions on every alarm.
     let logs = emu.logs("us-east-1").await;
     let filters = logs
         .describe_metric_filters()
@@ -463,10 +587,9 @@ async fn read_back_closed_gaps(emu: &Emulator) {
         .filter_map(|f| f.filter_name())
         .collect();
     names.sort();
-    assert_eq!(
-        names,
-        vec!["ConsoleAuthenticationFailures", "RootAccountUsage"]
-    );
+    let mut want = CIS_FILTERS.to_vec();
+    want.sort();
+    assert_eq!(names, want);
     let topic = format!(
         "arn:aws:sns:us-east-1:{}:MentaLLaMA-Alerts",
         common::ACCOUNT
@@ -486,7 +609,7 @@ async fn read_back_closed_gaps(emu: &Emulator) {
         assert_eq!(a.alarm_actions(), std::slice::from_ref(&topic));
     }
     let all = cw.describe_alarms().send().await.unwrap();
-    assert_eq!(all.metric_alarms().len(), 4);
+    assert_eq!(all.metric_alarms().len(), 2 + CIS_FILTERS.len());
     for a in all.metric_alarms() {
         assert_eq!(
             a.insufficient_data_actions(),

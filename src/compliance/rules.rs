@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::{Mode, Severity, Subject, Verdict, World};
+use crate::resources::cloudtrail::cis;
 
 #[derive(Debug)]
 pub struct Rule {
@@ -197,13 +198,16 @@ pub static CATALOGUE: &[Rule] = &[
                 return Some(Verdict::fail("access_logging", why));
             }
             let target = l["target_bucket"].as_str().unwrap_or_default();
-            let is_log_bucket = w
-                .of_kind("s3")
-                .any(|b| b.state["name"] == target && is_access_log_bucket(b, w));
+            let is_log_bucket = w.of_kind("s3").any(|b| {
+                b.state["name"] == target && is_access_log_bucket(b, w) && b.region == s.region
+            });
             Some(Verdict::when(
                 is_log_bucket,
                 "access_logging",
-                format!("logs go to {target}, which is not the spec's access-log bucket"),
+                format!(
+                    "logs go to {target}, which is not the spec's access-log bucket in {}",
+                    s.region
+                ),
             ))
         },
     },
@@ -540,17 +544,17 @@ pub static CATALOGUE: &[Rule] = &[
     },
     Rule {
         id: "NOVA-CW-003",
-        title: "CIS: a metric filter and alarm for root account use on the trail's log group",
+        title: "CIS 4.1-4.15: the complete CIS monitoring set (a metric filter and an alarm for each of unauthorized API calls, sign-in without MFA, root use, IAM policy, CloudTrail, console authentication failures, KMS key disable/deletion, bucket policy, AWS Config, security group, NACL, network gateway, route table, VPC and Organizations changes) on the trail's log group",
         severity: Severity::Warning,
         hipaa: &[LOGIN_MONITORING, ACTIVITY_REVIEW],
         aws_config: None,
-        prowler: Some("cloudwatch_log_metric_filter_root_usage"),
+        prowler: Some(CIS_PROWLER_CHECKS),
         cdk_nag: None,
-        kinds: &["cloudtrail"],
+        kinds: &["cloudtrail", "log_group"],
         cross: true,
-        reads: &["cloud_watch_logs.log_group_arn"],
+        reads: CIS_READS,
         help: "Give the trail a `log_group` and `security_alarms.topic` (filters and alarms are on by default).",
-        check: |s, w| Some(cis_filter(s, w, &["$.userIdentity.type", "Root", "invokedBy NOT EXISTS"])),
+        check: cis_set,
     },
     Rule {
         id: "NOVA-CW-004",
@@ -781,10 +785,11 @@ fn replicated_bucket<'w>(
     Some((dr, name.as_str()))
 }
 
+/// Is `s` an access-log bucket (the primary region's or its DR twin)?
 fn is_access_log_bucket(s: &Subject, w: &World<'_>) -> bool {
-    s.address
-        .strip_prefix("s3.")
-        .and_then(|n| w.spec.spec.s3.get(n))
+    crate::address::Address::parse(&s.address)
+        .filter(|a| a.kind() == "s3")
+        .and_then(|a| w.spec.spec.s3.get(a.name()))
         .is_some_and(|b| b.access_log_bucket)
 }
 
@@ -886,6 +891,98 @@ fn policy_statements_check(s: &Subject, bad: fn(&str, &[String]) -> bool, what: 
     Verdict::Pass
 }
 
+/// The Prowler checks the CIS monitoring set satisfies (NOVA-CW-003).
+const CIS_PROWLER_CHECKS: &str = "cloudwatch_log_metric_filter_unauthorized_api_calls, \
+    cloudwatch_log_metric_filter_sign_in_without_mfa, cloudwatch_log_metric_filter_root_usage, \
+    cloudwatch_log_metric_filter_policy_changes, \
+    cloudwatch_log_metric_filter_and_alarm_for_cloudtrail_configuration_changes_enabled, \
+    cloudwatch_log_metric_filter_authentication_failures, \
+    cloudwatch_log_metric_filter_disable_or_scheduled_deletion_of_kms_cmk, \
+    cloudwatch_log_metric_filter_for_s3_bucket_policy_changes, \
+    cloudwatch_log_metric_filter_and_alarm_for_aws_config_configuration_changes_enabled, \
+    cloudwatch_log_metric_filter_security_group_changes, \
+    cloudwatch_changes_to_network_acls_alarm_configured, \
+    cloudwatch_changes_to_network_gateways_alarm_configured, \
+    cloudwatch_changes_to_network_route_tables_alarm_configured, \
+    cloudwatch_changes_to_vpcs_alarm_configured, \
+    cloudwatch_log_metric_filter_aws_organizations_changes";
+
+/// The evidence of NOVA-CW-003: each CIS filter's metric on the trail's log group.
+const CIS_READS: &[&str] = &[
+    "metric_filters.UnauthorizedAPICalls.metric_name",
+    "metric_filters.ConsoleSignInWithoutMFA.metric_name",
+    "metric_filters.RootAccountUsage.metric_name",
+    "metric_filters.IAMPolicyChanges.metric_name",
+    "metric_filters.CloudTrailConfigChanges.metric_name",
+    "metric_filters.ConsoleAuthenticationFailures.metric_name",
+    "metric_filters.DisableOrDeleteCMK.metric_name",
+    "metric_filters.S3BucketPolicyChanges.metric_name",
+    "metric_filters.AWSConfigChanges.metric_name",
+    "metric_filters.SecurityGroupChanges.metric_name",
+    "metric_filters.NACLChanges.metric_name",
+    "metric_filters.NetworkGatewayChanges.metric_name",
+    "metric_filters.RouteTableChanges.metric_name",
+    "metric_filters.VPCChanges.metric_name",
+    "metric_filters.OrganizationsChanges.metric_name",
+];
+
+/// NOVA-CW-003: on a trail, that it has a log group (the group's own subject then carries the
+/// rule); on a trail's log group, that every control of the CIS set has a filter covering it
+/// (whatever its name: [`cis::covers`]) with an alarm that notifies someone on its metric.
+fn cis_set(s: &Subject, w: &World<'_>) -> Option<Verdict> {
+    if s.kind == "cloudtrail" {
+        let n = s.address.strip_prefix("cloudtrail.")?;
+        let has_group = w
+            .subjects
+            .iter()
+            .any(|g| g.address == format!("log_group.{n}"));
+        return (!has_group).then(|| {
+            Verdict::fail(
+                "log_group",
+                "the trail has no CloudWatch Logs group to filter",
+            )
+        });
+    }
+    let n = s.address.strip_prefix("log_group.")?;
+    let key = format!("cloudtrail.{n}.security_alarms");
+    let filters = s.state["metric_filters"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let (mut missing, mut silent) = (Vec::new(), Vec::new());
+    for c in cis::CIS_FILTERS {
+        let found = filters
+            .iter()
+            .find(|(_, f)| cis::covers(c, f["pattern"].as_str().unwrap_or_default()));
+        let Some((fname, f)) = found else {
+            missing.push(format!(
+                "CIS {} {} (Prowler {})",
+                c.cis, c.metric, c.prowler
+            ));
+            continue;
+        };
+        let alarmed = w.of_kind("cloudwatch_alarm").any(|a| {
+            a.state["metric"] == f["metric_name"]
+                && a.state["namespace"] == f["metric_namespace"]
+                && a.state["actions"].as_array().is_some_and(|x| !x.is_empty())
+        });
+        if !alarmed {
+            silent.push(format!("CIS {} {fname}", c.cis));
+        }
+    }
+    let mut why = Vec::new();
+    if !missing.is_empty() {
+        why.push(format!("no metric filter for {}", missing.join(", ")));
+    }
+    if !silent.is_empty() {
+        why.push(format!(
+            "no alarm that notifies anyone on {}",
+            silent.join(", ")
+        ));
+    }
+    Some(Verdict::when(why.is_empty(), &key, why.join("; ")))
+}
+
 /// The trail's log group has a filter whose pattern holds every one of `parts`, and an alarm
 /// with actions watches the filter's metric.
 fn cis_filter(s: &Subject, w: &World<'_>, parts: &[&str]) -> Verdict {
@@ -923,6 +1020,24 @@ fn cis_filter(s: &Subject, w: &World<'_>, parts: &[&str]) -> Verdict {
         "security_alarms.topic",
         format!("filter {fname} has no alarm that notifies anyone"),
     )
+}
+
+#[cfg(test)]
+mod cis_tests {
+    /// NOVA-CW-003's evidence names every filter of the catalogue, and its Prowler mapping
+    /// every check the catalogue satisfies.
+    #[test]
+    fn the_cis_rule_reads_and_maps_the_whole_catalogue() {
+        let cat = crate::resources::cloudtrail::cis::CIS_FILTERS;
+        let reads: Vec<String> = cat
+            .iter()
+            .map(|c| format!("metric_filters.{}.metric_name", c.metric))
+            .collect();
+        assert_eq!(super::CIS_READS, reads);
+        let mapped: Vec<&str> = super::CIS_PROWLER_CHECKS.split(", ").collect();
+        let want: Vec<&str> = cat.iter().map(|c| c.prowler).collect();
+        assert_eq!(mapped, want);
+    }
 }
 
 #[cfg(test)]

@@ -146,7 +146,7 @@ pub fn stack(s: &Session) -> Result<Stack<'_>, Failure> {
         .collect();
     let buckets = twins
         .iter()
-        .filter(|x| x.kind == "s3")
+        .filter(|x| x.kind == "s3" && dr::replicating_twin(x))
         .map(|x| BucketPair {
             decl: x,
             source: x.outputs["source_name"]

@@ -213,13 +213,13 @@ fn desired_filters(
     let mut m = IndexMap::new();
     if cis_on(t) {
         let trail = r.str(&format!("cloudtrail.{name}.name"), &t.name)?;
-        for (_, metric, pattern, _) in CIS_FILTERS {
+        for c in CIS_FILTERS {
             m.insert(
-                metric.to_string(),
+                c.metric.to_string(),
                 Filter {
-                    pattern: pattern.to_string(),
+                    pattern: c.pattern.to_string(),
                     metric_namespace: CIS_NAMESPACE.into(),
-                    metric_name: format!("{trail}-{metric}"),
+                    metric_name: format!("{trail}-{}", c.metric),
                     metric_value: "1".into(),
                 },
             );

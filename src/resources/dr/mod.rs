@@ -6,6 +6,9 @@
 //!   policy template rendered for the DR region, tags).
 //! * `dr.replicate.s3: [b]` → `dr.s3.b`: the twin bucket (same settings, encrypted with the DR
 //!   key) plus the replication of the primary bucket into it ([`replication`]).
+//! * the access-log bucket `l` those buckets log to → `dr.s3.l`: the DR region's access-log
+//!   bucket (same settings, no replication: S3 delivers server access logs only within a
+//!   region, so the twins log to it) ([`dr_log_buckets`]).
 //! * `dr.replicate.sagemaker_endpoints: [e]` → `dr.sagemaker_endpoint.e` and
 //!   `dr.sagemaker_model.<e's model>`: the model reading its artifact from the twin bucket, with
 //!   the image's ECR registry in the DR region, and the endpoint as a warm standby of
@@ -143,11 +146,31 @@ fn merge(dst: &mut Value, src: &Value) {
     }
 }
 
-/// Does bucket `logical` have a DR twin?
+/// Is bucket `logical` replicated to a DR twin (`dr.replicate.s3`)?
 pub fn replicated_bucket(spec: &Spec, logical: &str) -> bool {
     spec.dr
         .as_ref()
         .is_some_and(|d| d.replicate.s3.iter().any(|n| n == logical))
+}
+
+/// The access-log buckets that get a DR twin: those a replicated bucket logs to. The twin is
+/// the DR region's access-log bucket; the twins log to it.
+pub fn dr_log_buckets(spec: &Spec) -> BTreeSet<String> {
+    spec.dr
+        .iter()
+        .flat_map(|d| &d.replicate.s3)
+        .filter_map(|n| crate::resources::s3::access_logs::target_of(spec, n))
+        .collect()
+}
+
+/// Does bucket `logical` have a DR twin (replicated, or a DR access-log bucket)?
+pub fn has_twin_bucket(spec: &Spec, logical: &str) -> bool {
+    replicated_bucket(spec, logical) || dr_log_buckets(spec).contains(logical)
+}
+
+/// Is `decl` a twin bucket its primary replicates into (not a DR access-log bucket)?
+pub fn replicating_twin(decl: &Decl) -> bool {
+    is_twin(&decl.address) && decl.outputs["source_name"].is_string()
 }
 
 /// The warm-standby size.
@@ -263,7 +286,8 @@ fn check<'a>(
                 &key,
                 format!(
                     "`{b}` is the access-log bucket (SSE-S3, written by S3's log delivery in its \
-                     own region): it has no DR twin"
+                     own region): it is not replicated; the DR region gets its own access-log \
+                     bucket `dr.s3.{b}` for the twins that log to it, so leave it out of this list"
                 ),
             ));
         }
@@ -285,13 +309,20 @@ fn check<'a>(
         }
         w.s3.insert(b);
     }
+    let logs = dr_log_buckets(s);
     for n in dr.buckets.keys() {
-        if !w.s3.contains(n.as_str()) {
+        if !w.s3.contains(n.as_str()) && !logs.contains(n) {
             return Err(spec.error(
                 &format!("dr.buckets.{n}"),
-                format!("`{n}` is not in dr.replicate.s3, so it has no twin to name"),
+                format!(
+                    "`{n}` is not in dr.replicate.s3 (nor the access-log bucket of a bucket \
+                     there), so it has no twin to name"
+                ),
             ));
         }
+    }
+    for n in s.s3.keys().filter(|n| logs.contains(*n)) {
+        w.s3.insert(n);
     }
     for (i, e) in dr.replicate.sagemaker_endpoints.iter().enumerate() {
         let key = format!("dr.replicate.sagemaker_endpoints.{i}");
@@ -471,6 +502,15 @@ pub fn twin_decls(
                 }
                 t.identity = name.clone();
                 t.identity_key = key;
+                if spec.spec.s3[&d.name].access_log_bucket {
+                    // The DR access-log bucket: nothing replicates into it.
+                    t.outputs = json!({
+                        "name": name,
+                        "arn": crate::resources::kit::refs::bucket_arn(&name),
+                    });
+                    out.push(t);
+                    continue;
+                }
                 t.outputs = json!({
                     "name": name,
                     "arn": crate::resources::kit::refs::bucket_arn(&name),

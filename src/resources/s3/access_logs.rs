@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::resources::kit::refs::bucket_arn;
 use crate::resources::Decl;
-use crate::spec::model::{AccessLogging, Bucket};
+use crate::spec::model::{AccessLogging, Bucket, Spec};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
 
@@ -67,7 +67,8 @@ pub(super) fn check_marked(
 
 /// The buckets `desired` sees. A twin (rendered in the DR view, see `dr`) logs to the twin of
 /// its primary's log target (S3 delivers access logs only within a region), and an access-log
-/// twin receives the logs of the twins: in the DR view only replicated buckets are in view, and
+/// twin receives the logs of the twins: in the DR view only buckets with a twin are in view
+/// (`dr::has_twin_bucket`: the replicated ones and the access-log buckets they log to), and
 /// `s3.<n>.name` is the twin's name.
 pub(super) struct Names<'a> {
     pub spec: &'a LoadedSpec,
@@ -77,7 +78,7 @@ pub(super) struct Names<'a> {
 
 impl Names<'_> {
     fn in_view(&self, n: &str) -> bool {
-        !self.twin || crate::resources::dr::replicated_bucket(&self.spec.spec, n)
+        !self.twin || crate::resources::dr::has_twin_bucket(&self.spec.spec, n)
     }
 
     fn name(&self, n: &str) -> Result<String, SpecError> {
@@ -133,45 +134,55 @@ pub(super) fn delivery_statement(
 /// The logical name of the access-log bucket `logical` logs to, or `None` when it does not log
 /// (turned off, or the region has no access-log bucket). Checks an explicit target.
 pub fn log_target_name(spec: &LoadedSpec, logical: &str) -> Result<Option<String>, SpecError> {
-    let b = &spec.spec.s3[logical];
-    let default = || {
-        spec.spec
-            .s3
-            .iter()
-            .find(|(_, o)| o.access_log_bucket)
-            .map(|(n, _)| n.clone())
-    };
+    match (
+        &spec.spec.s3[logical].access_logging,
+        target_of(&spec.spec, logical),
+    ) {
+        (Some(AccessLogging::Target(t)), None) => {
+            let marked: Vec<&str> = spec
+                .spec
+                .s3
+                .iter()
+                .filter(|(_, o)| o.access_log_bucket)
+                .map(|(n, _)| n.as_str())
+                .collect();
+            Err(spec.error(
+                &format!("s3.{logical}.access_logging.bucket"),
+                format!(
+                    "`{}` is not an access-log bucket of the spec (marked \
+                         `access_log_bucket: true`: {})",
+                    t.bucket,
+                    if marked.is_empty() {
+                        "none".to_string()
+                    } else {
+                        marked.join(", ")
+                    }
+                ),
+            ))
+        }
+        (_, target) => Ok(target),
+    }
+}
+
+/// The logical name of the access-log bucket `logical` logs to, unchecked: `None` when it does
+/// not log (turned off, the region has no access-log bucket, or its explicit target is not one).
+pub fn target_of(spec: &Spec, logical: &str) -> Option<String> {
+    let b = spec.s3.get(logical)?;
     match &b.access_logging {
         // An access-log bucket does not log to itself by default: every log object written
         // would be logged again (AWS advises against it), and it could never be emptied.
-        None | Some(AccessLogging::Enabled(true)) if b.access_log_bucket => Ok(None),
-        None | Some(AccessLogging::Enabled(true)) => Ok(default()),
-        Some(AccessLogging::Enabled(false)) => Ok(None),
-        Some(AccessLogging::Target(t)) => match spec.spec.s3.get(&t.bucket) {
-            Some(target) if target.access_log_bucket => Ok(Some(t.bucket.clone())),
-            _ => {
-                let marked: Vec<&str> = spec
-                    .spec
-                    .s3
-                    .iter()
-                    .filter(|(_, o)| o.access_log_bucket)
-                    .map(|(n, _)| n.as_str())
-                    .collect();
-                Err(spec.error(
-                    &format!("s3.{logical}.access_logging.bucket"),
-                    format!(
-                        "`{}` is not an access-log bucket of the spec (marked \
-                         `access_log_bucket: true`: {})",
-                        t.bucket,
-                        if marked.is_empty() {
-                            "none".to_string()
-                        } else {
-                            marked.join(", ")
-                        }
-                    ),
-                ))
-            }
-        },
+        None | Some(AccessLogging::Enabled(true)) if b.access_log_bucket => None,
+        None | Some(AccessLogging::Enabled(true)) => spec
+            .s3
+            .iter()
+            .find(|(_, o)| o.access_log_bucket)
+            .map(|(n, _)| n.clone()),
+        Some(AccessLogging::Enabled(false)) => None,
+        Some(AccessLogging::Target(t)) => spec
+            .s3
+            .get(&t.bucket)
+            .is_some_and(|o| o.access_log_bucket)
+            .then(|| t.bucket.clone()),
     }
 }
 

@@ -402,7 +402,7 @@ impl Reconciler for S3 {
             replication: None,
             replication_role: None,
         };
-        if twin {
+        if crate::resources::dr::replicating_twin(decl) {
             let (replication, role) = replication::twin_desired(spec, decl, r, &mut state.tags)?;
             state.replication = Some(Some(replication));
             state.replication_role = Some(role);
@@ -411,7 +411,7 @@ impl Reconciler for S3 {
     }
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
-        let twin = Address::is_twin_str(&decl.address).then_some(decl);
+        let twin = crate::resources::dr::replicating_twin(decl).then_some(decl);
         observe_bucket(cx, &decl.region, &decl.address, &decl.identity, twin).await
     }
 
@@ -487,7 +487,7 @@ impl Reconciler for S3 {
         if d.logging.enabled || existed {
             settings::put(s3, &d, "logging").await?;
         }
-        if Address::is_twin_str(&decl.address) {
+        if crate::resources::dr::replicating_twin(decl) {
             replication::converge_twin(
                 cx,
                 decl,
@@ -534,7 +534,7 @@ impl Reconciler for S3 {
         {
             settings::put(s3, &d, attr).await?;
         }
-        if Address::is_twin_str(&decl.address) {
+        if crate::resources::dr::replicating_twin(decl) {
             replication::converge_twin(
                 cx,
                 decl,
@@ -563,7 +563,17 @@ impl Reconciler for S3 {
                 contents::not_empty_text(name),
             ));
         }
-        if Address::is_twin_str(&t.observed.address) {
+        // A DR access-log bucket (its desired state has no replication, or it carries no
+        // `novactl:dr-source` tag once out of the spec) has no replication to remove.
+        let replicated = match t.desired {
+            Some(d) => !d["replication"].is_null(),
+            None => t
+                .observed
+                .state
+                .as_ref()
+                .is_some_and(|s| s["tags"][replication::TAG_SOURCE].is_string()),
+        };
+        if Address::is_twin_str(&t.observed.address) && replicated {
             // Nothing may replicate into the twin any more: the rule and its role go first.
             replication::delete_twin(cx, &t.observed.address, t.observed).await?;
         }
