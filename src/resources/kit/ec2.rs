@@ -248,6 +248,24 @@ pub fn rules_of(perms: &[IpPermission], names: &BTreeMap<String, String>) -> Vec
     out
 }
 
+/// `Ok` when the error is `code` (a rule already revoked or authorised, by a peer's delete or a
+/// resent call), else the error.
+fn tolerate<E, R>(
+    e: aws_sdk_ec2::error::SdkError<E, R>,
+    operation: &str,
+    code: &str,
+) -> Result<(), AwsError>
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    if code_of(&e) == code {
+        Ok(())
+    } else {
+        Err(AwsError::from_err(operation, e))
+    }
+}
+
 /// Which side of a group a rule set is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -287,16 +305,32 @@ pub async fn sync_rules(
                 .set_ip_permissions(Some(revoke))
                 .send()
                 .await
-                .map(drop)
-                .map_err(AwsError::from_sdk("ec2:RevokeSecurityGroupIngress"))?,
+                .map_or_else(
+                    |e| {
+                        tolerate(
+                            e,
+                            "ec2:RevokeSecurityGroupIngress",
+                            "InvalidPermission.NotFound",
+                        )
+                    },
+                    |_| Ok(()),
+                )?,
             Direction::Egress => ec2
                 .revoke_security_group_egress()
                 .group_id(id)
                 .set_ip_permissions(Some(revoke))
                 .send()
                 .await
-                .map(drop)
-                .map_err(AwsError::from_sdk("ec2:RevokeSecurityGroupEgress"))?,
+                .map_or_else(
+                    |e| {
+                        tolerate(
+                            e,
+                            "ec2:RevokeSecurityGroupEgress",
+                            "InvalidPermission.NotFound",
+                        )
+                    },
+                    |_| Ok(()),
+                )?,
         }
     }
     if !add.is_empty() {
@@ -307,16 +341,32 @@ pub async fn sync_rules(
                 .set_ip_permissions(Some(add))
                 .send()
                 .await
-                .map(drop)
-                .map_err(AwsError::from_sdk("ec2:AuthorizeSecurityGroupIngress"))?,
+                .map_or_else(
+                    |e| {
+                        tolerate(
+                            e,
+                            "ec2:AuthorizeSecurityGroupIngress",
+                            "InvalidPermission.Duplicate",
+                        )
+                    },
+                    |_| Ok(()),
+                )?,
             Direction::Egress => ec2
                 .authorize_security_group_egress()
                 .group_id(id)
                 .set_ip_permissions(Some(add))
                 .send()
                 .await
-                .map(drop)
-                .map_err(AwsError::from_sdk("ec2:AuthorizeSecurityGroupEgress"))?,
+                .map_or_else(
+                    |e| {
+                        tolerate(
+                            e,
+                            "ec2:AuthorizeSecurityGroupEgress",
+                            "InvalidPermission.Duplicate",
+                        )
+                    },
+                    |_| Ok(()),
+                )?,
         }
     }
     Ok(())

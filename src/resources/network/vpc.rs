@@ -77,6 +77,11 @@ pub const PERMISSIONS: &[Perm] = &[
         &[RT],
     ),
     perm("ec2:DeleteRoute", &["ec2:DeleteRoute"], &[RT]),
+    perm(
+        "ec2:DisassociateRouteTable",
+        &["ec2:DisassociateRouteTable"],
+        &[RT],
+    ),
     perm("ec2:DeleteRouteTable", &["ec2:DeleteRouteTable"], &[RT]),
     perm(
         "ec2:CreateNetworkAcl",
@@ -276,6 +281,8 @@ pub struct Parts {
     pub route_table_ids: BTreeMap<String, String>,
     /// The private NACL's id ("" when missing) and entries.
     pub nacl_id: String,
+    /// The VPC's default NACL (where a subnet goes back to before the private one is deleted).
+    pub default_nacl_id: String,
     pub nacl: Vec<String>,
     /// Per subnet id: its NACL association id.
     pub nacl_assoc: BTreeMap<String, String>,
@@ -386,6 +393,13 @@ pub async fn read_parts(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<Part
         .and_then(|a| a.network_acl_id())
         .unwrap_or_default()
         .to_string();
+    let default_nacl_id = acls
+        .network_acls()
+        .iter()
+        .find(|a| a.is_default() == Some(true))
+        .and_then(|a| a.network_acl_id())
+        .unwrap_or_default()
+        .to_string();
     let mut subnet_nacl = BTreeMap::new();
     let mut nacl_assoc = BTreeMap::new();
     for a in acls.network_acls() {
@@ -472,6 +486,7 @@ pub async fn read_parts(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<Part
         subnet_ids,
         route_table_ids,
         nacl_id,
+        default_nacl_id,
         nacl,
         nacl_assoc,
         default_sg,
@@ -533,7 +548,7 @@ pub async fn converge_subnets(
         if !keep {
             delete_subnet(cx, region, &d.tags[TAG_ADDRESS], id).await?;
             if let Some(rt) = live.route_table_ids.get(name) {
-                delete_route_table(cx, region, rt).await?;
+                delete_route_table(cx, region, &live, rt).await?;
             }
         }
     }
@@ -828,8 +843,33 @@ async fn delete_subnet(
     .await
 }
 
-async fn delete_route_table(cx: &Ctx<'_>, region: &str, id: &str) -> Result<(), AwsError> {
+/// Deletes a route table of ours after its subnet associations (read in `live`).
+async fn delete_route_table(
+    cx: &Ctx<'_>,
+    region: &str,
+    live: &Parts,
+    id: &str,
+) -> Result<(), AwsError> {
     let ec2 = &cx.clients(region).ec2;
+    let assocs = live
+        .tables
+        .iter()
+        .filter(|t| t.route_table_id() == Some(id))
+        .flat_map(|t| t.associations())
+        .filter(|a| a.main() != Some(true))
+        .filter_map(|a| a.route_table_association_id());
+    for a in assocs {
+        match ec2
+            .disassociate_route_table()
+            .association_id(a)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if code_of(&e).ends_with("NotFound") => {}
+            Err(e) => return Err(AwsError::from_err("ec2:DisassociateRouteTable", e)),
+        }
+    }
     match ec2.delete_route_table().route_table_id(id).send().await {
         Ok(_) => Ok(()),
         Err(e) if code_of(&e).ends_with("NotFound") => Ok(()),
@@ -847,11 +887,23 @@ pub async fn delete(
 ) -> Result<(), AwsError> {
     let ec2 = &cx.clients(region).ec2;
     let live = read_parts(cx, region, vpc_id).await?;
-    for id in live.subnet_ids.values() {
-        delete_subnet(cx, region, address, id).await?;
-    }
     for id in live.route_table_ids.values() {
-        delete_route_table(cx, region, id).await?;
+        delete_route_table(cx, region, &live, id).await?;
+    }
+    // The subnets go back to the default NACL, so that the private one is free.
+    for (name, id) in &live.subnet_ids {
+        let assoc = live.nacl_assoc.get(id);
+        if live.subnets[name].network_acl == "private" && !live.default_nacl_id.is_empty() {
+            if let Some(a) = assoc {
+                ec2.replace_network_acl_association()
+                    .association_id(a)
+                    .network_acl_id(&live.default_nacl_id)
+                    .send()
+                    .await
+                    .map_err(AwsError::from_sdk("ec2:ReplaceNetworkAclAssociation"))?;
+            }
+        }
+        delete_subnet(cx, region, address, id).await?;
     }
     if !live.nacl_id.is_empty() {
         match ec2
