@@ -43,39 +43,10 @@ use crate::spec::{LoadedSpec, SpecError};
 /// What the engine knows of `log_group` (see [`KindInfo`]).
 pub const LOG_GROUP_INFO: KindInfo = KindInfo::new("log_group", "cloudtrail", super::protect);
 
-/// Every AWS call the log group kind makes (the group, and the role CloudTrail writes to it
-/// with, through the iam kind's code) and what IAM must allow (see [`crate::permissions`]).
+/// The AWS calls the log group kind makes besides the kit's on any log group
+/// ([`LOG_GROUP_CALLS`](crate::resources::kit::log_group::LOG_GROUP_CALLS)) and its role's,
+/// and what IAM must allow (see [`crate::permissions`]).
 pub const LOG_GROUP_PERMISSIONS: &[Perm] = &[
-    perm(
-        "logs:DescribeLogGroups",
-        &["logs:DescribeLogGroups"],
-        &["arn:aws:logs:{region}:{account}:log-group:*"],
-    ),
-    perm(
-        "logs:CreateLogGroup",
-        &["logs:CreateLogGroup", "logs:TagResource"],
-        &[GROUP, GROUP_ALL],
-    ),
-    perm(
-        "logs:DeleteLogGroup",
-        &["logs:DeleteLogGroup"],
-        &[GROUP, GROUP_ALL],
-    ),
-    perm(
-        "logs:PutRetentionPolicy",
-        &["logs:PutRetentionPolicy"],
-        &[GROUP, GROUP_ALL],
-    ),
-    perm(
-        "logs:DeleteRetentionPolicy",
-        &["logs:DeleteRetentionPolicy"],
-        &[GROUP, GROUP_ALL],
-    ),
-    perm(
-        "logs:AssociateKmsKey",
-        &["logs:AssociateKmsKey"],
-        &[GROUP, GROUP_ALL],
-    ),
     perm(
         "logs:DisassociateKmsKey",
         &["logs:DisassociateKmsKey"],
@@ -228,6 +199,7 @@ impl Reconciler for LogGroup {
     fn permissions(&self) -> &'static [&'static [Perm]] {
         &[
             LOG_GROUP_PERMISSIONS,
+            crate::resources::kit::log_group::LOG_GROUP_CALLS,
             crate::resources::kit::owned_role::OWNED_ROLE,
         ]
     }
@@ -285,6 +257,7 @@ impl Reconciler for LogGroup {
                 deps,
                 outputs: json!({
                     "name": group,
+                    "log_group": group,
                     "arn": group_arn(&spec.spec.region, &acct, &group),
                     "role_name": role,
                     "role_arn": role_arn(&acct, &role),

@@ -466,3 +466,29 @@ where
         other => other,
     }
 }
+
+/// Deletes security group `id` once no ENI holds it (see [`delete_when_free`]).
+pub async fn delete_security_group(
+    ec2: &Client,
+    address: &str,
+    id: &str,
+    progress: Option<&(dyn Fn(&str) + Sync)>,
+) -> Result<(), AwsError> {
+    delete_when_free(
+        ec2,
+        address,
+        id,
+        "ec2:DeleteSecurityGroup",
+        ("group-id", id),
+        progress,
+        || async {
+            ec2.delete_security_group()
+                .group_id(id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(AwsError::from_sdk("ec2:DeleteSecurityGroup"))
+        },
+    )
+    .await
+}

@@ -8,9 +8,7 @@ use serde_json::{json, Value};
 use super::{part_tags, EndpointState, Names, NetworkState, Rules, TAG_PART};
 use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
-use crate::resources::kit::ec2::{
-    delete_when_free, filter, rules_of, sync_rules, tag_spec, Direction, Rule,
-};
+use crate::resources::kit::ec2::{filter, rules_of, sync_rules, tag_spec, Direction, Rule};
 use crate::resources::kit::refs::bucket_arn;
 use crate::resources::{Ctx, Decl};
 use crate::spec::model::Network;
@@ -472,23 +470,7 @@ pub async fn delete(
         .map_err(AwsError::from_sdk("ec2:DescribeSecurityGroups"))?;
     for g in out.security_groups() {
         let id = g.group_id().unwrap_or_default();
-        delete_when_free(
-            ec2,
-            address,
-            id,
-            "ec2:DeleteSecurityGroup",
-            ("group-id", id),
-            cx.progress,
-            || async {
-                ec2.delete_security_group()
-                    .group_id(id)
-                    .send()
-                    .await
-                    .map(drop)
-                    .map_err(AwsError::from_sdk("ec2:DeleteSecurityGroup"))
-            },
-        )
-        .await?;
+        crate::resources::kit::ec2::delete_security_group(ec2, address, id, cx.progress).await?;
     }
     Ok(())
 }

@@ -26,8 +26,7 @@ use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
 use crate::resources::kind::KindInfo;
 use crate::resources::kit::ec2::{
-    delete_when_free, filter, rules_of, sync_rules, sync_tags, tag_spec, tags_of, Direction, Rule,
-    EC2_SHARED,
+    filter, rules_of, sync_rules, sync_tags, tag_spec, tags_of, Direction, Rule, EC2_SHARED,
 };
 use crate::resources::kit::tags::{owner_of, Tags, TAG_ADDRESS, TAG_ENVIRONMENT};
 use crate::resources::{
@@ -418,23 +417,8 @@ impl Reconciler for SecurityGroupKind {
                 }
             }
         }
-        delete_when_free(
-            ec2,
-            &t.observed.address,
-            id,
-            "ec2:DeleteSecurityGroup",
-            ("group-id", id),
-            cx.progress,
-            || async {
-                ec2.delete_security_group()
-                    .group_id(id)
-                    .send()
-                    .await
-                    .map(drop)
-                    .map_err(AwsError::from_sdk("ec2:DeleteSecurityGroup"))
-            },
-        )
-        .await
+        crate::resources::kit::ec2::delete_security_group(ec2, &t.observed.address, id, cx.progress)
+            .await
     }
 
     async fn discover_found(
