@@ -259,6 +259,8 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     /// Resource Groups Tagging API: what carries this environment's tag, in one paged call.
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    /// EC2: the network kinds (VPC, subnets, endpoints, flow logs, security groups).
+    pub ec2: aws_sdk_ec2::Client,
 }
 
 macro_rules! client {
@@ -294,6 +296,7 @@ impl Clients {
             cloudtrail: client!(aws_sdk_cloudtrail, conf, counter),
             sns: client!(aws_sdk_sns, conf, counter),
             tagging: client!(aws_sdk_resourcegroupstagging, conf, counter),
+            ec2: client!(aws_sdk_ec2, conf, counter),
         }
     }
 }

@@ -452,6 +452,25 @@ pub static CATALOGUE: &[Rule] = &[
         },
     },
     Rule {
+        id: "NOVA-NET-001",
+        title: "Security group admits no ingress from the internet",
+        severity: Severity::Error,
+        hipaa: &[ACCESS, TRANSMISSION],
+        aws_config: Some("vpc-sg-open-only-to-authorized-ports"),
+        prowler: Some("ec2_securitygroup_allow_ingress_from_internet_to_any_port"),
+        cdk_nag: Some("AwsSolutions-EC23"),
+        kinds: &["security_group"],
+        cross: false,
+        reads: &["ingress"],
+        help: "Name the sources (a security group of the spec or a private CIDR), or waive the rule for the group's address.",
+        check: |s, _| {
+            let open = s.state["ingress"].as_array().is_some_and(|a| {
+                a.iter().any(|r| r["peer"] == "0.0.0.0/0" || r["peer"] == "::/0")
+            });
+            Some(Verdict::when(!open, "ingress", "an ingress rule admits 0.0.0.0/0 or ::/0"))
+        },
+    },
+    Rule {
         id: "NOVA-SM-006",
         title: "The data-capture bucket is encrypted with a customer KMS key",
         severity: Severity::Error,

@@ -32,6 +32,7 @@ pub mod iam;
 pub mod kind;
 pub mod kit;
 pub mod kms;
+pub mod network;
 pub mod s3;
 pub mod sagemaker;
 pub mod sns;
@@ -345,6 +346,8 @@ static REGISTRY: &[&dyn Reconciler] = &[
     &kms::Kms,
     &s3::S3,
     &iam::Iam,
+    &network::Network,
+    &network::security_group::SecurityGroupKind,
     &sagemaker::model::SagemakerModel,
     &sagemaker::endpoint::SagemakerEndpoint,
     &sns::Sns,

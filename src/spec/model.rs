@@ -65,6 +65,12 @@ pub struct Spec {
     /// HIPAA gate settings (waivers).
     #[serde(default)]
     pub check: Option<CheckConfig>,
+    /// Managed networks (`network.<n>`): VPC, private subnets, NACL, endpoints, flow logs.
+    #[serde(default)]
+    pub network: Map<Network>,
+    /// Security groups (`security_group.<n>`) in a spec network.
+    #[serde(default)]
+    pub security_groups: Map<SecurityGroup>,
     #[serde(default)]
     pub kms: Map<KmsKey>,
     #[serde(default)]
@@ -298,7 +304,13 @@ pub struct Model {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Vpc {
+    /// Logical name of a `network.*` entry: the model runs in its private subnets, and
+    /// `security_groups` name `security_groups.*` entries. Without it, both lists hold ids.
+    #[serde(default)]
+    pub network: Option<String>,
     pub security_groups: Vec<String>,
+    /// Subnet ids (`subnet-...`); not allowed with `network`.
+    #[serde(default)]
     pub subnets: Vec<String>,
 }
 
@@ -575,4 +587,97 @@ pub struct Replicate {
     pub s3: Vec<String>,
     #[serde(default)]
     pub sagemaker_endpoints: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// The VPC's IPv4 CIDR block (`172.16.0.0/16`, a /16 to /28).
+    pub cidr: String,
+    /// Private subnets by name: no internet route, no public IPs on launch.
+    #[serde(default)]
+    pub subnets: Map<Subnet>,
+    /// VPC endpoints: `s3` is the gateway endpoint on the private route tables; every other
+    /// name (`kms`, `sagemaker.runtime`, `ecr.dkr`, ...) an interface endpoint with private DNS.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    /// VPC flow logs (ALL traffic) to a KMS-encrypted log group; `None`: no flow logs.
+    #[serde(default)]
+    pub flow_logs: Option<FlowLogs>,
+    #[serde(default)]
+    pub tags: Map<String>,
+    /// Refuse to delete or replace this resource (plan, apply, destroy); `None`: the kind's
+    /// default.
+    #[serde(default)]
+    pub protect: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Subnet {
+    /// Inside the network's CIDR.
+    pub cidr: String,
+    /// Letter suffix of the region's availability zone (`a` is `<region>a`).
+    pub az: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlowLogs {
+    /// Logical name of the `kms.*` key that encrypts the log group.
+    pub kms_key: String,
+    /// Retention of the log group (a value CloudWatch Logs accepts). Default 365.
+    #[serde(default = "default_flow_retention")]
+    pub retention_days: i32,
+}
+
+fn default_flow_retention() -> i32 {
+    365
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityGroup {
+    /// Logical name of the `network.*` entry the group lives in.
+    pub network: String,
+    pub description: String,
+    /// Inbound rules; none by default.
+    #[serde(default)]
+    pub ingress: Vec<SgRule>,
+    /// Outbound rules; none by default (the allow-all rule AWS adds is removed).
+    #[serde(default)]
+    pub egress: Vec<SgRule>,
+    #[serde(default)]
+    pub tags: Map<String>,
+    /// Refuse to delete or replace this resource (plan, apply, destroy); `None`: the kind's
+    /// default.
+    #[serde(default)]
+    pub protect: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SgRule {
+    /// One port; or use `ports`.
+    #[serde(default)]
+    pub port: Option<i32>,
+    /// A port range `[from, to]`.
+    #[serde(default)]
+    pub ports: Option<Vec<i32>>,
+    /// `tcp` (default), `udp`, `icmp` or `all`.
+    #[serde(default = "default_protocol")]
+    pub protocol: String,
+    /// Ingress: the `security_groups.*` entry traffic may come from.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Egress: the `security_groups.*` entry traffic may go to.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// An IPv4 or IPv6 CIDR instead of a group.
+    #[serde(default)]
+    pub cidr: Option<String>,
+}
+
+fn default_protocol() -> String {
+    "tcp".into()
 }

@@ -122,6 +122,9 @@ impl Emulator {
     pub async fn sns(&self, region: &str) -> aws_sdk_sns::Client {
         aws_sdk_sns::Client::new(&self.sdk(region).await)
     }
+    pub async fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.sdk(region).await)
+    }
 }
 
 impl Emulator {

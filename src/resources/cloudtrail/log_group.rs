@@ -28,6 +28,7 @@ use super::{kms_key_arn, trail_arn};
 use crate::aws::{ok_if_gone, AwsError};
 use crate::permissions::{perm, Perm};
 use crate::resources::kind::KindInfo;
+use crate::resources::kit::log_group::{check_retention, set_retention};
 use crate::resources::kit::owned_role::{
     delete_owned_role, ensure_owned_role, observe_owned_role, owned_role_decl,
 };
@@ -42,39 +43,10 @@ use crate::spec::{LoadedSpec, SpecError};
 /// What the engine knows of `log_group` (see [`KindInfo`]).
 pub const LOG_GROUP_INFO: KindInfo = KindInfo::new("log_group", "cloudtrail", super::protect);
 
-/// Every AWS call the log group kind makes (the group, and the role CloudTrail writes to it
-/// with, through the iam kind's code) and what IAM must allow (see [`crate::permissions`]).
+/// The AWS calls the log group kind makes besides the kit's on any log group
+/// ([`LOG_GROUP_CALLS`](crate::resources::kit::log_group::LOG_GROUP_CALLS)) and its role's,
+/// and what IAM must allow (see [`crate::permissions`]).
 pub const LOG_GROUP_PERMISSIONS: &[Perm] = &[
-    perm(
-        "logs:DescribeLogGroups",
-        &["logs:DescribeLogGroups"],
-        &["arn:aws:logs:{region}:{account}:log-group:*"],
-    ),
-    perm(
-        "logs:CreateLogGroup",
-        &["logs:CreateLogGroup", "logs:TagResource"],
-        &[GROUP, GROUP_ALL],
-    ),
-    perm(
-        "logs:DeleteLogGroup",
-        &["logs:DeleteLogGroup"],
-        &[GROUP, GROUP_ALL],
-    ),
-    perm(
-        "logs:PutRetentionPolicy",
-        &["logs:PutRetentionPolicy"],
-        &[GROUP, GROUP_ALL],
-    ),
-    perm(
-        "logs:DeleteRetentionPolicy",
-        &["logs:DeleteRetentionPolicy"],
-        &[GROUP, GROUP_ALL],
-    ),
-    perm(
-        "logs:AssociateKmsKey",
-        &["logs:AssociateKmsKey"],
-        &[GROUP, GROUP_ALL],
-    ),
     perm(
         "logs:DisassociateKmsKey",
         &["logs:DisassociateKmsKey"],
@@ -115,12 +87,6 @@ const GROUP: &str = "arn:aws:logs:{region}:{account}:log-group:{id}";
 const GROUP_ALL: &str = "arn:aws:logs:{region}:{account}:log-group:{id}:*";
 
 pub struct LogGroup;
-
-/// Retention values CloudWatch Logs accepts (PutRetentionPolicy).
-pub const RETENTION_DAYS: &[i32] = &[
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-];
 
 const ROLE_POLICY: &str = "cloudtrail-to-logs";
 const ROLE_DESCRIPTION: &str = "CloudTrail delivery to CloudWatch Logs (novactl)";
@@ -228,33 +194,12 @@ fn desired_filters(
     Ok(m)
 }
 
-fn check_retention(spec: &LoadedSpec, path: &str, days: i32) -> Result<(), SpecError> {
-    if RETENTION_DAYS.contains(&days) {
-        return Ok(());
-    }
-    let near = RETENTION_DAYS
-        .iter()
-        .min_by_key(|d| (*d - days).abs())
-        .copied()
-        .unwrap_or(1);
-    Err(spec.error(
-        &format!("{path}.log_retention_days"),
-        format!(
-            "{days} is not a retention CloudWatch Logs accepts (nearest: {near}; allowed: {})",
-            RETENTION_DAYS
-                .iter()
-                .map(i32::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    ))
-}
-
 #[async_trait]
 impl Reconciler for LogGroup {
     fn permissions(&self) -> &'static [&'static [Perm]] {
         &[
             LOG_GROUP_PERMISSIONS,
+            crate::resources::kit::log_group::LOG_GROUP_CALLS,
             crate::resources::kit::owned_role::OWNED_ROLE,
         ]
     }
@@ -268,7 +213,7 @@ impl Reconciler for LogGroup {
         for (name, t) in &spec.spec.cloudtrail {
             let path = format!("cloudtrail.{name}");
             if let Some(days) = t.log_retention_days {
-                check_retention(spec, &path, days)?;
+                check_retention(spec, &format!("{path}.log_retention_days"), days)?;
             }
             let Some(group) = &t.log_group else {
                 if t.log_retention_days.is_some() {
@@ -312,6 +257,7 @@ impl Reconciler for LogGroup {
                 deps,
                 outputs: json!({
                     "name": group,
+                    "log_group": group,
                     "arn": group_arn(&spec.spec.region, &acct, &group),
                     "role_name": role,
                     "role_arn": role_arn(&acct, &role),
@@ -589,25 +535,6 @@ async fn put_filter(
         .send()
         .await
         .map_err(AwsError::from_sdk(OP))?;
-    Ok(())
-}
-
-async fn set_retention(cx: &Ctx<'_>, region: &str, group: &str, days: i32) -> Result<(), AwsError> {
-    let logs = &cx.clients(region).logs;
-    if days == 0 {
-        logs.delete_retention_policy()
-            .log_group_name(group)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("logs:DeleteRetentionPolicy"))?;
-    } else {
-        logs.put_retention_policy()
-            .log_group_name(group)
-            .retention_in_days(days)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk("logs:PutRetentionPolicy"))?;
-    }
     Ok(())
 }
 

@@ -9,11 +9,15 @@
 //! * [`cache`]: the reads an observation shares (one tagging-API read per region, bulk reads);
 //! * [`owned_role`]: a role another kind owns (a log group's, a replicated bucket's);
 //! * [`delivery`]: the bucket-policy statements that let CloudTrail deliver into a bucket;
+//! * [`ec2`]: EC2 tags, security-group rules as sets, deletes an ENI holds;
+//! * [`log_group`]: log-group retentions (a trail's group, a network's flow-log group);
 //! * [`s3_errors`]: S3 error helpers several S3-touching rooms share.
 
 pub mod cache;
 pub mod delivery;
 pub mod discover;
+pub mod ec2;
+pub mod log_group;
 pub mod owned_role;
 pub mod refs;
 pub mod s3_errors;

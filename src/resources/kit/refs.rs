@@ -94,3 +94,97 @@ pub fn check_bucket_name(name: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Checks a model's `vpc` at `key`: by reference (`network` + `security_groups` naming spec
+/// entries of that network) or literal ids (`subnets` + `security_groups`); returns the
+/// addresses it refers to (empty for literal ids).
+pub fn vpc_refs(
+    spec: &LoadedSpec,
+    key: &str,
+    v: &crate::spec::model::Vpc,
+) -> Result<Vec<String>, SpecError> {
+    let Some(net) = &v.network else {
+        if v.subnets.is_empty() || v.security_groups.is_empty() {
+            return Err(spec.error(
+                key,
+                "a VPC config needs at least one subnet and one security group (or `network` \
+                 and the names of its security groups)",
+            ));
+        }
+        return Ok(Vec::new());
+    };
+    if !spec.spec.network.contains_key(net) {
+        return Err(spec.error(
+            &format!("{key}.network"),
+            format!(
+                "`{net}` is not a network of the spec's `network` section{}",
+                crate::suggest::did_you_mean(net, spec.spec.network.keys().map(String::as_str))
+            ),
+        ));
+    }
+    if !v.subnets.is_empty() {
+        return Err(spec.error(
+            &format!("{key}.subnets"),
+            "give `network` (its private subnets) or subnet ids, not both",
+        ));
+    }
+    if v.security_groups.is_empty() {
+        return Err(spec.error(
+            &format!("{key}.security_groups"),
+            "name at least one group of the spec's `security_groups`",
+        ));
+    }
+    let mut deps = vec![format!("network.{net}")];
+    for (i, g) in v.security_groups.iter().enumerate() {
+        match spec.spec.security_groups.get(g) {
+            Some(sg) if sg.network == *net => deps.push(format!("security_group.{g}")),
+            Some(sg) => {
+                return Err(spec.error(
+                    &format!("{key}.security_groups.{i}"),
+                    format!("`{g}` is in network `{}`, not `{net}`", sg.network),
+                ))
+            }
+            None => {
+                return Err(spec.error(
+                    &format!("{key}.security_groups.{i}"),
+                    format!(
+                        "`{g}` is not a group of the spec's `security_groups`{}",
+                        crate::suggest::did_you_mean(
+                            g,
+                            spec.spec.security_groups.keys().map(String::as_str)
+                        )
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(deps)
+}
+
+/// The (security group ids, subnet ids) of a checked `vpc` (see [`vpc_refs`]): by reference,
+/// the network's private subnets and the groups' ids from the render context ("(known after
+/// apply)" until they exist); literal ids as written.
+pub fn vpc_ids(r: &Renderer, v: &crate::spec::model::Vpc) -> (Vec<String>, Vec<String>) {
+    use crate::spec::render::UNKNOWN;
+    let Some(net) = &v.network else {
+        return (v.security_groups.clone(), v.subnets.clone());
+    };
+    let subnets = match r.value("network").map(|n| &n[net]["subnet_ids"]) {
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(|s| s.as_str().map(String::from))
+            .collect(),
+        _ => vec![UNKNOWN.to_string()],
+    };
+    let groups = v
+        .security_groups
+        .iter()
+        .map(|g| {
+            r.value("security_group")
+                .and_then(|s| s[g]["id"].as_str())
+                .unwrap_or(UNKNOWN)
+                .to_string()
+        })
+        .collect();
+    (groups, subnets)
+}

@@ -175,13 +175,13 @@ impl Reconciler for SagemakerModel {
                     ),
                 ));
             }
+            let mut deps = vec![format!("iam.{}", m.role)];
             if let Some(v) = &m.vpc {
-                if v.subnets.is_empty() || v.security_groups.is_empty() {
-                    return Err(spec.error(
-                        &format!("{path}.vpc"),
-                        "a VPC config needs at least one subnet and one security group",
-                    ));
-                }
+                deps.extend(crate::resources::kit::refs::vpc_refs(
+                    spec,
+                    &format!("{path}.vpc"),
+                    v,
+                )?);
             }
             let address = format!("sagemaker_model.{logical}");
             out.push(Decl {
@@ -192,7 +192,7 @@ impl Reconciler for SagemakerModel {
                 region: spec.spec.region.clone(),
                 identity: name.clone(),
                 identity_key: format!("{path}.name"),
-                deps: vec![format!("iam.{}", m.role)],
+                deps,
                 outputs: json!({ "base_name": name }),
                 template_files: Vec::new(),
             });

@@ -109,7 +109,10 @@ pub fn model_version(
         model_data,
         role_arn,
         environment,
-        vpc: vpc.map(|v| Vpc::sorted(v.security_groups.clone(), v.subnets.clone())),
+        vpc: vpc.map(|v| {
+            let (groups, subnets) = crate::resources::kit::refs::vpc_ids(r, v);
+            Vpc::sorted(groups, subnets)
+        }),
         network_isolation: m.network_isolation,
     };
     let digest_of = serde_json::to_value(&content).expect("model content serializes");

@@ -1,0 +1,476 @@
+//! The VPC endpoints of a `network.*` and the endpoint security group (see the module above).
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{ResourceType, VpcEndpoint, VpcEndpointType};
+use serde_json::{json, Value};
+
+use super::{part_tags, EndpointState, Names, NetworkState, Rules, TAG_PART};
+use crate::aws::AwsError;
+use crate::permissions::{perm, Perm};
+use crate::resources::kit::ec2::{filter, rules_of, sync_rules, tag_spec, Direction, Rule};
+use crate::resources::kit::refs::bucket_arn;
+use crate::resources::{Ctx, Decl};
+use crate::spec::model::Network;
+use crate::spec::render::Renderer;
+use crate::spec::{LoadedSpec, SpecError};
+
+const VPC: &str = "arn:aws:ec2:{region}:{account}:vpc/*";
+const ENDPOINT: &str = "arn:aws:ec2:{region}:{account}:vpc-endpoint/*";
+const SG: &str = "arn:aws:ec2:{region}:{account}:security-group/*";
+
+/// The calls of this room.
+pub const PERMISSIONS: &[Perm] = &[
+    perm(
+        "ec2:DescribeVpcEndpoints",
+        &["ec2:DescribeVpcEndpoints"],
+        &["*"],
+    ),
+    perm(
+        "ec2:CreateVpcEndpoint",
+        &["ec2:CreateVpcEndpoint", "ec2:CreateTags"],
+        &[
+            VPC,
+            ENDPOINT,
+            SG,
+            "arn:aws:ec2:{region}:{account}:subnet/*",
+            "arn:aws:ec2:{region}:{account}:route-table/*",
+        ],
+    ),
+    perm(
+        "ec2:ModifyVpcEndpoint",
+        &["ec2:ModifyVpcEndpoint"],
+        &[
+            ENDPOINT,
+            SG,
+            "arn:aws:ec2:{region}:{account}:subnet/*",
+            "arn:aws:ec2:{region}:{account}:route-table/*",
+        ],
+    ),
+    perm(
+        "ec2:DeleteVpcEndpoints",
+        &["ec2:DeleteVpcEndpoints"],
+        &[ENDPOINT],
+    ),
+    perm(
+        "ec2:CreateSecurityGroup",
+        &["ec2:CreateSecurityGroup", "ec2:CreateTags"],
+        &[VPC, SG],
+    ),
+    perm(
+        "ec2:DeleteSecurityGroup",
+        &["ec2:DeleteSecurityGroup"],
+        &[SG],
+    ),
+];
+
+/// `com.amazonaws.<region>.<name>`.
+fn service(region: &str, name: &str) -> String {
+    format!("com.amazonaws.{region}.{name}")
+}
+
+/// The S3 gateway endpoint's policy: this environment's buckets (every `s3.*` entry) and the
+/// bucket ECR keeps image layers in for the region (`prod-<region>-starport-layer-bucket`).
+fn s3_policy(spec: &LoadedSpec, r: &Renderer, region: &str) -> Result<Value, SpecError> {
+    let mut buckets = Vec::new();
+    for (n, b) in &spec.spec.s3 {
+        let name = r.str(&format!("s3.{n}.name"), &b.name)?;
+        buckets.push(bucket_arn(&name));
+        buckets.push(format!("{}/*", bucket_arn(&name)));
+    }
+    let mut statements = Vec::new();
+    if !buckets.is_empty() {
+        statements.push(json!({
+            "Sid": "EnvironmentBuckets",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": buckets,
+        }));
+    }
+    statements.push(json!({
+        "Sid": "EcrImageLayers",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": format!("arn:aws:s3:::prod-{region}-starport-layer-bucket/*"),
+    }));
+    Ok(crate::policy::normalize(&json!({
+        "Version": "2012-10-17",
+        "Statement": statements,
+    })))
+}
+
+/// The endpoints the spec asks for.
+pub fn desired(
+    spec: &LoadedSpec,
+    r: &Renderer,
+    decl: &Decl,
+    n: &Network,
+) -> Result<BTreeMap<String, EndpointState>, SpecError> {
+    let mut out = BTreeMap::new();
+    let all: Vec<String> = n.subnets.keys().cloned().collect();
+    // Interface endpoints take one subnet per AZ: the first by name.
+    let mut per_az: BTreeMap<&str, &str> = BTreeMap::new();
+    for (s, sub) in &n.subnets {
+        per_az.entry(sub.az.as_str()).or_insert(s.as_str());
+    }
+    let mut one_per_az: Vec<String> = per_az.values().map(|s| s.to_string()).collect();
+    one_per_az.sort();
+    for e in &n.endpoints {
+        let gateway = e == "s3";
+        out.insert(
+            e.clone(),
+            EndpointState {
+                service: service(&decl.region, e),
+                kind: if gateway { "Gateway" } else { "Interface" }.into(),
+                private_dns: !gateway,
+                attached_to: if gateway {
+                    all.clone()
+                } else {
+                    one_per_az.clone()
+                },
+                endpoint_security_group: !gateway,
+                policy: if gateway {
+                    s3_policy(spec, r, &decl.region)?
+                } else {
+                    Value::Null
+                },
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The endpoint security group's rules: HTTPS from the VPC only, nothing out.
+pub fn sg_rules(cidr: &str, _any: bool) -> Rules {
+    Rules {
+        ingress: vec![Rule::new("tcp", 443, 443, cidr.to_string())],
+        egress: Vec::new(),
+    }
+}
+
+/// The endpoint security group as read.
+pub struct EndpointSg {
+    pub id: String,
+    pub rules: Rules,
+}
+
+fn part_of(tags: &[aws_sdk_ec2::types::Tag]) -> Option<&str> {
+    tags.iter()
+        .find(|t| t.key() == Some(TAG_PART))
+        .and_then(|t| t.value())
+}
+
+/// The endpoints of ours in the VPC (by spec name), not deleted.
+async fn live_endpoints(
+    cx: &Ctx<'_>,
+    region: &str,
+    vpc_id: &str,
+) -> Result<BTreeMap<String, VpcEndpoint>, AwsError> {
+    let out = cx
+        .clients(region)
+        .ec2
+        .describe_vpc_endpoints()
+        .filters(filter("vpc-id", vpc_id))
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("ec2:DescribeVpcEndpoints"))?;
+    Ok(out
+        .vpc_endpoints()
+        .iter()
+        .filter(|e| {
+            !matches!(
+                e.state()
+                    .map(|s| s.as_str().to_ascii_lowercase())
+                    .as_deref(),
+                Some("deleted" | "deleting" | "failed" | "rejected")
+            )
+        })
+        .filter_map(|e| {
+            let name = part_of(e.tags())?.strip_prefix("endpoint:")?.to_string();
+            Some((name, e.clone()))
+        })
+        .collect())
+}
+
+async fn find_sg(
+    cx: &Ctx<'_>,
+    region: &str,
+    vpc_id: &str,
+    names: &Names,
+) -> Result<Option<EndpointSg>, AwsError> {
+    let out = cx
+        .clients(region)
+        .ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", vpc_id))
+        .filters(filter("group-name", &names.endpoint_sg()))
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("ec2:DescribeSecurityGroups"))?;
+    let none = BTreeMap::new();
+    Ok(out.security_groups().first().map(|g| EndpointSg {
+        id: g.group_id().unwrap_or_default().to_string(),
+        rules: Rules {
+            ingress: rules_of(g.ip_permissions(), &none),
+            egress: rules_of(g.ip_permissions_egress(), &none),
+        },
+    }))
+}
+
+/// The endpoints (attachments as subnet and route-table ids: the caller names them) and the
+/// endpoint security group.
+pub async fn read(
+    cx: &Ctx<'_>,
+    region: &str,
+    vpc_id: &str,
+    names: &Names,
+) -> Result<(BTreeMap<String, EndpointState>, EndpointSg), AwsError> {
+    let (eps, sg) = tokio::join!(
+        live_endpoints(cx, region, vpc_id),
+        find_sg(cx, region, vpc_id, names)
+    );
+    let sg = sg?.unwrap_or(EndpointSg {
+        id: String::new(),
+        rules: Rules::default(),
+    });
+    let mut out = BTreeMap::new();
+    for (name, e) in eps? {
+        let gateway = e.vpc_endpoint_type() == Some(&VpcEndpointType::Gateway);
+        let mut attached: Vec<String> = if gateway {
+            e.route_table_ids().to_vec()
+        } else {
+            e.subnet_ids().to_vec()
+        };
+        attached.sort();
+        let groups: Vec<&str> = e.groups().iter().filter_map(|g| g.group_id()).collect();
+        out.insert(
+            name,
+            EndpointState {
+                service: e.service_name().unwrap_or_default().to_string(),
+                kind: if gateway { "Gateway" } else { "Interface" }.into(),
+                // A gateway has no private DNS (moto says it has: its answer is not read).
+                private_dns: !gateway && e.private_dns_enabled().unwrap_or(false),
+                attached_to: attached,
+                endpoint_security_group: !gateway && groups == [sg.id.as_str()],
+                policy: if gateway {
+                    e.policy_document()
+                        .and_then(|p| serde_json::from_str::<Value>(p).ok())
+                        .map(|p| crate::policy::normalize(&p))
+                        .unwrap_or(Value::Null)
+                } else {
+                    Value::Null
+                },
+            },
+        );
+    }
+    Ok((out, sg))
+}
+
+/// Makes the endpoint security group exist with its rules.
+pub async fn converge_sg(
+    cx: &Ctx<'_>,
+    region: &str,
+    vpc_id: &str,
+    d: &NetworkState,
+    names: &Names,
+) -> Result<(), AwsError> {
+    let ec2 = &cx.clients(region).ec2;
+    let sg = match find_sg(cx, region, vpc_id, names).await? {
+        Some(sg) => sg,
+        None => {
+            let out = ec2
+                .create_security_group()
+                .group_name(names.endpoint_sg())
+                .description("VPC interface endpoints: HTTPS from the VPC only (novactl)")
+                .vpc_id(vpc_id)
+                .tag_specifications(tag_spec(
+                    ResourceType::SecurityGroup,
+                    &part_tags(&d.tags, &names.endpoint_sg(), "endpoint-sg"),
+                ))
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("ec2:CreateSecurityGroup"))?;
+            find_sg(cx, region, vpc_id, names)
+                .await?
+                .unwrap_or(EndpointSg {
+                    id: out.group_id().unwrap_or_default().to_string(),
+                    rules: Rules::default(),
+                })
+        }
+    };
+    let want = &d.endpoint_security_group;
+    let ids = BTreeMap::new();
+    sync_rules(
+        ec2,
+        &sg.id,
+        Direction::Ingress,
+        &sg.rules.ingress,
+        &want.ingress,
+        &ids,
+    )
+    .await?;
+    sync_rules(
+        ec2,
+        &sg.id,
+        Direction::Egress,
+        &sg.rules.egress,
+        &want.egress,
+        &ids,
+    )
+    .await
+}
+
+/// Makes the endpoints match `d`: missing ones created, attachments, private DNS and policy
+/// fixed, those that left the spec deleted.
+pub async fn converge(
+    cx: &Ctx<'_>,
+    region: &str,
+    vpc_id: &str,
+    d: &NetworkState,
+    names: &Names,
+) -> Result<(), AwsError> {
+    let ec2 = &cx.clients(region).ec2;
+    let parts = super::vpc::read_parts(cx, region, vpc_id).await?;
+    let sg = find_sg(cx, region, vpc_id, names)
+        .await?
+        .map(|s| s.id)
+        .unwrap_or_default();
+    let live = live_endpoints(cx, region, vpc_id).await?;
+    let gone: Vec<String> = live
+        .iter()
+        .filter(|(n, _)| !d.endpoints.contains_key(*n))
+        .filter_map(|(_, e)| e.vpc_endpoint_id().map(String::from))
+        .collect();
+    if !gone.is_empty() {
+        ec2.delete_vpc_endpoints()
+            .set_vpc_endpoint_ids(Some(gone))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk("ec2:DeleteVpcEndpoints"))?;
+    }
+    for (name, w) in &d.endpoints {
+        let gateway = w.kind == "Gateway";
+        let ids_of = |names: &[String]| -> Vec<String> {
+            let map = if gateway {
+                &parts.route_table_ids
+            } else {
+                &parts.subnet_ids
+            };
+            names.iter().filter_map(|n| map.get(n).cloned()).collect()
+        };
+        let want_ids = ids_of(&w.attached_to);
+        let policy = (!w.policy.is_null()).then(|| w.policy.to_string());
+        match live.get(name) {
+            None => {
+                let mut req = ec2
+                    .create_vpc_endpoint()
+                    .vpc_id(vpc_id)
+                    .service_name(&w.service)
+                    .tag_specifications(tag_spec(
+                        ResourceType::VpcEndpoint,
+                        &part_tags(
+                            &d.tags,
+                            &format!("{}-{name}", names.base),
+                            &format!("endpoint:{name}"),
+                        ),
+                    ));
+                if gateway {
+                    req = req
+                        .vpc_endpoint_type(VpcEndpointType::Gateway)
+                        .set_route_table_ids(Some(want_ids))
+                        .set_policy_document(policy);
+                } else {
+                    req = req
+                        .vpc_endpoint_type(VpcEndpointType::Interface)
+                        .set_subnet_ids(Some(want_ids))
+                        .security_group_ids(&sg)
+                        .private_dns_enabled(w.private_dns);
+                }
+                req.send()
+                    .await
+                    .map_err(AwsError::from_sdk("ec2:CreateVpcEndpoint"))?;
+            }
+            Some(e) => {
+                let id = e.vpc_endpoint_id().unwrap_or_default();
+                let have: Vec<String> = if gateway {
+                    e.route_table_ids().to_vec()
+                } else {
+                    e.subnet_ids().to_vec()
+                };
+                let add: Vec<String> = want_ids
+                    .iter()
+                    .filter(|i| !have.contains(i))
+                    .cloned()
+                    .collect();
+                let remove: Vec<String> = have
+                    .iter()
+                    .filter(|i| !want_ids.contains(i))
+                    .cloned()
+                    .collect();
+                let mut req = ec2.modify_vpc_endpoint().vpc_endpoint_id(id);
+                if gateway {
+                    req = req
+                        .set_add_route_table_ids(Some(add).filter(|v| !v.is_empty()))
+                        .set_remove_route_table_ids(Some(remove).filter(|v| !v.is_empty()))
+                        .set_policy_document(policy);
+                } else {
+                    let groups: Vec<String> = e
+                        .groups()
+                        .iter()
+                        .filter_map(|g| g.group_id().map(String::from))
+                        .filter(|g| *g != sg)
+                        .collect();
+                    let sg_missing = !e.groups().iter().any(|g| g.group_id() == Some(&sg));
+                    req = req
+                        .set_add_subnet_ids(Some(add).filter(|v| !v.is_empty()))
+                        .set_remove_subnet_ids(Some(remove).filter(|v| !v.is_empty()))
+                        .set_add_security_group_ids(
+                            Some(vec![sg.clone()]).filter(|_| sg_missing && !sg.is_empty()),
+                        )
+                        .set_remove_security_group_ids(Some(groups).filter(|v| !v.is_empty()))
+                        .private_dns_enabled(w.private_dns);
+                }
+                req.send()
+                    .await
+                    .map_err(AwsError::from_sdk("ec2:ModifyVpcEndpoint"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the network's endpoints and the endpoint security group.
+pub async fn delete(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+    vpc_id: &str,
+) -> Result<(), AwsError> {
+    let ec2 = &cx.clients(region).ec2;
+    let live = live_endpoints(cx, region, vpc_id).await?;
+    let ids: Vec<String> = live
+        .values()
+        .filter_map(|e| e.vpc_endpoint_id().map(String::from))
+        .collect();
+    if !ids.is_empty() {
+        ec2.delete_vpc_endpoints()
+            .set_vpc_endpoint_ids(Some(ids))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk("ec2:DeleteVpcEndpoints"))?;
+    }
+    let out = ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", vpc_id))
+        .filters(filter(&format!("tag:{TAG_PART}"), "endpoint-sg"))
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("ec2:DescribeSecurityGroups"))?;
+    for g in out.security_groups() {
+        let id = g.group_id().unwrap_or_default();
+        crate::resources::kit::ec2::delete_security_group(ec2, address, id, cx.progress).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,937 @@
+//! The VPC, its private subnets and their route tables, the private NACL and the default
+//! security group of a `network.*` (see the module above).
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{AttributeBooleanValue, PortRange, ResourceType, RouteTable, RuleAction};
+
+use super::{part_tags, Names, NetworkState, Rules, SubnetState, TAG_PART};
+use crate::aws::AwsError;
+use crate::permissions::{perm, Perm};
+use crate::resources::kit::ec2::{
+    code_of, delete_when_free, filter, rules_of, sync_rules, sync_tags, tag_spec, tags_of,
+    Direction,
+};
+use crate::resources::kit::tags::{Tags, TAG_ADDRESS, TAG_ENVIRONMENT};
+use crate::resources::Ctx;
+
+const VPC: &str = "arn:aws:ec2:{region}:{account}:vpc/*";
+const SUBNET: &str = "arn:aws:ec2:{region}:{account}:subnet/*";
+const RT: &str = "arn:aws:ec2:{region}:{account}:route-table/*";
+const NACL: &str = "arn:aws:ec2:{region}:{account}:network-acl/*";
+
+/// The calls of this room.
+pub const PERMISSIONS: &[Perm] = &[
+    perm("ec2:DescribeVpcs", &["ec2:DescribeVpcs"], &["*"]),
+    perm(
+        "ec2:DescribeVpcAttribute",
+        &["ec2:DescribeVpcAttribute"],
+        &[VPC],
+    ),
+    perm("ec2:DescribeSubnets", &["ec2:DescribeSubnets"], &["*"]),
+    perm(
+        "ec2:DescribeRouteTables",
+        &["ec2:DescribeRouteTables"],
+        &["*"],
+    ),
+    perm(
+        "ec2:DescribeNetworkAcls",
+        &["ec2:DescribeNetworkAcls"],
+        &["*"],
+    ),
+    perm(
+        "ec2:CreateVpc",
+        &["ec2:CreateVpc", "ec2:CreateTags"],
+        &[VPC],
+    ),
+    perm(
+        "ec2:ModifyVpcAttribute",
+        &["ec2:ModifyVpcAttribute"],
+        &[VPC],
+    ),
+    perm("ec2:DeleteVpc", &["ec2:DeleteVpc"], &[VPC]),
+    perm(
+        "ec2:CreateSubnet",
+        &["ec2:CreateSubnet", "ec2:CreateTags"],
+        &[VPC, SUBNET],
+    ),
+    perm(
+        "ec2:ModifySubnetAttribute",
+        &["ec2:ModifySubnetAttribute"],
+        &[SUBNET],
+    ),
+    perm("ec2:DeleteSubnet", &["ec2:DeleteSubnet"], &[SUBNET]),
+    perm(
+        "ec2:CreateRouteTable",
+        &["ec2:CreateRouteTable", "ec2:CreateTags"],
+        &[VPC, RT],
+    ),
+    perm(
+        "ec2:AssociateRouteTable",
+        &["ec2:AssociateRouteTable"],
+        &[SUBNET, RT],
+    ),
+    perm(
+        "ec2:ReplaceRouteTableAssociation",
+        &["ec2:ReplaceRouteTableAssociation"],
+        &[RT],
+    ),
+    perm("ec2:DeleteRoute", &["ec2:DeleteRoute"], &[RT]),
+    perm(
+        "ec2:DisassociateRouteTable",
+        &["ec2:DisassociateRouteTable"],
+        &[RT],
+    ),
+    perm("ec2:DeleteRouteTable", &["ec2:DeleteRouteTable"], &[RT]),
+    perm(
+        "ec2:CreateNetworkAcl",
+        &["ec2:CreateNetworkAcl", "ec2:CreateTags"],
+        &[VPC, NACL],
+    ),
+    perm(
+        "ec2:CreateNetworkAclEntry",
+        &["ec2:CreateNetworkAclEntry"],
+        &[NACL],
+    ),
+    perm(
+        "ec2:ReplaceNetworkAclEntry",
+        &["ec2:ReplaceNetworkAclEntry"],
+        &[NACL],
+    ),
+    perm(
+        "ec2:DeleteNetworkAclEntry",
+        &["ec2:DeleteNetworkAclEntry"],
+        &[NACL],
+    ),
+    perm(
+        "ec2:ReplaceNetworkAclAssociation",
+        &["ec2:ReplaceNetworkAclAssociation"],
+        &[NACL],
+    ),
+    perm("ec2:DeleteNetworkAcl", &["ec2:DeleteNetworkAcl"], &[NACL]),
+];
+
+/// The VPC of a network as found.
+pub struct FoundVpc {
+    pub id: String,
+    pub cidr: String,
+    pub tags: Tags,
+}
+
+/// The VPC tagged with `address` in this environment (the oldest id when there are several).
+pub async fn find_vpc(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+) -> Result<Option<FoundVpc>, AwsError> {
+    let out = cx
+        .clients(region)
+        .ec2
+        .describe_vpcs()
+        .filters(filter(&format!("tag:{TAG_ADDRESS}"), address))
+        .filters(filter(&format!("tag:{TAG_ENVIRONMENT}"), cx.environment))
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("ec2:DescribeVpcs"))?;
+    let mut vpcs: Vec<FoundVpc> = out
+        .vpcs()
+        .iter()
+        .map(|v| FoundVpc {
+            id: v.vpc_id().unwrap_or_default().into(),
+            cidr: v.cidr_block().unwrap_or_default().into(),
+            tags: tags_of(v.tags()),
+        })
+        .collect();
+    vpcs.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(vpcs.into_iter().next())
+}
+
+pub async fn create_vpc(
+    cx: &Ctx<'_>,
+    region: &str,
+    d: &NetworkState,
+    _names: &Names,
+) -> Result<String, AwsError> {
+    let out = cx
+        .clients(region)
+        .ec2
+        .create_vpc()
+        .cidr_block(&d.cidr)
+        .tag_specifications(tag_spec(ResourceType::Vpc, &d.tags))
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("ec2:CreateVpc"))?;
+    Ok(out
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .unwrap_or_default()
+        .to_string())
+}
+
+pub async fn set_dns(
+    cx: &Ctx<'_>,
+    region: &str,
+    vpc_id: &str,
+    d: &NetworkState,
+) -> Result<(), AwsError> {
+    let ec2 = &cx.clients(region).ec2;
+    let on = |b: bool| AttributeBooleanValue::builder().value(b).build();
+    // One attribute per call (EC2's rule); support before hostnames.
+    ec2.modify_vpc_attribute()
+        .vpc_id(vpc_id)
+        .enable_dns_support(on(d.dns_support))
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("ec2:ModifyVpcAttribute"))?;
+    ec2.modify_vpc_attribute()
+        .vpc_id(vpc_id)
+        .enable_dns_hostnames(on(d.dns_hostnames))
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("ec2:ModifyVpcAttribute"))?;
+    Ok(())
+}
+
+pub async fn sync_vpc_tags(
+    cx: &Ctx<'_>,
+    region: &str,
+    vpc_id: &str,
+    want: &Tags,
+) -> Result<(), AwsError> {
+    let ec2 = &cx.clients(region).ec2;
+    let out = ec2
+        .describe_vpcs()
+        .vpc_ids(vpc_id)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("ec2:DescribeVpcs"))?;
+    let live = out
+        .vpcs()
+        .first()
+        .map(|v| tags_of(v.tags()))
+        .unwrap_or_default();
+    sync_tags(ec2, vpc_id, &live, want).await
+}
+
+/// The NACL entries a network of `cidr` wants: everything from and to the VPC, the rest
+/// denied explicitly (before AWS's own `*` entries).
+pub fn nacl_entries(cidr: &str) -> Vec<String> {
+    let mut v = vec![
+        format!("egress 100 allow all all {cidr}"),
+        "egress 200 deny all all 0.0.0.0/0".to_string(),
+        format!("ingress 100 allow all all {cidr}"),
+        "ingress 200 deny all all 0.0.0.0/0".to_string(),
+    ];
+    v.sort();
+    v
+}
+
+/// One NACL entry from its text (see [`nacl_entries`]).
+struct Entry {
+    egress: bool,
+    number: i32,
+    allow: bool,
+    protocol: String,
+    ports: Option<(i32, i32)>,
+    cidr: String,
+}
+
+fn parse_entry(s: &str) -> Option<Entry> {
+    let p: Vec<&str> = s.split(' ').collect();
+    let [dir, n, action, proto, ports, cidr] = p[..] else {
+        return None;
+    };
+    let ports = match ports.split_once('-') {
+        _ if ports == "all" => None,
+        Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
+        None => Some((ports.parse().ok()?, ports.parse().ok()?)),
+    };
+    Some(Entry {
+        egress: dir == "egress",
+        number: n.parse().ok()?,
+        allow: action == "allow",
+        protocol: match proto {
+            "all" => "-1".into(),
+            "tcp" => "6".into(),
+            "udp" => "17".into(),
+            "icmp" => "1".into(),
+            p => p.into(),
+        },
+        ports,
+        cidr: cidr.into(),
+    })
+}
+
+fn protocol_name(p: &str) -> &str {
+    match p {
+        "-1" => "all",
+        "6" => "tcp",
+        "17" => "udp",
+        "1" => "icmp",
+        p => p,
+    }
+}
+
+/// What [`read_parts`] found.
+pub struct Parts {
+    pub dns_support: bool,
+    pub dns_hostnames: bool,
+    pub subnets: BTreeMap<String, SubnetState>,
+    pub subnet_ids: BTreeMap<String, String>,
+    pub route_table_ids: BTreeMap<String, String>,
+    /// The private NACL's id ("" when missing) and entries.
+    pub nacl_id: String,
+    /// The VPC's default NACL (where a subnet goes back to before the private one is deleted).
+    pub default_nacl_id: String,
+    pub nacl: Vec<String>,
+    /// Per subnet id: its NACL association id.
+    pub nacl_assoc: BTreeMap<String, String>,
+    pub default_sg: Rules,
+    pub default_sg_id: String,
+    /// Route tables by id (all of the VPC's).
+    pub tables: Vec<RouteTable>,
+}
+
+fn part_of(tags: &[aws_sdk_ec2::types::Tag]) -> Option<String> {
+    tags.iter()
+        .find(|t| t.key() == Some(TAG_PART))
+        .and_then(|t| t.value())
+        .map(str::to_string)
+}
+
+/// Reads the VPC's DNS settings, subnets, route tables, NACLs and default group (one round
+/// trip: the reads run at once).
+pub async fn read_parts(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<Parts, AwsError> {
+    use aws_sdk_ec2::types::VpcAttributeName;
+    let ec2 = &cx.clients(region).ec2;
+    let attr = |a: VpcAttributeName| async move {
+        ec2.describe_vpc_attribute()
+            .vpc_id(vpc_id)
+            .attribute(a)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk("ec2:DescribeVpcAttribute"))
+    };
+    let in_vpc = || filter("vpc-id", vpc_id);
+    let (support, hostnames, subnets, tables, acls, sgs) = tokio::join!(
+        attr(VpcAttributeName::EnableDnsSupport),
+        attr(VpcAttributeName::EnableDnsHostnames),
+        async {
+            ec2.describe_subnets()
+                .filters(in_vpc())
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("ec2:DescribeSubnets"))
+        },
+        async {
+            ec2.describe_route_tables()
+                .filters(in_vpc())
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("ec2:DescribeRouteTables"))
+        },
+        async {
+            ec2.describe_network_acls()
+                .filters(in_vpc())
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("ec2:DescribeNetworkAcls"))
+        },
+        async {
+            ec2.describe_security_groups()
+                .filters(in_vpc())
+                .filters(filter("group-name", "default"))
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("ec2:DescribeSecurityGroups"))
+        },
+    );
+    let dns_support = support?
+        .enable_dns_support()
+        .and_then(|v| v.value())
+        .unwrap_or(false);
+    let dns_hostnames = hostnames?
+        .enable_dns_hostnames()
+        .and_then(|v| v.value())
+        .unwrap_or(false);
+    let tables = tables?.route_tables().to_vec();
+    let acls = acls?;
+    let private = acls
+        .network_acls()
+        .iter()
+        .find(|a| part_of(a.tags()).as_deref() == Some("nacl"));
+    let mut nacl: Vec<String> = private
+        .map(|a| {
+            a.entries()
+                .iter()
+                .filter(|e| e.rule_number() != Some(32767))
+                .map(|e| {
+                    let ports = match e.port_range() {
+                        Some(r) if r.from() == r.to() => format!("{}", r.from().unwrap_or(0)),
+                        Some(r) => format!("{}-{}", r.from().unwrap_or(0), r.to().unwrap_or(0)),
+                        None => "all".into(),
+                    };
+                    format!(
+                        "{} {} {} {} {} {}",
+                        if e.egress().unwrap_or(false) {
+                            "egress"
+                        } else {
+                            "ingress"
+                        },
+                        e.rule_number().unwrap_or(0),
+                        e.rule_action().map(|a| a.as_str()).unwrap_or("?"),
+                        protocol_name(e.protocol().unwrap_or("-1")),
+                        ports,
+                        e.cidr_block().or(e.ipv6_cidr_block()).unwrap_or_default()
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    nacl.sort();
+    let nacl_id = private
+        .and_then(|a| a.network_acl_id())
+        .unwrap_or_default()
+        .to_string();
+    let default_nacl_id = acls
+        .network_acls()
+        .iter()
+        .find(|a| a.is_default() == Some(true))
+        .and_then(|a| a.network_acl_id())
+        .unwrap_or_default()
+        .to_string();
+    let mut subnet_nacl = BTreeMap::new();
+    let mut nacl_assoc = BTreeMap::new();
+    for a in acls.network_acls() {
+        for s in a.associations() {
+            let sid = s.subnet_id().unwrap_or_default().to_string();
+            subnet_nacl.insert(
+                sid.clone(),
+                a.network_acl_id().unwrap_or_default().to_string(),
+            );
+            nacl_assoc.insert(
+                sid,
+                s.network_acl_association_id()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
+    }
+    let mut out_subnets = BTreeMap::new();
+    let mut subnet_ids = BTreeMap::new();
+    let mut route_table_ids = BTreeMap::new();
+    for t in &tables {
+        if let Some(s) =
+            part_of(t.tags()).and_then(|p| p.strip_prefix("route-table:").map(String::from))
+        {
+            route_table_ids.insert(s, t.route_table_id().unwrap_or_default().to_string());
+        }
+    }
+    for s in subnets?.subnets() {
+        let Some(name) =
+            part_of(s.tags()).and_then(|p| p.strip_prefix("subnet:").map(String::from))
+        else {
+            continue;
+        };
+        let id = s.subnet_id().unwrap_or_default().to_string();
+        let explicit = tables.iter().find(|t| {
+            t.associations()
+                .iter()
+                .any(|a| a.subnet_id() == Some(id.as_str()))
+        });
+        let table = explicit.or_else(|| {
+            tables
+                .iter()
+                .find(|t| t.associations().iter().any(|a| a.main() == Some(true)))
+        });
+        let route_table = match explicit {
+            Some(t) if part_of(t.tags()).as_deref() == Some(&format!("route-table:{name}")) => {
+                "own".to_string()
+            }
+            Some(t) => t.route_table_id().unwrap_or_default().to_string(),
+            None => "main".to_string(),
+        };
+        let routes = table.map(routes_of).unwrap_or_default();
+        let network_acl = match subnet_nacl.get(&id) {
+            Some(a) if *a == nacl_id && !nacl_id.is_empty() => "private".to_string(),
+            Some(a) => a.clone(),
+            None => String::new(),
+        };
+        out_subnets.insert(
+            name.clone(),
+            SubnetState {
+                cidr: s.cidr_block().unwrap_or_default().into(),
+                az: s.availability_zone().unwrap_or_default().into(),
+                map_public_ip_on_launch: s.map_public_ip_on_launch().unwrap_or(false),
+                routes,
+                route_table,
+                network_acl,
+            },
+        );
+        subnet_ids.insert(name, id);
+    }
+    let sgs = sgs?;
+    let default = sgs.security_groups().first();
+    let none = BTreeMap::new();
+    let default_sg = default
+        .map(|g| Rules {
+            ingress: rules_of(g.ip_permissions(), &none),
+            egress: rules_of(g.ip_permissions_egress(), &none),
+        })
+        .unwrap_or_default();
+    Ok(Parts {
+        dns_support,
+        dns_hostnames,
+        subnets: out_subnets,
+        subnet_ids,
+        route_table_ids,
+        nacl_id,
+        default_nacl_id,
+        nacl,
+        nacl_assoc,
+        default_sg,
+        default_sg_id: default
+            .and_then(|g| g.group_id())
+            .unwrap_or_default()
+            .to_string(),
+        tables,
+    })
+}
+
+/// The routes of a table other than the local one and gateway endpoints' (`vpce-`, prefix
+/// lists), as `<destination> -> <target>`.
+fn routes_of(t: &RouteTable) -> Vec<String> {
+    let mut v: Vec<String> = t
+        .routes()
+        .iter()
+        .filter(|r| r.gateway_id() != Some("local"))
+        .filter(|r| r.destination_prefix_list_id().is_none())
+        .filter(|r| !r.gateway_id().is_some_and(|g| g.starts_with("vpce-")))
+        .map(|r| {
+            let dest = r
+                .destination_cidr_block()
+                .or(r.destination_ipv6_cidr_block())
+                .unwrap_or_default();
+            let target = r
+                .gateway_id()
+                .or(r.nat_gateway_id())
+                .or(r.transit_gateway_id())
+                .or(r.vpc_peering_connection_id())
+                .or(r.network_interface_id())
+                .or(r.instance_id())
+                .unwrap_or("?");
+            format!("{dest} -> {target}")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Makes the private subnets and their route tables match `d` (missing ones created, a subnet
+/// whose CIDR or AZ changed made again, extra routes deleted, associations fixed, subnets that
+/// left the spec deleted).
+pub async fn converge_subnets(
+    cx: &Ctx<'_>,
+    region: &str,
+    vpc_id: &str,
+    d: &NetworkState,
+    names: &Names,
+) -> Result<(), AwsError> {
+    let ec2 = &cx.clients(region).ec2;
+    let live = read_parts(cx, region, vpc_id).await?;
+    // Subnets that left the spec, or must be made again.
+    for (name, id) in &live.subnet_ids {
+        let keep = d.subnets.get(name).is_some_and(|w| {
+            let l = &live.subnets[name];
+            l.cidr == w.cidr && l.az == w.az
+        });
+        if !keep {
+            delete_subnet(cx, region, &d.tags[TAG_ADDRESS], id).await?;
+            if let Some(rt) = live.route_table_ids.get(name) {
+                delete_route_table(cx, region, &live, rt).await?;
+            }
+        }
+    }
+    let live = read_parts(cx, region, vpc_id).await?;
+    for (name, w) in &d.subnets {
+        let sid = match live.subnet_ids.get(name) {
+            Some(id) => id.clone(),
+            None => {
+                let out = ec2
+                    .create_subnet()
+                    .vpc_id(vpc_id)
+                    .cidr_block(&w.cidr)
+                    .availability_zone(&w.az)
+                    .tag_specifications(tag_spec(
+                        ResourceType::Subnet,
+                        &part_tags(
+                            &d.tags,
+                            &format!("{}-{name}", names.base),
+                            &format!("subnet:{name}"),
+                        ),
+                    ))
+                    .send()
+                    .await
+                    .map_err(AwsError::from_sdk("ec2:CreateSubnet"))?;
+                out.subnet()
+                    .and_then(|s| s.subnet_id())
+                    .unwrap_or_default()
+                    .to_string()
+            }
+        };
+        let l = live.subnets.get(name);
+        if l.is_none_or(|l| l.map_public_ip_on_launch) {
+            ec2.modify_subnet_attribute()
+                .subnet_id(&sid)
+                .map_public_ip_on_launch(AttributeBooleanValue::builder().value(false).build())
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("ec2:ModifySubnetAttribute"))?;
+        }
+        let rt = match live.route_table_ids.get(name) {
+            Some(id) => id.clone(),
+            None => {
+                let out = ec2
+                    .create_route_table()
+                    .vpc_id(vpc_id)
+                    .tag_specifications(tag_spec(
+                        ResourceType::RouteTable,
+                        &part_tags(
+                            &d.tags,
+                            &format!("{}-{name}", names.base),
+                            &format!("route-table:{name}"),
+                        ),
+                    ))
+                    .send()
+                    .await
+                    .map_err(AwsError::from_sdk("ec2:CreateRouteTable"))?;
+                out.route_table()
+                    .and_then(|t| t.route_table_id())
+                    .unwrap_or_default()
+                    .to_string()
+            }
+        };
+        // Its association: with its own table.
+        let current = live.tables.iter().find_map(|t| {
+            t.associations()
+                .iter()
+                .find(|a| a.subnet_id() == Some(sid.as_str()))
+                .map(|a| {
+                    (
+                        t.route_table_id().unwrap_or_default().to_string(),
+                        a.route_table_association_id()
+                            .unwrap_or_default()
+                            .to_string(),
+                    )
+                })
+        });
+        match current {
+            Some((t, _)) if t == rt => {}
+            Some((_, assoc)) => {
+                ec2.replace_route_table_association()
+                    .association_id(assoc)
+                    .route_table_id(&rt)
+                    .send()
+                    .await
+                    .map_err(AwsError::from_sdk("ec2:ReplaceRouteTableAssociation"))?;
+            }
+            None => {
+                ec2.associate_route_table()
+                    .subnet_id(&sid)
+                    .route_table_id(&rt)
+                    .send()
+                    .await
+                    .map_err(AwsError::from_sdk("ec2:AssociateRouteTable"))?;
+            }
+        }
+        // Routes nobody asked for (an internet gateway's, added by hand).
+        if let Some(t) = live
+            .tables
+            .iter()
+            .find(|t| t.route_table_id() == Some(rt.as_str()))
+        {
+            for r in t.routes() {
+                let extra = r.gateway_id() != Some("local")
+                    && r.destination_prefix_list_id().is_none()
+                    && !r.gateway_id().is_some_and(|g| g.starts_with("vpce-"));
+                if !extra {
+                    continue;
+                }
+                let mut req = ec2.delete_route().route_table_id(&rt);
+                if let Some(c) = r.destination_cidr_block() {
+                    req = req.destination_cidr_block(c);
+                } else if let Some(c) = r.destination_ipv6_cidr_block() {
+                    req = req.destination_ipv6_cidr_block(c);
+                }
+                req.send()
+                    .await
+                    .map_err(AwsError::from_sdk("ec2:DeleteRoute"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Makes the private NACL hold exactly the wanted entries and be the private subnets' NACL.
+pub async fn converge_nacl(
+    cx: &Ctx<'_>,
+    region: &str,
+    vpc_id: &str,
+    d: &NetworkState,
+    names: &Names,
+) -> Result<(), AwsError> {
+    let ec2 = &cx.clients(region).ec2;
+    let live = read_parts(cx, region, vpc_id).await?;
+    let nacl_id = if live.nacl_id.is_empty() {
+        let out = ec2
+            .create_network_acl()
+            .vpc_id(vpc_id)
+            .tag_specifications(tag_spec(
+                ResourceType::NetworkAcl,
+                &part_tags(&d.tags, &format!("{}-private", names.base), "nacl"),
+            ))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk("ec2:CreateNetworkAcl"))?;
+        out.network_acl()
+            .and_then(|a| a.network_acl_id())
+            .unwrap_or_default()
+            .to_string()
+    } else {
+        live.nacl_id.clone()
+    };
+    let want: Vec<Entry> = d
+        .network_acl
+        .iter()
+        .filter_map(|s| parse_entry(s))
+        .collect();
+    let have: Vec<Entry> = live.nacl.iter().filter_map(|s| parse_entry(s)).collect();
+    for h in &have {
+        if !want
+            .iter()
+            .any(|w| w.egress == h.egress && w.number == h.number)
+        {
+            ec2.delete_network_acl_entry()
+                .network_acl_id(&nacl_id)
+                .egress(h.egress)
+                .rule_number(h.number)
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("ec2:DeleteNetworkAclEntry"))?;
+        }
+    }
+    for (text, w) in d.network_acl.iter().zip(&want) {
+        if live.nacl.contains(text) {
+            continue;
+        }
+        let exists = have
+            .iter()
+            .any(|h| h.egress == w.egress && h.number == w.number);
+        let action = if w.allow {
+            RuleAction::Allow
+        } else {
+            RuleAction::Deny
+        };
+        let range = w
+            .ports
+            .map(|(a, b)| PortRange::builder().from(a).to(b).build());
+        if exists {
+            ec2.replace_network_acl_entry()
+                .network_acl_id(&nacl_id)
+                .egress(w.egress)
+                .rule_number(w.number)
+                .rule_action(action)
+                .protocol(&w.protocol)
+                .cidr_block(&w.cidr)
+                .set_port_range(range)
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("ec2:ReplaceNetworkAclEntry"))?;
+        } else {
+            ec2.create_network_acl_entry()
+                .network_acl_id(&nacl_id)
+                .egress(w.egress)
+                .rule_number(w.number)
+                .rule_action(action)
+                .protocol(&w.protocol)
+                .cidr_block(&w.cidr)
+                .set_port_range(range)
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("ec2:CreateNetworkAclEntry"))?;
+        }
+    }
+    let live = read_parts(cx, region, vpc_id).await?;
+    for id in live.subnet_ids.values() {
+        let Some(assoc) = live.nacl_assoc.get(id) else {
+            continue;
+        };
+        let current = live
+            .subnets
+            .values()
+            .zip(live.subnet_ids.values())
+            .find(|(_, i)| *i == id)
+            .map(|(s, _)| s.network_acl.as_str());
+        if current == Some("private") {
+            continue;
+        }
+        ec2.replace_network_acl_association()
+            .association_id(assoc)
+            .network_acl_id(&nacl_id)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk("ec2:ReplaceNetworkAclAssociation"))?;
+    }
+    Ok(())
+}
+
+/// Revokes every rule of the VPC's default security group.
+pub async fn strip_default_sg(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<(), AwsError> {
+    let ec2 = &cx.clients(region).ec2;
+    let live = read_parts(cx, region, vpc_id).await?;
+    if live.default_sg_id.is_empty() {
+        return Ok(());
+    }
+    // The default group's own id, for rules that name it.
+    let ids = BTreeMap::from([(live.default_sg_id.clone(), live.default_sg_id.clone())]);
+    let none: &[crate::resources::kit::ec2::Rule] = &[];
+    let ingress = live.default_sg.ingress.clone();
+    let egress = live.default_sg.egress.clone();
+    sync_rules(
+        ec2,
+        &live.default_sg_id,
+        Direction::Ingress,
+        &ingress,
+        none,
+        &ids,
+    )
+    .await?;
+    sync_rules(
+        ec2,
+        &live.default_sg_id,
+        Direction::Egress,
+        &egress,
+        none,
+        &ids,
+    )
+    .await
+}
+
+async fn delete_subnet(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+    id: &str,
+) -> Result<(), AwsError> {
+    let ec2 = &cx.clients(region).ec2;
+    delete_when_free(
+        ec2,
+        address,
+        id,
+        "ec2:DeleteSubnet",
+        ("subnet-id", id),
+        cx.progress,
+        || async {
+            ec2.delete_subnet()
+                .subnet_id(id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(AwsError::from_sdk("ec2:DeleteSubnet"))
+        },
+    )
+    .await
+}
+
+/// Deletes a route table of ours after its subnet associations (read in `live`).
+async fn delete_route_table(
+    cx: &Ctx<'_>,
+    region: &str,
+    live: &Parts,
+    id: &str,
+) -> Result<(), AwsError> {
+    let ec2 = &cx.clients(region).ec2;
+    let assocs = live
+        .tables
+        .iter()
+        .filter(|t| t.route_table_id() == Some(id))
+        .flat_map(|t| t.associations())
+        .filter(|a| a.main() != Some(true))
+        .filter_map(|a| a.route_table_association_id());
+    for a in assocs {
+        match ec2
+            .disassociate_route_table()
+            .association_id(a)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if code_of(&e).ends_with("NotFound") => {}
+            Err(e) => return Err(AwsError::from_err("ec2:DisassociateRouteTable", e)),
+        }
+    }
+    match ec2.delete_route_table().route_table_id(id).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if code_of(&e).ends_with("NotFound") => Ok(()),
+        Err(e) => Err(AwsError::from_err("ec2:DeleteRouteTable", e)),
+    }
+}
+
+/// Deletes the subnets, route tables and NACL of the network, then the VPC (each delete an ENI
+/// still holds is waited for, see [`delete_when_free`]).
+pub async fn delete(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+    vpc_id: &str,
+) -> Result<(), AwsError> {
+    let ec2 = &cx.clients(region).ec2;
+    let live = read_parts(cx, region, vpc_id).await?;
+    for id in live.route_table_ids.values() {
+        delete_route_table(cx, region, &live, id).await?;
+    }
+    // The subnets go back to the default NACL, so that the private one is free.
+    for (name, id) in &live.subnet_ids {
+        let assoc = live.nacl_assoc.get(id);
+        if live.subnets[name].network_acl == "private" && !live.default_nacl_id.is_empty() {
+            if let Some(a) = assoc {
+                ec2.replace_network_acl_association()
+                    .association_id(a)
+                    .network_acl_id(&live.default_nacl_id)
+                    .send()
+                    .await
+                    .map_err(AwsError::from_sdk("ec2:ReplaceNetworkAclAssociation"))?;
+            }
+        }
+        delete_subnet(cx, region, address, id).await?;
+    }
+    if !live.nacl_id.is_empty() {
+        match ec2
+            .delete_network_acl()
+            .network_acl_id(&live.nacl_id)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if code_of(&e).ends_with("NotFound") => {}
+            Err(e) => return Err(AwsError::from_err("ec2:DeleteNetworkAcl", e)),
+        }
+    }
+    delete_when_free(
+        ec2,
+        address,
+        vpc_id,
+        "ec2:DeleteVpc",
+        ("vpc-id", vpc_id),
+        cx.progress,
+        || async {
+            ec2.delete_vpc()
+                .vpc_id(vpc_id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(AwsError::from_sdk("ec2:DeleteVpc"))
+        },
+    )
+    .await
+}
