@@ -33,6 +33,11 @@ fn json_of(r: &Run) -> Value {
 
 /// A KMS client in `account`, on credentials of the role assumed there (as novactl does).
 async fn kms_in(emu: &Emulator, account: &str) -> aws_sdk_kms::Client {
+    aws_sdk_kms::Client::new(&conf_in(emu, account).await)
+}
+
+/// An SDK config for `account`, on credentials of the role assumed there.
+async fn conf_in(emu: &Emulator, account: &str) -> aws_types::SdkConfig {
     let base = emu.sdk("us-east-1").await;
     let out = aws_sdk_sts::Client::new(&base)
         .assume_role()
@@ -53,7 +58,7 @@ async fn kms_in(emu: &Emulator, account: &str) -> aws_sdk_kms::Client {
         .into_builder()
         .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
         .build();
-    aws_sdk_kms::Client::new(&conf)
+    conf
 }
 
 async fn aliases(kms: &aws_sdk_kms::Client) -> Vec<String> {
@@ -336,4 +341,70 @@ async fn profile_from_the_spec() {
     // `--profile` wins over the spec's: an unknown profile is refused (nothing changed).
     let r = run(&["plan", "-e", f, "--profile", "nosuch"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+}
+
+#[tokio::test]
+async fn state_backend_in_its_own_account() {
+    let emu = Emulator::start();
+    const STATE_ACCOUNT: &str = "333333333333";
+    let bucket = unique("state");
+    let alias = unique("st");
+    let text = spec("st", DEV_ACCOUNT, &alias).replace(
+        "kms:\n",
+        &format!(
+            "state:\n  s3:\n    bucket: {bucket}\n    assume_role:\n      role_arn: {}\n      \
+             session_name: ci-state\nkms:\n",
+            role(STATE_ACCOUNT)
+        ),
+    );
+    let p = Project::new(&text);
+    let f = p.spec.to_str().unwrap();
+    novactl(Some(&emu), &["bootstrap", "-e", f]).expect_code(0);
+    novactl(Some(&emu), &["apply", "-e", f, "--auto-approve"]).expect_code(0);
+    let s3 = |c: &aws_types::SdkConfig| {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(c)
+                .force_path_style(true)
+                .build(),
+        )
+    };
+    let state_s3 = s3(&conf_in(&emu, STATE_ACCOUNT).await);
+    let objects = state_s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("the state bucket is in the state account");
+    assert!(
+        objects
+            .contents()
+            .iter()
+            .any(|o| o.key().is_some_and(|k| k.contains("audit"))),
+        "{:?}",
+        objects.contents()
+    );
+    let dev_s3 = s3(&conf_in(&emu, DEV_ACCOUNT).await);
+    // ListBuckets is per account (moto answers HeadBucket for any account's bucket).
+    let names = |out: aws_sdk_s3::operation::list_buckets::ListBucketsOutput| -> Vec<String> {
+        out.buckets()
+            .iter()
+            .filter_map(|b| b.name().map(str::to_string))
+            .collect()
+    };
+    let in_dev = names(dev_s3.list_buckets().send().await.unwrap());
+    let in_state = names(state_s3.list_buckets().send().await.unwrap());
+    assert!(
+        in_state.contains(&bucket) && !in_dev.contains(&bucket),
+        "{in_dev:?}"
+    );
+    // The environment's key is in the environment's account, not the state's.
+    let (dev, st) = (
+        kms_in(&emu, DEV_ACCOUNT).await,
+        kms_in(&emu, STATE_ACCOUNT).await,
+    );
+    let a = format!("alias/{alias}");
+    assert!(aliases(&dev).await.contains(&a));
+    assert!(!aliases(&st).await.contains(&a));
+    let h = json_of(&novactl(Some(&emu), &["history", "-e", f, "--json"]).expect_code(0));
+    assert_eq!(h[0]["account_id"], DEV_ACCOUNT);
 }
