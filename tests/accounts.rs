@@ -54,11 +54,9 @@ async fn conf_in(emu: &Emulator, account: &str) -> aws_types::SdkConfig {
         None,
         "assumed",
     );
-    let conf = base
-        .into_builder()
+    base.into_builder()
         .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
-        .build();
-    conf
+        .build()
 }
 
 async fn aliases(kms: &aws_sdk_kms::Client) -> Vec<String> {
