@@ -29,9 +29,11 @@ pub struct Cli {
 /// Options every command takes (before or after the subcommand).
 #[derive(clap::Args, Debug, Clone)]
 pub struct Global {
-    /// The environment spec (YAML).
-    #[arg(short = 'e', long = "env", env = "NOVACTL_ENV", global = true)]
-    pub env: Option<PathBuf>,
+    /// The environment spec (YAML). `validate`, `plan` and `check` take it several times:
+    /// each environment runs on its own, concurrently, with one summary (exit: the worst).
+    #[arg(short = 'e', long = "env", env = "NOVACTL_ENV", global = true,
+          action = clap::ArgAction::Append, value_name = "FILE")]
+    pub env: Vec<PathBuf>,
     /// AWS endpoint override for every service (else the spec's `endpoint_url`, else
     /// AWS_ENDPOINT_URL).
     #[arg(long, global = true)]
@@ -132,12 +134,15 @@ pub enum Cmd {
     State(commands::state::Args),
     /// Print shell completions (install lines: `novactl completions --help`).
     Completions(commands::completions::Args),
+    /// The environments of a directory (file, environment, account, region, state backend):
+    /// the input of a CI matrix. No AWS calls.
+    Envs(commands::envs::Args),
 }
 
 impl From<&Global> for GlobalOptions {
     fn from(g: &Global) -> Self {
         GlobalOptions {
-            env: g.env.clone(),
+            env: g.env.last().cloned(),
             endpoint_url: g.endpoint_url.clone(),
             profile: g.profile.clone(),
             region: g.region.clone(),
@@ -149,6 +154,9 @@ impl From<&Global> for GlobalOptions {
 }
 
 pub async fn run(cli: Cli, sh: &Shell) -> Result<ExitCode, Failure> {
+    if cli.global.env.len() > 1 {
+        return commands::multi::run(&cli, sh);
+    }
     let g = &GlobalOptions::from(&cli.global);
     match &cli.cmd {
         Cmd::Validate => commands::validate::run(g, sh),
@@ -172,6 +180,7 @@ pub async fn run(cli: Cli, sh: &Shell) -> Result<ExitCode, Failure> {
         Cmd::ForceUnlock(a) => commands::force_unlock::run(g, a, sh).await,
         Cmd::History(a) => commands::history::run(g, a, sh).await,
         Cmd::State(a) => commands::state::run(g, a, sh).await,
+        Cmd::Envs(a) => commands::envs::run(a, sh),
         Cmd::Completions(a) => {
             commands::completions::run(a, <Cli as clap::CommandFactory>::command(), sh)
         }

@@ -1,6 +1,7 @@
 //! AWS client set-up (endpoint override, regions, one retry policy, call accounting) and
 //! error classification.
 
+pub mod accounts;
 pub mod error;
 pub mod regions;
 pub mod retry;
@@ -304,8 +305,20 @@ impl Clients {
 /// The identity behind the credentials.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// The account the run works in (the assumed role's, with `aws.assume_role`).
     pub account: String,
+    /// The identity every call is made as (the assumed-role session, with `aws.assume_role`).
     pub arn: String,
+    /// With `aws.assume_role`: who assumed the role (the base credentials' identity) and the
+    /// role and session it assumed.
+    pub assumed: Option<accounts::Assumed>,
+}
+
+impl Caller {
+    /// Who ran novactl: the base identity when a role was assumed, else the identity itself.
+    pub fn who(&self) -> &str {
+        self.assumed.as_ref().map_or(&self.arn, |a| &a.caller_arn)
+    }
 }
 
 /// How to reach AWS: resolved once per run.
@@ -317,6 +330,9 @@ pub struct Connect {
     /// Where `endpoint_url` came from, for messages (`--endpoint-url`, `endpoint_url in F`).
     pub endpoint_source: String,
     pub profile: Option<String>,
+    /// `aws.assume_role` (or, for the state backend, `state.s3.assume_role`), its session name
+    /// resolved.
+    pub assume_role: Option<crate::spec::model::AssumeRole>,
     pub retry: RetryPolicy,
 }
 
@@ -343,6 +359,8 @@ pub struct Aws {
     /// Write calls made inside changes, with their request ids (for the audit trail).
     pub requests: Arc<RequestLog>,
     pub started: Instant,
+    /// With a role to assume: STS on the base credentials (who assumes) and the role.
+    base: Option<(aws_sdk_sts::Client, crate::spec::model::AssumeRole)>,
 }
 
 /// Is the endpoint a local emulator (an override is set)? Then S3 uses path-style addressing.
@@ -350,9 +368,19 @@ pub fn emulated(connect: &Connect) -> bool {
     connect.endpoint().is_some()
 }
 
-/// The SDK configuration for `region`: the standard credential chain, `--profile`, the
-/// endpoint override, and the one retry policy ([`retry`]).
+/// The SDK configuration for `region`: the standard credential chain (or the role to assume,
+/// see [`accounts`]), `--profile`, the endpoint override, and the one retry policy ([`retry`]).
 pub async fn sdk_config(connect: &Connect, region: &str) -> aws_types::SdkConfig {
+    let base = base_config(connect, region).await;
+    match &connect.assume_role {
+        Some(role) => accounts::assuming(&base, role).await,
+        None => base,
+    }
+}
+
+/// The SDK configuration for `region` on the base credentials (chain or profile), before any
+/// role is assumed.
+pub async fn base_config(connect: &Connect, region: &str) -> aws_types::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
         .retry_config(connect.retry.sdk());
@@ -363,6 +391,23 @@ pub async fn sdk_config(connect: &Connect, region: &str) -> aws_types::SdkConfig
         loader = loader.profile_name(p);
     }
     loader.load().await
+}
+
+/// (account, ARN) of the credentials `sts` signs with.
+async fn identity(sts: &aws_sdk_sts::Client) -> Result<(String, String), AwsError> {
+    let out = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("sts:GetCallerIdentity"))?;
+    let account = out.account.ok_or_else(|| {
+        AwsError::local(
+            "sts:GetCallerIdentity",
+            "MissingAccount",
+            "the response named no account",
+        )
+    })?;
+    Ok((account, out.arn.unwrap_or_default()))
 }
 
 impl Aws {
@@ -385,19 +430,38 @@ impl Aws {
         let mut by_region = BTreeMap::new();
         let mut regions = vec![primary.to_string()];
         regions.extend(others.iter().cloned());
+        let base_primary = base_config(connect, primary).await;
+        // One provider (and one credentials cache) for every region: the role is assumed once
+        // and refreshed by the SDK before it expires.
+        let shared = match &connect.assume_role {
+            Some(role) => Some(accounts::assumed_credentials(&base_primary, role).await),
+            None => None,
+        };
         for region in regions {
             if by_region.contains_key(&region) {
                 continue;
             }
-            let conf = sdk_config(connect, &region).await;
+            let mut conf = base_config(connect, &region).await;
+            if let Some((creds, cache)) = &shared {
+                conf = conf
+                    .into_builder()
+                    .credentials_provider(creds.clone())
+                    .identity_cache(cache.clone())
+                    .build();
+            }
             by_region.insert(region.clone(), Clients::new(&conf, &counter, emulated));
         }
+        let base = connect
+            .assume_role
+            .clone()
+            .map(|role| (client!(aws_sdk_sts, &base_primary, counter), role));
         Aws {
             primary: primary.to_string(),
             by_region,
             stats,
             requests,
             started: Instant::now(),
+            base,
         }
     }
 
@@ -411,25 +475,32 @@ impl Aws {
         &self.by_region[&self.primary]
     }
 
-    /// Who the credentials belong to (STS GetCallerIdentity).
+    /// Who the credentials belong to (STS GetCallerIdentity). With a role to assume: first
+    /// the base identity (who assumes), then the assumed one (whose account the run works in).
     pub async fn caller(&self) -> Result<Caller, AwsError> {
-        let out = self
-            .primary()
-            .sts
-            .get_caller_identity()
-            .send()
+        let assumed = match &self.base {
+            Some((sts, role)) => {
+                let (_, caller_arn) = identity(sts).await?;
+                Some(accounts::Assumed {
+                    caller_arn,
+                    role_arn: role.role_arn.clone(),
+                    session_name: role.session_name.clone().unwrap_or_default(),
+                })
+            }
+            None => None,
+        };
+        let (account, arn) = identity(&self.primary().sts)
             .await
-            .map_err(AwsError::from_sdk("sts:GetCallerIdentity"))?;
-        let account = out.account.ok_or_else(|| {
-            AwsError::local(
-                "sts:GetCallerIdentity",
-                "MissingAccount",
-                "the response named no account",
-            )
-        })?;
-        let arn = out.arn.unwrap_or_default();
+            .map_err(|e| match &assumed {
+                Some(a) => e.assuming(a),
+                None => e,
+            })?;
         error::set_caller(&arn);
-        Ok(Caller { account, arn })
+        Ok(Caller {
+            account,
+            arn,
+            assumed,
+        })
     }
 
     /// "N AWS calls (R reads, W writes) in T s", for the closing line of a command; retries

@@ -171,8 +171,26 @@ fn state_stack(user: &LoadedSpec, loc: &S3Location) -> Result<LoadedSpec, Failur
             }
         },
     });
-    if let Some(a) = &user.spec.account_id {
-        doc["account_id"] = json!(a);
+    // The state stack is made with the backend's credentials: `state.s3.assume_role` (the
+    // state in another account, whose id the spec's `account_id` is not), else the
+    // environment's.
+    let own_role = user
+        .spec
+        .state
+        .as_ref()
+        .and_then(|s| s.s3.as_ref())
+        .and_then(|s3| s3.assume_role.clone());
+    let mut aws = user.spec.aws.clone().unwrap_or_default();
+    match own_role {
+        Some(role) => aws.assume_role = Some(role),
+        None => {
+            if let Some(a) = &user.spec.account_id {
+                doc["account_id"] = json!(a);
+            }
+        }
+    }
+    if aws.profile.is_some() || aws.assume_role.is_some() {
+        doc["aws"] = json!(aws);
     }
     if let Some(e) = &user.spec.endpoint_url {
         doc["endpoint_url"] = json!(e);

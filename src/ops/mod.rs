@@ -20,6 +20,7 @@ pub mod check;
 pub mod destroy;
 pub mod dr;
 pub mod drift;
+pub mod envs;
 pub mod fmt;
 pub mod graph;
 pub mod init;

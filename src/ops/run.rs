@@ -73,11 +73,11 @@ impl Run {
     async fn start(s: &Session, command: &str, sh: &Shell, audit: bool) -> Result<Run, Failure> {
         let backend = s.state.clone();
         backend.check_ready().await.map_err(state_failure)?;
-        let run_id = state::new_id();
+        let run_id = state::take_run_id();
         let info = LockInfo {
             id: run_id.clone(),
             operation: command.to_string(),
-            who: s.caller.arn.clone(),
+            who: s.caller.who().to_string(),
             host: state::hostname(),
             pid: std::process::id(),
             created: String::new(),
@@ -88,7 +88,7 @@ impl Run {
         let mut record = AuditRecord::new(
             run_id,
             command,
-            &s.caller.arn,
+            &s.caller,
             &s.model.account_id,
             &s.model.spec.spec,
             &s.model.digest,
@@ -378,6 +378,7 @@ async fn record_dead_run(backend: &dyn Backend, old: &LockInfo, now: &AuditRecor
         command: old.operation.clone(),
         command_line: Vec::new(),
         caller_arn: old.who.clone(),
+        assumed_role: None,
         account_id: now.account_id.clone(),
         region: now.region.clone(),
         environment: now.environment.clone(),

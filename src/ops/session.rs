@@ -121,10 +121,18 @@ pub fn connect_of(g: &GlobalOptions, spec: &LoadedSpec) -> Result<Connect, Failu
     };
     let retry =
         RetryPolicy::resolve(g.max_attempts, |k| std::env::var(k).ok()).map_err(Failure::Usage)?;
+    // `--profile`, then AWS_PROFILE (the SDK reads it itself), then the spec's `aws.profile`.
+    let aws = spec.spec.aws.clone().unwrap_or_default();
+    let env_profile = std::env::var("AWS_PROFILE").is_ok_and(|p| !p.is_empty());
+    let profile = g
+        .profile
+        .clone()
+        .or_else(|| aws.profile.filter(|_| !env_profile));
     Ok(Connect {
         endpoint_url,
         endpoint_source,
-        profile: g.profile.clone(),
+        profile,
+        assume_role: aws.assume_role.map(state::with_session_name),
         retry,
     })
 }
@@ -209,9 +217,17 @@ impl Session {
         let account = caller.account.clone();
         if let Some(want) = &spec.spec.account_id {
             if want != &account {
+                let whose = match &caller.assumed {
+                    Some(a) => format!(
+                        "the assumed role {} (session {}, assumed by {}) is in account \
+                         {account}",
+                        a.role_arn, a.session_name, a.caller_arn
+                    ),
+                    None => format!("the credentials ({}) are for account {account}", caller.arn),
+                };
                 return Err(Failure::Usage(format!(
-                    "{}: account_id: the spec is for account {want}, but the credentials are \
-                     for account {account}; nothing was read or changed",
+                    "{}: account_id: the spec is for account {want}, but {whose}; nothing was \
+                     read or changed",
                     spec.path.display()
                 )));
             }

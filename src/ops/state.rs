@@ -199,7 +199,7 @@ pub async fn force_unlock(
     let mut record = AuditRecord::new(
         state::new_id(),
         "force-unlock",
-        &s.caller.arn,
+        &s.caller,
         &s.model.account_id,
         &s.model.spec.spec,
         &s.model.digest,

@@ -5,6 +5,7 @@
 //! * [`render`]: tera rendering with the spec's variables and other resources' attributes.
 //! * [`input`]: reading input files safely (regular files, size limit, UTF-8).
 
+pub mod accounts;
 pub mod format;
 pub mod input;
 pub mod layers;
@@ -251,6 +252,7 @@ impl LoadedSpec {
                 errs.push(self.error("account_id", "must be a 12-digit AWS account id"));
             }
         }
+        accounts::check(self, &mut errs);
         if let Some(dr) = &s.dr {
             if !looks_like_region(&dr.region) {
                 errs.push(self.error(

@@ -47,6 +47,9 @@ pub struct Spec {
     /// Optional AWS endpoint override (a local emulator).
     #[serde(default)]
     pub endpoint_url: Option<String>,
+    /// Optional; how this environment's account is reached (a profile, a role to assume).
+    #[serde(default)]
+    pub aws: Option<AwsAccess>,
     /// Free-form values for templates (`{{ vars.x }}`).
     #[serde(default)]
     #[schemars(with = "Map<serde_json::Value>")]
@@ -107,6 +110,40 @@ pub struct S3State {
     /// Key id, ARN or `alias/...` of the key that encrypts the state objects.
     #[serde(default)]
     pub kms_key: Option<String>,
+    /// Optional; a role the backend's clients assume (the state bucket in another account).
+    /// Without it the backend uses the environment's credentials (`aws:`).
+    #[serde(default)]
+    pub assume_role: Option<AssumeRole>,
+}
+
+/// `aws:` — how the environment's account is reached.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AwsAccess {
+    /// A profile of the AWS config and credentials files (`--profile` and AWS_PROFILE win).
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Every AWS call of the run (all clients, both regions) uses this role's credentials.
+    #[serde(default)]
+    pub assume_role: Option<AssumeRole>,
+}
+
+/// A role to assume with STS AssumeRole, from the base credentials (profile or chain).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssumeRole {
+    /// `arn:<partition>:iam::<12-digit account>:role/<path/name>`.
+    pub role_arn: String,
+    /// Optional; the external id the role's trust policy requires.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// Optional; the session name (shows in CloudTrail); default `novactl-<run id>`.
+    #[serde(default)]
+    pub session_name: Option<String>,
+    /// Optional; how long the assumed credentials last (900 to 43200 seconds; the SDK
+    /// refreshes them before they expire). Default: STS's (3600).
+    #[serde(default)]
+    pub duration_seconds: Option<i32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

@@ -370,6 +370,7 @@ mod tests {
                 command: "apply".into(),
                 command_line: vec![],
                 caller_arn: "arn".into(),
+                assumed_role: None,
                 account_id: "123456789012".into(),
                 region: "us-east-1".into(),
                 environment: "t".into(),

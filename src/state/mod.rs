@@ -152,7 +152,11 @@ pub struct AuditRecord {
     /// `apply`, `destroy`, `dr drill`, `dr failover`.
     pub command: String,
     pub command_line: Vec<String>,
+    /// Who ran it: the base identity when a role was assumed.
     pub caller_arn: String,
+    /// With `aws.assume_role`: the role the run's calls were made as, and its session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assumed_role: Option<AssumedRole>,
     pub account_id: String,
     pub region: String,
     pub environment: String,
@@ -175,13 +179,22 @@ pub struct AuditRecord {
     pub details: Value,
 }
 
+/// The role an audited run assumed (`aws.assume_role`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AssumedRole {
+    pub role_arn: String,
+    pub session_name: String,
+    /// The assumed-role session's own ARN (`arn:aws:sts::<account>:assumed-role/<role>/<session>`).
+    pub arn: String,
+}
+
 impl AuditRecord {
-    /// A record of `command` by `caller_arn` on this host, started now, with no changes yet
+    /// A record of `command` by `caller` on this host, started now, with no changes yet
     /// (exit status 1 until the run says otherwise).
     pub fn new(
         run_id: String,
         command: &str,
-        caller_arn: &str,
+        caller: &crate::aws::Caller,
         account_id: &str,
         spec: &crate::spec::Spec,
         spec_digest: &str,
@@ -190,7 +203,12 @@ impl AuditRecord {
             run_id,
             command: command.to_string(),
             command_line: std::env::args().collect(),
-            caller_arn: caller_arn.to_string(),
+            caller_arn: caller.who().to_string(),
+            assumed_role: caller.assumed.as_ref().map(|a| AssumedRole {
+                role_arn: a.role_arn.clone(),
+                session_name: a.session_name.clone(),
+                arn: caller.arn.clone(),
+            }),
             account_id: account_id.to_string(),
             region: spec.region.clone(),
             environment: spec.environment.clone(),
@@ -313,10 +331,22 @@ impl S3Location {
 /// user gave (for the `novactl bootstrap -e ...` hint).
 pub async fn open(spec: &LoadedSpec, connect: &Connect, spec_file: &str) -> Arc<dyn Backend> {
     match S3Location::of(spec) {
-        Some(loc) => Arc::new(
-            s3::S3Backend::connect(connect, &loc, format!("novactl bootstrap -e {spec_file}"))
-                .await,
-        ),
+        Some(loc) => {
+            // `state.s3.assume_role`: the backend's own role (the state in another account);
+            // else the environment's credentials.
+            let own = spec
+                .spec
+                .state
+                .as_ref()
+                .and_then(|s| s.s3.as_ref())
+                .and_then(|s3| s3.assume_role.clone());
+            let mut connect = connect.clone();
+            if let Some(role) = own {
+                connect.assume_role = Some(with_session_name(role));
+            }
+            let bootstrap = format!("novactl bootstrap -e {spec_file}");
+            Arc::new(s3::S3Backend::connect(&connect, &loc, bootstrap).await)
+        }
         None => Arc::new(local::LocalBackend::for_spec(spec)),
     }
 }
@@ -414,6 +444,34 @@ pub fn lock_to_remove(
 
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+static RUN_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+static RUN_ID_TAKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// This process's run id: the default assumed-role session name is `novactl-<run id>`, and the
+/// first writing run of the process records it as its own id ([`take_run_id`]).
+pub fn run_id() -> &'static str {
+    RUN_ID.get_or_init(new_id)
+}
+
+/// `role` with its session name: `novactl-<run id>` unless the spec names one.
+pub fn with_session_name(
+    mut role: crate::spec::model::AssumeRole,
+) -> crate::spec::model::AssumeRole {
+    if role.session_name.is_none() {
+        role.session_name = Some(crate::aws::accounts::default_session_name(run_id()));
+    }
+    role
+}
+
+/// The id of a writing run: the process's run id the first time, a fresh one after.
+pub fn take_run_id() -> String {
+    if RUN_ID_TAKEN.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        new_id()
+    } else {
+        run_id().to_string()
+    }
 }
 
 pub fn hostname() -> String {
