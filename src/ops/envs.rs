@@ -92,7 +92,7 @@ pub fn list(dir: &Path) -> Result<(Vec<EnvEntry>, Vec<Vec<String>>), Failure> {
         if names_environment(&f) == Some(false) {
             continue;
         }
-        match LoadedSpec::load(&f) {
+        match LoadedSpec::load_with(&f, &[]) {
             Ok(l) => envs.push(EnvEntry::of(&f, &l)),
             Err(e) => errors.push(e.lines()),
         }
