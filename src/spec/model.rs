@@ -31,6 +31,10 @@ pub struct Spec {
     /// Optional AWS endpoint override (a local emulator).
     #[serde(default)]
     pub endpoint_url: Option<String>,
+    /// Address renames (`{ from: s3.logs_old, to: s3.logs }`): the live resource tagged with
+    /// `from` becomes `to` (re-tagged, state records moved); nothing is deleted or created.
+    #[serde(default)]
+    pub moved: Vec<Moved>,
     /// Free-form values for templates (`{{ vars.x }}`).
     #[serde(default)]
     #[schemars(with = "Map<serde_json::Value>")]
@@ -65,6 +69,16 @@ pub struct Spec {
     pub cloudtrail: Map<Trail>,
     #[serde(default)]
     pub dr: Option<Dr>,
+}
+
+/// One entry of `moved:` (see `engine::moves`).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Moved {
+    /// The old address (no longer in the spec).
+    pub from: String,
+    /// The new address (in the spec, same kind).
+    pub to: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
