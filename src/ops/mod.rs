@@ -22,6 +22,7 @@ pub mod dr;
 pub mod drift;
 pub mod fmt;
 pub mod graph;
+pub mod import;
 pub mod init;
 pub mod last_applied;
 pub mod options;

@@ -9,11 +9,13 @@
 //! * [`cache`]: the reads an observation shares (one tagging-API read per region, bulk reads);
 //! * [`owned_role`]: a role another kind owns (a log group's, a replicated bucket's);
 //! * [`delivery`]: the bucket-policy statements that let CloudTrail deliver into a bucket;
+//! * [`import`]: what `novactl import` asks a kind for and the helpers of its mappings;
 //! * [`s3_errors`]: S3 error helpers several S3-touching rooms share.
 
 pub mod cache;
 pub mod delivery;
 pub mod discover;
+pub mod import;
 pub mod owned_role;
 pub mod refs;
 pub mod s3_errors;
