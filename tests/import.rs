@@ -59,6 +59,16 @@ async fn imported_entries_adopt_as_no_changes() {
         .await
         .unwrap();
 
+    let body = r#"{"widgets": [{"type": "text", "x": 0, "y": 0, "width": 6, "height": 3, "properties": {"markdown": "made by hand"}}]}"#;
+    emu.cloudwatch("us-east-1")
+        .await
+        .put_dashboard()
+        .dashboard_name("Handmade-Ops")
+        .dashboard_body(body)
+        .send()
+        .await
+        .unwrap();
+
     let base = "environment: imp\nregion: us-east-1\ntags:\n  Project: NOVAMIND\n";
     let p = Project::new(base);
     let spec = p.spec.to_str().unwrap().to_string();
@@ -113,6 +123,46 @@ async fn imported_entries_adopt_as_no_changes() {
     .expect_code(0);
     assert!(r.stdout.starts_with("sns:\n  alerts:\n"), "{}", r.stdout);
     assert!(r.stdout.contains("kms_key: handmade_phi"), "{}", r.stdout);
+    text.push_str(&r.stdout);
+    p.write_spec(&text);
+    // The dashboard: its body becomes a template file; without --write the entry says so.
+    let r = novactl(
+        Some(&emu),
+        &[
+            "import",
+            "-e",
+            &spec,
+            "cloudwatch.dashboards",
+            "Handmade-Ops",
+        ],
+    )
+    .expect_code(0);
+    assert!(r.stdout.contains("pass --write DIR"), "{}", r.stdout);
+    let r = novactl(
+        Some(&emu),
+        &[
+            "import",
+            "-e",
+            &spec,
+            "cloudwatch.dashboards",
+            "Handmade-Ops",
+            "--write",
+            p.path("templates/imported").to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    assert!(
+        r.stdout
+            .starts_with("cloudwatch:\n  dashboards:\n    handmade_ops:\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("template: ../templates/imported/dashboard-handmade_ops.json.tera"),
+        "{}",
+        r.stdout
+    );
     text.push_str(&r.stdout);
     p.write_spec(&text);
     novactl(None, &["fmt", "--check", "-e", &spec]).expect_code(0);
