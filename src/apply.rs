@@ -337,7 +337,11 @@ async fn run_change(
                 .get(&d.address)
                 .and_then(|o| o.outputs.get("arn"))
                 .and_then(Value::as_str);
-            journal::created(cx, d, action, out.as_ref(), before, intent).await?
+            journal::created(cx, d, action, out.as_ref(), before, intent).await?;
+            // A rename (`moved:`): the old address's records follow the resource.
+            for m in model.moves.iter().filter(|m| m.to == d.address) {
+                journal::moved(cx, &m.from, d, obs.intents.get(&m.from)).await?;
+            }
         }
         // Left the spec: gone from the inventory. An extra copy was never the inventory's.
         (None, Action::Delete) if c.address == engine::base_address(&c.address) => {

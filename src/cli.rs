@@ -109,6 +109,9 @@ pub enum Cmd {
     Show(commands::show::Args),
     /// Names, ARNs and ids of the spec's resources, for scripts (reads live state).
     Output(commands::output::Args),
+    /// Print the spec entry describing a live resource (to paste, then `apply --adopt`).
+    /// Reads only.
+    Import(commands::import::Args),
     /// The dependency graph (Graphviz DOT or Mermaid). No AWS calls.
     Graph(commands::graph::Args),
     /// The least-privilege IAM policy for running novactl on this spec. No AWS calls.
@@ -169,6 +172,7 @@ pub async fn run(cli: Cli, sh: &Shell) -> Result<ExitCode, Failure> {
         Cmd::Drift(a) => commands::drift::run(g, a, sh).await,
         Cmd::Show(a) => commands::show::run(a, sh),
         Cmd::Output(a) => commands::output::run(g, a, sh).await,
+        Cmd::Import(a) => commands::import::run(g, a, sh).await,
         Cmd::Graph(a) => commands::graph::run(g, a, sh),
         Cmd::Permissions(a) => commands::permissions::run(g, a, sh),
         Cmd::Fmt(a) => commands::fmt::run(g, a, sh),

@@ -145,6 +145,18 @@ pub async fn candidates(
     }
 }
 
+impl Candidates {
+    /// The inventory's (address, name) pairs among the candidates (kinds the tagging API
+    /// does not cover).
+    pub fn inventoried(&self) -> Vec<(String, String)> {
+        self.by_kind
+            .iter()
+            .filter(|(_, _, f)| f.tags.is_none())
+            .map(|(_, _, f)| (f.address.clone(), f.name().to_string()))
+            .collect()
+    }
+}
+
 /// Is `found` the resource observe already read for its address?
 fn is_observed(found: &Found, observed: &HashMap<String, Observed>) -> bool {
     let Some(o) = observed.get(&found.address) else {

@@ -14,6 +14,7 @@ pub mod fmt;
 pub mod force_unlock;
 pub mod graph;
 pub mod history;
+pub mod import;
 pub mod init;
 pub mod man;
 pub mod multi;

@@ -45,6 +45,8 @@ fn plan(changes: Vec<Change>) -> Plan {
         cost: None,
         destroy: false,
         force: false,
+        moved: Vec::new(),
+        notes: Vec::new(),
     }
 }
 

@@ -71,11 +71,22 @@ pub fn make_plan(
     let mut changes = Vec::new();
     // Extra copies, each with the physical id of the spec's own resource (when live).
     let mut extras: Vec<(&Discovered, Option<String>)> = Vec::new();
+    // Renames (`moved:`) carried out, with the live id they keep; notes for the others.
+    let mut moved: Vec<(&super::moves::Move, String)> = Vec::new();
+    let mut notes = Vec::new();
     for &i in &model.graph.order {
         let d = &model.decls[i];
         let kind = model.kind(d.kind);
         let desired = model.desired(d, &ctx)?;
         let o = obs.by_address.get(&d.address);
+        let move_from = match super::moves::incoming(model, obs, d)? {
+            Some(super::moves::Incoming::Moved(m)) => Some(m),
+            Some(super::moves::Incoming::Nothing(m)) => {
+                notes.push(super::moves::nothing_note(model, m));
+                None
+            }
+            None => None,
+        };
         let deps: Vec<String> = model.graph.deps[i]
             .iter()
             .map(|&j| model.decls[j].address.clone())
@@ -125,6 +136,28 @@ pub fn make_plan(
                 } else {
                     c.action = Action::Create;
                     c.reason = "not found".into();
+                }
+            }
+            (Some(state), Some(o)) if move_from.is_some() => {
+                // A rename: the live resource is kept and re-tagged with its new address.
+                let m = move_from.expect("checked by the guard");
+                moved.push((m, o.physical_id.clone()));
+                c.attributes = diff::changes(state, &desired, kind.replace_on());
+                let attrs: Vec<String> = diff::top_level(&c.attributes)
+                    .into_iter()
+                    .filter(|a| a != "tags")
+                    .collect();
+                c.action = if c.attributes.iter().any(|a| a.forces_replace) {
+                    Action::Replace
+                } else {
+                    Action::Update
+                };
+                c.reason = format!("moved from {} (re-tagged, nothing deleted)", m.from);
+                if !attrs.is_empty() {
+                    c.reason.push_str(&format!(
+                        "; also differs from the spec in {}",
+                        attrs.join(", ")
+                    ));
                 }
             }
             (Some(state), Some(o)) => {
@@ -191,6 +224,12 @@ pub fn make_plan(
         .orphans
         .iter()
         .filter(|(_, _, o)| model.decl(&o.address).is_none())
+        // The old address of a rename is the same live resource: no delete.
+        .filter(|(_, _, o)| {
+            !moved
+                .iter()
+                .any(|(m, id)| m.from == o.address && id == &o.physical_id)
+        })
         .map(|x| (x, None))
         .collect();
     gone.extend(extras.into_iter().map(|(x, spec_id)| (x, Some(spec_id))));
@@ -266,6 +305,15 @@ pub fn make_plan(
             keep.contains(&base) || opts.targets.contains(&c.address)
         });
     }
+    // Moves left out by --target are not carried out.
+    let moved = moved
+        .into_iter()
+        .filter(|(m, _)| changes.iter().any(|c| c.address == m.to))
+        .map(|(m, _)| crate::plan::MovedAddress {
+            from: m.from.clone(),
+            to: m.to.clone(),
+        })
+        .collect();
     Ok(Plan {
         format_version: FORMAT_VERSION.into(),
         novactl_version: env!("CARGO_PKG_VERSION").into(),
@@ -280,6 +328,8 @@ pub fn make_plan(
         cost: None,
         destroy: false,
         force: false,
+        moved,
+        notes,
     })
 }
 
@@ -420,6 +470,7 @@ mod tests {
             orphans: Vec::new(),
             intents: HashMap::new(),
             journaled: HashSet::new(),
+            inventoried: Vec::new(),
         };
         apply_journal(
             &m,
@@ -468,6 +519,7 @@ mod tests {
             ],
             intents: HashMap::new(),
             journaled: HashSet::new(),
+            inventoried: Vec::new(),
         };
         let plan = make_plan(
             &m,

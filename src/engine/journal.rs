@@ -127,6 +127,39 @@ pub async fn deleted(cx: &Ctx<'_>, address: &str, open: Option<&Intent>) -> Resu
     Ok(())
 }
 
+/// After the live resource of `from` became `decl` (a `moved:` rename, re-tagged): its
+/// inventory entries take the new address, and an open intent of `from` is closed (the
+/// resource carries its tags by then). Nothing to move is no error.
+pub async fn moved(
+    cx: &Ctx<'_>,
+    from: &str,
+    decl: &Decl,
+    open: Option<&Intent>,
+) -> Result<(), AwsError> {
+    let Some(state) = cx.state else {
+        return Ok(());
+    };
+    let err = |e| failed("inventory", &decl.address, e);
+    for old in state.inventory_of(from).await.map_err(err)? {
+        state
+            .inventory_remove(&old.address, &old.identity)
+            .await
+            .map_err(err)?;
+        let entry = InventoryEntry {
+            address: decl.address.clone(),
+            ..old
+        };
+        state.inventory_put(&entry).await.map_err(err)?;
+    }
+    if open.is_some() {
+        state
+            .close_intent(from)
+            .await
+            .map_err(|e| failed("journal", from, e))?;
+    }
+    Ok(())
+}
+
 /// Settles intents left open for resources that are live and ours but need no change (a run
 /// that died after the create finished, before it closed its intent): records their
 /// inventory entry and closes the intent.

@@ -7,6 +7,7 @@ mod decide;
 mod fuzz;
 pub mod journal;
 mod model;
+pub mod moves;
 mod observe;
 
 pub use decide::{

@@ -28,6 +28,8 @@ pub struct Model {
     /// Every sensitive value of the spec as rendered (see [`crate::redact`]); a run registers
     /// them so that no output shows them.
     pub sensitive_values: Vec<String>,
+    /// The spec's `moved:` entries, checked, with the DR twins' moves (see [`super::moves`]).
+    pub moves: Vec<super::moves::Move>,
     kinds: HashMap<&'static str, &'static dyn Reconciler>,
 }
 
@@ -148,6 +150,7 @@ impl Model {
         if let Err(e) = crate::state::check_config(&spec) {
             errs.push(e);
         }
+        let moves = super::moves::resolve(&spec, &decls, &mut errs);
         errs.into_result()?;
         let graph = Graph::build(&spec, &decls)?;
         let files: Vec<_> = decls
@@ -163,6 +166,7 @@ impl Model {
             digest,
             dr_promoted: false,
             sensitive_values: Vec::new(),
+            moves,
             kinds,
         };
         // Render every resource with placeholders for what is not known yet: catches bad

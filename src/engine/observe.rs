@@ -28,6 +28,9 @@ pub struct Observations {
     /// Addresses whose live resource is untagged but ours by an open intent (a create that
     /// was interrupted before tagging): plan finishes them instead of reporting a conflict.
     pub journaled: HashSet<String>,
+    /// (address, name) of the inventory's entries for kinds the tagging API does not cover
+    /// (what says a dashboard's old address under `moved:`).
+    pub inventoried: Vec<(String, String)>,
 }
 
 impl Observations {
@@ -72,6 +75,10 @@ pub async fn observe(
         }
     };
     let (observed, candidates) = futures::join!(observed, candidates);
+    let mut inventoried = match &candidates {
+        Some(Ok(c)) => c.inventoried(),
+        _ => Vec::new(),
+    };
     let mut errors = Vec::new();
     let mut by_address = HashMap::new();
     for (addr, r) in observed {
@@ -106,6 +113,7 @@ pub async fn observe(
             // here (a dashboard cannot carry a tag, so listing finds nothing).
             match discovery::candidates(cx, &cache, &regions, state, false).await {
                 Ok(c) => {
+                    inventoried = c.inventoried();
                     let (mut scanned, mut inv) = futures::join!(
                         futures::future::join_all(jobs),
                         discovery::read_candidates(cx, c, &by_address)
@@ -146,6 +154,7 @@ pub async fn observe(
             orphans,
             intents: HashMap::new(),
             journaled: HashSet::new(),
+            inventoried,
         })
     } else {
         Err(errors)

@@ -263,5 +263,7 @@ fn destroy_plan(s: &Session, obs: &Observations) -> Plan {
         cost: None,
         destroy: true,
         force: false,
+        moved: Vec::new(),
+        notes: Vec::new(),
     }
 }

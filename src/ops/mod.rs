@@ -23,6 +23,7 @@ pub mod drift;
 pub mod envs;
 pub mod fmt;
 pub mod graph;
+pub mod import;
 pub mod init;
 pub mod last_applied;
 pub mod options;

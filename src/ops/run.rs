@@ -188,6 +188,17 @@ impl Run {
             _ => serde_json::json!({"format_version": "1", "addresses": {}}),
         };
         let now = state::now_rfc3339();
+        // A rename carried out: the old address's record is gone (the new one's follows).
+        for m in &plan.moved {
+            let done = outcomes
+                .iter()
+                .any(|o| o.address == m.to && o.result.is_done());
+            if done {
+                if let Some(a) = doc["addresses"].as_object_mut() {
+                    a.remove(&m.from);
+                }
+            }
+        }
         for c in &plan.changes {
             let ok = c.action == Action::NoOp
                 || outcomes

@@ -365,6 +365,7 @@ fn header(p: &Plan) -> String {
             "**No changes.** Live state matches the spec ({} resources).\n\n",
             p.changes.len()
         ));
+        md_notes(&mut s, p);
         return s;
     }
     s.push_str(&format!(
@@ -372,11 +373,19 @@ fn header(p: &Plan) -> String {
         p.counts(),
         p.refusals().len()
     ));
+    md_notes(&mut s, p);
     if !p.targets.is_empty() {
         let t: Vec<String> = p.targets.iter().map(|t| code(t)).collect();
         s.push_str(&format!("Limited to `--target` {}.\n\n", t.join(", ")));
     }
     s
+}
+
+/// The plan's notes (a `moved:` entry with nothing live at its `from`), one line each.
+fn md_notes(s: &mut String, p: &Plan) {
+    for n in &p.notes {
+        s.push_str(&format!("Note: {}\n\n", text(n)));
+    }
 }
 
 /// Danger first: refused and conflicts, replaces, deletes, updates, creates (plan order within
@@ -708,6 +717,8 @@ mod tests {
             cost: None,
             destroy: false,
             force: false,
+            moved: Vec::new(),
+            notes: Vec::new(),
         }
     }
 

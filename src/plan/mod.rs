@@ -111,6 +111,20 @@ pub struct Plan {
     /// A destroy plan made with `--force`: its apply empties non-empty buckets.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub force: bool,
+    /// The renames (`moved:`) this plan carries out: each `to` is an update that re-tags the
+    /// live resource, never a create or a delete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<MovedAddress>,
+    /// Remarks that change nothing (a `moved:` entry with nothing live at its `from`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// One rename a plan carries out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MovedAddress {
+    pub from: String,
+    pub to: String,
 }
 
 impl Change {
@@ -178,15 +192,20 @@ impl Plan {
         self.changes.iter().filter(|c| c.action == a).count()
     }
 
-    /// `N to create, M to update, R to replace, D to delete` (the text and Markdown views).
+    /// `N to create, M to update, R to replace, D to delete` (the text and Markdown views),
+    /// and `, K to move` when the plan renames (moves are updates too).
     pub fn counts(&self) -> String {
-        format!(
+        let mut s = format!(
             "{} to create, {} to update, {} to replace, {} to delete",
             self.count(Action::Create),
             self.count(Action::Update),
             self.count(Action::Replace),
             self.count(Action::Delete)
-        )
+        );
+        if !self.moved.is_empty() {
+            s.push_str(&format!(", {} to move", self.moved.len()));
+        }
+        s
     }
 }
 

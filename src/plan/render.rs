@@ -34,6 +34,7 @@ pub fn text(plan: &Plan, sh: &dyn Paint) -> String {
             plan.region
         ));
         cost_line(&mut s, plan);
+        notes(&mut s, plan);
         return s;
     }
     s.push_str(&format!(
@@ -62,7 +63,15 @@ pub fn text(plan: &Plan, sh: &dyn Paint) -> String {
     }
     s.push('\n');
     cost_line(&mut s, plan);
+    notes(&mut s, plan);
     s
+}
+
+/// The plan's notes (remarks that change nothing), one line each.
+fn notes(s: &mut String, plan: &Plan) {
+    for n in &plan.notes {
+        s.push_str(&format!("Note: {n}\n"));
+    }
 }
 
 /// The plan's one cost line, when it has an estimate (see [`crate::cost`]).

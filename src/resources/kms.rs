@@ -21,6 +21,7 @@ use crate::aws::{ok_if_gone, Attempts, AwsError};
 use crate::permissions::{perm, Implied, Perm};
 use crate::resources::kind::KindInfo;
 use crate::resources::kit::discover::{read_found, read_tagged};
+use crate::resources::kit::import::{self, ImportRequest, Imported};
 use crate::resources::kit::tags::{owner_of, tags_json, tags_map, KmsTags, Tags};
 use crate::spec::render::Renderer;
 use crate::spec::{LoadedSpec, SpecError};
@@ -371,6 +372,10 @@ impl Reconciler for Kms {
         format!("scheduled for deletion in {days} days (CancelKeyDeletion recovers it until then)")
     }
 
+    async fn import(&self, cx: &Ctx<'_>, req: &ImportRequest<'_>) -> Result<Imported, AwsError> {
+        import_key(cx, req).await
+    }
+
     async fn discover_found(
         &self,
         cx: &Ctx<'_>,
@@ -415,6 +420,67 @@ impl Reconciler for Kms {
         })
         .await
     }
+}
+
+/// `novactl import kms ID`: the key `id` (key id, ARN or alias) as a spec entry.
+async fn import_key(cx: &Ctx<'_>, req: &ImportRequest<'_>) -> Result<Imported, AwsError> {
+    let kms = &cx.clients(req.region).kms;
+    let meta = match kms.describe_key().key_id(req.id).send().await {
+        Ok(o) => o.key_metadata,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_not_found_exception()) =>
+        {
+            None
+        }
+        Err(e) => return Err(AwsError::from_err("kms:DescribeKey", e)),
+    }
+    .ok_or_else(|| import::not_found("KMS key", req.id))?;
+    let key_id = meta.key_id().to_string();
+    let alias = match req.id.strip_prefix("alias/") {
+        Some(_) => req.id.to_string(),
+        None => key_aliases(cx, req.region, Some(&key_id))
+            .await?
+            .into_iter()
+            .map(|(_, a)| a)
+            .find(|a| !a.starts_with("alias/aws/"))
+            .ok_or_else(|| {
+                AwsError::local(
+                    "novactl:import",
+                    "NoAlias",
+                    format!(
+                        "KMS key {key_id} has no alias: the spec finds a key by its alias \
+                         (create one, then import again)"
+                    ),
+                )
+            })?,
+    };
+    let o = read_key(cx, req.region, "kms.imported", meta, Some(alias.clone())).await?;
+    let k: KeyState = from_desired("kms.imported", &o.state.unwrap_or_default())?;
+    let name = import::logical_name(&alias);
+    let mut entry = serde_json::Map::new();
+    entry.insert("alias".into(), json!(alias));
+    entry.insert("description".into(), json!(k.description));
+    entry.insert("rotation".into(), json!(k.rotation));
+    let mut files = Vec::new();
+    if let Some(p) = &k.policy {
+        let text = serde_json::to_string_pretty(p).unwrap_or_default();
+        files.push((
+            "policy".into(),
+            format!("kms-{name}-policy.json"),
+            text + "\n",
+        ));
+    }
+    let tags = import::extra_tags(req.spec, &tags_json(&k.tags));
+    if !tags.is_empty() {
+        entry.insert("tags".into(), Value::Object(tags));
+    }
+    Ok(Imported {
+        name,
+        entry,
+        files,
+        comments: Vec::new(),
+    })
 }
 
 fn tag(k: &str, v: &str) -> Tag {

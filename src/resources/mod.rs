@@ -295,6 +295,17 @@ pub trait Reconciler: Send + Sync {
     ) -> Result<Vec<Observed>, AwsError> {
         Ok(Vec::new())
     }
+
+    /// `novactl import`: the spec entry that describes the live resource `req.id`, such that
+    /// `apply --adopt` of it then plans "No changes.". Reads only; secrets are not copied.
+    /// Default: not supported for this kind (an error naming it).
+    async fn import(
+        &self,
+        _cx: &Ctx<'_>,
+        _req: &kit::import::ImportRequest<'_>,
+    ) -> Result<kit::import::Imported, AwsError> {
+        Err(kit::import::unsupported(self.kind()))
+    }
 }
 
 /// A resource discovery found without listing the account: from the Resource Groups Tagging

@@ -19,6 +19,7 @@ use crate::aws::{ok_if_gone, AwsError};
 use crate::permissions::{perm, Perm};
 use crate::resources::kind::KindInfo;
 use crate::resources::kit::discover::{read_found, read_tagged};
+use crate::resources::kit::import::{self, ImportRequest, Imported};
 use crate::resources::kit::refs::{account, kms_ref, topic_arn};
 use crate::resources::kit::tags::{owner_of, tags_json, tags_map, SnsTags, Tags};
 use crate::spec::render::Renderer;
@@ -229,6 +230,37 @@ impl Reconciler for Sns {
             read_topic(cx, region, &f.address, &f.arn).await
         })
         .await
+    }
+
+    async fn import(&self, cx: &Ctx<'_>, req: &ImportRequest<'_>) -> Result<Imported, AwsError> {
+        let arn = if req.id.starts_with("arn:") {
+            req.id.to_string()
+        } else {
+            topic_arn(req.region, cx.account_id, req.id)
+        };
+        let state = read_topic(cx, req.region, "sns.imported", &arn)
+            .await?
+            .and_then(|o| o.state)
+            .ok_or_else(|| import::not_found("sns topic", req.id))?;
+        let t: TopicState = from_desired("sns.imported", &state)?;
+        let mut entry = serde_json::Map::new();
+        entry.insert("name".into(), json!(t.name));
+        if !t.kms_master_key_id.is_empty() {
+            let key = import::spec_key_of(cx, req, &t.kms_master_key_id)
+                .await?
+                .ok_or_else(|| import::key_not_in_spec(&t.kms_master_key_id))?;
+            entry.insert("kms_key".into(), json!(key));
+        }
+        let tags = import::extra_tags(req.spec, &tags_json(&t.tags));
+        if !tags.is_empty() {
+            entry.insert("tags".into(), Value::Object(tags));
+        }
+        Ok(Imported {
+            name: import::logical_name(&t.name),
+            entry,
+            files: Vec::new(),
+            comments: Vec::new(),
+        })
     }
 
     async fn discover(&self, cx: &Ctx<'_>, region: &str) -> Result<Vec<Observed>, AwsError> {

@@ -50,6 +50,10 @@ pub struct Spec {
     /// Optional; how this environment's account is reached (a profile, a role to assume).
     #[serde(default)]
     pub aws: Option<AwsAccess>,
+    /// Address renames (`{ from: s3.logs_old, to: s3.logs }`): the live resource tagged with
+    /// `from` becomes `to` (re-tagged, state records moved); nothing is deleted or created.
+    #[serde(default)]
+    pub moved: Vec<Moved>,
     /// Free-form values for templates (`{{ vars.x }}`).
     #[serde(default)]
     #[schemars(with = "Map<serde_json::Value>")]
@@ -90,6 +94,16 @@ pub struct Spec {
     pub cloudtrail: Map<Trail>,
     #[serde(default)]
     pub dr: Option<Dr>,
+}
+
+/// One entry of `moved:` (see `engine::moves`).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Moved {
+    /// The old address (no longer in the spec).
+    pub from: String,
+    /// The new address (in the spec, same kind).
+    pub to: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

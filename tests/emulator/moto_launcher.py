@@ -1436,6 +1436,28 @@ class SnsMessages:
         return out
 
 
+def patch_sagemaker_add_tags_overwrites() -> None:
+    """Close: | SageMaker `AddTags` appends a second tag with the same key instead of
+    overwriting its value (AWS: "If you specify a key that already exists, the value is
+    replaced") | a re-tagged endpoint or model lists the old value first | 5.2.5 |
+
+    SageMakerModelBackend.add_tags extends the resource's tag list. Drop the tags whose keys
+    the request sets first, so a new value replaces the old one (as on AWS).
+    """
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    _require(SageMakerModelBackend, "add_tags")
+    original = SageMakerModelBackend.add_tags
+
+    def add_tags(self, arn, tags):  # type: ignore[no-untyped-def]
+        keys = {t.get("Key") for t in tags or []}
+        resource = self._get_resource_from_arn(arn)
+        resource.tags = [t for t in resource.tags if t.get("Key") not in keys]
+        return original(self, arn, tags)
+
+    SageMakerModelBackend.add_tags = add_tags
+
+
 PATCHES = (
     patch_s3_get_bucket_versioning,
     patch_s3_bucket_policy_secure_transport,
@@ -1453,6 +1475,7 @@ PATCHES = (
     patch_sagemaker_endpoint_transitions,
     patch_sagemaker_runtime_invoke_endpoint,
     patch_autoscaling_object_not_found,
+    patch_sagemaker_add_tags_overwrites,
 )
 
 

@@ -221,7 +221,7 @@ class PatchDefinitionTests(unittest.TestCase):
 
     def test_every_patch_names_its_gap(self) -> None:
         patches = list(self.launcher.PATCHES) + [self.launcher.patch_cloudwatch_rpcv2_cbor]
-        self.assertEqual(len(patches), 17)
+        self.assertEqual(len(patches), 18)
         for patch in patches:
             self.assertTrue(patch.__doc__.startswith("Close: | "), patch.__name__)
 
@@ -540,6 +540,14 @@ class SageMakerPatchTests(unittest.TestCase):
         explicit_false = unique("nf")
         make_model(self.sm, explicit_false, EnableNetworkIsolation=False)
         self.assertIs(self.sm.describe_model(ModelName=explicit_false)["EnableNetworkIsolation"], False)
+
+    def test_r_add_tags_replaces_the_value_of_an_existing_key(self) -> None:
+        model = unique("m")
+        make_model(self.sm, model, Tags=[{"Key": "a", "Value": "old"}, {"Key": "b", "Value": "kept"}])
+        arn = self.sm.describe_model(ModelName=model)["ModelArn"]
+        self.sm.add_tags(ResourceArn=arn, Tags=[{"Key": "a", "Value": "new"}, {"Key": "c", "Value": "added"}])
+        tags = sorted((t["Key"], t["Value"]) for t in self.sm.list_tags(ResourceArn=arn)["Tags"])
+        self.assertEqual(tags, [("a", "new"), ("b", "kept"), ("c", "added")])
 
     def test_e_update_endpoint_switches_config(self) -> None:
         model = unique("m")

@@ -31,6 +31,7 @@ use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
 use crate::resources::kind::KindInfo;
 use crate::resources::kit::discover::read_found;
+use crate::resources::kit::import::{self, ImportRequest, Imported};
 use crate::resources::kit::refs::account;
 use crate::resources::{from_desired, Ctx, Decl, DeleteTarget, Found, Observed, Owner, Reconciler};
 use crate::spec::render::Renderer;
@@ -224,6 +225,43 @@ impl Reconciler for Dashboard {
             |f| async move { read_dashboard(cx, region, &f.address, f.name()).await },
         )
         .await
+    }
+
+    /// The dashboard's body goes to a template file (`--write`); JSON needs no escaping for
+    /// tera unless it holds `{{` or `{%`, which the file then keeps inside a raw block.
+    async fn import(&self, cx: &Ctx<'_>, req: &ImportRequest<'_>) -> Result<Imported, AwsError> {
+        let cw = &cx.clients(req.region).cloudwatch;
+        let out = match cw.get_dashboard().dashboard_name(req.id).send().await {
+            Ok(o) => o,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_dashboard_not_found_error()) =>
+            {
+                return Err(import::not_found("dashboard", req.id))
+            }
+            Err(e) => return Err(AwsError::from_err("cloudwatch:GetDashboard", e)),
+        };
+        let body: Value = out
+            .dashboard_body()
+            .and_then(|b| serde_json::from_str(b).ok())
+            .unwrap_or(Value::Null);
+        let mut text = serde_json::to_string_pretty(&body).unwrap_or_default();
+        if text.contains("{{") || text.contains("{%") || text.contains("{#") {
+            text = format!("{{% raw %}}{text}{{% endraw %}}");
+        }
+        let name = import::logical_name(req.id);
+        let mut entry = serde_json::Map::new();
+        entry.insert("name".into(), Value::String(req.id.to_string()));
+        Ok(Imported {
+            files: vec![(
+                "template".into(),
+                format!("dashboard-{name}.json.tera"),
+                text + "\n",
+            )],
+            name,
+            entry,
+            comments: Vec::new(),
+        })
     }
 
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {

@@ -11,6 +11,7 @@
 //! * [`delivery`]: the bucket-policy statements that let CloudTrail deliver into a bucket;
 //! * [`ec2`]: EC2 tags, security-group rules as sets, deletes an ENI holds;
 //! * [`log_group`]: log-group retentions (a trail's group, a network's flow-log group);
+//! * [`import`]: what `novactl import` asks a kind for and the helpers of its mappings;
 //! * [`s3_errors`]: S3 error helpers several S3-touching rooms share.
 
 pub mod cache;
@@ -18,6 +19,7 @@ pub mod delivery;
 pub mod discover;
 pub mod ec2;
 pub mod log_group;
+pub mod import;
 pub mod owned_role;
 pub mod refs;
 pub mod s3_errors;

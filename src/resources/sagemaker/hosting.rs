@@ -321,6 +321,18 @@ impl Hosting<'_> {
         let want_tags = json!(d.tags);
         if live_tags != want_tags {
             retag(self.sm, &now.arn, &live_tags, &want_tags).await?;
+            // The config in service carries the endpoint's tags too: a new address (`moved:`)
+            // re-tags it, so that it stays this endpoint's version.
+            if let Some(arn) = self
+                .describe_config(&now.config_name)
+                .await?
+                .endpoint_config_arn()
+            {
+                let live = list_tags(self.sm, arn).await?;
+                if live != want_tags {
+                    retag(self.sm, arn, &live, &want_tags).await?;
+                }
+            }
         }
         crate::faults::point("sagemaker.before_cleanup", self.address)?;
         self.cleanup(d, &now.config_name).await?;
