@@ -7,6 +7,7 @@ mod decide;
 mod fuzz;
 pub mod journal;
 mod model;
+mod names;
 mod observe;
 
 pub use decide::{

@@ -40,7 +40,11 @@ impl ReadError {
 /// Reads `path` as UTF-8 text, refusing what is not a regular file, what is larger than
 /// [`MAX_FILE_BYTES`], and invalid UTF-8 (located at the first bad byte).
 pub fn read_text(path: &Path) -> Result<String, ReadError> {
-    let bytes = read_bytes(path)?;
+    let mut bytes = read_bytes(path)?;
+    // A UTF-8 byte-order mark (some Windows editors write one) is no part of the text.
+    if bytes.starts_with(b"\xef\xbb\xbf") {
+        bytes.drain(..3);
+    }
     String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();
         let at = e.utf8_error().valid_up_to();
