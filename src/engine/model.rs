@@ -118,7 +118,9 @@ impl Model {
             // dashboard's body, a policy): an undefined one is reported below at the key that
             // names the file.
             for file in &d.template_files {
-                let text = std::fs::read_to_string(file).unwrap_or_default();
+                // Through `input` (a regular file, 1 MiB): a FIFO or /dev/zero is refused
+                // below, when the resource renders it.
+                let text = crate::spec::input::read_text(file).unwrap_or_default();
                 for dep in crate::spec::render::refs_in(&text) {
                     let dep = if twin {
                         resources::dr::twin_dep(&dep, &defined)
