@@ -215,7 +215,7 @@ fn init_without_an_example_writes_a_small_valid_project() {
     workflow_names(dir.path(), "environments/dev.yaml");
     let spec = dir.path().join("environments/dev.yaml");
     let r = novactl(None, &["validate", "-e", s(&spec)]).expect_code(0);
-    assert!(r.stdout.contains("valid (5 resources"), "{}", r.stdout);
+    assert!(r.stdout.contains("valid (6 resources"), "{}", r.stdout);
     novactl(None, &["fmt", "--check", "-e", s(&spec)]).expect_code(0);
 }
 

@@ -3,8 +3,9 @@
 //!
 //! The list is the SDK's own partition data (aws-sdk-sts 1.124: aws, aws-cn, aws-us-gov,
 //! aws-eusc, aws-iso*). A region newer than this build can be allowed with
-//! `NOVACTL_EXTRA_REGIONS=r1,r2`. With an endpoint override (an emulator, a VPC endpoint) the
-//! region is not checked: such endpoints accept any name.
+//! `NOVACTL_EXTRA_REGIONS=r1,r2`. The check holds with an endpoint override too (an
+//! emulator, a VPC endpoint): a misspelt region is a typo there as well, and the variable is
+//! the escape for a name only such an endpoint knows.
 
 pub const KNOWN: &[&str] = &[
     "af-south-1",

@@ -186,10 +186,32 @@ struct Waiver {
     until_text: Option<String>,
 }
 
-/// The spec's waivers, checked: a known rule id and a `YYYY-MM-DD` date, else an error at the
-/// key. Part of validation (no AWS call).
-pub fn check_waivers(spec: &LoadedSpec) -> Result<(), SpecError> {
-    waivers(spec).map(drop)
+/// The spec's waivers, checked: a known rule id, an address of the model (a `dr.` twin
+/// included), and a `YYYY-MM-DD` date, else an error at the key with the nearest valid value.
+/// Part of validation (no AWS call).
+pub fn check_waivers(model: &crate::engine::Model) -> Result<(), SpecError> {
+    let spec = &model.spec;
+    waivers(spec)?;
+    let Some(check) = &spec.spec.check else {
+        return Ok(());
+    };
+    for (i, w) in check.waive.iter().enumerate() {
+        if !model.decls.iter().any(|d| d.address == w.address) {
+            let near = crate::suggest::did_you_mean(
+                &w.address,
+                model.decls.iter().map(|d| d.address.as_str()),
+            );
+            return Err(spec.error(
+                &format!("check.waive.{i}.address"),
+                format!(
+                    "`{}` is not a resource of this spec{near}; a waiver names the address of \
+                     a resource (`novactl graph` lists them)",
+                    w.address
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn waivers(spec: &LoadedSpec) -> Result<Vec<Waiver>, SpecError> {
@@ -202,8 +224,10 @@ fn waivers(spec: &LoadedSpec) -> Result<Vec<Waiver>, SpecError> {
             return Err(spec.error(
                 &format!("check.waive.{i}.rule"),
                 format!(
-                    "`{}` is not a rule of the catalogue (`novactl check --catalogue` lists them)",
-                    w.rule
+                    "`{}` is not a rule of the catalogue{} (`novactl check --catalogue` lists \
+                     them)",
+                    w.rule,
+                    crate::suggest::did_you_mean(&w.rule, CATALOGUE.iter().map(|r| r.id))
                 ),
             ));
         }

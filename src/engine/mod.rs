@@ -8,6 +8,7 @@ mod fuzz;
 pub mod journal;
 mod model;
 pub mod moves;
+mod names;
 mod observe;
 
 pub use decide::{

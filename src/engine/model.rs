@@ -46,6 +46,9 @@ impl Model {
             registry.iter().map(|k| (k.kind(), *k)).collect();
         let base = base_context(&spec, account_id);
         let mut errs = SpecErrors::default();
+        super::names::check(&spec, registry, &mut errs);
+        errs.into_result()?;
+        let mut errs = SpecErrors::default();
         let mut decls = Vec::new();
         for k in registry {
             decls.extend(decls_of(*k, &spec, &base, &mut errs));
@@ -109,6 +112,24 @@ impl Model {
                         .entry((d.address.clone(), dep.clone()))
                         .or_insert_with(|| key.clone());
                     if !d.deps.contains(&dep) {
+                        d.deps.push(dep);
+                    }
+                }
+            }
+            // So is every reference inside the template files the resource renders (a
+            // dashboard's body, a policy): an undefined one is reported below at the key that
+            // names the file.
+            for file in &d.template_files {
+                // Through `input` (a regular file, 1 MiB): a FIFO or /dev/zero is refused
+                // below, when the resource renders it.
+                let text = crate::spec::input::read_text(file).unwrap_or_default();
+                for dep in crate::spec::render::refs_in(&text) {
+                    let dep = if twin {
+                        resources::dr::twin_dep(&dep, &defined)
+                    } else {
+                        dep
+                    };
+                    if dep != d.address && !d.deps.contains(&dep) {
                         d.deps.push(dep);
                     }
                 }

@@ -31,7 +31,7 @@ pub async fn apply(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCod
         (Some(plan), Some(file)) => global_for_plan(g, plan, file)?,
         _ => g.clone(),
     };
-    let s = Session::connect(&g, sh).await?;
+    let s = Session::connect_for(&g, &o.scope, sh).await?;
     if let (Some(plan), Some(file)) = (&saved, &o.plan_file) {
         if plan.destroy {
             return apply_destroy_plan(&s, o, plan.clone(), file, sh).await;

@@ -43,7 +43,7 @@ pub async fn plan(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCode
     let _graceful = crate::interrupt::graceful();
     // A bad price file fails before any AWS call.
     let prices = crate::cost::Prices::load(o.prices.as_deref()).map_err(Failure::Usage)?;
-    let s = Session::connect(g, sh).await?;
+    let s = Session::connect_for(g, &o.scope, sh).await?;
     let lock = match o.lock {
         true => Some(Run::lock_only(&s, "plan", sh).await?),
         false => None,

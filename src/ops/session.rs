@@ -64,6 +64,11 @@ pub fn load_spec(g: &GlobalOptions) -> Result<LoadedSpec, Failure> {
                 "--region {r}: not an AWS region name (e.g. us-east-1)"
             )));
         }
+        if let Some(why) = regions::check(r, std::env::var(regions::EXTRA_ENV).ok().as_deref()) {
+            return Err(Failure::Usage(format!(
+                "--region {why}; nothing was read or changed"
+            )));
+        }
         if spec.spec.dr.as_ref().is_some_and(|dr| &dr.region == r) {
             return Err(Failure::Usage(format!(
                 "--region {r}: that is the spec's DR region; the primary region must differ"
@@ -97,7 +102,8 @@ pub fn warn_region(g: &GlobalOptions, spec: &LoadedSpec, sh: &Shell) {
     }
 }
 
-/// Loads and fully checks the spec with no AWS call.
+/// Loads and fully checks the spec with no AWS call (its waivers and regions included, with or without
+/// an endpoint override: a misspelt region is a typo on an emulator too).
 pub fn load(g: &GlobalOptions) -> Result<Model, Failure> {
     let spec = load_spec(g)?;
     let account = spec
@@ -105,7 +111,10 @@ pub fn load(g: &GlobalOptions) -> Result<Model, Failure> {
         .account_id
         .clone()
         .unwrap_or_else(|| OFFLINE_ACCOUNT.to_string());
-    Ok(Model::build(spec, &account)?)
+    let model = Model::build(spec, &account)?;
+    check_regions(&model, &model.regions())?;
+    crate::compliance::check_waivers(&model)?;
+    Ok(model)
 }
 
 /// Endpoint, profile and retry policy: `--endpoint-url`, else the spec's `endpoint_url`;
@@ -137,21 +146,50 @@ pub fn connect_of(g: &GlobalOptions, spec: &LoadedSpec) -> Result<Connect, Failu
     })
 }
 
-/// Every region the spec uses must be one AWS has (unless an endpoint override is in force):
-/// a misspelt region is refused at its key before any call.
+/// Every region the spec uses must be one AWS has (`NOVACTL_EXTRA_REGIONS` allows others,
+/// e.g. on an emulator): a misspelt region is refused at its key before any call.
 fn check_regions(model: &Model, used: &[String]) -> Result<(), Failure> {
     let extra = std::env::var(regions::EXTRA_ENV).ok();
     let spec = &model.spec;
-    for r in used {
+    let keyed = [
+        Some(("region", &spec.spec.region)),
+        spec.spec.dr.as_ref().map(|dr| ("dr.region", &dr.region)),
+        spec.spec
+            .state
+            .as_ref()
+            .and_then(|s| s.s3.as_ref())
+            .and_then(|s| s.region.as_ref())
+            .map(|r| ("state.s3.region", r)),
+    ];
+    let others = used.iter().map(|r| ("region", r));
+    for (key, r) in keyed.into_iter().flatten().chain(others) {
         if let Some(why) = regions::check(r, extra.as_deref()) {
-            let key = if r == &spec.spec.region {
-                "region"
-            } else {
-                "dr.region"
-            };
             return Err(spec
                 .error(key, format!("{why}; nothing was read or changed"))
                 .into());
+        }
+    }
+    Ok(())
+}
+
+/// Every `--target` and `--adopt` address must be one of the spec's (a `dr.` twin, a copy
+/// `ADDR#id` of one): a misspelt address is refused with the nearest one, before any call.
+pub fn check_scope(model: &Model, scope: &Scope) -> Result<(), Failure> {
+    let flags = [("--target", &scope.targets), ("--adopt", &scope.adopt)];
+    for (flag, addresses) in flags {
+        for a in addresses {
+            let base = engine::base_address(a);
+            if model.decls.iter().any(|d| d.address == base) {
+                continue;
+            }
+            let near =
+                crate::suggest::did_you_mean(base, model.decls.iter().map(|d| d.address.as_str()));
+            return Err(Failure::Usage(format!(
+                "{flag} {a}: no such resource in {}{near}; nothing was read or changed \
+                 (`novactl graph -e {}` lists the addresses)",
+                model.spec.path.display(),
+                model.spec.path.display()
+            )));
         }
     }
     Ok(())
@@ -176,7 +214,18 @@ impl Session {
     /// Loads the spec (no AWS call until it is valid), connects, checks the account, and
     /// checks that the state backend exists (else names `novactl bootstrap`).
     pub async fn connect(g: &GlobalOptions, sh: &Shell) -> Result<Session, Failure> {
+        Session::connect_for(g, &Scope::default(), sh).await
+    }
+
+    /// [`Session::connect`] for a run limited by `scope`: its `--target` and `--adopt`
+    /// addresses are checked against the spec first (no AWS call when one is not in it).
+    pub async fn connect_for(
+        g: &GlobalOptions,
+        scope: &Scope,
+        sh: &Shell,
+    ) -> Result<Session, Failure> {
         let offline = load(g)?;
+        check_scope(&offline, scope)?;
         warn_region(g, &offline.spec, sh);
         let spec = offline.spec.clone();
         let connect = connect_of(g, &spec)?;
@@ -206,9 +255,7 @@ impl Session {
         let connect = connect_of(g, &spec)?;
         let offline = Model::build(spec.clone(), OFFLINE_ACCOUNT)?;
         let regions = offline.regions();
-        if connect.endpoint().is_none() {
-            check_regions(&offline, &regions)?;
-        }
+        check_regions(&offline, &regions)?;
         let aws = Aws::connect(&connect, &spec.spec.region, &regions).await;
         let caller = aws
             .caller()

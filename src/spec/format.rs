@@ -160,6 +160,48 @@ fn split_key(text: &str) -> Option<(String, String)> {
     Some((key.trim_end().to_string(), value.trim().to_string()))
 }
 
+/// A `key: value` line with one space after the colon (`region:     us-east-1` ->
+/// `region: us-east-1`) and none before it; the value and any trailing comment (with the
+/// space before it, which may align comments) are kept. Other lines are returned as is.
+fn tidy(text: &str) -> String {
+    if split_key(text).is_none() {
+        return text.to_string();
+    }
+    let (body, comment) = match comment_start(text) {
+        Some(i) => (&text[..i], &text[i..]),
+        None => (text, ""),
+    };
+    let trimmed = body.trim_end();
+    let gap = &body[trimmed.len()..];
+    let key_end = if trimmed.starts_with(['"', '\'']) {
+        let q = &trimmed[..1];
+        match trimmed[1..].find(q) {
+            Some(e) => e + 2,
+            None => return text.to_string(),
+        }
+    } else {
+        match trimmed.find(": ") {
+            Some(i) => i,
+            None => trimmed.len() - 1,
+        }
+    };
+    let key = trimmed[..key_end].trim_end();
+    let Some(value) = trimmed[key_end..].trim_start().strip_prefix(':') else {
+        return text.to_string();
+    };
+    let value = value.trim();
+    let mut out = format!("{key}:");
+    if !value.is_empty() {
+        out.push(' ');
+        out.push_str(value);
+    }
+    if !comment.is_empty() {
+        out.push_str(if gap.is_empty() { " " } else { gap });
+        out.push_str(comment);
+    }
+    out
+}
+
 fn lines(src: &str) -> Result<Vec<Line>, FormatError> {
     let mut out = Vec::new();
     for (i, raw) in src.lines().enumerate() {
@@ -202,7 +244,7 @@ fn push_content(out: &mut Vec<Line>, indent: usize, text: &str, no: usize) {
     let Some(rest) = rest else {
         out.push(Line::Content {
             indent,
-            text: text.to_string(),
+            text: tidy(text),
             no,
         });
         return;
@@ -544,6 +586,10 @@ fn comments(src: &str) -> Vec<String> {
 
 /// The canonical form of `src`, ordered by `schema` (the JSON Schema of the spec).
 pub fn format(src: &str, schema: &Value) -> Result<String, FormatError> {
+    // A byte-order mark is kept where it is, at the start (it is not part of the first key).
+    if let Some(body) = src.strip_prefix('\u{feff}') {
+        return format(body, schema).map(|t| format!("\u{feff}{t}"));
+    }
     if serde_yaml::from_str::<serde_yaml::Value>(src).is_err() {
         return Err(FormatError {
             line: None,
@@ -705,6 +751,35 @@ kms:
             src,
             "blank lines at the end go"
         );
+    }
+
+    #[test]
+    fn spacing_is_normalised_and_a_bom_kept() {
+        let src = "\
+environment:   dev
+region:     us-east-1   # primary
+\"quoted key\"  :   1
+vars:
+  project :  p
+  list:
+    -   id:    a     # kept gap
+  empty:    # nothing
+  url:  \"http://x:1\"
+";
+        let want = "\
+environment: dev
+region: us-east-1   # primary
+\"quoted key\": 1
+vars:
+  project: p
+  list:
+    - id: a     # kept gap
+  empty:    # nothing
+  url: \"http://x:1\"
+";
+        assert_eq!(format(src, &json!({})).unwrap(), want);
+        let bom = format!("\u{feff}{src}");
+        assert_eq!(format(&bom, &json!({})).unwrap(), format!("\u{feff}{want}"));
     }
 
     #[test]

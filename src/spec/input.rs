@@ -58,7 +58,11 @@ pub fn read_stdin() -> Result<String, ReadError> {
     decode(shown, bytes)
 }
 
-fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, ReadError> {
+fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<String, ReadError> {
+    // A UTF-8 byte-order mark (some Windows editors write one) is no part of the text.
+    if bytes.starts_with(b"\xef\xbb\xbf") {
+        bytes.drain(..3);
+    }
     String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();
         let at = e.utf8_error().valid_up_to();

@@ -47,8 +47,10 @@ impl<'a> Renderer<'a> {
             return Ok(template.to_string());
         }
         tera::Tera::one_off(template, &self.ctx, false).map_err(|e| {
-            self.spec
-                .error(key, format!("template: {}", tera_chain(&e)))
+            self.spec.error(
+                key,
+                format!("template: {}", explain(&e, template, &self.ctx)),
+            )
         })
     }
 
@@ -62,7 +64,11 @@ impl<'a> Renderer<'a> {
         tera::Tera::one_off(&text, &self.ctx, false).map_err(|e| {
             self.spec.error(
                 key,
-                format!("template file {}: {}", path.display(), tera_chain(&e)),
+                format!(
+                    "template file {}: {}",
+                    path.display(),
+                    explain(&e, &text, &self.ctx)
+                ),
             )
         })
     }
@@ -90,14 +96,86 @@ impl<'a> Renderer<'a> {
     }
 }
 
-fn tera_chain(e: &tera::Error) -> String {
+/// A tera error in our words: what is wrong, where in the template (line, column), and the
+/// nearest defined name for an undefined one; never tera's internal template name.
+fn explain(e: &tera::Error, template: &str, ctx: &tera::Context) -> String {
     let mut parts = vec![e.to_string()];
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
         parts.push(s.to_string());
         src = s.source();
     }
-    parts.join(": ")
+    for p in &parts {
+        if let Some(var) = undefined_variable(p) {
+            let names = defined_names(&ctx.clone().into_json());
+            let hint = crate::suggest::did_you_mean(var, names.iter().map(String::as_str));
+            return format!("{}`{var}` is not defined{hint}", line_of(template, var));
+        }
+        if let Some((_, rest)) = p.split_once(" --> ") {
+            let pos = rest.split_whitespace().next().unwrap_or("");
+            let (line, col) = pos.split_once(':').unwrap_or((pos, "?"));
+            let expected = rest
+                .lines()
+                .map(str::trim)
+                .find_map(|l| l.strip_prefix("= "))
+                .unwrap_or("invalid syntax");
+            return format!("syntax error at line {line}, column {col}: {expected}");
+        }
+    }
+    let words: Vec<String> = parts
+        .iter()
+        .filter(|p| !p.starts_with("Failed to render '") && !p.starts_with("Failed to parse '"))
+        .map(|p| {
+            p.replace(" while rendering '__tera_one_off'", "")
+                .replace("'__tera_one_off'", "the template")
+        })
+        .collect();
+    if words.is_empty() {
+        "cannot be rendered".to_string()
+    } else {
+        words.join(": ")
+    }
+}
+
+/// `x.y` of tera's "Variable `x.y` not found in context ...".
+fn undefined_variable(message: &str) -> Option<&str> {
+    let rest = message.split("Variable `").nth(1)?;
+    let (var, tail) = rest.split_once('`')?;
+    tail.trim_start()
+        .starts_with("not found in context")
+        .then_some(var)
+}
+
+/// `line N: ` of the first line of a multi-line template that mentions `var`, or nothing.
+fn line_of(template: &str, var: &str) -> String {
+    if !template.contains('\n') {
+        return String::new();
+    }
+    match template.lines().position(|l| l.contains(var)) {
+        Some(n) => format!("line {}: ", n + 1),
+        None => String::new(),
+    }
+}
+
+/// Every dotted name a template can read (`vars.project`, `kms.phi.arn`, ...).
+fn defined_names(v: &Value) -> Vec<String> {
+    fn walk(prefix: &str, v: &Value, depth: usize, out: &mut Vec<String>) {
+        let Value::Object(o) = v else { return };
+        for (k, v) in o {
+            let name = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            if depth < 5 {
+                walk(&name, v, depth + 1, out);
+            }
+            out.push(name);
+        }
+    }
+    let mut out = Vec::new();
+    walk("", v, 0, &mut out);
+    out
 }
 
 /// Resource addresses referenced inside the `{{ }}` / `{% %}` blocks of a template, e.g.
@@ -187,6 +265,35 @@ mod tests {
             refs_in(t),
             vec!["dr.s3.models", "kms.phi", "s3.logs", "sagemaker_endpoint.m"]
         );
+    }
+
+    #[test]
+    fn template_errors_in_our_words() {
+        let ctx = serde_json::json!({"vars": {"project": "p"}, "kms": {"phi": {"arn": "a"}}});
+        let ctx = tera::Context::from_value(ctx).unwrap();
+        let render = |t: &str| {
+            let e = tera::Tera::one_off(t, &ctx, false).unwrap_err();
+            explain(&e, t, &ctx)
+        };
+        let m = render("{{ vars.projct }}");
+        assert_eq!(
+            m,
+            "`vars.projct` is not defined (did you mean `vars.project`?)"
+        );
+        let m = render("{\n  \"a\": \"{{ kms.phi.ar }}\"\n}");
+        assert!(m.starts_with("line 2: `kms.phi.ar` is not defined"), "{m}");
+        assert!(m.contains("did you mean `kms.phi.arn`"), "{m}");
+        let m = render("x {{ vars.project ");
+        assert!(m.starts_with("syntax error at line 1, column "), "{m}");
+        for t in [
+            "{{ vars.projct }}",
+            "{{ vars.project ",
+            "{{ vars.project | nofilter }}",
+        ] {
+            let m = render(t);
+            assert!(!m.contains("__tera"), "{t}: {m}");
+            assert!(!m.contains('\n'), "{t}: {m}");
+        }
     }
 
     #[test]

@@ -118,7 +118,7 @@ pub fn init(o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
         }
     }
     for (rel, text) in &all {
-        write(&o.dir.join(rel), text)?;
+        write(&o.dir.join(rel), &with_schema_line(rel, text))?;
         sh.out(&o.dir.join(rel).display().to_string());
     }
     let first = o.dir.join(files[0].0);
@@ -128,6 +128,20 @@ pub fn init(o: &Options, sh: &Shell) -> Result<ExitCode, Failure> {
         first.display()
     ));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The line that ties a spec to `novactl.schema.json` in editors (the YAML language server):
+/// every environment `init` writes starts with it.
+const SCHEMA_LINE: &str = "# yaml-language-server: $schema=../novactl.schema.json\n";
+
+/// `text` with [`SCHEMA_LINE`] on top when `rel` is a spec under `environments/` without one.
+fn with_schema_line(rel: &str, text: &str) -> String {
+    let spec = rel.starts_with("environments/") && rel.ends_with(".yaml");
+    if spec && !text.contains("yaml-language-server: $schema=") {
+        format!("{SCHEMA_LINE}{text}")
+    } else {
+        text.to_string()
+    }
 }
 
 fn write(path: &Path, text: &str) -> Result<(), Failure> {
