@@ -1411,17 +1411,22 @@ def _steps(deployment_config, old_name: str, old_n: int, new_name: str, new_n: i
     bake = float(bg.get("TerminationWaitInSeconds") or 0) * scale
     steps.append(("provisioning the new fleet", "Creating", delay, fleets(old_n, 100, new_n, 0)))
     kind = routing.get("Type")
+
+    def share_of(size):  # type: ignore[no-untyped-def]
+        # A percent is the traffic share; a count of instances its share of the new fleet.
+        if (size or {}).get("Type") == "CAPACITY_PERCENT":
+            return max(1, min(100, int(size.get("Value") or 0)))
+        return round(100.0 * _capacity_size(size, new_n) / max(1, new_n))
+
     if kind == "CANARY":
-        n = _capacity_size(routing.get("CanarySize"), new_n)
-        share = round(100.0 * n / new_n)
+        share = share_of(routing.get("CanarySize"))
         steps.append((f"canary {share}%", "ActivatingTraffic", wait, fleets(old_n, 100 - share, new_n, share)))
     elif kind == "LINEAR":
-        n = _capacity_size(routing.get("LinearStepSize"), new_n)
-        shifted = n
-        while shifted < new_n:
-            share = round(100.0 * shifted / new_n)
+        step = share_of(routing.get("LinearStepSize"))
+        share = step
+        while share < 100:
             steps.append((f"linear {share}%", "ActivatingTraffic", wait, fleets(old_n, 100 - share, new_n, share)))
-            shifted += n
+            share += step
     steps.append(("baking", "Baking", bake, fleets(old_n, 0, new_n, 100)))
     return steps
 

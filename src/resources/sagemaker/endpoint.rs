@@ -58,6 +58,7 @@
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
+use super::deployment;
 use super::hosting::Hosting;
 use super::state::{Capture, EndpointState, Scaling, Superseded, DEFAULT_TIMEOUT_MINUTES};
 use super::versions::{model_version, versioned_name};
@@ -251,6 +252,7 @@ impl Reconciler for SagemakerEndpoint {
                     }
                 }
             }
+            deployment::guard(spec, &path, e, r)?;
             if let Some(a) = &e.autoscaling {
                 let key = format!("{path}.autoscaling");
                 if a.min < 1 {
@@ -375,8 +377,24 @@ impl Reconciler for SagemakerEndpoint {
             timeout_minutes: Some(e.timeout_minutes),
             model_base: Some(model_base),
             model_address: Some(format!("{prefix}sagemaker_model.{}", e.model)),
+            deployment: deployment::guard(spec, path, e, r)?,
         };
         Ok(serde_json::to_value(d).expect("desired serializes"))
+    }
+
+    /// A config switch: the new fleet's starting count and why, and the deployment strategy.
+    fn update_note(&self, live: &Value, desired: &Value) -> Option<String> {
+        if live["config_name"] == desired["config_name"] {
+            return None;
+        }
+        let spec = desired["instance_count"].as_i64().unwrap_or(1) as i32;
+        let held = desired["capacity"].is_null();
+        let live_count = live["capacity"].as_i64().map(|c| c as i32).filter(|_| held);
+        let (_, why) = super::rollout::starting_count(spec, live_count);
+        let strategy = serde_json::from_value::<deployment::Guard>(desired["_deployment"].clone())
+            .map(|g| g.words())
+            .unwrap_or_else(|_| "all_at_once (SageMaker's default)".into());
+        Some(format!("{why}; deployment: {strategy}"))
     }
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
