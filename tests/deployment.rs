@@ -406,6 +406,48 @@ async fn an_alarm_during_the_canary_rolls_back_and_apply_exits_1_naming_it() {
     assert_eq!(models, models_before, "the new model version is gone");
     assert!(audit_last(&p).contains("rolled back by alarm MentaLLaMA-HighLatency"));
     assert!(!steps(&emu).contains(&"baking".to_string()));
+
+    // The same spec again: no silent retry.
+    emu.configure(r#"{"endpoint_delay": 0}"#);
+    let again = apply(&emu, &p, &[]).expect_code(0);
+    eprintln!("held: {}", summary(&again));
+    assert!(
+        again
+            .stderr
+            .contains("sagemaker_endpoint.mentallama: rolled back at")
+            && again.stderr.contains("by alarm MentaLLaMA-HighLatency")
+            && again
+                .stderr
+                .contains("use --retry-rolled-back or change the spec"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(again.writes(), 0, "nothing retried:\n{}", again.stderr);
+    assert_eq!(serving(&emu).await.0, old_config);
+
+    // Asked for, with the alarm back to OK: the update goes through.
+    emu.cloudwatch("us-east-1")
+        .await
+        .set_alarm_state()
+        .alarm_name("MentaLLaMA-HighLatency")
+        .state_value(StateValue::Ok)
+        .state_reason("recovered")
+        .send()
+        .await
+        .expect("set alarm");
+    let retry = apply(&emu, &p, &["--retry-rolled-back"]).expect_code(0);
+    eprintln!("retry: {}", summary(&retry));
+    assert_ne!(serving(&emu).await.0, old_config, "the new config serves");
+    novactl(
+        Some(&emu),
+        &[
+            "plan",
+            "-e",
+            p.spec.to_str().unwrap(),
+            "--detailed-exitcode",
+        ],
+    )
+    .expect_code(0);
 }
 
 #[test]

@@ -30,6 +30,7 @@ pub mod permissions;
 pub mod plan;
 pub mod report;
 pub mod review;
+pub mod rolled_back;
 pub mod run;
 pub mod schema;
 pub mod session;
