@@ -20,11 +20,14 @@
 //!
 //! # Expected flow (update, see [`Hosting::converge`] in [`super::hosting`])
 //! 1. Read the endpoint again; if it is busy (Creating/Updating/…), wait for it first.
-//! 2. If it does not serve the desired config: deregister autoscaling (if registered) → create
-//!    the new config (if missing) → `UpdateEndpoint` → wait for InService within
-//!    `timeout_minutes` (polling with backoff) → **verify** DescribeEndpoint names the new
-//!    config (SageMaker rolls back silently: the old config there is an error carrying
-//!    `FailureReason`; nothing is deleted).
+//! 2. If it does not serve the desired config: [`super::rollout`] (`Hosting::switch`):
+//!    deregister autoscaling only if the instance type (or variant) changes → create the new
+//!    config (if missing) → `UpdateEndpoint` (the live count retained when it is above the
+//!    spec's; the spec's `deployment:` as `DeploymentConfig`) → wait for InService within
+//!    `timeout_minutes` plus the deployment's time, the step on the progress line → **verify**
+//!    DescribeEndpoint names the new config (a rollback is an `UpdateRolledBack` error naming
+//!    the alarm or `FailureReason`, after the new config and model version are removed; the
+//!    serving ones are never touched).
 //! 3. Register autoscaling (target + policy) when it differs from the desired one.
 //! 4. Tags.
 //! 5. Only now, with the endpoint InService on the desired config: delete superseded configs
