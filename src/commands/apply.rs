@@ -23,6 +23,10 @@ pub struct Args {
     /// written to the audit record).
     #[arg(long)]
     pub allow_noncompliant: bool,
+    /// Try again an endpoint update SageMaker rolled back (an alarm fired or the new fleet
+    /// failed); without it, the same spec plans no change for that endpoint.
+    #[arg(long)]
+    pub retry_rolled_back: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -33,7 +37,10 @@ pub async fn run(g: &GlobalOptions, a: &Args, sh: &Shell) -> Result<ExitCode, Fa
         force: a.force,
         plan_file: a.plan.clone(),
         allow_noncompliant: a.allow_noncompliant,
-        scope: (&a.common).into(),
+        scope: ops::options::Scope {
+            retry_rolled_back: a.retry_rolled_back,
+            ..(&a.common).into()
+        },
     };
     ops::apply::apply(g, &opts, sh).await
 }

@@ -64,6 +64,7 @@ impl From<&Common> for ops::options::Scope {
             adopt: c.adopt.clone(),
             parallelism: c.parallelism,
             scan: c.scan,
+            retry_rolled_back: false,
         }
     }
 }

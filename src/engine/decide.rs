@@ -202,6 +202,9 @@ pub fn make_plan(
                         } else {
                             format!("differs from the spec in {attrs}")
                         };
+                        if let Some(note) = kind.update_note(state, &desired) {
+                            c.reason = format!("{}; {note}", c.reason);
+                        }
                     }
                 }
             }

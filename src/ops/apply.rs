@@ -147,6 +147,7 @@ async fn apply_locked(
     if !sh.quiet {
         sh.out(&render::text(&plan, sh));
     }
+    crate::ops::rolled_back::warn_held(&plan, sh);
     let conflicts: Vec<&Change> = plan
         .changes
         .iter()
@@ -192,6 +193,7 @@ async fn apply_locked(
     .await;
     run.record(&plan, &outcomes);
     run.save_last_applied(&s.model, &plan, &outcomes, sh).await;
+    crate::ops::rolled_back::save(s.state.as_ref(), &s.model, &plan, &outcomes, sh).await;
     finish(&plan, outcomes, s, sh, "Apply")
 }
 

@@ -84,6 +84,7 @@ async fn converge(
         adopt: Vec::new(),
         parallelism: Some(4),
         scan: false,
+        retry_rolled_back: false,
     };
     let (mut plan, obs) = crate::interrupt::or_stop("while planning", s.plan(&scope, &[])).await?;
     let key_in_use = |c: &Change| c.kind == "kms" && c.action == Action::Conflict;

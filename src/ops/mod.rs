@@ -33,6 +33,7 @@ pub mod plan;
 pub mod render;
 pub mod report;
 pub mod review;
+pub mod rolled_back;
 pub mod run;
 pub mod schema;
 pub mod session;

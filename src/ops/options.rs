@@ -45,6 +45,8 @@ pub struct Scope {
     pub parallelism: Option<usize>,
     /// Find strays by listing every resource of every kind in the account.
     pub scan: bool,
+    /// Plan again the updates SageMaker rolled back with the same spec (`ops::rolled_back`).
+    pub retry_rolled_back: bool,
 }
 
 /// Resources read at once when `--parallelism` is not given: reads are cheap, AWS's limits on

@@ -59,6 +59,7 @@ pub async fn plan(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCode
         l.end(Failure::status_of(&planned), sh).await;
     }
     let (mut plan, obs) = planned?;
+    crate::ops::rolled_back::warn_held(&plan, sh);
     plan.cost = Some(crate::cost::estimate(&plan, &prices));
     // A destroy creates nothing: the compliance findings of the desired state do not apply.
     let gate = match o.destroy {

@@ -366,6 +366,9 @@ impl Session {
                 last_applied: &last_applied,
             },
         )?;
+        let mut plan = plan;
+        let held = crate::ops::rolled_back::read(self.state.as_ref()).await;
+        crate::ops::rolled_back::hold(&self.model, &mut plan, &held, scope.retry_rolled_back);
         Ok((plan, obs))
     }
 }

@@ -225,6 +225,12 @@ pub trait Reconciler: Send + Sync {
     /// Desired attributes of `decl`, rendered with the current context.
     fn desired(&self, spec: &LoadedSpec, decl: &Decl, r: &Renderer) -> Result<Value, SpecError>;
 
+    /// Optional: how an update of `live` to `desired` will go, in one line the plan adds to
+    /// the change's reason (an endpoint: the new fleet's starting count, the strategy).
+    fn update_note(&self, _live: &Value, _desired: &Value) -> Option<String> {
+        None
+    }
+
     /// Top-level attributes whose change needs a new resource.
     fn replace_on(&self) -> &'static [&'static str] {
         self.info().replace_on

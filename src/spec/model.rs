@@ -386,12 +386,58 @@ pub struct Endpoint {
     pub data_capture: Option<DataCapture>,
     #[serde(default)]
     pub autoscaling: Option<Autoscaling>,
+    /// How an update reaches traffic (SageMaker deployment guardrails).
+    #[serde(default)]
+    pub deployment: Option<Deployment>,
     #[serde(default)]
     pub tags: Map<String>,
     /// Refuse to delete or replace this resource (plan, apply, destroy); `None`: the kind's
     /// default.
     #[serde(default)]
     pub protect: Option<bool>,
+}
+
+/// An endpoint's `deployment:`: how an update shifts traffic (docs/spec.md).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    /// all_at_once (default) | canary | linear | rolling.
+    #[serde(default)]
+    pub strategy: Strategy,
+    #[serde(default)]
+    pub canary_percent: Option<i32>,
+    #[serde(default)]
+    pub canary_instances: Option<i32>,
+    #[serde(default)]
+    pub linear_step_percent: Option<i32>,
+    #[serde(default)]
+    pub linear_step_instances: Option<i32>,
+    #[serde(default)]
+    pub rolling_batch_percent: Option<i32>,
+    #[serde(default)]
+    pub rolling_batch_instances: Option<i32>,
+    /// Between steps.
+    #[serde(default)]
+    pub wait_minutes: Option<i64>,
+    /// Before the old fleet is terminated.
+    #[serde(default)]
+    pub bake_minutes: Option<i64>,
+    /// The whole deployment.
+    #[serde(default)]
+    pub max_minutes: Option<i64>,
+    /// Logical names of `cloudwatch.alarms.*`.
+    #[serde(default)]
+    pub rollback_alarms: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    #[default]
+    AllAtOnce,
+    Canary,
+    Linear,
+    Rolling,
 }
 
 fn default_variant() -> String {

@@ -142,6 +142,15 @@ impl Emulator {
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("sns messages ({e}): {body}"))
     }
 
+    /// Every endpoint's capacity record (`GET /novactl-api/sagemaker/capacity`): `{"<endpoint
+    /// ARN>": {"name", "samples": [{"t", "status", "step", "fleets": {"<config>": {"instances",
+    /// "traffic"}}}]}}`.
+    pub fn capacity_record(&self) -> serde_json::Value {
+        let (status, body) = http(&self.endpoint, "GET", "/novactl-api/sagemaker/capacity", "");
+        assert_eq!(status, 200, "capacity record: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("capacity record ({e}): {body}"))
+    }
+
     /// The launcher's fault settings and counts (`GET /novactl-api/faults`), after applying
     /// `change` when given (`POST`; e.g. `{"rate": 0}` or a `script` of faults).
     pub fn faults(&self, change: Option<serde_json::Value>) -> serde_json::Value {

@@ -430,8 +430,9 @@ def patch_sagemaker_update_endpoint() -> None:
     Adds SageMakerModelBackend.update_endpoint and SageMakerResponse.update_endpoint: the
     endpoint must exist and so must the new endpoint config (ValidationException otherwise,
     worded like AWS); the endpoint switches to the new config (EndpointConfigName,
-    ProductionVariants, DataCaptureConfig), LastModifiedTime is bumped, status InService.
-    RetainAllVariantProperties and friends are accepted and ignored.
+    ProductionVariants, DataCaptureConfig), LastModifiedTime is bumped. The switch itself (steps
+    over time, `DeploymentConfig`, `RetainAllVariantProperties`, rollbacks) is `_deploy`'s: see
+    `patch_sagemaker_deployments`.
     """
     from moto.core.responses import ActionResult
     from moto.core.utils import utcnow
@@ -445,7 +446,14 @@ def patch_sagemaker_update_endpoint() -> None:
     _require(FakeEndpoint, "arn_formatter")
     _require(FakeEndpointConfig, "arn_formatter")
 
-    def backend_update_endpoint(self, endpoint_name, endpoint_config_name):  # type: ignore[no-untyped-def]
+    def backend_update_endpoint(  # type: ignore[no-untyped-def]
+        self,
+        endpoint_name,
+        endpoint_config_name,
+        retain_all_variant_properties=False,
+        exclude_retained_variant_properties=None,
+        deployment_config=None,
+    ):
         endpoint = self.endpoints.get(endpoint_name)
         if endpoint is None:
             arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
@@ -454,18 +462,34 @@ def patch_sagemaker_update_endpoint() -> None:
         if config is None:
             arn = FakeEndpointConfig.arn_formatter(endpoint_config_name, self.account_id, self.region_name)
             raise ValidationError(message=f'Could not find endpoint configuration "{arn}".')
-        endpoint.endpoint_config_name = endpoint_config_name
-        endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
-        endpoint.data_capture_config = config.data_capture_config
-        endpoint.endpoint_status = "InService"
+        variants = endpoint._process_production_variants(config.production_variants)
+        capture = config.data_capture_config
+        if retain_all_variant_properties:
+            excluded = {e.get("VariantPropertyType") for e in exclude_retained_variant_properties or []}
+            old = {v["VariantName"]: v for v in endpoint.production_variants}
+            for v in variants:
+                live = old.get(v["VariantName"], {})
+                for prop, keys in (
+                    ("DesiredInstanceCount", ("DesiredInstanceCount", "CurrentInstanceCount")),
+                    ("DesiredWeight", ("DesiredWeight", "CurrentWeight")),
+                ):
+                    if prop not in excluded and live.get(prop) is not None:
+                        for k in keys:
+                            v[k] = live[prop]
+            if "DataCaptureConfig" not in excluded:
+                capture = endpoint.data_capture_config
         endpoint.failure_reason = None
         endpoint.last_modified_time = utcnow()
+        _deploy(self, endpoint, endpoint_config_name, variants, capture, deployment_config)
         return endpoint
 
     def response_update_endpoint(self):  # type: ignore[no-untyped-def]
         endpoint = self.sagemaker_backend.update_endpoint(
             endpoint_name=self._get_param("EndpointName"),
             endpoint_config_name=self._get_param("EndpointConfigName"),
+            retain_all_variant_properties=bool(self._get_param("RetainAllVariantProperties")),
+            exclude_retained_variant_properties=self._get_param("ExcludeRetainedVariantProperties"),
+            deployment_config=self._get_param("DeploymentConfig"),
         )
         return ActionResult({"EndpointArn": endpoint.arn})
 
@@ -1254,8 +1278,9 @@ def patch_sagemaker_endpoint_transitions() -> None:
     waiters and rollback paths cannot be exercised on moto | all |
 
     With `endpoint_delay` > 0 (DR_SETTINGS): CreateEndpoint leaves the endpoint `Creating`
-    (current instance counts 0), UpdateEndpoint and UpdateEndpointWeightsAndCapacities leave it
-    `Updating` (current counts as before), for that many seconds; then it is InService with
+    (current instance counts 0), UpdateEndpointWeightsAndCapacities leaves it `Updating`
+    (current counts as before), for that many seconds (UpdateEndpoint: `_deploy`'s steps, the
+    first of which lasts as long); then it is InService with
     the new counts. Either update of an endpoint that is not InService is refused with
     ValidationException "Cannot update in-progress endpoint", as AWS does. The state is
     settled whenever the endpoint is read (Describe/List) or updated. Must run after
@@ -1295,11 +1320,9 @@ def patch_sagemaker_endpoint_transitions() -> None:
         return endpoint
 
     def update_endpoint(self, endpoint_name, *args, **kwargs):  # type: ignore[no-untyped-def]
-        endpoint = refuse_busy(self, endpoint_name)
-        before = current_counts(endpoint) if endpoint is not None else {}
-        endpoint = original_update(self, endpoint_name, *args, **kwargs)
-        _transition(endpoint, "Updating", before)
-        return endpoint
+        # The deployment (`_deploy`) keeps the endpoint Updating for its own steps.
+        refuse_busy(self, endpoint_name)
+        return original_update(self, endpoint_name, *args, **kwargs)
 
     def update_weights(self, endpoint_name, *args, **kwargs):  # type: ignore[no-untyped-def]
         endpoint = refuse_busy(self, endpoint_name)
@@ -1321,6 +1344,268 @@ def patch_sagemaker_endpoint_transitions() -> None:
     SageMakerModelBackend.update_endpoint_weights_and_capacities = update_weights
     FakeEndpoint.summary = summary
     FakeEndpoint.response_object = property(response_object)
+
+
+# --- SageMaker deployments: UpdateEndpoint's DeploymentConfig walked over time -----------------
+
+# Every endpoint's capacity record: endpoint ARN -> {"name", "samples": [...]}; a sample is
+# {"t": unix time, "status", "step", "fleets": {config name: {"instances", "traffic"}}}.
+_CAPACITY: dict = {}
+_DEPLOY_LOCK = threading.RLock()
+PENDING_ATTR = "_novactl_pending_deployment"
+LAST_DEPLOYMENT_ATTR = "_novactl_last_deployment_config"
+
+
+def _record(endpoint, status: str, step: str, fleets: dict) -> None:  # type: ignore[no-untyped-def]
+    with _DEPLOY_LOCK:
+        entry = _CAPACITY.setdefault(endpoint.arn, {"name": endpoint.endpoint_name, "samples": []})
+        entry["samples"].append({"t": time.time(), "status": status, "step": step, "fleets": fleets})
+
+
+def _fleet_size(variants) -> int:  # type: ignore[no-untyped-def]
+    return sum(int(v.get("DesiredInstanceCount") or 0) for v in variants)
+
+
+def _capacity_size(size, total: int) -> int:  # type: ignore[no-untyped-def]
+    """A CapacitySize ({Type: INSTANCE_COUNT | CAPACITY_PERCENT, Value}) in instances (>= 1)."""
+    import math
+
+    value = float((size or {}).get("Value") or 0)
+    if (size or {}).get("Type") == "CAPACITY_PERCENT":
+        return max(1, min(total, math.ceil(total * value / 100.0)))
+    return max(1, min(total, int(value)))
+
+
+def _steps(deployment_config, old_name: str, old_n: int, new_name: str, new_n: int, delay: float):  # type: ignore[no-untyped-def]
+    """The deployment's steps: (step name, variant status, seconds, fleets). One AWS minute of
+    waiting lasts `delay` seconds (the endpoint delay); provisioning a fleet lasts `delay`."""
+    scale = delay / 60.0
+    dc = deployment_config or {}
+    rolling = dc.get("RollingUpdatePolicy")
+
+    def fleets(old_i, old_t, new_i, new_t):  # type: ignore[no-untyped-def]
+        out = {}
+        if old_i or old_t:
+            out[old_name] = {"instances": old_i, "traffic": old_t}
+        out[new_name] = {"instances": new_i, "traffic": new_t}
+        return out
+
+    steps = []
+    if rolling:
+        batch = _capacity_size(rolling.get("MaximumBatchSize"), new_n)
+        wait = float(rolling.get("WaitIntervalInSeconds") or 0) * scale
+        done, k = 0, 0
+        batches = -(-new_n // batch)
+        while done < new_n:
+            k += 1
+            new_i = min(new_n, done + batch)
+            old_i = max(0, old_n - done)  # the batch is up before old instances go
+            share = round(100.0 * new_i / max(1, new_i + max(0, old_n - new_i)))
+            steps.append((f"rolling batch {k} of {batches}", "ActivatingTraffic", delay + wait,
+                          fleets(old_i, 100 - share, new_i, share)))
+            done = new_i
+        return steps
+    bg = dc.get("BlueGreenUpdatePolicy") or {}
+    routing = bg.get("TrafficRoutingConfiguration") or {"Type": "ALL_AT_ONCE"}
+    wait = float(routing.get("WaitIntervalInSeconds") or 0) * scale
+    bake = float(bg.get("TerminationWaitInSeconds") or 0) * scale
+    steps.append(("provisioning the new fleet", "Creating", delay, fleets(old_n, 100, new_n, 0)))
+    kind = routing.get("Type")
+
+    def share_of(size):  # type: ignore[no-untyped-def]
+        # A percent is the traffic share; a count of instances its share of the new fleet.
+        if (size or {}).get("Type") == "CAPACITY_PERCENT":
+            return max(1, min(100, int(size.get("Value") or 0)))
+        return round(100.0 * _capacity_size(size, new_n) / max(1, new_n))
+
+    if kind == "CANARY":
+        share = share_of(routing.get("CanarySize"))
+        steps.append((f"canary {share}%", "ActivatingTraffic", wait, fleets(old_n, 100 - share, new_n, share)))
+    elif kind == "LINEAR":
+        step = share_of(routing.get("LinearStepSize"))
+        share = step
+        while share < 100:
+            steps.append((f"linear {share}%", "ActivatingTraffic", wait, fleets(old_n, 100 - share, new_n, share)))
+            share += step
+    steps.append(("baking", "Baking", bake, fleets(old_n, 0, new_n, 100)))
+    return steps
+
+
+def _alarm_in_alarm(backend, names):  # type: ignore[no-untyped-def]
+    """The first of the named CloudWatch alarms (same account and region) in ALARM."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    alarms = cloudwatch_backends[backend.account_id][backend.region_name].alarms
+    for name in names:
+        alarm = alarms.get(name)
+        if alarm is not None and alarm.state_value == "ALARM":
+            return name
+    return None
+
+
+def _deploy(backend, endpoint, config_name, variants, capture, deployment_config) -> None:  # type: ignore[no-untyped-def]
+    """Walks the deployment: Updating through the steps (PendingDeploymentSummary names the
+    step), the named alarms checked at the end of each step; a fired alarm or running past
+    MaximumExecutionTimeoutInSeconds rolls back (RollingBack, then InService on the old config
+    with FailureReason); otherwise the new config serves, LastDeploymentConfig set."""
+    from moto.core.utils import utcnow
+    from moto.sagemaker.exceptions import ValidationError
+
+    dc = deployment_config or {}
+    alarms = [a.get("AlarmName") for a in (dc.get("AutoRollbackConfiguration") or {}).get("Alarms") or []]
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    known = cloudwatch_backends[backend.account_id][backend.region_name].alarms
+    for name in alarms:
+        if name not in known:
+            raise ValidationError(message=f"The alarm {name} does not exist.")
+    delay = float(DR_SETTINGS["endpoint_delay"])
+    old_name, old_variants = endpoint.endpoint_config_name, endpoint.production_variants
+    old_n, new_n = _fleet_size(old_variants), _fleet_size(variants)
+    steps = _steps(dc, old_name, old_n, config_name, new_n, delay)
+    policy = dc.get("RollingUpdatePolicy") or dc.get("BlueGreenUpdatePolicy") or {}
+    limit = policy.get("MaximumExecutionTimeoutInSeconds")
+    limit = float(limit) * delay / 60.0 if limit and delay > 0 else None
+    started = time.monotonic()
+
+    def pending(step, status):  # type: ignore[no-untyped-def]
+        setattr(endpoint, PENDING_ATTR, {
+            "EndpointConfigName": config_name,
+            "StartTime": endpoint.last_modified_time,
+            "ProductionVariants": [
+                dict(v, VariantStatus=[{"Status": status, "StatusMessage": step, "StartTime": utcnow()}])
+                for v in variants
+            ],
+        })
+
+    def finish() -> None:
+        endpoint.endpoint_config_name = config_name
+        endpoint.production_variants = variants
+        endpoint.data_capture_config = capture
+        endpoint.endpoint_status = "InService"
+        endpoint.failure_reason = None
+        setattr(endpoint, LAST_DEPLOYMENT_ATTR, deployment_config)
+        setattr(endpoint, PENDING_ATTR, None)
+        _record(endpoint, "InService", "done", {config_name: {"instances": new_n, "traffic": 100}})
+
+    def roll_back(step, why) -> None:  # type: ignore[no-untyped-def]
+        endpoint.endpoint_status = "RollingBack"
+        _record(endpoint, "RollingBack", step, {old_name: {"instances": old_n, "traffic": 100},
+                                                config_name: {"instances": new_n, "traffic": 0}})
+        if delay > 0:
+            time.sleep(delay)
+        with _DEPLOY_LOCK:
+            endpoint.endpoint_status = "InService"
+            endpoint.failure_reason = f"Deployment rolled back during step '{step}': {why}"
+            setattr(endpoint, PENDING_ATTR, None)
+            _record(endpoint, "InService", "rolled back", {old_name: {"instances": old_n, "traffic": 100}})
+
+    def walk() -> None:
+        try:
+            for step, status, seconds, fleets in steps:
+                with _DEPLOY_LOCK:
+                    pending(step, status)
+                    _record(endpoint, "Updating", step, fleets)
+                if seconds > 0:
+                    time.sleep(seconds)
+                fired = _alarm_in_alarm(backend, alarms)
+                if fired:
+                    return roll_back(step, f"alarm {fired} is in ALARM")
+                if limit is not None and time.monotonic() - started > limit:
+                    return roll_back(step, "the deployment ran past MaximumExecutionTimeoutInSeconds")
+            with _DEPLOY_LOCK:
+                finish()
+        except Exception as exc:  # never kill the thread silently
+            log(f"deployment of {endpoint.endpoint_name} failed: {exc!r}")
+
+    endpoint.endpoint_status = "Updating"
+    if delay <= 0:
+        walk()
+        return
+    threading.Thread(target=walk, name=f"deploy-{endpoint.endpoint_name}", daemon=True).start()
+
+
+def patch_sagemaker_deployments() -> None:
+    """Close: | SageMaker `UpdateEndpoint` ignores `DeploymentConfig` (blue/green canary and
+    linear traffic shifting, bake time, rolling batches, auto-rollback on CloudWatch alarms)
+    and `RetainAllVariantProperties`; DescribeEndpoint has no `PendingDeploymentSummary` or
+    `LastDeploymentConfig` | guarded updates and their rollbacks cannot be exercised | all |
+
+    UpdateEndpoint (see `patch_sagemaker_update_endpoint`) walks `_steps`: blue/green
+    provisions the new fleet at its full size (`endpoint_delay` seconds), shifts traffic (a
+    canary step, linear steps, or all at once; each `WaitIntervalInSeconds`), bakes
+    (`TerminationWaitInSeconds`), then the new config serves; rolling replaces
+    `MaximumBatchSize` instances per batch. One AWS minute lasts `endpoint_delay` seconds
+    (with no delay the walk is instant). At the end of each step the alarms of
+    `AutoRollbackConfiguration` (moto's CloudWatch, same account and region) are read: one in
+    ALARM rolls back (RollingBack, then InService on the old config, `FailureReason` naming the
+    alarm and the step). An alarm that does not exist is a ValidationException. With
+    `RetainAllVariantProperties` the new fleet keeps the live DesiredInstanceCount, weight and
+    data capture (less those in `ExcludeRetainedVariantProperties`). DescribeEndpoint answers
+    `PendingDeploymentSummary` (the step in the variant's `VariantStatus`) while Updating and
+    `LastDeploymentConfig` after. Every fleet's capacity and traffic share over time is at
+    `GET /novactl-api/sagemaker/capacity` (`CapacityRecord`); UpdateEndpointWeightsAndCapacities
+    and CreateEndpoint add samples. Must run after `patch_sagemaker_endpoint_transitions`.
+    """
+    from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
+
+    _require(FakeEndpoint, "response_object")
+    _require(SageMakerModelBackend, "create_endpoint")
+    _require(SageMakerModelBackend, "update_endpoint_weights_and_capacities")
+    original_response = FakeEndpoint.response_object.fget
+    original_create = SageMakerModelBackend.create_endpoint
+    original_weights = SageMakerModelBackend.update_endpoint_weights_and_capacities
+
+    def response_object(self):  # type: ignore[no-untyped-def]
+        with _DEPLOY_LOCK:
+            out = original_response(self)
+            pending = getattr(self, PENDING_ATTR, None)
+            if pending:
+                out["PendingDeploymentSummary"] = pending
+            last = getattr(self, LAST_DEPLOYMENT_ATTR, None)
+            if last:
+                out["LastDeploymentConfig"] = last
+            return out
+
+    def sample(endpoint, step):  # type: ignore[no-untyped-def]
+        n = sum(int(v.get("DesiredInstanceCount") or 0) for v in endpoint.production_variants)
+        _record(endpoint, endpoint.endpoint_status, step, {endpoint.endpoint_config_name: {"instances": n, "traffic": 100}})
+
+    def create_endpoint(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        endpoint = original_create(self, *args, **kwargs)
+        sample(endpoint, "created")
+        return endpoint
+
+    def update_weights(self, endpoint_name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        arn = original_weights(self, endpoint_name, *args, **kwargs)
+        sample(self.endpoints[endpoint_name], "capacity")
+        return arn
+
+    FakeEndpoint.response_object = property(response_object)
+    SageMakerModelBackend.create_endpoint = create_endpoint
+    SageMakerModelBackend.update_endpoint_weights_and_capacities = update_weights
+
+
+class CapacityRecord:
+    """WSGI middleware: `GET /novactl-api/sagemaker/capacity` answers every endpoint's capacity
+    record (`patch_sagemaker_deployments`): `{"<endpoint ARN>": {"name", "samples": [{"t",
+    "status", "step", "fleets": {"<config>": {"instances", "traffic"}}}]}}`. Read-only."""
+
+    PATH = "/novactl-api/sagemaker/capacity"
+
+    def __init__(self, app):  # type: ignore[no-untyped-def]
+        self.app = app
+
+    def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+        import copy
+
+        if environ.get("PATH_INFO", "").rstrip("/") != self.PATH:
+            return self.app(environ, start_response)
+        if environ.get("REQUEST_METHOD", "GET").upper() != "GET":
+            return NovactlControl.reply(start_response, "405 Method Not Allowed", {"error": "GET only"})
+        with _DEPLOY_LOCK:
+            doc = copy.deepcopy(_CAPACITY)
+        return NovactlControl.reply(start_response, "200 OK", doc)
 
 
 def patch_sagemaker_runtime_invoke_endpoint() -> None:
@@ -1473,6 +1758,7 @@ PATCHES = (
     patch_s3_replication_config_as_written,
     patch_s3_replicate_objects,
     patch_sagemaker_endpoint_transitions,
+    patch_sagemaker_deployments,
     patch_sagemaker_runtime_invoke_endpoint,
     patch_autoscaling_object_not_found,
     patch_sagemaker_add_tags_overwrites,
@@ -1484,7 +1770,7 @@ def apply_patches():  # type: ignore[no-untyped-def]
     for patch in PATCHES:
         patch()
         log(f"patch applied: {patch.__name__}")
-    middlewares = [patch_cloudwatch_rpcv2_cbor(), NovactlControl, SnsMessages]
+    middlewares = [patch_cloudwatch_rpcv2_cbor(), NovactlControl, SnsMessages, CapacityRecord]
     log("patch applied: patch_cloudwatch_rpcv2_cbor")
     return middlewares
 
@@ -1890,6 +2176,7 @@ class FaultInjector:
             if name.rstrip("/") in (
                 NovactlControl.PATH[len(CONTROL_PREFIX):],
                 SnsMessages.PATH[len(CONTROL_PREFIX):],
+                CapacityRecord.PATH[len(CONTROL_PREFIX):],
             ):
                 return self.app(environ, start_response)
             return reply("404 Not Found", {"error": f"no such control endpoint: {CONTROL_PREFIX}{name}"})

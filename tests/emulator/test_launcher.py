@@ -1134,6 +1134,125 @@ class SageMakerTransitionPatchTests(DelaysReset):
         self.runtime.invoke_endpoint(EndpointName=self.endpoint, Body=b"{}", ContentType="application/json")
 
 
+def capacity_record(endpoint_arn: str) -> list:
+    status, _, body = http("GET", "/novactl-api/sagemaker/capacity")
+    if status != 200:
+        raise AssertionError(f"capacity: {status} {body!r}")
+    return json.loads(body).get(endpoint_arn, {}).get("samples", [])
+
+
+class SageMakerDeploymentPatchTests(DelaysReset):
+    """UpdateEndpoint's DeploymentConfig, RetainAllVariantProperties and the capacity record."""
+
+    def setUp(self) -> None:
+        self.sm, self.cw = client("sagemaker"), client("cloudwatch")
+        model, self.old, self.new, self.endpoint = unique("m"), unique("old"), unique("new"), unique("ep")
+        make_model(self.sm, model)
+        four = dict(variant(model, "ml.g5.xlarge"), InitialInstanceCount=4)
+        self.sm.create_endpoint_config(EndpointConfigName=self.old, ProductionVariants=[four])
+        self.sm.create_endpoint_config(EndpointConfigName=self.new, ProductionVariants=[four])
+        self.arn = self.sm.create_endpoint(EndpointName=self.endpoint, EndpointConfigName=self.old)["EndpointArn"]
+        self.alarm = unique("alarm")
+        self.cw.put_metric_alarm(
+            AlarmName=self.alarm, MetricName="ModelError", Namespace="AWS/SageMaker", Statistic="Average",
+            Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+        )
+
+    def guarded(self, routing: dict, bake: int = 60) -> dict:
+        return {
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": routing,
+                "TerminationWaitInSeconds": bake,
+                "MaximumExecutionTimeoutInSeconds": 3600,
+            },
+            "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": self.alarm}]},
+        }
+
+    def steps(self) -> list:
+        return [s["step"] for s in capacity_record(self.arn)]
+
+    def test_retain_all_variant_properties_keeps_the_live_count(self) -> None:
+        self.sm.update_endpoint_weights_and_capacities(
+            EndpointName=self.endpoint, DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 6}]
+        )
+        self.sm.update_endpoint(
+            EndpointName=self.endpoint, EndpointConfigName=self.new, RetainAllVariantProperties=True,
+            ExcludeRetainedVariantProperties=[{"VariantPropertyType": "DataCaptureConfig"}],
+        )
+        d = self.sm.describe_endpoint(EndpointName=self.endpoint)
+        self.assertEqual((d["EndpointConfigName"], d["ProductionVariants"][0]["DesiredInstanceCount"]), (self.new, 6))
+        self.sm.update_endpoint(EndpointName=self.endpoint, EndpointConfigName=self.old)
+        d = self.sm.describe_endpoint(EndpointName=self.endpoint)
+        self.assertEqual(d["ProductionVariants"][0]["DesiredInstanceCount"], 4, "without retain: the config's count")
+
+    def test_canary_walks_provisioning_canary_baking_and_records_capacity(self) -> None:
+        settings(endpoint_delay=0.3)
+        self.sm.update_endpoint(
+            EndpointName=self.endpoint, EndpointConfigName=self.new,
+            DeploymentConfig=self.guarded({"Type": "CANARY", "WaitIntervalInSeconds": 60,
+                                           "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 25}}),
+        )
+        d = self.sm.describe_endpoint(EndpointName=self.endpoint)
+        self.assertEqual((d["EndpointStatus"], d["EndpointConfigName"]), ("Updating", self.old), "the old config serves")
+        self.assertEqual(d["PendingDeploymentSummary"]["EndpointConfigName"], self.new)
+        wait_for(lambda: self.sm.describe_endpoint(EndpointName=self.endpoint)["EndpointStatus"] == "InService")
+        d = self.sm.describe_endpoint(EndpointName=self.endpoint)
+        self.assertEqual(d["EndpointConfigName"], self.new)
+        self.assertEqual(d["LastDeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"], "CANARY")
+        self.assertNotIn("PendingDeploymentSummary", d)
+        samples = capacity_record(self.arn)
+        self.assertEqual(
+            [s["step"] for s in samples],
+            ["created", "provisioning the new fleet", "canary 25%", "baking", "done"],
+        )
+        self.assertEqual(samples[2]["fleets"][self.new], {"instances": 4, "traffic": 25})
+        self.assertTrue(all(sum(f["instances"] for f in s["fleets"].values()) >= 4 for s in samples))
+
+    def test_alarm_in_alarm_rolls_back_to_the_old_config(self) -> None:
+        settings(endpoint_delay=0.4)
+        self.sm.update_endpoint(
+            EndpointName=self.endpoint, EndpointConfigName=self.new,
+            DeploymentConfig=self.guarded({"Type": "CANARY", "WaitIntervalInSeconds": 120,
+                                           "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1}}),
+        )
+        wait_for(lambda: "canary 25%" in self.steps())
+        self.cw.set_alarm_state(AlarmName=self.alarm, StateValue="ALARM", StateReason="test")
+        wait_for(lambda: self.sm.describe_endpoint(EndpointName=self.endpoint)["EndpointStatus"] == "RollingBack")
+        wait_for(lambda: self.sm.describe_endpoint(EndpointName=self.endpoint)["EndpointStatus"] == "InService")
+        d = self.sm.describe_endpoint(EndpointName=self.endpoint)
+        self.assertEqual(d["EndpointConfigName"], self.old)
+        self.assertIn(f"alarm {self.alarm} is in ALARM", d["FailureReason"])
+        self.assertIn("canary 25%", d["FailureReason"])
+        self.assertEqual(self.steps()[-1], "rolled back")
+        self.assertNotIn("baking", self.steps())
+
+    def test_linear_walks_its_steps(self) -> None:
+        self.sm.update_endpoint(
+            EndpointName=self.endpoint, EndpointConfigName=self.new,
+            DeploymentConfig=self.guarded({"Type": "LINEAR", "WaitIntervalInSeconds": 0,
+                                           "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25}}, bake=0),
+        )
+        self.assertEqual(self.steps()[1:], ["provisioning the new fleet", "linear 25%", "linear 50%", "linear 75%", "baking", "done"])
+
+    def test_rolling_replaces_batches_and_keeps_capacity(self) -> None:
+        self.sm.update_endpoint(
+            EndpointName=self.endpoint, EndpointConfigName=self.new,
+            DeploymentConfig={"RollingUpdatePolicy": {"MaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 2},
+                                                      "WaitIntervalInSeconds": 0}},
+        )
+        samples = capacity_record(self.arn)
+        self.assertEqual([s["step"] for s in samples][1:], ["rolling batch 1 of 2", "rolling batch 2 of 2", "done"])
+        self.assertTrue(all(sum(f["instances"] for f in s["fleets"].values()) >= 4 for s in samples))
+
+    def test_unknown_rollback_alarm_is_refused(self) -> None:
+        config = self.guarded({"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0})
+        config["AutoRollbackConfiguration"]["Alarms"] = [{"AlarmName": unique("nope")}]
+        with self.assertRaises(ClientError) as ctx:
+            self.sm.update_endpoint(EndpointName=self.endpoint, EndpointConfigName=self.new, DeploymentConfig=config)
+        self.assertIn("does not exist", ctx.exception.response["Error"]["Message"])
+        self.assertEqual(self.sm.describe_endpoint(EndpointName=self.endpoint)["EndpointStatus"], "InService")
+
+
 class SettingsEndpointTests(DelaysReset):
     def test_get_and_post(self) -> None:
         self.assertEqual(settings(), {"replication_delay": 0.0, "endpoint_delay": 0.0})

@@ -20,11 +20,14 @@
 //!
 //! # Expected flow (update, see [`Hosting::converge`] in [`super::hosting`])
 //! 1. Read the endpoint again; if it is busy (Creating/Updating/…), wait for it first.
-//! 2. If it does not serve the desired config: deregister autoscaling (if registered) → create
-//!    the new config (if missing) → `UpdateEndpoint` → wait for InService within
-//!    `timeout_minutes` (polling with backoff) → **verify** DescribeEndpoint names the new
-//!    config (SageMaker rolls back silently: the old config there is an error carrying
-//!    `FailureReason`; nothing is deleted).
+//! 2. If it does not serve the desired config: [`super::rollout`] (`Hosting::switch`):
+//!    deregister autoscaling only if the instance type (or variant) changes → create the new
+//!    config (if missing) → `UpdateEndpoint` (the live count retained when it is above the
+//!    spec's; the spec's `deployment:` as `DeploymentConfig`) → wait for InService within
+//!    `timeout_minutes` plus the deployment's time, the step on the progress line → **verify**
+//!    DescribeEndpoint names the new config (a rollback is an `UpdateRolledBack` error naming
+//!    the alarm or `FailureReason`, after the new config and model version are removed; the
+//!    serving ones are never touched).
 //! 3. Register autoscaling (target + policy) when it differs from the desired one.
 //! 4. Tags.
 //! 5. Only now, with the endpoint InService on the desired config: delete superseded configs
@@ -58,6 +61,7 @@
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
+use super::deployment;
 use super::hosting::Hosting;
 use super::state::{Capture, EndpointState, Scaling, Superseded, DEFAULT_TIMEOUT_MINUTES};
 use super::versions::{model_version, versioned_name};
@@ -251,6 +255,7 @@ impl Reconciler for SagemakerEndpoint {
                     }
                 }
             }
+            deployment::guard(spec, &path, e, r)?;
             if let Some(a) = &e.autoscaling {
                 let key = format!("{path}.autoscaling");
                 if a.min < 1 {
@@ -375,8 +380,24 @@ impl Reconciler for SagemakerEndpoint {
             timeout_minutes: Some(e.timeout_minutes),
             model_base: Some(model_base),
             model_address: Some(format!("{prefix}sagemaker_model.{}", e.model)),
+            deployment: deployment::guard(spec, path, e, r)?,
         };
         Ok(serde_json::to_value(d).expect("desired serializes"))
+    }
+
+    /// A config switch: the new fleet's starting count and why, and the deployment strategy.
+    fn update_note(&self, live: &Value, desired: &Value) -> Option<String> {
+        if live["config_name"] == desired["config_name"] {
+            return None;
+        }
+        let spec = desired["instance_count"].as_i64().unwrap_or(1) as i32;
+        let held = desired["capacity"].is_null();
+        let live_count = live["capacity"].as_i64().map(|c| c as i32).filter(|_| held);
+        let (_, why) = super::rollout::starting_count(spec, live_count);
+        let strategy = serde_json::from_value::<deployment::Guard>(desired["_deployment"].clone())
+            .map(|g| g.words())
+            .unwrap_or_else(|_| "all_at_once (SageMaker's default)".into());
+        Some(format!("{why}; deployment: {strategy}"))
     }
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {

@@ -35,6 +35,9 @@ pub struct EndpointNow {
     pub variant: Option<String>,
     pub capacity: Option<i32>,
     pub current: Option<i32>,
+    /// A deployment under way (`PendingDeploymentSummary`): its first variant's status and
+    /// status message ("ActivatingTraffic", "canary 10%").
+    pub pending: Option<(String, Option<String>)>,
 }
 
 /// The SageMaker and Auto Scaling clients for one endpoint address: all the endpoint's AWS
@@ -135,6 +138,18 @@ impl Hosting<'_> {
             variant: v.and_then(|v| v.variant_name()).map(str::to_string),
             capacity: v.and_then(|v| v.desired_instance_count()),
             current: v.and_then(|v| v.current_instance_count()),
+            pending: d
+                .pending_deployment_summary()
+                .and_then(|p| p.production_variants().first())
+                .and_then(|v| v.variant_status().first())
+                .map(|s| {
+                    (
+                        s.status()
+                            .map(|s| s.as_str().to_string())
+                            .unwrap_or_default(),
+                        s.status_message().map(str::to_string),
+                    )
+                }),
         })
     }
 
@@ -147,6 +162,18 @@ impl Hosting<'_> {
         name: &str,
         w: &Wait,
         on_status: &(dyn Fn(&str, Duration) + Sync),
+    ) -> Result<EndpointNow, AwsError> {
+        self.wait_in_service_as(name, w, on_status, &|n| n.status.clone())
+            .await
+    }
+
+    /// [`Self::wait_in_service`], with the pending status in the words of `label`.
+    pub async fn wait_in_service_as(
+        &self,
+        name: &str,
+        w: &Wait,
+        on_status: &(dyn Fn(&str, Duration) + Sync),
+        label: &(dyn Fn(&EndpointNow) -> String + Sync),
     ) -> Result<EndpointNow, AwsError> {
         let started = Instant::now();
         let waiter = Waiter {
@@ -166,7 +193,7 @@ impl Hosting<'_> {
                     return Ok(Probe::Done(now));
                 }
                 if is_busy(&now.status) {
-                    return Ok(Probe::Pending(now.status));
+                    return Ok(Probe::Pending(label(&now)));
                 }
                 on_status(&now.status, started.elapsed());
                 let code = if now.status == EndpointStatus::Failed.as_str() {
@@ -211,7 +238,7 @@ impl Hosting<'_> {
         ))
     }
 
-    fn on_status(&self) -> impl Fn(&str, Duration) + Sync + '_ {
+    pub(super) fn on_status(&self) -> impl Fn(&str, Duration) + Sync + '_ {
         move |status: &str, elapsed: Duration| {
             let secs = elapsed.as_secs();
             // The progress line has its own clock: the status alone.
@@ -272,23 +299,7 @@ impl Hosting<'_> {
                 self.verify_serves(&n, &d.config_name)?;
                 n
             }
-            Some(n) if n.config_name != d.config_name => {
-                if let Some(v) = self.live_variant(&n.config_name).await? {
-                    self.deregister_scaling(&d.name, &v).await?;
-                }
-                self.ensure_config(d).await?;
-                self.sm
-                    .update_endpoint()
-                    .endpoint_name(&d.name)
-                    .endpoint_config_name(&d.config_name)
-                    .send()
-                    .await
-                    .map_err(AwsError::from_sdk("sagemaker:UpdateEndpoint"))?;
-                crate::faults::point("sagemaker.after_update_endpoint", self.address)?;
-                let after = self.wait_in_service(&d.name, w, &progress).await?;
-                self.verify_serves(&after, &d.config_name)?;
-                after
-            }
+            Some(n) if n.config_name != d.config_name => self.switch(d, &n, w).await?,
             Some(n) => n,
         };
         if now.status != EndpointStatus::InService.as_str() {
@@ -376,7 +387,7 @@ impl Hosting<'_> {
     }
 
     /// Creates the desired endpoint config unless it exists as ours.
-    async fn ensure_config(&self, d: &EndpointState) -> Result<(), AwsError> {
+    pub(super) async fn ensure_config(&self, d: &EndpointState) -> Result<(), AwsError> {
         if self
             .our_configs(&d.name)
             .await?
@@ -470,7 +481,7 @@ impl Hosting<'_> {
     }
 
     /// Model names in the configs of every live endpoint in the region.
-    async fn models_in_use(&self) -> Result<BTreeSet<String>, AwsError> {
+    pub(super) async fn models_in_use(&self) -> Result<BTreeSet<String>, AwsError> {
         let mut names = Vec::new();
         let mut pages = self.sm.list_endpoints().into_paginator().send();
         while let Some(page) = pages.next().await {
@@ -572,7 +583,7 @@ impl Hosting<'_> {
         Ok(())
     }
 
-    async fn delete_config(&self, name: &str) -> Result<(), AwsError> {
+    pub(super) async fn delete_config(&self, name: &str) -> Result<(), AwsError> {
         match self
             .sm
             .delete_endpoint_config()
@@ -618,12 +629,18 @@ impl Hosting<'_> {
             .map_err(AwsError::from_sdk("sagemaker:DescribeEndpointConfig"))
     }
 
-    /// The variant name of a config, if the config is readable.
-    async fn live_variant(&self, config: &str) -> Result<Option<String>, AwsError> {
+    /// The variant name and instance type of a config.
+    pub(super) async fn live_variant(
+        &self,
+        config: &str,
+    ) -> Result<Option<(String, Option<String>)>, AwsError> {
         let c = self.describe_config(config).await?;
-        Ok(c.production_variants()
-            .first()
-            .and_then(|v| v.variant_name().map(str::to_string)))
+        Ok(c.production_variants().first().and_then(|v| {
+            Some((
+                v.variant_name()?.to_string(),
+                v.instance_type().map(|t| t.as_str().to_string()),
+            ))
+        }))
     }
 
     /// DeleteEndpoint and wait until it is gone (within the budget).
@@ -726,6 +743,7 @@ impl Hosting<'_> {
             timeout_minutes: None,
             model_base: None,
             model_address: None,
+            deployment: None,
         };
         Ok(Observed {
             address: self.address.to_string(),
@@ -826,6 +844,7 @@ mod tests {
             timeout_minutes: Some(60),
             model_base: Some("mentallama-model".into()),
             model_address: Some(MODEL_ADDR.into()),
+            deployment: None,
         }
     }
 
@@ -1192,8 +1211,6 @@ mod tests {
         assert_eq!(
             log.calls(),
             [
-                "DeleteScalingPolicy",
-                "DeregisterScalableTarget",
                 &format!("CreateEndpointConfig {NEW_CFG}"),
                 &format!("UpdateEndpoint {NEW_CFG}"),
                 "RegisterScalableTarget",
@@ -1201,7 +1218,8 @@ mod tests {
                 &format!("DeleteEndpointConfig {OLD_CFG}"),
                 &format!("DeleteModel {OLD_MODEL}"),
             ],
-            "deregister → new config → switch → (wait, verify) → re-register → clean-up"
+            "same instance type: scaling stays registered → new config → switch → (wait, \
+             verify) → scaling as the spec asks → clean-up"
         );
     }
 
@@ -1249,10 +1267,18 @@ mod tests {
         assert!(
             !calls
                 .iter()
-                .any(|c| c.starts_with("Delete") && !c.contains("Scal")),
-            "nothing but the scaling registration may be deleted after a rollback: {calls:?}"
+                .any(|c| c.starts_with("Delete") && (c.contains(OLD_CFG) || c.contains(OLD_MODEL))),
+            "the serving version is never deleted after a rollback: {calls:?}"
         );
-        assert_eq!(calls.last().unwrap(), &format!("UpdateEndpoint {NEW_CFG}"));
+        assert_eq!(
+            &calls[calls.len() - 3..],
+            [
+                format!("UpdateEndpoint {NEW_CFG}"),
+                format!("DeleteEndpointConfig {NEW_CFG}"),
+                format!("DeleteModel {NEW_MODEL}"),
+            ],
+            "the version that lost is removed"
+        );
     }
 
     #[tokio::test]

@@ -9,9 +9,11 @@
 //! SageMaker reports "not found" and "already exists" as an untyped `ValidationException`, so
 //! both kinds decide existence by listing (exact name match), never by message text.
 
+pub mod deployment;
 pub mod endpoint;
 pub mod hosting;
 pub mod model;
+pub mod rollout;
 pub mod scaling;
 pub mod state;
 pub mod versions;

@@ -47,12 +47,20 @@ pub struct EndpointState {
         skip_serializing_if = "Option::is_none"
     )]
     pub model_address: Option<String>,
+    /// How an update reaches traffic (the spec's `deployment:`); `None`: SageMaker's default.
+    #[serde(
+        rename = "_deployment",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deployment: Option<super::deployment::Guard>,
 }
 
 impl EndpointState {
     /// How long converge waits for the endpoint (desired: the spec's `timeout_minutes`).
     pub fn wait(&self) -> Wait {
-        Wait::minutes(self.timeout_minutes.unwrap_or(DEFAULT_TIMEOUT_MINUTES))
+        let guarded = self.deployment.as_ref().map_or(0, |g| g.minutes());
+        Wait::minutes(self.timeout_minutes.unwrap_or(DEFAULT_TIMEOUT_MINUTES) + guarded)
     }
 }
 
