@@ -450,6 +450,79 @@ async fn an_alarm_during_the_canary_rolls_back_and_apply_exits_1_naming_it() {
     .expect_code(0);
 }
 
+/// Ctrl-C during a guarded update stops novactl's wait, never SageMaker's deployment: apply
+/// exits 130 saying the deployment keeps running; the deployment walks on to the end; the
+/// next apply observes it and converges without a second UpdateEndpoint.
+#[tokio::test]
+async fn an_interrupt_during_the_canary_leaves_sagemakers_deployment_running() {
+    let emu = Emulator::start();
+    let canary = CANARY.replace("WAIT", "1");
+    let p = Project::new(&spec(IMAGE_A, "ml.g5.2xlarge", &canary));
+    apply(&emu, &p, &[]).expect_code(0);
+    let (old_config, _) = serving(&emu).await;
+    emu.configure(r#"{"endpoint_delay": 2}"#);
+    p.write_spec(&spec(IMAGE_B, "ml.g5.2xlarge", &canary));
+    let child = novactl_command(
+        Some(&emu),
+        &["apply", "-e", p.spec.to_str().unwrap(), "--auto-approve"],
+        &[],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("start apply");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !steps(&emu).iter().any(|s| s.starts_with("canary")) {
+        assert!(
+            Instant::now() < deadline,
+            "no canary step: {:?}",
+            steps(&emu)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+    let run = Run::from(child.wait_with_output().unwrap()).expect_code(130);
+    assert!(
+        run.stderr
+            .contains("SageMaker's own deployment keeps running"),
+        "the interrupt says the deployment goes on:\n{}",
+        run.stderr
+    );
+    // SageMaker (the emulator) finishes the deployment on its own.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while steps(&emu).last().map(String::as_str) != Some("done") {
+        assert!(Instant::now() < deadline, "never done: {:?}", steps(&emu));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let new_config = serving(&emu).await.0;
+    assert_ne!(new_config, old_config, "the deployment went through");
+    emu.configure(r#"{"endpoint_delay": 0}"#);
+    let before = samples(&emu).len();
+    apply(&emu, &p, &[]).expect_code(0);
+    assert!(
+        !steps(&emu)[before..]
+            .iter()
+            .any(|s| s.starts_with("provisioning")),
+        "no second deployment: {:?}",
+        &steps(&emu)[before..]
+    );
+    assert_eq!(serving(&emu).await.0, new_config);
+    novactl(
+        Some(&emu),
+        &[
+            "plan",
+            "-e",
+            p.spec.to_str().unwrap(),
+            "--detailed-exitcode",
+        ],
+    )
+    .expect_code(0);
+}
+
 #[test]
 fn bad_deployment_keys_are_errors_at_their_line() {
     for (block, want) in [

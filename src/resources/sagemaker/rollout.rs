@@ -135,7 +135,17 @@ impl Hosting<'_> {
         };
         let now = self
             .wait_in_service_as(&d.name, w, &progress, &label)
-            .await?;
+            .await
+            .map_err(|mut e| {
+                // Ctrl-C stops novactl's wait, not SageMaker's deployment: say so.
+                if e.code == crate::interrupt::INTERRUPTED && d.deployment.is_some() {
+                    e.message.push_str(
+                        "; SageMaker's own deployment keeps running (its traffic shifting, \
+                         bake and alarm rollback go on without novactl)",
+                    );
+                }
+                e
+            })?;
         let step = step.into_inner().expect("not poisoned");
         Ok((now, step))
     }
