@@ -245,15 +245,12 @@ impl Reconciler for Iam {
     }
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
-        // The role and its inline policies are read at once (one round trip fewer).
-        let (role, inline) = tokio::join!(
-            get_role(cx, &decl.region, &decl.identity),
-            inline_policies(cx, &decl.region, &decl.identity)
-        );
-        let Some(role) = role? else {
+        // GetRole first: a missing role needs no further read (an apply from empty makes one
+        // call per role here), at the price of one round trip more for a live role.
+        let Some(role) = get_role(cx, &decl.region, &decl.identity).await? else {
             return Ok(Observed::absent(&decl.address));
         };
-        let inline = match inline {
+        let inline = match inline_policies(cx, &decl.region, &decl.identity).await {
             Ok(v) => v,
             Err(Step::Gone) => return Ok(Observed::absent(&decl.address)),
             Err(Step::Failed(e)) => return Err(e),

@@ -20,6 +20,7 @@ use super::{
 use crate::aws::{ok_if_gone, Attempts, AwsError};
 use crate::permissions::{perm, Implied, Perm};
 use crate::resources::kind::KindInfo;
+use crate::resources::kit::cache::cached_tags;
 use crate::resources::kit::discover::{read_found, read_tagged};
 use crate::resources::kit::import::{self, ImportRequest, Imported};
 use crate::resources::kit::tags::{owner_of, tags_json, tags_map, KmsTags, Tags};
@@ -557,7 +558,12 @@ async fn read_key(
                 .map(|o| o.key_rotation_enabled)
                 .map_err(AwsError::from_sdk("kms:GetKeyRotationStatus"))
         },
-        key_tags(cx, region, &key_id),
+        async {
+            match cached_tags(cx, region, meta.arn().unwrap_or_default()).await {
+                Some(tags) => Ok(tags),
+                None => key_tags(cx, region, &key_id).await,
+            }
+        },
         async {
             kms.get_key_policy()
                 .key_id(&key_id)

@@ -18,6 +18,7 @@ use super::{desired_tags, from_desired, Ctx, Decl, DeleteTarget, Observed, Recon
 use crate::aws::{ok_if_gone, AwsError};
 use crate::permissions::{perm, Perm};
 use crate::resources::kind::KindInfo;
+use crate::resources::kit::cache::cached_tags;
 use crate::resources::kit::discover::{read_found, read_tagged};
 use crate::resources::kit::import::{self, ImportRequest, Imported};
 use crate::resources::kit::refs::{account, kms_ref, topic_arn};
@@ -302,7 +303,11 @@ fn tag(k: &str, v: &str) -> Tag {
         .expect("tag key and value are set")
 }
 
+/// The topic's tags; in an observation from the tagging answer when it holds the topic.
 async fn topic_tags(cx: &Ctx<'_>, region: &str, arn: &str) -> Result<Tags, AwsError> {
+    if let Some(tags) = cached_tags(cx, region, arn).await {
+        return Ok(tags);
+    }
     let out = cx
         .clients(region)
         .sns

@@ -28,6 +28,7 @@ use super::{kms_key_arn, trail_arn};
 use crate::aws::{ok_if_gone, AwsError};
 use crate::permissions::{perm, Perm};
 use crate::resources::kind::KindInfo;
+use crate::resources::kit::cache::cached_tags;
 use crate::resources::kit::log_group::{check_retention, set_retention};
 use crate::resources::kit::owned_role::{
     delete_owned_role, ensure_owned_role, observe_owned_role, owned_role_decl,
@@ -315,6 +316,10 @@ impl Reconciler for LogGroup {
                     .map_err(AwsError::from_sdk("logs:DescribeLogGroups"))
             },
             async {
+                // In an observation, from the tagging answer when it holds the group.
+                if let Some(tags) = cached_tags(cx, &decl.region, &bare_arn).await {
+                    return Ok(tags);
+                }
                 logs.list_tags_for_resource()
                     .resource_arn(&bare_arn)
                     .send()

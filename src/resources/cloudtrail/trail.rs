@@ -22,6 +22,7 @@ use super::{kms_key_arn, trail_arn};
 use crate::aws::{ok_if_gone, AwsError};
 use crate::permissions::{perm, Implied, Perm};
 use crate::resources::kind::KindInfo;
+use crate::resources::kit::cache::cached_tags;
 use crate::resources::kit::discover::{read_found, read_tagged};
 use crate::resources::kit::refs::{account, kms_ref};
 use crate::resources::kit::tags::{self, cloudtrail_tag, owner_of, tags_map, CloudTrailTags, Tags};
@@ -544,22 +545,30 @@ async fn read_trail(
                 .map_err(AwsError::from_sdk("cloudtrail:GetEventSelectors"))
         },
         async {
+            // In an observation, from the tagging answer when it holds the trail.
+            if let Some(tags) = cached_tags(cx, region, &arn).await {
+                return Ok(Err(tags));
+            }
             ct.list_tags()
                 .resource_id_list(&arn)
                 .send()
                 .await
+                .map(Ok)
                 .map_err(AwsError::from_sdk("cloudtrail:ListTags"))
         },
     )?;
-    let tags = tags_of(
-        &tags
-            .resource_tag_list()
-            .iter()
-            .filter(|rt| rt.resource_id() == Some(arn.as_str()))
-            .flat_map(|rt| rt.tags_list())
-            .cloned()
-            .collect::<Vec<_>>(),
-    );
+    let tags = match tags {
+        Err(known) => known,
+        Ok(tags) => tags_of(
+            &tags
+                .resource_tag_list()
+                .iter()
+                .filter(|rt| rt.resource_id() == Some(arn.as_str()))
+                .flat_map(|rt| rt.tags_list())
+                .cloned()
+                .collect::<Vec<_>>(),
+        ),
+    };
     let owner = owner_of(&tags, address, cx.environment);
     let state = TrailState {
         name: name.to_string(),

@@ -25,6 +25,7 @@ use super::name_arn;
 use crate::aws::{ok_if_gone, AwsError};
 use crate::permissions::{perm, Perm};
 use crate::resources::kind::KindInfo;
+use crate::resources::kit::cache::cached_tags;
 use crate::resources::kit::discover::{read_found, read_tagged};
 use crate::resources::kit::refs::account;
 use crate::resources::kit::tags::{self, cloudwatch_tag, owner_of, tags_map, CloudWatchTags, Tags};
@@ -520,7 +521,11 @@ async fn describe_alarms(
 }
 
 /// The tags of the alarm `arn` (without `aws:*` keys).
+/// In an observation they come from the tagging answer when it holds the alarm.
 async fn alarm_tags(cx: &Ctx<'_>, region: &str, arn: &str) -> Result<Tags, AwsError> {
+    if let Some(tags) = cached_tags(cx, region, arn).await {
+        return Ok(tags);
+    }
     let out = cx
         .clients(region)
         .cloudwatch

@@ -10,6 +10,7 @@ use tokio::sync::OnceCell;
 
 use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
+use crate::resources::kit::tags::{tags_map, Tags};
 use crate::resources::{tags_json, Ctx, Decl, TAG_ENVIRONMENT};
 
 /// The calls of discovery itself (each kind's own reads of what it finds are in its
@@ -21,6 +22,9 @@ const RESOURCES_PER_PAGE: i32 = 100;
 
 type Shared<T> = Arc<OnceCell<Result<T, AwsError>>>;
 
+/// A region's tagging answer by ARN (`None`: the answer failed).
+type TagsByArn = HashMap<String, Tags>;
+
 /// (ARN, tags) of resources the tagging API returned.
 pub type TaggedList = Vec<(String, Value)>;
 
@@ -31,6 +35,8 @@ pub struct ReadCache {
     tagged: Mutex<HashMap<String, Shared<TaggedList>>>,
     /// Per (kind, region): identities of the spec's resources (for bulk reads).
     names: HashMap<(String, String), Vec<String>>,
+    /// Per region: the tagging answer indexed by ARN (built once from `tagged`).
+    by_arn: Mutex<HashMap<String, Arc<OnceCell<Option<TagsByArn>>>>>,
     /// Per key (kind-chosen): the result of one bulk or shared read.
     shared: Mutex<HashMap<String, Shared<Arc<dyn Any + Send + Sync>>>>,
     /// `--scan`: lookups that would use the tagging API list the account instead.
@@ -81,6 +87,36 @@ impl ReadCache {
             .clone()
     }
 
+    /// The tags of `arn` when the region's tagging answer holds it; `None` when it does not
+    /// (untagged, not ours, just created, another region) or the answer failed: the caller
+    /// then reads the tags itself. `--scan` never uses the tagging API.
+    ///
+    /// The tagging API is eventually consistent on AWS: a tag changed in the last moments
+    /// may show its old value here (a plan right after an out-of-band tag change may not see
+    /// it yet; the next one does). Everything else a kind reads stays its own.
+    pub async fn tags_of(&self, cx: &Ctx<'_>, region: &str, arn: &str) -> Option<Tags> {
+        if self.scan {
+            return None;
+        }
+        let cell = self
+            .by_arn
+            .lock()
+            .expect("cache lock")
+            .entry(region.to_string())
+            .or_default()
+            .clone();
+        let index = cell
+            .get_or_init(|| async {
+                self.tagged(cx, region).await.ok().map(|list| {
+                    list.into_iter()
+                        .map(|(arn, tags)| (arn, tags_of_json(&tags)))
+                        .collect()
+                })
+            })
+            .await;
+        index.as_ref()?.get(arn).cloned()
+    }
+
     /// The value of the read `key`, made once by `read` whoever asks first (a bulk
     /// DescribeAlarms, the versions of a model). A key always holds values of one type.
     pub async fn shared<T, F>(&self, key: &str, read: F) -> Result<Arc<T>, AwsError>
@@ -104,6 +140,21 @@ impl ReadCache {
             .clone()?;
         Ok(v.downcast::<T>().expect("one type per cache key"))
     }
+}
+
+fn tags_of_json(tags: &Value) -> Tags {
+    tags_map(
+        tags.as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))),
+    )
+}
+
+/// The tags of `arn` from the observation's tagging answer (see [`ReadCache::tags_of`]);
+/// `None` outside an observation (apply's changes read fresh) or when the answer lacks it.
+pub async fn cached_tags(cx: &Ctx<'_>, region: &str, arn: &str) -> Option<Tags> {
+    cx.cache?.tags_of(cx, region, arn).await
 }
 
 /// Every resource in `region` tagged `novactl:environment=<environment>`, with its tags.

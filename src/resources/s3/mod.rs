@@ -65,10 +65,11 @@ use crate::aws::{Attempts, AwsError};
 use crate::permissions::{perm, Perm};
 use crate::resources::dr::replication::{self as replication, Replication};
 use crate::resources::kind::KindInfo;
+use crate::resources::kit::cache::cached_tags;
 use crate::resources::kit::discover::{read_found, read_tagged};
 use crate::resources::kit::refs;
 use crate::resources::kit::s3_errors::code_is;
-use crate::resources::kit::tags::owner_of;
+use crate::resources::kit::tags::{owner_of, Tags};
 use crate::resources::{
     desired_tags, from_desired, tags_json, Address, Ctx, Decl, DeleteTarget, Found, Observed,
     Owner, Reconciler,
@@ -92,7 +93,12 @@ pub const PERMISSIONS: &[Perm] = &[
     perm("s3:ListBuckets", &["s3:ListAllMyBuckets"], &["*"]),
     perm("s3:HeadBucket", &["s3:ListBucket"], &[BUCKET]),
     perm("s3:GetBucketLocation", &["s3:GetBucketLocation"], &[BUCKET]),
-    perm("s3:CreateBucket", &["s3:CreateBucket"], &[BUCKET]),
+    // CreateBucket with `x-amz-object-ownership` is authorised as both actions.
+    perm(
+        "s3:CreateBucket",
+        &["s3:CreateBucket", "s3:PutBucketOwnershipControls"],
+        &[BUCKET],
+    ),
     perm("s3:DeleteBucket", &["s3:DeleteBucket"], &[BUCKET]),
     perm(
         "s3:GetBucketEncryption",
@@ -426,6 +432,11 @@ impl Reconciler for S3 {
                     .build(),
             );
         }
+        // Object Ownership is set by CreateBucket itself (`x-amz-object-ownership`): no
+        // separate PutBucketOwnershipControls for a new bucket.
+        if let Some(o) = &d.object_ownership {
+            req = req.object_ownership(aws_sdk_s3::types::ObjectOwnership::from(o.as_str()));
+        }
         let tries = Attempts::default();
         let existed = match req.customize().interceptor(tries.clone()).send().await {
             Ok(_) => false,
@@ -473,7 +484,10 @@ impl Reconciler for S3 {
         // Tags first: they record ownership.
         settings::put(s3, &d, "tags").await?;
         settings::put(s3, &d, "public_access_block").await?;
-        settings::put(s3, &d, "object_ownership").await?;
+        // CreateBucket set it; a bucket that existed already may differ.
+        if existed {
+            settings::put(s3, &d, "object_ownership").await?;
+        }
         settings::put(s3, &d, "encryption").await?;
         // A new bucket is unversioned; "Suspended" would be a needless (and one-way) change.
         if d.versioning || existed {
@@ -729,6 +743,25 @@ async fn observe_bucket(
     name: &str,
     twin: Option<&Decl>,
 ) -> Result<Observed, AwsError> {
+    // The tagging answer of `region` names the bucket with its tags: it exists, in this
+    // region, so HeadBucket and GetBucketTagging are implied. A bucket deleted since (the
+    // answer is eventually consistent) fails its reads with NoSuchBucket: read it again, fully.
+    if let Some(tags) = cached_tags(cx, region, &bucket_arn(name)).await {
+        match read_bucket(
+            cx,
+            region,
+            address,
+            name,
+            twin,
+            Some(region.to_string()),
+            Some(tags),
+        )
+        .await
+        {
+            Err(e) if e.code == "NoSuchBucket" => {}
+            r => return r,
+        }
+    }
     let s3 = &cx.clients(region).s3;
     // HeadBucket names the bucket's region (x-amz-bucket-region): no GetBucketLocation needed.
     let head_region = match s3.head_bucket().bucket(name).send().await {
@@ -763,9 +796,29 @@ async fn observe_bucket(
             };
         }
     };
+    read_bucket(cx, region, address, name, twin, head_region, None).await
+}
+
+/// Reads a bucket's settings (its tags too unless `known_tags` has them), once its existence
+/// and region are known.
+async fn read_bucket(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+    name: &str,
+    twin: Option<&Decl>,
+    head_region: Option<String>,
+    known_tags: Option<Tags>,
+) -> Result<Observed, AwsError> {
+    let s3 = &cx.clients(region).s3;
     let (tags, encryption, versioning, pab, lifecycle, policy, location, logging, ownership, repl) =
         tokio::try_join!(
-            settings::read_tags(s3, name),
+            async {
+                match known_tags {
+                    Some(t) => Ok(Some(t)),
+                    None => settings::read_tags(s3, name).await,
+                }
+            },
             settings::read_encryption(s3, name),
             settings::read_versioning(s3, name),
             settings::read_public_access_block(s3, name),

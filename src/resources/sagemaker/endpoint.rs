@@ -415,7 +415,7 @@ impl Reconciler for SagemakerEndpoint {
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
         let d: EndpointState = from_desired(&decl.address, desired)?;
         Hosting::new(cx, &decl.region, &decl.address)
-            .converge(&d, &d.wait())
+            .create_new(&d, &d.wait())
             .await
     }
 
@@ -430,7 +430,10 @@ impl Reconciler for SagemakerEndpoint {
         // Converge re-reads everything it acts on: a config switch only when the endpoint does
         // not serve the desired config, scaling only when it differs, clean-up of what is ours
         // and out of service. So drift in scaling alone never touches the endpoint.
-        self.create(cx, decl, desired).await
+        let d: EndpointState = from_desired(&decl.address, desired)?;
+        Hosting::new(cx, &decl.region, &decl.address)
+            .converge(&d, &d.wait())
+            .await
     }
 
     async fn delete(&self, cx: &Ctx<'_>, t: &DeleteTarget<'_>) -> Result<(), AwsError> {

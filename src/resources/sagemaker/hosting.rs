@@ -256,8 +256,31 @@ impl Hosting<'_> {
 
     /// Reaches the desired state from whatever is live (see the module docs for the order).
     pub async fn converge(&self, d: &EndpointState, w: &Wait) -> Result<Value, AwsError> {
+        self.converge_from(d, w, false).await
+    }
+
+    /// [`Self::converge`] for an endpoint this run's observe found absent: nothing is read
+    /// again before the creates (a config of ours by the wanted name is found only when its
+    /// create fails), and nothing the creates set is read back (scaling is off, the tags are
+    /// the create's). What stays: the wait until InService and its verification (crash
+    /// safety). Superseded versions of an earlier endpoint by this name are left for its next
+    /// update to remove.
+    pub async fn create_new(&self, d: &EndpointState, w: &Wait) -> Result<Value, AwsError> {
+        self.converge_from(d, w, true).await
+    }
+
+    async fn converge_from(
+        &self,
+        d: &EndpointState,
+        w: &Wait,
+        fresh: bool,
+    ) -> Result<Value, AwsError> {
         let progress = self.on_status();
-        let mut now = self.endpoint_now(&d.name).await?;
+        let mut now = if fresh {
+            None
+        } else {
+            self.endpoint_now(&d.name).await?
+        };
         if let Some(n) = &now {
             if is_busy(&n.status) {
                 // Another operation is running (ours, interrupted, or SageMaker's): let it end.
@@ -278,7 +301,7 @@ impl Hosting<'_> {
         }
         let now = match now {
             None => {
-                self.ensure_config(d).await?;
+                self.ensure_config(d, fresh).await?;
                 if let Err(e) = self
                     .sm
                     .create_endpoint()
@@ -324,9 +347,17 @@ impl Hosting<'_> {
                 now = self.scale_to(&d.name, &d.variant_name, want, w).await?;
             }
         }
-        if self.read_scaling(&d.name, &d.variant_name).await? != d.autoscaling {
+        let live_scaling = if fresh {
+            super::state::Scaling::off()
+        } else {
+            self.read_scaling(&d.name, &d.variant_name).await?
+        };
+        if live_scaling != d.autoscaling {
             self.apply_scaling(&d.name, &d.variant_name, &d.autoscaling)
                 .await?;
+        }
+        if fresh {
+            return Ok(json!({ "name": d.name, "arn": now.arn, "config_name": now.config_name }));
         }
         let live_tags = list_tags(self.sm, &now.arn).await?;
         let want_tags = json!(d.tags);
@@ -387,12 +418,18 @@ impl Hosting<'_> {
     }
 
     /// Creates the desired endpoint config unless it exists as ours.
-    pub(super) async fn ensure_config(&self, d: &EndpointState) -> Result<(), AwsError> {
-        if self
-            .our_configs(&d.name)
-            .await?
-            .iter()
-            .any(|c| c == &d.config_name)
+    /// `fresh`: the endpoint was found absent; the config is created without looking first.
+    pub(super) async fn ensure_config(
+        &self,
+        d: &EndpointState,
+        fresh: bool,
+    ) -> Result<(), AwsError> {
+        if !fresh
+            && self
+                .our_configs(&d.name)
+                .await?
+                .iter()
+                .any(|c| c == &d.config_name)
         {
             return Ok(());
         }
@@ -685,16 +722,16 @@ impl Hosting<'_> {
 
     /// Live state in the desired shape (absent when there is no endpoint of that name).
     ///
-    /// Reads go in three rounds of concurrent calls (on AWS each round costs one round trip):
-    /// the endpoint (ListEndpoints decides absence, DescribeEndpoint at the same time); its
+    /// Reads go in four rounds of concurrent calls (on AWS each round costs one round trip):
+    /// the endpoint (ListEndpoints decides absence, then DescribeEndpoint); its
     /// tags, config and config versions; the scaling target and policy, the config versions'
     /// tags and the model's versions (read once with the model's own observe).
     pub async fn observe(&self, name: &str, model_address: &str) -> Result<Observed, AwsError> {
-        let (listed, described) = tokio::join!(self.endpoint_listed(name), self.describe(name));
-        if !listed? {
+        // ListEndpoints first: a missing endpoint needs no further read.
+        if !self.endpoint_listed(name).await? {
             return Ok(Observed::absent(self.address));
         }
-        let now = described?;
+        let now = self.describe(name).await?;
         let (tags, cfg, configs) = tokio::try_join!(
             list_tags(self.sm, &now.arn),
             self.describe_config(&now.config_name),

@@ -276,7 +276,9 @@ impl Reconciler for SagemakerModel {
         if dr::is_twin(&decl.address) {
             dr::artifact::ensure_artifact(cx, decl).await?;
         }
-        ensure_version(sm, &decl.identity, &decl.address, cx.environment, &d).await
+        // Observe found no version of ours: create without looking first (a version made by
+        // an attempt whose answer was lost is found when the create fails).
+        ensure_version(sm, &decl.identity, &decl.address, cx.environment, &d, false).await
     }
 
     async fn update(
@@ -294,7 +296,8 @@ impl Reconciler for SagemakerModel {
         }
         if d.name != observed.physical_id {
             // New content: a new version; the old one stays until the endpoint moves off it.
-            return ensure_version(sm, &decl.identity, &decl.address, cx.environment, &d).await;
+            return ensure_version(sm, &decl.identity, &decl.address, cx.environment, &d, true)
+                .await;
         }
         if changed.iter().any(|c| c == "tags") {
             let arn = observed.outputs["arn"].as_str().unwrap_or_default();
@@ -397,6 +400,7 @@ async fn ensure_version(
     address: &str,
     environment: &str,
     d: &ModelState,
+    look_first: bool,
 ) -> Result<Value, AwsError> {
     let existing = || async {
         Ok::<_, AwsError>(
@@ -407,8 +411,10 @@ async fn ensure_version(
                 .map(|v| outputs(&v.name, &v.arn)),
         )
     };
-    if let Some(made) = existing().await? {
-        return Ok(made);
+    if look_first {
+        if let Some(made) = existing().await? {
+            return Ok(made);
+        }
     }
     let c = &d.content;
     let mut container = ContainerDefinition::builder()

@@ -63,7 +63,7 @@ impl Hosting<'_> {
                 self.deregister_scaling(&d.name, v).await?;
             }
         }
-        self.ensure_config(d).await?;
+        self.ensure_config(d, false).await?;
         let spec = d.instance_count.unwrap_or(1);
         let (start, why) = starting_count(spec, now.capacity.filter(|_| d.capacity.is_none()));
         let mut req = self
