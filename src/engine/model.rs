@@ -117,8 +117,10 @@ impl Model {
                 }
             }
             // So is every reference inside the template files the resource renders (a
-            // dashboard's body, a policy): an undefined one is reported below at the key that
-            // names the file.
+            // dashboard's body, a policy) to a resource the spec defines. A file may name
+            // resources behind a guard (`{% if sagemaker.endpoints.x is defined %}`) so that it
+            // serves several specs: an undefined name is no dependency, and an unguarded one
+            // fails to render below, with the file's line and the key that names the file.
             for file in &d.template_files {
                 // Through `input` (a regular file, 1 MiB): a FIFO or /dev/zero is refused
                 // below, when the resource renders it.
@@ -129,7 +131,7 @@ impl Model {
                     } else {
                         dep
                     };
-                    if dep != d.address && !d.deps.contains(&dep) {
+                    if dep != d.address && defined.contains(&dep) && !d.deps.contains(&dep) {
                         d.deps.push(dep);
                     }
                 }
