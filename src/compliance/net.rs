@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::{Subject, Verdict, World};
+use crate::resources::network::{parse_nacl_entry, NaclEntry};
 
 /// A peer that is the whole internet.
 pub fn anywhere(peer: &str) -> bool {
@@ -91,34 +92,6 @@ pub fn flow_logs_encrypted(s: &Subject) -> Option<Verdict> {
     })
 }
 
-/// One NACL entry: `<ingress|egress> <number> <allow|deny> <protocol> <ports> <cidr>`.
-struct Entry<'a> {
-    ingress: bool,
-    number: i64,
-    allow: bool,
-    ports: Option<(i32, i32)>,
-    cidr: &'a str,
-}
-
-fn entry(s: &str) -> Option<Entry<'_>> {
-    let p: Vec<&str> = s.split(' ').collect();
-    let [dir, n, action, _proto, ports, cidr] = p[..] else {
-        return None;
-    };
-    let ports = match ports.split_once('-') {
-        _ if ports == "all" => None,
-        Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
-        None => Some((ports.parse().ok()?, ports.parse().ok()?)),
-    };
-    Some(Entry {
-        ingress: dir == "ingress",
-        number: n.parse().ok()?,
-        allow: action == "allow",
-        ports,
-        cidr,
-    })
-}
-
 fn covers(ports: Option<(i32, i32)>, port: i32) -> bool {
     ports.is_none_or(|(a, b)| a <= port && port <= b)
 }
@@ -126,11 +99,11 @@ fn covers(ports: Option<(i32, i32)>, port: i32) -> bool {
 /// NACL ingress entries that admit the internet to every port or an admin port, taking the
 /// evaluation order (lowest number first) into account.
 pub fn nacl_open(entries: &[Value]) -> Vec<String> {
-    let mut es: Vec<(Entry, &str)> = entries
+    let mut es: Vec<(NaclEntry, &str)> = entries
         .iter()
         .filter_map(Value::as_str)
-        .filter_map(|t| entry(t).map(|e| (e, t)))
-        .filter(|(e, _)| e.ingress && anywhere(e.cidr))
+        .filter_map(|t| parse_nacl_entry(t).map(|e| (e, t)))
+        .filter(|(e, _)| !e.egress && anywhere(&e.cidr))
         .collect();
     es.sort_by_key(|(e, _)| e.number);
     let mut out = Vec::new();
