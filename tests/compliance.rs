@@ -582,3 +582,375 @@ fn sarif_out_is_written_when_the_spec_is_invalid() {
     let doc: Value = serde_json::from_str(&r.stdout).expect("SARIF on stdout");
     assert_eq!(doc["runs"][0]["results"], run["results"]);
 }
+
+/// A spec with a managed network that passes every network rule: flow logs, the endpoints
+/// the stack needs (the model's image is in ECR), the model in the network.
+fn net_spec(env: &str) -> String {
+    format!(
+        r#"environment: {env}
+region: us-east-1
+kms:
+  phi:
+    alias: alias/{env}-phi
+    deletion_window_days: 7
+s3:
+  models:
+    name: "{env}-models"
+    kms_key: phi
+iam:
+  exec:
+    name: {env}-exec
+    trust: [sagemaker.amazonaws.com]
+network:
+  main:
+    cidr: 10.30.0.0/16
+    subnets:
+      x: {{ cidr: 10.30.1.0/24, az: a }}
+      y: {{ cidr: 10.30.2.0/24, az: b }}
+    endpoints: [s3, kms, logs, monitoring, sts, sagemaker.api, sagemaker.runtime, ecr.api, ecr.dkr]
+    flow_logs:
+      kms_key: phi
+      retention_days: 365
+security_groups:
+  inference:
+    network: main
+    description: SageMaker endpoint instances
+    egress:
+      - {{ port: 443, cidr: 10.30.0.0/16 }}
+sagemaker:
+  models:
+    m:
+      name: {env}-model
+      image: 763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-gpu-py310
+      model_data: "s3://{env}-models/model.tar.gz"
+      role: exec
+      vpc:
+        network: main
+        security_groups: [inference]
+"#
+    )
+}
+
+/// The failing findings of the network rules (and the model-in-a-VPC rules), as
+/// (rule, address, line).
+fn net_failures(v: &Value) -> Vec<(String, String, Option<u64>)> {
+    failing(v)
+        .into_iter()
+        .filter(|f| {
+            let r = f["rule"].as_str().unwrap();
+            r.starts_with("NOVA-NET-") || r == "NOVA-SM-003" || r == "NOVA-SM-005"
+        })
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["address"].as_str().unwrap().to_string(),
+                f["line"].as_u64(),
+            )
+        })
+        .collect()
+}
+
+/// Spec mode: the network rules run on the rendered network and fail at the line to change.
+#[test]
+fn network_rules_fail_at_the_spec_line() {
+    let base = net_spec("netgate");
+    let p = Project::new(&base);
+    let (_, v, stderr) = check_json(&p, &[]);
+    assert_eq!(net_failures(&v), vec![], "{v:#}\n{stderr}");
+    struct NetCase {
+        reason: &'static str,
+        from: &'static str,
+        to: &'static str,
+        want: &'static [(&'static str, &'static str)],
+        at: &'static str,
+    }
+    let cases = [
+        NetCase {
+            reason: "no flow logs",
+            from: "    flow_logs:\n      kms_key: phi\n      retention_days: 365\n",
+            to: "",
+            want: &[("NOVA-NET-002", "network.main")],
+            at: "  main:",
+        },
+        NetCase {
+            reason: "endpoints missing",
+            from: "    endpoints: [s3, kms, logs, monitoring, sts, sagemaker.api, sagemaker.runtime, ecr.api, ecr.dkr]",
+            to: "    endpoints: [s3, kms, sagemaker.runtime]",
+            want: &[("NOVA-NET-008", "network.main")],
+            at: "    endpoints: [s3, kms, sagemaker.runtime]",
+        },
+        NetCase {
+            reason: "no endpoints at all",
+            from: "    endpoints: [s3, kms, logs, monitoring, sts, sagemaker.api, sagemaker.runtime, ecr.api, ecr.dkr]\n",
+            to: "",
+            want: &[("NOVA-NET-008", "network.main")],
+            at: "  main:",
+        },
+        NetCase {
+            reason: "model outside a VPC",
+            from: "      vpc:\n        network: main\n        security_groups: [inference]\n",
+            to: "",
+            want: &[("NOVA-SM-005", "sagemaker_model.m")],
+            at: "    m:",
+        },
+        NetCase {
+            reason: "model without network isolation",
+            from: "      role: exec\n",
+            to: "      role: exec\n      network_isolation: false\n",
+            want: &[("NOVA-SM-003", "sagemaker_model.m")],
+            at: "      network_isolation: false",
+        },
+        NetCase {
+            reason: "open ingress, waived",
+            from: "    egress:\n      - { port: 443, cidr: 10.30.0.0/16 }\n",
+            to: "    ingress:\n      - { port: 443, cidr: 0.0.0.0/0 }\n    egress:\n      - { port: 443, cidr: 10.30.0.0/16 }\ncheck:\n  waive:\n    - { rule: NOVA-NET-001, address: security_group.inference, reason: public health check }\n",
+            want: &[],
+            at: "",
+        },
+    ];
+    for c in &cases {
+        assert!(base.contains(c.from), "{}: the edit must apply", c.reason);
+        let yaml = base.replacen(c.from, c.to, 1);
+        let p = Project::new(&yaml);
+        let (code, v, stderr) = check_json(&p, &[]);
+        assert_eq!(code, 3, "{}: exit {code}\n{v:#}\n{stderr}", c.reason);
+        let got = net_failures(&v);
+        let rules: Vec<(&str, &str)> = got
+            .iter()
+            .map(|(r, a, _)| (r.as_str(), a.as_str()))
+            .collect();
+        assert_eq!(rules, c.want.to_vec(), "{}: {v:#}", c.reason);
+        for (_, _, line) in &got {
+            assert_eq!(*line, Some(line_of(&yaml, c.at) as u64), "{}", c.reason);
+        }
+        if c.want.is_empty() {
+            // The open group is reported, waived with its reason.
+            let w: Vec<&Value> = v["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["rule"] == "NOVA-NET-001")
+                .collect();
+            assert_eq!(w.len(), 1, "{v:#}");
+            assert_eq!(w[0]["status"], "waived");
+            assert_eq!(w[0]["address"], "security_group.inference");
+        }
+    }
+    // Without the waiver, open ingress is a spec error at its line (no AWS call).
+    let open = base.replacen(
+        "    egress:\n      - { port: 443, cidr: 10.30.0.0/16 }\n",
+        "    ingress:\n      - { port: 22, cidr: 0.0.0.0/0 }\n",
+        1,
+    );
+    let p = Project::new(&open);
+    let r = novactl(None, &["check", "-e", p.spec.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let line = line_of(&open, "      - { port: 22, cidr: 0.0.0.0/0 }");
+    assert!(r.stderr.contains(&format!(":{line}")), "{}", r.stderr);
+}
+
+/// Live mode: after apply, hand changes made with the EC2 SDK are named by rule and address
+/// by `check --live`, and the evidence report has the network section with its API calls.
+#[tokio::test]
+async fn network_rules_read_live_state_and_the_report_shows_the_network() {
+    let emu = Emulator::start();
+    let env = common::unique("netlive");
+    let p = Project::new(&net_spec(&env));
+    let spec = p.spec.to_str().unwrap();
+    novactl(Some(&emu), &["apply", "-e", spec, "--auto-approve"]).expect_code(0);
+    let live = |emu: &Emulator| {
+        let r = novactl(
+            Some(emu),
+            &["check", "-e", spec, "--live", "--format", "json"],
+        );
+        let v: Value = serde_json::from_str(&r.stdout).unwrap_or(Value::Null);
+        (r.code, v, r.stderr)
+    };
+    let (_, v, stderr) = live(&emu);
+    assert_eq!(net_failures(&v), vec![], "{v:#}\n{stderr}");
+
+    let ec2 = emu.ec2("us-east-1").await;
+    let filter = |n: &str, val: &str| {
+        aws_sdk_ec2::types::Filter::builder()
+            .name(n)
+            .values(val)
+            .build()
+    };
+    let vpc_id = ec2
+        .describe_vpcs()
+        .filters(filter("tag:novactl:environment", &env))
+        .filters(filter("tag:novactl:address", "network.main"))
+        .send()
+        .await
+        .unwrap()
+        .vpcs()[0]
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    // A route to an internet gateway in subnet x's table.
+    let table = ec2
+        .describe_route_tables()
+        .filters(filter("vpc-id", &vpc_id))
+        .filters(filter("tag:novactl:part", "route-table:x"))
+        .send()
+        .await
+        .unwrap()
+        .route_tables()[0]
+        .route_table_id()
+        .unwrap()
+        .to_string();
+    let igw = ec2.create_internet_gateway().send().await.unwrap();
+    let igw_id = igw
+        .internet_gateway()
+        .unwrap()
+        .internet_gateway_id()
+        .unwrap();
+    ec2.attach_internet_gateway()
+        .internet_gateway_id(igw_id)
+        .vpc_id(&vpc_id)
+        .send()
+        .await
+        .unwrap();
+    ec2.create_route()
+        .route_table_id(&table)
+        .destination_cidr_block("0.0.0.0/0")
+        .gateway_id(igw_id)
+        .send()
+        .await
+        .unwrap();
+    // The inference group opened to the internet on SSH; a rule in the default group.
+    let groups = ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", &vpc_id))
+        .send()
+        .await
+        .unwrap();
+    let id_of = |name: &str| {
+        groups
+            .security_groups()
+            .iter()
+            .find(|g| g.group_name() == Some(name))
+            .and_then(|g| g.group_id())
+            .unwrap_or_else(|| panic!("{name}: {groups:?}"))
+            .to_string()
+    };
+    for (group, port) in [
+        (id_of(&format!("{env}-inference")), 22),
+        (id_of("default"), 443),
+    ] {
+        ec2.authorize_security_group_ingress()
+            .group_id(group)
+            .ip_protocol("tcp")
+            .from_port(port)
+            .to_port(port)
+            .cidr_ip("0.0.0.0/0")
+            .send()
+            .await
+            .unwrap();
+    }
+    // Flow logs off.
+    let fl = ec2
+        .describe_flow_logs()
+        .filter(filter("resource-id", &vpc_id))
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<String> = fl
+        .flow_logs()
+        .iter()
+        .filter_map(|f| f.flow_log_id().map(str::to_string))
+        .collect();
+    assert!(!ids.is_empty());
+    ec2.delete_flow_logs()
+        .set_flow_log_ids(Some(ids))
+        .send()
+        .await
+        .unwrap();
+
+    let (code, v, stderr) = live(&emu);
+    assert_eq!(code, 3, "{v:#}\n{stderr}");
+    let mut got: Vec<(String, String)> = net_failures(&v)
+        .into_iter()
+        .map(|(r, a, _)| (r, a))
+        .collect();
+    got.sort();
+    let want: Vec<(String, String)> = [
+        ("NOVA-NET-001", "security_group.inference"),
+        ("NOVA-NET-002", "network.main"),
+        ("NOVA-NET-005", "network.main"),
+        ("NOVA-NET-007", "network.main"),
+    ]
+    .iter()
+    .map(|(r, a)| (r.to_string(), a.to_string()))
+    .collect();
+    assert_eq!(got, want, "{v:#}");
+    let route = failing(&v)
+        .into_iter()
+        .find(|f| f["rule"] == "NOVA-NET-005")
+        .unwrap();
+    assert!(
+        route["message"].as_str().unwrap().contains(igw_id),
+        "{route:#}"
+    );
+    assert_eq!(route["key"], "network.main.subnets.x", "{route:#}");
+
+    // The report's network section: the parts as read, each citing its API call.
+    let r = novactl(Some(&emu), &["report", "-e", spec, "--format", "json"]).expect_code(0);
+    let m: Value = serde_json::from_str(&r.stdout).unwrap();
+    let nets = m["network"].as_array().unwrap();
+    assert_eq!(nets.len(), 1, "{:#}", m["network"]);
+    assert_eq!(nets[0]["address"], "network.main");
+    assert_eq!(nets[0]["vpc_id"], vpc_id.as_str());
+    let rows = nets[0]["rows"].as_array().unwrap();
+    let row = |part: &str| {
+        rows.iter()
+            .find(|r| r["part"] == part)
+            .unwrap_or_else(|| panic!("{part}: {rows:#?}"))
+    };
+    assert_eq!(row("subnet x")["api_call"], "ec2:DescribeSubnets");
+    assert!(row("subnet x")["read"]
+        .as_str()
+        .unwrap()
+        .contains("10.30.1.0/24 in us-east-1a, public IP on launch off"));
+    assert!(row("route table of x")["read"]
+        .as_str()
+        .unwrap()
+        .contains(igw_id));
+    assert_eq!(
+        row("route table of x")["api_call"],
+        "ec2:DescribeRouteTables"
+    );
+    assert_eq!(row("network ACL")["api_call"], "ec2:DescribeNetworkAcls");
+    assert!(row("network ACL")["read"]
+        .as_str()
+        .unwrap()
+        .contains("ingress 100 allow all all 10.30.0.0/16"));
+    assert_eq!(row("endpoint kms")["api_call"], "ec2:DescribeVpcEndpoints");
+    assert!(row("endpoint kms")["read"]
+        .as_str()
+        .unwrap()
+        .contains("Interface, private DNS on"));
+    assert!(row("endpoint s3")["read"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("arn:aws:s3:::{env}-models")));
+    assert_eq!(row("flow logs")["read"], "none");
+    assert!(row("default security group")["read"]
+        .as_str()
+        .unwrap()
+        .contains("ingress tcp 443 0.0.0.0/0"));
+    assert!(row(&format!("security group {env}-inference"))["read"]
+        .as_str()
+        .unwrap()
+        .contains("ingress tcp 22 0.0.0.0/0"));
+    let md = novactl(Some(&emu), &["report", "-e", spec]).expect_code(0);
+    assert!(md.stdout.contains("## Network"), "{}", md.stdout);
+    assert!(md
+        .stdout
+        .contains(&format!("### `network.main` ({vpc_id}, us-east-1)")));
+
+    // apply repairs every hand change; the live check is clean again.
+    novactl(Some(&emu), &["apply", "-e", spec, "--auto-approve"]).expect_code(0);
+    let (_, v, stderr) = live(&emu);
+    assert_eq!(net_failures(&v), vec![], "{v:#}\n{stderr}");
+}

@@ -9,8 +9,10 @@
 //! reconciler's `desired` and `observe` share, with the whole [`World`] at hand for rules that
 //! span resources (the topic an alarm notifies is encrypted).
 
+pub mod net;
 pub mod output;
 pub mod report;
+pub mod report_network;
 pub mod rules;
 
 use std::collections::HashMap;

@@ -42,6 +42,20 @@ pub fn source_call(kind: &str, attr: &str) -> Option<&'static str> {
         ("cloudtrail", "logging") => "cloudtrail:GetTrailStatus",
         ("cloudtrail", "event_selectors") => "cloudtrail:GetEventSelectors",
         ("cloudtrail", _) => "cloudtrail:GetTrail",
+        ("security_group", _) => "ec2:DescribeSecurityGroups",
+        ("network", "flow_logs")
+            if attr.ends_with("kms_key_id") || attr.ends_with("retention_days") =>
+        {
+            "logs:DescribeLogGroups"
+        }
+        ("network", "flow_logs") => "ec2:DescribeFlowLogs",
+        ("network", "network_acl") => "ec2:DescribeNetworkAcls",
+        ("network", "subnets") => "ec2:DescribeRouteTables",
+        ("network", "endpoints") => "ec2:DescribeVpcEndpoints",
+        ("network", "endpoint_security_group" | "default_security_group") => {
+            "ec2:DescribeSecurityGroups"
+        }
+        ("network", _) => "ec2:DescribeVpcs",
         _ => return None,
     })
 }
@@ -61,6 +75,13 @@ pub struct Context {
     pub drill: Option<Value>,
     /// Audit records, newest first.
     pub history: Vec<crate::state::AuditRecord>,
+    /// The network section ([`super::report_network::section`]).
+    pub networks: Value,
+}
+
+/// Did this run make `call` (`service:Operation`)?
+pub fn was_made(calls: &[String], call: &str) -> bool {
+    made(calls, call)
 }
 
 fn made(calls: &[String], call: &str) -> bool {
@@ -174,6 +195,7 @@ pub fn model(e: &Evaluation, cx: &Context) -> Value {
                     "not_applicable": CATALOGUE.len() - passed - failed - waived - unproven},
         "missing": cx.missing,
         "controls": controls,
+        "network": cx.networks,
         "drill": drill_facts(cx.drill.as_ref()),
         "history": history,
     })
@@ -298,6 +320,7 @@ pub fn markdown(m: &Value) -> String {
             }
         }
     }
+    s.push_str(&super::report_network::markdown(&m["network"]));
     s.push_str("\n## Last DR drill\n\n");
     match m["drill"].as_object() {
         Some(d) if !d.is_empty() => {
@@ -431,6 +454,7 @@ pub fn html(m: &Value) -> String {
         }
         s.push_str("</table>\n");
     }
+    s.push_str(&super::report_network::html(&m["network"], esc));
     s.push_str("<h2>Last DR drill</h2>\n");
     match m["drill"].as_object() {
         Some(d) if !d.is_empty() => {

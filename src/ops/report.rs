@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::compliance::report;
-use crate::ops::check::{live, write_out};
+use crate::ops::check::{live_of, write_out};
 use crate::ops::options::GlobalOptions;
 use crate::ops::session::{self, Session};
 use crate::ops::Failure;
@@ -29,7 +29,10 @@ pub async fn report(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCo
     let spec_file = session::spec_path(g)?.display().to_string();
     let s = Session::connect(g, sh).await?;
     let started = crate::state::now_rfc3339();
-    let (eval, missing) = live(&s, o.parallelism, &spec_file, sh).await?;
+    let obs = s
+        .observe(o.parallelism, crate::discovery::Mode::Off)
+        .await?;
+    let (eval, missing) = live_of(&s, &obs, &spec_file, sh)?;
     let finished = crate::state::now_rfc3339();
     let drill = match s.state.get_doc("last-drill").await {
         Ok(d) => d,
@@ -45,15 +48,18 @@ pub async fn report(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCo
             Vec::new()
         }
     };
+    let calls = s.aws.stats.calls();
+    let networks = crate::compliance::report_network::section(&s.model, &obs, &calls);
     let cx = report::Context {
         region: s.model.spec.spec.region.clone(),
         generated_at: crate::state::now_rfc3339(),
         read_started: started,
         read_finished: finished,
-        calls: s.aws.stats.calls(),
+        calls,
         missing,
         drill,
         history,
+        networks,
     };
     let m = report::model(&eval, &cx);
     let text = match o.format {

@@ -28,6 +28,8 @@ mod flow_logs;
 pub mod security_group;
 mod vpc;
 
+pub(crate) use vpc::{parse_entry as parse_nacl_entry, Entry as NaclEntry};
+
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;

@@ -226,17 +226,19 @@ pub fn nacl_entries(cidr: &str) -> Vec<String> {
     v
 }
 
-/// One NACL entry from its text (see [`nacl_entries`]).
-struct Entry {
-    egress: bool,
-    number: i32,
-    allow: bool,
-    protocol: String,
-    ports: Option<(i32, i32)>,
-    cidr: String,
+/// One NACL entry from its text (see [`nacl_entries`]); the HIPAA gate reads it too.
+pub(crate) struct Entry {
+    pub egress: bool,
+    pub number: i32,
+    pub allow: bool,
+    /// The EC2 protocol number (`-1`: all).
+    pub protocol: String,
+    /// `None`: every port.
+    pub ports: Option<(i32, i32)>,
+    pub cidr: String,
 }
 
-fn parse_entry(s: &str) -> Option<Entry> {
+pub(crate) fn parse_entry(s: &str) -> Option<Entry> {
     let p: Vec<&str> = s.split(' ').collect();
     let [dir, n, action, proto, ports, cidr] = p[..] else {
         return None;
