@@ -684,6 +684,10 @@ pub struct Replicate {
     pub s3: Vec<String>,
     #[serde(default)]
     pub sagemaker_endpoints: Vec<String>,
+    /// Networks with a DR twin (`dr.network.<n>`, and `dr.security_group.<g>` for the groups
+    /// in it): the DR models run in the twin instead of `dr.vpc`.
+    #[serde(default)]
+    pub networks: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
