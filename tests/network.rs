@@ -81,11 +81,15 @@ fn f(name: &str, v: &str) -> aws_sdk_ec2::types::Filter {
         .build()
 }
 
-/// The VPC tagged `network.main` of `env`.
-async fn vpc_of(ec2: &aws_sdk_ec2::Client, env: &str) -> Option<aws_sdk_ec2::types::Vpc> {
+/// The VPC tagged `address` of `env`.
+async fn vpc_at(
+    ec2: &aws_sdk_ec2::Client,
+    env: &str,
+    address: &str,
+) -> Option<aws_sdk_ec2::types::Vpc> {
     ec2.describe_vpcs()
         .filters(f("tag:novactl:environment", env))
-        .filters(f("tag:novactl:address", "network.main"))
+        .filters(f("tag:novactl:address", address))
         .send()
         .await
         .unwrap()
@@ -128,7 +132,9 @@ async fn network_lifecycle() {
 
     // Read back through the SDK.
     let ec2 = emu.ec2(REGION).await;
-    let vpc = vpc_of(&ec2, &env).await.expect("the VPC exists");
+    let vpc = vpc_at(&ec2, &env, "network.main")
+        .await
+        .expect("the VPC exists");
     let vpc_id = vpc.vpc_id().unwrap().to_string();
     assert_eq!(vpc.cidr_block(), Some("10.20.0.0/16"));
     assert_eq!(tag(vpc.tags(), "Project"), Some("NOVAMIND"));
@@ -563,7 +569,7 @@ async fn network_lifecycle() {
         ],
     )
     .expect_code(0);
-    assert!(vpc_of(&ec2, &env).await.is_none());
+    assert!(vpc_at(&ec2, &env, "network.main").await.is_none());
     let left = ec2
         .describe_subnets()
         .filters(f("vpc-id", &vpc_id))
@@ -687,23 +693,6 @@ dr:
 "#,
         spec(env)
     )
-}
-
-/// The VPC tagged `address` of `env`.
-async fn vpc_at(
-    ec2: &aws_sdk_ec2::Client,
-    env: &str,
-    address: &str,
-) -> Option<aws_sdk_ec2::types::Vpc> {
-    ec2.describe_vpcs()
-        .filters(f("tag:novactl:environment", env))
-        .filters(f("tag:novactl:address", address))
-        .send()
-        .await
-        .unwrap()
-        .vpcs()
-        .first()
-        .cloned()
 }
 
 #[tokio::test]

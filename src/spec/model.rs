@@ -624,8 +624,9 @@ pub struct Dr {
     /// `<primary name>-<dr region>`).
     #[serde(default)]
     pub buckets: Map<DrBucket>,
-    /// Security groups and subnets of the DR models (VPC ids are regional); required when a
-    /// replicated model has a `vpc`.
+    /// Security groups and subnets of the DR models (VPC ids are regional), for replicated
+    /// models whose `vpc` holds ids; not with `replicate.networks` (the DR models then run in
+    /// the twin network).
     #[serde(default)]
     pub vpc: Option<Vpc>,
     /// Replicate delete markers (a delete in the primary hides the object in the DR bucket
