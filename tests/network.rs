@@ -853,6 +853,33 @@ async fn dr_twin_network_lifecycle() {
 
     assert_no_changes(&emu, spec_path);
 
+    // A hand change in the DR region (the twin's flow logs off) is drift on the twin alone.
+    ec2.delete_flow_logs()
+        .flow_log_ids(fl.flow_log_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let c = changes(&plan_json(&emu, &p));
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(
+        (c[0].0.as_str(), c[0].1.as_str()),
+        ("dr.network.main", "update")
+    );
+    assert!(c[0].2.join(" ").contains("flow_logs"), "{c:?}");
+    novactl(
+        Some(&emu),
+        &["apply", "-e", spec_path, "--auto-approve", "-q"],
+    )
+    .expect_code(0);
+    assert_no_changes(&emu, spec_path);
+    let again = ec2
+        .describe_flow_logs()
+        .filter(f("resource-id", &vpc_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.flow_logs().len(), 1, "the twin's flow log is back");
+
     novactl(
         Some(&emu),
         &[
