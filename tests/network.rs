@@ -98,6 +98,49 @@ async fn vpc_at(
         .cloned()
 }
 
+/// `destroy --force`, then neither the VPC at `address`, nor a group of `env`, nor the flow
+/// logs' group `log_group` is left in `region`.
+async fn destroyed(
+    emu: &Emulator,
+    p: &Project,
+    region: &str,
+    env: &str,
+    address: &str,
+    log_group: &str,
+) {
+    let spec_path = p.spec.to_str().unwrap();
+    novactl(
+        Some(emu),
+        &[
+            "destroy",
+            "-e",
+            spec_path,
+            "--auto-approve",
+            "--force",
+            "-q",
+        ],
+    )
+    .expect_code(0);
+    let ec2 = emu.ec2(region).await;
+    assert!(vpc_at(&ec2, env, address).await.is_none());
+    let left = ec2
+        .describe_security_groups()
+        .filters(f("tag:novactl:environment", env))
+        .send()
+        .await
+        .unwrap();
+    assert!(left.security_groups().is_empty(), "{left:?}");
+    let left = emu
+        .logs(region)
+        .await
+        .describe_log_groups()
+        .log_group_name_prefix(log_group)
+        .send()
+        .await
+        .unwrap();
+    assert!(left.log_groups().is_empty());
+}
+
 #[tokio::test]
 async fn network_lifecycle() {
     let emu = Emulator::start();
@@ -557,19 +600,7 @@ async fn network_lifecycle() {
         .unwrap();
 
     // Destroy leaves nothing of the network.
-    novactl(
-        Some(&emu),
-        &[
-            "destroy",
-            "-e",
-            spec_path,
-            "--auto-approve",
-            "--force",
-            "-q",
-        ],
-    )
-    .expect_code(0);
-    assert!(vpc_at(&ec2, &env, "network.main").await.is_none());
+    destroyed(&emu, &p, REGION, &env, "network.main", &group_name).await;
     let left = ec2
         .describe_subnets()
         .filters(f("vpc-id", &vpc_id))
@@ -577,22 +608,6 @@ async fn network_lifecycle() {
         .await
         .unwrap();
     assert!(left.subnets().is_empty());
-    let left = ec2
-        .describe_security_groups()
-        .filters(f("tag:novactl:environment", &env))
-        .send()
-        .await
-        .unwrap();
-    assert!(left.security_groups().is_empty(), "{left:?}");
-    let left = emu
-        .logs(REGION)
-        .await
-        .describe_log_groups()
-        .log_group_name_prefix(&group_name)
-        .send()
-        .await
-        .unwrap();
-    assert!(left.log_groups().is_empty());
     assert!(emu
         .iam()
         .await
@@ -880,35 +895,7 @@ async fn dr_twin_network_lifecycle() {
         .unwrap();
     assert_eq!(again.flow_logs().len(), 1, "the twin's flow log is back");
 
-    novactl(
-        Some(&emu),
-        &[
-            "destroy",
-            "-e",
-            spec_path,
-            "--auto-approve",
-            "--force",
-            "-q",
-        ],
-    )
-    .expect_code(0);
-    assert!(vpc_at(&ec2, &env, "dr.network.main").await.is_none());
-    let left = ec2
-        .describe_security_groups()
-        .filters(f("tag:novactl:environment", &env))
-        .send()
-        .await
-        .unwrap();
-    assert!(left.security_groups().is_empty(), "{left:?}");
-    let left = emu
-        .logs(DR)
-        .await
-        .describe_log_groups()
-        .log_group_name_prefix(&group_name)
-        .send()
-        .await
-        .unwrap();
-    assert!(left.log_groups().is_empty());
+    destroyed(&emu, &p, DR, &env, "dr.network.main", &group_name).await;
 }
 
 #[test]
