@@ -81,17 +81,64 @@ fn f(name: &str, v: &str) -> aws_sdk_ec2::types::Filter {
         .build()
 }
 
-/// The VPC tagged `network.main` of `env`.
-async fn vpc_of(ec2: &aws_sdk_ec2::Client, env: &str) -> Option<aws_sdk_ec2::types::Vpc> {
+/// The VPC tagged `address` of `env`.
+async fn vpc_at(
+    ec2: &aws_sdk_ec2::Client,
+    env: &str,
+    address: &str,
+) -> Option<aws_sdk_ec2::types::Vpc> {
     ec2.describe_vpcs()
         .filters(f("tag:novactl:environment", env))
-        .filters(f("tag:novactl:address", "network.main"))
+        .filters(f("tag:novactl:address", address))
         .send()
         .await
         .unwrap()
         .vpcs()
         .first()
         .cloned()
+}
+
+/// `destroy --force`, then neither the VPC at `address`, nor a group of `env`, nor the flow
+/// logs' group `log_group` is left in `region`.
+async fn destroyed(
+    emu: &Emulator,
+    p: &Project,
+    region: &str,
+    env: &str,
+    address: &str,
+    log_group: &str,
+) {
+    let spec_path = p.spec.to_str().unwrap();
+    novactl(
+        Some(emu),
+        &[
+            "destroy",
+            "-e",
+            spec_path,
+            "--auto-approve",
+            "--force",
+            "-q",
+        ],
+    )
+    .expect_code(0);
+    let ec2 = emu.ec2(region).await;
+    assert!(vpc_at(&ec2, env, address).await.is_none());
+    let left = ec2
+        .describe_security_groups()
+        .filters(f("tag:novactl:environment", env))
+        .send()
+        .await
+        .unwrap();
+    assert!(left.security_groups().is_empty(), "{left:?}");
+    let left = emu
+        .logs(region)
+        .await
+        .describe_log_groups()
+        .log_group_name_prefix(log_group)
+        .send()
+        .await
+        .unwrap();
+    assert!(left.log_groups().is_empty());
 }
 
 #[tokio::test]
@@ -128,7 +175,9 @@ async fn network_lifecycle() {
 
     // Read back through the SDK.
     let ec2 = emu.ec2(REGION).await;
-    let vpc = vpc_of(&ec2, &env).await.expect("the VPC exists");
+    let vpc = vpc_at(&ec2, &env, "network.main")
+        .await
+        .expect("the VPC exists");
     let vpc_id = vpc.vpc_id().unwrap().to_string();
     assert_eq!(vpc.cidr_block(), Some("10.20.0.0/16"));
     assert_eq!(tag(vpc.tags(), "Project"), Some("NOVAMIND"));
@@ -221,7 +270,9 @@ async fn network_lifecycle() {
     let mut want_assoc: Vec<&str> = subnet_ids.iter().map(String::as_str).collect();
     want_assoc.sort();
     assert_eq!(assoc, want_assoc);
-    let mut entries: Vec<(bool, i32, String, String)> = acl
+    // (egress, number, action, protocol, ports, cidr)
+    type Entry = (bool, i32, String, String, Option<(i32, i32)>, String);
+    let mut entries: Vec<Entry> = acl
         .entries()
         .iter()
         .filter(|e| e.rule_number() != Some(32767))
@@ -230,20 +281,77 @@ async fn network_lifecycle() {
                 e.egress().unwrap(),
                 e.rule_number().unwrap(),
                 e.rule_action().unwrap().as_str().to_string(),
+                e.protocol().unwrap().to_string(),
+                e.port_range()
+                    .filter(|_| e.protocol() == Some("6"))
+                    .map(|r| (r.from().unwrap(), r.to().unwrap())),
                 e.cidr_block().unwrap().to_string(),
             )
         })
         .collect();
     entries.sort();
+    let any = "0.0.0.0/0".to_string();
     assert_eq!(
         entries,
         vec![
-            (false, 100, "allow".into(), "10.20.0.0/16".into()),
-            (false, 200, "deny".into(), "0.0.0.0/0".into()),
-            (true, 100, "allow".into(), "10.20.0.0/16".into()),
-            (true, 200, "deny".into(), "0.0.0.0/0".into()),
+            (
+                false,
+                100,
+                "allow".into(),
+                "-1".into(),
+                None,
+                "10.20.0.0/16".into()
+            ),
+            // Return traffic (S3's answers through the gateway endpoint), around 3389.
+            (
+                false,
+                110,
+                "allow".into(),
+                "6".into(),
+                Some((1024, 3388)),
+                any.clone()
+            ),
+            (
+                false,
+                120,
+                "allow".into(),
+                "6".into(),
+                Some((3390, 65535)),
+                any.clone()
+            ),
+            (false, 200, "deny".into(), "-1".into(), None, any.clone()),
+            (
+                true,
+                100,
+                "allow".into(),
+                "-1".into(),
+                None,
+                "10.20.0.0/16".into()
+            ),
+            (
+                true,
+                110,
+                "allow".into(),
+                "6".into(),
+                Some((443, 443)),
+                any.clone()
+            ),
+            (true, 200, "deny".into(), "-1".into(), None, any.clone()),
         ]
     );
+    // Prowler's NACL checks (any port, 22, 3389 from 0.0.0.0/0), evaluated as it does: the
+    // first ingress entry for 0.0.0.0/0 in rule order that matches the port decides.
+    for port in [22, 3389] {
+        let first = entries
+            .iter()
+            .filter(|e| !e.0 && e.5 == any)
+            .find(|e| e.3 == "-1" || e.4.is_some_and(|(a, b)| (a..=b).contains(&port)))
+            .unwrap();
+        assert_eq!(first.2, "deny", "port {port} from anywhere: {first:?}");
+    }
+    assert!(!entries
+        .iter()
+        .any(|e| !e.0 && e.5 == any && e.3 == "-1" && e.2 == "allow"));
     // Endpoints: S3 gateway on the private route tables with the bucket-limited policy;
     // interface endpoints with private DNS behind the endpoint group (443 from the VPC only).
     let eps = ec2
@@ -492,19 +600,7 @@ async fn network_lifecycle() {
         .unwrap();
 
     // Destroy leaves nothing of the network.
-    novactl(
-        Some(&emu),
-        &[
-            "destroy",
-            "-e",
-            spec_path,
-            "--auto-approve",
-            "--force",
-            "-q",
-        ],
-    )
-    .expect_code(0);
-    assert!(vpc_of(&ec2, &env).await.is_none());
+    destroyed(&emu, &p, REGION, &env, "network.main", &group_name).await;
     let left = ec2
         .describe_subnets()
         .filters(f("vpc-id", &vpc_id))
@@ -512,22 +608,6 @@ async fn network_lifecycle() {
         .await
         .unwrap();
     assert!(left.subnets().is_empty());
-    let left = ec2
-        .describe_security_groups()
-        .filters(f("tag:novactl:environment", &env))
-        .send()
-        .await
-        .unwrap();
-    assert!(left.security_groups().is_empty(), "{left:?}");
-    let left = emu
-        .logs(REGION)
-        .await
-        .describe_log_groups()
-        .log_group_name_prefix(&group_name)
-        .send()
-        .await
-        .unwrap();
-    assert!(left.log_groups().is_empty());
     assert!(emu
         .iam()
         .await
@@ -603,4 +683,251 @@ fn open_ingress_is_a_spec_error_unless_waived() {
         "{}",
         r.stderr
     );
+}
+
+const DR: &str = "us-west-2";
+
+/// `spec(env)` with an endpoint serving the model and a DR stack that replicates the network.
+fn dr_spec(env: &str) -> String {
+    format!(
+        r#"{}  endpoints:
+    e:
+      name: {env}-endpoint
+      model: m
+      instance_type: ml.m5.large
+      instance_count: 1
+      kms_key: phi
+      timeout_minutes: 1
+dr:
+  region: {DR}
+  replicate:
+    kms: [phi]
+    s3: [models]
+    sagemaker_endpoints: [e]
+    networks: [main]
+"#,
+        spec(env)
+    )
+}
+
+#[tokio::test]
+async fn dr_twin_network_lifecycle() {
+    let emu = Emulator::start();
+    let env = unique("netdr");
+    let p = Project::new(&dr_spec(&env));
+    let spec_path = p.spec.to_str().unwrap();
+
+    let plan = novactl(Some(&emu), &["plan", "-e", spec_path]).expect_code(0);
+    for a in [
+        "+ dr.network.main",
+        "+ dr.security_group.inference",
+        "+ dr.security_group.api",
+    ] {
+        assert!(plan.stdout.contains(a), "{a}: {}", plan.stdout);
+    }
+    // The primary subnets are in b and c: the twin's take the DR region's first two zones.
+    assert!(
+        plan.stdout.contains(&format!("{DR} zone 1")),
+        "{}",
+        plan.stdout
+    );
+    novactl(
+        Some(&emu),
+        &["apply", "-e", spec_path, "--auto-approve", "-q"],
+    )
+    .expect_code(0);
+
+    // The twin, read back in the DR region.
+    let ec2 = emu.ec2(DR).await;
+    let vpc = vpc_at(&ec2, &env, "dr.network.main")
+        .await
+        .expect("the twin VPC in the DR region");
+    assert_eq!(vpc.cidr_block(), Some("10.20.0.0/16"));
+    assert_eq!(tag(vpc.tags(), "Name"), Some(&*format!("{env}-main-{DR}")));
+    let vpc_id = vpc.vpc_id().unwrap().to_string();
+    assert!(
+        vpc_at(&emu.ec2(REGION).await, &env, "network.main")
+            .await
+            .is_some_and(|v| v.vpc_id() != Some(&vpc_id)),
+        "the primary network is its own VPC in {REGION}"
+    );
+    let zones = ec2.describe_availability_zones().send().await.unwrap();
+    let mut zone_names: Vec<&str> = zones
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.zone_name())
+        .collect();
+    zone_names.sort();
+    let subnets = ec2
+        .describe_subnets()
+        .filters(f("vpc-id", &vpc_id))
+        .send()
+        .await
+        .unwrap();
+    let mut by_part: Vec<(String, String, String)> = subnets
+        .subnets()
+        .iter()
+        .map(|s| {
+            (
+                tag(s.tags(), "novactl:part").unwrap().to_string(),
+                s.availability_zone().unwrap().to_string(),
+                s.subnet_id().unwrap().to_string(),
+            )
+        })
+        .collect();
+    by_part.sort();
+    assert_eq!(
+        by_part
+            .iter()
+            .map(|(p, z, _)| (p.as_str(), z.as_str()))
+            .collect::<Vec<_>>(),
+        [("subnet:x", zone_names[0]), ("subnet:y", zone_names[1])]
+    );
+    let mut twin_subnets: Vec<String> = by_part.into_iter().map(|(_, _, id)| id).collect();
+    twin_subnets.sort();
+    // Flow logs with the DR key.
+    let fl = ec2
+        .describe_flow_logs()
+        .filter(f("resource-id", &vpc_id))
+        .send()
+        .await
+        .unwrap();
+    let fl = fl.flow_logs().first().expect("the twin's flow log");
+    let group_name = fl.log_group_name().unwrap().to_string();
+    assert_eq!(
+        group_name,
+        format!("/novactl/vpc-flow-logs/{env}-main-{DR}")
+    );
+    let lg = emu
+        .logs(DR)
+        .await
+        .describe_log_groups()
+        .log_group_name_prefix(&group_name)
+        .send()
+        .await
+        .unwrap();
+    let dr_key = emu
+        .kms(DR)
+        .await
+        .describe_key()
+        .key_id(format!("alias/{env}-phi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        lg.log_groups()[0].kms_key_id(),
+        dr_key.key_metadata().unwrap().arn()
+    );
+    // The S3 gateway endpoint's policy names the twin bucket, not the primary.
+    let eps = ec2
+        .describe_vpc_endpoints()
+        .filters(f("vpc-id", &vpc_id))
+        .filters(f("service-name", &format!("com.amazonaws.{DR}.s3")))
+        .send()
+        .await
+        .unwrap();
+    let policy = eps.vpc_endpoints()[0]
+        .policy_document()
+        .unwrap()
+        .to_string();
+    let policy = urlencoding_decode(&policy);
+    assert!(
+        policy.contains(&format!("arn:aws:s3:::{env}-models-{DR}")),
+        "{policy}"
+    );
+    assert!(
+        !policy.contains(&format!("arn:aws:s3:::{env}-models\"")),
+        "{policy}"
+    );
+    // The twin groups, and the DR model in the twin's subnets behind the twin group.
+    let groups = ec2
+        .describe_security_groups()
+        .filters(f("vpc-id", &vpc_id))
+        .filters(f("tag:novactl:address", "dr.security_group.inference"))
+        .send()
+        .await
+        .unwrap();
+    let inference = groups
+        .security_groups()
+        .first()
+        .expect("the twin inference group");
+    let sm = emu.sagemaker(DR).await;
+    let models = sm.list_models().send().await.unwrap();
+    let m = models.models().first().expect("the DR model");
+    let d = sm
+        .describe_model()
+        .model_name(m.model_name().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let vc = d.vpc_config().expect("the DR model's VPC config");
+    let mut msn = vc.subnets().to_vec();
+    msn.sort();
+    assert_eq!(msn, twin_subnets);
+    assert_eq!(vc.security_group_ids(), [inference.group_id().unwrap()]);
+
+    assert_no_changes(&emu, spec_path);
+
+    // A hand change in the DR region (the twin's flow logs off) is drift on the twin alone.
+    ec2.delete_flow_logs()
+        .flow_log_ids(fl.flow_log_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let c = changes(&plan_json(&emu, &p));
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(
+        (c[0].0.as_str(), c[0].1.as_str()),
+        ("dr.network.main", "update")
+    );
+    assert!(c[0].2.join(" ").contains("flow_logs"), "{c:?}");
+    novactl(
+        Some(&emu),
+        &["apply", "-e", spec_path, "--auto-approve", "-q"],
+    )
+    .expect_code(0);
+    assert_no_changes(&emu, spec_path);
+    let again = ec2
+        .describe_flow_logs()
+        .filter(f("resource-id", &vpc_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.flow_logs().len(), 1, "the twin's flow log is back");
+
+    destroyed(&emu, &p, DR, &env, "dr.network.main", &group_name).await;
+}
+
+#[test]
+fn dr_network_errors_name_the_key() {
+    let env = unique("netdrbad");
+    let p = Project::new(&dr_spec(&env).replace("networks: [main]", "networks: [mian]"));
+    let r = novactl(None, &["validate", "-e", p.spec.to_str().unwrap()]).expect_code(1);
+    assert!(r.stderr.contains("dr.replicate.networks.0"), "{}", r.stderr);
+    assert!(r.stderr.contains("did you mean `main`"), "{}", r.stderr);
+    // The model's network must have a twin (or dr.vpc be given)...
+    p.write_spec(&dr_spec(&env).replace("    networks: [main]\n", ""));
+    let r = novactl(None, &["validate", "-e", p.spec.to_str().unwrap()]).expect_code(1);
+    assert!(
+        r.stderr.contains("dr.replicate.sagemaker_endpoints.0")
+            && r.stderr.contains("dr.replicate.networks"),
+        "{}",
+        r.stderr
+    );
+    // ...but not both.
+    p.write_spec(&format!(
+        "{}  vpc:\n    security_groups: [sg-0fedcba9876543210]\n    subnets: [subnet-0cccccccccccccccc]\n",
+        dr_spec(&env)
+    ));
+    let r = novactl(None, &["validate", "-e", p.spec.to_str().unwrap()]).expect_code(1);
+    assert!(r.stderr.contains("dr.vpc"), "{}", r.stderr);
+    assert!(r.stderr.contains("not both"), "{}", r.stderr);
+    // The flow logs' key must have a twin.
+    p.write_spec(&dr_spec(&env).replace(
+        "    kms: [phi]\n    s3: [models]\n    sagemaker_endpoints: [e]\n",
+        "",
+    ));
+    let r = novactl(None, &["validate", "-e", p.spec.to_str().unwrap()]).expect_code(1);
+    assert!(r.stderr.contains("dr.replicate.networks.0"), "{}", r.stderr);
+    assert!(r.stderr.contains("flow logs"), "{}", r.stderr);
 }

@@ -624,8 +624,9 @@ pub struct Dr {
     /// `<primary name>-<dr region>`).
     #[serde(default)]
     pub buckets: Map<DrBucket>,
-    /// Security groups and subnets of the DR models (VPC ids are regional); required when a
-    /// replicated model has a `vpc`.
+    /// Security groups and subnets of the DR models (VPC ids are regional), for replicated
+    /// models whose `vpc` holds ids; not with `replicate.networks` (the DR models then run in
+    /// the twin network).
     #[serde(default)]
     pub vpc: Option<Vpc>,
     /// Replicate delete markers (a delete in the primary hides the object in the DR bucket
@@ -684,6 +685,10 @@ pub struct Replicate {
     pub s3: Vec<String>,
     #[serde(default)]
     pub sagemaker_endpoints: Vec<String>,
+    /// Networks with a DR twin (`dr.network.<n>`, and `dr.security_group.<g>` for the groups
+    /// in it): the DR models run in the twin instead of `dr.vpc`.
+    #[serde(default)]
+    pub networks: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -13,6 +13,10 @@
 //!   `dr.sagemaker_model.<e's model>`: the model reading its artifact from the twin bucket, with
 //!   the image's ECR registry in the DR region, and the endpoint as a warm standby of
 //!   `dr.instance_count` instances.
+//! * `dr.replicate.networks: [n]` → `dr.network.n` and `dr.security_group.<g>` for each group
+//!   in `n`: the same network in the DR region (its own name `<environment>-<n>-<dr region>`,
+//!   subnets on the DR region's zones in order, flow logs with the DR key, the S3 gateway's
+//!   policy naming the twin buckets); the DR models run in it instead of `dr.vpc`.
 //!
 //! # How a twin is reconciled
 //! A twin is a [`Decl`] of the **same kind** as its primary (same logical name and spec path,
@@ -238,6 +242,9 @@ struct Wanted<'a> {
     s3: BTreeSet<&'a str>,
     endpoints: BTreeSet<&'a str>,
     models: BTreeSet<&'a str>,
+    networks: BTreeSet<&'a str>,
+    /// The security groups of the replicated networks.
+    groups: BTreeSet<&'a str>,
 }
 
 /// Checks the `dr` section against the rest of the spec: every error names its key.
@@ -257,6 +264,8 @@ fn check<'a>(
         s3: BTreeSet::new(),
         endpoints: BTreeSet::new(),
         models: BTreeSet::new(),
+        networks: BTreeSet::new(),
+        groups: BTreeSet::new(),
     };
     for (i, k) in dr.replicate.kms.iter().enumerate() {
         if !s.kms.contains_key(k) {
@@ -324,6 +333,7 @@ fn check<'a>(
     for n in s.s3.keys().filter(|n| logs.contains(*n)) {
         w.s3.insert(n);
     }
+    check_networks(spec, &mut w)?;
     for (i, e) in dr.replicate.sagemaker_endpoints.iter().enumerate() {
         let key = format!("dr.replicate.sagemaker_endpoints.{i}");
         let Some(ep) = s.sagemaker.endpoints.get(e) else {
@@ -400,14 +410,26 @@ fn check<'a>(
                 ))
             }
         }
-        if m.vpc.is_some() && dr.vpc.is_none() {
-            return Err(spec.error(
-                &key,
-                format!(
-                    "model `{}` runs in a VPC: set dr.vpc (security groups and subnets in {})",
-                    ep.model, dr.region
-                ),
-            ));
+        match m.vpc.as_ref().map(|v| v.network.as_deref()) {
+            Some(Some(net)) if dr.vpc.is_none() && !w.networks.contains(net) => {
+                return Err(spec.error(
+                    &key,
+                    format!(
+                        "model `{}` runs in network `{net}`: add `{net}` to                          dr.replicate.networks (the DR model runs in its twin in {}), or set                          dr.vpc (security groups and subnets in {})",
+                        ep.model, dr.region, dr.region
+                    ),
+                ));
+            }
+            Some(None) if dr.vpc.is_none() => {
+                return Err(spec.error(
+                    &key,
+                    format!(
+                        "model `{}` runs in a VPC: set dr.vpc (security groups and subnets in {})",
+                        ep.model, dr.region
+                    ),
+                ));
+            }
+            _ => {}
         }
         w.endpoints.insert(e);
         w.models.insert(&ep.model);
@@ -441,6 +463,55 @@ fn check<'a>(
     Ok(w)
 }
 
+/// Checks `dr.replicate.networks` (a network of the spec, listed once, its flow-log key
+/// replicated) and notes the networks and their security groups in `w`.
+fn check_networks<'a>(spec: &'a LoadedSpec, w: &mut Wanted<'a>) -> Result<(), SpecError> {
+    let s = &spec.spec;
+    let dr = s.dr.as_ref().expect("checked by the caller");
+    let names: Vec<&str> = s.network.keys().map(String::as_str).collect();
+    for (i, n) in dr.replicate.networks.iter().enumerate() {
+        let key = format!("dr.replicate.networks.{i}");
+        let Some(net) = s.network.get(n) else {
+            return Err(spec.error(
+                &key,
+                format!(
+                    "no network `{n}` in the spec's `network` section; defined networks: {}{}",
+                    listed(&names),
+                    crate::suggest::did_you_mean(n, names.iter().copied())
+                ),
+            ));
+        };
+        if !w.networks.insert(n) {
+            return Err(spec.error(&key, format!("`{n}` is listed twice")));
+        }
+        if let Some(f) = net
+            .flow_logs
+            .as_ref()
+            .filter(|f| !w.kms.contains(f.kms_key.as_str()))
+        {
+            return Err(spec.error(
+                &key,
+                format!(
+                    "network `{n}` encrypts its flow logs with kms key `{}`, which                      dr.replicate.kms does not list: the twin's flow logs are encrypted with                      the DR copy of that key",
+                    f.kms_key
+                ),
+            ));
+        }
+    }
+    if dr.vpc.is_some() && !w.networks.is_empty() {
+        return Err(spec.error(
+            "dr.vpc",
+            "the DR models run in the twin networks of dr.replicate.networks: give that or              dr.vpc (literal ids), not both",
+        ));
+    }
+    for (g, sg) in &s.security_groups {
+        if w.networks.contains(sg.network.as_str()) {
+            w.groups.insert(g);
+        }
+    }
+    Ok(())
+}
+
 /// The twins of the spec's replicated resources, made from their primaries' decls. `names`
 /// renders with what is known from the spec alone (names, computable ARNs).
 pub fn twin_decls(
@@ -457,6 +528,8 @@ pub fn twin_decls(
         "s3" => w.s3.contains(d.name.as_str()),
         "sagemaker_model" => w.models.contains(d.name.as_str()),
         "sagemaker_endpoint" => w.endpoints.contains(d.name.as_str()),
+        "network" => w.networks.contains(d.name.as_str()),
+        "security_group" => w.groups.contains(d.name.as_str()),
         _ => false,
     };
     let twins: Vec<String> = primary
@@ -527,6 +600,14 @@ pub fn twin_decls(
                         t.deps.push(dep);
                     }
                 }
+            }
+            "network" => {
+                // Its own names: the flow-log role is global (IAM), the rest reads better.
+                t.identity = format!("{}-{}", d.identity, dr.region);
+                t.outputs = crate::resources::network::decl_outputs(
+                    &spec.spec.network[&d.name],
+                    &t.identity,
+                );
             }
             "sagemaker_model" => {
                 let m = &spec.spec.sagemaker.models[&d.name];

@@ -73,8 +73,22 @@ fn service(region: &str, name: &str) -> String {
 /// bucket ECR keeps image layers in for the region (`prod-<region>-starport-layer-bucket`).
 fn s3_policy(spec: &LoadedSpec, r: &Renderer, region: &str) -> Result<Value, SpecError> {
     let mut buckets = Vec::new();
+    // A DR twin's gateway serves its own region only: the twin buckets (their names from the
+    // DR view of the context, where a bucket with a twin stands for it).
+    let twin = crate::resources::dr::twin_view(r).is_some();
     for (n, b) in &spec.spec.s3 {
-        let name = r.str(&format!("s3.{n}.name"), &b.name)?;
+        let name = if twin {
+            let twin_name = r
+                .value("s3")
+                .and_then(|s| s[n]["name"].as_str())
+                .filter(|_| crate::resources::dr::has_twin_bucket(&spec.spec, n));
+            match twin_name {
+                Some(t) => t.to_string(),
+                None => continue,
+            }
+        } else {
+            r.str(&format!("s3.{n}.name"), &b.name)?
+        };
         buckets.push(bucket_arn(&name));
         buckets.push(format!("{}/*", bucket_arn(&name)));
     }

@@ -27,6 +27,7 @@ mod endpoints;
 mod flow_logs;
 pub mod security_group;
 mod vpc;
+pub mod zones;
 
 pub(crate) use vpc::{parse_entry as parse_nacl_entry, Entry as NaclEntry};
 
@@ -188,6 +189,7 @@ const GROUPS: &[&[Perm]] = &[
     vpc::PERMISSIONS,
     endpoints::PERMISSIONS,
     flow_logs::PERMISSIONS,
+    zones::PERMISSIONS,
     crate::resources::kit::ec2::EC2_SHARED,
     crate::resources::kit::log_group::LOG_GROUP_CALLS,
     crate::resources::kit::owned_role::OWNED_ROLE,
@@ -334,14 +336,7 @@ impl Reconciler for Network {
                 identity: format!("{}-{name}", spec.spec.environment),
                 identity_key: path.clone(),
                 deps,
-                outputs: if n.flow_logs.is_some() {
-                    let names = Names {
-                        base: format!("{}-{name}", spec.spec.environment),
-                    };
-                    json!({ "cidr": n.cidr, "log_group": names.log_group(), "role_name": names.role() })
-                } else {
-                    json!({ "cidr": n.cidr })
-                },
+                outputs: decl_outputs(n, &format!("{}-{name}", spec.spec.environment)),
                 template_files: Vec::new(),
             });
         }
@@ -353,6 +348,8 @@ impl Reconciler for Network {
         let names = Names::of(decl);
         let mut tags = desired_tags(spec, &decl.address, &n.tags);
         tags.insert("Name".into(), names.base.clone());
+        // A DR twin's subnets take the DR region's zones in order (see `zones`).
+        let twin = crate::resources::dr::twin_view(r).is_some();
         let subnets = n
             .subnets
             .iter()
@@ -361,7 +358,11 @@ impl Reconciler for Network {
                     s.clone(),
                     SubnetState {
                         cidr: sub.cidr.clone(),
-                        az: format!("{}{}", decl.region, sub.az),
+                        az: if twin {
+                            zones::ranked(&decl.region, zones::rank_in(n, &sub.az))
+                        } else {
+                            format!("{}{}", decl.region, sub.az)
+                        },
                         map_public_ip_on_launch: false,
                         routes: Vec::new(),
                         route_table: "own".into(),
@@ -392,7 +393,7 @@ impl Reconciler for Network {
     }
 
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
-        let d: NetworkState = from_desired(&decl.address, desired)?;
+        let d = resolved(cx, decl, from_desired(&decl.address, desired)?).await?;
         let names = Names::of(decl);
         let vpc_id = vpc::create_vpc(cx, &decl.region, &d, &names).await?;
         crate::faults::point("ec2.after_create_vpc", &decl.address)?;
@@ -409,7 +410,7 @@ impl Reconciler for Network {
         observed: &Observed,
         changed: &[String],
     ) -> Result<Value, AwsError> {
-        let d: NetworkState = from_desired(&decl.address, desired)?;
+        let d = resolved(cx, decl, from_desired(&decl.address, desired)?).await?;
         let names = Names::of(decl);
         let mut parts: Vec<String> = changed.to_vec();
         // New or moved subnets: the NACL associations and the endpoints follow them.
@@ -461,6 +462,17 @@ impl Reconciler for Network {
     }
 }
 
+/// The outputs known from the spec of a network whose parts are named after `base` (its
+/// identity; a DR twin's is its own, see `dr::twin_decls`).
+pub fn decl_outputs(n: &crate::spec::model::Network, base: &str) -> Value {
+    if n.flow_logs.is_some() {
+        let names = Names { base: base.into() };
+        json!({ "cidr": n.cidr, "log_group": names.log_group(), "role_name": names.role() })
+    } else {
+        json!({ "cidr": n.cidr })
+    }
+}
+
 /// Every part, in the order `converge` makes them.
 fn all_parts() -> Vec<String> {
     [
@@ -476,6 +488,15 @@ fn all_parts() -> Vec<String> {
     ]
     .map(String::from)
     .to_vec()
+}
+
+/// `d` with a DR twin's ranked zones resolved to the DR region's zone names.
+async fn resolved(cx: &Ctx<'_>, decl: &Decl, d: NetworkState) -> Result<NetworkState, AwsError> {
+    if !crate::resources::dr::is_twin(&decl.address) {
+        return Ok(d);
+    }
+    let zones = zones::zones_of(cx, &decl.region).await?;
+    zones::resolve(&decl.region, &zones, d)
 }
 
 /// Brings the `parts` of the network in `vpc_id` to `d`, each from whatever it finds.
@@ -532,7 +553,13 @@ async fn read(
         endpoints::read(cx, region, &v.id, names),
         flow_logs::read(cx, region, address, &v.id, names),
     );
-    let parts = parts?;
+    let mut parts = parts?;
+    if crate::resources::dr::is_twin(address) {
+        let zones = zones::zones_of(cx, region).await?;
+        for s in parts.subnets.values_mut() {
+            s.az = zones::rank_of(region, &zones, &s.az);
+        }
+    }
     let (mut eps, endpoint_sg) = eps?;
     // Attachments by subnet name (a gateway's route tables are its subnets' own).
     let by_id: BTreeMap<&String, &String> = parts

@@ -213,13 +213,26 @@ pub async fn sync_vpc_tags(
     sync_tags(ec2, vpc_id, &live, want).await
 }
 
-/// The NACL entries a network of `cidr` wants: everything from and to the VPC, the rest
-/// denied explicitly (before AWS's own `*` entries).
+/// The NACL entries a network of `cidr` wants: everything from and to the VPC; HTTPS out to
+/// anywhere and its return traffic in; the rest denied explicitly (before AWS's own `*`
+/// entries).
+///
+/// NACLs are stateless: the answers of S3 through the gateway endpoint come from S3's public
+/// addresses, not from the VPC's CIDR, so without the return-traffic entries a model in these
+/// subnets could not download its artifact. Outbound 443 to `0.0.0.0/0` reaches only what the
+/// route tables allow (the VPC and the S3 gateway endpoint: there is no internet route), and
+/// the security groups stay stateful and closed. The ephemeral range 1024-65535 is split
+/// around 3389 (RDP) so that no entry admits RDP from `0.0.0.0/0` (Prowler's
+/// `ec2_networkacl_allow_ingress_tcp_port_3389`; 22 is below 1024 and no entry admits every
+/// port, `..._any_port`): the deny at 200 catches it.
 pub fn nacl_entries(cidr: &str) -> Vec<String> {
     let mut v = vec![
         format!("egress 100 allow all all {cidr}"),
+        "egress 110 allow tcp 443 0.0.0.0/0".to_string(),
         "egress 200 deny all all 0.0.0.0/0".to_string(),
         format!("ingress 100 allow all all {cidr}"),
+        "ingress 110 allow tcp 1024-3388 0.0.0.0/0".to_string(),
+        "ingress 120 allow tcp 3390-65535 0.0.0.0/0".to_string(),
         "ingress 200 deny all all 0.0.0.0/0".to_string(),
     ];
     v.sort();

@@ -98,11 +98,12 @@ pub fn model_version(
     for (k, v) in &m.environment {
         environment.insert(k.clone(), r.str(&format!("{path}.environment.{k}"), v)?);
     }
-    // VPC ids are regional: a twin runs in `dr.vpc`.
+    // VPC ids are regional: a twin runs in `dr.vpc` when the spec gives one, else in the twin
+    // of its network (`dr.replicate.networks`: the DR view resolves the names to the twins).
     let dr_vpc = spec.spec.dr.as_ref().and_then(|d| d.vpc.as_ref());
-    let vpc = match (&m.vpc, &twin) {
-        (Some(_), Some(_)) => dr_vpc,
-        (v, _) => v.as_ref(),
+    let vpc = match (&m.vpc, &twin, dr_vpc) {
+        (Some(_), Some(_), Some(d)) => Some(d),
+        (v, _, _) => v.as_ref(),
     };
     let content = ModelContent {
         image,
