@@ -23,6 +23,8 @@
 
 use std::collections::HashMap;
 
+mod import;
+
 use async_trait::async_trait;
 use aws_sdk_iam::types::{Role, Tag};
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -129,7 +131,7 @@ const DISCOVER_CONCURRENCY: usize = 16;
 #[async_trait]
 impl Reconciler for Iam {
     fn permissions(&self) -> &'static [&'static [Perm]] {
-        &[PERMISSIONS, ROLE_CALLS]
+        &[PERMISSIONS, ROLE_CALLS, import::PERMISSIONS]
     }
 
     fn info(&self) -> &'static KindInfo {
@@ -409,6 +411,14 @@ impl Reconciler for Iam {
     /// Roles cannot be found through the tagging API: the candidates are the roles the state
     /// backend's inventory says novactl created. Each is read, and kept only while its tags
     /// still name it this environment's.
+    async fn import(
+        &self,
+        cx: &Ctx<'_>,
+        req: &super::kit::import::ImportRequest<'_>,
+    ) -> Result<super::kit::import::Imported, AwsError> {
+        import::import_role(cx, req).await
+    }
+
     async fn discover_found(
         &self,
         cx: &Ctx<'_>,
