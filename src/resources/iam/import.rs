@@ -126,7 +126,11 @@ fn spec_trust(live: &Value, account: &str) -> Option<Trust> {
         .is_some();
     let source_arn = cond
         .and_then(|c| c.pointer("/ArnLike/aws:SourceArn"))
-        .and_then(Value::as_str)
+        .and_then(|v| match v {
+            // A one-value condition may be written as a list of one.
+            Value::Array(a) if a.len() == 1 => a[0].as_str(),
+            v => v.as_str(),
+        })
         .map(str::to_string);
     let rebuilt = trust_policy(
         &services,
