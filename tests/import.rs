@@ -188,6 +188,25 @@ async fn handmade_role(emu: &Emulator) {
         .unwrap();
 }
 
+const TRAIL: &str = "Handmade-Trail";
+
+/// A multi-region trail into the data bucket under `audit`, encrypted with the key, with log
+/// file validation.
+async fn handmade_trail(emu: &Emulator, key_arn: &str) {
+    let ct = emu.cloudtrail("us-east-1").await;
+    ct.create_trail()
+        .name(TRAIL)
+        .s3_bucket_name(DATA_BUCKET)
+        .s3_key_prefix("audit")
+        .is_multi_region_trail(true)
+        .enable_log_file_validation(true)
+        .kms_key_id(key_arn)
+        .send()
+        .await
+        .unwrap();
+    ct.start_logging().name(TRAIL).send().await.unwrap();
+}
+
 /// A latency alarm on an endpoint, notifying the topic on alarm and on OK.
 async fn handmade_alarm(emu: &Emulator, topic_arn: &str) {
     use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
@@ -461,6 +480,24 @@ async fn imported_entries_adopt_as_no_changes() {
     }
     text = paste(&text, &r.stdout);
     p.write_spec(&text);
+    // The trail: its bucket and key become references.
+    handmade_trail(&emu, key.arn().unwrap()).await;
+    let r = import(&["cloudtrail", TRAIL]);
+    for want in [
+        "handmade_trail:",
+        "bucket: handmade_phi_data",
+        "prefix: audit",
+        "kms_key: handmade_phi",
+    ] {
+        assert!(r.stdout.contains(want), "{want}:\n{}", r.stdout);
+    }
+    assert!(
+        !r.stdout.contains("multi_region") && !r.stdout.contains("log_file_validation"),
+        "defaults are left out: {}",
+        r.stdout
+    );
+    text = paste(&text, &r.stdout);
+    p.write_spec(&text);
     novactl(None, &["fmt", "-e", &spec]).expect_code(0);
     novactl(
         Some(&emu),
@@ -476,6 +513,8 @@ async fn imported_entries_adopt_as_no_changes() {
             "iam.handmade_sagemaker",
             "--adopt",
             "cloudwatch_alarm.handmade_latency",
+            "--adopt",
+            "cloudtrail.handmade_trail",
             "--auto-approve",
         ],
     )
@@ -493,10 +532,14 @@ async fn imported_entries_adopt_as_no_changes() {
 
     // Errors: a kind without an import yet, a section that does not exist, an id that names
     // nothing.
-    let r = novactl(Some(&emu), &["import", "-e", &spec, "cloudtrail", "t"]).expect_code(1);
+    let r = novactl(
+        Some(&emu),
+        &["import", "-e", &spec, "security_groups", "sg-1"],
+    )
+    .expect_code(1);
     assert!(
         r.stderr
-            .contains("import is not supported for kind cloudtrail yet"),
+            .contains("import is not supported for kind security_group yet"),
         "{}",
         r.stderr
     );
