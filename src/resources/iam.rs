@@ -131,7 +131,7 @@ const DISCOVER_CONCURRENCY: usize = 16;
 #[async_trait]
 impl Reconciler for Iam {
     fn permissions(&self) -> &'static [&'static [Perm]] {
-        &[PERMISSIONS, ROLE_CALLS, import::PERMISSIONS]
+        &[PERMISSIONS, ROLE_CALLS]
     }
 
     fn info(&self) -> &'static KindInfo {
@@ -767,12 +767,9 @@ async fn delete_policy(
 
 /// Empties the role of what IAM refuses to delete it with, then deletes it. `Step::Gone` as
 /// soon as any call finds the role missing.
-async fn delete_role(cx: &Ctx<'_>, region: &str, role: &str) -> Result<(), Step> {
+/// The ARNs of the managed policies attached to `role`.
+async fn attached_policies(cx: &Ctx<'_>, region: &str, role: &str) -> Result<Vec<String>, Step> {
     let iam = &cx.clients(region).iam;
-    for pname in inline_policy_names(cx, region, role).await? {
-        delete_policy(cx, region, role, &pname).await?;
-    }
-
     let mut attached = Vec::new();
     let mut pages = iam
         .list_attached_role_policies()
@@ -788,7 +785,16 @@ async fn delete_role(cx: &Ctx<'_>, region: &str, role: &str) -> Result<(), Step>
                 .filter_map(|p| p.policy_arn),
         );
     }
-    for arn in attached {
+    Ok(attached)
+}
+
+async fn delete_role(cx: &Ctx<'_>, region: &str, role: &str) -> Result<(), Step> {
+    let iam = &cx.clients(region).iam;
+    for pname in inline_policy_names(cx, region, role).await? {
+        delete_policy(cx, region, role, &pname).await?;
+    }
+
+    for arn in attached_policies(cx, region, role).await? {
         let out = iam
             .detach_role_policy()
             .role_name(role)

@@ -6,19 +6,10 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{get_role, read_role, trust_policy, RoleState};
+use super::{attached_policies, get_role, read_role, trust_policy, RoleState, Step};
 use crate::aws::AwsError;
-use crate::permissions::{perm, Perm};
 use crate::resources::kit::import::{self, ImportRequest, Imported};
 use crate::resources::{from_desired, tags_json, Ctx};
-
-/// The call only `import` makes: the managed policies attached to the role (named in a
-/// comment).
-pub const PERMISSIONS: &[Perm] = &[perm(
-    "iam:ListAttachedRolePolicies",
-    &["iam:ListAttachedRolePolicies"],
-    &["arn:aws:iam::{account}:role/{id}"],
-)];
 
 pub(super) async fn import_role(
     cx: &Ctx<'_>,
@@ -80,7 +71,11 @@ pub(super) async fn import_role(
                 .to_string(),
         );
     }
-    let managed = attached_policies(cx, req.region, &r.name).await?;
+    let managed = match attached_policies(cx, req.region, &r.name).await {
+        Ok(m) => m,
+        Err(Step::Gone) => Vec::new(),
+        Err(Step::Failed(e)) => return Err(e),
+    };
     if !managed.is_empty() {
         comments.push(format!(
             "managed policies attached ({}) are not managed by the spec: they stay attached",
@@ -142,30 +137,6 @@ fn spec_trust(live: &Value, account: &str) -> Option<Trust> {
         source_account,
         source_arn,
     })
-}
-
-/// The ARNs of the managed policies attached to `role`.
-async fn attached_policies(
-    cx: &Ctx<'_>,
-    region: &str,
-    role: &str,
-) -> Result<Vec<String>, AwsError> {
-    let iam = &cx.clients(region).iam;
-    let mut out = Vec::new();
-    let mut pages = iam
-        .list_attached_role_policies()
-        .role_name(role)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(AwsError::from_sdk("iam:ListAttachedRolePolicies"))?;
-        out.extend(
-            page.attached_policies()
-                .iter()
-                .filter_map(|p| p.policy_arn().map(str::to_string)),
-        );
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
