@@ -39,6 +39,19 @@ fn paste(text: &str, snippet: &str) -> String {
     serde_yaml::to_string(&doc).unwrap()
 }
 
+/// Asserts that `out` holds each of `wants`.
+fn says(out: &str, wants: &[&str]) {
+    for want in wants {
+        assert!(out.contains(want), "{want}:\n{out}");
+    }
+}
+
+/// Pastes `snippet` into the spec `text` and writes it.
+fn paste_into(p: &Project, text: &mut String, snippet: &str) {
+    *text = paste(text, snippet);
+    p.write_spec(text);
+}
+
 /// A versioned SSE-S3 access-log bucket, and a versioned, KMS-encrypted data bucket logging to it under
 /// `custom/`, with a lifecycle rule and a tag of its own.
 async fn handmade_buckets(emu: &Emulator, key_arn: &str) {
@@ -436,68 +449,67 @@ async fn imported_entries_adopt_as_no_changes() {
     );
     let r = import(&["s3", LOG_BUCKET, "--as", "logs"]);
     assert!(r.stdout.contains("access_log_bucket: true"), "{}", r.stdout);
-    text = paste(&text, &r.stdout);
-    p.write_spec(&text);
+    paste_into(&p, &mut text, &r.stdout);
     let r = import(&["s3", DATA_BUCKET]);
-    for want in [
-        "handmade_phi_data:",
-        "kms_key: handmade_phi",
-        "prefix: custom/",
-        "bucket: logs",
-        "id: expire-tmp",
-        "expire_days: 30",
-        "Team: ml",
-    ] {
-        assert!(r.stdout.contains(want), "{want}:\n{}", r.stdout);
-    }
+    says(
+        &r.stdout,
+        &[
+            "handmade_phi_data:",
+            "kms_key: handmade_phi",
+            "prefix: custom/",
+            "bucket: logs",
+            "id: expire-tmp",
+            "expire_days: 30",
+            "Team: ml",
+        ],
+    );
     assert!(!r.stdout.contains("versioning"), "{}", r.stdout);
-    text = paste(&text, &r.stdout);
-    p.write_spec(&text);
+    paste_into(&p, &mut text, &r.stdout);
     let pdir = p.path("policies/imported");
     let r = import(&["iam", ROLE, "--write", pdir.to_str().unwrap()]);
-    for want in [
-        "handmade_sagemaker:",
-        "- sagemaker.amazonaws.com",
-        "description: made by hand",
-        "read-models: ../policies/imported/iam-handmade_sagemaker-read_models.json",
-        "handmade-extra",
-    ] {
-        assert!(r.stdout.contains(want), "{want}:\n{}", r.stdout);
-    }
+    says(
+        &r.stdout,
+        &[
+            "handmade_sagemaker:",
+            "- sagemaker.amazonaws.com",
+            "description: made by hand",
+            "read-models: ../policies/imported/iam-handmade_sagemaker-read_models.json",
+            "handmade-extra",
+        ],
+    );
     assert!(!r.stdout.contains("source_account"), "{}", r.stdout);
-    text = paste(&text, &r.stdout);
-    p.write_spec(&text);
+    paste_into(&p, &mut text, &r.stdout);
     let r = import(&["cloudwatch.alarms", ALARM]);
-    for want in [
-        "handmade_latency:",
-        "EndpointName: handmade",
-        "threshold: 250.5",
-        "treat_missing_data: notBreaching",
-        "- alerts",
-        "insufficient_data_actions: []",
-    ] {
-        assert!(r.stdout.contains(want), "{want}:\n{}", r.stdout);
-    }
-    text = paste(&text, &r.stdout);
-    p.write_spec(&text);
+    says(
+        &r.stdout,
+        &[
+            "handmade_latency:",
+            "EndpointName: handmade",
+            "threshold: 250.5",
+            "treat_missing_data: notBreaching",
+            "- alerts",
+            "insufficient_data_actions: []",
+        ],
+    );
+    paste_into(&p, &mut text, &r.stdout);
     // The trail: its bucket and key become references.
     handmade_trail(&emu, key.arn().unwrap()).await;
     let r = import(&["cloudtrail", TRAIL]);
-    for want in [
-        "handmade_trail:",
-        "bucket: handmade_phi_data",
-        "prefix: audit",
-        "kms_key: handmade_phi",
-    ] {
-        assert!(r.stdout.contains(want), "{want}:\n{}", r.stdout);
-    }
+    says(
+        &r.stdout,
+        &[
+            "handmade_trail:",
+            "bucket: handmade_phi_data",
+            "prefix: audit",
+            "kms_key: handmade_phi",
+        ],
+    );
     assert!(
         !r.stdout.contains("multi_region") && !r.stdout.contains("log_file_validation"),
         "defaults are left out: {}",
         r.stdout
     );
-    text = paste(&text, &r.stdout);
-    p.write_spec(&text);
+    paste_into(&p, &mut text, &r.stdout);
     novactl(None, &["fmt", "-e", &spec]).expect_code(0);
     novactl(
         Some(&emu),
