@@ -27,6 +27,19 @@ fn spec(env: &str, account: &str, alias: &str) -> String {
     )
 }
 
+/// What dev and prod share: the region, the session length and the key's settings.
+const BASE: &str = "region: us-east-1\naws:\n  assume_role:\n    duration_seconds: 900\nkms:\n  \
+                    phi:\n    deletion_window_days: 7\n";
+
+/// An overlay of `base.yaml`: the environment's name, account, role and key alias.
+fn overlay(env: &str, account: &str, alias: &str) -> String {
+    format!(
+        "extend: base.yaml\nenvironment: {env}\naccount_id: \"{account}\"\naws:\n  assume_role:\n    \
+         role_arn: {}\nkms:\n  phi:\n    alias: alias/{alias}\n",
+        role(account)
+    )
+}
+
 fn json_of(r: &Run) -> Value {
     serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", r.stdout))
 }
@@ -74,10 +87,12 @@ async fn aliases(kms: &aws_sdk_kms::Client) -> Vec<String> {
 async fn two_environments_in_two_accounts_plan_concurrently() {
     let emu = Emulator::start();
     let (dev_alias, prod_alias) = (unique("dev-phi"), unique("prod-phi"));
-    let p = Project::new(&spec("dev", DEV_ACCOUNT, &dev_alias));
+    // dev and prod are overlays of one base.
+    let p = Project::new(&overlay("dev", DEV_ACCOUNT, &dev_alias));
+    std::fs::write(p.path("environments/base.yaml"), BASE).unwrap();
     let dev = p.spec.to_str().unwrap().to_string();
     let prod_path = p.path("environments/prod.yaml");
-    std::fs::write(&prod_path, spec("prod", PROD_ACCOUNT, &prod_alias)).unwrap();
+    std::fs::write(&prod_path, overlay("prod", PROD_ACCOUNT, &prod_alias)).unwrap();
     let prod = prod_path.to_str().unwrap().to_string();
 
     // Both at once: grouped output, one summary, worst exit code (2: changes).

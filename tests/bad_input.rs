@@ -242,6 +242,18 @@ fn cases() -> Vec<Case> {
         case("tab indentation", "kms:\n\ta: 1\n", "\ta", "cannot start any token"),
         case("empty file", "environment_missing: true\n".replace("environment_missing: true\n", ""), "@1", "missing field `environment`"),
         case("count larger than an i32", endpoint("instance_count: 2147483648"), "instance_count", "i32"),
+        case(
+            "moved: to an address the spec lacks",
+            kms("deletion_window_days: 7") + "moved:\n  - from: kms.old\n    to: kms.phii\n",
+            "to: kms.phii",
+            "kms.phii is not in the spec",
+        ),
+        case(
+            "moved: from is not an address",
+            kms("deletion_window_days: 7") + "moved:\n  - { from: phi-old, to: kms.phi }\n",
+            "from: phi-old",
+            "not a resource address",
+        ),
         case("several errors: the first in file order", kms("deletion_window_days: 99\ndescription: \"{{ nope }}\"") + "s3:\n  x: { name: UPPER, kms_key: phi }\n", "deletion_window_days", "7 to 30"),
     ]
 }

@@ -11,6 +11,243 @@ use common::{assert_no_changes, novactl, Emulator, Project};
 const ALIAS: &str = "alias/handmade-phi";
 const TOPIC: &str = "Handmade-Alerts";
 
+const LOG_BUCKET: &str = "handmade-access-logs";
+const DATA_BUCKET: &str = "handmade-phi-data";
+const ROLE: &str = "Handmade-SageMaker";
+const ALARM: &str = "Handmade-Latency";
+
+/// `snippet` (an imported entry) merged into the spec `text` (sections that exist get the
+/// entry added).
+fn paste(text: &str, snippet: &str) -> String {
+    fn merge(into: &mut serde_yaml::Value, from: serde_yaml::Value) {
+        match (into, from) {
+            (serde_yaml::Value::Mapping(a), serde_yaml::Value::Mapping(b)) => {
+                for (k, v) in b {
+                    match a.get_mut(&k) {
+                        Some(slot) => merge(slot, v),
+                        None => {
+                            a.insert(k, v);
+                        }
+                    }
+                }
+            }
+            (slot, v) => *slot = v,
+        }
+    }
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
+    merge(&mut doc, serde_yaml::from_str(snippet).unwrap());
+    serde_yaml::to_string(&doc).unwrap()
+}
+
+/// Asserts that `out` holds each of `wants`.
+fn says(out: &str, wants: &[&str]) {
+    for want in wants {
+        assert!(out.contains(want), "{want}:\n{out}");
+    }
+}
+
+/// Pastes `snippet` into the spec `text` and writes it.
+fn paste_into(p: &Project, text: &mut String, snippet: &str) {
+    *text = paste(text, snippet);
+    p.write_spec(text);
+}
+
+/// A versioned SSE-S3 access-log bucket, and a versioned, KMS-encrypted data bucket logging to it under
+/// `custom/`, with a lifecycle rule and a tag of its own.
+async fn handmade_buckets(emu: &Emulator, key_arn: &str) {
+    use aws_sdk_s3::types::{
+        BucketLifecycleConfiguration, BucketLoggingStatus, BucketVersioningStatus,
+        ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, LoggingEnabled,
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
+    };
+    let s3 = emu.s3("us-east-1").await;
+    for b in [LOG_BUCKET, DATA_BUCKET] {
+        s3.create_bucket().bucket(b).send().await.unwrap();
+    }
+    let sse = |alg: ServerSideEncryption, key: Option<&str>| {
+        ServerSideEncryptionConfiguration::builder()
+            .rules(
+                ServerSideEncryptionRule::builder()
+                    .apply_server_side_encryption_by_default(
+                        ServerSideEncryptionByDefault::builder()
+                            .sse_algorithm(alg)
+                            .set_kms_master_key_id(key.map(str::to_string))
+                            .build()
+                            .unwrap(),
+                    )
+                    .bucket_key_enabled(key.is_some())
+                    .build(),
+            )
+            .build()
+            .unwrap()
+    };
+    s3.put_bucket_encryption()
+        .bucket(LOG_BUCKET)
+        .server_side_encryption_configuration(sse(ServerSideEncryption::Aes256, None))
+        .send()
+        .await
+        .unwrap();
+    let delivery = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject", "Resource": format!("arn:aws:s3:::{LOG_BUCKET}/*")}]});
+    s3.put_bucket_policy()
+        .bucket(LOG_BUCKET)
+        .policy(delivery.to_string())
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_encryption()
+        .bucket(DATA_BUCKET)
+        .server_side_encryption_configuration(sse(ServerSideEncryption::AwsKms, Some(key_arn)))
+        .send()
+        .await
+        .unwrap();
+    for b in [LOG_BUCKET, DATA_BUCKET] {
+        s3.put_bucket_versioning()
+            .bucket(b)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    s3.put_bucket_logging()
+        .bucket(DATA_BUCKET)
+        .bucket_logging_status(
+            BucketLoggingStatus::builder()
+                .logging_enabled(
+                    LoggingEnabled::builder()
+                        .target_bucket(LOG_BUCKET)
+                        .target_prefix("custom/")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(DATA_BUCKET)
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .rules(
+                    LifecycleRule::builder()
+                        .id("expire-tmp")
+                        .status(ExpirationStatus::Enabled)
+                        .filter(LifecycleRuleFilter::builder().prefix("tmp/").build())
+                        .expiration(LifecycleExpiration::builder().days(30).build())
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_tagging()
+        .bucket(DATA_BUCKET)
+        .tagging(
+            Tagging::builder()
+                .tag_set(Tag::builder().key("Team").value("ml").build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A SageMaker execution role: service trust on behalf of this account, an inline policy, a
+/// description, and a managed policy attached.
+async fn handmade_role(emu: &Emulator) {
+    let iam = emu.iam().await;
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}}]});
+    iam.create_role()
+        .role_name(ROLE)
+        .description("made by hand")
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    let read = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{DATA_BUCKET}/*")}]});
+    iam.put_role_policy()
+        .role_name(ROLE)
+        .policy_name("read-models")
+        .policy_document(read.to_string())
+        .send()
+        .await
+        .unwrap();
+    let managed = iam
+        .create_policy()
+        .policy_name("handmade-extra")
+        .policy_document(read.to_string())
+        .send()
+        .await
+        .unwrap();
+    iam.attach_role_policy()
+        .role_name(ROLE)
+        .policy_arn(managed.policy.unwrap().arn.unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
+const TRAIL: &str = "Handmade-Trail";
+
+/// A multi-region trail into the data bucket under `audit`, encrypted with the key, with log
+/// file validation.
+async fn handmade_trail(emu: &Emulator, key_arn: &str) {
+    let ct = emu.cloudtrail("us-east-1").await;
+    ct.create_trail()
+        .name(TRAIL)
+        .s3_bucket_name(DATA_BUCKET)
+        .s3_key_prefix("audit")
+        .is_multi_region_trail(true)
+        .enable_log_file_validation(true)
+        .kms_key_id(key_arn)
+        .send()
+        .await
+        .unwrap();
+    ct.start_logging().name(TRAIL).send().await.unwrap();
+}
+
+/// A latency alarm on an endpoint, notifying the topic on alarm and on OK.
+async fn handmade_alarm(emu: &Emulator, topic_arn: &str) {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+    emu.cloudwatch("us-east-1")
+        .await
+        .put_metric_alarm()
+        .alarm_name(ALARM)
+        .namespace("AWS/SageMaker")
+        .metric_name("ModelLatency")
+        .statistic(Statistic::Average)
+        .dimensions(
+            Dimension::builder()
+                .name("EndpointName")
+                .value("handmade")
+                .build(),
+        )
+        .period(60)
+        .evaluation_periods(5)
+        .threshold(250.5)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .treat_missing_data("notBreaching")
+        .alarm_actions(topic_arn)
+        .ok_actions(topic_arn)
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn imported_entries_adopt_as_no_changes() {
     let emu = Emulator::start();
@@ -190,12 +427,131 @@ async fn imported_entries_adopt_as_no_changes() {
         "the same key"
     );
 
+    // A bucket, its access-log bucket, a role and an alarm made by hand: imported, pasted,
+    // adopted, then "No changes." too.
+    let topic_arn = format!("arn:aws:sns:us-east-1:123456789012:{TOPIC}");
+    handmade_buckets(&emu, key.arn().unwrap()).await;
+    handmade_role(&emu).await;
+    handmade_alarm(&emu, &topic_arn).await;
+    let import = |args: &[&str]| {
+        let mut all = vec!["import", "-e", spec.as_str()];
+        all.extend_from_slice(args);
+        let r = novactl(Some(&emu), &all).expect_code(0);
+        assert_eq!(r.writes(), 0, "import never writes");
+        r
+    };
+    // The data bucket logs to a bucket the spec does not have yet: import that one first.
+    let r = novactl(Some(&emu), &["import", "-e", &spec, "s3", DATA_BUCKET]).expect_code(1);
+    assert!(
+        r.stderr.contains(LOG_BUCKET) && r.stderr.contains("import it first"),
+        "{}",
+        r.stderr
+    );
+    let r = import(&["s3", LOG_BUCKET, "--as", "logs"]);
+    assert!(r.stdout.contains("access_log_bucket: true"), "{}", r.stdout);
+    paste_into(&p, &mut text, &r.stdout);
+    let r = import(&["s3", DATA_BUCKET]);
+    says(
+        &r.stdout,
+        &[
+            "handmade_phi_data:",
+            "kms_key: handmade_phi",
+            "prefix: custom/",
+            "bucket: logs",
+            "id: expire-tmp",
+            "expire_days: 30",
+            "Team: ml",
+        ],
+    );
+    assert!(!r.stdout.contains("versioning"), "{}", r.stdout);
+    paste_into(&p, &mut text, &r.stdout);
+    let pdir = p.path("policies/imported");
+    let r = import(&["iam", ROLE, "--write", pdir.to_str().unwrap()]);
+    says(
+        &r.stdout,
+        &[
+            "handmade_sagemaker:",
+            "- sagemaker.amazonaws.com",
+            "description: made by hand",
+            "read-models: ../policies/imported/iam-handmade_sagemaker-read_models.json",
+            "handmade-extra",
+        ],
+    );
+    assert!(!r.stdout.contains("source_account"), "{}", r.stdout);
+    paste_into(&p, &mut text, &r.stdout);
+    let r = import(&["cloudwatch.alarms", ALARM]);
+    says(
+        &r.stdout,
+        &[
+            "handmade_latency:",
+            "EndpointName: handmade",
+            "threshold: 250.5",
+            "treat_missing_data: notBreaching",
+            "- alerts",
+            "insufficient_data_actions: []",
+        ],
+    );
+    paste_into(&p, &mut text, &r.stdout);
+    // The trail: its bucket and key become references.
+    handmade_trail(&emu, key.arn().unwrap()).await;
+    let r = import(&["cloudtrail", TRAIL]);
+    says(
+        &r.stdout,
+        &[
+            "handmade_trail:",
+            "bucket: handmade_phi_data",
+            "prefix: audit",
+            "kms_key: handmade_phi",
+        ],
+    );
+    assert!(
+        !r.stdout.contains("multi_region") && !r.stdout.contains("log_file_validation"),
+        "defaults are left out: {}",
+        r.stdout
+    );
+    paste_into(&p, &mut text, &r.stdout);
+    novactl(None, &["fmt", "-e", &spec]).expect_code(0);
+    novactl(
+        Some(&emu),
+        &[
+            "apply",
+            "-e",
+            &spec,
+            "--adopt",
+            "s3.logs",
+            "--adopt",
+            "s3.handmade_phi_data",
+            "--adopt",
+            "iam.handmade_sagemaker",
+            "--adopt",
+            "cloudwatch_alarm.handmade_latency",
+            "--adopt",
+            "cloudtrail.handmade_trail",
+            "--auto-approve",
+        ],
+    )
+    .expect_code(0);
+    assert_no_changes(&emu, &spec);
+    let inline = emu
+        .iam()
+        .await
+        .list_role_policies()
+        .role_name(ROLE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inline.policy_names(), ["read-models"], "the policy is kept");
+
     // Errors: a kind without an import yet, a section that does not exist, an id that names
     // nothing.
-    let r = novactl(Some(&emu), &["import", "-e", &spec, "cloudtrail", "t"]).expect_code(1);
+    let r = novactl(
+        Some(&emu),
+        &["import", "-e", &spec, "security_groups", "sg-1"],
+    )
+    .expect_code(1);
     assert!(
         r.stderr
-            .contains("import is not supported for kind cloudtrail yet"),
+            .contains("import is not supported for kind security_group yet"),
         "{}",
         r.stderr
     );

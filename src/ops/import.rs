@@ -84,7 +84,7 @@ pub async fn import(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCo
                     .and_then(|_| std::fs::write(&path, text))
                     .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
                 let spec_dir = s.model.spec.path.parent().unwrap_or(Path::new("."));
-                entry.insert(key.clone(), Value::String(relative(&path, spec_dir)));
+                insert_file_key(&mut entry, key, relative(&path, spec_dir));
                 sh.status(&format!("wrote {}", path.display()));
             }
             None => comments.push(format!(
@@ -132,6 +132,24 @@ fn render(
     Ok(out)
 }
 
+/// Sets `key` to a file's path: `a.b` sets `b` of the map `a` (an IAM role's
+/// `policies.<policy name>`; the name after the first dot may hold dots).
+fn insert_file_key(entry: &mut Map<String, Value>, key: &str, path: String) {
+    match key.split_once('.') {
+        Some((outer, inner)) => {
+            let slot = entry
+                .entry(outer.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(m) = slot {
+                m.insert(inner.to_string(), Value::String(path));
+            }
+        }
+        None => {
+            entry.insert(key.to_string(), Value::String(path));
+        }
+    }
+}
+
 /// `path` as the spec refers to files: relative to the spec's directory where possible.
 fn relative(path: &Path, spec_dir: &Path) -> String {
     let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
@@ -165,6 +183,18 @@ mod tests {
         assert_eq!(
             text,
             "# a note\ncloudwatch:\n  alarms:\n    hi:\n      name: Hi\n"
+        );
+    }
+
+    #[test]
+    fn a_dotted_file_key_nests_once() {
+        let mut entry = Map::new();
+        insert_file_key(&mut entry, "policy", "p.json".into());
+        insert_file_key(&mut entry, "policies.s3.read", "a.json".into());
+        insert_file_key(&mut entry, "policies.logs", "b.json".into());
+        assert_eq!(
+            Value::Object(entry),
+            serde_json::json!({"policy": "p.json", "policies": {"s3.read": "a.json", "logs": "b.json"}})
         );
     }
 

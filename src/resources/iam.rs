@@ -23,6 +23,8 @@
 
 use std::collections::HashMap;
 
+mod import;
+
 use async_trait::async_trait;
 use aws_sdk_iam::types::{Role, Tag};
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -406,6 +408,14 @@ impl Reconciler for Iam {
     /// Roles cannot be found through the tagging API: the candidates are the roles the state
     /// backend's inventory says novactl created. Each is read, and kept only while its tags
     /// still name it this environment's.
+    async fn import(
+        &self,
+        cx: &Ctx<'_>,
+        req: &super::kit::import::ImportRequest<'_>,
+    ) -> Result<super::kit::import::Imported, AwsError> {
+        import::import_role(cx, req).await
+    }
+
     async fn discover_found(
         &self,
         cx: &Ctx<'_>,
@@ -754,12 +764,9 @@ async fn delete_policy(
 
 /// Empties the role of what IAM refuses to delete it with, then deletes it. `Step::Gone` as
 /// soon as any call finds the role missing.
-async fn delete_role(cx: &Ctx<'_>, region: &str, role: &str) -> Result<(), Step> {
+/// The ARNs of the managed policies attached to `role`.
+async fn attached_policies(cx: &Ctx<'_>, region: &str, role: &str) -> Result<Vec<String>, Step> {
     let iam = &cx.clients(region).iam;
-    for pname in inline_policy_names(cx, region, role).await? {
-        delete_policy(cx, region, role, &pname).await?;
-    }
-
     let mut attached = Vec::new();
     let mut pages = iam
         .list_attached_role_policies()
@@ -775,7 +782,16 @@ async fn delete_role(cx: &Ctx<'_>, region: &str, role: &str) -> Result<(), Step>
                 .filter_map(|p| p.policy_arn),
         );
     }
-    for arn in attached {
+    Ok(attached)
+}
+
+async fn delete_role(cx: &Ctx<'_>, region: &str, role: &str) -> Result<(), Step> {
+    let iam = &cx.clients(region).iam;
+    for pname in inline_policy_names(cx, region, role).await? {
+        delete_policy(cx, region, role, &pname).await?;
+    }
+
+    for arn in attached_policies(cx, region, role).await? {
         let out = iam
             .detach_role_policy()
             .role_name(role)

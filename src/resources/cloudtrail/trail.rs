@@ -10,6 +10,8 @@
 //! (InvalidCloudWatchLogsRoleArn / InsufficientEncryptionPolicy right after creation): create
 //! and update retry those for up to [`IAM_PROPAGATION`], then report the last error.
 
+mod import;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -318,6 +320,14 @@ impl Reconciler for Trail {
             tags: desired_tags(spec, &decl.address, &t.tags),
         };
         Ok(serde_json::to_value(&state).unwrap_or_default())
+    }
+
+    async fn import(
+        &self,
+        cx: &Ctx<'_>,
+        req: &crate::resources::kit::import::ImportRequest<'_>,
+    ) -> Result<crate::resources::kit::import::Imported, AwsError> {
+        import::import_trail(cx, req).await
     }
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {

@@ -16,6 +16,8 @@
 
 use std::collections::BTreeMap;
 
+mod import;
+
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic};
 use serde::{Deserialize, Serialize};
@@ -412,6 +414,14 @@ impl Reconciler for Alarm {
 
     /// The candidates are described together (one DescribeAlarms per 100 names), then each is
     /// read from that answer.
+    async fn import(
+        &self,
+        cx: &Ctx<'_>,
+        req: &crate::resources::kit::import::ImportRequest<'_>,
+    ) -> Result<crate::resources::kit::import::Imported, AwsError> {
+        import::import_alarm(cx, req).await
+    }
+
     async fn discover_found(
         &self,
         cx: &Ctx<'_>,

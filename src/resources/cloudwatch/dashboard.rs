@@ -245,10 +245,7 @@ impl Reconciler for Dashboard {
             .dashboard_body()
             .and_then(|b| serde_json::from_str(b).ok())
             .unwrap_or(Value::Null);
-        let mut text = serde_json::to_string_pretty(&body).unwrap_or_default();
-        if text.contains("{{") || text.contains("{%") || text.contains("{#") {
-            text = format!("{{% raw %}}{text}{{% endraw %}}");
-        }
+        let text = import::template_text(&body);
         let name = import::logical_name(req.id);
         let mut entry = serde_json::Map::new();
         entry.insert("name".into(), Value::String(req.id.to_string()));
@@ -256,7 +253,7 @@ impl Reconciler for Dashboard {
             files: vec![(
                 "template".into(),
                 format!("dashboard-{name}.json.tera"),
-                text + "\n",
+                text,
             )],
             name,
             entry,

@@ -25,7 +25,8 @@ pub struct Imported {
     pub name: String,
     /// The entry's keys, in the spec's shape.
     pub entry: Map<String, Value>,
-    /// Template files the entry refers to: (key in `entry`, suggested file name, contents).
+    /// Template files the entry refers to: (key in `entry`, suggested file name, contents); a
+    /// key `a.b` is `b` in the map `a` (an IAM role's `policies.<policy name>`).
     /// Written with `--write DIR`; without it the key is left out (not managed) and a comment
     /// says so.
     pub files: Vec<(String, String, String)>,
@@ -102,6 +103,39 @@ pub fn extra_tags(spec: &LoadedSpec, live: &Value) -> Map<String, Value> {
         out.insert(k.clone(), v.clone());
     }
     out
+}
+
+/// `doc` as the text of a template file: pretty JSON, kept verbatim by the template engine
+/// (`{% raw %}`) when it holds template syntax.
+pub fn template_text(doc: &Value) -> String {
+    let text = serde_json::to_string_pretty(doc).unwrap_or_default();
+    if text.contains("{{") || text.contains("{%") || text.contains("{#") {
+        format!("{{% raw %}}{text}{{% endraw %}}\n")
+    } else {
+        text + "\n"
+    }
+}
+
+/// The logical name of the spec's `kind` resource (in the primary region) whose live id is
+/// `identity` (a bucket name, a role name, a topic name ...); `None` when the spec has none.
+pub fn spec_name_of(req: &ImportRequest<'_>, kind: &str, identity: &str) -> Option<String> {
+    req.decls
+        .iter()
+        .find(|d| d.kind == kind && d.region == req.region && d.identity == identity)
+        .map(|d| d.name.clone())
+}
+
+/// The error of a live reference (`what`, e.g. "its access-log target bucket x") to a
+/// resource of `kind` the spec does not hold: import that one first.
+pub fn dependency_not_in_spec(what: &str, kind: &str, id: &str) -> AwsError {
+    AwsError::local(
+        "novactl:import",
+        "DependencyNotInSpec",
+        format!(
+            "{what} is not a `{kind}` entry of the spec: import it first (novactl import \
+             {kind} {id}), paste it, then import this again"
+        ),
+    )
 }
 
 /// The spec's KMS key (its logical name) whose alias resolves to `key` (an id or ARN), read

@@ -47,6 +47,7 @@
 
 pub mod access_logs;
 mod contents;
+mod import;
 pub mod lifecycle;
 mod settings;
 
@@ -620,6 +621,14 @@ impl Reconciler for S3 {
             Some(false) => Some(contents::not_empty_text(name)),
             _ => None,
         })
+    }
+
+    async fn import(
+        &self,
+        cx: &Ctx<'_>,
+        req: &crate::resources::kit::import::ImportRequest<'_>,
+    ) -> Result<crate::resources::kit::import::Imported, AwsError> {
+        import::import_bucket(cx, req).await
     }
 
     async fn discover_found(
