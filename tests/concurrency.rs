@@ -214,7 +214,9 @@ fn is_progress(line: &str) -> bool {
 /// ends by itself first), and returns the stderr lines it printed.
 fn kill_after(mut cmd: std::process::Command, k: usize, jitter: Duration) -> Vec<String> {
     use std::io::BufRead;
-    let mut child = cmd.spawn().unwrap();
+    // Nobody reads the plan on stdout: a pipe would fill (the seed stack's plan is larger
+    // than a pipe's buffer) and block the apply before its first change.
+    let mut child = cmd.stdout(std::process::Stdio::null()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {

@@ -58,8 +58,8 @@ fn seed_plan_prices_the_stack_and_its_changes() {
         .collect();
     assert_eq!(lines.len(), 1, "{}", text.stdout);
     // The primary (1) and its DR standby (1), the key and its twin, two alarms and the
-    // trail's two CIS alarms, one dashboard.
-    let want = 730.0 * (g5 + g5_dr) + 2.0 * key + 4.0 * alarm + dashboard;
+    // trail's fifteen CIS alarms, one dashboard.
+    let want = 730.0 * (g5 + g5_dr) + 2.0 * key + 17.0 * alarm + dashboard;
     let ceiling = want + 730.0 * 4.0 * g5; // autoscaling max 5
     let usd = |x: f64| {
         let s = format!("{x:.2}");
@@ -94,7 +94,7 @@ fn seed_plan_prices_the_stack_and_its_changes() {
     let items = base["breakdown"].as_array().unwrap();
     let count = |item: &str| items.iter().filter(|i| i["item"] == item).count();
     assert_eq!(count("KMS customer managed key"), 2, "{base}");
-    assert_eq!(count("CloudWatch alarm"), 4, "{base}");
+    assert_eq!(count("CloudWatch alarm"), 17, "{base}");
     assert_eq!(count("SageMaker hosting ml.g5.2xlarge"), 2, "{base}");
     let standby = items
         .iter()

@@ -218,7 +218,9 @@ impl Loader {
             Ok(v) => v,
             Err(e) => {
                 let (line, col) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-                if !problem_lines.contains(&line) {
+                // A duplicate key the scan reported fails serde too (at the mapping's line):
+                // the scan's words, at the second occurrence, say it better.
+                if problem_lines.is_empty() {
                     let mut msg = e.to_string();
                     if let Some(i) = msg.find(" at line ") {
                         msg.truncate(i);

@@ -1902,7 +1902,8 @@ def signing_service(environ) -> str:  # type: ignore[no-untyped-def]
 
 def request_protocol(environ, service: str) -> str:  # type: ignore[no-untyped-def]
     """Which AWS protocol a request speaks: cbor (Smithy rpc-v2-cbor), json (awsJson, by
-    X-Amz-Target), s3 (REST-XML), query (awsQuery: form-encoded), or rest (restJson)."""
+    X-Amz-Target), s3 (REST-XML), query (awsQuery: form-encoded), ec2 (EC2's Query dialect),
+    or rest (restJson)."""
     if environ.get("HTTP_SMITHY_PROTOCOL", "").lower() == "rpc-v2-cbor" or environ.get("PATH_INFO", "").startswith("/service/"):
         return "cbor"
     if environ.get("HTTP_X_AMZ_TARGET"):
@@ -1910,7 +1911,8 @@ def request_protocol(environ, service: str) -> str:  # type: ignore[no-untyped-d
     if service == "s3":
         return "s3"
     if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-        return "query"
+        # EC2 speaks its own dialect of Query: the same requests, another error shape.
+        return "ec2" if service == "ec2" else "query"
     return "rest"
 
 
@@ -1969,7 +1971,7 @@ def request_operation(environ, protocol: str) -> str:  # type: ignore[no-untyped
         return environ.get("PATH_INFO", "").rstrip("/").rsplit("/", 1)[-1]
     if protocol == "s3":
         return s3_operation(environ)
-    if protocol == "query":
+    if protocol in ("query", "ec2"):
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
@@ -2000,6 +2002,15 @@ def fault_reply(protocol: str, kind: str, method: str, request_id: str):  # type
         return status, headers + [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))], body
     status = "400 Bad Request" if throttle else "500 Internal Server Error"
     text = f"Rate exceeded{note}" if throttle else f"We encountered an internal error. Please try again.{note}"
+    if protocol == "ec2":
+        # EC2's error document: <Response><Errors><Error>, its throttling code
+        # RequestLimitExceeded (what the SDKs retry), RequestID spelt so.
+        code = "RequestLimitExceeded" if throttle else "InternalError"
+        body = (
+            f"<Response><Errors><Error><Code>{code}</Code><Message>{text}</Message></Error>"
+            f"</Errors><RequestID>{request_id}</RequestID></Response>"
+        ).encode()
+        return status, headers + [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))], body
     if protocol == "query":
         code, fault = ("Throttling", "Sender") if throttle else ("InternalFailure", "Receiver")
         body = (

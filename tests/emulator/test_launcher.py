@@ -1364,6 +1364,8 @@ class FaultInjectionTests(unittest.TestCase):
             ("iam", lambda: once("iam").list_roles(), "Throttling", 400),  # awsQuery
             ("sts", lambda: once("sts").get_caller_identity(), "Throttling", 400),
             ("s3", lambda: once("s3").list_buckets(), "SlowDown", 503),  # REST-XML
+            # EC2's Query dialect: <Response><Errors>, the code its SDKs retry.
+            ("ec2", lambda: once("ec2").describe_vpcs(), "RequestLimitExceeded", 400),
         ]
         for service, call, code, status in cases:
             with self.subTest(service=service):
@@ -1399,6 +1401,7 @@ class FaultInjectionTests(unittest.TestCase):
             ("kms", lambda: once("kms").list_keys(), "InternalFailure"),
             ("iam", lambda: once("iam").list_roles(), "InternalFailure"),
             ("s3", lambda: once("s3").list_buckets(), "InternalError"),
+            ("ec2", lambda: once("ec2").describe_vpcs(), "InternalError"),
         ]
         for service, call, code in cases:
             with self.subTest(service=service):
