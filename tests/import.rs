@@ -15,6 +15,7 @@ const LOG_BUCKET: &str = "handmade-access-logs";
 const DATA_BUCKET: &str = "handmade-phi-data";
 const ROLE: &str = "Handmade-SageMaker";
 const ALARM: &str = "Handmade-Latency";
+const MODEL: &str = "Handmade-Model";
 
 /// `snippet` (an imported entry) merged into the spec `text` (sections that exist get the
 /// entry added).
@@ -541,6 +542,109 @@ async fn imported_entries_adopt_as_no_changes() {
         .await
         .unwrap();
     assert_eq!(inline.policy_names(), ["read-models"], "the policy is kept");
+
+    // A model made by hand: its role and bucket become references, a secret-looking value a
+    // placeholder. Adopting it makes a version of ours beside it (novactl names versions by
+    // content); the hand-made model is left as it is.
+    let sm = emu.sagemaker("us-east-1").await;
+    let role_arn = format!("arn:aws:iam::123456789012:role/{ROLE}");
+    let container = aws_sdk_sagemaker::types::ContainerDefinition::builder()
+        .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/handmade:1")
+        .model_data_url(format!("s3://{DATA_BUCKET}/models/m.tar.gz"))
+        .environment("LOG_LEVEL", "info")
+        .environment("HF_TOKEN", "hf_handmade_secret_value")
+        .build();
+    sm.create_model()
+        .model_name(MODEL)
+        .execution_role_arn(&role_arn)
+        .primary_container(container.clone())
+        .enable_network_isolation(false)
+        .send()
+        .await
+        .unwrap();
+    sm.create_model()
+        .model_name("Handmade-Orphan")
+        .execution_role_arn("arn:aws:iam::123456789012:role/Not-In-Spec")
+        .primary_container(container)
+        .send()
+        .await
+        .unwrap();
+    let r = novactl(
+        Some(&emu),
+        &["import", "-e", &spec, "sagemaker.models", "Handmade-Orphan"],
+    )
+    .expect_code(1);
+    says(&r.stderr, &["Not-In-Spec", "import the role first"]);
+    let r = import(&["sagemaker.models", MODEL]);
+    says(
+        &r.stdout,
+        &[
+            "handmade_model:",
+            "name: Handmade-Model",
+            "role: handmade_sagemaker",
+            "s3.handmade_phi_data.name",
+            "LOG_LEVEL: info",
+            "HF_TOKEN: REPLACE-ME-secret-not-imported",
+            "network_isolation: false",
+            "Handmade-Model-<digest",
+        ],
+    );
+    assert!(
+        !r.stdout.contains("hf_handmade_secret_value"),
+        "{}",
+        r.stdout
+    );
+    // The user puts the secret in, as the comment asks.
+    let snippet = r
+        .stdout
+        .replace("REPLACE-ME-secret-not-imported", "hf_handmade_secret_value");
+    paste_into(&p, &mut text, &snippet);
+    novactl(
+        Some(&emu),
+        &[
+            "apply",
+            "-e",
+            &spec,
+            "--adopt",
+            "sagemaker_model.handmade_model",
+            "--auto-approve",
+        ],
+    )
+    .expect_code(0);
+    assert_no_changes(&emu, &spec);
+    let models = sm.list_models().send().await.unwrap();
+    let names: Vec<&str> = models
+        .models()
+        .iter()
+        .filter_map(|m| m.model_name())
+        .collect();
+    assert!(
+        names.contains(&MODEL),
+        "the hand-made model stays: {names:?}"
+    );
+    let version = names
+        .iter()
+        .find(|n| n.starts_with("Handmade-Model-") && n.len() == MODEL.len() + 9)
+        .unwrap_or_else(|| panic!("a version of ours: {names:?}"));
+    let v = sm
+        .describe_model()
+        .model_name(*version)
+        .send()
+        .await
+        .unwrap();
+    let c = v.primary_container().unwrap();
+    assert_eq!(
+        c.model_data_url(),
+        Some(format!("s3://{DATA_BUCKET}/models/m.tar.gz").as_str())
+    );
+    assert_eq!(v.execution_role_arn(), Some(role_arn.as_str()));
+    assert_eq!(v.enable_network_isolation(), Some(false));
+    assert_eq!(
+        c.environment()
+            .and_then(|e| e.get("HF_TOKEN"))
+            .map(String::as_str),
+        Some("hf_handmade_secret_value")
+    );
 
     // Errors: a kind without an import yet, a section that does not exist, an id that names
     // nothing.
