@@ -16,6 +16,95 @@ const DATA_BUCKET: &str = "handmade-phi-data";
 const ROLE: &str = "Handmade-SageMaker";
 const ALARM: &str = "Handmade-Latency";
 const MODEL: &str = "Handmade-Model";
+const ENDPOINT: &str = "Handmade-Endpoint";
+
+/// An endpoint serving the hand-made model: variant `main`, a volume key, data capture at 50%
+/// under `capture`, and autoscaling 1..3 with a target-tracking policy of its own name.
+async fn handmade_endpoint(emu: &Emulator, key_arn: &str) {
+    use aws_sdk_applicationautoscaling::types::{
+        MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ServiceNamespace,
+        TargetTrackingScalingPolicyConfiguration,
+    };
+    use aws_sdk_sagemaker::types::{
+        CaptureMode, CaptureOption, DataCaptureConfig, ProductionVariant,
+        ProductionVariantInstanceType, Tag,
+    };
+    let sm = emu.sagemaker("us-east-1").await;
+    sm.create_endpoint_config()
+        .endpoint_config_name("Handmade-Config")
+        .kms_key_id(key_arn)
+        .production_variants(
+            ProductionVariant::builder()
+                .variant_name("main")
+                .model_name(MODEL)
+                .instance_type(ProductionVariantInstanceType::MlM5Large)
+                .initial_instance_count(1)
+                .build(),
+        )
+        .data_capture_config(
+            DataCaptureConfig::builder()
+                .enable_capture(true)
+                .initial_sampling_percentage(50)
+                .destination_s3_uri(format!("s3://{DATA_BUCKET}/capture"))
+                .kms_key_id(key_arn)
+                .capture_options(
+                    CaptureOption::builder()
+                        .capture_mode(CaptureMode::Input)
+                        .build(),
+                )
+                .capture_options(
+                    CaptureOption::builder()
+                        .capture_mode(CaptureMode::Output)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    sm.create_endpoint()
+        .endpoint_name(ENDPOINT)
+        .endpoint_config_name("Handmade-Config")
+        .tags(Tag::builder().key("Team").value("ml").build())
+        .send()
+        .await
+        .unwrap();
+    let aas = emu.autoscaling("us-east-1").await;
+    let rid = format!("endpoint/{ENDPOINT}/variant/main");
+    let dim = ScalableDimension::from("sagemaker:variant:DesiredInstanceCount");
+    aas.register_scalable_target()
+        .service_namespace(ServiceNamespace::Sagemaker)
+        .resource_id(&rid)
+        .scalable_dimension(dim.clone())
+        .min_capacity(1)
+        .max_capacity(3)
+        .send()
+        .await
+        .unwrap();
+    aas.put_scaling_policy()
+        .policy_name("handmade-scale")
+        .service_namespace(ServiceNamespace::Sagemaker)
+        .resource_id(&rid)
+        .scalable_dimension(dim)
+        .policy_type(PolicyType::TargetTrackingScaling)
+        .target_tracking_scaling_policy_configuration(
+            TargetTrackingScalingPolicyConfiguration::builder()
+                .target_value(70.0)
+                .scale_out_cooldown(120)
+                .scale_in_cooldown(300)
+                .predefined_metric_specification(
+                    PredefinedMetricSpecification::builder()
+                        .predefined_metric_type(MetricType::SageMakerVariantInvocationsPerInstance)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
 
 /// `snippet` (an imported entry) merged into the spec `text` (sections that exist get the
 /// entry added).
@@ -558,7 +647,7 @@ async fn imported_entries_adopt_as_no_changes() {
         .model_name(MODEL)
         .execution_role_arn(&role_arn)
         .primary_container(container.clone())
-        .enable_network_isolation(false)
+        .enable_network_isolation(true)
         .send()
         .await
         .unwrap();
@@ -585,7 +674,6 @@ async fn imported_entries_adopt_as_no_changes() {
             "s3.handmade_phi_data.name",
             "LOG_LEVEL: info",
             "HF_TOKEN: REPLACE-ME-secret-not-imported",
-            "network_isolation: false",
             "Handmade-Model-<digest",
         ],
     );
@@ -638,12 +726,85 @@ async fn imported_entries_adopt_as_no_changes() {
         Some(format!("s3://{DATA_BUCKET}/models/m.tar.gz").as_str())
     );
     assert_eq!(v.execution_role_arn(), Some(role_arn.as_str()));
-    assert_eq!(v.enable_network_isolation(), Some(false));
+    assert_eq!(v.enable_network_isolation(), Some(true));
     assert_eq!(
         c.environment()
             .and_then(|e| e.get("HF_TOKEN"))
             .map(String::as_str),
         Some("hf_handmade_secret_value")
+    );
+
+    // An endpoint made by hand on that model: its key, capture bucket, model and scaling
+    // become references and settings; adopting it switches it to a config of ours.
+    handmade_endpoint(&emu, key.arn().unwrap()).await;
+    let r = import(&["sagemaker.endpoints", ENDPOINT]);
+    says(
+        &r.stdout,
+        &[
+            "handmade_endpoint:",
+            "model: handmade_model",
+            "instance_type: ml.m5.large",
+            "instance_count: 1",
+            "variant_name: main",
+            "kms_key: handmade_phi",
+            "bucket: handmade_phi_data",
+            "prefix: capture",
+            "sampling_percent: 50",
+            "target_invocations_per_instance: 70",
+            "scale_out_cooldown: 120",
+            "max: 3",
+            "handmade-scale is not novactl's",
+            "Team: ml",
+        ],
+    );
+    assert!(
+        !r.stdout.contains("scale_in_cooldown"),
+        "default: {}",
+        r.stdout
+    );
+    paste_into(&p, &mut text, &r.stdout);
+    novactl(
+        Some(&emu),
+        &[
+            "apply",
+            "-e",
+            &spec,
+            "--adopt",
+            "sagemaker_endpoint.handmade_endpoint",
+            "--auto-approve",
+        ],
+    )
+    .expect_code(0);
+    assert_no_changes(&emu, &spec);
+    let ep = sm
+        .describe_endpoint()
+        .endpoint_name(ENDPOINT)
+        .send()
+        .await
+        .unwrap();
+    let cfg = ep.endpoint_config_name().unwrap();
+    assert!(
+        cfg.starts_with("Handmade-Endpoint-"),
+        "a config of ours: {cfg}"
+    );
+    let cfg = sm
+        .describe_endpoint_config()
+        .endpoint_config_name(cfg)
+        .send()
+        .await
+        .unwrap();
+    let v = &cfg.production_variants()[0];
+    assert_eq!(
+        v.model_name(),
+        Some(version.to_string()).as_deref(),
+        "the model's version"
+    );
+    assert_eq!(v.initial_instance_count(), Some(1));
+    let dc = cfg.data_capture_config().unwrap();
+    assert_eq!(dc.initial_sampling_percentage(), Some(50));
+    assert_eq!(
+        dc.destination_s3_uri(),
+        Some(format!("s3://{DATA_BUCKET}/capture").as_str())
     );
 
     // Errors: a kind without an import yet, a section that does not exist, an id that names
