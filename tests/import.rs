@@ -136,6 +136,16 @@ fn says(out: &str, wants: &[&str]) {
     }
 }
 
+/// `apply --adopt address`, then a plan is "No changes.".
+fn adopt(emu: &Emulator, spec: &str, address: &str) {
+    novactl(
+        Some(emu),
+        &["apply", "-e", spec, "--adopt", address, "--auto-approve"],
+    )
+    .expect_code(0);
+    assert_no_changes(emu, spec);
+}
+
 /// Pastes `snippet` into the spec `text` and writes it.
 fn paste_into(p: &Project, text: &mut String, snippet: &str) {
     *text = paste(text, snippet);
@@ -687,19 +697,7 @@ async fn imported_entries_adopt_as_no_changes() {
         .stdout
         .replace("REPLACE-ME-secret-not-imported", "hf_handmade_secret_value");
     paste_into(&p, &mut text, &snippet);
-    novactl(
-        Some(&emu),
-        &[
-            "apply",
-            "-e",
-            &spec,
-            "--adopt",
-            "sagemaker_model.handmade_model",
-            "--auto-approve",
-        ],
-    )
-    .expect_code(0);
-    assert_no_changes(&emu, &spec);
+    adopt(&emu, &spec, "sagemaker_model.handmade_model");
     let models = sm.list_models().send().await.unwrap();
     let names: Vec<&str> = models
         .models()
@@ -763,19 +761,7 @@ async fn imported_entries_adopt_as_no_changes() {
         r.stdout
     );
     paste_into(&p, &mut text, &r.stdout);
-    novactl(
-        Some(&emu),
-        &[
-            "apply",
-            "-e",
-            &spec,
-            "--adopt",
-            "sagemaker_endpoint.handmade_endpoint",
-            "--auto-approve",
-        ],
-    )
-    .expect_code(0);
-    assert_no_changes(&emu, &spec);
+    adopt(&emu, &spec, "sagemaker_endpoint.handmade_endpoint");
     let ep = sm
         .describe_endpoint()
         .endpoint_name(ENDPOINT)

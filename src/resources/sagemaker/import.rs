@@ -111,16 +111,7 @@ pub(super) async fn import_model(
         );
     }
     let tags = list_tags(sm, m.model_arn().unwrap_or_default()).await?;
-    let tags = import::extra_tags(req.spec, &tags);
-    if !tags.is_empty() {
-        entry.insert("tags".into(), Value::Object(tags));
-    }
-    Ok(Imported {
-        name: import::logical_name(id),
-        entry,
-        files: Vec::new(),
-        comments,
-    })
+    Ok(imported(req, id, entry, &tags, comments))
 }
 
 /// `url` with its bucket as a reference when the bucket is the spec's.
@@ -304,14 +295,25 @@ pub(super) async fn import_endpoint(
             ),
         }
     }
-    let tags = import::extra_tags(req.spec, &json!(e.tags));
+    Ok(imported(req, id, entry, &json!(e.tags), comments))
+}
+
+/// The entry of live resource `id`, with its own tags (`live_tags`) added.
+fn imported(
+    req: &ImportRequest<'_>,
+    id: &str,
+    mut entry: Map<String, Value>,
+    live_tags: &Value,
+    comments: Vec<String>,
+) -> Imported {
+    let tags = import::extra_tags(req.spec, live_tags);
     if !tags.is_empty() {
         entry.insert("tags".into(), Value::Object(tags));
     }
-    Ok(Imported {
+    Imported {
         name: import::logical_name(id),
         entry,
         files: Vec::new(),
         comments,
-    })
+    }
 }
