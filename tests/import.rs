@@ -768,6 +768,30 @@ async fn imported_entries_adopt_as_no_changes() {
         .send()
         .await
         .unwrap();
+    sm.describe_endpoint_config()
+        .endpoint_config_name("Handmade-Config")
+        .send()
+        .await
+        .expect("the hand-made config stays");
+    let policies = emu
+        .autoscaling("us-east-1")
+        .await
+        .describe_scaling_policies()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Sagemaker)
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = policies
+        .scaling_policies()
+        .iter()
+        .map(|p| p.policy_name())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [&format!("{ENDPOINT}-invocations"), "handmade-scale"],
+        "novactl's policy beside the hand-made one, as the comment says"
+    );
     let cfg = ep.endpoint_config_name().unwrap();
     assert!(
         cfg.starts_with("Handmade-Endpoint-"),
