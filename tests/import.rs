@@ -15,6 +15,96 @@ const LOG_BUCKET: &str = "handmade-access-logs";
 const DATA_BUCKET: &str = "handmade-phi-data";
 const ROLE: &str = "Handmade-SageMaker";
 const ALARM: &str = "Handmade-Latency";
+const MODEL: &str = "Handmade-Model";
+const ENDPOINT: &str = "Handmade-Endpoint";
+
+/// An endpoint serving the hand-made model: variant `main`, a volume key, data capture at 50%
+/// under `capture`, and autoscaling 1..3 with a target-tracking policy of its own name.
+async fn handmade_endpoint(emu: &Emulator, key_arn: &str) {
+    use aws_sdk_applicationautoscaling::types::{
+        MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ServiceNamespace,
+        TargetTrackingScalingPolicyConfiguration,
+    };
+    use aws_sdk_sagemaker::types::{
+        CaptureMode, CaptureOption, DataCaptureConfig, ProductionVariant,
+        ProductionVariantInstanceType, Tag,
+    };
+    let sm = emu.sagemaker("us-east-1").await;
+    sm.create_endpoint_config()
+        .endpoint_config_name("Handmade-Config")
+        .kms_key_id(key_arn)
+        .production_variants(
+            ProductionVariant::builder()
+                .variant_name("main")
+                .model_name(MODEL)
+                .instance_type(ProductionVariantInstanceType::MlM5Large)
+                .initial_instance_count(1)
+                .build(),
+        )
+        .data_capture_config(
+            DataCaptureConfig::builder()
+                .enable_capture(true)
+                .initial_sampling_percentage(50)
+                .destination_s3_uri(format!("s3://{DATA_BUCKET}/capture"))
+                .kms_key_id(key_arn)
+                .capture_options(
+                    CaptureOption::builder()
+                        .capture_mode(CaptureMode::Input)
+                        .build(),
+                )
+                .capture_options(
+                    CaptureOption::builder()
+                        .capture_mode(CaptureMode::Output)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    sm.create_endpoint()
+        .endpoint_name(ENDPOINT)
+        .endpoint_config_name("Handmade-Config")
+        .tags(Tag::builder().key("Team").value("ml").build())
+        .send()
+        .await
+        .unwrap();
+    let aas = emu.autoscaling("us-east-1").await;
+    let rid = format!("endpoint/{ENDPOINT}/variant/main");
+    let dim = ScalableDimension::from("sagemaker:variant:DesiredInstanceCount");
+    aas.register_scalable_target()
+        .service_namespace(ServiceNamespace::Sagemaker)
+        .resource_id(&rid)
+        .scalable_dimension(dim.clone())
+        .min_capacity(1)
+        .max_capacity(3)
+        .send()
+        .await
+        .unwrap();
+    aas.put_scaling_policy()
+        .policy_name("handmade-scale")
+        .service_namespace(ServiceNamespace::Sagemaker)
+        .resource_id(&rid)
+        .scalable_dimension(dim)
+        .policy_type(PolicyType::TargetTrackingScaling)
+        .target_tracking_scaling_policy_configuration(
+            TargetTrackingScalingPolicyConfiguration::builder()
+                .target_value(70.0)
+                .scale_out_cooldown(120)
+                .scale_in_cooldown(300)
+                .predefined_metric_specification(
+                    PredefinedMetricSpecification::builder()
+                        .predefined_metric_type(MetricType::SageMakerVariantInvocationsPerInstance)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
 
 /// `snippet` (an imported entry) merged into the spec `text` (sections that exist get the
 /// entry added).
@@ -44,6 +134,16 @@ fn says(out: &str, wants: &[&str]) {
     for want in wants {
         assert!(out.contains(want), "{want}:\n{out}");
     }
+}
+
+/// `apply --adopt address`, then a plan is "No changes.".
+fn adopt(emu: &Emulator, spec: &str, address: &str) {
+    novactl(
+        Some(emu),
+        &["apply", "-e", spec, "--adopt", address, "--auto-approve"],
+    )
+    .expect_code(0);
+    assert_no_changes(emu, spec);
 }
 
 /// Pastes `snippet` into the spec `text` and writes it.
@@ -541,6 +641,181 @@ async fn imported_entries_adopt_as_no_changes() {
         .await
         .unwrap();
     assert_eq!(inline.policy_names(), ["read-models"], "the policy is kept");
+
+    // A model made by hand: its role and bucket become references, a secret-looking value a
+    // placeholder. Adopting it makes a version of ours beside it (novactl names versions by
+    // content); the hand-made model is left as it is.
+    let sm = emu.sagemaker("us-east-1").await;
+    let role_arn = format!("arn:aws:iam::123456789012:role/{ROLE}");
+    let container = aws_sdk_sagemaker::types::ContainerDefinition::builder()
+        .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/handmade:1")
+        .model_data_url(format!("s3://{DATA_BUCKET}/models/m.tar.gz"))
+        .environment("LOG_LEVEL", "info")
+        .environment("HF_TOKEN", "hf_handmade_secret_value")
+        .build();
+    sm.create_model()
+        .model_name(MODEL)
+        .execution_role_arn(&role_arn)
+        .primary_container(container.clone())
+        .enable_network_isolation(true)
+        .send()
+        .await
+        .unwrap();
+    sm.create_model()
+        .model_name("Handmade-Orphan")
+        .execution_role_arn("arn:aws:iam::123456789012:role/Not-In-Spec")
+        .primary_container(container)
+        .send()
+        .await
+        .unwrap();
+    let r = novactl(
+        Some(&emu),
+        &["import", "-e", &spec, "sagemaker.models", "Handmade-Orphan"],
+    )
+    .expect_code(1);
+    says(&r.stderr, &["Not-In-Spec", "import the role first"]);
+    let r = import(&["sagemaker.models", MODEL]);
+    says(
+        &r.stdout,
+        &[
+            "handmade_model:",
+            "name: Handmade-Model",
+            "role: handmade_sagemaker",
+            "s3.handmade_phi_data.name",
+            "LOG_LEVEL: info",
+            "HF_TOKEN: REPLACE-ME-secret-not-imported",
+            "Handmade-Model-<digest",
+        ],
+    );
+    assert!(
+        !r.stdout.contains("hf_handmade_secret_value"),
+        "{}",
+        r.stdout
+    );
+    // The user puts the secret in, as the comment asks.
+    let snippet = r
+        .stdout
+        .replace("REPLACE-ME-secret-not-imported", "hf_handmade_secret_value");
+    paste_into(&p, &mut text, &snippet);
+    adopt(&emu, &spec, "sagemaker_model.handmade_model");
+    let models = sm.list_models().send().await.unwrap();
+    let names: Vec<&str> = models
+        .models()
+        .iter()
+        .filter_map(|m| m.model_name())
+        .collect();
+    assert!(
+        names.contains(&MODEL),
+        "the hand-made model stays: {names:?}"
+    );
+    let version = names
+        .iter()
+        .find(|n| n.starts_with("Handmade-Model-") && n.len() == MODEL.len() + 9)
+        .unwrap_or_else(|| panic!("a version of ours: {names:?}"));
+    let v = sm
+        .describe_model()
+        .model_name(*version)
+        .send()
+        .await
+        .unwrap();
+    let c = v.primary_container().unwrap();
+    assert_eq!(
+        c.model_data_url(),
+        Some(format!("s3://{DATA_BUCKET}/models/m.tar.gz").as_str())
+    );
+    assert_eq!(v.execution_role_arn(), Some(role_arn.as_str()));
+    assert_eq!(v.enable_network_isolation(), Some(true));
+    assert_eq!(
+        c.environment()
+            .and_then(|e| e.get("HF_TOKEN"))
+            .map(String::as_str),
+        Some("hf_handmade_secret_value")
+    );
+
+    // An endpoint made by hand on that model: its key, capture bucket, model and scaling
+    // become references and settings; adopting it switches it to a config of ours.
+    handmade_endpoint(&emu, key.arn().unwrap()).await;
+    let r = import(&["sagemaker.endpoints", ENDPOINT]);
+    says(
+        &r.stdout,
+        &[
+            "handmade_endpoint:",
+            "model: handmade_model",
+            "instance_type: ml.m5.large",
+            "instance_count: 1",
+            "variant_name: main",
+            "kms_key: handmade_phi",
+            "bucket: handmade_phi_data",
+            "prefix: capture",
+            "sampling_percent: 50",
+            "target_invocations_per_instance: 70",
+            "scale_out_cooldown: 120",
+            "max: 3",
+            "handmade-scale is not novactl's",
+            "Team: ml",
+        ],
+    );
+    assert!(
+        !r.stdout.contains("scale_in_cooldown"),
+        "default: {}",
+        r.stdout
+    );
+    paste_into(&p, &mut text, &r.stdout);
+    adopt(&emu, &spec, "sagemaker_endpoint.handmade_endpoint");
+    let ep = sm
+        .describe_endpoint()
+        .endpoint_name(ENDPOINT)
+        .send()
+        .await
+        .unwrap();
+    sm.describe_endpoint_config()
+        .endpoint_config_name("Handmade-Config")
+        .send()
+        .await
+        .expect("the hand-made config stays");
+    let policies = emu
+        .autoscaling("us-east-1")
+        .await
+        .describe_scaling_policies()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Sagemaker)
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = policies
+        .scaling_policies()
+        .iter()
+        .map(|p| p.policy_name())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [&format!("{ENDPOINT}-invocations"), "handmade-scale"],
+        "novactl's policy beside the hand-made one, as the comment says"
+    );
+    let cfg = ep.endpoint_config_name().unwrap();
+    assert!(
+        cfg.starts_with("Handmade-Endpoint-"),
+        "a config of ours: {cfg}"
+    );
+    let cfg = sm
+        .describe_endpoint_config()
+        .endpoint_config_name(cfg)
+        .send()
+        .await
+        .unwrap();
+    let v = &cfg.production_variants()[0];
+    assert_eq!(
+        v.model_name(),
+        Some(version.to_string()).as_deref(),
+        "the model's version"
+    );
+    assert_eq!(v.initial_instance_count(), Some(1));
+    let dc = cfg.data_capture_config().unwrap();
+    assert_eq!(dc.initial_sampling_percentage(), Some(50));
+    assert_eq!(
+        dc.destination_s3_uri(),
+        Some(format!("s3://{DATA_BUCKET}/capture").as_str())
+    );
 
     // Errors: a kind without an import yet, a section that does not exist, an id that names
     // nothing.

@@ -436,6 +436,14 @@ impl Reconciler for SagemakerEndpoint {
             .await
     }
 
+    async fn import(
+        &self,
+        cx: &Ctx<'_>,
+        req: &crate::resources::kit::import::ImportRequest<'_>,
+    ) -> Result<crate::resources::kit::import::Imported, AwsError> {
+        super::import::import_endpoint(cx, req).await
+    }
+
     async fn delete(&self, cx: &Ctx<'_>, t: &DeleteTarget<'_>) -> Result<(), AwsError> {
         let decode = |v: Option<&Value>| {
             v.and_then(|v| serde_json::from_value::<EndpointState>(v.clone()).ok())

@@ -12,6 +12,7 @@
 pub mod deployment;
 pub mod endpoint;
 pub mod hosting;
+mod import;
 pub mod model;
 pub mod rollout;
 pub mod scaling;

@@ -375,6 +375,14 @@ impl Reconciler for SagemakerModel {
         Ok(one_per_address(read))
     }
 
+    async fn import(
+        &self,
+        cx: &Ctx<'_>,
+        req: &crate::resources::kit::import::ImportRequest<'_>,
+    ) -> Result<crate::resources::kit::import::Imported, AwsError> {
+        super::import::import_model(cx, req).await
+    }
+
     async fn delete(&self, cx: &Ctx<'_>, t: &DeleteTarget<'_>) -> Result<(), AwsError> {
         let sm = &cx.clients(t.region).sagemaker;
         let base = t
@@ -467,7 +475,10 @@ pub async fn delete_model(sm: &aws_sdk_sagemaker::Client, name: &str) -> Result<
     }
 }
 
-async fn model_exists(sm: &aws_sdk_sagemaker::Client, name: &str) -> Result<bool, AwsError> {
+pub(super) async fn model_exists(
+    sm: &aws_sdk_sagemaker::Client,
+    name: &str,
+) -> Result<bool, AwsError> {
     let mut pages = sm.list_models().name_contains(name).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(AwsError::from_sdk("sagemaker:ListModels"))?;

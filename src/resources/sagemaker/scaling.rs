@@ -69,9 +69,13 @@ impl Hosting<'_> {
         let Some(t) = targets.scalable_targets().first() else {
             return Ok(Scaling::off());
         };
+        // Ours by name: the filter is not honoured everywhere (moto answers every policy of
+        // the resource), and a policy of another name is not ours.
+        let ours = Self::policy_name(name);
         let tt = policies
             .scaling_policies()
-            .first()
+            .iter()
+            .find(|p| p.policy_name() == ours)
             .and_then(|p| p.target_tracking_scaling_policy_configuration())
             .filter(|c| {
                 c.predefined_metric_specification().is_some_and(|m| {
@@ -144,7 +148,10 @@ impl Hosting<'_> {
         let (targets, policies) = self.describe_scaling(name, variant).await?;
         Ok((
             !targets.scalable_targets().is_empty(),
-            !policies.scaling_policies().is_empty(),
+            policies
+                .scaling_policies()
+                .iter()
+                .any(|p| p.policy_name() == Self::policy_name(name)),
         ))
     }
 
