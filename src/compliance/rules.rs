@@ -503,7 +503,7 @@ pub static CATALOGUE: &[Rule] = &[
         cdk_nag: None,
         kinds: &["network"],
         cross: false,
-        reads: &["network_acl", "subnets"],
+        reads: &["network_acl", "default_network_acl", "subnets"],
         help: "novactl's NACL admits the VPC's CIDR only and denies the rest explicitly (CIS AWS Foundations 5.1); a finding in live mode is an entry or association changed out of band, which apply repairs.",
         check: |s, _| net::nacl_closed(s),
     },
