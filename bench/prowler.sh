@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # An outside scanner on the network novactl builds (not run in CI; see docs/compliance.md,
-# "An outside scanner"): starts the emulator on a free port, applies the shipped local spec with
-# a managed network (the shipped environments/local.yaml, plus `network.main`,
-# `security_groups.inference` and the model's `vpc:` by reference when the shipped spec does not
-# have them yet), runs Prowler's `vpc`, `ec2` and `cloudwatch` services in both regions, and
-# prints check id -> PASS / FAIL counts for the resources novactl made, then the rows it left
-# out and why (moto's fixtures: the default VPC of every region and its parts, public AMIs and
+# "An outside scanner"): starts the emulator on a free port, applies the shipped local spec
+# (environments/local.yaml over base.yaml: `network.main`, `security_groups.inference`, the
+# model in that network, the DR twin network), runs Prowler's `vpc`, `ec2` and `cloudwatch`
+# services in both regions, and prints check id -> PASS / FAIL counts for the resources novactl
+# made, then the rows it left out and why (moto's fixtures: the default VPC of every region and its parts, public AMIs and
 # snapshots...; account-level settings).
 #
 # Needs Prowler 5 (PROWLER, default /work/prowler-venv/bin/prowler) and the emulator venv.
@@ -41,39 +40,11 @@ for _ in $(seq 1 600); do
   sleep 0.2
 done
 
-# The spec: the shipped environments, the emulator's port, and the network if missing.
+# The spec: the shipped environments (their managed network `network.main`, the model's
+# `security_groups.inference` and the DR twin network in us-west-2), the emulator's port.
 cp -a environments policies templates "$work/"
 spec="$work/environments/local.yaml"
 sed -i "s#^endpoint_url: .*#endpoint_url: http://127.0.0.1:$port#" "$spec"
-if ! grep -q '^network:' "$work/environments/base.yaml" "$spec"; then
-  cat >>"$spec" <<'YAML'
-network:
-  main:
-    cidr: 172.16.0.0/16
-    subnets:
-      a: { cidr: 172.16.1.0/24, az: a }
-      b: { cidr: 172.16.2.0/24, az: b }
-    endpoints: [s3, sagemaker.runtime, sagemaker.api, kms, logs, monitoring, sts, ecr.api, ecr.dkr]
-    flow_logs:
-      kms_key: phi
-      retention_days: 365
-security_groups:
-  inference:
-    network: main
-    description: SageMaker endpoint instances
-    egress:
-      - { port: 443, cidr: 172.16.0.0/16 }
-YAML
-  # The model's VPC by reference (the overlay's `sagemaker:` merges into base.yaml's).
-  "$venv/bin/python" - "$spec" <<'PY'
-import sys, yaml
-p = sys.argv[1]
-d = yaml.safe_load(open(p))
-m = d.setdefault("sagemaker", {}).setdefault("models", {}).setdefault("mentallama", {})
-m["vpc"] = {"network": "main", "security_groups": ["inference"], "subnets": None}
-open(p, "w").write(yaml.safe_dump(d, sort_keys=False))
-PY
-fi
 
 echo "== novactl apply ($spec)" >&2
 "$bin" validate -e "$spec" >&2

@@ -1,13 +1,14 @@
 //! The `network` and `security_group` kinds, and a model's `vpc` by reference, end to end
 //! against moto (one emulator): apply from empty with every attribute read back through the
-//! EC2, Logs, IAM and SageMaker clients; a second plan "No changes."; four hand changes (an
-//! endpoint deleted, a group opened, flow logs off, a route to an internet gateway) shown as
+//! EC2, Logs, IAM and SageMaker clients; a second plan "No changes."; six hand changes (an
+//! endpoint deleted, an endpoint policy opened, a group opened, flow logs off, a route to an
+//! internet gateway, the default NACL's allow-all entry put back) shown as
 //! drift on `network.main` / `security_group.inference` and repaired; destroy leaves nothing of
 //! the network.
 
 mod common;
 
-use common::{assert_no_changes, changes, novactl, plan_json, unique, Emulator, Project};
+use common::{assert_no_changes, changes, novactl, plan_json, unique, Emulator, Project, ACCOUNT};
 
 const REGION: &str = "us-east-1";
 
@@ -352,6 +353,28 @@ async fn network_lifecycle() {
     assert!(!entries
         .iter()
         .any(|e| !e.0 && e.5 == any && e.3 == "-1" && e.2 == "allow"));
+    // The VPC's default NACL (no subnet uses it) keeps only AWS's fixed `*` denies.
+    let default_acl = ec2
+        .describe_network_acls()
+        .filters(f("vpc-id", &vpc_id))
+        .filters(f("default", "true"))
+        .send()
+        .await
+        .unwrap();
+    let default_acl = default_acl
+        .network_acls()
+        .first()
+        .expect("the default NACL");
+    let default_acl_id = default_acl.network_acl_id().unwrap().to_string();
+    assert!(
+        default_acl
+            .entries()
+            .iter()
+            .all(|e| e.rule_number() == Some(32767)
+                && e.rule_action().map(|a| a.as_str()) == Some("deny")),
+        "{:?}",
+        default_acl.entries()
+    );
     // Endpoints: S3 gateway on the private route tables with the bucket-limited policy;
     // interface endpoints with private DNS behind the endpoint group (443 from the VPC only).
     let eps = ec2
@@ -385,6 +408,14 @@ async fn network_lifecycle() {
         text.contains(&format!("prod-{REGION}-starport-layer-bucket")),
         "{text}"
     );
+    // The environment's buckets for this account's callers only.
+    let buckets = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["Sid"] == "EnvironmentBuckets")
+        .expect("the bucket statement");
+    assert!(this_account_only(buckets), "{text}");
     let sgs = ec2
         .describe_security_groups()
         .filters(f("vpc-id", &vpc_id))
@@ -415,6 +446,12 @@ async fn network_lifecycle() {
         assert_eq!(sn, want_assoc, "{svc}");
         let groups: Vec<_> = e.groups().iter().filter_map(|g| g.group_id()).collect();
         assert_eq!(groups, [endpoint_sg.group_id().unwrap()], "{svc}");
+        // Its policy is set (not AWS's full-access default): this account's callers only.
+        let p: serde_json::Value = serde_json::from_str(e.policy_document().unwrap()).unwrap();
+        let st = &p["Statement"][0];
+        assert_eq!(p["Statement"].as_array().map(Vec::len), Some(1), "{p}");
+        assert_eq!(st["Principal"], "*", "{p}");
+        assert!(this_account_only(st), "{p}");
     }
     // The default group has no rule.
     let default = group("default");
@@ -502,14 +539,36 @@ async fn network_lifecycle() {
     // Converged.
     assert_no_changes(&emu, spec_path);
 
-    // Four hand changes: an endpoint deleted, the inference group opened to the internet,
-    // flow logs off, a route to an internet gateway.
+    // Six hand changes: an endpoint deleted, an endpoint's policy opened to everyone, the
+    // inference group opened to the internet, flow logs off, a route to an internet gateway,
+    // the default NACL's allow-all entry put back.
     let kms_ep = eps
         .iter()
         .find(|e| e.service_name() == Some(&format!("com.amazonaws.{REGION}.kms")))
         .unwrap();
     ec2.delete_vpc_endpoints()
         .vpc_endpoint_ids(kms_ep.vpc_endpoint_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let runtime_ep = eps
+        .iter()
+        .find(|e| e.service_name() == Some(&format!("com.amazonaws.{REGION}.sagemaker.runtime")))
+        .unwrap();
+    let open_policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
+    ec2.modify_vpc_endpoint()
+        .vpc_endpoint_id(runtime_ep.vpc_endpoint_id().unwrap())
+        .policy_document(open_policy)
+        .send()
+        .await
+        .unwrap();
+    ec2.create_network_acl_entry()
+        .network_acl_id(&default_acl_id)
+        .egress(false)
+        .rule_number(100)
+        .rule_action(aws_sdk_ec2::types::RuleAction::Allow)
+        .protocol("-1")
+        .cidr_block("0.0.0.0/0")
         .send()
         .await
         .unwrap();
@@ -559,6 +618,11 @@ async fn network_lifecycle() {
     assert!(paths.contains("endpoints.kms"), "{paths}");
     assert!(paths.contains("flow_logs"), "{paths}");
     assert!(paths.contains("routes"), "{paths}");
+    assert!(paths.contains("default_network_acl"), "{paths}");
+    assert!(
+        paths.contains("endpoints.sagemaker.runtime.policy"),
+        "{paths}"
+    );
     let sg = c
         .iter()
         .find(|c| c.0 == "security_group.inference")
@@ -591,6 +655,24 @@ async fn network_lifecycle() {
         .routes()
         .iter()
         .all(|r| r.gateway_id() != Some(igw_id.as_str())));
+    let default_now = ec2
+        .describe_network_acls()
+        .network_acl_ids(&default_acl_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(default_now.network_acls()[0]
+        .entries()
+        .iter()
+        .all(|e| e.rule_number() == Some(32767)));
+    let runtime_now = ec2
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(runtime_ep.vpc_endpoint_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let restored = runtime_now.vpc_endpoints()[0].policy_document().unwrap();
+    assert!(restored.contains("aws:PrincipalAccount"), "{restored}");
     // The IGW is not ours: detach it so that the VPC can go.
     ec2.detach_internet_gateway()
         .internet_gateway_id(&igw_id)
@@ -616,6 +698,13 @@ async fn network_lifecycle() {
         .send()
         .await
         .is_err());
+}
+
+/// The statement admits callers of the emulator's account only (`aws:PrincipalAccount`, a
+/// string or a list of one).
+fn this_account_only(st: &serde_json::Value) -> bool {
+    let v = &st["Condition"]["StringEquals"]["aws:PrincipalAccount"];
+    *v == ACCOUNT || *v == serde_json::json!([ACCOUNT])
 }
 
 /// IAM hands policy documents back URL-encoded.

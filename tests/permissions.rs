@@ -53,7 +53,6 @@ const NOT_EXERCISED: &[(&str, &str)] = &[
     // The network (network.main, its DR twin and their security groups): made whole by create,
     // so these run only to repair what a hand changed.
     ("ec2:ReplaceNetworkAclEntry", "repairs of drift this run does not cause (a NACL entry changed by hand)"),
-    ("ec2:DeleteNetworkAclEntry", "repairs of drift this run does not cause (a NACL entry added by hand)"),
     ("ec2:DeleteRoute", "repairs of drift this run does not cause (a route added by hand to a private route table, e.g. to an internet gateway)"),
     ("ec2:ReplaceRouteTableAssociation", "repairs of drift this run does not cause (a private subnet moved to another route table by hand)"),
     ("ec2:ModifyVpcEndpoint", "repairs of drift this run does not cause (an endpoint's policy, subnets, groups, private DNS or route tables changed by hand)"),

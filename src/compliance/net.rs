@@ -126,8 +126,23 @@ pub fn nacl_open(entries: &[Value]) -> Vec<String> {
 }
 
 /// NOVA-NET-004: the private subnets' NACL admits nothing from the internet on every port or
-/// an admin port, and every subnet uses it.
+/// an admin port, every subnet uses it, and the VPC's default NACL (unused, but what a new
+/// subnet gets) admits nothing from the internet either.
 pub fn nacl_closed(s: &Subject) -> Option<Verdict> {
+    let default: Vec<Value> = s.state["default_network_acl"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let open = nacl_open(&default);
+    if !open.is_empty() {
+        return Some(Verdict::fail(
+            "",
+            format!(
+                "the VPC's default network ACL admits the internet: {}",
+                open.join(", ")
+            ),
+        ));
+    }
     let entries = s.state["network_acl"]
         .as_array()
         .cloned()
@@ -309,5 +324,33 @@ mod tests {
         assert_eq!(nacl_open(&all6).len(), 1);
         let egress = [json!("egress 10 allow all all 0.0.0.0/0")];
         assert!(nacl_open(&egress).is_empty());
+    }
+
+    #[test]
+    fn the_default_nacl_open_to_the_internet_fails_nova_net_004() {
+        let subject = |default: Value| Subject {
+            address: "network.main".into(),
+            kind: "network".into(),
+            spec_path: "network.main".into(),
+            region: "us-east-1".into(),
+            arn: String::new(),
+            state: json!({
+                "network_acl": ["ingress 100 allow all all 10.0.0.0/16", "ingress 200 deny all all 0.0.0.0/0"],
+                "default_network_acl": default,
+                "subnets": { "a": { "network_acl": "private" } },
+            }),
+            desired: Value::Null,
+        };
+        assert!(matches!(
+            nacl_closed(&subject(json!([]))),
+            Some(Verdict::Pass)
+        ));
+        match nacl_closed(&subject(json!(["ingress 100 allow all all 0.0.0.0/0"]))) {
+            Some(Verdict::Fail { message, .. }) => {
+                assert!(message.contains("default network ACL"), "{message}");
+                assert!(message.contains("ingress 100 allow all all 0.0.0.0/0"));
+            }
+            v => panic!("expected a failure, got {v:?}"),
+        }
     }
 }

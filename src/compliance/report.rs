@@ -49,7 +49,7 @@ pub fn source_call(kind: &str, attr: &str) -> Option<&'static str> {
             "logs:DescribeLogGroups"
         }
         ("network", "flow_logs") => "ec2:DescribeFlowLogs",
-        ("network", "network_acl") => "ec2:DescribeNetworkAcls",
+        ("network", "network_acl" | "default_network_acl") => "ec2:DescribeNetworkAcls",
         ("network", "subnets") => "ec2:DescribeRouteTables",
         ("network", "endpoints") => "ec2:DescribeVpcEndpoints",
         ("network", "endpoint_security_group" | "default_security_group") => {

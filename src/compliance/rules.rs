@@ -495,7 +495,7 @@ pub static CATALOGUE: &[Rule] = &[
     },
     Rule {
         id: "NOVA-NET-004",
-        title: "The private subnets' network ACL admits no internet ingress to every port or to an admin port (22, 3389)",
+        title: "Neither the private subnets' network ACL nor the VPC's default one admits internet ingress to every port or to an admin port (22, 3389)",
         severity: Severity::Error,
         hipaa: &[ACCESS, TRANSMISSION],
         aws_config: Some("nacl-no-unrestricted-ssh-rdp"),
@@ -503,8 +503,8 @@ pub static CATALOGUE: &[Rule] = &[
         cdk_nag: None,
         kinds: &["network"],
         cross: false,
-        reads: &["network_acl", "subnets"],
-        help: "novactl's NACL admits the VPC's CIDR only and denies the rest explicitly (CIS AWS Foundations 5.1); a finding in live mode is an entry or association changed out of band, which apply repairs.",
+        reads: &["network_acl", "default_network_acl", "subnets"],
+        help: "novactl's NACL admits the VPC's CIDR only and denies the rest explicitly, and the VPC's default NACL (no subnet uses it) keeps only AWS's fixed `*` denies (CIS AWS Foundations 5.1); a finding in live mode is an entry or association changed out of band, which apply repairs.",
         check: |s, _| net::nacl_closed(s),
     },
     Rule {

@@ -1743,6 +1743,34 @@ def patch_sagemaker_add_tags_overwrites() -> None:
     SageMakerModelBackend.add_tags = add_tags
 
 
+def patch_ec2_endpoint_eni_groups() -> None:
+    """Close: | EC2 `CreateVpcEndpoint` (Interface) makes one network interface per subnet but
+    gives it none of the endpoint's security groups (AWS: the endpoint's groups) | an outside
+    scanner sees the endpoint security group as unused (Prowler's `ec2_securitygroup_not_used`) |
+    5.2.5 |
+
+    Wrap VPCBackend.create_vpc_endpoint: after moto made the endpoint, set each of its network
+    interfaces' groups to the endpoint's `SecurityGroupIds` (unknown ids are skipped).
+    """
+    from moto.ec2.models.vpcs import VPCBackend
+
+    _require(VPCBackend, "create_vpc_endpoint")
+    original = VPCBackend.create_vpc_endpoint
+
+    def create_vpc_endpoint(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        endpoint = original(self, *args, **kwargs)
+        groups = [
+            g
+            for g in (self.get_security_group_from_id(i) for i in kwargs.get("security_group_ids") or [])
+            if g is not None
+        ]
+        for eni_id in endpoint.network_interface_ids or []:
+            self.get_network_interface(eni_id)._group_set = list(groups)
+        return endpoint
+
+    VPCBackend.create_vpc_endpoint = create_vpc_endpoint
+
+
 PATCHES = (
     patch_s3_get_bucket_versioning,
     patch_s3_bucket_policy_secure_transport,
@@ -1762,6 +1790,7 @@ PATCHES = (
     patch_sagemaker_runtime_invoke_endpoint,
     patch_autoscaling_object_not_found,
     patch_sagemaker_add_tags_overwrites,
+    patch_ec2_endpoint_eni_groups,
 )
 
 

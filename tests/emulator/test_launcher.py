@@ -221,7 +221,7 @@ class PatchDefinitionTests(unittest.TestCase):
 
     def test_every_patch_names_its_gap(self) -> None:
         patches = list(self.launcher.PATCHES) + [self.launcher.patch_cloudwatch_rpcv2_cbor]
-        self.assertEqual(len(patches), 19)
+        self.assertEqual(len(patches), 20)
         for patch in patches:
             self.assertTrue(patch.__doc__.startswith("Close: | "), patch.__name__)
 
@@ -1713,3 +1713,29 @@ class SageMakerListModelsTests(unittest.TestCase):
         # Without the filter every model comes back, as before.
         everything = [m["ModelName"] for m in sm.list_models()["Models"]]
         self.assertTrue(set(mine) < set(everything))
+
+
+class Ec2EndpointEniGroupsTests(unittest.TestCase):
+    """s. patch_ec2_endpoint_eni_groups"""
+
+    def test_interface_endpoint_enis_carry_its_groups(self) -> None:
+        ec2 = client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+        subnets = [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.99.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2)
+        ]
+        sg = ec2.create_security_group(GroupName=unique("ep"), Description="d", VpcId=vpc)["GroupId"]
+        ep = ec2.create_vpc_endpoint(
+            VpcId=vpc,
+            ServiceName=f"com.amazonaws.{REGION}.kms",
+            VpcEndpointType="Interface",
+            SubnetIds=subnets,
+            SecurityGroupIds=[sg],
+        )["VpcEndpoint"]
+        enis = ec2.describe_network_interfaces(NetworkInterfaceIds=ep["NetworkInterfaceIds"])["NetworkInterfaces"]
+        self.assertEqual(len(enis), 2)
+        for eni in enis:
+            self.assertEqual([g["GroupId"] for g in eni["Groups"]], [sg])
+        # The group is in use: Prowler's ec2_securitygroup_not_used looks it up this way.
+        used = ec2.describe_network_interfaces(Filters=[{"Name": "group-id", "Values": [sg]}])
+        self.assertEqual(len(used["NetworkInterfaces"]), 2)

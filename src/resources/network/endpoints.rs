@@ -9,7 +9,7 @@ use super::{part_tags, EndpointState, Names, NetworkState, Rules, TAG_PART};
 use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
 use crate::resources::kit::ec2::{filter, rules_of, sync_rules, tag_spec, Direction, Rule};
-use crate::resources::kit::refs::bucket_arn;
+use crate::resources::kit::refs::{account, bucket_arn};
 use crate::resources::{Ctx, Decl};
 use crate::spec::model::Network;
 use crate::spec::render::Renderer;
@@ -69,8 +69,35 @@ fn service(region: &str, name: &str) -> String {
     format!("com.amazonaws.{region}.{name}")
 }
 
-/// The S3 gateway endpoint's policy: this environment's buckets (every `s3.*` entry) and the
-/// bucket ECR keeps image layers in for the region (`prod-<region>-starport-layer-bucket`).
+/// The condition that limits an endpoint policy's statement to callers of this account
+/// (`aws:PrincipalAccount`): a data perimeter, so that stolen credentials of another account
+/// cannot move data through the VPC's endpoints.
+fn this_account(acct: &str) -> Value {
+    json!({ "StringEquals": { "aws:PrincipalAccount": acct } })
+}
+
+/// An interface endpoint's policy: every action of the service, for this account's callers
+/// only (AWS's default is full access for anyone).
+fn interface_policy(acct: &str) -> Value {
+    crate::policy::normalize(&json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ThisAccountOnly",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": this_account(acct),
+        }],
+    }))
+}
+
+/// The S3 gateway endpoint's policy: this environment's buckets (every `s3.*` entry), for this
+/// account's callers only, and the bucket ECR keeps image layers in for the region
+/// (`prod-<region>-starport-layer-bucket`, read-only). The layer statement names no caller
+/// account: ECR hands out layer URLs presigned by its own AWS-owned account, so a
+/// `aws:PrincipalAccount` condition there would break image pulls (AWS's own data-perimeter
+/// examples leave it unconditioned too).
 fn s3_policy(spec: &LoadedSpec, r: &Renderer, region: &str) -> Result<Value, SpecError> {
     let mut buckets = Vec::new();
     // A DR twin's gateway serves its own region only: the twin buckets (their names from the
@@ -100,6 +127,7 @@ fn s3_policy(spec: &LoadedSpec, r: &Renderer, region: &str) -> Result<Value, Spe
             "Principal": "*",
             "Action": "s3:*",
             "Resource": buckets,
+            "Condition": this_account(&account(r)),
         }));
     }
     statements.push(json!({
@@ -148,7 +176,7 @@ pub fn desired(
                 policy: if gateway {
                     s3_policy(spec, r, &decl.region)?
                 } else {
-                    Value::Null
+                    interface_policy(&account(r))
                 },
             },
         );
@@ -268,14 +296,11 @@ pub async fn read(
                 private_dns: !gateway && e.private_dns_enabled().unwrap_or(false),
                 attached_to: attached,
                 endpoint_security_group: !gateway && groups == [sg.id.as_str()],
-                policy: if gateway {
-                    e.policy_document()
-                        .and_then(|p| serde_json::from_str::<Value>(p).ok())
-                        .map(|p| crate::policy::normalize(&p))
-                        .unwrap_or(Value::Null)
-                } else {
-                    Value::Null
-                },
+                policy: e
+                    .policy_document()
+                    .and_then(|p| serde_json::from_str::<Value>(p).ok())
+                    .map(|p| crate::policy::normalize(&p))
+                    .unwrap_or(Value::Null),
             },
         );
     }
@@ -400,7 +425,8 @@ pub async fn converge(
                         .vpc_endpoint_type(VpcEndpointType::Interface)
                         .set_subnet_ids(Some(want_ids))
                         .security_group_ids(&sg)
-                        .private_dns_enabled(w.private_dns);
+                        .private_dns_enabled(w.private_dns)
+                        .set_policy_document(policy);
                 }
                 req.send()
                     .await
@@ -444,7 +470,8 @@ pub async fn converge(
                             Some(vec![sg.clone()]).filter(|_| sg_missing && !sg.is_empty()),
                         )
                         .set_remove_security_group_ids(Some(groups).filter(|v| !v.is_empty()))
-                        .private_dns_enabled(w.private_dns);
+                        .private_dns_enabled(w.private_dns)
+                        .set_policy_document(policy);
                 }
                 req.send()
                     .await

@@ -3,12 +3,15 @@
 //! * [`vpc`]: the VPC (CIDR, DNS support and hostnames on), the private subnets (no public IP
 //!   on launch) each with its own route table (no route but the local one and the S3 gateway
 //!   endpoint's), the network ACL of the private subnets (inbound and outbound only to and from
-//!   the VPC's CIDR, the rest denied explicitly), and the VPC's default security group stripped
-//!   of every rule;
+//!   the VPC's CIDR, the rest denied explicitly), the VPC's default NACL stripped of its
+//!   allow-all entries (no subnet uses it; AWS's fixed `*` denies stay) and the VPC's default
+//!   security group stripped of every rule;
 //! * [`endpoints`]: the S3 gateway endpoint on the private route tables (its policy limited to
 //!   this environment's buckets and the AWS-owned ECR layer bucket of the region) and interface
 //!   endpoints with private DNS in the private subnets (one per AZ) behind the endpoint security
 //!   group `<environment>-<name>-endpoints`, which admits TCP 443 from the VPC's CIDR only;
+//!   every endpoint policy admits this account's callers only (`aws:PrincipalAccount`), but the
+//!   ECR layer bucket's read (presigned by ECR's own account);
 //! * [`flow_logs`]: VPC flow logs (ALL traffic) to a KMS-encrypted log group with the spec's
 //!   retention, delivered by a role novactl makes (trusting `vpc-flow-logs.amazonaws.com` for
 //!   this account only, allowed to write to that group only).
@@ -80,6 +83,10 @@ pub struct NetworkState {
     /// <allow|deny> <protocol> <ports> <cidr>`, sorted (AWS's fixed `*` entries left out);
     /// empty when the NACL does not exist.
     pub network_acl: Vec<String>,
+    /// The entries of the VPC's default NACL (which no subnet of the network uses), in the
+    /// same form: always empty when converged (its stock allow-all entries deleted).
+    #[serde(default)]
+    pub default_network_acl: Vec<String>,
     /// VPC endpoints by spec name (`s3`, `kms`, `sagemaker.runtime`...).
     pub endpoints: BTreeMap<String, EndpointState>,
     /// The rules of the endpoint security group (empty lists when it does not exist).
@@ -122,8 +129,9 @@ pub struct EndpointState {
     pub attached_to: Vec<String>,
     /// Interface endpoints: the endpoint security group is the only group (`true`).
     pub endpoint_security_group: bool,
-    /// The endpoint policy, normalised (gateway); `null` for interface endpoints (AWS's full
-    /// access default, not managed).
+    /// The endpoint policy, normalised: the S3 gateway's limited to the environment's buckets,
+    /// an interface endpoint's to every action; both for this account's callers only
+    /// (`aws:PrincipalAccount`). `null` when AWS returns none.
     pub policy: Value,
 }
 
@@ -377,6 +385,7 @@ impl Reconciler for Network {
             dns_hostnames: true,
             subnets,
             network_acl: vpc::nacl_entries(&n.cidr),
+            default_network_acl: Vec::new(),
             endpoints: endpoints::desired(spec, r, decl, n)?,
             endpoint_security_group: endpoints::sg_rules(&n.cidr, !n.endpoints.is_empty()),
             flow_logs: flow_logs::desired(spec, r, decl, n, &names, &tags)?,
@@ -480,6 +489,7 @@ fn all_parts() -> Vec<String> {
         "dns_hostnames",
         "subnets",
         "network_acl",
+        "default_network_acl",
         "endpoint_security_group",
         "endpoints",
         "flow_logs",
@@ -527,6 +537,9 @@ async fn converge(
     }
     if has("flow_logs") {
         flow_logs::converge(cx, decl, vpc_id, d, names).await?;
+    }
+    if has("default_network_acl") {
+        vpc::strip_default_nacl(cx, region, vpc_id).await?;
     }
     if has("default_security_group") {
         vpc::strip_default_sg(cx, region, vpc_id).await?;
@@ -582,6 +595,7 @@ async fn read(
         dns_hostnames: parts.dns_hostnames,
         subnets: parts.subnets.clone(),
         network_acl: parts.nacl.clone(),
+        default_network_acl: parts.default_nacl.clone(),
         endpoints: eps,
         endpoint_security_group: endpoint_sg.rules.clone(),
         flow_logs: flow?,

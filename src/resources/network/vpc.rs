@@ -299,12 +299,46 @@ pub struct Parts {
     /// The VPC's default NACL (where a subnet goes back to before the private one is deleted).
     pub default_nacl_id: String,
     pub nacl: Vec<String>,
+    /// The default NACL's entries (its fixed `*` entries left out), sorted.
+    pub default_nacl: Vec<String>,
     /// Per subnet id: its NACL association id.
     pub nacl_assoc: BTreeMap<String, String>,
     pub default_sg: Rules,
     pub default_sg_id: String,
     /// Route tables by id (all of the VPC's).
     pub tables: Vec<RouteTable>,
+}
+
+/// A NACL's entries as text (see [`nacl_entries`]), AWS's fixed `*` entries (32767) left out,
+/// sorted.
+fn entries_of(a: &aws_sdk_ec2::types::NetworkAcl) -> Vec<String> {
+    let mut v: Vec<String> = a
+        .entries()
+        .iter()
+        .filter(|e| e.rule_number() != Some(32767))
+        .map(|e| {
+            let ports = match e.port_range() {
+                Some(r) if r.from() == r.to() => format!("{}", r.from().unwrap_or(0)),
+                Some(r) => format!("{}-{}", r.from().unwrap_or(0), r.to().unwrap_or(0)),
+                None => "all".into(),
+            };
+            format!(
+                "{} {} {} {} {} {}",
+                if e.egress().unwrap_or(false) {
+                    "egress"
+                } else {
+                    "ingress"
+                },
+                e.rule_number().unwrap_or(0),
+                e.rule_action().map(|a| a.as_str()).unwrap_or("?"),
+                protocol_name(e.protocol().unwrap_or("-1")),
+                ports,
+                e.cidr_block().or(e.ipv6_cidr_block()).unwrap_or_default()
+            )
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 fn part_of(tags: &[aws_sdk_ec2::types::Tag]) -> Option<String> {
@@ -375,46 +409,21 @@ pub async fn read_parts(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<Part
         .network_acls()
         .iter()
         .find(|a| part_of(a.tags()).as_deref() == Some("nacl"));
-    let mut nacl: Vec<String> = private
-        .map(|a| {
-            a.entries()
-                .iter()
-                .filter(|e| e.rule_number() != Some(32767))
-                .map(|e| {
-                    let ports = match e.port_range() {
-                        Some(r) if r.from() == r.to() => format!("{}", r.from().unwrap_or(0)),
-                        Some(r) => format!("{}-{}", r.from().unwrap_or(0), r.to().unwrap_or(0)),
-                        None => "all".into(),
-                    };
-                    format!(
-                        "{} {} {} {} {} {}",
-                        if e.egress().unwrap_or(false) {
-                            "egress"
-                        } else {
-                            "ingress"
-                        },
-                        e.rule_number().unwrap_or(0),
-                        e.rule_action().map(|a| a.as_str()).unwrap_or("?"),
-                        protocol_name(e.protocol().unwrap_or("-1")),
-                        ports,
-                        e.cidr_block().or(e.ipv6_cidr_block()).unwrap_or_default()
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut nacl: Vec<String> = private.map(entries_of).unwrap_or_default();
     nacl.sort();
     let nacl_id = private
         .and_then(|a| a.network_acl_id())
         .unwrap_or_default()
         .to_string();
-    let default_nacl_id = acls
+    let default_nacl = acls
         .network_acls()
         .iter()
-        .find(|a| a.is_default() == Some(true))
+        .find(|a| a.is_default() == Some(true));
+    let default_nacl_id = default_nacl
         .and_then(|a| a.network_acl_id())
         .unwrap_or_default()
         .to_string();
+    let default_nacl = default_nacl.map(entries_of).unwrap_or_default();
     let mut subnet_nacl = BTreeMap::new();
     let mut nacl_assoc = BTreeMap::new();
     for a in acls.network_acls() {
@@ -503,6 +512,7 @@ pub async fn read_parts(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<Part
         nacl_id,
         default_nacl_id,
         nacl,
+        default_nacl,
         nacl_assoc,
         default_sg,
         default_sg_id: default
@@ -796,6 +806,27 @@ pub async fn converge_nacl(
             .send()
             .await
             .map_err(AwsError::from_sdk("ec2:ReplaceNetworkAclAssociation"))?;
+    }
+    Ok(())
+}
+
+/// Deletes every entry of the VPC's default NACL but AWS's fixed `*` denies: no subnet of
+/// the network uses it, and its stock allow-all entries (rule 100, in and out) are what
+/// scanners flag (Prowler's `ec2_networkacl_allow_ingress_*`, CIS AWS Foundations 5.1).
+pub async fn strip_default_nacl(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<(), AwsError> {
+    let ec2 = &cx.clients(region).ec2;
+    let live = read_parts(cx, region, vpc_id).await?;
+    if live.default_nacl_id.is_empty() {
+        return Ok(());
+    }
+    for e in live.default_nacl.iter().filter_map(|s| parse_entry(s)) {
+        ec2.delete_network_acl_entry()
+            .network_acl_id(&live.default_nacl_id)
+            .egress(e.egress)
+            .rule_number(e.number)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk("ec2:DeleteNetworkAclEntry"))?;
     }
     Ok(())
 }
