@@ -760,7 +760,28 @@ pub async fn converge_nacl(
         let range = w
             .ports
             .map(|(a, b)| PortRange::builder().from(a).to(b).build());
-        if exists {
+        let mut replace = exists;
+        if !exists {
+            let created = ec2
+                .create_network_acl_entry()
+                .network_acl_id(&nacl_id)
+                .egress(w.egress)
+                .rule_number(w.number)
+                .rule_action(action.clone())
+                .protocol(&w.protocol)
+                .cidr_block(&w.cidr)
+                .set_port_range(range.clone())
+                .send()
+                .await;
+            match created.map_err(AwsError::from_sdk("ec2:CreateNetworkAclEntry")) {
+                Ok(_) => {}
+                // The SDK resent a create whose first answer was lost (or the entry appeared
+                // meanwhile): the number is taken, so set it to what the spec wants.
+                Err(e) if e.code == "NetworkAclEntryAlreadyExists" => replace = true,
+                Err(e) => return Err(e),
+            }
+        }
+        if replace {
             ec2.replace_network_acl_entry()
                 .network_acl_id(&nacl_id)
                 .egress(w.egress)
@@ -772,18 +793,6 @@ pub async fn converge_nacl(
                 .send()
                 .await
                 .map_err(AwsError::from_sdk("ec2:ReplaceNetworkAclEntry"))?;
-        } else {
-            ec2.create_network_acl_entry()
-                .network_acl_id(&nacl_id)
-                .egress(w.egress)
-                .rule_number(w.number)
-                .rule_action(action)
-                .protocol(&w.protocol)
-                .cidr_block(&w.cidr)
-                .set_port_range(range)
-                .send()
-                .await
-                .map_err(AwsError::from_sdk("ec2:CreateNetworkAclEntry"))?;
         }
     }
     let live = read_parts(cx, region, vpc_id).await?;
