@@ -42,7 +42,7 @@ fn interrupted_apply(emu: &Emulator, p: &Project, m: &Moment) -> (Run, Duration)
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("NOVACTL_FAIL_AT")
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null()) // nobody reads the plan: a full pipe would block the apply
         .stderr(Stdio::piped())
         .spawn()
         .expect("start novactl");
