@@ -16,6 +16,7 @@ use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
 use crate::resources::kit::tags::Tags;
 use crate::resources::kit::wait::{Probe, Wait, Waiter};
+use crate::resources::Ctx;
 
 /// The EC2 calls of this module, on resources of any EC2 type the kinds make.
 pub const EC2_SHARED: &[Perm] = &[
@@ -250,7 +251,7 @@ pub fn rules_of(perms: &[IpPermission], names: &BTreeMap<String, String>) -> Vec
 
 /// `Ok` when the error is `code` (a rule already revoked or authorised, by a peer's delete or a
 /// resent call), else the error.
-fn tolerate<E, R>(
+pub fn tolerate<E, R>(
     e: aws_sdk_ec2::error::SdkError<E, R>,
     operation: &str,
     code: &str,
@@ -491,4 +492,58 @@ pub async fn delete_security_group(
         },
     )
     .await
+}
+
+/// The security groups of `vpc`.
+pub async fn in_vpc(
+    cx: &Ctx<'_>,
+    region: &str,
+    vpc: &str,
+) -> Result<Vec<aws_sdk_ec2::types::SecurityGroup>, AwsError> {
+    let out = cx
+        .clients(region)
+        .ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", vpc))
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("ec2:DescribeSecurityGroups"))?;
+    Ok(out.security_groups().to_vec())
+}
+
+/// Creates the group `name` in `vpc` unless it exists there; returns its id.
+pub async fn ensure_group(
+    cx: &Ctx<'_>,
+    region: &str,
+    vpc: &str,
+    name: &str,
+    description: &str,
+    tags: &Tags,
+) -> Result<String, AwsError> {
+    let ec2 = &cx.clients(region).ec2;
+    let existing = |groups: Vec<aws_sdk_ec2::types::SecurityGroup>| {
+        groups
+            .iter()
+            .find(|g| g.group_name() == Some(name))
+            .and_then(|g| g.group_id().map(String::from))
+    };
+    if let Some(id) = existing(in_vpc(cx, region, vpc).await?) {
+        return Ok(id);
+    }
+    match ec2
+        .create_security_group()
+        .group_name(name)
+        .description(description)
+        .vpc_id(vpc)
+        .tag_specifications(tag_spec(ResourceType::SecurityGroup, tags))
+        .send()
+        .await
+    {
+        Ok(o) => Ok(o.group_id().unwrap_or_default().to_string()),
+        // Made at the same moment by a peer's create (or a resent call).
+        Err(e) => match existing(in_vpc(cx, region, vpc).await?) {
+            Some(id) => Ok(id),
+            None => Err(AwsError::from_err("ec2:CreateSecurityGroup", e)),
+        },
+    }
 }

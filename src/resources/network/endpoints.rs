@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 use super::{part_tags, EndpointState, Names, NetworkState, Rules, TAG_PART};
 use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
-use crate::resources::kit::ec2::{filter, rules_of, sync_rules, tag_spec, Direction, Rule};
+use crate::resources::kit::ec2::{
+    ensure_group, filter, rules_of, sync_rules, tag_spec, Direction, Rule,
+};
 use crate::resources::kit::refs::{account, bucket_arn};
 use crate::resources::{Ctx, Decl};
 use crate::spec::model::Network;
@@ -316,29 +318,22 @@ pub async fn converge_sg(
     names: &Names,
 ) -> Result<(), AwsError> {
     let ec2 = &cx.clients(region).ec2;
-    let sg = match find_sg(cx, region, vpc_id, names).await? {
-        Some(sg) => sg,
-        None => {
-            let out = ec2
-                .create_security_group()
-                .group_name(names.endpoint_sg())
-                .description("VPC interface endpoints: HTTPS from the VPC only (novactl)")
-                .vpc_id(vpc_id)
-                .tag_specifications(tag_spec(
-                    ResourceType::SecurityGroup,
-                    &part_tags(&d.tags, &names.endpoint_sg(), "endpoint-sg"),
-                ))
-                .send()
-                .await
-                .map_err(AwsError::from_sdk("ec2:CreateSecurityGroup"))?;
-            find_sg(cx, region, vpc_id, names)
-                .await?
-                .unwrap_or(EndpointSg {
-                    id: out.group_id().unwrap_or_default().to_string(),
-                    rules: Rules::default(),
-                })
-        }
-    };
+    // The group is made as the spec's groups are: a resent create finds it by name.
+    let id = ensure_group(
+        cx,
+        region,
+        vpc_id,
+        &names.endpoint_sg(),
+        "VPC interface endpoints: HTTPS from the VPC only (novactl)",
+        &part_tags(&d.tags, &names.endpoint_sg(), "endpoint-sg"),
+    )
+    .await?;
+    let sg = find_sg(cx, region, vpc_id, names)
+        .await?
+        .unwrap_or(EndpointSg {
+            id,
+            rules: Rules::default(),
+        });
     let want = &d.endpoint_security_group;
     let ids = BTreeMap::new();
     sync_rules(

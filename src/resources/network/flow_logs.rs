@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::{FlowLogState, Names, NetworkState};
 use crate::aws::{ok_if_gone, AwsError};
 use crate::permissions::{perm, Implied, Perm};
-use crate::resources::kit::ec2::{filter, tag_spec};
+use crate::resources::kit::ec2::{filter, tag_spec, tolerate};
 use crate::resources::kit::log_group::set_retention;
 use crate::resources::kit::owned_role::{
     delete_owned_role, ensure_owned_role, observe_owned_role, owned_role_decl,
@@ -285,7 +285,12 @@ pub async fn converge(
             ))
             .send()
             .await
-            .map_err(AwsError::from_sdk("ec2:CreateFlowLogs"))?;
+            // A resent create whose first answer was lost: the flow log is there, with this
+            // configuration and destination (what the code says).
+            .map_or_else(
+                |e| tolerate(e, "ec2:CreateFlowLogs", "FlowLogAlreadyExists"),
+                |_| Ok(()),
+            )?;
     }
     Ok(())
 }

@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ResourceType, SecurityGroup};
+use aws_sdk_ec2::types::SecurityGroup;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -26,7 +26,8 @@ use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
 use crate::resources::kind::KindInfo;
 use crate::resources::kit::ec2::{
-    filter, rules_of, sync_rules, sync_tags, tag_spec, tags_of, Direction, Rule, EC2_SHARED,
+    ensure_group, filter, in_vpc, rules_of, sync_rules, sync_tags, tags_of, Direction, Rule,
+    EC2_SHARED,
 };
 use crate::resources::kit::tags::{owner_of, Tags, TAG_ADDRESS, TAG_ENVIRONMENT};
 use crate::resources::{
@@ -451,18 +452,6 @@ impl Reconciler for SecurityGroupKind {
     }
 }
 
-async fn in_vpc(cx: &Ctx<'_>, region: &str, vpc: &str) -> Result<Vec<SecurityGroup>, AwsError> {
-    let out = cx
-        .clients(region)
-        .ec2
-        .describe_security_groups()
-        .filters(filter("vpc-id", vpc))
-        .send()
-        .await
-        .map_err(AwsError::from_sdk("ec2:DescribeSecurityGroups"))?;
-    Ok(out.security_groups().to_vec())
-}
-
 fn names_by_id(groups: &[SecurityGroup]) -> BTreeMap<String, String> {
     groups
         .iter()
@@ -480,43 +469,6 @@ fn ids_by_name(groups: &[SecurityGroup]) -> BTreeMap<String, String> {
         .into_iter()
         .map(|(i, n)| (n, i))
         .collect()
-}
-
-/// Creates the group `name` in `vpc` unless it exists there; returns its id.
-async fn ensure_group(
-    cx: &Ctx<'_>,
-    region: &str,
-    vpc: &str,
-    name: &str,
-    description: &str,
-    tags: &Tags,
-) -> Result<String, AwsError> {
-    let ec2 = &cx.clients(region).ec2;
-    let existing = |groups: Vec<SecurityGroup>| {
-        groups
-            .iter()
-            .find(|g| g.group_name() == Some(name))
-            .and_then(|g| g.group_id().map(String::from))
-    };
-    if let Some(id) = existing(in_vpc(cx, region, vpc).await?) {
-        return Ok(id);
-    }
-    match ec2
-        .create_security_group()
-        .group_name(name)
-        .description(description)
-        .vpc_id(vpc)
-        .tag_specifications(tag_spec(ResourceType::SecurityGroup, tags))
-        .send()
-        .await
-    {
-        Ok(o) => Ok(o.group_id().unwrap_or_default().to_string()),
-        // Made at the same moment by a peer's create (or a resent call).
-        Err(e) => match existing(in_vpc(cx, region, vpc).await?) {
-            Some(id) => Ok(id),
-            None => Err(AwsError::from_err("ec2:CreateSecurityGroup", e)),
-        },
-    }
 }
 
 /// Makes the `changed` attributes of the group match `d`.
