@@ -129,7 +129,7 @@ async fn two_environments_in_two_accounts_plan_concurrently() {
         Some(&emu),
         &["apply", "-e", &dev, "-e", &prod, "--auto-approve"],
     )
-    .expect_code(2);
+    .expect_code(1);
     assert!(
         r.stderr.contains("one environment at a time"),
         "{}",

@@ -523,6 +523,23 @@ async fn an_interrupt_during_the_canary_leaves_sagemakers_deployment_running() {
     .expect_code(0);
 }
 
+/// The spec contract's example gives every strategy's step key with `strategy: canary`: the
+/// others are accepted (a switch of strategy is then one line) and unused.
+#[test]
+fn the_contracts_deployment_block_validates() {
+    let block = "      deployment:
+        strategy: canary
+        canary_percent: 10
+        linear_step_percent: 25
+        rolling_batch_percent: 25
+        wait_minutes: 5
+        bake_minutes: 10
+        max_minutes: 60
+        rollback_alarms: [high_error_rate, high_latency]";
+    let p = Project::new(&spec(IMAGE_A, "ml.g5.2xlarge", block));
+    novactl(None, &["validate", "-e", p.spec.to_str().unwrap()]).expect_code(0);
+}
+
 #[test]
 fn bad_deployment_keys_are_errors_at_their_line() {
     for (block, want) in [
@@ -534,8 +551,8 @@ fn bad_deployment_keys_are_errors_at_their_line() {
          "deployment.strategy: rolling needs a fleet that can roll"),
         ("      deployment:\n        strategy: canary\n        wait_minutes: 61",
          "deployment.wait_minutes: 61 is out of range"),
-        ("      deployment:\n        strategy: canary\n        linear_step_percent: 20",
-         "deployment.linear_step_percent: `linear_step_percent` is for strategy linear"),
+        ("      deployment:\n        strategy: canary\n        linear_step_percent: 60",
+         "deployment.linear_step_percent: 60 is out of range: SageMaker takes 10 to 50 percent of the fleet (used with strategy linear)"),
     ] {
         let p = Project::new(&spec(IMAGE_A, "ml.g5.2xlarge", block));
         let run = novactl(None, &["validate", "-e", p.spec.to_str().unwrap()]).expect_code(1);

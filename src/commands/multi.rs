@@ -11,7 +11,7 @@
 //!   for one environment, `null` when it failed).
 //! * The summary (a row per environment: file, exit code, result, its count line) goes to
 //!   stderr, like every command's closing summary, and is shown with `-q` too.
-//! * Refused: `apply` (one environment at a time; exit 2), `plan --out`, `plan --lock`,
+//! * Refused: `apply` (one environment at a time; exit 1), `plan --out`, `plan --lock`,
 //!   `check --out`, `check --format sarif`, and every other command.
 
 use std::ffi::OsString;
@@ -111,12 +111,12 @@ pub fn run(cli: &Cli, sh: &Shell) -> Result<ExitCode, Failure> {
             crate::commands::check::Format::Text => false,
         },
         Cmd::Apply(_) => {
-            sh.error(&format!(
+            // An error like any other (exit 1): apply's contract is 0 or 1.
+            return Err(Failure::Usage(format!(
                 "apply changes one environment at a time: {} -e were given; run `novactl apply \
                  -e FILE` once per environment (plan, check and validate take several -e)",
                 files.len()
-            ));
-            return Ok(ExitCode::from(2));
+            )));
         }
         _ => {
             return Err(Failure::Usage(format!(

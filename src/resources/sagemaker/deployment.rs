@@ -114,16 +114,17 @@ pub fn guard(
     let mut step = None;
     for (pk, ik, s, lo, hi, percent, instances) in steps {
         if s != d.strategy {
-            for (k, v) in [(pk, percent), (ik, instances)] {
-                if v.is_some() {
-                    return Err(err(
-                        k,
-                        format!(
-                            "`{k}` is for strategy {}; this strategy is {name}",
-                            strategy_name(s)
-                        ),
-                    ));
-                }
+            // Another strategy's step (the contract's example gives all three, so that a
+            // switch is one line): accepted and unused, but still within AWS's range.
+            if let Some(p) = percent.filter(|p| !(lo..=hi).contains(p)) {
+                return Err(err(
+                    pk,
+                    format!(
+                        "{p} is out of range: SageMaker takes {lo} to {hi} percent of the fleet \
+                         (used with strategy {})",
+                        strategy_name(s)
+                    ),
+                ));
             }
             continue;
         }
