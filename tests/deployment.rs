@@ -328,6 +328,11 @@ async fn a_clean_canary_walks_canary_bake_full_and_linear_walks_its_steps() {
         "progress shows the bake:\n{}",
         run.stderr
     );
+    let audit = audit_last(&p);
+    assert!(
+        audit.contains("canary 25% -> baking"),
+        "the audit record names the steps walked: {audit}"
+    );
 
     let linear = "      deployment:
         strategy: linear

@@ -102,6 +102,31 @@ tokio::task_local! {
     pub static CHANGE: String;
 }
 
+/// What a change did, in words, beyond its calls (an endpoint's deployment steps), for its
+/// audit entry: kept per address for the process (one run per process).
+static CHANGE_NOTES: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+/// Notes `text` for the change running in this task ([`CHANGE`]); outside a change, nothing.
+pub fn note_change(text: String) {
+    if let Ok(address) = CHANGE.try_with(Clone::clone) {
+        CHANGE_NOTES
+            .lock()
+            .expect("change notes lock")
+            .push((address, text));
+    }
+}
+
+/// The notes of `address`'s change, in the order they were made.
+pub fn change_notes(address: &str) -> Vec<String> {
+    CHANGE_NOTES
+        .lock()
+        .expect("change notes lock")
+        .iter()
+        .filter(|(a, _)| a == address)
+        .map(|(_, t)| t.clone())
+        .collect()
+}
+
 /// One write call attributed to a change: its operation and AWS request id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteCall {

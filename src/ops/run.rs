@@ -168,6 +168,7 @@ impl Run {
                 error,
                 request_ids: writes.iter().map(|w| w.request_id.clone()).collect(),
                 writes: writes.into_iter().map(|w| w.operation).collect(),
+                notes: crate::aws::change_notes(&c.address),
             });
         }
     }
@@ -411,6 +412,7 @@ async fn record_dead_run(backend: &dyn Backend, old: &LockInfo, now: &AuditRecor
                 error: None,
                 request_ids: Vec::new(),
                 writes: Vec::new(),
+                notes: Vec::new(),
             })
             .collect(),
         notes: vec![format!(

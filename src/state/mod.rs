@@ -143,6 +143,9 @@ pub struct AuditChange {
     /// The write operations those ids belong to (`kms:CreateKey`), same order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub writes: Vec<String>,
+    /// What the change did in words (an endpoint deployment's steps).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// One run of apply, destroy or a dr command.

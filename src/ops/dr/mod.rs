@@ -196,6 +196,7 @@ pub fn audit_change(
         error,
         request_ids: writes.iter().map(|w| w.request_id.clone()).collect(),
         writes: writes.into_iter().map(|w| w.operation).collect(),
+        notes: Vec::new(),
     }
 }
 

@@ -107,6 +107,7 @@ impl Hosting<'_> {
     ) -> Result<(EndpointNow, String), AwsError> {
         let progress = self.on_status();
         let step = Mutex::new(String::new());
+        let walked = Mutex::new(Vec::<String>::new());
         let baking = Mutex::new(None::<Instant>);
         let label = |n: &EndpointNow| {
             let text = match (&n.pending, &d.deployment) {
@@ -122,8 +123,19 @@ impl Hosting<'_> {
                 (Some((status, Some(m))), None) if !m.is_empty() => format!("{status}: {m}"),
                 _ => n.status.clone(),
             };
-            if n.pending.is_some() {
+            if let Some((status, _)) = &n.pending {
                 *step.lock().expect("not poisoned") = text.clone();
+                // The steps for the audit record: each once, in order (a bake by its name, not
+                // its minutes).
+                let name = if status == "Baking" {
+                    "baking".to_string()
+                } else {
+                    text.clone()
+                };
+                let mut w = walked.lock().expect("not poisoned");
+                if w.last() != Some(&name) {
+                    w.push(name);
+                }
             }
             format!("{}: {text}", n.status).replace(&format!("{0}: {0}", n.status), &n.status)
         };
@@ -147,6 +159,10 @@ impl Hosting<'_> {
                 e
             })?;
         let step = step.into_inner().expect("not poisoned");
+        let walked = walked.into_inner().expect("not poisoned");
+        if let (Some(g), false) = (&d.deployment, walked.is_empty()) {
+            crate::aws::note_change(format!("deployment {}: {}", g.words(), walked.join(" -> ")));
+        }
         Ok((now, step))
     }
 
