@@ -320,6 +320,56 @@ async fn handmade_trail(emu: &Emulator, key_arn: &str) {
     ct.start_logging().name(TRAIL).send().await.unwrap();
 }
 
+const LOGGED_TRAIL: &str = "Handmade-Logged-Trail";
+const LOGGED_GROUP: &str = "/handmade/trail";
+const LOGGED_ROLE: &str = "Handmade-Trail-Logs";
+
+/// A trail into the data bucket delivering to a KMS-encrypted log group (400 days) through a
+/// role made by hand.
+async fn handmade_logged_trail(emu: &Emulator, key_arn: &str) {
+    let logs = emu.logs("us-east-1").await;
+    logs.create_log_group()
+        .log_group_name(LOGGED_GROUP)
+        .kms_key_id(key_arn)
+        .send()
+        .await
+        .unwrap();
+    logs.put_retention_policy()
+        .log_group_name(LOGGED_GROUP)
+        .retention_in_days(400)
+        .send()
+        .await
+        .unwrap();
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    let role = emu
+        .iam()
+        .await
+        .create_role()
+        .role_name(LOGGED_ROLE)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    let ct = emu.cloudtrail("us-east-1").await;
+    ct.create_trail()
+        .name(LOGGED_TRAIL)
+        .s3_bucket_name(DATA_BUCKET)
+        .is_multi_region_trail(true)
+        .enable_log_file_validation(true)
+        .kms_key_id(key_arn)
+        .cloud_watch_logs_log_group_arn(format!(
+            "arn:aws:logs:us-east-1:123456789012:log-group:{LOGGED_GROUP}:*"
+        ))
+        .cloud_watch_logs_role_arn(role.arn())
+        .send()
+        .await
+        .unwrap();
+    ct.start_logging().name(LOGGED_TRAIL).send().await.unwrap();
+}
+
 /// A latency alarm on an endpoint, notifying the topic on alarm and on OK.
 async fn handmade_alarm(emu: &Emulator, topic_arn: &str) {
     use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
@@ -641,6 +691,81 @@ async fn imported_entries_adopt_as_no_changes() {
         .await
         .unwrap();
     assert_eq!(inline.policy_names(), ["read-models"], "the policy is kept");
+
+    // A trail delivering to CloudWatch Logs through a role of its own, imported by its log
+    // group: the entry names the group, its retention and the role (`log_role`), and leaves
+    // the CIS filters off (the group has none); novactl takes the group over, not the role.
+    handmade_logged_trail(&emu, key.arn().unwrap()).await;
+    let r = novactl(Some(&emu), &["import", "-e", &spec, "log_group", "/nope"]).expect_code(1);
+    says(
+        &r.stderr,
+        &["no trail of us-east-1 delivers to log group `/nope`"],
+    );
+    let r = import(&["log_group", LOGGED_GROUP]);
+    says(
+        &r.stdout,
+        &[
+            "handmade_logged_trail:",
+            &format!("log_group: {LOGGED_GROUP}"),
+            "log_retention_days: 400",
+            &format!("log_role: {LOGGED_ROLE}"),
+            "enabled: false",
+            "# the log group lacks novactl's CIS metric filters",
+        ],
+    );
+    let mut bad = paste(&text, &r.stdout);
+    bad = bad.replace(
+        &format!("log_role: {LOGGED_ROLE}"),
+        "log_role: arn:aws:s3:::not-a-role",
+    );
+    p.write_spec(&bad);
+    let e = novactl(None, &["validate", "-e", &spec]).expect_code(1);
+    says(
+        &e.stderr,
+        &[
+            "cloudtrail.handmade_logged_trail.log_role",
+            "is not an IAM role ARN",
+        ],
+    );
+    paste_into(&p, &mut text, &r.stdout);
+    novactl(
+        Some(&emu),
+        &[
+            "apply",
+            "-e",
+            &spec,
+            "--adopt",
+            "cloudtrail.handmade_logged_trail",
+            "--adopt",
+            "log_group.handmade_logged_trail",
+            "--auto-approve",
+        ],
+    )
+    .expect_code(0);
+    assert_no_changes(&emu, &spec);
+    let role = emu
+        .iam()
+        .await
+        .get_role()
+        .role_name(LOGGED_ROLE)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    assert!(
+        role.tags().iter().all(|t| !t.key().starts_with("novactl:")),
+        "the given role is not taken over: {:?}",
+        role.tags()
+    );
+    let roles = emu.iam().await.list_roles().send().await.unwrap();
+    assert!(
+        roles
+            .roles()
+            .iter()
+            .all(|r| !r.role_name().ends_with("-CloudWatchLogs")),
+        "no delivery role of novactl's is made"
+    );
 
     // A model made by hand: its role and bucket become references, a secret-looking value a
     // placeholder. Adopting it makes a version of ours beside it (novactl names versions by

@@ -43,6 +43,8 @@ pub async fn import(g: &GlobalOptions, o: &Options, sh: &Shell) -> Result<ExitCo
         .iter()
         .find(|k| k.info().section == o.kind && k.kind() == o.kind)
         .or_else(|| registry.iter().find(|k| k.info().section == o.kind))
+        // A kind's own name (`security_group`, `log_group`).
+        .or_else(|| registry.iter().find(|k| k.kind() == o.kind))
         .ok_or_else(|| {
             let all = sections();
             Failure::Usage(format!(

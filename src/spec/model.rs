@@ -572,6 +572,11 @@ pub struct Trail {
     pub log_group: Option<String>,
     #[serde(default)]
     pub log_retention_days: Option<i32>,
+    /// An existing IAM role (name or ARN) CloudTrail assumes to write to `log_group`; novactl
+    /// then neither makes, changes nor deletes a delivery role. Default: the role novactl
+    /// makes, `<trail name>-CloudWatchLogs`.
+    #[serde(default)]
+    pub log_role: Option<String>,
     #[serde(default)]
     pub data_events: Vec<String>,
     /// CIS metric filters (root account use, console authentication failures) on the trail's

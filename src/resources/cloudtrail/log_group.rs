@@ -79,6 +79,11 @@ pub const LOG_GROUP_PERMISSIONS: &[Perm] = &[
         &[GROUP, GROUP_ALL],
     ),
     perm(
+        "cloudtrail:DescribeTrails",
+        &["cloudtrail:DescribeTrails"],
+        &["*"],
+    ),
+    perm(
         "logs:DeleteMetricFilter",
         &["logs:DeleteMetricFilter"],
         &[GROUP, GROUP_ALL],
@@ -125,10 +130,63 @@ struct RoleWant {
     tags: Tags,
 }
 
-fn role_name(trail: &str) -> String {
+pub(super) fn role_name(trail: &str) -> String {
     let mut n = format!("{trail}-CloudWatchLogs");
     n.truncate(64);
     n
+}
+
+/// Is the delivery role novactl's own (no `log_role` in the spec)?
+fn role_managed(decl: &Decl) -> bool {
+    decl.outputs["role_managed"].as_bool() != Some(false)
+}
+
+/// The role a `log_role` (at `key`) names, as (name, ARN): a role name (IAM's characters, up
+/// to 64) in this account, or a role ARN.
+fn given_role(
+    spec: &LoadedSpec,
+    key: &str,
+    given: &str,
+    account: &str,
+) -> Result<(String, String), SpecError> {
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 64
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+    };
+    if let Some(rest) = given.strip_prefix("arn:") {
+        // arn:<partition>:iam::<account>:role/<path/><name>
+        let parts: Vec<&str> = rest.splitn(5, ':').collect();
+        let ok = matches!(parts[..], [partition, "iam", "", acct, res]
+        if partition.starts_with("aws")
+            && acct.len() == 12
+            && acct.chars().all(|c| c.is_ascii_digit())
+            && res.strip_prefix("role/").is_some_and(|p| {
+                let (dirs, name) = p.rsplit_once('/').unwrap_or(("", p));
+                name_ok(name) && dirs.split('/').all(|d| d.is_empty() || name_ok(d))
+            }));
+        if !ok {
+            return Err(spec.error(
+                key,
+                format!(
+                    "`{given}` is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)"
+                ),
+            ));
+        }
+        let name = given.rsplit('/').next().unwrap_or_default().to_string();
+        return Ok((name, given.to_string()));
+    }
+    if !name_ok(given) {
+        return Err(spec.error(
+            key,
+            format!(
+                "`{given}` is not an IAM role name (1 to 64 of letters, digits and `+=,.@_-`) \
+                 or a role ARN"
+            ),
+        ));
+    }
+    Ok((given.to_string(), role_arn(account, given)))
 }
 
 fn group_arn(region: &str, account: &str, name: &str) -> String {
@@ -217,11 +275,16 @@ impl Reconciler for LogGroup {
                 check_retention(spec, &format!("{path}.log_retention_days"), days)?;
             }
             let Some(group) = &t.log_group else {
-                if t.log_retention_days.is_some() {
-                    return Err(spec.error(
-                        &format!("{path}.log_retention_days"),
-                        "is set but the trail has no `log_group`",
-                    ));
+                for (key, set) in [
+                    ("log_retention_days", t.log_retention_days.is_some()),
+                    ("log_role", t.log_role.is_some()),
+                ] {
+                    if set {
+                        return Err(spec.error(
+                            &format!("{path}.{key}"),
+                            "is set but the trail has no `log_group`",
+                        ));
+                    }
                 }
                 continue;
             };
@@ -245,8 +308,15 @@ impl Reconciler for LogGroup {
                 deps.push(kms_ref(spec, &format!("{path}.kms_key"), k)?);
             }
             let trail = r.str(&format!("{path}.name"), &t.name)?;
-            let role = role_name(&trail);
             let acct = account(r);
+            let (role, arn) = match &t.log_role {
+                Some(given) => given_role(spec, &format!("{path}.log_role"), given, &acct)?,
+                None => {
+                    let role = role_name(&trail);
+                    let arn = role_arn(&acct, &role);
+                    (role, arn)
+                }
+            };
             out.push(Decl {
                 address: format!("log_group.{name}"),
                 kind: "log_group",
@@ -261,7 +331,8 @@ impl Reconciler for LogGroup {
                     "log_group": group,
                     "arn": group_arn(&spec.spec.region, &acct, &group),
                     "role_name": role,
-                    "role_arn": role_arn(&acct, &role),
+                    "role_arn": arn,
+                    "role_managed": t.log_role.is_none(),
                 }),
                 template_files: Vec::new(),
             });
@@ -293,7 +364,11 @@ impl Reconciler for LogGroup {
             kms_key_id: kms_key_arn(spec, r, path, t.kms_key.as_deref())?,
             retention_days: t.log_retention_days.unwrap_or(0),
             tags,
-            role: serde_json::to_value(&role).unwrap_or_default(),
+            role: if role_managed(decl) {
+                serde_json::to_value(&role).unwrap_or_default()
+            } else {
+                Value::Object(Default::default())
+            },
             metric_filters: desired_filters(spec, r, &decl.name)?,
         };
         Ok(serde_json::to_value(&state).unwrap_or_default())
@@ -327,7 +402,13 @@ impl Reconciler for LogGroup {
                     .map(|o| tags_map(o.tags.unwrap_or_default()))
                     .map_err(AwsError::from_sdk("logs:ListTagsForResource"))
             },
-            observe_owned_role(cx, &rd),
+            async {
+                if role_managed(decl) {
+                    observe_owned_role(cx, &rd).await
+                } else {
+                    Ok(Observed::absent(&rd.address))
+                }
+            },
             read_filters(cx, &decl.region, &decl.identity),
         );
         let out = described?;
@@ -387,7 +468,9 @@ impl Reconciler for LogGroup {
         }
         crate::faults::point("logs.after_create_log_group", &decl.address)?;
         set_retention(cx, &decl.region, &d.name, d.retention_days).await?;
-        ensure_role(cx, decl, &d.role).await?;
+        if role_managed(decl) {
+            ensure_role(cx, decl, &d.role).await?;
+        }
         // In name order.
         let mut filters: Vec<_> = d.metric_filters.iter().collect();
         filters.sort_by(|a, b| a.0.cmp(b.0));
@@ -434,7 +517,7 @@ impl Reconciler for LogGroup {
                         serde_json::from_value(live["tags"].clone()).unwrap_or_default();
                     tags::sync_maps(&LogsTags { client: logs, arn }, &live_tags, &d.tags).await?;
                 }
-                "role" => ensure_role(cx, decl, &d.role).await?,
+                "role" if role_managed(decl) => ensure_role(cx, decl, &d.role).await?,
                 "metric_filters" => {
                     let live_filters: IndexMap<String, Filter> =
                         serde_json::from_value(live["metric_filters"].clone()).unwrap_or_default();
@@ -462,6 +545,15 @@ impl Reconciler for LogGroup {
         Ok(decl.outputs.clone())
     }
 
+    /// `novactl import log_group GROUP`: the entry of the trail that delivers to it.
+    async fn import(
+        &self,
+        cx: &Ctx<'_>,
+        req: &crate::resources::kit::import::ImportRequest<'_>,
+    ) -> Result<crate::resources::kit::import::Imported, AwsError> {
+        super::trail::import::import_by_log_group(cx, req).await
+    }
+
     async fn delete(&self, cx: &Ctx<'_>, t: &DeleteTarget<'_>) -> Result<(), AwsError> {
         let logs = &cx.clients(t.region).logs;
         ok_if_gone(
@@ -472,7 +564,9 @@ impl Reconciler for LogGroup {
                 .await,
             |se| se.is_resource_not_found_exception(),
         )?;
-        if let Some(role) = t.observed.outputs["role_name"].as_str() {
+        // A `log_role` of the spec is not ours to delete (and never tagged as ours).
+        let managed = t.observed.outputs["role_managed"].as_bool() != Some(false);
+        if let Some(role) = t.observed.outputs["role_name"].as_str().filter(|_| managed) {
             delete_owned_role(cx, &owned_role_decl(&t.observed.address, t.region, role)).await?;
         }
         Ok(())
@@ -480,7 +574,7 @@ impl Reconciler for LogGroup {
 }
 
 /// The metric filters of `group`, in the order CloudWatch Logs lists them.
-async fn read_filters(
+pub(super) async fn read_filters(
     cx: &Ctx<'_>,
     region: &str,
     group: &str,

@@ -10,7 +10,7 @@
 //! (InvalidCloudWatchLogsRoleArn / InsufficientEncryptionPolicy right after creation): create
 //! and update retry those for up to [`IAM_PROPAGATION`], then report the last error.
 
-mod import;
+pub(super) mod import;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
