@@ -961,3 +961,221 @@ async fn imported_entries_adopt_as_no_changes() {
     assert!(r.stderr.contains("no sns topic `nope`"), "{}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
 }
+
+/// A security group made with the SDK in a novactl network, naming another made-by-hand group
+/// in a rule; `import security_groups` (and `security_group`) prints entries that
+/// `apply --adopt` takes over as "No changes.", keeping the groups' ids.
+#[tokio::test]
+async fn imported_security_groups_adopt_as_no_changes() {
+    use aws_sdk_ec2::types::{
+        IpPermission, IpRange, ResourceType, Tag, TagSpecification, UserIdGroupPair,
+    };
+    let emu = Emulator::start();
+    let base = "environment: sgi\nregion: us-east-1\ntags:\n  Project: NOVAMIND\ncheck:\n  waive:\n    \
+                - { rule: NOVA-NET-002, address: network.main, reason: no flow logs in a test }\n\
+                network:\n  \
+                main:\n    cidr: 10.30.0.0/16\n    subnets:\n      a: { cidr: 10.30.1.0/24, az: a }\n";
+    let p = Project::new(base);
+    let spec = p.spec.to_str().unwrap().to_string();
+    let mut text = base.to_string();
+    novactl(Some(&emu), &["apply", "-e", &spec, "--auto-approve"]).expect_code(0);
+    let ec2 = emu.ec2("us-east-1").await;
+    let vpc = ec2
+        .describe_vpcs()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:novactl:address")
+                .values("network.main")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .vpcs()[0]
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let group = |name: &'static str, vpc: String| {
+        let ec2 = ec2.clone();
+        async move {
+            ec2.create_security_group()
+                .group_name(name)
+                .description(format!("{name} made by hand"))
+                .vpc_id(vpc)
+                .tag_specifications(
+                    TagSpecification::builder()
+                        .resource_type(ResourceType::SecurityGroup)
+                        .tags(Tag::builder().key("Team").value("ml").build())
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap()
+                .group_id()
+                .unwrap()
+                .to_string()
+        }
+    };
+    // api: AWS's default egress only; inference: 443 from api, 8000-8080 from the VPC, and
+    // udp 53 out to the VPC instead of the default egress.
+    let api = group("sgi-api", vpc.clone()).await;
+    let inference = group("sgi-inference", vpc.clone()).await;
+    let vpc_range = IpRange::builder().cidr_ip("10.30.0.0/16").build();
+    ec2.authorize_security_group_ingress()
+        .group_id(&inference)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(443)
+                .to_port(443)
+                .user_id_group_pairs(UserIdGroupPair::builder().group_id(&api).build())
+                .build(),
+        )
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(8000)
+                .to_port(8080)
+                .ip_ranges(vpc_range.clone())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ec2.revoke_security_group_egress()
+        .group_id(&inference)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("-1")
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ec2.authorize_security_group_egress()
+        .group_id(&inference)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("udp")
+                .from_port(53)
+                .to_port(53)
+                .ip_ranges(vpc_range)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let import = |args: &[&str]| {
+        let mut all = vec!["import", "-e", &spec];
+        all.extend_from_slice(args);
+        novactl(Some(&emu), &all)
+    };
+
+    // Errors: no such group; a group whose peer is not in the spec yet; a group of a VPC the
+    // spec has no network for; a name novactl cannot give a group.
+    let r = import(&["security_groups", "sg-0123456789abcdef0"]).expect_code(1);
+    says(&r.stderr, &["no security group `sg-0123456789abcdef0`"]);
+    let r = import(&["security_groups", &inference]).expect_code(1);
+    says(
+        &r.stderr,
+        &[
+            "peer group sgi-api",
+            &format!("novactl import security_groups {api}"),
+        ],
+    );
+    let other_vpc = ec2
+        .create_vpc()
+        .cidr_block("10.99.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc
+        .unwrap()
+        .vpc_id
+        .unwrap();
+    let stray = group("sgi-stray", other_vpc.clone()).await;
+    let r = import(&["security_groups", &stray]).expect_code(1);
+    says(
+        &r.stderr,
+        &[
+            &format!("its VPC {other_vpc} is not a `network` entry"),
+            "import it first",
+        ],
+    );
+    let odd = group("Handmade-Web", vpc.clone()).await;
+    let r = import(&["security_groups", &odd]).expect_code(1);
+    says(&r.stderr, &["cannot be adopted", "sgi-<logical name>"]);
+
+    let r = import(&["security_groups", &api]).expect_code(0);
+    assert_eq!(r.writes(), 0, "import never writes");
+    says(
+        &r.stdout,
+        &[
+            "security_groups:\n  api:\n",
+            "network: main",
+            "description: sgi-api made by hand",
+            "protocol: all",
+            "cidr: 0.0.0.0/0",
+            "Team: ml",
+            "# egress to 0.0.0.0/0 on all protocols is AWS's default rule",
+        ],
+    );
+    assert!(!r.stdout.contains("ingress"), "{}", r.stdout);
+    paste_into(&p, &mut text, &r.stdout);
+    let r = import(&["security_group", &inference]).expect_code(0);
+    says(
+        &r.stdout,
+        &[
+            "inference:",
+            "from: api",
+            "ports:\n",
+            "8000",
+            "protocol: udp",
+            "port: 53",
+            "cidr: 10.30.0.0/16",
+        ],
+    );
+    assert!(!r.stdout.contains("0.0.0.0/0"), "{}", r.stdout);
+    paste_into(&p, &mut text, &r.stdout);
+    novactl(None, &["fmt", "-e", &spec]).expect_code(0);
+
+    // Before adopting, the plan names them as groups to adopt, not to create.
+    let r = novactl(Some(&emu), &["plan", "-e", &spec]);
+    says(
+        &format!("{}{}", r.stdout, r.stderr),
+        &["pass --adopt security_group.inference"],
+    );
+    novactl(
+        Some(&emu),
+        &[
+            "apply",
+            "-e",
+            &spec,
+            "--adopt",
+            "security_group.api",
+            "--adopt",
+            "security_group.inference",
+            "--auto-approve",
+        ],
+    )
+    .expect_code(0);
+    assert_no_changes(&emu, &spec);
+    for (id, address) in [
+        (&api, "security_group.api"),
+        (&inference, "security_group.inference"),
+    ] {
+        let g = ec2
+            .describe_security_groups()
+            .group_ids(id.as_str())
+            .send()
+            .await
+            .unwrap();
+        let tags = g.security_groups()[0].tags();
+        assert!(
+            tags.iter()
+                .any(|t| t.key() == Some("novactl:address") && t.value() == Some(address)),
+            "{address} keeps its id {id}: {tags:?}"
+        );
+    }
+}

@@ -10,10 +10,18 @@
 //! state's `_peers` setting); the peer's own create then finds it, as its own, and adds its
 //! rules. A delete first revokes the rules of other groups in the VPC that name this one.
 //!
+//! # Adoption
+//! A group is found by its ownership tags; when none carries them, by its name
+//! (`<environment>-<name>`, one group of that name in the account's VPCs), as a foreign group
+//! that `apply --adopt security_group.<n>` takes over (`novactl import security_groups SG_ID`
+//! prints its entry, see [`import`]).
+//!
 //! # Open ingress
 //! An ingress rule from `0.0.0.0/0` or `::/0` is a spec error at its line unless the spec's
 //! `check.waive` holds rule `NOVA-NET-001` for the group's address (the HIPAA gate then
 //! reports the finding as waived).
+
+mod import;
 
 use std::collections::BTreeMap;
 
@@ -344,9 +352,30 @@ impl Reconciler for SecurityGroupKind {
     }
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
-        Ok(read(cx, &decl.region, &decl.address)
-            .await?
-            .unwrap_or_else(|| Observed::absent(&decl.address)))
+        if let Some(o) = read(cx, &decl.region, &decl.address).await? {
+            return Ok(o);
+        }
+        // Not ours: a group of the spec's name (made outside novactl) is foreign.
+        let out = cx
+            .clients(&decl.region)
+            .ec2
+            .describe_security_groups()
+            .filters(filter("group-name", &decl.identity))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk("ec2:DescribeSecurityGroups"))?;
+        match out.security_groups() {
+            [g] => observed_of(cx, &decl.region, &decl.address, g).await,
+            _ => Ok(Observed::absent(&decl.address)),
+        }
+    }
+
+    async fn import(
+        &self,
+        cx: &Ctx<'_>,
+        req: &crate::resources::kit::import::ImportRequest<'_>,
+    ) -> Result<crate::resources::kit::import::Imported, AwsError> {
+        import::import_group(cx, req).await
     }
 
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
