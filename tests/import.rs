@@ -138,11 +138,16 @@ fn says(out: &str, wants: &[&str]) {
 
 /// `apply --adopt address`, then a plan is "No changes.".
 fn adopt(emu: &Emulator, spec: &str, address: &str) {
-    novactl(
-        Some(emu),
-        &["apply", "-e", spec, "--adopt", address, "--auto-approve"],
-    )
-    .expect_code(0);
+    adopt_all(emu, spec, &[address]);
+}
+
+/// `apply` with `--adopt` of each of `addresses`, then a plan is "No changes.".
+fn adopt_all(emu: &Emulator, spec: &str, addresses: &[&str]) {
+    let mut args = vec!["apply", "-e", spec, "--auto-approve"];
+    for a in addresses {
+        args.extend(["--adopt", a]);
+    }
+    novactl(Some(emu), &args).expect_code(0);
     assert_no_changes(emu, spec);
 }
 
@@ -555,21 +560,7 @@ async fn imported_entries_adopt_as_no_changes() {
     novactl(None, &["fmt", "--check", "-e", &spec]).expect_code(0);
 
     // Pasted, adopted: nothing else to change.
-    novactl(
-        Some(&emu),
-        &[
-            "apply",
-            "-e",
-            &spec,
-            "--adopt",
-            "kms.handmade_phi",
-            "--adopt",
-            "sns.alerts",
-            "--auto-approve",
-        ],
-    )
-    .expect_code(0);
-    assert_no_changes(&emu, &spec);
+    adopt_all(&emu, &spec, &["kms.handmade_phi", "sns.alerts"]);
     let after = kms.describe_key().key_id(ALIAS).send().await.unwrap();
     assert_eq!(
         after.key_metadata.unwrap().key_id(),
@@ -728,21 +719,14 @@ async fn imported_entries_adopt_as_no_changes() {
         ],
     );
     paste_into(&p, &mut text, &r.stdout);
-    novactl(
-        Some(&emu),
+    adopt_all(
+        &emu,
+        &spec,
         &[
-            "apply",
-            "-e",
-            &spec,
-            "--adopt",
             "cloudtrail.handmade_logged_trail",
-            "--adopt",
             "log_group.handmade_logged_trail",
-            "--auto-approve",
         ],
-    )
-    .expect_code(0);
-    assert_no_changes(&emu, &spec);
+    );
     let role = emu
         .iam()
         .await
@@ -944,14 +928,10 @@ async fn imported_entries_adopt_as_no_changes() {
 
     // Errors: a kind without an import yet, a section that does not exist, an id that names
     // nothing.
-    let r = novactl(
-        Some(&emu),
-        &["import", "-e", &spec, "security_groups", "sg-1"],
-    )
-    .expect_code(1);
+    let r = novactl(Some(&emu), &["import", "-e", &spec, "network", "vpc-1"]).expect_code(1);
     assert!(
         r.stderr
-            .contains("import is not supported for kind security_group yet"),
+            .contains("import is not supported for kind network yet"),
         "{}",
         r.stderr
     );
@@ -980,21 +960,7 @@ async fn imported_security_groups_adopt_as_no_changes() {
     let mut text = base.to_string();
     novactl(Some(&emu), &["apply", "-e", &spec, "--auto-approve"]).expect_code(0);
     let ec2 = emu.ec2("us-east-1").await;
-    let vpc = ec2
-        .describe_vpcs()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:novactl:address")
-                .values("network.main")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .vpcs()[0]
-        .vpc_id()
-        .unwrap()
-        .to_string();
+    let vpc = common::vpc_id(&emu, "us-east-1", "sgi", "network.main").await;
     let group = |name: &'static str, vpc: String| {
         let ec2 = ec2.clone();
         async move {
@@ -1146,21 +1112,11 @@ async fn imported_security_groups_adopt_as_no_changes() {
         &format!("{}{}", r.stdout, r.stderr),
         &["pass --adopt security_group.inference"],
     );
-    novactl(
-        Some(&emu),
-        &[
-            "apply",
-            "-e",
-            &spec,
-            "--adopt",
-            "security_group.api",
-            "--adopt",
-            "security_group.inference",
-            "--auto-approve",
-        ],
-    )
-    .expect_code(0);
-    assert_no_changes(&emu, &spec);
+    adopt_all(
+        &emu,
+        &spec,
+        &["security_group.api", "security_group.inference"],
+    );
     for (id, address) in [
         (&api, "security_group.api"),
         (&inference, "security_group.inference"),

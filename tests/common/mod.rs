@@ -493,6 +493,26 @@ pub fn assert_no_changes(emu: &Emulator, spec: &str) -> Run {
     r
 }
 
+/// The id of the VPC of `address` (`network.<n>`) in `environment`, by its ownership tags.
+pub async fn vpc_id(emu: &Emulator, region: &str, environment: &str, address: &str) -> String {
+    let tag = |k: &str, v: &str| {
+        aws_sdk_ec2::types::Filter::builder()
+            .name(format!("tag:{k}"))
+            .values(v)
+            .build()
+    };
+    let out = emu
+        .ec2(region)
+        .await
+        .describe_vpcs()
+        .filters(tag("novactl:environment", environment))
+        .filters(tag("novactl:address", address))
+        .send()
+        .await
+        .unwrap();
+    out.vpcs()[0].vpc_id().unwrap().to_string()
+}
+
 /// DescribeKey of a key id, ARN or `alias/...` name in us-east-1; `None` when it does not
 /// resolve.
 pub async fn kms_key(emu: &Emulator, key: &str) -> Option<aws_sdk_kms::types::KeyMetadata> {
