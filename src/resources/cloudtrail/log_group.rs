@@ -653,6 +653,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn log_role_is_a_role_name_or_arn() {
+        let spec = LoadedSpec::from_text(
+            std::path::Path::new("env.yaml"),
+            "environment: t\nregion: us-east-1\n".into(),
+        )
+        .unwrap();
+        let acct = "123456789012";
+        let ok = |g: &str| given_role(&spec, "cloudtrail.t.log_role", g, acct).unwrap();
+        assert_eq!(
+            ok("Trail-Logs"),
+            (
+                "Trail-Logs".into(),
+                "arn:aws:iam::123456789012:role/Trail-Logs".into()
+            )
+        );
+        assert_eq!(
+            ok("arn:aws:iam::210987654321:role/ops/Trail-Logs"),
+            (
+                "Trail-Logs".into(),
+                "arn:aws:iam::210987654321:role/ops/Trail-Logs".into()
+            )
+        );
+        for bad in [
+            "",
+            "has space",
+            &"x".repeat(65),
+            "arn:aws:s3:::bucket",
+            "arn:aws:iam::12345:role/x",
+            "arn:aws:iam::123456789012:user/x",
+            "arn:aws:iam::123456789012:role/",
+        ] {
+            let e = given_role(&spec, "cloudtrail.t.log_role", bad, acct).unwrap_err();
+            assert_eq!(e.key, "cloudtrail.t.log_role", "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn role_name_fits_iam() {
         assert_eq!(role_name("T"), "T-CloudWatchLogs");
         assert_eq!(role_name(&"x".repeat(100)).len(), 64);
