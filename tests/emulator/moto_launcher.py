@@ -1771,6 +1771,81 @@ def patch_ec2_endpoint_eni_groups() -> None:
     VPCBackend.create_vpc_endpoint = create_vpc_endpoint
 
 
+def patch_ec2_nacl_not_found() -> None:
+    """Close: | EC2 `DeleteNetworkAclEntry` of a missing entry and `ReplaceNetworkAclAssociation`
+    of a missing association id answer HTTP 500 (a StopIteration inside moto) | a call resent
+    after a lost answer (its first attempt did the work) fails the apply | 5.2.5 |
+
+    Wrap the two NetworkAclBackend methods: a missing entry is `InvalidNetworkAclEntry.NotFound`
+    and a missing association `InvalidAssociationID.NotFound`, AWS's codes (HTTP 400); the rest
+    is moto's.
+    """
+    from moto.ec2.exceptions import EC2ClientError, InvalidAssociationIdError
+    from moto.ec2.models.network_acls import NetworkAclBackend
+
+    _require(NetworkAclBackend, "delete_network_acl_entry")
+    _require(NetworkAclBackend, "replace_network_acl_association")
+    delete_entry = NetworkAclBackend.delete_network_acl_entry
+    replace_association = NetworkAclBackend.replace_network_acl_association
+
+    def delete_network_acl_entry(self, network_acl_id, rule_number, egress):  # type: ignore[no-untyped-def]
+        acl = self.get_network_acl(network_acl_id)
+        if not any(e.egress == egress and e.rule_number == rule_number for e in acl.network_acl_entries):
+            raise EC2ClientError(
+                "InvalidNetworkAclEntry.NotFound",
+                f"The network ACL entry identified by {rule_number} ({'egress' if str(egress).lower() == 'true' else 'ingress'}) "
+                f"does not exist in {network_acl_id}.",
+            )
+        return delete_entry(self, network_acl_id, rule_number, egress)
+
+    def replace_network_acl_association(self, association_id, network_acl_id):  # type: ignore[no-untyped-def]
+        if not any(association_id in acl._associations for acl in self.network_acls.values()):
+            raise InvalidAssociationIdError(association_id)
+        return replace_association(self, association_id, network_acl_id)
+
+    NetworkAclBackend.delete_network_acl_entry = delete_network_acl_entry
+    NetworkAclBackend.replace_network_acl_association = replace_network_acl_association
+
+
+# (account, region, action, client token) -> the first answer (`patch_ec2_client_token`).
+_EC2_TOKENS: dict = {}
+_EC2_TOKEN_ACTIONS = ("create_route_table", "create_network_acl", "create_vpc_endpoint")
+
+
+def patch_ec2_client_token() -> None:
+    """Close: | EC2 `CreateRouteTable`, `CreateNetworkAcl` and `CreateVpcEndpoint` ignore
+    `ClientToken` (AWS: a request with the token of an earlier successful one answers with
+    that request's resource, nothing new is made) | a create resent after a lost answer makes a
+    second route table, NACL or endpoint | 5.2.5 |
+
+    Wrap the three EC2Response handlers: the first successful answer for an (account, region,
+    action, ClientToken) is kept and a later request with the same token gets it again without
+    reaching the backend. Requests without a token are unchanged.
+    """
+    import functools
+
+    from moto.ec2.responses import EC2Response
+
+    for action in _EC2_TOKEN_ACTIONS:
+        _require(EC2Response, action)
+
+    def idempotent(action, original):  # type: ignore[no-untyped-def]
+        @functools.wraps(original)
+        def handler(self):  # type: ignore[no-untyped-def]
+            token = self._get_param("ClientToken")
+            if not token:
+                return original(self)
+            key = (self.current_account, self.region, action, token)
+            if key not in _EC2_TOKENS:
+                _EC2_TOKENS[key] = original(self)
+            return _EC2_TOKENS[key]
+
+        return handler
+
+    for action in _EC2_TOKEN_ACTIONS:
+        setattr(EC2Response, action, idempotent(action, getattr(EC2Response, action)))
+
+
 PATCHES = (
     patch_s3_get_bucket_versioning,
     patch_s3_bucket_policy_secure_transport,
@@ -1791,6 +1866,8 @@ PATCHES = (
     patch_autoscaling_object_not_found,
     patch_sagemaker_add_tags_overwrites,
     patch_ec2_endpoint_eni_groups,
+    patch_ec2_nacl_not_found,
+    patch_ec2_client_token,
 )
 
 

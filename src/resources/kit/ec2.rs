@@ -68,6 +68,13 @@ pub fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
 
+/// A fresh idempotency token for an EC2 create that takes one (`ClientToken`): the SDK resends
+/// a request whose answer was lost with the same token, and EC2 answers with the resource the
+/// first attempt made instead of making a second.
+pub fn client_token() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 /// Tags in EC2's shape.
 pub fn ec2_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter()
