@@ -1846,6 +1846,90 @@ def patch_ec2_client_token() -> None:
         setattr(EC2Response, action, idempotent(action, getattr(EC2Response, action)))
 
 
+# (account, region, endpoint name) -> the ENI ids made for it (`patch_sagemaker_endpoint_enis`).
+_SAGEMAKER_ENIS: dict = {}
+
+
+def patch_sagemaker_endpoint_enis() -> None:
+    """Close: | SageMaker `CreateEndpoint` / `UpdateEndpoint` of an endpoint whose model has a
+    `VpcConfig` makes no network interface (AWS: the endpoint's instances get requester-managed
+    interfaces in the model's subnets with its security groups, removed after DeleteEndpoint) |
+    the model's groups read as unused (Prowler's `ec2_securitygroup_not_used`) and a network
+    destroy never meets an interface SageMaker holds | 5.2.5 |
+
+    Wrap SageMakerModelBackend.create_endpoint, update_endpoint and delete_endpoint: after a
+    create or update, the endpoint's interfaces are made again from its (new) config's
+    variants: one per subnet of each variant's model `VpcConfig`, with the model's
+    `SecurityGroupIds`, description `SageMaker endpoint <name>`, `RequesterManaged` true,
+    `InterfaceType` `interface` and a SageMaker requester id; delete removes them (at once: the
+    endpoint is gone when DeleteEndpoint answers here). Endpoints of models without a VPC get
+    none, as before.
+    """
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.utils import random_private_ip
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    for name in ("create_endpoint", "update_endpoint", "delete_endpoint"):
+        _require(SageMakerModelBackend, name)
+    original_create = SageMakerModelBackend.create_endpoint
+    original_update = SageMakerModelBackend.update_endpoint
+    original_delete = SageMakerModelBackend.delete_endpoint
+
+    def release(backend, endpoint_name):  # type: ignore[no-untyped-def]
+        ec2 = ec2_backends[backend.account_id][backend.region_name]
+        for eni_id in _SAGEMAKER_ENIS.pop((backend.account_id, backend.region_name, endpoint_name), []):
+            ec2.enis.pop(eni_id, None)
+
+    def attach(backend, endpoint_name):  # type: ignore[no-untyped-def]
+        release(backend, endpoint_name)
+        endpoint = backend.endpoints.get(endpoint_name)
+        config = backend.endpoint_configs.get(getattr(endpoint, "endpoint_config_name", None))
+        if config is None:
+            return
+        ec2 = ec2_backends[backend.account_id][backend.region_name]
+        made = []
+        for variant in config.production_variants or []:
+            model = backend._models.get(variant.get("ModelName"))
+            vpc = (getattr(model, "vpc_config", None) or {}) if model else {}
+            groups = [g for g in (ec2.get_security_group_from_id(i) for i in vpc.get("SecurityGroupIds") or []) if g]
+            for subnet_id in vpc.get("Subnets") or []:
+                try:
+                    subnet = ec2.get_subnet(subnet_id)
+                except Exception:  # noqa: BLE001 - a literal id moto does not know: no interface
+                    continue
+                eni = ec2.create_network_interface(
+                    subnet,
+                    random_private_ip(subnet.cidr_block),
+                    description=f"SageMaker endpoint {endpoint_name}",
+                )
+                eni._group_set = list(groups)
+                eni.requester_managed = True
+                eni.requester_id = "sagemaker.amazonaws.com"
+                eni.interface_type = "interface"
+                made.append(eni.id)
+        if made:
+            _SAGEMAKER_ENIS[(backend.account_id, backend.region_name, endpoint_name)] = made
+
+    def create_endpoint(self, endpoint_name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        endpoint = original_create(self, endpoint_name, *args, **kwargs)
+        attach(self, endpoint_name)
+        return endpoint
+
+    def update_endpoint(self, endpoint_name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        out = original_update(self, endpoint_name, *args, **kwargs)
+        attach(self, endpoint_name)
+        return out
+
+    def delete_endpoint(self, endpoint_name):  # type: ignore[no-untyped-def]
+        out = original_delete(self, endpoint_name)
+        release(self, endpoint_name)
+        return out
+
+    SageMakerModelBackend.create_endpoint = create_endpoint
+    SageMakerModelBackend.update_endpoint = update_endpoint
+    SageMakerModelBackend.delete_endpoint = delete_endpoint
+
+
 PATCHES = (
     patch_s3_get_bucket_versioning,
     patch_s3_bucket_policy_secure_transport,
@@ -1868,6 +1952,7 @@ PATCHES = (
     patch_ec2_endpoint_eni_groups,
     patch_ec2_nacl_not_found,
     patch_ec2_client_token,
+    patch_sagemaker_endpoint_enis,
 )
 
 

@@ -221,7 +221,7 @@ class PatchDefinitionTests(unittest.TestCase):
 
     def test_every_patch_names_its_gap(self) -> None:
         patches = list(self.launcher.PATCHES) + [self.launcher.patch_cloudwatch_rpcv2_cbor]
-        self.assertEqual(len(patches), 22)
+        self.assertEqual(len(patches), 23)
         for patch in patches:
             self.assertTrue(patch.__doc__.startswith("Close: | "), patch.__name__)
 
@@ -1809,3 +1809,41 @@ class Ec2ClientTokenTests(unittest.TestCase):
             ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"],
             ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"],
         )
+
+
+class SageMakerEndpointEnisTests(unittest.TestCase):
+    """v. patch_sagemaker_endpoint_enis"""
+
+    def test_endpoint_in_a_vpc_holds_interfaces_until_deleted(self) -> None:
+        ec2, sm = client("ec2"), client("sagemaker")
+        vpc = ec2.create_vpc(CidrBlock="10.96.0.0/16")["Vpc"]["VpcId"]
+        subnets = [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.96.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2)
+        ]
+        sg = ec2.create_security_group(GroupName=unique("inf"), Description="d", VpcId=vpc)["GroupId"]
+        model, plain = unique("vpcmodel"), unique("plainmodel")
+        make_model(sm, model, VpcConfig={"SecurityGroupIds": [sg], "Subnets": subnets})
+        make_model(sm, plain)
+        config, plain_config = unique("cfg"), unique("cfg")
+        sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[variant(model, "ml.m5.large")])
+        sm.create_endpoint_config(EndpointConfigName=plain_config, ProductionVariants=[variant(plain, "ml.m5.large")])
+        name = unique("ep")
+        sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
+
+        def held() -> list:
+            return ec2.describe_network_interfaces(Filters=[{"Name": "group-id", "Values": [sg]}])["NetworkInterfaces"]
+
+        enis = held()
+        self.assertEqual(sorted(e["SubnetId"] for e in enis), sorted(subnets))
+        for e in enis:
+            self.assertEqual(e["Description"], f"SageMaker endpoint {name}")
+            self.assertTrue(e["RequesterManaged"])
+            self.assertEqual(e["InterfaceType"], "interface")
+        # An update to a model outside the VPC releases them; back in, they return.
+        sm.update_endpoint(EndpointName=name, EndpointConfigName=plain_config)
+        self.assertEqual(held(), [])
+        sm.update_endpoint(EndpointName=name, EndpointConfigName=config)
+        self.assertEqual(len(held()), 2)
+        sm.delete_endpoint(EndpointName=name)
+        self.assertEqual(held(), [])
+        ec2.delete_security_group(GroupId=sg)
