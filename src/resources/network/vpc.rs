@@ -152,12 +152,12 @@ pub struct FoundVpc {
     pub tags: Tags,
 }
 
-/// The VPC tagged with `address` in this environment (the oldest id when there are several).
-pub async fn find_vpc(
+/// Every VPC tagged with `address` in this environment.
+async fn tagged_vpcs(
     cx: &Ctx<'_>,
     region: &str,
     address: &str,
-) -> Result<Option<FoundVpc>, AwsError> {
+) -> Result<Vec<aws_sdk_ec2::types::Vpc>, AwsError> {
     let out = cx
         .clients(region)
         .ec2
@@ -167,8 +167,17 @@ pub async fn find_vpc(
         .send()
         .await
         .map_err(AwsError::from_sdk("ec2:DescribeVpcs"))?;
-    let mut vpcs: Vec<FoundVpc> = out
-        .vpcs()
+    Ok(out.vpcs().to_vec())
+}
+
+/// The VPC tagged with `address` in this environment (the oldest id when there are several).
+pub async fn find_vpc(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+) -> Result<Option<FoundVpc>, AwsError> {
+    let mut vpcs: Vec<FoundVpc> = tagged_vpcs(cx, region, address)
+        .await?
         .iter()
         .map(|v| FoundVpc {
             id: v.vpc_id().unwrap_or_default().into(),
@@ -203,14 +212,8 @@ pub async fn create_vpc(
     // again) left a second, empty VPC with the same ownership tags (the create only runs when
     // none was found). It goes, so that one VPC carries the address.
     let address = d.tags.get(TAG_ADDRESS).map(String::as_str).unwrap_or("");
-    let twins = ec2
-        .describe_vpcs()
-        .filters(filter(&format!("tag:{TAG_ADDRESS}"), address))
-        .filters(filter(&format!("tag:{TAG_ENVIRONMENT}"), cx.environment))
-        .send()
-        .await
-        .map_err(AwsError::from_sdk("ec2:DescribeVpcs"))?;
-    for other in twins.vpcs().iter().filter_map(|v| v.vpc_id()) {
+    let twins = tagged_vpcs(cx, region, address).await?;
+    for other in twins.iter().filter_map(|v| v.vpc_id()) {
         if other == id {
             continue;
         }
