@@ -36,53 +36,13 @@ async fn keys(emu: &Emulator, region: &str) -> (usize, usize) {
     (live, pending)
 }
 
-/// The seed stack with literal VPC ids instead of its managed network (`network:`,
-/// `security_groups:`, twin networks). The network kind is not yet safe under this test's
-/// lost answers: a resent CreateSubnet meets InvalidSubnet.Conflict, and a resent
-/// ReplaceNetworkAclAssociation or DeleteNetworkAclEntry makes moto answer HTTP 500 (NACL
-/// entries, flow logs and groups already take a resent create). Tracked in issue 17; the
-/// network runs here once it is.
-fn without_network(spec: &str) -> String {
-    let mut out = String::new();
-    let mut skip = false;
-    for line in spec.lines() {
-        let top = !line.is_empty() && !line.starts_with([' ', '#']);
-        if top {
-            skip = line.starts_with("network:") || line.starts_with("security_groups:");
-        }
-        if skip {
-            continue;
-        }
-        if line.trim_start().starts_with("vpc: { network:") {
-            out.push_str(
-                "      vpc: { security_groups: [sg-0123456789abcdef0], subnets: \
-                 [subnet-0aaaaaaaaaaaaaaaa, subnet-0bbbbbbbbbbbbbbbb] }\n",
-            );
-            continue;
-        }
-        if line.trim_start().starts_with("networks: [") {
-            continue;
-        }
-        if line == "  replicate:" {
-            out.push_str(
-                "  vpc: { security_groups: [sg-0fedcba9876543210], subnets: \
-                 [subnet-0cccccccccccccccc, subnet-0dddddddddddddddd] }\n",
-            );
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    assert!(!out.contains("network: main"), "{out}");
-    out
-}
-
 #[tokio::test]
 async fn whole_stack_applies_converge_under_20_percent_faults() {
     let emu = Emulator::start_with(&["--faults", "0.2", "--fault-seed", "20261201"]);
     let (mut novactl_retries, mut copies) = (0, 0);
     for round in 1..=10 {
         emu.reset();
-        let p = Project::new(&without_network(&local_spec()));
+        let p = Project::new(&local_spec());
         let path = p.spec.to_str().unwrap();
         let apply = novactl_env(
             Some(&emu),
@@ -166,6 +126,22 @@ async fn a_lost_answer_on_every_create_is_recognised_as_our_own() {
         ("application-autoscaling", "PutScalingPolicy"),
         ("monitoring", "PutMetricAlarm"),
         ("monitoring", "PutDashboard"),
+        // The network: creates without a client token find what the lost attempt made (a
+        // second VPC is deleted, a subnet's CIDR conflict is its own), creates with one get
+        // the first attempt's resource, and a resent replace or delete finds it done.
+        ("ec2", "CreateVpc"),
+        ("ec2", "CreateSubnet"),
+        ("ec2", "CreateRouteTable"),
+        ("ec2", "AssociateRouteTable"),
+        ("ec2", "CreateNetworkAcl"),
+        ("ec2", "CreateNetworkAclEntry"),
+        ("ec2", "ReplaceNetworkAclAssociation"),
+        ("ec2", "DeleteNetworkAclEntry"),
+        ("ec2", "CreateSecurityGroup"),
+        ("ec2", "AuthorizeSecurityGroupIngress"),
+        ("ec2", "RevokeSecurityGroupEgress"),
+        ("ec2", "CreateVpcEndpoint"),
+        ("ec2", "CreateFlowLogs"),
     ];
     let script: Vec<_> = creates
         .iter()
@@ -215,6 +191,55 @@ async fn a_lost_answer_on_every_create_is_recognised_as_our_own() {
     let s3 = emu.s3("us-east-1").await;
     for b in LOCAL_BUCKETS {
         assert_bucket_configured(&s3, b).await;
+    }
+    // One VPC per network (the lost CreateVpc's second copy is gone), one NACL and one route
+    // table per subnet of ours (their resent creates carried the first attempt's token).
+    for region in ["us-east-1", "us-west-2"] {
+        let ec2 = emu.ec2(region).await;
+        let mine = |kind: &'static str| {
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag-key")
+                .values(kind)
+                .build()
+        };
+        let vpcs = ec2
+            .describe_vpcs()
+            .filters(mine("novactl:address"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(vpcs.vpcs().len(), 1, "{region}: {:?}", vpcs.vpcs());
+        let part = |p: &'static str| {
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:novactl:part")
+                .values(p)
+                .build()
+        };
+        let acls = ec2
+            .describe_network_acls()
+            .filters(part("nacl"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(acls.network_acls().len(), 1, "{region}");
+        let subnets = ec2
+            .describe_subnets()
+            .filters(mine("novactl:part"))
+            .send()
+            .await
+            .unwrap();
+        let tables = ec2
+            .describe_route_tables()
+            .filters(mine("novactl:part"))
+            .send()
+            .await
+            .unwrap();
+        assert!(!subnets.subnets().is_empty(), "{region}");
+        assert_eq!(
+            tables.route_tables().len(),
+            subnets.subnets().len(),
+            "{region}"
+        );
     }
 
     // Outside us-east-1 a repeated CreateBucket answers BucketAlreadyOwnedByYou: the bucket

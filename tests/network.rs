@@ -50,6 +50,7 @@ security_groups:
       - {{ port: 443, from: api }}
     egress:
       - {{ port: 443, cidr: 10.20.0.0/16 }}
+      - {{ port: 443, prefix_list: s3 }}
   api:
     network: main
     description: API service tasks
@@ -167,6 +168,8 @@ async fn network_lifecycle() {
         "{}",
         plan.stdout
     );
+    // The S3 prefix-list peer, by its service.
+    assert!(plan.stdout.contains("pl:s3"), "{}", plan.stdout);
 
     novactl(
         Some(&emu),
@@ -464,11 +467,37 @@ async fn network_lifecycle() {
         inference.ip_permissions()[0].user_id_group_pairs()[0].group_id(),
         api.group_id()
     );
-    assert_eq!(inference.ip_permissions_egress().len(), 1);
-    assert_eq!(
-        inference.ip_permissions_egress()[0].ip_ranges()[0].cidr_ip(),
-        Some("10.20.0.0/16")
-    );
+    // Egress 443 to the VPC and to the region's S3 prefix list (by its id).
+    let s3_list = ec2
+        .describe_prefix_lists()
+        .filters(f("prefix-list-name", &format!("com.amazonaws.{REGION}.s3")))
+        .send()
+        .await
+        .unwrap()
+        .prefix_lists()[0]
+        .prefix_list_id()
+        .unwrap()
+        .to_string();
+    let egress_peers = |g: &aws_sdk_ec2::types::SecurityGroup| {
+        let mut v: Vec<(Option<i32>, Option<i32>, String)> = Vec::new();
+        for p in g.ip_permissions_egress() {
+            let ports = (p.from_port(), p.to_port());
+            for r in p.ip_ranges() {
+                v.push((ports.0, ports.1, r.cidr_ip().unwrap().to_string()));
+            }
+            for l in p.prefix_list_ids() {
+                v.push((ports.0, ports.1, l.prefix_list_id().unwrap().to_string()));
+            }
+        }
+        v.sort();
+        v
+    };
+    let mut want_egress = vec![
+        (Some(443), Some(443), "10.20.0.0/16".to_string()),
+        (Some(443), Some(443), s3_list.clone()),
+    ];
+    want_egress.sort();
+    assert_eq!(egress_peers(&inference), want_egress);
     let api_out = &api.ip_permissions_egress();
     assert_eq!(api_out.len(), 1);
     assert_eq!(
@@ -581,6 +610,24 @@ async fn network_lifecycle() {
         .send()
         .await
         .unwrap();
+    // ... and its egress to S3's prefix list revoked.
+    ec2.revoke_security_group_egress()
+        .group_id(inference.group_id().unwrap())
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(443)
+                .to_port(443)
+                .prefix_list_ids(
+                    aws_sdk_ec2::types::PrefixListId::builder()
+                        .prefix_list_id(&s3_list)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     ec2.delete_flow_logs()
         .flow_log_ids(fl.flow_log_id().unwrap())
         .send()
@@ -628,7 +675,9 @@ async fn network_lifecycle() {
         .find(|c| c.0 == "security_group.inference")
         .unwrap_or_else(|| panic!("{c:?}"));
     assert_eq!(sg.1, "update");
-    assert_eq!(sg.2, ["ingress"]);
+    let mut sg_paths = sg.2.clone();
+    sg_paths.sort();
+    assert_eq!(sg_paths, ["egress", "ingress"]);
     // Nothing else moved.
     assert_eq!(c.len(), 2, "{c:?}");
 
@@ -645,6 +694,10 @@ async fn network_lifecycle() {
         .await
         .unwrap();
     assert_eq!(inference_now.security_groups()[0].ip_permissions().len(), 1);
+    assert_eq!(
+        egress_peers(&inference_now.security_groups()[0]),
+        want_egress
+    );
     let t = ec2
         .describe_route_tables()
         .route_table_ids(&private_tables[0])
@@ -772,6 +825,23 @@ fn open_ingress_is_a_spec_error_unless_waived() {
         "{}",
         r.stderr
     );
+
+    // A prefix list that is neither a gateway service nor an id, at its line; two peers at once.
+    p.write_spec(&spec(&env).replace("prefix_list: s3", "prefix_list: s4"));
+    let r = novactl(None, &["validate", "-e", p.spec.to_str().unwrap()]).expect_code(1);
+    assert!(
+        r.stderr
+            .contains("security_groups.inference.egress.1.prefix_list"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains(":37:"), "{}", r.stderr);
+    assert!(r.stderr.contains("s3, dynamodb"), "{}", r.stderr);
+    p.write_spec(&spec(&env).replace("prefix_list: s3", "prefix_list: s3, cidr: 10.20.0.0/16"));
+    let r = novactl(None, &["validate", "-e", p.spec.to_str().unwrap()]).expect_code(1);
+    assert!(r.stderr.contains("exactly one of"), "{}", r.stderr);
+    p.write_spec(&spec(&env).replace("prefix_list: s3", "prefix_list: pl-63a5400a"));
+    novactl(None, &["validate", "-e", p.spec.to_str().unwrap()]).expect_code(0);
 }
 
 const DR: &str = "us-west-2";

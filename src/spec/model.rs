@@ -783,6 +783,10 @@ pub struct SgRule {
     /// An IPv4 or IPv6 CIDR instead of a group.
     #[serde(default)]
     pub cidr: Option<String>,
+    /// An AWS prefix list instead of a group or CIDR: a gateway endpoint service (`s3`,
+    /// `dynamodb`; the region's `com.amazonaws.<region>.<service>` list) or a `pl-…` id.
+    #[serde(default)]
+    pub prefix_list: Option<String>,
 }
 
 fn default_protocol() -> String {

@@ -1771,6 +1771,165 @@ def patch_ec2_endpoint_eni_groups() -> None:
     VPCBackend.create_vpc_endpoint = create_vpc_endpoint
 
 
+def patch_ec2_nacl_not_found() -> None:
+    """Close: | EC2 `DeleteNetworkAclEntry` of a missing entry and `ReplaceNetworkAclAssociation`
+    of a missing association id answer HTTP 500 (a StopIteration inside moto) | a call resent
+    after a lost answer (its first attempt did the work) fails the apply | 5.2.5 |
+
+    Wrap the two NetworkAclBackend methods: a missing entry is `InvalidNetworkAclEntry.NotFound`
+    and a missing association `InvalidAssociationID.NotFound`, AWS's codes (HTTP 400); the rest
+    is moto's.
+    """
+    from moto.ec2.exceptions import EC2ClientError, InvalidAssociationIdError
+    from moto.ec2.models.network_acls import NetworkAclBackend
+
+    _require(NetworkAclBackend, "delete_network_acl_entry")
+    _require(NetworkAclBackend, "replace_network_acl_association")
+    delete_entry = NetworkAclBackend.delete_network_acl_entry
+    replace_association = NetworkAclBackend.replace_network_acl_association
+
+    def delete_network_acl_entry(self, network_acl_id, rule_number, egress):  # type: ignore[no-untyped-def]
+        acl = self.get_network_acl(network_acl_id)
+        if not any(e.egress == egress and e.rule_number == rule_number for e in acl.network_acl_entries):
+            raise EC2ClientError(
+                "InvalidNetworkAclEntry.NotFound",
+                f"The network ACL entry identified by {rule_number} ({'egress' if str(egress).lower() == 'true' else 'ingress'}) "
+                f"does not exist in {network_acl_id}.",
+            )
+        return delete_entry(self, network_acl_id, rule_number, egress)
+
+    def replace_network_acl_association(self, association_id, network_acl_id):  # type: ignore[no-untyped-def]
+        if not any(association_id in acl._associations for acl in self.network_acls.values()):
+            raise InvalidAssociationIdError(association_id)
+        return replace_association(self, association_id, network_acl_id)
+
+    NetworkAclBackend.delete_network_acl_entry = delete_network_acl_entry
+    NetworkAclBackend.replace_network_acl_association = replace_network_acl_association
+
+
+# (account, region, action, client token) -> the first answer (`patch_ec2_client_token`).
+_EC2_TOKENS: dict = {}
+_EC2_TOKEN_ACTIONS = ("create_route_table", "create_network_acl", "create_vpc_endpoint")
+
+
+def patch_ec2_client_token() -> None:
+    """Close: | EC2 `CreateRouteTable`, `CreateNetworkAcl` and `CreateVpcEndpoint` ignore
+    `ClientToken` (AWS: a request with the token of an earlier successful one answers with
+    that request's resource, nothing new is made) | a create resent after a lost answer makes a
+    second route table, NACL or endpoint | 5.2.5 |
+
+    Wrap the three EC2Response handlers: the first successful answer for an (account, region,
+    action, ClientToken) is kept and a later request with the same token gets it again without
+    reaching the backend. Requests without a token are unchanged.
+    """
+    import functools
+
+    from moto.ec2.responses import EC2Response
+
+    for action in _EC2_TOKEN_ACTIONS:
+        _require(EC2Response, action)
+
+    def idempotent(action, original):  # type: ignore[no-untyped-def]
+        @functools.wraps(original)
+        def handler(self):  # type: ignore[no-untyped-def]
+            token = self._get_param("ClientToken")
+            if not token:
+                return original(self)
+            key = (self.current_account, self.region, action, token)
+            if key not in _EC2_TOKENS:
+                _EC2_TOKENS[key] = original(self)
+            return _EC2_TOKENS[key]
+
+        return handler
+
+    for action in _EC2_TOKEN_ACTIONS:
+        setattr(EC2Response, action, idempotent(action, getattr(EC2Response, action)))
+
+
+# (account, region, endpoint name) -> the ENI ids made for it (`patch_sagemaker_endpoint_enis`).
+_SAGEMAKER_ENIS: dict = {}
+
+
+def patch_sagemaker_endpoint_enis() -> None:
+    """Close: | SageMaker `CreateEndpoint` / `UpdateEndpoint` of an endpoint whose model has a
+    `VpcConfig` makes no network interface (AWS: the endpoint's instances get requester-managed
+    interfaces in the model's subnets with its security groups, removed after DeleteEndpoint) |
+    the model's groups read as unused (Prowler's `ec2_securitygroup_not_used`) and a network
+    destroy never meets an interface SageMaker holds | 5.2.5 |
+
+    Wrap SageMakerModelBackend.create_endpoint, update_endpoint and delete_endpoint: after a
+    create or update, the endpoint's interfaces are made again from its (new) config's
+    variants: one per subnet of each variant's model `VpcConfig`, with the model's
+    `SecurityGroupIds`, description `SageMaker endpoint <name>`, `RequesterManaged` true,
+    `InterfaceType` `interface` and a SageMaker requester id; delete removes them (at once: the
+    endpoint is gone when DeleteEndpoint answers here). Endpoints of models without a VPC get
+    none, as before.
+    """
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.utils import random_private_ip
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    for name in ("create_endpoint", "update_endpoint", "delete_endpoint"):
+        _require(SageMakerModelBackend, name)
+    original_create = SageMakerModelBackend.create_endpoint
+    original_update = SageMakerModelBackend.update_endpoint
+    original_delete = SageMakerModelBackend.delete_endpoint
+
+    def release(backend, endpoint_name):  # type: ignore[no-untyped-def]
+        ec2 = ec2_backends[backend.account_id][backend.region_name]
+        for eni_id in _SAGEMAKER_ENIS.pop((backend.account_id, backend.region_name, endpoint_name), []):
+            ec2.enis.pop(eni_id, None)
+
+    def attach(backend, endpoint_name):  # type: ignore[no-untyped-def]
+        release(backend, endpoint_name)
+        endpoint = backend.endpoints.get(endpoint_name)
+        config = backend.endpoint_configs.get(getattr(endpoint, "endpoint_config_name", None))
+        if config is None:
+            return
+        ec2 = ec2_backends[backend.account_id][backend.region_name]
+        made = []
+        for variant in config.production_variants or []:
+            model = backend._models.get(variant.get("ModelName"))
+            vpc = (getattr(model, "vpc_config", None) or {}) if model else {}
+            groups = [g for g in (ec2.get_security_group_from_id(i) for i in vpc.get("SecurityGroupIds") or []) if g]
+            for subnet_id in vpc.get("Subnets") or []:
+                try:
+                    subnet = ec2.get_subnet(subnet_id)
+                except Exception:  # noqa: BLE001 - a literal id moto does not know: no interface
+                    continue
+                eni = ec2.create_network_interface(
+                    subnet,
+                    random_private_ip(subnet.cidr_block),
+                    description=f"SageMaker endpoint {endpoint_name}",
+                )
+                eni._group_set = list(groups)
+                eni.requester_managed = True
+                eni.requester_id = "sagemaker.amazonaws.com"
+                eni.interface_type = "interface"
+                made.append(eni.id)
+        if made:
+            _SAGEMAKER_ENIS[(backend.account_id, backend.region_name, endpoint_name)] = made
+
+    def create_endpoint(self, endpoint_name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        endpoint = original_create(self, endpoint_name, *args, **kwargs)
+        attach(self, endpoint_name)
+        return endpoint
+
+    def update_endpoint(self, endpoint_name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        out = original_update(self, endpoint_name, *args, **kwargs)
+        attach(self, endpoint_name)
+        return out
+
+    def delete_endpoint(self, endpoint_name):  # type: ignore[no-untyped-def]
+        out = original_delete(self, endpoint_name)
+        release(self, endpoint_name)
+        return out
+
+    SageMakerModelBackend.create_endpoint = create_endpoint
+    SageMakerModelBackend.update_endpoint = update_endpoint
+    SageMakerModelBackend.delete_endpoint = delete_endpoint
+
+
 PATCHES = (
     patch_s3_get_bucket_versioning,
     patch_s3_bucket_policy_secure_transport,
@@ -1791,6 +1950,9 @@ PATCHES = (
     patch_autoscaling_object_not_found,
     patch_sagemaker_add_tags_overwrites,
     patch_ec2_endpoint_eni_groups,
+    patch_ec2_nacl_not_found,
+    patch_ec2_client_token,
+    patch_sagemaker_endpoint_enis,
 )
 
 

@@ -221,7 +221,7 @@ class PatchDefinitionTests(unittest.TestCase):
 
     def test_every_patch_names_its_gap(self) -> None:
         patches = list(self.launcher.PATCHES) + [self.launcher.patch_cloudwatch_rpcv2_cbor]
-        self.assertEqual(len(patches), 20)
+        self.assertEqual(len(patches), 23)
         for patch in patches:
             self.assertTrue(patch.__doc__.startswith("Close: | "), patch.__name__)
 
@@ -1739,3 +1739,111 @@ class Ec2EndpointEniGroupsTests(unittest.TestCase):
         # The group is in use: Prowler's ec2_securitygroup_not_used looks it up this way.
         used = ec2.describe_network_interfaces(Filters=[{"Name": "group-id", "Values": [sg]}])
         self.assertEqual(len(used["NetworkInterfaces"]), 2)
+
+
+class Ec2NaclNotFoundTests(unittest.TestCase):
+    """t. patch_ec2_nacl_not_found"""
+
+    def test_missing_entry_and_association_are_not_found_not_500(self) -> None:
+        ec2 = client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.98.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.98.1.0/24")["Subnet"]["SubnetId"]
+        acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+        ec2.create_network_acl_entry(
+            NetworkAclId=acl, RuleNumber=100, Protocol="-1", RuleAction="allow", Egress=False, CidrBlock="10.98.0.0/16"
+        )
+        ec2.delete_network_acl_entry(NetworkAclId=acl, RuleNumber=100, Egress=False)
+        # The same delete again (a resent call): AWS's "not found", not HTTP 500.
+        with self.assertRaises(ClientError) as err:
+            ec2.delete_network_acl_entry(NetworkAclId=acl, RuleNumber=100, Egress=False)
+        self.assertEqual(err.exception.response["Error"]["Code"], "InvalidNetworkAclEntry.NotFound")
+        self.assertEqual(err.exception.response["ResponseMetadata"]["HTTPStatusCode"], 400)
+
+        default = ec2.describe_network_acls(
+            Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "default", "Values": ["true"]}]
+        )["NetworkAcls"][0]
+        assoc = next(a for a in default["Associations"] if a["SubnetId"] == subnet)["NetworkAclAssociationId"]
+        new = ec2.replace_network_acl_association(AssociationId=assoc, NetworkAclId=acl)["NewAssociationId"]
+        self.assertNotEqual(new, assoc)
+        with self.assertRaises(ClientError) as err:
+            ec2.replace_network_acl_association(AssociationId=assoc, NetworkAclId=acl)
+        self.assertEqual(err.exception.response["Error"]["Code"], "InvalidAssociationID.NotFound")
+        # The subnet kept the association the first call made.
+        now = ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0]["Associations"]
+        self.assertEqual([(a["NetworkAclAssociationId"], a["SubnetId"]) for a in now], [(new, subnet)])
+
+
+class Ec2ClientTokenTests(unittest.TestCase):
+    """u. patch_ec2_client_token"""
+
+    def test_same_token_same_resource(self) -> None:
+        ec2 = client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.97.0.0/16")["Vpc"]["VpcId"]
+        token = unique("tok")
+        first = ec2.create_route_table(VpcId=vpc, ClientToken=token)["RouteTable"]["RouteTableId"]
+        again = ec2.create_route_table(VpcId=vpc, ClientToken=token)["RouteTable"]["RouteTableId"]
+        other = ec2.create_route_table(VpcId=vpc, ClientToken=unique("tok"))["RouteTable"]["RouteTableId"]
+        self.assertEqual(first, again)
+        self.assertNotEqual(first, other)
+        acl_token = unique("tok")
+        acls = {ec2.create_network_acl(VpcId=vpc, ClientToken=acl_token)["NetworkAcl"]["NetworkAclId"] for _ in range(2)}
+        self.assertEqual(len(acls), 1)
+        ep_token = unique("tok")
+        eps = {
+            ec2.create_vpc_endpoint(
+                VpcId=vpc,
+                ServiceName=f"com.amazonaws.{REGION}.s3",
+                VpcEndpointType="Gateway",
+                RouteTableIds=[first],
+                ClientToken=ep_token,
+            )["VpcEndpoint"]["VpcEndpointId"]
+            for _ in range(2)
+        }
+        self.assertEqual(len(eps), 1)
+        listed = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]
+        self.assertEqual([e["VpcEndpointId"] for e in listed], list(eps))
+        tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"]
+        self.assertEqual(len(tables), 3)  # the main table, `first` and `other`
+        # Without a token every call makes one, as before.
+        self.assertNotEqual(
+            ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"],
+            ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"],
+        )
+
+
+class SageMakerEndpointEnisTests(unittest.TestCase):
+    """v. patch_sagemaker_endpoint_enis"""
+
+    def test_endpoint_in_a_vpc_holds_interfaces_until_deleted(self) -> None:
+        ec2, sm = client("ec2"), client("sagemaker")
+        vpc = ec2.create_vpc(CidrBlock="10.96.0.0/16")["Vpc"]["VpcId"]
+        subnets = [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.96.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2)
+        ]
+        sg = ec2.create_security_group(GroupName=unique("inf"), Description="d", VpcId=vpc)["GroupId"]
+        model, plain = unique("vpcmodel"), unique("plainmodel")
+        make_model(sm, model, VpcConfig={"SecurityGroupIds": [sg], "Subnets": subnets})
+        make_model(sm, plain)
+        config, plain_config = unique("cfg"), unique("cfg")
+        sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[variant(model, "ml.m5.large")])
+        sm.create_endpoint_config(EndpointConfigName=plain_config, ProductionVariants=[variant(plain, "ml.m5.large")])
+        name = unique("ep")
+        sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
+
+        def held() -> list:
+            return ec2.describe_network_interfaces(Filters=[{"Name": "group-id", "Values": [sg]}])["NetworkInterfaces"]
+
+        enis = held()
+        self.assertEqual(sorted(e["SubnetId"] for e in enis), sorted(subnets))
+        for e in enis:
+            self.assertEqual(e["Description"], f"SageMaker endpoint {name}")
+            self.assertTrue(e["RequesterManaged"])
+            self.assertEqual(e["InterfaceType"], "interface")
+        # An update to a model outside the VPC releases them; back in, they return.
+        sm.update_endpoint(EndpointName=name, EndpointConfigName=plain_config)
+        self.assertEqual(held(), [])
+        sm.update_endpoint(EndpointName=name, EndpointConfigName=config)
+        self.assertEqual(len(held()), 2)
+        sm.delete_endpoint(EndpointName=name)
+        self.assertEqual(held(), [])
+        ec2.delete_security_group(GroupId=sg)

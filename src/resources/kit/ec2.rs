@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair,
+    Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, Tag, TagSpecification,
+    UserIdGroupPair,
 };
 use aws_sdk_ec2::Client;
 use serde::{Deserialize, Serialize};
@@ -66,6 +67,13 @@ const SG: &str = "arn:aws:ec2:{region}:{account}:security-group/*";
 /// `Filter` of one name and value.
 pub fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
+}
+
+/// A fresh idempotency token for an EC2 create that takes one (`ClientToken`): the SDK resends
+/// a request whose answer was lost with the same token, and EC2 answers with the resource the
+/// first attempt made instead of making a second.
+pub fn client_token() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// Tags in EC2's shape.
@@ -135,8 +143,8 @@ pub fn code_of<E: aws_sdk_ec2::error::ProvideErrorMetadata, R>(
 }
 
 /// One security-group rule: protocol (`tcp`, `udp`, `icmp`, `all`), ports (`443`, `8000-8080`,
-/// or `all`) and the peer: a CIDR, or `sg:<group name>` (another group, by its name in the
-/// VPC, so that a rule can be planned before the group exists).
+/// or `all`) and the peer: a CIDR, `sg:<group name>` (another group, by its name in the
+/// VPC, so that a rule can be planned before the group exists) or `pl:<prefix list id>`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Rule {
     pub protocol: String,
@@ -198,6 +206,8 @@ impl Rule {
                 .get(name)
                 .ok_or_else(|| format!("security group `{name}` does not exist in the VPC"))?;
             p = p.user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build());
+        } else if let Some(list) = self.peer.strip_prefix("pl:") {
+            p = p.prefix_list_ids(PrefixListId::builder().prefix_list_id(list).build());
         } else if self.peer.contains(':') {
             p = p.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(&self.peer).build());
         } else {

@@ -9,7 +9,7 @@ use super::{part_tags, EndpointState, Names, NetworkState, Rules, TAG_PART};
 use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
 use crate::resources::kit::ec2::{
-    ensure_group, filter, rules_of, sync_rules, tag_spec, Direction, Rule,
+    client_token, ensure_group, filter, rules_of, sync_rules, tag_spec, Direction, Rule,
 };
 use crate::resources::kit::refs::{account, bucket_arn};
 use crate::resources::{Ctx, Decl};
@@ -401,6 +401,7 @@ pub async fn converge(
                 let mut req = ec2
                     .create_vpc_endpoint()
                     .vpc_id(vpc_id)
+                    .client_token(client_token())
                     .service_name(&w.service)
                     .tag_specifications(tag_spec(
                         ResourceType::VpcEndpoint,

@@ -28,6 +28,7 @@
 
 mod endpoints;
 mod flow_logs;
+mod prefix_lists;
 pub mod security_group;
 mod vpc;
 pub mod zones;

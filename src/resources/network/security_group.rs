@@ -16,6 +16,12 @@
 //! that `apply --adopt security_group.<n>` takes over (`novactl import security_groups SG_ID`
 //! prints its entry, see [`import`]).
 //!
+//! # Prefix lists
+//! A rule's peer may be an AWS prefix list (`prefix_list: s3`, or a `pl-…` id): the S3 gateway
+//! endpoint's traffic goes to S3's prefix list, not to the VPC's CIDR. A gateway service is
+//! `pl:<service>` in the state, resolved to the region's list id when rules are written and
+//! read back as the service (see `prefix_lists.rs`).
+//!
 //! # Open ingress
 //! An ingress rule from `0.0.0.0/0` or `::/0` is a spec error at its line unless the spec's
 //! `check.waive` holds rule `NOVA-NET-001` for the group's address (the HIPAA gate then
@@ -30,6 +36,7 @@ use aws_sdk_ec2::types::SecurityGroup;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::prefix_lists;
 use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
 use crate::resources::kind::KindInfo;
@@ -169,11 +176,21 @@ fn rule_of(
             ),
         ));
     }
+    if let Some(pl) = &r.prefix_list {
+        if group.is_some() || r.cidr.is_some() {
+            return Err(err(
+                "",
+                format!("a rule needs exactly one of `{group_key}` (a security group of the spec), `cidr` or `prefix_list`"),
+            ));
+        }
+        let peer = super::prefix_lists::peer_of(pl).map_err(|m| err(".prefix_list", m))?;
+        return Ok(Rule::new(protocol, from, to, peer));
+    }
     let peer = match (group, &r.cidr) {
         (Some(_), Some(_)) | (None, None) => {
             return Err(err(
                 "",
-                format!("a rule needs exactly one of `{group_key}` (a security group of the spec) or `cidr`"),
+                format!("a rule needs exactly one of `{group_key}` (a security group of the spec), `cidr` or `prefix_list`"),
             ))
         }
         (Some(g), None) => {
@@ -262,7 +279,7 @@ fn rules(spec: &LoadedSpec, name: &str) -> Result<(Vec<Rule>, Vec<Rule>), SpecEr
 #[async_trait]
 impl Reconciler for SecurityGroupKind {
     fn permissions(&self) -> &'static [&'static [Perm]] {
-        &[PERMISSIONS, EC2_SHARED]
+        &[PERMISSIONS, EC2_SHARED, super::prefix_lists::PERMISSIONS]
     }
 
     fn info(&self) -> &'static KindInfo {
@@ -530,19 +547,35 @@ async fn converge(
             groups = in_vpc(cx, region, &d.vpc_id).await?;
         }
         let ids = ids_by_name(&groups);
+        // Prefix lists named by their service (`pl:s3`), live and desired, by their ids.
+        let all = [&state.ingress, &state.egress, &d.ingress, &d.egress];
+        let lists = if all.iter().any(|r| prefix_lists::names_a_service(r)) {
+            prefix_lists::gateway_lists(cx, region).await?
+        } else {
+            BTreeMap::new()
+        };
+        let by_id = |r: &[Rule]| prefix_lists::resolve(region, r, &lists);
         if has("ingress") {
             sync_rules(
                 ec2,
                 id,
                 Direction::Ingress,
-                &state.ingress,
-                &d.ingress,
+                &by_id(&state.ingress)?,
+                &by_id(&d.ingress)?,
                 &ids,
             )
             .await?;
         }
         if has("egress") {
-            sync_rules(ec2, id, Direction::Egress, &state.egress, &d.egress, &ids).await?;
+            sync_rules(
+                ec2,
+                id,
+                Direction::Egress,
+                &by_id(&state.egress)?,
+                &by_id(&d.egress)?,
+                &ids,
+            )
+            .await?;
         }
     }
     if has("tags") {
@@ -597,6 +630,18 @@ async fn observed_of(
             .map_err(AwsError::from_sdk("ec2:DescribeSecurityGroups"))?;
         names_by_id(out.security_groups())
     };
+    let mut ingress = rules_of(g.ip_permissions(), &names);
+    let mut egress = rules_of(g.ip_permissions_egress(), &names);
+    // A gateway service's prefix list reads as the service, as the spec names it.
+    if ingress
+        .iter()
+        .chain(&egress)
+        .any(|r| r.peer.starts_with("pl:"))
+    {
+        let lists = prefix_lists::gateway_lists(cx, region).await?;
+        ingress = prefix_lists::named(ingress, &lists);
+        egress = prefix_lists::named(egress, &lists);
+    }
     let tags = tags_of(g.tags());
     let owner = owner_of(&tags, address, cx.environment);
     let id = g.group_id().unwrap_or_default().to_string();
@@ -605,8 +650,8 @@ async fn observed_of(
         group_name: name.clone(),
         vpc_id: g.vpc_id().unwrap_or_default().to_string(),
         description: g.description().unwrap_or_default().to_string(),
-        ingress: rules_of(g.ip_permissions(), &names),
-        egress: rules_of(g.ip_permissions_egress(), &names),
+        ingress,
+        egress,
         tags,
         peers: BTreeMap::new(),
     };

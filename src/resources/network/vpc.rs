@@ -9,8 +9,8 @@ use super::{part_tags, Names, NetworkState, Rules, SubnetState, TAG_PART};
 use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
 use crate::resources::kit::ec2::{
-    code_of, delete_when_free, filter, rules_of, sync_rules, sync_tags, tag_spec, tags_of,
-    Direction,
+    client_token, code_of, delete_when_free, filter, rules_of, sync_rules, sync_tags, tag_spec,
+    tags_of, tolerate, Direction,
 };
 use crate::resources::kit::tags::{Tags, TAG_ADDRESS, TAG_ENVIRONMENT};
 use crate::resources::Ctx;
@@ -111,6 +111,40 @@ pub const PERMISSIONS: &[Perm] = &[
     perm("ec2:DeleteNetworkAcl", &["ec2:DeleteNetworkAcl"], &[NACL]),
 ];
 
+/// What EC2 answers to a resent association replace: the first attempt replaced the id.
+const ASSOC_GONE: &str = "InvalidAssociationID.NotFound";
+/// What EC2 answers to a resent NACL entry delete: the first attempt deleted it.
+const ENTRY_GONE: &str = "InvalidNetworkAclEntry.NotFound";
+
+/// The subnet of `cidr` in `vpc` tagged as the network's subnet `name` (made by an attempt
+/// whose answer was lost), if any.
+async fn own_subnet(
+    cx: &Ctx<'_>,
+    region: &str,
+    vpc: &str,
+    cidr: &str,
+    name: &str,
+) -> Result<Option<String>, AwsError> {
+    let out = cx
+        .clients(region)
+        .ec2
+        .describe_subnets()
+        .filters(filter("vpc-id", vpc))
+        .filters(filter("cidr-block", cidr))
+        .filters(filter(
+            &format!("tag:{TAG_PART}"),
+            &format!("subnet:{name}"),
+        ))
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("ec2:DescribeSubnets"))?;
+    Ok(out
+        .subnets()
+        .first()
+        .and_then(|s| s.subnet_id())
+        .map(String::from))
+}
+
 /// The VPC of a network as found.
 pub struct FoundVpc {
     pub id: String,
@@ -118,12 +152,12 @@ pub struct FoundVpc {
     pub tags: Tags,
 }
 
-/// The VPC tagged with `address` in this environment (the oldest id when there are several).
-pub async fn find_vpc(
+/// Every VPC tagged with `address` in this environment.
+async fn tagged_vpcs(
     cx: &Ctx<'_>,
     region: &str,
     address: &str,
-) -> Result<Option<FoundVpc>, AwsError> {
+) -> Result<Vec<aws_sdk_ec2::types::Vpc>, AwsError> {
     let out = cx
         .clients(region)
         .ec2
@@ -133,8 +167,17 @@ pub async fn find_vpc(
         .send()
         .await
         .map_err(AwsError::from_sdk("ec2:DescribeVpcs"))?;
-    let mut vpcs: Vec<FoundVpc> = out
-        .vpcs()
+    Ok(out.vpcs().to_vec())
+}
+
+/// The VPC tagged with `address` in this environment (the oldest id when there are several).
+pub async fn find_vpc(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+) -> Result<Option<FoundVpc>, AwsError> {
+    let mut vpcs: Vec<FoundVpc> = tagged_vpcs(cx, region, address)
+        .await?
         .iter()
         .map(|v| FoundVpc {
             id: v.vpc_id().unwrap_or_default().into(),
@@ -152,20 +195,35 @@ pub async fn create_vpc(
     d: &NetworkState,
     _names: &Names,
 ) -> Result<String, AwsError> {
-    let out = cx
-        .clients(region)
-        .ec2
+    let ec2 = &cx.clients(region).ec2;
+    let out = ec2
         .create_vpc()
         .cidr_block(&d.cidr)
         .tag_specifications(tag_spec(ResourceType::Vpc, &d.tags))
         .send()
         .await
         .map_err(AwsError::from_sdk("ec2:CreateVpc"))?;
-    Ok(out
+    let id = out
         .vpc()
         .and_then(|v| v.vpc_id())
         .unwrap_or_default()
-        .to_string())
+        .to_string();
+    // CreateVpc takes no client token: an attempt whose answer was lost (the SDK sent it
+    // again) left a second, empty VPC with the same ownership tags (the create only runs when
+    // none was found). It goes, so that one VPC carries the address.
+    let address = d.tags.get(TAG_ADDRESS).map(String::as_str).unwrap_or("");
+    let twins = tagged_vpcs(cx, region, address).await?;
+    for other in twins.iter().filter_map(|v| v.vpc_id()) {
+        if other == id {
+            continue;
+        }
+        match ec2.delete_vpc().vpc_id(other).send().await {
+            Ok(_) => {}
+            Err(e) if code_of(&e).ends_with("NotFound") => {}
+            Err(e) => return Err(AwsError::from_err("ec2:DeleteVpc", e)),
+        }
+    }
+    Ok(id)
 }
 
 pub async fn set_dns(
@@ -596,12 +654,23 @@ pub async fn converge_subnets(
                         ),
                     ))
                     .send()
-                    .await
-                    .map_err(AwsError::from_sdk("ec2:CreateSubnet"))?;
-                out.subnet()
-                    .and_then(|s| s.subnet_id())
-                    .unwrap_or_default()
-                    .to_string()
+                    .await;
+                match out {
+                    Ok(o) => o
+                        .subnet()
+                        .and_then(|s| s.subnet_id())
+                        .unwrap_or_default()
+                        .to_string(),
+                    // A resent create whose first answer was lost: the CIDR is taken by the
+                    // subnet that attempt made (tagged as this one).
+                    Err(e) if code_of(&e) == "InvalidSubnet.Conflict" => {
+                        match own_subnet(cx, region, vpc_id, &w.cidr, name).await? {
+                            Some(id) => id,
+                            None => return Err(AwsError::from_err("ec2:CreateSubnet", e)),
+                        }
+                    }
+                    Err(e) => return Err(AwsError::from_err("ec2:CreateSubnet", e)),
+                }
             }
         };
         let l = live.subnets.get(name);
@@ -619,6 +688,7 @@ pub async fn converge_subnets(
                 let out = ec2
                     .create_route_table()
                     .vpc_id(vpc_id)
+                    .client_token(client_token())
                     .tag_specifications(tag_spec(
                         ResourceType::RouteTable,
                         &part_tags(
@@ -658,7 +728,11 @@ pub async fn converge_subnets(
                     .route_table_id(&rt)
                     .send()
                     .await
-                    .map_err(AwsError::from_sdk("ec2:ReplaceRouteTableAssociation"))?;
+                    .map_or_else(
+                        // Resent: the first attempt replaced the association id.
+                        |e| tolerate(e, "ec2:ReplaceRouteTableAssociation", ASSOC_GONE),
+                        |_| Ok(()),
+                    )?;
             }
             None => {
                 ec2.associate_route_table()
@@ -666,7 +740,10 @@ pub async fn converge_subnets(
                     .route_table_id(&rt)
                     .send()
                     .await
-                    .map_err(AwsError::from_sdk("ec2:AssociateRouteTable"))?;
+                    .map_or_else(
+                        |e| tolerate(e, "ec2:AssociateRouteTable", "Resource.AlreadyAssociated"),
+                        |_| Ok(()),
+                    )?;
             }
         }
         // Routes nobody asked for (an internet gateway's, added by hand).
@@ -688,9 +765,10 @@ pub async fn converge_subnets(
                 } else if let Some(c) = r.destination_ipv6_cidr_block() {
                     req = req.destination_ipv6_cidr_block(c);
                 }
-                req.send()
-                    .await
-                    .map_err(AwsError::from_sdk("ec2:DeleteRoute"))?;
+                req.send().await.map_or_else(
+                    |e| tolerate(e, "ec2:DeleteRoute", "InvalidRoute.NotFound"),
+                    |_| Ok(()),
+                )?;
             }
         }
     }
@@ -711,6 +789,7 @@ pub async fn converge_nacl(
         let out = ec2
             .create_network_acl()
             .vpc_id(vpc_id)
+            .client_token(client_token())
             .tag_specifications(tag_spec(
                 ResourceType::NetworkAcl,
                 &part_tags(&d.tags, &format!("{}-private", names.base), "nacl"),
@@ -742,7 +821,10 @@ pub async fn converge_nacl(
                 .rule_number(h.number)
                 .send()
                 .await
-                .map_err(AwsError::from_sdk("ec2:DeleteNetworkAclEntry"))?;
+                .map_or_else(
+                    |e| tolerate(e, "ec2:DeleteNetworkAclEntry", ENTRY_GONE),
+                    |_| Ok(()),
+                )?;
         }
     }
     for (text, w) in d.network_acl.iter().zip(&want) {
@@ -814,7 +896,10 @@ pub async fn converge_nacl(
             .network_acl_id(&nacl_id)
             .send()
             .await
-            .map_err(AwsError::from_sdk("ec2:ReplaceNetworkAclAssociation"))?;
+            .map_or_else(
+                |e| tolerate(e, "ec2:ReplaceNetworkAclAssociation", ASSOC_GONE),
+                |_| Ok(()),
+            )?;
     }
     Ok(())
 }
@@ -835,7 +920,10 @@ pub async fn strip_default_nacl(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Res
             .rule_number(e.number)
             .send()
             .await
-            .map_err(AwsError::from_sdk("ec2:DeleteNetworkAclEntry"))?;
+            .map_or_else(
+                |e| tolerate(e, "ec2:DeleteNetworkAclEntry", ENTRY_GONE),
+                |_| Ok(()),
+            )?;
     }
     Ok(())
 }
@@ -955,7 +1043,10 @@ pub async fn delete(
                     .network_acl_id(&live.default_nacl_id)
                     .send()
                     .await
-                    .map_err(AwsError::from_sdk("ec2:ReplaceNetworkAclAssociation"))?;
+                    .map_or_else(
+                        |e| tolerate(e, "ec2:ReplaceNetworkAclAssociation", ASSOC_GONE),
+                        |_| Ok(()),
+                    )?;
             }
         }
         delete_subnet(cx, region, address, id).await?;
