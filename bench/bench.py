@@ -256,7 +256,7 @@ def main() -> None:
                if Path("/proc/cpuinfo").exists() else platform.processor())
         b.say(f"novactl benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
         b.say(f"machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}")
-        b.say(f"binary: {BIN} ({os.path.getsize(BIN) / 1e6:.1f} MB); reps: {REPS} ({BIG_REPS} at 500)")
+        b.say(f"binary: {BIN} ({os.path.getsize(BIN) / 1e6:.1f} MB); reps: {REPS} ({BIG_REPS} at {BIG})")
         b.say("medians; 'x' = boto3 wall time / novactl wall time")
 
         # Warm-up: moto loads each service on its first call.

@@ -1643,6 +1643,17 @@ def patch_sagemaker_runtime_invoke_endpoint() -> None:
     SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint
 
 
+def json_object_body(environ) -> dict:  # type: ignore[no-untyped-def]
+    """A control request's body, a JSON object (empty body: {}); ValueError otherwise."""
+    import json
+
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    return body
+
+
 class NovactlControl:
     """WSGI middleware: `GET /novactl-api/config` shows DR_SETTINGS, `POST` (a JSON object of
     some of its keys, each a number >= 0) changes them for everything that happens next."""
@@ -1653,17 +1664,12 @@ class NovactlControl:
         self.app = app
 
     def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
-        import json
-
         if environ.get("PATH_INFO", "") != self.PATH:
             return self.app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET").upper()
         if method == "POST":
             try:
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-                update = json.loads(environ["wsgi.input"].read(length) or b"{}")
-                if not isinstance(update, dict):
-                    raise ValueError("the body must be a JSON object")
+                update = json_object_body(environ)
                 for key, value in update.items():
                     if key not in DR_SETTINGS:
                         raise ValueError(f"unknown setting {key!r}; known: {sorted(DR_SETTINGS)}")
@@ -2301,11 +2307,7 @@ class FaultInjector:
         method = environ.get("REQUEST_METHOD", "GET").upper()
         if method == "POST":
             try:
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-                change = json.loads(environ["wsgi.input"].read(length) or b"{}")
-                if not isinstance(change, dict):
-                    raise ValueError('want {"SERVICE": N, ...}')
-                rates = parse_throttles(change)
+                rates = parse_throttles(json_object_body(environ))
                 with self.lock:
                     self.config = dict(self.config, throttle=rates)
                     self.reset_throttle_counts()
