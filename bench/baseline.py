@@ -188,6 +188,15 @@ def create_role(c: Clients, d: dict) -> None:
         c.iam.put_role_policy(RoleName=d["name"], PolicyName=pname, PolicyDocument=json.dumps(doc))
 
 
+def create_log_group(c: Clients, name: str, kms_key_id, retention_days, tags: dict) -> None:  # type: ignore[no-untyped-def]
+    kwargs = {"logGroupName": name, "tags": tags}
+    if kms_key_id:
+        kwargs["kmsKeyId"] = kms_key_id
+    c.logs.create_log_group(**kwargs)
+    if retention_days:
+        c.logs.put_retention_policy(logGroupName=name, retentionInDays=retention_days)
+
+
 def create(c: Clients, change: dict, key_arns: dict) -> None:
     kind = change["kind"]
     kms_dep = next((a for a in change.get("depends_on", []) if ".kms." in "." + a), "")
@@ -301,12 +310,7 @@ def create(c: Clients, change: dict, key_arns: dict) -> None:
         body["widgets"] = list(d["widgets"].values())
         c.cloudwatch.put_dashboard(DashboardName=d["name"], DashboardBody=json.dumps(body))
     elif kind == "log_group":
-        kwargs = {"logGroupName": d["name"], "tags": d["tags"]}
-        if d.get("kms_key_id"):
-            kwargs["kmsKeyId"] = d["kms_key_id"]
-        c.logs.create_log_group(**kwargs)
-        if d.get("retention_days"):
-            c.logs.put_retention_policy(logGroupName=d["name"], retentionInDays=d["retention_days"])
+        create_log_group(c, d["name"], d.get("kms_key_id"), d.get("retention_days"), d["tags"])
         create_role(c, d["role"])
     elif kind == "cloudtrail":
         kwargs = {
@@ -523,12 +527,7 @@ def create_network(c: Clients, d: dict, region: str) -> str:
         ec2.create_vpc_endpoint(**kwargs)
     flow = d.get("flow_logs")
     if flow:
-        kwargs = {"logGroupName": flow["log_group"], "tags": d["tags"]}
-        if flow.get("kms_key_id"):
-            kwargs["kmsKeyId"] = flow["kms_key_id"]
-        c.logs.create_log_group(**kwargs)
-        if flow.get("retention_days"):
-            c.logs.put_retention_policy(logGroupName=flow["log_group"], retentionInDays=flow["retention_days"])
+        create_log_group(c, flow["log_group"], flow.get("kms_key_id"), flow.get("retention_days"), d["tags"])
         create_role(c, flow["role"])
         ec2.create_flow_logs(
             ResourceIds=[vpc], ResourceType="VPC", TrafficType=flow["traffic_type"],
