@@ -338,20 +338,28 @@ def throttled(b: Bench, emu: Emulator, g500: str) -> None:
     b.say()
     rates = ", ".join(f"{k} {v}/s" for k, v in THROTTLE.items())
     b.say(f"== {BIG}-resource apply from empty under an API-rate throttle ({rates} per API action)")
-    emu.reset()
-    emu.throttle(THROTTLE)
-    try:
-        r = b.nv("apply", "-e", g500, "--auto-approve", check=False)
-        throttled_calls = emu.throttled()
-        plan = b.nv("plan", "-e", g500, "--detailed-exitcode", check=False)
-    finally:
-        emu.throttle({})
-    ok = "converged" if r.code == 0 and plan.code == 0 else f"FAILED (apply exit {r.code}, plan exit {plan.code})"
-    b.say(row(f"apply generated {BIG}, throttled", [r])
-          + f" | {ok}; novactl retried {r.retries()} calls; the emulator throttled {throttled_calls}")
-    if r.code != 0:
-        b.say(r.err[-1500:])
-
+    for mode in ("standard", "adaptive"):
+        emu.reset()
+        emu.throttle(THROTTLE)
+        env = b.env
+        b.env = dict(env, AWS_RETRY_MODE=mode)
+        try:
+            r = b.nv("apply", "-e", g500, "--auto-approve", check=False)
+            throttled_calls = emu.throttled()
+            plan = b.nv("plan", "-e", g500, "--detailed-exitcode", check=False)
+        finally:
+            b.env = env
+            emu.throttle({})
+        name = f"apply generated {BIG}, throttled, AWS_RETRY_MODE={mode}"
+        if r.code == 0 and plan.code == 0:
+            b.say(row(name, [r]) + f" | converged; novactl retried {r.retries()} calls;"
+                  f" the emulator throttled {throttled_calls}")
+        else:
+            failed = [line.strip() for line in r.err.splitlines() if " failed: " in line]
+            b.say(f"{name:<44} novactl {r.wall:7.2f} s  cpu {r.cpu:5.2f} s | FAILED (apply exit {r.code},"
+                  f" plan exit {plan.code}): {len(failed)} failed calls, the emulator throttled {throttled_calls}")
+            for line in failed[:3]:
+                b.say(f"  {line[:160]}")
 
 def base_sections(b: Bench, emu: Emulator, seed: str, g35: str, g500: str, other: str) -> None:
     """The plain-emulator comparisons, then crowded plans and the 50 ms seed and 35 runs."""
