@@ -94,6 +94,15 @@ def read(c: Clients, change: dict) -> None:
         c.s3.get_public_access_block(Bucket=pid)
         missing_ok(lambda: c.s3.get_bucket_lifecycle_configuration(Bucket=pid), "NoSuchLifecycleConfiguration")
         c.s3.get_bucket_policy(Bucket=pid)
+        if before.get("logging"):
+            c.s3.get_bucket_logging(Bucket=pid)
+        if before.get("object_ownership"):
+            c.s3.get_bucket_ownership_controls(Bucket=pid)
+        if before.get("replication"):
+            missing_ok(lambda: c.s3.get_bucket_replication(Bucket=pid), "ReplicationConfigurationNotFoundError")
+            role = (before.get("replication_role") or {}).get("name") or before["replication"].get("role_arn", "").rsplit("/", 1)[-1]
+            if role:
+                read_role(c, role)
     elif kind == "iam":
         read_role(c, pid)
     elif kind == "sns":
@@ -126,6 +135,25 @@ def read(c: Clients, change: dict) -> None:
         rid = f"endpoint/{pid}/variant/{before.get('variant_name', 'default')}"
         c.autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[rid])
         c.autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=rid)
+    elif kind == "network":
+        vpc = {"Name": "vpc-id", "Values": [pid]}
+        c.ec2.describe_vpcs(VpcIds=[pid])
+        c.ec2.describe_vpc_attribute(VpcId=pid, Attribute="enableDnsSupport")
+        c.ec2.describe_vpc_attribute(VpcId=pid, Attribute="enableDnsHostnames")
+        c.ec2.describe_subnets(Filters=[vpc])
+        c.ec2.describe_route_tables(Filters=[vpc])
+        c.ec2.describe_network_acls(Filters=[vpc])
+        c.ec2.describe_security_groups(Filters=[vpc])
+        c.ec2.describe_vpc_endpoints(Filters=[vpc])
+        flow = before.get("flow_logs") or {}
+        if flow:
+            c.ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [pid]}])
+            if flow.get("log_group"):
+                c.logs.describe_log_groups(logGroupNamePrefix=flow["log_group"])
+            if (flow.get("role") or {}).get("name"):
+                read_role(c, flow["role"]["name"])
+    elif kind == "security_group":
+        c.ec2.describe_security_groups(GroupIds=[pid])
     else:
         raise SystemExit(f"baseline: no reads for kind {kind}")
 
@@ -160,9 +188,18 @@ def create_role(c: Clients, d: dict) -> None:
         c.iam.put_role_policy(RoleName=d["name"], PolicyName=pname, PolicyDocument=json.dumps(doc))
 
 
+def create_log_group(c: Clients, name: str, kms_key_id, retention_days, tags: dict) -> None:  # type: ignore[no-untyped-def]
+    kwargs = {"logGroupName": name, "tags": tags}
+    if kms_key_id:
+        kwargs["kmsKeyId"] = kms_key_id
+    c.logs.create_log_group(**kwargs)
+    if retention_days:
+        c.logs.put_retention_policy(logGroupName=name, retentionInDays=retention_days)
+
+
 def create(c: Clients, change: dict, key_arns: dict) -> None:
     kind = change["kind"]
-    kms_dep = next((a for a in change.get("depends_on", []) if a.startswith("kms.")), "")
+    kms_dep = next((a for a in change.get("depends_on", []) if ".kms." in "." + a), "")
     d = resolve(change["after"], key_arns.get(kms_dep, ""))
     if kind == "kms":
         kwargs = {"Description": d["description"], "Tags": tag_list(d["tags"], "TagKey", "TagValue")}
@@ -220,6 +257,32 @@ def create(c: Clients, change: dict, key_arns: dict) -> None:
                 rules.append(rule)
             c.s3.put_bucket_lifecycle_configuration(Bucket=b, LifecycleConfiguration={"Rules": rules})
         c.s3.put_bucket_policy(Bucket=b, Policy=json.dumps(d["policy"]))
+        if d.get("object_ownership"):
+            c.s3.put_bucket_ownership_controls(
+                Bucket=b, OwnershipControls={"Rules": [{"ObjectOwnership": d["object_ownership"]}]}
+            )
+        log = d.get("logging") or {}
+        if log.get("enabled"):
+            c.s3.put_bucket_logging(
+                Bucket=b,
+                BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": log["target_bucket"], "TargetPrefix": log["target_prefix"]}},
+            )
+        if d.get("replication"):
+            create_role(c, d["replication_role"])
+            rep = d["replication"]
+            rules = []
+            for r in rep["rules"]:
+                rule = {
+                    "ID": r["id"], "Priority": r["priority"], "Status": r["status"],
+                    "Filter": {"Prefix": r["prefix"]},
+                    "DeleteMarkerReplication": {"Status": "Enabled" if r["delete_marker_replication"] else "Disabled"},
+                    "Destination": {"Bucket": r["destination_bucket"]},
+                }
+                if r.get("replica_kms_key_id"):
+                    rule["Destination"]["EncryptionConfiguration"] = {"ReplicaKmsKeyID": r["replica_kms_key_id"]}
+                    rule["SourceSelectionCriteria"] = {"SseKmsEncryptedObjects": {"Status": "Enabled"}}
+                rules.append(rule)
+            c.s3.put_bucket_replication(Bucket=b, ReplicationConfiguration={"Role": rep["role_arn"], "Rules": rules})
     elif kind == "iam":
         create_role(c, d)
     elif kind == "sns":
@@ -247,12 +310,7 @@ def create(c: Clients, change: dict, key_arns: dict) -> None:
         body["widgets"] = list(d["widgets"].values())
         c.cloudwatch.put_dashboard(DashboardName=d["name"], DashboardBody=json.dumps(body))
     elif kind == "log_group":
-        kwargs = {"logGroupName": d["name"], "tags": d["tags"]}
-        if d.get("kms_key_id"):
-            kwargs["kmsKeyId"] = d["kms_key_id"]
-        c.logs.create_log_group(**kwargs)
-        if d.get("retention_days"):
-            c.logs.put_retention_policy(logGroupName=d["name"], retentionInDays=d["retention_days"])
+        create_log_group(c, d["name"], d.get("kms_key_id"), d.get("retention_days"), d["tags"])
         create_role(c, d["role"])
     elif kind == "cloudtrail":
         kwargs = {
@@ -299,7 +357,11 @@ def create(c: Clients, change: dict, key_arns: dict) -> None:
         if d.get("vpc"):
             kwargs["VpcConfig"] = {"SecurityGroupIds": d["vpc"]["security_groups"], "Subnets": d["vpc"]["subnets"]}
         c.sagemaker.create_model(**kwargs)
+        key_arns[change["address"]] = d["name"]
     elif kind == "sagemaker_endpoint":
+        if UNKNOWN in change["after"]["model_name"]:
+            model = next((a for a in change.get("depends_on", []) if ".sagemaker_model." in "." + a), "")
+            d["model_name"] = key_arns.get(model, d["model_name"])
         config = d["config_name"] if UNKNOWN not in change["after"]["config_name"] else d["name"] + "-cfg"
         kwargs = {
             "EndpointConfigName": config,
@@ -347,8 +409,133 @@ def create(c: Clients, change: dict, key_arns: dict) -> None:
                 ScalableDimension=dim, PolicyType="TargetTrackingScaling",
                 TargetTrackingScalingPolicyConfiguration=cfg,
             )
+    elif kind == "network":
+        key_arns[change["address"]] = create_network(c, d, change.get("region") or c.region)
+    elif kind == "security_group":
+        net = next((a for a in change.get("depends_on", []) if ".network." in "." + a), "")
+        kwargs = {"GroupName": d["group_name"], "Description": d["description"],
+                  "TagSpecifications": tag_spec("security-group", d["tags"])}
+        if key_arns.get(net):
+            kwargs["VpcId"] = key_arns[net]
+        gid = c.ec2.create_security_group(**kwargs)["GroupId"]
+        set_group_rules(c, gid, d.get("ingress") or [], d.get("egress") or [])
     else:
         raise SystemExit(f"baseline: no create for kind {kind}")
+
+
+def tag_spec(resource: str, tags: dict) -> list:
+    return [{"ResourceType": resource, "Tags": tag_list(tags)}]
+
+
+PROTOCOLS = {"all": "-1", "tcp": "6", "udp": "17", "icmp": "1"}
+
+
+def permission(rule: dict) -> dict:
+    lo, _, hi = str(rule.get("ports") or "0").partition("-")
+    p = {"IpProtocol": PROTOCOLS.get(rule["protocol"], rule["protocol"])}
+    if p["IpProtocol"] != "-1":
+        p.update(FromPort=int(lo), ToPort=int(hi or lo))
+    peer = rule["peer"]
+    if peer.startswith("sg-"):
+        p["UserIdGroupPairs"] = [{"GroupId": peer}]
+    else:
+        p["IpRanges"] = [{"CidrIp": peer}]
+    return p
+
+
+def set_group_rules(c: Clients, gid: str, ingress: list, egress: list) -> None:
+    # A new group allows all egress: the spec's egress replaces that rule.
+    c.ec2.revoke_security_group_egress(
+        GroupId=gid, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    if ingress:
+        c.ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[permission(r) for r in ingress])
+    if egress:
+        c.ec2.authorize_security_group_egress(GroupId=gid, IpPermissions=[permission(r) for r in egress])
+
+
+def create_network(c: Clients, d: dict, region: str) -> str:
+    """The VPC, its subnets, route tables, network ACL, default and endpoint groups, VPC
+    endpoints and flow logs, the way a script would make them. Returns the VPC id."""
+    ec2 = c.ec2
+    vpc = ec2.create_vpc(CidrBlock=d["cidr"], TagSpecifications=tag_spec("vpc", d["tags"]))["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": d["dns_support"]})
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": d["dns_hostnames"]})
+    subnets, tables = {}, {}
+    for i, (name, sn) in enumerate(sorted(d["subnets"].items())):
+        az = sn["az"] if sn["az"].startswith(region) and " " not in sn["az"] else region + "abcdef"[i % 6]
+        sid = ec2.create_subnet(VpcId=vpc, CidrBlock=sn["cidr"], AvailabilityZone=az,
+                                TagSpecifications=tag_spec("subnet", d["tags"]))["Subnet"]["SubnetId"]
+        subnets[name] = sid
+        if sn.get("map_public_ip_on_launch"):
+            ec2.modify_subnet_attribute(SubnetId=sid, MapPublicIpOnLaunch={"Value": True})
+        if sn.get("route_table") == "own":
+            rt = ec2.create_route_table(VpcId=vpc, TagSpecifications=tag_spec("route-table", d["tags"]))
+            tables[name] = rt["RouteTable"]["RouteTableId"]
+            ec2.associate_route_table(RouteTableId=tables[name], SubnetId=sid)
+            for r in sn.get("routes") or []:
+                ec2.create_route(RouteTableId=tables[name], DestinationCidrBlock=r.get("destination", "0.0.0.0/0"),
+                                 GatewayId=r.get("target", "local"))
+    if d.get("network_acl"):
+        acl = ec2.create_network_acl(VpcId=vpc, TagSpecifications=tag_spec("network-acl", d["tags"]))
+        acl_id = acl["NetworkAcl"]["NetworkAclId"]
+        for text in d["network_acl"]:
+            direction, number, action, proto, ports, cidr = text.split()
+            entry = {"NetworkAclId": acl_id, "RuleNumber": int(number), "Egress": direction == "egress",
+                     "RuleAction": action, "Protocol": PROTOCOLS.get(proto, proto), "CidrBlock": cidr}
+            if ports != "all":
+                lo, _, hi = ports.partition("-")
+                entry["PortRange"] = {"From": int(lo), "To": int(hi or lo)}
+            ec2.create_network_acl_entry(**entry)
+        private = [subnets[n] for n, sn in d["subnets"].items() if sn.get("network_acl") == "private"]
+        if private:
+            current = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": private}])
+            for a in (x for n in current["NetworkAcls"] for x in n["Associations"]):
+                if a["SubnetId"] in private:
+                    ec2.replace_network_acl_association(AssociationId=a["NetworkAclAssociationId"], NetworkAclId=acl_id)
+    default = ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
+    )["SecurityGroups"][0]["GroupId"]
+    dsg = d.get("default_security_group") or {}
+    if not dsg.get("ingress") and not dsg.get("egress"):
+        c.ec2.revoke_security_group_egress(
+            GroupId=default, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+        )
+        missing_ok(lambda: c.ec2.revoke_security_group_ingress(
+            GroupId=default, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": default}]}]
+        ), "InvalidPermission.NotFound")
+    endpoint_group = None
+    esg = d.get("endpoint_security_group")
+    if esg and any(e.get("endpoint_security_group") for e in d.get("endpoints", {}).values()):
+        endpoint_group = ec2.create_security_group(
+            GroupName=f"{d['tags'].get('Name', vpc)}-endpoints", Description="VPC endpoints", VpcId=vpc,
+            TagSpecifications=tag_spec("security-group", d["tags"]),
+        )["GroupId"]
+        set_group_rules(c, endpoint_group, esg.get("ingress") or [], esg.get("egress") or [])
+    for name, e in sorted((d.get("endpoints") or {}).items()):
+        kwargs = {"VpcId": vpc, "ServiceName": e["service"], "VpcEndpointType": e["kind"],
+                  "TagSpecifications": tag_spec("vpc-endpoint", d["tags"])}
+        if e.get("policy"):
+            kwargs["PolicyDocument"] = json.dumps(e["policy"])
+        if e["kind"] == "Gateway":
+            kwargs["RouteTableIds"] = [tables[s] for s in e["attached_to"] if s in tables]
+        else:
+            kwargs["SubnetIds"] = [subnets[s] for s in e["attached_to"]]
+            kwargs["PrivateDnsEnabled"] = e.get("private_dns", False)
+            if endpoint_group and e.get("endpoint_security_group"):
+                kwargs["SecurityGroupIds"] = [endpoint_group]
+        ec2.create_vpc_endpoint(**kwargs)
+    flow = d.get("flow_logs")
+    if flow:
+        create_log_group(c, flow["log_group"], flow.get("kms_key_id"), flow.get("retention_days"), d["tags"])
+        create_role(c, flow["role"])
+        ec2.create_flow_logs(
+            ResourceIds=[vpc], ResourceType="VPC", TrafficType=flow["traffic_type"],
+            LogDestinationType="cloud-watch-logs", LogGroupName=flow["log_group"],
+            DeliverLogsPermissionArn=flow["deliver_role_arn"],
+            TagSpecifications=tag_spec("vpc-flow-log", d["tags"]),
+        )
+    return vpc
 
 
 def main() -> None:

@@ -18,8 +18,21 @@ The two sides of each comparison run alternately, BENCH_REPS times (default 5; 3
 client's CPU time (user + system) and peak memory (max RSS) come from wait4. Output: a plain
 report on stdout (docs/performance.md keeps one).
 
+Then, what users get (issue 21):
+
+* `big50`: with 50 ms per call, the BENCH_BIG-resource apply from empty and no-op plan, novactl
+  (default parallelism and --parallelism 1) against the sequential boto3 script;
+* `dr`: the seed stack WITH its DR stack (environments/local.yaml as shipped: the primary
+  stack, the network and security groups, and the standby region): apply from empty and no-op
+  plan against boto3 (baseline.py covers every kind, EC2 network included), and
+  `novactl dr drill --teardown`;
+* `throttle`: the BENCH_BIG-resource apply from empty while the emulator throttles each API
+  action (--throttle: IAM 5, KMS 10, SageMaker 10, CloudWatch 10, EC2 20, S3 50 calls per
+  second): it must converge (exit 0, then a no-op plan) and reports the retries it needed.
+
 Environment: NOVACTL_BIN (default target/release/novactl under CARGO_TARGET_DIR), BENCH_REPS,
-BENCH_BIG (size of the large environments, default 500; smaller for a quick try).
+BENCH_BIG (size of the large environments, default 500; smaller for a quick try),
+BENCH_SECTIONS (comma-separated: base, big50, dr, throttle; default all).
 """
 
 from __future__ import annotations
@@ -49,6 +62,9 @@ BIN = os.environ.get("NOVACTL_BIN") or str(
     Path(os.environ.get("CARGO_TARGET_DIR", str(Path.home() / ".cache/novactl/target"))) / "release/novactl"
 )
 PY = sys.executable
+SECTIONS = set((os.environ.get("BENCH_SECTIONS") or "base,big50,dr,throttle").split(","))
+# The throttled pass's rates, calls per second per API action (the order of AWS's own limits).
+THROTTLE = {"iam": 5, "kms": 10, "sagemaker": 10, "cloudwatch": 10, "ec2": 20, "s3": 50}
 
 
 class Result:
@@ -63,6 +79,14 @@ class Result:
             if line.startswith("calls "):
                 return int(line.split()[1])
         raise SystemExit(f"no call count in output:\n{self.err[-2000:]}")
+
+    def retries(self) -> int:
+        """Retries novactl reported on its call summary line ("; N were retries")."""
+        for line in reversed(self.err.splitlines()):
+            if "AWS calls (" in line:
+                part = line.split("; ")
+                return int(part[1].split()[0]) if len(part) > 1 else 0
+        return 0
 
 
 def run(cmd: list, env: dict | None = None, check: bool = True) -> Result:
@@ -112,6 +136,13 @@ class Emulator:
     def latency(self, ms: int) -> None:
         self.post("/moto-api/novactl/latency", json.dumps({"ms": ms}).encode())
 
+    def throttle(self, rates: dict) -> dict:
+        return json.loads(self.post("/moto-api/novactl/throttle", json.dumps(rates).encode()))
+
+    def throttled(self) -> int:
+        with urllib.request.urlopen(self.url + "/moto-api/novactl/throttle", timeout=60) as r:
+            return json.loads(r.read())["throttled"]
+
     def stop(self) -> None:
         self.proc.stdin.close()
         self.proc.wait(20)
@@ -135,8 +166,8 @@ class Bench:
             self.env.pop(k, None)
         self.lines: list = []
 
-    def nv(self, *args: str) -> Result:
-        return run([BIN, *args, "--endpoint-url", self.emu.url], env=self.env)
+    def nv(self, *args: str, check: bool = True) -> Result:
+        return run([BIN, *args, "--endpoint-url", self.emu.url], env=self.env, check=check)
 
     def plan(self, spec: str, *extra: str) -> Result:
         r = self.nv("plan", "-e", spec, "--detailed-exitcode", *extra)
@@ -144,8 +175,8 @@ class Bench:
             raise SystemExit(f"plan of {spec} is not a no-op:\n{r.out[-3000:]}")
         return r
 
-    def apply(self, spec: str) -> Result:
-        return self.nv("apply", "-e", spec, "--auto-approve")
+    def apply(self, spec: str, *extra: str) -> Result:
+        return self.nv("apply", "-e", spec, "--auto-approve", *extra)
 
     def plan_json(self, spec: str) -> str:
         path = self.work / (Path(spec).stem + f".{len(os.listdir(self.work))}.plan.json")
@@ -200,6 +231,8 @@ def main() -> None:
         shutil.copytree(ROOT / sub, work / sub, dirs_exist_ok=True)
     # The seed's primary stack: local.yaml without its `dr:` section (the boto3 baseline
     # replays creates of the primary kinds only; the DR stack's numbers are in architecture.md).
+    shutil.copy(work / "environments/local.yaml", work / "environments/local-dr.yaml")
+    seed_dr = str(work / "environments/local-dr.yaml")
     primary = []
     in_dr = False
     for line in (work / "environments/local.yaml").read_text().splitlines(keepends=True):
@@ -223,79 +256,175 @@ def main() -> None:
                if Path("/proc/cpuinfo").exists() else platform.processor())
         b.say(f"novactl benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
         b.say(f"machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}")
-        b.say(f"binary: {BIN} ({os.path.getsize(BIN) / 1e6:.1f} MB); reps: {REPS} ({BIG_REPS} at 500)")
+        b.say(f"binary: {BIN} ({os.path.getsize(BIN) / 1e6:.1f} MB); reps: {REPS} ({BIG_REPS} at {BIG})")
         b.say("medians; 'x' = boto3 wall time / novactl wall time")
 
         # Warm-up: moto loads each service on its first call.
         b.apply(seed)
         b.plan(seed)
         emu.reset()
-
-        b.say()
-        b.say("== apply from empty (emulator reset before each run)")
-        empty_plans = {s: b.plan_json(s) for s in (seed, g35)}
-        for name, spec in (("seed stack (15)", seed), ("generated 35", g35)):
-            def nv_apply(spec=spec):  # type: ignore[no-untyped-def]
-                emu.reset()
-                return b.apply(spec)
-
-            def b3_create(spec=spec):  # type: ignore[no-untyped-def]
-                emu.reset()
-                return b.boto3("creates", empty_plans[spec])
-
-            nv, b3 = alternate(REPS if spec == seed else BIG_REPS, nv_apply, b3_create)
-            b.say(row(f"apply {name}", nv, b3))
-        emu.reset()
-        g500_empty = b.plan_json(g500)
-        b3_500 = b.boto3("creates", g500_empty)
-        emu.reset()
-        nv_500 = b.apply(g500)
-        b.say(row(f"apply generated {BIG}", [nv_500], [b3_500]))
-        b.apply(seed)
-        b.apply(g35)
-
-        b.say()
-        b.say("== no-op plan")
-        read_plans = {s: b.plan_json(s) for s in (seed, g35, g500)}
-        alone = {}
-        for name, spec, reps in (("seed stack (15)", seed, REPS), ("generated 35", g35, REPS),
-                                 (f"generated {BIG}", g500, BIG_REPS)):
-            nv, b3 = alternate(reps, lambda spec=spec: b.plan(spec),
-                               lambda spec=spec: b.boto3("reads", read_plans[spec]))
-            alone[spec] = nv
-            b.say(row(f"plan {name}", nv, b3))
-        big = alone[g500]
-        b.say(f"client CPU per AWS call ({BIG} plan): {1000 * med([r.cpu for r in big]) / big[0].calls():.2f} ms; "
-              f"peak memory {max(r.rss_mb for r in big):.1f} MB")
-        for name, spec in (("seed stack", seed), (f"generated {BIG}", g500)):
-            b.say(f"calls by kind, {name} no-op plan:")
-            for line in by_kind(b.plan(spec, "-v")):
-                b.say(line)
-
-        b.say()
-        b.say(f"== no-op plan with another {BIG}-resource environment in the account")
-        b.apply(other)
-        for name, spec, reps in (("seed stack (15)", seed, REPS), ("generated 35", g35, REPS),
-                                 (f"generated {BIG}", g500, BIG_REPS)):
-            nv, _ = alternate(reps, lambda spec=spec: b.plan(spec), None)
-            before = alone[spec][0].calls()
-            b.say(row(f"plan {name}, crowded", nv)
-                  + f" | calls {nv[0].calls()} vs {before} alone ({100.0 * (nv[0].calls() - before) / before:+.1f}%),"
-                  + f" time {med([r.wall for r in nv]) / med([r.wall for r in alone[spec]]):.2f}x")
-
-        b.say()
-        b.say(f"== with {LATENCY_MS} ms per call (emulator --latency-ms)")
-        emu.latency(LATENCY_MS)
-        nv, b3 = alternate(REPS, lambda: b.plan(seed), lambda: b.boto3("reads", read_plans[seed]))
-        b.say(row("plan seed stack (15)", nv, b3))
-        par, one = alternate(REPS, lambda: b.plan(g35), lambda: b.plan(g35, "--parallelism", "1"))
-        b.say(row("plan generated 35, default parallelism", par))
-        b.say(row("plan generated 35, --parallelism 1", one)
-              + f" | default is {med([r.wall for r in one]) / med([r.wall for r in par]):.1f}x faster")
-        emu.latency(0)
+        if "base" in SECTIONS:
+            base_sections(b, emu, seed, g35, g500, other)
+        if "big50" in SECTIONS:
+            big50(b, emu, g500)
+        if "dr" in SECTIONS:
+            with_dr(b, emu, seed_dr)
+        if "throttle" in SECTIONS:
+            throttled(b, emu, g500)
     finally:
         emu.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def big50(b: Bench, emu: Emulator, g500: str) -> None:
+    b.say()
+    b.say(f"== {BIG} resources with {LATENCY_MS} ms per call: apply from empty (one run each), no-op plan")
+    emu.reset()
+    empty = b.plan_json(g500)
+    emu.latency(LATENCY_MS)
+    try:
+        b3 = b.boto3("creates", empty)
+        emu.reset()
+        one = b.apply(g500, "--parallelism", "1")
+        emu.reset()
+        par = b.apply(g500)
+        b.say(row(f"apply generated {BIG}, default parallelism", [par], [b3]))
+        b.say(row(f"apply generated {BIG}, --parallelism 1", [one], [b3]))
+        emu.latency(0)
+        reads = b.plan_json(g500)
+        emu.latency(LATENCY_MS)
+        nv, b3r = alternate(BIG_REPS, lambda: b.plan(g500), lambda: b.boto3("reads", reads))
+        b.say(row(f"plan generated {BIG}, default parallelism", nv, b3r))
+        one, _ = alternate(1, lambda: b.plan(g500, "--parallelism", "1"), None)
+        b.say(row(f"plan generated {BIG}, --parallelism 1", one, b3r))
+    finally:
+        emu.latency(0)
+
+
+def with_dr(b: Bench, emu: Emulator, seed_dr: str) -> None:
+    b.say()
+    b.say("== seed stack with its DR stack (local.yaml as shipped: network, security groups, standby region)")
+    emu.reset()
+    empty = b.plan_json(seed_dr)
+
+    def nv_apply():  # type: ignore[no-untyped-def]
+        emu.reset()
+        return b.apply(seed_dr)
+
+    def b3_create():  # type: ignore[no-untyped-def]
+        emu.reset()
+        return b.boto3("creates", empty)
+
+    nv, b3 = alternate(REPS, nv_apply, b3_create)
+    resources = len(json.loads(Path(empty).read_text())["changes"])
+    b.say(row(f"apply seed + DR ({resources})", nv, b3))
+    emu.reset()
+    b.apply(seed_dr)
+    reads = b.plan_json(seed_dr)
+    nv, b3 = alternate(REPS, lambda: b.plan(seed_dr), lambda: b.boto3("reads", reads))
+    b.say(row(f"plan seed + DR ({resources})", nv, b3))
+    drills = []
+    for _ in range(REPS):
+        r = b.nv("dr", "drill", "-e", seed_dr, "--teardown", check=False)
+        if r.code not in (0, 3):
+            raise SystemExit(f"dr drill exited {r.code}:\n{r.err[-3000:]}")
+        drills.append(r)
+    verdict = next((line for line in reversed(drills[-1].err.splitlines() + drills[-1].out.splitlines())
+                    if line.startswith("Drill ")), "")
+    b.say(row("dr drill --teardown", drills) + f" | exit {drills[-1].code}: {verdict[:100]}")
+
+
+def throttled(b: Bench, emu: Emulator, g500: str) -> None:
+    b.say()
+    rates = ", ".join(f"{k} {v}/s" for k, v in THROTTLE.items())
+    b.say(f"== {BIG}-resource apply from empty under an API-rate throttle ({rates} per API action)")
+    for mode in ("standard", "adaptive"):
+        emu.reset()
+        emu.throttle(THROTTLE)
+        env = b.env
+        b.env = dict(env, AWS_RETRY_MODE=mode)
+        try:
+            r = b.nv("apply", "-e", g500, "--auto-approve", check=False)
+            throttled_calls = emu.throttled()
+            plan = b.nv("plan", "-e", g500, "--detailed-exitcode", check=False)
+        finally:
+            b.env = env
+            emu.throttle({})
+        name = f"apply generated {BIG}, throttled, AWS_RETRY_MODE={mode}"
+        if r.code == 0 and plan.code == 0:
+            b.say(row(name, [r]) + f" | converged; novactl retried {r.retries()} calls;"
+                  f" the emulator throttled {throttled_calls}")
+        else:
+            failed = [line.strip() for line in r.err.splitlines() if " failed: " in line]
+            b.say(f"{name:<44} novactl {r.wall:7.2f} s  cpu {r.cpu:5.2f} s | FAILED (apply exit {r.code},"
+                  f" plan exit {plan.code}): {len(failed)} failed calls, the emulator throttled {throttled_calls}")
+            for line in failed[:3]:
+                b.say(f"  {line[:160]}")
+
+def base_sections(b: Bench, emu: Emulator, seed: str, g35: str, g500: str, other: str) -> None:
+    """The plain-emulator comparisons, then crowded plans and the 50 ms seed and 35 runs."""
+    b.say()
+    b.say("== apply from empty (emulator reset before each run)")
+    empty_plans = {s: b.plan_json(s) for s in (seed, g35)}
+    for name, spec in (("seed stack (15)", seed), ("generated 35", g35)):
+        def nv_apply(spec=spec):  # type: ignore[no-untyped-def]
+            emu.reset()
+            return b.apply(spec)
+
+        def b3_create(spec=spec):  # type: ignore[no-untyped-def]
+            emu.reset()
+            return b.boto3("creates", empty_plans[spec])
+
+        nv, b3 = alternate(REPS if spec == seed else BIG_REPS, nv_apply, b3_create)
+        b.say(row(f"apply {name}", nv, b3))
+    emu.reset()
+    g500_empty = b.plan_json(g500)
+    b3_500 = b.boto3("creates", g500_empty)
+    emu.reset()
+    nv_500 = b.apply(g500)
+    b.say(row(f"apply generated {BIG}", [nv_500], [b3_500]))
+    b.apply(seed)
+    b.apply(g35)
+
+    b.say()
+    b.say("== no-op plan")
+    read_plans = {s: b.plan_json(s) for s in (seed, g35, g500)}
+    alone = {}
+    for name, spec, reps in (("seed stack (15)", seed, REPS), ("generated 35", g35, REPS),
+                             (f"generated {BIG}", g500, BIG_REPS)):
+        nv, b3 = alternate(reps, lambda spec=spec: b.plan(spec),
+                           lambda spec=spec: b.boto3("reads", read_plans[spec]))
+        alone[spec] = nv
+        b.say(row(f"plan {name}", nv, b3))
+    big = alone[g500]
+    b.say(f"client CPU per AWS call ({BIG} plan): {1000 * med([r.cpu for r in big]) / big[0].calls():.2f} ms; "
+          f"peak memory {max(r.rss_mb for r in big):.1f} MB")
+    for name, spec in (("seed stack", seed), (f"generated {BIG}", g500)):
+        b.say(f"calls by kind, {name} no-op plan:")
+        for line in by_kind(b.plan(spec, "-v")):
+            b.say(line)
+
+    b.say()
+    b.say(f"== no-op plan with another {BIG}-resource environment in the account")
+    b.apply(other)
+    for name, spec, reps in (("seed stack (15)", seed, REPS), ("generated 35", g35, REPS),
+                             (f"generated {BIG}", g500, BIG_REPS)):
+        nv, _ = alternate(reps, lambda spec=spec: b.plan(spec), None)
+        before = alone[spec][0].calls()
+        b.say(row(f"plan {name}, crowded", nv)
+              + f" | calls {nv[0].calls()} vs {before} alone ({100.0 * (nv[0].calls() - before) / before:+.1f}%),"
+              + f" time {med([r.wall for r in nv]) / med([r.wall for r in alone[spec]]):.2f}x")
+
+    b.say()
+    b.say(f"== with {LATENCY_MS} ms per call (emulator --latency-ms)")
+    emu.latency(LATENCY_MS)
+    nv, b3 = alternate(REPS, lambda: b.plan(seed), lambda: b.boto3("reads", read_plans[seed]))
+    b.say(row("plan seed stack (15)", nv, b3))
+    par, one = alternate(REPS, lambda: b.plan(g35), lambda: b.plan(g35, "--parallelism", "1"))
+    b.say(row("plan generated 35, default parallelism", par))
+    b.say(row("plan generated 35, --parallelism 1", one)
+          + f" | default is {med([r.wall for r in one]) / med([r.wall for r in par]):.1f}x faster")
+    emu.latency(0)
 
 
 if __name__ == "__main__":

@@ -1643,6 +1643,17 @@ def patch_sagemaker_runtime_invoke_endpoint() -> None:
     SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint
 
 
+def json_object_body(environ) -> dict:  # type: ignore[no-untyped-def]
+    """A control request's body, a JSON object (empty body: {}); ValueError otherwise."""
+    import json
+
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    return body
+
+
 class NovactlControl:
     """WSGI middleware: `GET /novactl-api/config` shows DR_SETTINGS, `POST` (a JSON object of
     some of its keys, each a number >= 0) changes them for everything that happens next."""
@@ -1653,17 +1664,12 @@ class NovactlControl:
         self.app = app
 
     def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
-        import json
-
         if environ.get("PATH_INFO", "") != self.PATH:
             return self.app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET").upper()
         if method == "POST":
             try:
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-                update = json.loads(environ["wsgi.input"].read(length) or b"{}")
-                if not isinstance(update, dict):
-                    raise ValueError("the body must be a JSON object")
+                update = json_object_body(environ)
                 for key, value in update.items():
                     if key not in DR_SETTINGS:
                         raise ValueError(f"unknown setting {key!r}; known: {sorted(DR_SETTINGS)}")
@@ -2013,6 +2019,16 @@ def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
         help="every request to SERVICE (its signing name, or * for all) waits MS milliseconds "
         "before moto answers it; repeatable",
     )
+    parser.add_argument(
+        "--throttle",
+        action="append",
+        default=[],
+        metavar="SERVICE=N",
+        help="at most N requests per second to each API action of SERVICE (signing name, e.g. "
+        "iam, kms, sagemaker, s3, monitoring or cloudwatch, ec2; * for all); beyond the rate the "
+        "request is answered with that protocol's throttling error, as AWS does; repeatable; "
+        "changeable at run time through POST /moto-api/novactl/throttle {\"iam\": 5, ...}",
+    )
 
 
 def parse_delays(items: list) -> dict:
@@ -2029,6 +2045,36 @@ def parse_delays(items: list) -> dict:
             raise ValueError(f"--delay {item!r}: the delay cannot be negative")
         delays[service.strip()] = value
     return delays
+
+
+# Friendly names for --throttle: the SigV4 signing name is what the request carries.
+THROTTLE_ALIASES = {"cloudwatch": "monitoring", "autoscaling": "application-autoscaling"}
+THROTTLE_PATH = "/moto-api/novactl/throttle"
+
+
+def parse_throttles(items: list) -> dict:
+    """`SERVICE=N` items (or a {service: N} dict) -> {signing name: N calls per second}; a rate
+    of 0 drops the service's throttle. ValueError when invalid."""
+    if isinstance(items, dict):
+        items = [f"{k}={v}" for k, v in items.items()]
+    rates = {}
+    for item in items:
+        service, sep, n = str(item).partition("=")
+        service = service.strip().lower()
+        if not sep or not service:
+            raise ValueError(f"--throttle {item!r}: expected SERVICE=N")
+        try:
+            value = float(n)
+        except ValueError:
+            raise ValueError(f"--throttle {item!r}: {n!r} is not a number of calls per second") from None
+        if value < 0 or value != value:
+            raise ValueError(f"--throttle {item!r}: the rate cannot be negative")
+        service = THROTTLE_ALIASES.get(service, service)
+        if value:
+            rates[service] = value
+        else:
+            rates.pop(service, None)
+    return rates
 
 
 def parse_list(text: str, allowed: tuple | None = None, what: str = "") -> list:
@@ -2053,6 +2099,7 @@ def fault_config(args: argparse.Namespace) -> dict:
         "kinds": kinds,
         "services": parse_list(args.fault_services),
         "delays": parse_delays(args.delay),
+        "throttle": parse_throttles(args.throttle),
     }
 
 
@@ -2245,6 +2292,14 @@ class FaultInjector:
     faults (`script`: a list of `{"service", "operation", "kind", "times"}`, each optional
     but `kind`; the first rule matching a request fires, before any random draw) and, with
     `"reset_counts": true`, zeroes the counts.
+
+    The API-rate throttle (`--throttle SERVICE=N`): each API action of a throttled service
+    (signing name and operation) has a token bucket of N tokens refilled at N per second, as
+    AWS's per-API rate limits work (a burst of N, then N a second); a request finding the bucket
+    empty gets the protocol's throttling error and never reaches moto. `GET
+    /moto-api/novactl/throttle` answers `{"rates": {service: N}, "throttled": count,
+    "by_operation": {"service:Operation": count}}`; `POST` a `{service: N}` object to replace the
+    rates (N = 0 or `{}` lifts them; the counts are zeroed).
     """
 
     def __init__(self, app, config: dict):  # type: ignore[no-untyped-def]
@@ -2254,6 +2309,7 @@ class FaultInjector:
         self.lock = threading.Lock()
         self.config = dict(config)
         self.rng = random.Random(config["seed"])
+        self.config.setdefault("throttle", {})
         self.reset_counts()
 
     def reset_counts(self) -> None:
@@ -2262,6 +2318,38 @@ class FaultInjector:
         self.by_service: dict = {}
         self.by_operation: dict = {}
         self.script: list = []
+        self.reset_throttle_counts()
+
+    def reset_throttle_counts(self) -> None:
+        self.buckets: dict = {}  # (service, operation) -> [tokens, monotonic time of last fill]
+        self.throttled = 0
+        self.throttled_by_operation: dict = {}
+
+    def rate_limited(self, service: str, operation: str) -> bool:
+        """Takes a token from this API action's bucket (lock held); True when there is none."""
+        rates = self.config["throttle"]
+        rate = rates.get(service, rates.get("*"))
+        if not rate:
+            return False
+        now = time.monotonic()
+        bucket = self.buckets.setdefault((service, operation), [rate, now])
+        bucket[0] = min(rate, bucket[0] + (now - bucket[1]) * rate)
+        bucket[1] = now
+        if bucket[0] >= 1.0:
+            bucket[0] -= 1.0
+            return False
+        self.throttled += 1
+        key = f"{service}:{operation}"
+        self.throttled_by_operation[key] = self.throttled_by_operation.get(key, 0) + 1
+        return True
+
+    def throttle_snapshot(self) -> dict:
+        with self.lock:
+            return {
+                "rates": dict(self.config["throttle"]),
+                "throttled": self.throttled,
+                "by_operation": dict(self.throttled_by_operation),
+            }
 
     def snapshot(self) -> dict:
         with self.lock:
@@ -2282,7 +2370,11 @@ class FaultInjector:
     def summary(self) -> str:
         s = self.snapshot()
         kinds = ", ".join(f"{s['injected'][k]} {k}" for k in FAULT_KINDS)
-        return f"faults: {s['total']} injected in {s['requests']} AWS requests ({kinds}); rate {s['rate']}, seed {s['seed']}"
+        line = f"faults: {s['total']} injected in {s['requests']} AWS requests ({kinds}); rate {s['rate']}, seed {s['seed']}"
+        t = self.throttle_snapshot()
+        if t["rates"] or t["throttled"]:
+            line += f"; throttled {t['throttled']} (rates {t['rates']})"
+        return line
 
     def decide(self, service: str, operation: str):  # type: ignore[no-untyped-def]
         """(fault kind or None, delay in ms) for one request; counts it."""
@@ -2293,6 +2385,9 @@ class FaultInjector:
             per = self.by_service.setdefault(service or "unknown", {"requests": 0, "injected": 0})
             per["requests"] += 1
             kind = self.scripted(service, operation)
+            if kind is None and self.rate_limited(service, operation):
+                per["throttled"] = per.get("throttled", 0) + 1
+                return "throttle", delay
             if kind is None:
                 if c["rate"] <= 0 or (c["services"] and service not in c["services"]):
                     return None, delay
@@ -2320,6 +2415,8 @@ class FaultInjector:
         path = environ.get("PATH_INFO", "")
         if path.startswith(CONTROL_PREFIX):
             return self.control(environ, start_response, path[len(CONTROL_PREFIX):])
+        if path == THROTTLE_PATH:
+            return self.throttle_control(environ, start_response)
         if path.startswith("/moto-api/"):
             return self.app(environ, start_response)
         service = signing_service(environ)
@@ -2363,6 +2460,29 @@ class FaultInjector:
             except OSError:
                 pass
         raise _DroppedConnection("injected fault: connection dropped")
+
+    def throttle_control(self, environ, start_response):  # type: ignore[no-untyped-def]
+        """GET/POST /moto-api/novactl/throttle (see the class comment)."""
+        import json
+
+        status = "200 OK"
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        if method == "POST":
+            try:
+                rates = parse_throttles(json_object_body(environ))
+                with self.lock:
+                    self.config = dict(self.config, throttle=rates)
+                    self.reset_throttle_counts()
+                log(f"throttle now {rates or 'off'} (calls per second per API action)")
+            except (ValueError, TypeError) as exc:
+                status, document = "400 Bad Request", {"error": str(exc)}
+        elif method != "GET":
+            status, document = "405 Method Not Allowed", {"error": "GET or POST"}
+        if status == "200 OK":
+            document = self.throttle_snapshot()
+        body = json.dumps(document, sort_keys=True).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
 
     def control(self, environ, start_response, name: str):  # type: ignore[no-untyped-def]
         import json
@@ -2496,6 +2616,8 @@ def run_server(args: argparse.Namespace) -> None:
             time.sleep(0.05)
 
     log(f"moto listening on http://{args.host}:{port} (started in {time.monotonic() - started:.2f}s)")
+    if injector.config["throttle"]:
+        log(f"throttling (calls per second per API action): {injector.config['throttle']}")
     if injector.config["rate"] > 0 or injector.config["delays"]:
         c = injector.config
         log(f"injecting faults: rate {c['rate']}, seed {c['seed']}, kinds {','.join(c['kinds'])}"

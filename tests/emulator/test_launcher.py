@@ -1576,6 +1576,115 @@ class FaultLauncherTests(unittest.TestCase):
         self.assertEqual(result.stdout, b"")
 
 
+
+def throttle(rates: dict | None = None) -> dict:
+    """GET (or POST `rates` to) the shared server's /moto-api/novactl/throttle."""
+    body = json.dumps(rates).encode() if rates is not None else None
+    status, _, reply = http("POST" if body is not None else "GET", "/moto-api/novactl/throttle", body=body)
+    if status != 200:
+        raise AssertionError(f"/moto-api/novactl/throttle answered {status}: {reply!r}")
+    return json.loads(reply)
+
+
+class ThrottleTests(unittest.TestCase):
+    """--throttle SERVICE=N: N calls per second per API action, beyond it the protocol's own
+    throttling error (changed at run time on the shared server)."""
+
+    def setUp(self) -> None:
+        throttle({})
+
+    tearDown = setUp
+
+    def burst(self, call, n: int) -> list:  # type: ignore[no-untyped-def]
+        """Error codes (None for success) of n back-to-back calls."""
+        codes = []
+        for _ in range(n):
+            try:
+                call()
+                codes.append(None)
+            except ClientError as e:
+                codes.append((e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]))
+        return codes
+
+    def test_beyond_the_rate_each_protocol_throttles_as_aws_does(self) -> None:
+        cases = [
+            ("iam", lambda: once("iam").list_roles(), ("Throttling", 400)),  # awsQuery XML
+            ("kms", lambda: once("kms").list_keys(), ("ThrottlingException", 400)),  # awsJson
+            ("s3", lambda: once("s3").list_buckets(), ("SlowDown", 503)),  # REST-XML
+            ("sagemaker", lambda: once("sagemaker").list_models(), ("ThrottlingException", 400)),
+            ("ec2", lambda: once("ec2").describe_vpcs(), ("RequestLimitExceeded", 400)),
+        ]
+        for service, call, expected in cases:
+            with self.subTest(service=service):
+                throttle({service: 2})
+                codes = self.burst(call, 4)
+                self.assertEqual(codes[:2], [None, None], "the first N calls pass")
+                self.assertIn(expected, codes[2:], codes)
+                state = throttle()
+                self.assertGreaterEqual(state["throttled"], 1, state)
+                self.assertTrue(all(k.startswith(service + ":") for k in state["by_operation"]), state)
+
+    def test_cloudwatch_by_its_friendly_name_throttles_in_cbor(self) -> None:
+        self.assertEqual(throttle({"cloudwatch": 1})["rates"], {"monitoring": 1})
+        statuses = [cw_call("ListDashboards", {})[:2] for _ in range(3)]
+        self.assertEqual(statuses[0][0], 200)
+        throttled = [h for status, h in statuses if status == 400]
+        self.assertTrue(throttled, statuses)
+        self.assertEqual(throttled[0].get("x-amzn-query-error"), "Throttling;Sender")
+
+    def test_the_rate_is_per_api_action_and_refills(self) -> None:
+        throttle({"iam": 2})
+        iam = once("iam")
+        self.assertIn(("Throttling", 400), self.burst(iam.list_roles, 4))
+        self.assertEqual(self.burst(iam.list_users, 2), [None, None], "another action has its own bucket")
+        self.assertEqual(self.burst(once("kms").list_keys, 5), [None] * 5, "other services are not throttled")
+        time.sleep(1.1)
+        self.assertEqual(self.burst(iam.list_roles, 2), [None, None], "the bucket refilled")
+
+    def test_a_retrying_client_converges(self) -> None:
+        throttle({"kms": 3})
+        kms = boto3.client(
+            "kms", endpoint_url=ENDPOINT, region_name=REGION, aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+            aws_secret_access_key="dummy-secret",
+            config=botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 10}),
+        )
+        for _ in range(8):
+            kms.list_keys()
+        self.assertGreaterEqual(throttle()["throttled"], 1)
+
+    def test_off_and_bad_rates(self) -> None:
+        throttle({"iam": 1})
+        self.assertEqual(throttle({"iam": 0})["rates"], {})
+        self.assertEqual(self.burst(once("iam").list_roles, 4), [None] * 4)
+        for bad in ({"iam": -1}, {"iam": "fast"}, ["iam"]):
+            with self.subTest(bad=bad):
+                status, _, body = http("POST", "/moto-api/novactl/throttle", body=json.dumps(bad).encode())
+                self.assertEqual(status, 400, body)
+        module = load_launcher_module()
+        self.assertEqual(module.fault_config(module.parse_args(["--throttle", "iam=5", "--throttle", "KMS=10"]))["throttle"],
+                         {"iam": 5, "kms": 10})
+        for argv in (["--throttle", "iam"], ["--throttle", "iam=x"], ["--throttle", "=3"]):
+            with self.subTest(argv=argv), self.assertRaises(ValueError):
+                module.fault_config(module.parse_args(argv))
+
+    def test_launcher_option_sets_the_starting_rates(self) -> None:
+        launcher = Launcher(sys.executable, "--throttle", "s3=1")
+        try:
+            port = launcher.wait_ready()
+            s3 = boto3.client(
+                "s3", endpoint_url=f"http://127.0.0.1:{port}", region_name=REGION,
+                aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="dummy-secret",
+                config=botocore.config.Config(retries={"total_max_attempts": 1}),
+            )
+            self.assertIn(("SlowDown", 503), self.burst(s3.list_buckets, 3))
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/novactl/throttle", timeout=30) as resp:
+                state = json.loads(resp.read())
+            self.assertEqual(state["rates"], {"s3": 1})
+            self.assertIn("throttling (calls per second per API action)", launcher.stderr())
+        finally:
+            launcher.stop()
+
+
 if __name__ == "__main__":
     unittest.main()
 

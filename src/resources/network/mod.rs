@@ -539,11 +539,15 @@ async fn converge(
     if has("flow_logs") {
         flow_logs::converge(cx, decl, vpc_id, d, names).await?;
     }
-    if has("default_network_acl") {
-        vpc::strip_default_nacl(cx, region, vpc_id).await?;
-    }
-    if has("default_security_group") {
-        vpc::strip_default_sg(cx, region, vpc_id).await?;
+    // One read of the layout serves both defaults (neither strip changes what the other reads).
+    if has("default_network_acl") || has("default_security_group") {
+        let live = vpc::read_parts(cx, region, vpc_id).await?;
+        if has("default_network_acl") {
+            vpc::strip_default_nacl(cx, region, &live).await?;
+        }
+        if has("default_security_group") {
+            vpc::strip_default_sg(cx, region, &live).await?;
+        }
     }
     if has("tags") {
         vpc::sync_vpc_tags(cx, region, vpc_id, &d.tags).await?;
@@ -562,12 +566,14 @@ async fn read(
     let Some(v) = vpc::find_vpc(cx, region, address).await? else {
         return Ok(None);
     };
-    let (parts, eps, flow) = tokio::join!(
+    let (parts, dns, eps, flow) = tokio::join!(
         vpc::read_parts(cx, region, &v.id),
+        vpc::read_dns(cx, region, &v.id),
         endpoints::read(cx, region, &v.id, names),
         flow_logs::read(cx, region, address, &v.id, names),
     );
     let mut parts = parts?;
+    let (dns_support, dns_hostnames) = dns?;
     if crate::resources::dr::is_twin(address) {
         let zones = zones::zones_of(cx, region).await?;
         for s in parts.subnets.values_mut() {
@@ -592,8 +598,8 @@ async fn read(
     }
     let state = NetworkState {
         cidr: v.cidr.clone(),
-        dns_support: parts.dns_support,
-        dns_hostnames: parts.dns_hostnames,
+        dns_support,
+        dns_hostnames,
         subnets: parts.subnets.clone(),
         network_acl: parts.nacl.clone(),
         default_network_acl: parts.default_nacl.clone(),

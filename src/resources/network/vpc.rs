@@ -347,8 +347,6 @@ fn protocol_name(p: &str) -> &str {
 
 /// What [`read_parts`] found.
 pub struct Parts {
-    pub dns_support: bool,
-    pub dns_hostnames: bool,
     pub subnets: BTreeMap<String, SubnetState>,
     pub subnet_ids: BTreeMap<String, String>,
     pub route_table_ids: BTreeMap<String, String>,
@@ -406,9 +404,9 @@ fn part_of(tags: &[aws_sdk_ec2::types::Tag]) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Reads the VPC's DNS settings, subnets, route tables, NACLs and default group (one round
-/// trip: the reads run at once).
-pub async fn read_parts(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<Parts, AwsError> {
+/// The VPC's DNS settings (support, hostnames): two reads at once. Only the network's full
+/// read needs them; the converge steps, which read the layout again after their writes, do not.
+pub async fn read_dns(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<(bool, bool), AwsError> {
     use aws_sdk_ec2::types::VpcAttributeName;
     let ec2 = &cx.clients(region).ec2;
     let attr = |a: VpcAttributeName| async move {
@@ -419,10 +417,27 @@ pub async fn read_parts(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<Part
             .await
             .map_err(AwsError::from_sdk("ec2:DescribeVpcAttribute"))
     };
-    let in_vpc = || filter("vpc-id", vpc_id);
-    let (support, hostnames, subnets, tables, acls, sgs) = tokio::join!(
+    let (support, hostnames) = tokio::join!(
         attr(VpcAttributeName::EnableDnsSupport),
         attr(VpcAttributeName::EnableDnsHostnames),
+    );
+    let dns_support = support?
+        .enable_dns_support()
+        .and_then(|v| v.value())
+        .unwrap_or(false);
+    let dns_hostnames = hostnames?
+        .enable_dns_hostnames()
+        .and_then(|v| v.value())
+        .unwrap_or(false);
+    Ok((dns_support, dns_hostnames))
+}
+
+/// Reads the VPC's subnets, route tables, NACLs and default group (one round trip: the reads
+/// run at once). The DNS settings are [`read_dns`]'s.
+pub async fn read_parts(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<Parts, AwsError> {
+    let ec2 = &cx.clients(region).ec2;
+    let in_vpc = || filter("vpc-id", vpc_id);
+    let (subnets, tables, acls, sgs) = tokio::join!(
         async {
             ec2.describe_subnets()
                 .filters(in_vpc())
@@ -453,14 +468,6 @@ pub async fn read_parts(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<Part
                 .map_err(AwsError::from_sdk("ec2:DescribeSecurityGroups"))
         },
     );
-    let dns_support = support?
-        .enable_dns_support()
-        .and_then(|v| v.value())
-        .unwrap_or(false);
-    let dns_hostnames = hostnames?
-        .enable_dns_hostnames()
-        .and_then(|v| v.value())
-        .unwrap_or(false);
     let tables = tables?.route_tables().to_vec();
     let acls = acls?;
     let private = acls
@@ -562,8 +569,6 @@ pub async fn read_parts(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<Part
         })
         .unwrap_or_default();
     Ok(Parts {
-        dns_support,
-        dns_hostnames,
         subnets: out_subnets,
         subnet_ids,
         route_table_ids,
@@ -623,6 +628,7 @@ pub async fn converge_subnets(
     let ec2 = &cx.clients(region).ec2;
     let live = read_parts(cx, region, vpc_id).await?;
     // Subnets that left the spec, or must be made again.
+    let mut deleted = false;
     for (name, id) in &live.subnet_ids {
         let keep = d.subnets.get(name).is_some_and(|w| {
             let l = &live.subnets[name];
@@ -633,9 +639,15 @@ pub async fn converge_subnets(
             if let Some(rt) = live.route_table_ids.get(name) {
                 delete_route_table(cx, region, &live, rt).await?;
             }
+            deleted = true;
         }
     }
-    let live = read_parts(cx, region, vpc_id).await?;
+    // Read again only what the deletes changed (from empty nothing was).
+    let live = if deleted {
+        read_parts(cx, region, vpc_id).await?
+    } else {
+        live
+    };
     for (name, w) in &d.subnets {
         let sid = match live.subnet_ids.get(name) {
             Some(id) => id.clone(),
@@ -877,7 +889,7 @@ pub async fn converge_nacl(
                 .map_err(AwsError::from_sdk("ec2:ReplaceNetworkAclEntry"))?;
         }
     }
-    let live = read_parts(cx, region, vpc_id).await?;
+    // The associations as read above: writing entries does not move them.
     for id in live.subnet_ids.values() {
         let Some(assoc) = live.nacl_assoc.get(id) else {
             continue;
@@ -907,9 +919,9 @@ pub async fn converge_nacl(
 /// Deletes every entry of the VPC's default NACL but AWS's fixed `*` denies: no subnet of
 /// the network uses it, and its stock allow-all entries (rule 100, in and out) are what
 /// scanners flag (Prowler's `ec2_networkacl_allow_ingress_*`, CIS AWS Foundations 5.1).
-pub async fn strip_default_nacl(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<(), AwsError> {
+/// `live` is the VPC's layout read after the steps that make subnets and NACLs.
+pub async fn strip_default_nacl(cx: &Ctx<'_>, region: &str, live: &Parts) -> Result<(), AwsError> {
     let ec2 = &cx.clients(region).ec2;
-    let live = read_parts(cx, region, vpc_id).await?;
     if live.default_nacl_id.is_empty() {
         return Ok(());
     }
@@ -928,10 +940,9 @@ pub async fn strip_default_nacl(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Res
     Ok(())
 }
 
-/// Revokes every rule of the VPC's default security group.
-pub async fn strip_default_sg(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<(), AwsError> {
+/// Revokes every rule of the VPC's default security group (as `live`, the VPC's layout, has it).
+pub async fn strip_default_sg(cx: &Ctx<'_>, region: &str, live: &Parts) -> Result<(), AwsError> {
     let ec2 = &cx.clients(region).ec2;
-    let live = read_parts(cx, region, vpc_id).await?;
     if live.default_sg_id.is_empty() {
         return Ok(());
     }
