@@ -263,3 +263,50 @@ async fn a_lost_answer_on_every_create_is_recognised_as_our_own() {
     assert_no_changes(&emu, eu_path);
     assert_bucket_configured(&emu.s3("eu-west-1").await, "novactl-eu-lost-answer").await;
 }
+
+/// Throttling is the service asking for a slower pace, not a failure: novactl's retry quota
+/// charges nothing for a throttled retry (src/aws/retry.rs), so an apply that meets more
+/// throttles than the SDK's default quota allows (500 tokens at 5 per retry: 100 retries per
+/// client) still converges. Here IAM answers 2 calls per second per action to 30 roles made at
+/// once.
+#[tokio::test]
+async fn throttled_retries_do_not_empty_the_retry_quota() {
+    let emu = Emulator::start_with(&["--throttle", "iam=2"]);
+    let env = common::unique("throttle");
+    let mut spec = format!("environment: {env}\nregion: us-east-1\niam:\n");
+    let names: Vec<String> = (0..30).map(|i| format!("{env}-role{i}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        spec.push_str(&format!(
+            "  r{i}:\n    name: {name}\n    trust: [ecs-tasks.amazonaws.com]\n"
+        ));
+    }
+    let p = Project::new(&spec);
+    let apply = novactl_env(
+        Some(&emu),
+        &[
+            "apply",
+            "-e",
+            p.spec.to_str().unwrap(),
+            "--auto-approve",
+            "--max-attempts",
+            "25",
+        ],
+        &[FAST_RETRIES],
+    )
+    .expect_code(0);
+    let retried = retries(&apply);
+    assert!(
+        retried > 100,
+        "the run must meet more throttles than the SDK's default quota allows (100 retries), \
+         else it proves nothing: {retried} retries\n{}",
+        apply.stderr
+    );
+    let iam = emu.iam().await;
+    for name in &names {
+        iam.get_role()
+            .role_name(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("role {name}: {e:?}"));
+    }
+}

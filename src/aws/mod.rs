@@ -290,10 +290,11 @@ pub struct Clients {
 }
 
 macro_rules! client {
-    ($krate:ident, $conf:expr, $counter:expr) => {
+    ($krate:ident, $conf:expr, $counter:expr, $region:expr) => {
         $krate::Client::from_conf(
             $krate::config::Builder::from($conf)
                 .interceptor($counter.clone())
+                .retry_partition(retry::partition(stringify!($krate), $region))
                 .retry_classifier(retry::UnreachableAtStart)
                 .build(),
         )
@@ -302,27 +303,29 @@ macro_rules! client {
 
 impl Clients {
     fn new(conf: &aws_types::SdkConfig, counter: &Counter, path_style: bool) -> Self {
+        let region = conf.region().map(|r| r.as_ref()).unwrap_or("none");
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(conf)
                 .force_path_style(path_style)
                 .interceptor(counter.clone())
+                .retry_partition(retry::partition("s3", region))
                 .retry_classifier(retry::UnreachableAtStart)
                 .build(),
         );
         Clients {
-            sts: client!(aws_sdk_sts, conf, counter),
-            kms: client!(aws_sdk_kms, conf, counter),
+            sts: client!(aws_sdk_sts, conf, counter, region),
+            kms: client!(aws_sdk_kms, conf, counter, region),
             s3,
-            iam: client!(aws_sdk_iam, conf, counter),
-            sagemaker: client!(aws_sdk_sagemaker, conf, counter),
-            runtime: client!(aws_sdk_sagemakerruntime, conf, counter),
-            autoscaling: client!(aws_sdk_applicationautoscaling, conf, counter),
-            cloudwatch: client!(aws_sdk_cloudwatch, conf, counter),
-            logs: client!(aws_sdk_cloudwatchlogs, conf, counter),
-            cloudtrail: client!(aws_sdk_cloudtrail, conf, counter),
-            sns: client!(aws_sdk_sns, conf, counter),
-            tagging: client!(aws_sdk_resourcegroupstagging, conf, counter),
-            ec2: client!(aws_sdk_ec2, conf, counter),
+            iam: client!(aws_sdk_iam, conf, counter, region),
+            sagemaker: client!(aws_sdk_sagemaker, conf, counter, region),
+            runtime: client!(aws_sdk_sagemakerruntime, conf, counter, region),
+            autoscaling: client!(aws_sdk_applicationautoscaling, conf, counter, region),
+            cloudwatch: client!(aws_sdk_cloudwatch, conf, counter, region),
+            logs: client!(aws_sdk_cloudwatchlogs, conf, counter, region),
+            cloudtrail: client!(aws_sdk_cloudtrail, conf, counter, region),
+            sns: client!(aws_sdk_sns, conf, counter, region),
+            tagging: client!(aws_sdk_resourcegroupstagging, conf, counter, region),
+            ec2: client!(aws_sdk_ec2, conf, counter, region),
         }
     }
 }
@@ -479,7 +482,7 @@ impl Aws {
         let base = connect
             .assume_role
             .clone()
-            .map(|role| (client!(aws_sdk_sts, &base_primary, counter), role));
+            .map(|role| (client!(aws_sdk_sts, &base_primary, counter, primary), role));
         Aws {
             primary: primary.to_string(),
             by_region,

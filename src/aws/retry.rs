@@ -16,6 +16,13 @@
 //!   was lost is therefore sent again, and its retry can meet "already exists" or make a second
 //!   copy; every kind's `create` recognises its own earlier attempt (see `resources`).
 //!
+//! * The retry quota: the SDK's token bucket (500 tokens per client) charges 5 per retry of an
+//!   error or a time-out and refuses retries once it is empty, so that a failing service is
+//!   not hammered. novactl keeps that for errors but charges **nothing for a throttled retry**
+//!   ([`partition`]): a throttle answer is the service saying "slower", the backoff already
+//!   slows down, and every call has its own attempt limit. With the SDK's default quota a
+//!   500-resource apply under IAM's rate limit emptied the bucket and failed calls at once.
+//!
 //! * Except: while no endpoint has answered yet in this process, a refused connection or a
 //!   connect time-out is not retried ([`UnreachableAtStart`]): a wrong `--endpoint-url` or a
 //!   closed port fails in well under a second instead of after a minute of backoff.
@@ -28,6 +35,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
 use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use aws_smithy_types::retry::{RetryConfig, RetryMode};
@@ -113,6 +121,14 @@ impl RetryPolicy {
             .with_initial_backoff(self.initial_backoff)
             .with_max_backoff(MAX_BACKOFF)
     }
+}
+
+/// The retry partition of one client (`service` in `region`): its own token bucket, with the
+/// SDK's costs except that a throttled retry costs nothing (see the module's "retry quota").
+pub fn partition(service: &'static str, region: &str) -> RetryPartition {
+    RetryPartition::custom(format!("novactl-{service}-{region}"))
+        .token_bucket(TokenBucket::builder().throttling_retry_cost(0).build())
+        .build()
 }
 
 static ANSWERED: AtomicBool = AtomicBool::new(false);
