@@ -555,27 +555,13 @@ async fn converge(
             BTreeMap::new()
         };
         let by_id = |r: &[Rule]| prefix_lists::resolve(region, r, &lists);
-        if has("ingress") {
-            sync_rules(
-                ec2,
-                id,
-                Direction::Ingress,
-                &by_id(&state.ingress)?,
-                &by_id(&d.ingress)?,
-                &ids,
-            )
-            .await?;
-        }
-        if has("egress") {
-            sync_rules(
-                ec2,
-                id,
-                Direction::Egress,
-                &by_id(&state.egress)?,
-                &by_id(&d.egress)?,
-                &ids,
-            )
-            .await?;
+        for (attr, dir, live, want) in [
+            ("ingress", Direction::Ingress, &state.ingress, &d.ingress),
+            ("egress", Direction::Egress, &state.egress, &d.egress),
+        ] {
+            if has(attr) {
+                sync_rules(ec2, id, dir, &by_id(live)?, &by_id(want)?, &ids).await?;
+            }
         }
     }
     if has("tags") {
