@@ -926,15 +926,7 @@ async fn imported_entries_adopt_as_no_changes() {
         Some(format!("s3://{DATA_BUCKET}/capture").as_str())
     );
 
-    // Errors: a kind without an import yet, a section that does not exist, an id that names
-    // nothing.
-    let r = novactl(Some(&emu), &["import", "-e", &spec, "network", "vpc-1"]).expect_code(1);
-    assert!(
-        r.stderr
-            .contains("import is not supported for kind network yet"),
-        "{}",
-        r.stderr
-    );
+    // Errors: a section that does not exist, an id that names nothing.
     let r = novactl(Some(&emu), &["import", "-e", &spec, "kmss", "x"]).expect_code(1);
     assert!(r.stderr.contains("did you mean `kms`"), "{}", r.stderr);
     let r = novactl(Some(&emu), &["import", "-e", &spec, "sns", "nope"]).expect_code(1);
@@ -1134,4 +1126,250 @@ async fn imported_security_groups_adopt_as_no_changes() {
             "{address} keeps its id {id}: {tags:?}"
         );
     }
+}
+
+/// A VPC made with the SDK in novactl's shape (two subnets with their own route tables, one of
+/// them with an internet route and public IPs on launch, a NACL, an S3 gateway and a KMS
+/// interface endpoint): `import network` prints the entry and what adopting changes, the plan
+/// names the VPC as one to adopt, and `apply --adopt` takes it over in place (same VPC and
+/// subnet ids, no second VPC), repaired, then "No changes.".
+#[tokio::test]
+async fn imported_network_adopts_as_no_changes() {
+    use aws_sdk_ec2::types::{
+        AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification, VpcEndpointType,
+    };
+    let emu = Emulator::start();
+    let base = "environment: neti\nregion: us-east-1\ntags:\n  Project: NOVAMIND\n";
+    let p = Project::new(base);
+    let spec = p.spec.to_str().unwrap().to_string();
+    let mut text = base.to_string();
+    let ec2 = emu.ec2("us-east-1").await;
+    let tags = |rt: ResourceType, name: &str| {
+        TagSpecification::builder()
+            .resource_type(rt)
+            .tags(Tag::builder().key("Name").value(name).build())
+            .tags(Tag::builder().key("Team").value("ml").build())
+            .build()
+    };
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.40.0.0/16")
+        .tag_specifications(tags(ResourceType::Vpc, "neti-lab"))
+        .send()
+        .await
+        .unwrap()
+        .vpc
+        .unwrap()
+        .vpc_id
+        .unwrap();
+    let mut subnets = Vec::new();
+    let mut tables = Vec::new();
+    for (name, cidr, az) in [
+        ("app", "10.40.1.0/24", "us-east-1a"),
+        ("db", "10.40.2.0/24", "us-east-1b"),
+    ] {
+        let s = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(cidr)
+            .availability_zone(az)
+            .tag_specifications(tags(ResourceType::Subnet, &format!("neti-lab-{name}")))
+            .send()
+            .await
+            .unwrap()
+            .subnet
+            .unwrap()
+            .subnet_id
+            .unwrap();
+        let t = ec2
+            .create_route_table()
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap()
+            .route_table
+            .unwrap()
+            .route_table_id
+            .unwrap();
+        ec2.associate_route_table()
+            .subnet_id(&s)
+            .route_table_id(&t)
+            .send()
+            .await
+            .unwrap();
+        subnets.push(s);
+        tables.push(t);
+    }
+    // app: public IPs on launch and a route to an internet gateway.
+    ec2.modify_subnet_attribute()
+        .subnet_id(&subnets[0])
+        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
+        .send()
+        .await
+        .unwrap();
+    let igw = ec2
+        .create_internet_gateway()
+        .send()
+        .await
+        .unwrap()
+        .internet_gateway
+        .unwrap()
+        .internet_gateway_id
+        .unwrap();
+    ec2.attach_internet_gateway()
+        .internet_gateway_id(&igw)
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    ec2.create_route()
+        .route_table_id(&tables[0])
+        .destination_cidr_block("0.0.0.0/0")
+        .gateway_id(&igw)
+        .send()
+        .await
+        .unwrap();
+    // A NACL of both subnets.
+    let nacl = ec2
+        .create_network_acl()
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap()
+        .network_acl
+        .unwrap()
+        .network_acl_id
+        .unwrap();
+    let acls = ec2
+        .describe_network_acls()
+        .filters(Filter::builder().name("vpc-id").values(&vpc).build())
+        .send()
+        .await
+        .unwrap();
+    for a in acls.network_acls().iter().flat_map(|a| a.associations()) {
+        if subnets.iter().any(|s| Some(s.as_str()) == a.subnet_id()) {
+            ec2.replace_network_acl_association()
+                .association_id(a.network_acl_association_id().unwrap())
+                .network_acl_id(&nacl)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    ec2.create_vpc_endpoint()
+        .vpc_id(&vpc)
+        .service_name("com.amazonaws.us-east-1.s3")
+        .vpc_endpoint_type(VpcEndpointType::Gateway)
+        .set_route_table_ids(Some(tables.clone()))
+        .send()
+        .await
+        .unwrap();
+    ec2.create_vpc_endpoint()
+        .vpc_id(&vpc)
+        .service_name("com.amazonaws.us-east-1.kms")
+        .vpc_endpoint_type(VpcEndpointType::Interface)
+        .set_subnet_ids(Some(subnets.clone()))
+        .private_dns_enabled(true)
+        .send()
+        .await
+        .unwrap();
+    let import = |args: &[&str]| {
+        let mut all = vec!["import", "-e", &spec, "network"];
+        all.extend_from_slice(args);
+        novactl(Some(&emu), &all)
+    };
+
+    // Errors: no such VPC; the default VPC.
+    let r = import(&["vpc-0123456789abcdef0"]).expect_code(1);
+    says(&r.stderr, &["no VPC `vpc-0123456789abcdef0`"]);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let default = ec2
+        .describe_vpcs()
+        .filters(Filter::builder().name("isDefault").values("true").build())
+        .send()
+        .await
+        .unwrap();
+    if let Some(d) = default.vpcs().first().and_then(|v| v.vpc_id()) {
+        let r = import(&[d]).expect_code(1);
+        says(&r.stderr, &["default VPC"]);
+    }
+
+    let r = import(&[&vpc]).expect_code(0);
+    assert_eq!(r.writes(), 0, "import never writes");
+    says(
+        &r.stdout,
+        &[
+            "network:\n  lab:\n",
+            "cidr: 10.40.0.0/16",
+            "app:\n",
+            "cidr: 10.40.1.0/24",
+            "db:\n",
+            "az: b",
+            "- kms",
+            "- s3",
+            "Team: ml",
+            "subnet app: public IPs on launch are turned off",
+            &format!("0.0.0.0/0 -> {igw}"),
+            "NOVA-NET-002",
+        ],
+    );
+    paste_into(&p, &mut text, &r.stdout);
+    paste_into(
+        &p,
+        &mut text,
+        "check:\n  waive:\n  - { rule: NOVA-NET-002, address: network.lab, reason: no flow logs in a test }\n",
+    );
+    novactl(None, &["fmt", "-e", &spec]).expect_code(0);
+
+    // Before adopting, the plan names the VPC as one to adopt, not to create.
+    let r = novactl(Some(&emu), &["plan", "-e", &spec]);
+    says(
+        &format!("{}{}", r.stdout, r.stderr),
+        &["pass --adopt network.lab"],
+    );
+    adopt_all(&emu, &spec, &["network.lab"]);
+
+    // Taken over in place: one VPC of the CIDR, the same ids, tagged, repaired.
+    let vpcs = ec2
+        .describe_vpcs()
+        .filters(
+            Filter::builder()
+                .name("cidr")
+                .values("10.40.0.0/16")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vpcs.vpcs().len(), 1, "no second VPC: {:?}", vpcs.vpcs());
+    assert_eq!(
+        common::vpc_id(&emu, "us-east-1", "neti", "network.lab").await,
+        vpc
+    );
+    let live = ec2
+        .describe_subnets()
+        .subnet_ids(&subnets[0])
+        .send()
+        .await
+        .unwrap();
+    let app = &live.subnets()[0];
+    assert_eq!(app.map_public_ip_on_launch(), Some(false));
+    assert!(
+        app.tags()
+            .iter()
+            .any(|t| t.key() == Some("novactl:part") && t.value() == Some("subnet:app")),
+        "{:?}",
+        app.tags()
+    );
+    let t = ec2
+        .describe_route_tables()
+        .route_table_ids(&tables[0])
+        .send()
+        .await
+        .unwrap();
+    let routes = t.route_tables()[0].routes();
+    assert!(
+        !routes.iter().any(|r| r.gateway_id() == Some(igw.as_str())),
+        "the internet route is gone: {routes:?}"
+    );
 }
