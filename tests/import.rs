@@ -1130,7 +1130,8 @@ async fn imported_security_groups_adopt_as_no_changes() {
 
 /// A VPC made with the SDK in novactl's shape (two subnets with their own route tables, one of
 /// them with an internet route and public IPs on launch, a NACL, an S3 gateway and a KMS
-/// interface endpoint): `import network` prints the entry and what adopting changes, the plan
+/// interface endpoint, flow logs to a group encrypted with the spec's key, delivered by a role
+/// of novactl's name): `import network` prints the entry and what adopting changes, the plan
 /// names the VPC as one to adopt, and `apply --adopt` takes it over in place (same VPC and
 /// subnet ids, no second VPC), repaired, then "No changes.".
 #[tokio::test]
@@ -1139,10 +1140,18 @@ async fn imported_network_adopts_as_no_changes() {
         AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification, VpcEndpointType,
     };
     let emu = Emulator::start();
-    let base = "environment: neti\nregion: us-east-1\ntags:\n  Project: NOVAMIND\n";
+    let base =
+        "environment: neti\nregion: us-east-1\ntags:\n  Project: NOVAMIND\nkms:\n  flow:\n    \
+                alias: alias/neti-flow\n    deletion_window_days: 7\n";
     let p = Project::new(base);
     let spec = p.spec.to_str().unwrap().to_string();
     let mut text = base.to_string();
+    novactl(Some(&emu), &["apply", "-e", &spec, "--auto-approve"]).expect_code(0);
+    let key_arn = common::kms_key(&emu, "alias/neti-flow")
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
     let ec2 = emu.ec2("us-east-1").await;
     let tags = |rt: ResourceType, name: &str| {
         TagSpecification::builder()
@@ -1273,6 +1282,45 @@ async fn imported_network_adopts_as_no_changes() {
         .send()
         .await
         .unwrap();
+    // Flow logs of ALL traffic to a group of novactl's name encrypted with the spec's key,
+    // delivered by a role of novactl's name.
+    let group = "/novactl/vpc-flow-logs/neti-lab";
+    let logs = emu.logs("us-east-1").await;
+    logs.create_log_group()
+        .log_group_name(group)
+        .kms_key_id(&key_arn)
+        .send()
+        .await
+        .unwrap();
+    logs.put_retention_policy()
+        .log_group_name(group)
+        .retention_in_days(90)
+        .send()
+        .await
+        .unwrap();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"vpc-flow-logs.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let role_arn = emu
+        .iam()
+        .await
+        .create_role()
+        .role_name("neti-lab-vpc-flow-logs")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
+    ec2.create_flow_logs()
+        .resource_type(aws_sdk_ec2::types::FlowLogsResourceType::Vpc)
+        .resource_ids(&vpc)
+        .traffic_type(aws_sdk_ec2::types::TrafficType::All)
+        .log_destination_type(aws_sdk_ec2::types::LogDestinationType::CloudWatchLogs)
+        .log_group_name(group)
+        .deliver_logs_permission_arn(&role_arn)
+        .send()
+        .await
+        .unwrap();
     let import = |args: &[&str]| {
         let mut all = vec!["import", "-e", &spec, "network"];
         all.extend_from_slice(args);
@@ -1293,6 +1341,52 @@ async fn imported_network_adopts_as_no_changes() {
         let r = import(&[d]).expect_code(1);
         says(&r.stderr, &["default VPC"]);
     }
+    // A VPC holding a NAT gateway: its subnet's internet route is what the NAT's users need.
+    let natted = ec2
+        .create_vpc()
+        .cidr_block("10.41.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc
+        .unwrap()
+        .vpc_id
+        .unwrap();
+    let public = ec2
+        .create_subnet()
+        .vpc_id(&natted)
+        .cidr_block("10.41.1.0/24")
+        .send()
+        .await
+        .unwrap()
+        .subnet
+        .unwrap()
+        .subnet_id
+        .unwrap();
+    let eip = ec2
+        .allocate_address()
+        .domain(aws_sdk_ec2::types::DomainType::Vpc)
+        .send()
+        .await
+        .unwrap()
+        .allocation_id
+        .unwrap();
+    let nat = ec2
+        .create_nat_gateway()
+        .subnet_id(&public)
+        .allocation_id(&eip)
+        .send()
+        .await
+        .unwrap()
+        .nat_gateway
+        .unwrap()
+        .nat_gateway_id
+        .unwrap();
+    let r = import(&[&natted]).expect_code(1);
+    says(
+        &r.stderr,
+        &[&format!("NAT gateway {nat}"), "no internet route"],
+    );
 
     let r = import(&[&vpc]).expect_code(0);
     assert_eq!(r.writes(), 0, "import never writes");
@@ -1310,22 +1404,30 @@ async fn imported_network_adopts_as_no_changes() {
             "Team: ml",
             "subnet app: public IPs on launch are turned off",
             &format!("0.0.0.0/0 -> {igw}"),
-            "NOVA-NET-002",
+            "flow_logs:\n      kms_key: flow\n      retention_days: 90",
         ],
     );
     paste_into(&p, &mut text, &r.stdout);
-    paste_into(
-        &p,
-        &mut text,
-        "check:\n  waive:\n  - { rule: NOVA-NET-002, address: network.lab, reason: no flow logs in a test }\n",
-    );
     novactl(None, &["fmt", "-e", &spec]).expect_code(0);
 
     // Before adopting, the plan names the VPC as one to adopt, not to create.
     let r = novactl(Some(&emu), &["plan", "-e", &spec]);
     says(
         &format!("{}{}", r.stdout, r.stderr),
-        &["pass --adopt network.lab"],
+        &["pass --adopt network.lab", "0 to create"],
+    );
+    // With --adopt, the plan names what the update changes in the VPC it takes over.
+    let r = novactl(Some(&emu), &["plan", "-e", &spec, "--adopt", "network.lab"]).expect_code(0);
+    says(
+        &r.stdout,
+        &[
+            &format!("network.lab [{vpc}]"),
+            "adopt: bring under novactl management",
+            &format!("subnets.app.routes = [\"0.0.0.0/0 -> {igw}\"] -> []"),
+            "subnets.app.map_public_ip_on_launch = true -> false",
+            "endpoints.kms.policy",
+            "0 to create",
+        ],
     );
     adopt_all(&emu, &spec, &["network.lab"]);
 
@@ -1371,5 +1473,29 @@ async fn imported_network_adopts_as_no_changes() {
     assert!(
         !routes.iter().any(|r| r.gateway_id() == Some(igw.as_str())),
         "the internet route is gone: {routes:?}"
+    );
+    // The hand-made flow log is kept (no second one), its role taken over.
+    let fl = ec2
+        .describe_flow_logs()
+        .filter(Filter::builder().name("resource-id").values(&vpc).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fl.flow_logs().len(), 1, "{:?}", fl.flow_logs());
+    let role_tags = emu
+        .iam()
+        .await
+        .list_role_tags()
+        .role_name("neti-lab-vpc-flow-logs")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        role_tags
+            .tags()
+            .iter()
+            .any(|t| t.key() == "novactl:address" && t.value() == "network.lab"),
+        "{:?}",
+        role_tags.tags()
     );
 }

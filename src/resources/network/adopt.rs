@@ -12,7 +12,8 @@
 //! * the private NACL: the one non-default NACL the spec's subnets are associated with;
 //! * an endpoint by its service (`com.amazonaws.<region>.<name>`: `<name>` is its spec name);
 //! * the endpoint security group by its name (`<environment>-<network>-endpoints`);
-//! * the flow log, its log group and role by their names, as for a network of novactl's.
+//! * the flow log, its log group and role by their names, as for a network of novactl's (a
+//!   role of that name made by hand is taken over: its tags, trust and policy converged).
 //!
 //! Observe reads the VPC with those claims, as foreign (the plan shows a conflict until
 //! `--adopt`, then an update naming each difference: routes deleted, public IPs on launch
@@ -27,6 +28,7 @@ use super::vpc::FoundVpc;
 use super::{part_tags, Names, NetworkState, TAG_PART};
 use crate::aws::AwsError;
 use crate::resources::kit::ec2::{filter, tags_of};
+use crate::resources::kit::owned_role::{adopt_owned_role, owned_role_decl};
 use crate::resources::kit::tags::TAG_ADDRESS;
 use crate::resources::Ctx;
 
@@ -196,6 +198,11 @@ pub async fn claim(
             .send()
             .await
             .map_err(AwsError::from_sdk("ec2:CreateTags"))?;
+    }
+    // The flow logs' role, when one of its name was made by hand.
+    if let Some(w) = &d.flow_logs {
+        let rd = owned_role_decl(&d.tags[TAG_ADDRESS], region, &names.role());
+        adopt_owned_role(cx, &rd, &w.role).await?;
     }
     Ok(())
 }

@@ -272,7 +272,8 @@ fn changes(
         }
     }
     let want = super::vpc::nacl_entries(cidr);
-    if !s.network_acl.is_empty() && s.network_acl != want {
+    let has_nacl = s.subnets.values().any(|x| x.network_acl == "private");
+    if has_nacl && s.network_acl != want {
         out.push(
             "the private NACL's entries are replaced by novactl's (all to and from the VPC, \
              HTTPS out and its return, the rest denied)"

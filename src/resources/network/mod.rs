@@ -18,7 +18,9 @@
 //!
 //! Every EC2 resource carries the ownership tags of `network.<n>` plus `Name` and
 //! `novactl:part` (which part of the network it is: `subnet:<s>`, `route-table:<s>`, `nacl`,
-//! `endpoint-sg`, `endpoint:<service>`, `flow-log`); the VPC is found by its ownership tags.
+//! `endpoint-sg`, `endpoint:<service>`, `flow-log`); the VPC is found by its ownership tags,
+//! else (a VPC made outside novactl, to adopt) by its CIDR, its parts by shape ([`adopt`]).
+//! `novactl import network VPC_ID` prints such a VPC's entry ([`import`]).
 //!
 //! # State ([`NetworkState`])
 //! The whole network is one resource with one attribute per part, so the plan names each
