@@ -935,7 +935,7 @@ async fn imported_entries_adopt_as_no_changes() {
 }
 
 /// A security group made with the SDK in a novactl network, naming another made-by-hand group
-/// in a rule; `import security_groups` (and `security_group`) prints entries that
+/// and S3's prefix list in rules; `import security_groups` (and `security_group`) prints entries that
 /// `apply --adopt` takes over as "No changes.", keeping the groups' ids.
 #[tokio::test]
 async fn imported_security_groups_adopt_as_no_changes() {
@@ -1024,6 +1024,39 @@ async fn imported_security_groups_adopt_as_no_changes() {
         .send()
         .await
         .unwrap();
+    // inference also: 443 out to S3's prefix list (through the gateway endpoint).
+    let lists = ec2
+        .describe_prefix_lists()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("prefix-list-name")
+                .values("com.amazonaws.us-east-1.s3")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let s3_list = lists.prefix_lists()[0]
+        .prefix_list_id()
+        .unwrap()
+        .to_string();
+    ec2.authorize_security_group_egress()
+        .group_id(&inference)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(443)
+                .to_port(443)
+                .prefix_list_ids(
+                    aws_sdk_ec2::types::PrefixListId::builder()
+                        .prefix_list_id(&s3_list)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     let import = |args: &[&str]| {
         let mut all = vec!["import", "-e", &spec];
         all.extend_from_slice(args);
@@ -1092,8 +1125,10 @@ async fn imported_security_groups_adopt_as_no_changes() {
             "protocol: udp",
             "port: 53",
             "cidr: 10.30.0.0/16",
+            "prefix_list: s3",
         ],
     );
+    assert!(!r.stdout.contains(&s3_list), "{}", r.stdout);
     assert!(!r.stdout.contains("0.0.0.0/0"), "{}", r.stdout);
     paste_into(&p, &mut text, &r.stdout);
     novactl(None, &["fmt", "-e", &spec]).expect_code(0);
