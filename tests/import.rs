@@ -1445,6 +1445,18 @@ async fn imported_network_adopts_as_no_changes() {
     paste_into(&p, &mut text, &r.stdout);
     novactl(None, &["fmt", "-e", &spec]).expect_code(0);
 
+    // An unrelated VPC of the same CIDR (another layout) is not taken for the network.
+    let decoy = ec2
+        .create_vpc()
+        .cidr_block("10.40.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc
+        .unwrap()
+        .vpc_id
+        .unwrap();
+
     // Before adopting, the plan names the VPC as one to adopt, not to create.
     let r = novactl(Some(&emu), &["plan", "-e", &spec]);
     says(
@@ -1466,7 +1478,7 @@ async fn imported_network_adopts_as_no_changes() {
     );
     adopt_all(&emu, &spec, &["network.lab"]);
 
-    // Taken over in place: one VPC of the CIDR, the same ids, tagged, repaired.
+    // Taken over in place: no new VPC of the CIDR, the same ids, tagged, repaired.
     let vpcs = ec2
         .describe_vpcs()
         .filters(
@@ -1478,7 +1490,11 @@ async fn imported_network_adopts_as_no_changes() {
         .send()
         .await
         .unwrap();
-    assert_eq!(vpcs.vpcs().len(), 1, "no second VPC: {:?}", vpcs.vpcs());
+    let mut ids: Vec<&str> = vpcs.vpcs().iter().filter_map(|v| v.vpc_id()).collect();
+    ids.sort();
+    let mut want = vec![vpc.as_str(), decoy.as_str()];
+    want.sort();
+    assert_eq!(ids, want, "no VPC made, the decoy untouched");
     assert_eq!(
         common::vpc_id(&emu, "us-east-1", "neti", "network.lab").await,
         vpc

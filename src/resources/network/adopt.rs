@@ -3,8 +3,10 @@
 //!
 //! Every part of a network is found by its [`TAG_PART`] tag, which a hand-made VPC does not
 //! have. When no VPC carries the address's ownership tags, the VPC to adopt is the one VPC of
-//! the spec's CIDR without a `novactl:address` tag (not the account's default VPC; two such
-//! VPCs: none is taken, and the plan creates a new one). Its parts are then found by shape
+//! the spec's CIDR without a `novactl:address` tag (not the account's default VPC) whose `Name`
+//! is the network's (`<environment>-<n>`) or that holds a subnet of each of the spec's subnet
+//! CIDRs (so that an unrelated VPC that happens to use the same CIDR is not taken for it); two
+//! such VPCs: none is taken, and the plan creates a new one. Its parts are then found by shape
 //! ([`claims_of`]):
 //! * a subnet of the spec by its CIDR;
 //! * its route table: the one it is explicitly associated with, when no other subnet is (the
@@ -35,16 +37,18 @@ use crate::resources::Ctx;
 /// Parts of a network found by shape: resource id -> its [`TAG_PART`] value.
 pub type Claims = BTreeMap<String, String>;
 
-/// The one VPC of `cidr` without novactl's address tag (not a default VPC); `None` when there
-/// is none or more than one.
+/// The one VPC of `cidr` without novactl's address tag (not a default VPC) that is the
+/// network's by shape: its `Name` is the network's (`name`), or it holds a subnet of each of
+/// the CIDRs `subnets` (spec name -> CIDR). `None` when there is none or more than one.
 pub async fn untagged_vpc(
     cx: &Ctx<'_>,
     region: &str,
     cidr: &str,
+    name: &str,
+    subnets: &BTreeMap<String, String>,
 ) -> Result<Option<FoundVpc>, AwsError> {
-    let out = cx
-        .clients(region)
-        .ec2
+    let ec2 = &cx.clients(region).ec2;
+    let out = ec2
         .describe_vpcs()
         .filters(filter("cidr", cidr))
         .send()
@@ -61,7 +65,27 @@ pub async fn untagged_vpc(
         })
         .filter(|v| !v.tags.contains_key(TAG_ADDRESS))
         .collect();
-    Ok(match <[FoundVpc; 1]>::try_from(found) {
+    let mut shaped = Vec::new();
+    for v in found {
+        if v.tags.get("Name").map(String::as_str) != Some(name) {
+            let out = ec2
+                .describe_subnets()
+                .filters(filter("vpc-id", &v.id))
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("ec2:DescribeSubnets"))?;
+            let has: BTreeSet<&str> = out
+                .subnets()
+                .iter()
+                .filter_map(|s| s.cidr_block())
+                .collect();
+            if subnets.is_empty() || !subnets.values().all(|c| has.contains(c.as_str())) {
+                continue;
+            }
+        }
+        shaped.push(v);
+    }
+    Ok(match <[FoundVpc; 1]>::try_from(shaped) {
         Ok([v]) => Some(v),
         Err(_) => None,
     })

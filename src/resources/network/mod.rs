@@ -408,15 +408,16 @@ impl Reconciler for Network {
         // Not ours: the one untagged VPC of the spec's CIDR, read by shape, is foreign (see
         // `adopt.rs`).
         let cidr = decl.outputs["cidr"].as_str().unwrap_or_default();
-        let Some(v) = adopt::untagged_vpc(cx, &decl.region, cidr).await? else {
-            return Ok(Observed::absent(&decl.address));
-        };
         let subnets: BTreeMap<String, String> = decl.outputs["subnet_cidrs"]
             .as_object()
             .into_iter()
             .flatten()
             .map(|(n, c)| (n.clone(), c.as_str().unwrap_or_default().to_string()))
             .collect();
+        let found = adopt::untagged_vpc(cx, &decl.region, cidr, &names.base, &subnets).await?;
+        let Some(v) = found else {
+            return Ok(Observed::absent(&decl.address));
+        };
         let claims = adopt::claims_of(cx, &decl.region, &v.id, &subnets, &names).await?;
         read_found(cx, &decl.region, &decl.address, &names, v, &claims).await
     }
