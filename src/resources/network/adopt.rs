@@ -31,7 +31,7 @@ use super::{part_tags, Names, NetworkState, TAG_PART};
 use crate::aws::AwsError;
 use crate::resources::kit::ec2::{filter, tags_of};
 use crate::resources::kit::owned_role::{adopt_owned_role, owned_role_decl};
-use crate::resources::kit::tags::TAG_ADDRESS;
+use crate::resources::kit::tags::{Tags, TAG_ADDRESS};
 use crate::resources::Ctx;
 
 /// Parts of a network found by shape: resource id -> its [`TAG_PART`] value.
@@ -166,12 +166,7 @@ pub async fn claims_of(
     // Endpoints by service.
     let prefix = format!("com.amazonaws.{region}.");
     for e in endpoints.vpc_endpoints() {
-        let gone = e.state().is_some_and(|s| {
-            matches!(
-                s.as_str().to_ascii_lowercase().as_str(),
-                "deleted" | "deleting" | "failed" | "rejected"
-            )
-        });
+        let gone = super::endpoints::is_gone(e);
         let (Some(id), Some(service)) = (e.vpc_endpoint_id(), e.service_name()) else {
             continue;
         };
@@ -214,12 +209,14 @@ pub async fn claim(
         .collect();
     let claims = claims_of(cx, region, vpc_id, &subnets, names).await?;
     let ec2 = &cx.clients(region).ec2;
-    for (id, part) in &claims {
-        let tags = part_tags(&d.tags, &part_name(names, part), part);
+    let tag = |id: &str, tags: Tags| {
         ec2.create_tags()
             .resources(id)
             .set_tags(Some(crate::resources::kit::ec2::ec2_tags(&tags)))
             .send()
+    };
+    for (id, part) in &claims {
+        tag(id, part_tags(&d.tags, &part_name(names, part), part))
             .await
             .map_err(AwsError::from_sdk("ec2:CreateTags"))?;
     }
@@ -228,6 +225,11 @@ pub async fn claim(
         let rd = owned_role_decl(&d.tags[TAG_ADDRESS], region, &names.role());
         adopt_owned_role(cx, &rd, &w.role).await?;
     }
+    // The VPC last: an adoption interrupted before this is taken up again by the next
+    // `--adopt` (the VPC still foreign), never left as ours with parts untagged.
+    tag(vpc_id, d.tags.clone())
+        .await
+        .map_err(AwsError::from_sdk("ec2:CreateTags"))?;
     Ok(())
 }
 

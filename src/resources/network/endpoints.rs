@@ -207,6 +207,16 @@ fn part_of(tags: &[aws_sdk_ec2::types::Tag]) -> Option<&str> {
         .and_then(|t| t.value())
 }
 
+/// Is the endpoint deleted, being deleted, failed or rejected?
+pub(super) fn is_gone(e: &VpcEndpoint) -> bool {
+    matches!(
+        e.state()
+            .map(|s| s.as_str().to_ascii_lowercase())
+            .as_deref(),
+        Some("deleted" | "deleting" | "failed" | "rejected")
+    )
+}
+
 /// The endpoints of ours in the VPC (by spec name), not deleted.
 async fn live_endpoints(
     cx: &Ctx<'_>,
@@ -225,14 +235,7 @@ async fn live_endpoints(
     Ok(out
         .vpc_endpoints()
         .iter()
-        .filter(|e| {
-            !matches!(
-                e.state()
-                    .map(|s| s.as_str().to_ascii_lowercase())
-                    .as_deref(),
-                Some("deleted" | "deleting" | "failed" | "rejected")
-            )
-        })
+        .filter(|e| !is_gone(e))
         .filter_map(|e| {
             let part = part_of(e.tags())
                 .or_else(|| claims.get(e.vpc_endpoint_id()?).map(String::as_str))?;
