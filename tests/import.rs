@@ -1163,8 +1163,9 @@ async fn imported_security_groups_adopt_as_no_changes() {
     }
 }
 
-/// A VPC made with the SDK in novactl's shape (two subnets with their own route tables, one of
-/// them with an internet route and public IPs on launch, a NACL, an S3 gateway and a KMS
+/// A VPC made with the SDK in novactl's shape, named otherwise (`Lab VPC`: the entry is
+/// `lab_vpc`, its subnets named by zone, the VPC found by its CIDR and subnets), with two
+/// subnets with their own route tables, one of them with an internet route and public IPs on launch, a NACL, an S3 gateway and a KMS
 /// interface endpoint, flow logs to a group encrypted with the spec's key, delivered by a role
 /// of novactl's name): `import network` prints the entry and what adopting changes, the plan
 /// names the VPC as one to adopt, and `apply --adopt` takes it over in place (same VPC and
@@ -1198,7 +1199,7 @@ async fn imported_network_adopts_as_no_changes() {
     let vpc = ec2
         .create_vpc()
         .cidr_block("10.40.0.0/16")
-        .tag_specifications(tags(ResourceType::Vpc, "neti-lab"))
+        .tag_specifications(tags(ResourceType::Vpc, "Lab VPC"))
         .send()
         .await
         .unwrap()
@@ -1319,7 +1320,7 @@ async fn imported_network_adopts_as_no_changes() {
         .unwrap();
     // Flow logs of ALL traffic to a group of novactl's name encrypted with the spec's key,
     // delivered by a role of novactl's name.
-    let group = "/novactl/vpc-flow-logs/neti-lab";
+    let group = "/novactl/vpc-flow-logs/neti-lab_vpc";
     let logs = emu.logs("us-east-1").await;
     logs.create_log_group()
         .log_group_name(group)
@@ -1338,7 +1339,7 @@ async fn imported_network_adopts_as_no_changes() {
         .iam()
         .await
         .create_role()
-        .role_name("neti-lab-vpc-flow-logs")
+        .role_name("neti-lab_vpc-vpc-flow-logs")
         .assume_role_policy_document(trust)
         .send()
         .await
@@ -1428,16 +1429,15 @@ async fn imported_network_adopts_as_no_changes() {
     says(
         &r.stdout,
         &[
-            "network:\n  lab:\n",
+            "network:\n  lab_vpc:\n",
             "cidr: 10.40.0.0/16",
-            "app:\n",
-            "cidr: 10.40.1.0/24",
-            "db:\n",
-            "az: b",
+            "a:\n        cidr: 10.40.1.0/24\n        az: a\n",
+            "b:\n        cidr: 10.40.2.0/24\n        az: b\n",
+            "the VPC's Name tag becomes neti-lab_vpc",
             "- kms",
             "- s3",
             "Team: ml",
-            "subnet app: public IPs on launch are turned off",
+            "subnet a: public IPs on launch are turned off",
             &format!("0.0.0.0/0 -> {igw}"),
             "flow_logs:\n      kms_key: flow\n      retention_days: 90",
         ],
@@ -1461,22 +1461,26 @@ async fn imported_network_adopts_as_no_changes() {
     let r = novactl(Some(&emu), &["plan", "-e", &spec]);
     says(
         &format!("{}{}", r.stdout, r.stderr),
-        &["pass --adopt network.lab", "0 to create"],
+        &["pass --adopt network.lab_vpc", "0 to create"],
     );
     // With --adopt, the plan names what the update changes in the VPC it takes over.
-    let r = novactl(Some(&emu), &["plan", "-e", &spec, "--adopt", "network.lab"]).expect_code(0);
+    let r = novactl(
+        Some(&emu),
+        &["plan", "-e", &spec, "--adopt", "network.lab_vpc"],
+    )
+    .expect_code(0);
     says(
         &r.stdout,
         &[
-            &format!("network.lab [{vpc}]"),
+            &format!("network.lab_vpc [{vpc}]"),
             "adopt: bring under novactl management",
-            &format!("subnets.app.routes = [\"0.0.0.0/0 -> {igw}\"] -> []"),
-            "subnets.app.map_public_ip_on_launch = true -> false",
+            &format!("subnets.a.routes = [\"0.0.0.0/0 -> {igw}\"] -> []"),
+            "subnets.a.map_public_ip_on_launch = true -> false",
             "endpoints.kms.policy",
             "0 to create",
         ],
     );
-    adopt_all(&emu, &spec, &["network.lab"]);
+    adopt_all(&emu, &spec, &["network.lab_vpc"]);
 
     // Taken over in place: no new VPC of the CIDR, the same ids, tagged, repaired.
     let vpcs = ec2
@@ -1496,7 +1500,7 @@ async fn imported_network_adopts_as_no_changes() {
     want.sort();
     assert_eq!(ids, want, "no VPC made, the decoy untouched");
     assert_eq!(
-        common::vpc_id(&emu, "us-east-1", "neti", "network.lab").await,
+        common::vpc_id(&emu, "us-east-1", "neti", "network.lab_vpc").await,
         vpc
     );
     let live = ec2
@@ -1510,7 +1514,7 @@ async fn imported_network_adopts_as_no_changes() {
     assert!(
         app.tags()
             .iter()
-            .any(|t| t.key() == Some("novactl:part") && t.value() == Some("subnet:app")),
+            .any(|t| t.key() == Some("novactl:part") && t.value() == Some("subnet:a")),
         "{:?}",
         app.tags()
     );
@@ -1537,7 +1541,7 @@ async fn imported_network_adopts_as_no_changes() {
         .iam()
         .await
         .list_role_tags()
-        .role_name("neti-lab-vpc-flow-logs")
+        .role_name("neti-lab_vpc-vpc-flow-logs")
         .send()
         .await
         .unwrap();
@@ -1545,7 +1549,7 @@ async fn imported_network_adopts_as_no_changes() {
         role_tags
             .tags()
             .iter()
-            .any(|t| t.key() == "novactl:address" && t.value() == "network.lab"),
+            .any(|t| t.key() == "novactl:address" && t.value() == "network.lab_vpc"),
         "{:?}",
         role_tags.tags()
     );
