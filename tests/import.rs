@@ -1553,4 +1553,41 @@ async fn imported_network_adopts_as_no_changes() {
         "{:?}",
         role_tags.tags()
     );
+
+    // Destroy: the internet gateway attached by hand holds the VPC, so destroy refuses before
+    // deleting anything; once it is gone, destroy removes the network (the decoy stays).
+    let r = novactl(Some(&emu), &["destroy", "-e", &spec, "--auto-approve"]).expect_code(1);
+    says(
+        &format!("{}{}", r.stdout, r.stderr),
+        &[&format!("internet gateway {igw} (attached)")],
+    );
+    assert_eq!(
+        common::vpc_id(&emu, "us-east-1", "neti", "network.lab_vpc").await,
+        vpc
+    );
+    ec2.detach_internet_gateway()
+        .internet_gateway_id(&igw)
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_internet_gateway()
+        .internet_gateway_id(&igw)
+        .send()
+        .await
+        .unwrap();
+    novactl(Some(&emu), &["destroy", "-e", &spec, "--auto-approve"]).expect_code(0);
+    let left = ec2
+        .describe_vpcs()
+        .filters(
+            Filter::builder()
+                .name("cidr")
+                .values("10.40.0.0/16")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let left: Vec<&str> = left.vpcs().iter().filter_map(|v| v.vpc_id()).collect();
+    assert_eq!(left, [decoy.as_str()]);
 }

@@ -183,6 +183,41 @@ pub async fn claims_of(
     Ok(claims)
 }
 
+/// What holds the VPC `vpc_id` that novactl did not make and does not delete (an internet
+/// gateway attached, a subnet without a [`TAG_PART`] tag: things of an adopted VPC outside
+/// the spec's shape), one phrase each; empty when the network's delete can free the VPC.
+pub async fn held_by(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<Vec<String>, AwsError> {
+    let ec2 = &cx.clients(region).ec2;
+    let (igws, subnets) = tokio::join!(
+        ec2.describe_internet_gateways()
+            .filters(filter("attachment.vpc-id", vpc_id))
+            .send(),
+        ec2.describe_subnets()
+            .filters(filter("vpc-id", vpc_id))
+            .send(),
+    );
+    let igws = igws.map_err(AwsError::from_sdk("ec2:DescribeInternetGateways"))?;
+    let subnets = subnets.map_err(AwsError::from_sdk("ec2:DescribeSubnets"))?;
+    let mut out: Vec<String> = igws
+        .internet_gateways()
+        .iter()
+        .filter_map(|g| g.internet_gateway_id())
+        .map(|id| format!("internet gateway {id} (attached)"))
+        .collect();
+    for s in subnets
+        .subnets()
+        .iter()
+        .filter(|s| !s.tags().iter().any(|t| t.key() == Some(TAG_PART)))
+    {
+        out.push(format!(
+            "subnet {} ({})",
+            s.subnet_id().unwrap_or_default(),
+            s.cidr_block().unwrap_or_default()
+        ));
+    }
+    Ok(out)
+}
+
 /// The `Name` novactl gives the part `part` of the network `names`.
 fn part_name(names: &Names, part: &str) -> String {
     match part.split_once(':') {

@@ -479,6 +479,25 @@ impl Reconciler for Network {
         vpc::delete(cx, t.region, &t.observed.address, vpc_id).await
     }
 
+    async fn refuse_delete(
+        &self,
+        cx: &Ctx<'_>,
+        t: &DeleteTarget<'_>,
+    ) -> Result<Option<String>, AwsError> {
+        let vpc_id = &t.observed.physical_id;
+        if vpc_id.is_empty() {
+            return Ok(None);
+        }
+        let held = adopt::held_by(cx, t.region, vpc_id).await?;
+        Ok((!held.is_empty()).then(|| {
+            format!(
+                "VPC {vpc_id} holds what novactl did not make and does not delete: {}; detach \
+                 or delete it, then destroy again",
+                held.join(", ")
+            )
+        }))
+    }
+
     async fn discover_found(
         &self,
         cx: &Ctx<'_>,

@@ -30,6 +30,12 @@ pub const PERMISSIONS: &[Perm] = &[
         &[VPC],
     ),
     perm("ec2:DescribeSubnets", &["ec2:DescribeSubnets"], &["*"]),
+    // Destroy: an internet gateway attached by hand holds the VPC (refused before deleting).
+    perm(
+        "ec2:DescribeInternetGateways",
+        &["ec2:DescribeInternetGateways"],
+        &["*"],
+    ),
     // `novactl import network` only: a VPC with a NAT gateway is refused.
     perm(
         "ec2:DescribeNatGateways",
