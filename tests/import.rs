@@ -1483,20 +1483,28 @@ async fn imported_network_adopts_as_no_changes() {
     adopt_all(&emu, &spec, &["network.lab_vpc"]);
 
     // Taken over in place: no new VPC of the CIDR, the same ids, tagged, repaired.
-    let vpcs = ec2
-        .describe_vpcs()
-        .filters(
-            Filter::builder()
-                .name("cidr")
-                .values("10.40.0.0/16")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let mut ids: Vec<&str> = vpcs.vpcs().iter().filter_map(|v| v.vpc_id()).collect();
-    ids.sort();
-    let mut want = vec![vpc.as_str(), decoy.as_str()];
+    let of_cidr = || async {
+        let out = ec2
+            .describe_vpcs()
+            .filters(
+                Filter::builder()
+                    .name("cidr")
+                    .values("10.40.0.0/16")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = out
+            .vpcs()
+            .iter()
+            .filter_map(|v| v.vpc_id().map(String::from))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let ids = of_cidr().await;
+    let mut want = vec![vpc.clone(), decoy.clone()];
     want.sort();
     assert_eq!(ids, want, "no VPC made, the decoy untouched");
     assert_eq!(
@@ -1577,17 +1585,5 @@ async fn imported_network_adopts_as_no_changes() {
         .await
         .unwrap();
     novactl(Some(&emu), &["destroy", "-e", &spec, "--auto-approve"]).expect_code(0);
-    let left = ec2
-        .describe_vpcs()
-        .filters(
-            Filter::builder()
-                .name("cidr")
-                .values("10.40.0.0/16")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let left: Vec<&str> = left.vpcs().iter().filter_map(|v| v.vpc_id()).collect();
-    assert_eq!(left, [decoy.as_str()]);
+    assert_eq!(of_cidr().await, vec![decoy]);
 }
