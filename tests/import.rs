@@ -926,15 +926,7 @@ async fn imported_entries_adopt_as_no_changes() {
         Some(format!("s3://{DATA_BUCKET}/capture").as_str())
     );
 
-    // Errors: a kind without an import yet, a section that does not exist, an id that names
-    // nothing.
-    let r = novactl(Some(&emu), &["import", "-e", &spec, "network", "vpc-1"]).expect_code(1);
-    assert!(
-        r.stderr
-            .contains("import is not supported for kind network yet"),
-        "{}",
-        r.stderr
-    );
+    // Errors: a section that does not exist, an id that names nothing.
     let r = novactl(Some(&emu), &["import", "-e", &spec, "kmss", "x"]).expect_code(1);
     assert!(r.stderr.contains("did you mean `kms`"), "{}", r.stderr);
     let r = novactl(Some(&emu), &["import", "-e", &spec, "sns", "nope"]).expect_code(1);
@@ -943,7 +935,7 @@ async fn imported_entries_adopt_as_no_changes() {
 }
 
 /// A security group made with the SDK in a novactl network, naming another made-by-hand group
-/// in a rule; `import security_groups` (and `security_group`) prints entries that
+/// and S3's prefix list in rules; `import security_groups` (and `security_group`) prints entries that
 /// `apply --adopt` takes over as "No changes.", keeping the groups' ids.
 #[tokio::test]
 async fn imported_security_groups_adopt_as_no_changes() {
@@ -1032,6 +1024,39 @@ async fn imported_security_groups_adopt_as_no_changes() {
         .send()
         .await
         .unwrap();
+    // inference also: 443 out to S3's prefix list (through the gateway endpoint).
+    let lists = ec2
+        .describe_prefix_lists()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("prefix-list-name")
+                .values("com.amazonaws.us-east-1.s3")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let s3_list = lists.prefix_lists()[0]
+        .prefix_list_id()
+        .unwrap()
+        .to_string();
+    ec2.authorize_security_group_egress()
+        .group_id(&inference)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(443)
+                .to_port(443)
+                .prefix_list_ids(
+                    aws_sdk_ec2::types::PrefixListId::builder()
+                        .prefix_list_id(&s3_list)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     let import = |args: &[&str]| {
         let mut all = vec!["import", "-e", &spec];
         all.extend_from_slice(args);
@@ -1100,8 +1125,10 @@ async fn imported_security_groups_adopt_as_no_changes() {
             "protocol: udp",
             "port: 53",
             "cidr: 10.30.0.0/16",
+            "prefix_list: s3",
         ],
     );
+    assert!(!r.stdout.contains(&s3_list), "{}", r.stdout);
     assert!(!r.stdout.contains("0.0.0.0/0"), "{}", r.stdout);
     paste_into(&p, &mut text, &r.stdout);
     novactl(None, &["fmt", "-e", &spec]).expect_code(0);
@@ -1134,4 +1161,429 @@ async fn imported_security_groups_adopt_as_no_changes() {
             "{address} keeps its id {id}: {tags:?}"
         );
     }
+}
+
+/// A VPC made with the SDK in novactl's shape, named otherwise (`Lab VPC`: the entry is
+/// `lab_vpc`, its subnets named by zone, the VPC found by its CIDR and subnets), with two
+/// subnets with their own route tables, one of them with an internet route and public IPs on launch, a NACL, an S3 gateway and a KMS
+/// interface endpoint, flow logs to a group encrypted with the spec's key, delivered by a role
+/// of novactl's name): `import network` prints the entry and what adopting changes, the plan
+/// names the VPC as one to adopt, and `apply --adopt` takes it over in place (same VPC and
+/// subnet ids, no second VPC), repaired, then "No changes.".
+#[tokio::test]
+async fn imported_network_adopts_as_no_changes() {
+    use aws_sdk_ec2::types::{
+        AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification, VpcEndpointType,
+    };
+    let emu = Emulator::start();
+    let base =
+        "environment: neti\nregion: us-east-1\ntags:\n  Project: NOVAMIND\nkms:\n  flow:\n    \
+                alias: alias/neti-flow\n    deletion_window_days: 7\n";
+    let p = Project::new(base);
+    let spec = p.spec.to_str().unwrap().to_string();
+    let mut text = base.to_string();
+    novactl(Some(&emu), &["apply", "-e", &spec, "--auto-approve"]).expect_code(0);
+    let key_arn = common::kms_key(&emu, "alias/neti-flow")
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let ec2 = emu.ec2("us-east-1").await;
+    let tags = |rt: ResourceType, name: &str| {
+        TagSpecification::builder()
+            .resource_type(rt)
+            .tags(Tag::builder().key("Name").value(name).build())
+            .tags(Tag::builder().key("Team").value("ml").build())
+            .build()
+    };
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.40.0.0/16")
+        .tag_specifications(tags(ResourceType::Vpc, "Lab VPC"))
+        .send()
+        .await
+        .unwrap()
+        .vpc
+        .unwrap()
+        .vpc_id
+        .unwrap();
+    let mut subnets = Vec::new();
+    let mut tables = Vec::new();
+    for (name, cidr, az) in [
+        ("app", "10.40.1.0/24", "us-east-1a"),
+        ("db", "10.40.2.0/24", "us-east-1b"),
+    ] {
+        let s = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(cidr)
+            .availability_zone(az)
+            .tag_specifications(tags(ResourceType::Subnet, &format!("neti-lab-{name}")))
+            .send()
+            .await
+            .unwrap()
+            .subnet
+            .unwrap()
+            .subnet_id
+            .unwrap();
+        let t = ec2
+            .create_route_table()
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap()
+            .route_table
+            .unwrap()
+            .route_table_id
+            .unwrap();
+        ec2.associate_route_table()
+            .subnet_id(&s)
+            .route_table_id(&t)
+            .send()
+            .await
+            .unwrap();
+        subnets.push(s);
+        tables.push(t);
+    }
+    // app: public IPs on launch and a route to an internet gateway.
+    ec2.modify_subnet_attribute()
+        .subnet_id(&subnets[0])
+        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
+        .send()
+        .await
+        .unwrap();
+    let igw = ec2
+        .create_internet_gateway()
+        .send()
+        .await
+        .unwrap()
+        .internet_gateway
+        .unwrap()
+        .internet_gateway_id
+        .unwrap();
+    ec2.attach_internet_gateway()
+        .internet_gateway_id(&igw)
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    ec2.create_route()
+        .route_table_id(&tables[0])
+        .destination_cidr_block("0.0.0.0/0")
+        .gateway_id(&igw)
+        .send()
+        .await
+        .unwrap();
+    // A NACL of both subnets.
+    let nacl = ec2
+        .create_network_acl()
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap()
+        .network_acl
+        .unwrap()
+        .network_acl_id
+        .unwrap();
+    let acls = ec2
+        .describe_network_acls()
+        .filters(Filter::builder().name("vpc-id").values(&vpc).build())
+        .send()
+        .await
+        .unwrap();
+    for a in acls.network_acls().iter().flat_map(|a| a.associations()) {
+        if subnets.iter().any(|s| Some(s.as_str()) == a.subnet_id()) {
+            ec2.replace_network_acl_association()
+                .association_id(a.network_acl_association_id().unwrap())
+                .network_acl_id(&nacl)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    ec2.create_vpc_endpoint()
+        .vpc_id(&vpc)
+        .service_name("com.amazonaws.us-east-1.s3")
+        .vpc_endpoint_type(VpcEndpointType::Gateway)
+        .set_route_table_ids(Some(tables.clone()))
+        .send()
+        .await
+        .unwrap();
+    ec2.create_vpc_endpoint()
+        .vpc_id(&vpc)
+        .service_name("com.amazonaws.us-east-1.kms")
+        .vpc_endpoint_type(VpcEndpointType::Interface)
+        .set_subnet_ids(Some(subnets.clone()))
+        .private_dns_enabled(true)
+        .send()
+        .await
+        .unwrap();
+    // Flow logs of ALL traffic to a group of novactl's name encrypted with the spec's key,
+    // delivered by a role of novactl's name.
+    let group = "/novactl/vpc-flow-logs/neti-lab_vpc";
+    let logs = emu.logs("us-east-1").await;
+    logs.create_log_group()
+        .log_group_name(group)
+        .kms_key_id(&key_arn)
+        .send()
+        .await
+        .unwrap();
+    logs.put_retention_policy()
+        .log_group_name(group)
+        .retention_in_days(90)
+        .send()
+        .await
+        .unwrap();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"vpc-flow-logs.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let role_arn = emu
+        .iam()
+        .await
+        .create_role()
+        .role_name("neti-lab_vpc-vpc-flow-logs")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
+    ec2.create_flow_logs()
+        .resource_type(aws_sdk_ec2::types::FlowLogsResourceType::Vpc)
+        .resource_ids(&vpc)
+        .traffic_type(aws_sdk_ec2::types::TrafficType::All)
+        .log_destination_type(aws_sdk_ec2::types::LogDestinationType::CloudWatchLogs)
+        .log_group_name(group)
+        .deliver_logs_permission_arn(&role_arn)
+        .send()
+        .await
+        .unwrap();
+    let import = |args: &[&str]| {
+        let mut all = vec!["import", "-e", &spec, "network"];
+        all.extend_from_slice(args);
+        novactl(Some(&emu), &all)
+    };
+
+    // Errors: no such VPC; the default VPC.
+    let r = import(&["vpc-0123456789abcdef0"]).expect_code(1);
+    says(&r.stderr, &["no VPC `vpc-0123456789abcdef0`"]);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let default = ec2
+        .describe_vpcs()
+        .filters(Filter::builder().name("isDefault").values("true").build())
+        .send()
+        .await
+        .unwrap();
+    if let Some(d) = default.vpcs().first().and_then(|v| v.vpc_id()) {
+        let r = import(&[d]).expect_code(1);
+        says(&r.stderr, &["default VPC"]);
+    }
+    // A VPC holding a NAT gateway: its subnet's internet route is what the NAT's users need.
+    let natted = ec2
+        .create_vpc()
+        .cidr_block("10.41.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc
+        .unwrap()
+        .vpc_id
+        .unwrap();
+    let public = ec2
+        .create_subnet()
+        .vpc_id(&natted)
+        .cidr_block("10.41.1.0/24")
+        .send()
+        .await
+        .unwrap()
+        .subnet
+        .unwrap()
+        .subnet_id
+        .unwrap();
+    let eip = ec2
+        .allocate_address()
+        .domain(aws_sdk_ec2::types::DomainType::Vpc)
+        .send()
+        .await
+        .unwrap()
+        .allocation_id
+        .unwrap();
+    let nat = ec2
+        .create_nat_gateway()
+        .subnet_id(&public)
+        .allocation_id(&eip)
+        .send()
+        .await
+        .unwrap()
+        .nat_gateway
+        .unwrap()
+        .nat_gateway_id
+        .unwrap();
+    let r = import(&[&natted]).expect_code(1);
+    says(
+        &r.stderr,
+        &[&format!("NAT gateway {nat}"), "no internet route"],
+    );
+
+    let r = import(&[&vpc]).expect_code(0);
+    assert_eq!(r.writes(), 0, "import never writes");
+    says(
+        &r.stdout,
+        &[
+            "network:\n  lab_vpc:\n",
+            "cidr: 10.40.0.0/16",
+            "a:\n        cidr: 10.40.1.0/24\n        az: a\n",
+            "b:\n        cidr: 10.40.2.0/24\n        az: b\n",
+            "the VPC's Name tag becomes neti-lab_vpc",
+            "- kms",
+            "- s3",
+            "Team: ml",
+            "subnet a: public IPs on launch are turned off",
+            &format!("0.0.0.0/0 -> {igw}"),
+            "flow_logs:\n      kms_key: flow\n      retention_days: 90",
+        ],
+    );
+    paste_into(&p, &mut text, &r.stdout);
+    novactl(None, &["fmt", "-e", &spec]).expect_code(0);
+
+    // An unrelated VPC of the same CIDR (another layout) is not taken for the network.
+    let decoy = ec2
+        .create_vpc()
+        .cidr_block("10.40.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc
+        .unwrap()
+        .vpc_id
+        .unwrap();
+
+    // Before adopting, the plan names the VPC as one to adopt, not to create.
+    let r = novactl(Some(&emu), &["plan", "-e", &spec]);
+    says(
+        &format!("{}{}", r.stdout, r.stderr),
+        &["pass --adopt network.lab_vpc", "0 to create"],
+    );
+    // With --adopt, the plan names what the update changes in the VPC it takes over.
+    let r = novactl(
+        Some(&emu),
+        &["plan", "-e", &spec, "--adopt", "network.lab_vpc"],
+    )
+    .expect_code(0);
+    says(
+        &r.stdout,
+        &[
+            &format!("network.lab_vpc [{vpc}]"),
+            "adopt: bring under novactl management",
+            &format!("subnets.a.routes = [\"0.0.0.0/0 -> {igw}\"] -> []"),
+            "subnets.a.map_public_ip_on_launch = true -> false",
+            "endpoints.kms.policy",
+            "0 to create",
+        ],
+    );
+    adopt_all(&emu, &spec, &["network.lab_vpc"]);
+
+    // Taken over in place: no new VPC of the CIDR, the same ids, tagged, repaired.
+    let of_cidr = || async {
+        let out = ec2
+            .describe_vpcs()
+            .filters(
+                Filter::builder()
+                    .name("cidr")
+                    .values("10.40.0.0/16")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = out
+            .vpcs()
+            .iter()
+            .filter_map(|v| v.vpc_id().map(String::from))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let ids = of_cidr().await;
+    let mut want = vec![vpc.clone(), decoy.clone()];
+    want.sort();
+    assert_eq!(ids, want, "no VPC made, the decoy untouched");
+    assert_eq!(
+        common::vpc_id(&emu, "us-east-1", "neti", "network.lab_vpc").await,
+        vpc
+    );
+    let live = ec2
+        .describe_subnets()
+        .subnet_ids(&subnets[0])
+        .send()
+        .await
+        .unwrap();
+    let app = &live.subnets()[0];
+    assert_eq!(app.map_public_ip_on_launch(), Some(false));
+    assert!(
+        app.tags()
+            .iter()
+            .any(|t| t.key() == Some("novactl:part") && t.value() == Some("subnet:a")),
+        "{:?}",
+        app.tags()
+    );
+    let t = ec2
+        .describe_route_tables()
+        .route_table_ids(&tables[0])
+        .send()
+        .await
+        .unwrap();
+    let routes = t.route_tables()[0].routes();
+    assert!(
+        !routes.iter().any(|r| r.gateway_id() == Some(igw.as_str())),
+        "the internet route is gone: {routes:?}"
+    );
+    // The hand-made flow log is kept (no second one), its role taken over.
+    let fl = ec2
+        .describe_flow_logs()
+        .filter(Filter::builder().name("resource-id").values(&vpc).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fl.flow_logs().len(), 1, "{:?}", fl.flow_logs());
+    let role_tags = emu
+        .iam()
+        .await
+        .list_role_tags()
+        .role_name("neti-lab_vpc-vpc-flow-logs")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        role_tags
+            .tags()
+            .iter()
+            .any(|t| t.key() == "novactl:address" && t.value() == "network.lab_vpc"),
+        "{:?}",
+        role_tags.tags()
+    );
+
+    // Destroy: the internet gateway attached by hand holds the VPC, so destroy refuses before
+    // deleting anything; once it is gone, destroy removes the network (the decoy stays).
+    let r = novactl(Some(&emu), &["destroy", "-e", &spec, "--auto-approve"]).expect_code(1);
+    says(
+        &format!("{}{}", r.stdout, r.stderr),
+        &[&format!("internet gateway {igw} (attached)")],
+    );
+    assert_eq!(
+        common::vpc_id(&emu, "us-east-1", "neti", "network.lab_vpc").await,
+        vpc
+    );
+    ec2.detach_internet_gateway()
+        .internet_gateway_id(&igw)
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_internet_gateway()
+        .internet_gateway_id(&igw)
+        .send()
+        .await
+        .unwrap();
+    novactl(Some(&emu), &["destroy", "-e", &spec, "--auto-approve"]).expect_code(0);
+    assert_eq!(of_cidr().await, vec![decoy]);
 }

@@ -10,13 +10,13 @@ use crate::shell::Shell;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The spec section: s3, kms, iam, sns, cloudwatch.alarms, cloudwatch.dashboards,
-    /// sagemaker.models, sagemaker.endpoints, cloudtrail, security_groups (or security_group);
-    /// or log_group (the trail delivering to that group).
+    /// sagemaker.models, sagemaker.endpoints, cloudtrail, network, security_groups (or
+    /// security_group); or log_group (the trail delivering to that group).
     #[arg(value_name = "KIND")]
     pub kind: String,
     /// The live resource: a bucket name, a key id or alias, a role name, a topic name or ARN,
-    /// an alarm, dashboard, model, endpoint or trail name, a log group name, a security group
-    /// id (sg-...).
+    /// an alarm, dashboard, model, endpoint or trail name, a log group name, a VPC id
+    /// (vpc-...), a security group id (sg-...).
     #[arg(value_name = "ID")]
     pub id: String,
     /// The logical name of the entry (`[a-z0-9_]`); default: derived from the id.

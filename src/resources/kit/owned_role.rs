@@ -65,6 +65,22 @@ pub async fn ensure_owned_role(cx: &Ctx<'_>, rd: &Decl, want: &Value) -> Result<
     }
 }
 
+/// [`ensure_owned_role`] for an owner being adopted (`apply --adopt`): a role of that name made
+/// outside novactl is taken over (updated to `want`, the owner's tags included) instead of
+/// refused.
+pub async fn adopt_owned_role(cx: &Ctx<'_>, rd: &Decl, want: &Value) -> Result<(), AwsError> {
+    let mut live = Iam.observe(cx, rd).await?;
+    let Some(state) = &live.state else {
+        return Iam.create(cx, rd, want).await.map(drop);
+    };
+    let changed = diff::top_level(&diff::changes(state, want, &[]));
+    if changed.is_empty() {
+        return Ok(());
+    }
+    live.owner = Owner::Ours;
+    Iam.update(cx, rd, want, &live, &changed).await.map(drop)
+}
+
 /// Deletes an owned role if it exists and is the owner's.
 pub async fn delete_owned_role(cx: &Ctx<'_>, rd: &Decl) -> Result<(), AwsError> {
     let live = Iam.observe(cx, rd).await?;

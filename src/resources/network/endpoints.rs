@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpoint, VpcEndpointType};
 use serde_json::{json, Value};
 
+use super::adopt::Claims;
 use super::{part_tags, EndpointState, Names, NetworkState, Rules, TAG_PART};
 use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
@@ -80,7 +81,7 @@ fn this_account(acct: &str) -> Value {
 
 /// An interface endpoint's policy: every action of the service, for this account's callers
 /// only (AWS's default is full access for anyone).
-fn interface_policy(acct: &str) -> Value {
+pub(super) fn interface_policy(acct: &str) -> Value {
     crate::policy::normalize(&json!({
         "Version": "2012-10-17",
         "Statement": [{
@@ -206,11 +207,22 @@ fn part_of(tags: &[aws_sdk_ec2::types::Tag]) -> Option<&str> {
         .and_then(|t| t.value())
 }
 
+/// Is the endpoint deleted, being deleted, failed or rejected?
+pub(super) fn is_gone(e: &VpcEndpoint) -> bool {
+    matches!(
+        e.state()
+            .map(|s| s.as_str().to_ascii_lowercase())
+            .as_deref(),
+        Some("deleted" | "deleting" | "failed" | "rejected")
+    )
+}
+
 /// The endpoints of ours in the VPC (by spec name), not deleted.
 async fn live_endpoints(
     cx: &Ctx<'_>,
     region: &str,
     vpc_id: &str,
+    claims: &Claims,
 ) -> Result<BTreeMap<String, VpcEndpoint>, AwsError> {
     let out = cx
         .clients(region)
@@ -223,16 +235,11 @@ async fn live_endpoints(
     Ok(out
         .vpc_endpoints()
         .iter()
-        .filter(|e| {
-            !matches!(
-                e.state()
-                    .map(|s| s.as_str().to_ascii_lowercase())
-                    .as_deref(),
-                Some("deleted" | "deleting" | "failed" | "rejected")
-            )
-        })
+        .filter(|e| !is_gone(e))
         .filter_map(|e| {
-            let name = part_of(e.tags())?.strip_prefix("endpoint:")?.to_string();
+            let part = part_of(e.tags())
+                .or_else(|| claims.get(e.vpc_endpoint_id()?).map(String::as_str))?;
+            let name = part.strip_prefix("endpoint:")?.to_string();
             Some((name, e.clone()))
         })
         .collect())
@@ -270,9 +277,10 @@ pub async fn read(
     region: &str,
     vpc_id: &str,
     names: &Names,
+    claims: &Claims,
 ) -> Result<(BTreeMap<String, EndpointState>, EndpointSg), AwsError> {
     let (eps, sg) = tokio::join!(
-        live_endpoints(cx, region, vpc_id),
+        live_endpoints(cx, region, vpc_id, claims),
         find_sg(cx, region, vpc_id, names)
     );
     let sg = sg?.unwrap_or(EndpointSg {
@@ -371,7 +379,7 @@ pub async fn converge(
         .await?
         .map(|s| s.id)
         .unwrap_or_default();
-    let live = live_endpoints(cx, region, vpc_id).await?;
+    let live = live_endpoints(cx, region, vpc_id, &Claims::new()).await?;
     let gone: Vec<String> = live
         .iter()
         .filter(|(n, _)| !d.endpoints.contains_key(*n))
@@ -486,7 +494,7 @@ pub async fn delete(
     vpc_id: &str,
 ) -> Result<(), AwsError> {
     let ec2 = &cx.clients(region).ec2;
-    let live = live_endpoints(cx, region, vpc_id).await?;
+    let live = live_endpoints(cx, region, vpc_id, &Claims::new()).await?;
     let ids: Vec<String> = live
         .values()
         .filter_map(|e| e.vpc_endpoint_id().map(String::from))

@@ -18,7 +18,9 @@
 //!
 //! Every EC2 resource carries the ownership tags of `network.<n>` plus `Name` and
 //! `novactl:part` (which part of the network it is: `subnet:<s>`, `route-table:<s>`, `nacl`,
-//! `endpoint-sg`, `endpoint:<service>`, `flow-log`); the VPC is found by its ownership tags.
+//! `endpoint-sg`, `endpoint:<service>`, `flow-log`); the VPC is found by its ownership tags,
+//! else (a VPC made outside novactl, to adopt) by its CIDR, its parts by shape ([`adopt`]).
+//! `novactl import network VPC_ID` prints such a VPC's entry ([`import`]).
 //!
 //! # State ([`NetworkState`])
 //! The whole network is one resource with one attribute per part, so the plan names each
@@ -26,8 +28,10 @@
 //! `network.<n>` and `update` converges only the parts that differ. The HIPAA gate reads the
 //! same shape (see the field docs).
 
+mod adopt;
 mod endpoints;
 mod flow_logs;
+mod import;
 mod prefix_lists;
 pub mod security_group;
 mod vpc;
@@ -397,9 +401,33 @@ impl Reconciler for Network {
     }
 
     async fn observe(&self, cx: &Ctx<'_>, decl: &Decl) -> Result<Observed, AwsError> {
-        Ok(read(cx, &decl.region, &decl.address, &Names::of(decl))
-            .await?
-            .unwrap_or_else(|| Observed::absent(&decl.address)))
+        let names = Names::of(decl);
+        if let Some(o) = read(cx, &decl.region, &decl.address, &names).await? {
+            return Ok(o);
+        }
+        // Not ours: the one untagged VPC of the spec's CIDR, read by shape, is foreign (see
+        // `adopt.rs`).
+        let cidr = decl.outputs["cidr"].as_str().unwrap_or_default();
+        let subnets: BTreeMap<String, String> = decl.outputs["subnet_cidrs"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(n, c)| (n.clone(), c.as_str().unwrap_or_default().to_string()))
+            .collect();
+        let found = adopt::untagged_vpc(cx, &decl.region, cidr, &names.base, &subnets).await?;
+        let Some(v) = found else {
+            return Ok(Observed::absent(&decl.address));
+        };
+        let claims = adopt::claims_of(cx, &decl.region, &v.id, &subnets, &names).await?;
+        read_found(cx, &decl.region, &decl.address, &names, v, &claims).await
+    }
+
+    async fn import(
+        &self,
+        cx: &Ctx<'_>,
+        req: &crate::resources::kit::import::ImportRequest<'_>,
+    ) -> Result<crate::resources::kit::import::Imported, AwsError> {
+        import::import_network(cx, req).await
     }
 
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
@@ -423,6 +451,12 @@ impl Reconciler for Network {
         let d = resolved(cx, decl, from_desired(&decl.address, desired)?).await?;
         let names = Names::of(decl);
         let mut parts: Vec<String> = changed.to_vec();
+        // Adopting a network made outside novactl: its parts found by shape are tagged as
+        // ours first, then every part converges (see `adopt.rs`).
+        if matches!(observed.owner, crate::resources::Owner::Foreign { .. }) {
+            adopt::claim(cx, &decl.region, &observed.physical_id, &d, &names).await?;
+            parts = all_parts();
+        }
         // New or moved subnets: the NACL associations and the endpoints follow them.
         if parts.iter().any(|p| p == "subnets") {
             parts.extend(["network_acl".into(), "endpoints".into()]);
@@ -443,6 +477,25 @@ impl Reconciler for Network {
         flow_logs::delete(cx, t.region, &t.observed.address, vpc_id, &names).await?;
         endpoints::delete(cx, t.region, &t.observed.address, vpc_id).await?;
         vpc::delete(cx, t.region, &t.observed.address, vpc_id).await
+    }
+
+    async fn refuse_delete(
+        &self,
+        cx: &Ctx<'_>,
+        t: &DeleteTarget<'_>,
+    ) -> Result<Option<String>, AwsError> {
+        let vpc_id = &t.observed.physical_id;
+        if vpc_id.is_empty() {
+            return Ok(None);
+        }
+        let held = adopt::held_by(cx, t.region, vpc_id).await?;
+        Ok((!held.is_empty()).then(|| {
+            format!(
+                "VPC {vpc_id} holds what novactl did not make and does not delete: {}; detach \
+                 or delete it, then destroy again",
+                held.join(", ")
+            )
+        }))
     }
 
     async fn discover_found(
@@ -475,11 +528,18 @@ impl Reconciler for Network {
 /// The outputs known from the spec of a network whose parts are named after `base` (its
 /// identity; a DR twin's is its own, see `dr::twin_decls`).
 pub fn decl_outputs(n: &crate::spec::model::Network, base: &str) -> Value {
+    let subnet_cidrs: BTreeMap<&String, &String> =
+        n.subnets.iter().map(|(s, sub)| (s, &sub.cidr)).collect();
     if n.flow_logs.is_some() {
         let names = Names { base: base.into() };
-        json!({ "cidr": n.cidr, "log_group": names.log_group(), "role_name": names.role() })
+        json!({
+            "cidr": n.cidr,
+            "subnet_cidrs": subnet_cidrs,
+            "log_group": names.log_group(),
+            "role_name": names.role(),
+        })
     } else {
-        json!({ "cidr": n.cidr })
+        json!({ "cidr": n.cidr, "subnet_cidrs": subnet_cidrs })
     }
 }
 
@@ -566,10 +626,24 @@ async fn read(
     let Some(v) = vpc::find_vpc(cx, region, address).await? else {
         return Ok(None);
     };
+    read_found(cx, region, address, names, v, &adopt::Claims::new())
+        .await
+        .map(Some)
+}
+
+/// The network of the VPC `v`, its untagged parts named by `claims`.
+async fn read_found(
+    cx: &Ctx<'_>,
+    region: &str,
+    address: &str,
+    names: &Names,
+    v: vpc::FoundVpc,
+    claims: &adopt::Claims,
+) -> Result<Observed, AwsError> {
     let (parts, dns, eps, flow) = tokio::join!(
-        vpc::read_parts(cx, region, &v.id),
+        vpc::read_parts_as(cx, region, &v.id, claims),
         vpc::read_dns(cx, region, &v.id),
-        endpoints::read(cx, region, &v.id, names),
+        endpoints::read(cx, region, &v.id, names, claims),
         flow_logs::read(cx, region, address, &v.id, names),
     );
     let mut parts = parts?;
@@ -616,15 +690,16 @@ async fn read(
         "cidr": v.cidr,
         "subnet_ids": parts.subnet_ids.values().collect::<Vec<_>>(),
         "route_table_ids": parts.route_table_ids.values().collect::<Vec<_>>(),
+        "subnet_cidrs": parts.subnets.iter().map(|(n, s)| (n.clone(), s.cidr.clone())).collect::<BTreeMap<_, _>>(),
         "endpoint_security_group_id": endpoint_sg.id,
         "log_group": names.log_group(),
         "role_name": names.role(),
     });
-    Ok(Some(Observed {
+    Ok(Observed {
         address: address.to_string(),
         physical_id: v.id,
         state: Some(serde_json::to_value(state).expect("a network state serialises")),
         owner,
         outputs,
-    }))
+    })
 }

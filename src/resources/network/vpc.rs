@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, PortRange, ResourceType, RouteTable, RuleAction};
 
+use super::adopt::Claims;
 use super::{part_tags, Names, NetworkState, Rules, SubnetState, TAG_PART};
 use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
@@ -29,6 +30,18 @@ pub const PERMISSIONS: &[Perm] = &[
         &[VPC],
     ),
     perm("ec2:DescribeSubnets", &["ec2:DescribeSubnets"], &["*"]),
+    // Destroy: an internet gateway attached by hand holds the VPC (refused before deleting).
+    perm(
+        "ec2:DescribeInternetGateways",
+        &["ec2:DescribeInternetGateways"],
+        &["*"],
+    ),
+    // `novactl import network` only: a VPC with a NAT gateway is refused.
+    perm(
+        "ec2:DescribeNatGateways",
+        &["ec2:DescribeNatGateways"],
+        &["*"],
+    ),
     perm(
         "ec2:DescribeRouteTables",
         &["ec2:DescribeRouteTables"],
@@ -435,6 +448,20 @@ pub async fn read_dns(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<(bool,
 /// Reads the VPC's subnets, route tables, NACLs and default group (one round trip: the reads
 /// run at once). The DNS settings are [`read_dns`]'s.
 pub async fn read_parts(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<Parts, AwsError> {
+    read_parts_as(cx, region, vpc_id, &Claims::new()).await
+}
+
+/// [`read_parts`] of a VPC whose untagged pieces `claims` names (see `adopt.rs`): a piece's
+/// part is its [`TAG_PART`] tag, else its claim.
+pub async fn read_parts_as(
+    cx: &Ctx<'_>,
+    region: &str,
+    vpc_id: &str,
+    claims: &Claims,
+) -> Result<Parts, AwsError> {
+    let part_of = |tags: &[aws_sdk_ec2::types::Tag], id: Option<&str>| {
+        part_of(tags).or_else(|| id.and_then(|i| claims.get(i).cloned()))
+    };
     let ec2 = &cx.clients(region).ec2;
     let in_vpc = || filter("vpc-id", vpc_id);
     let (subnets, tables, acls, sgs) = tokio::join!(
@@ -473,7 +500,7 @@ pub async fn read_parts(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<Part
     let private = acls
         .network_acls()
         .iter()
-        .find(|a| part_of(a.tags()).as_deref() == Some("nacl"));
+        .find(|a| part_of(a.tags(), a.network_acl_id()).as_deref() == Some("nacl"));
     let mut nacl: Vec<String> = private.map(entries_of).unwrap_or_default();
     nacl.sort();
     let nacl_id = private
@@ -510,15 +537,15 @@ pub async fn read_parts(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<Part
     let mut subnet_ids = BTreeMap::new();
     let mut route_table_ids = BTreeMap::new();
     for t in &tables {
-        if let Some(s) =
-            part_of(t.tags()).and_then(|p| p.strip_prefix("route-table:").map(String::from))
+        if let Some(s) = part_of(t.tags(), t.route_table_id())
+            .and_then(|p| p.strip_prefix("route-table:").map(String::from))
         {
             route_table_ids.insert(s, t.route_table_id().unwrap_or_default().to_string());
         }
     }
     for s in subnets?.subnets() {
-        let Some(name) =
-            part_of(s.tags()).and_then(|p| p.strip_prefix("subnet:").map(String::from))
+        let Some(name) = part_of(s.tags(), s.subnet_id())
+            .and_then(|p| p.strip_prefix("subnet:").map(String::from))
         else {
             continue;
         };
@@ -534,7 +561,10 @@ pub async fn read_parts(cx: &Ctx<'_>, region: &str, vpc_id: &str) -> Result<Part
                 .find(|t| t.associations().iter().any(|a| a.main() == Some(true)))
         });
         let route_table = match explicit {
-            Some(t) if part_of(t.tags()).as_deref() == Some(&format!("route-table:{name}")) => {
+            Some(t)
+                if part_of(t.tags(), t.route_table_id()).as_deref()
+                    == Some(&format!("route-table:{name}")) =>
+            {
                 "own".to_string()
             }
             Some(t) => t.route_table_id().unwrap_or_default().to_string(),

@@ -1,7 +1,8 @@
 //! `novactl import security_groups SG_ID`: a live security group as a spec entry. Its VPC
 //! becomes a reference to the spec's `network` entry whose VPC it is, and each rule
-//! `{port | ports, protocol, from | to | cidr}` with a peer group named by its spec entry
-//! (import that one first; a rule naming the group itself names the imported entry). AWS's
+//! `{port | ports, protocol, from | to | cidr | prefix_list}` with a peer group named by its
+//! spec entry (import that one first; a rule naming the group itself names the imported
+//! entry) and a prefix list by its gateway service (`s3`, `dynamodb`) or its id. AWS's
 //! allow-all egress rule is listed when the group has it (the kind revokes what the spec does
 //! not list). The group's name must be `<environment>-<logical name>` (EC2 cannot rename a
 //! group, and novactl names its groups so): any other name is refused.
@@ -97,6 +98,17 @@ pub(super) async fn import_group(
     } else {
         BTreeMap::new()
     };
+    // Prefix lists: a gateway service's list by its service (`s3`), any other by its id.
+    let lists = if g
+        .ip_permissions()
+        .iter()
+        .chain(g.ip_permissions_egress())
+        .any(|p| !p.prefix_list_ids().is_empty())
+    {
+        super::super::prefix_lists::gateway_lists(cx, req.region).await?
+    } else {
+        BTreeMap::new()
+    };
     let mut entry = Map::new();
     let mut comments = Vec::new();
     entry.insert("network".into(), json!(network));
@@ -111,7 +123,13 @@ pub(super) async fn import_group(
         let mut rules = Vec::new();
         for r in rules_of(perms, &peers) {
             rules.push(spec_rule(
-                req, &r, ingress, &live_name, &name, &peers, &refused,
+                req,
+                &r,
+                ingress,
+                &live_name,
+                &name,
+                (&peers, &lists),
+                &refused,
             )?);
             if !ingress && r.protocol == "all" && r.peer == "0.0.0.0/0" {
                 comments.push(
@@ -156,7 +174,8 @@ fn spec_rule(
     ingress: bool,
     live_name: &str,
     name: &str,
-    peers: &BTreeMap<String, String>,
+    // Peer group names and gateway prefix lists' services, by id.
+    (peers, lists): (&BTreeMap<String, String>, &BTreeMap<String, String>),
     refused: &dyn Fn(&str, String) -> AwsError,
 ) -> Result<Value, AwsError> {
     let mut out = Map::new();
@@ -217,14 +236,17 @@ fn spec_rule(
             )
         })?;
         out.insert(side.into(), json!(spec_name));
+    } else if let Some(list) = r.peer.strip_prefix("pl:") {
+        let value = lists.get(list).map_or(list, String::as_str);
+        out.insert("prefix_list".into(), json!(value));
     } else if r.peer.contains('/') {
         out.insert("cidr".into(), json!(r.peer));
     } else {
         return Err(refused(
             "RuleNotExpressible",
             format!(
-                "a rule with peer {} (a prefix list or a group of another account): the spec's \
-                 peers are its groups and CIDR blocks",
+                "a rule with peer {} (a group of another account): the spec's peers are its \
+                 groups, CIDR blocks and prefix lists",
                 r.peer
             ),
         ));
