@@ -172,6 +172,7 @@ pub async fn execute(
     }
 
     let mut outputs: HashMap<String, Value> = obs.outputs();
+    let mut context: Option<std::sync::Arc<engine::RenderContext>> = None;
     let mut done: Vec<Option<bool>> = vec![None; run.len()];
     let mut started: HashSet<usize> = HashSet::new();
     let mut results: Vec<Outcome> = Vec::new();
@@ -206,7 +207,10 @@ pub async fn execute(
             if ready && running.len() < opts.parallelism.max(1) {
                 started.insert(i);
                 let c = run[i];
-                let ctx = model.context(&outputs, true);
+                // One context for every change started until an output changes it.
+                let ctx = context
+                    .get_or_insert_with(|| std::sync::Arc::new(model.context(&outputs, true)))
+                    .clone();
                 running.push(async move {
                     let task = sh.task(&c.address, &format!("{} {}", c.action.symbol(), c.address));
                     let status = |m: &str| task.set_message(m);
@@ -265,6 +269,7 @@ pub async fn execute(
         match r {
             Ok(out) => {
                 if let Some(out) = out {
+                    context = None;
                     let entry = outputs
                         .entry(run[i].address.clone())
                         .or_insert_with(|| Value::Object(Default::default()));
@@ -323,7 +328,7 @@ async fn run_change(
     obs: &Observations,
     cx: &Ctx<'_>,
     c: &Change,
-    ctx: &Value,
+    ctx: &engine::RenderContext,
     opts: &Options,
 ) -> Result<Option<Value>, AwsError> {
     let out = change(model, obs, cx, c, ctx, opts).await?;
@@ -400,7 +405,7 @@ async fn change(
     obs: &Observations,
     cx: &Ctx<'_>,
     c: &Change,
-    ctx: &Value,
+    ctx: &engine::RenderContext,
     opts: &Options,
 ) -> Result<Option<Value>, AwsError> {
     let Some(decl) = model.decl(&c.address) else {

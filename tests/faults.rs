@@ -301,12 +301,19 @@ async fn throttled_retries_do_not_empty_the_retry_quota() {
          else it proves nothing: {retried} retries\n{}",
         apply.stderr
     );
+    // One ListRoles (its own action, so not throttled by the apply's GetRole/CreateRole).
     let iam = emu.iam().await;
+    let live: Vec<String> = iam
+        .list_roles()
+        .max_items(1000)
+        .send()
+        .await
+        .unwrap()
+        .roles()
+        .iter()
+        .map(|r| r.role_name().to_string())
+        .collect();
     for name in &names {
-        iam.get_role()
-            .role_name(name)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("role {name}: {e:?}"));
+        assert!(live.contains(name), "role {name} missing from {live:?}");
     }
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::graph::Graph;
 use crate::resources::{self, Decl, Reconciler};
-use crate::spec::render::{Renderer, UNKNOWN};
+use crate::spec::render::{tera_context, Renderer, UNKNOWN};
 use crate::spec::{LoadedSpec, SpecError, SpecErrors};
 
 use super::context::*;
@@ -224,7 +224,12 @@ impl Model {
 
     /// Template context: spec variables plus every resource's outputs, the live ones from
     /// `outputs` where known; late outputs not known yet are [`UNKNOWN`].
-    pub fn context(&self, outputs: &HashMap<String, Value>, fill_unknown: bool) -> Value {
+    pub fn context(&self, outputs: &HashMap<String, Value>, fill_unknown: bool) -> RenderContext {
+        RenderContext::new(self.context_value(outputs, fill_unknown))
+    }
+
+    /// [`Model::context`] as a plain value.
+    fn context_value(&self, outputs: &HashMap<String, Value>, fill_unknown: bool) -> Value {
         let mut ctx = base_context(&self.spec, &self.account_id);
         if fill_unknown {
             ctx = context_of(&ctx, &self.decls, &self.kinds, outputs);
@@ -242,13 +247,13 @@ impl Model {
 
     /// Desired state of one resource with the given context; a DR twin's in the DR view of it
     /// (see `resources::dr`).
-    pub fn desired(&self, d: &Decl, ctx: &Value) -> Result<Value, SpecError> {
+    pub fn desired(&self, d: &Decl, ctx: &RenderContext) -> Result<Value, SpecError> {
         if resources::dr::is_twin(&d.address) {
-            let view = resources::dr::view(ctx, &d.region, self.dr_promoted);
-            let r = Renderer::new(&self.spec, &view);
+            let view = ctx.dr_view(&d.region, self.dr_promoted);
+            let r = Renderer::with_context(&self.spec, &view);
             return self.kind(d.kind).desired(&self.spec, d, &r);
         }
-        let r = Renderer::new(&self.spec, ctx);
+        let r = Renderer::with_context(&self.spec, &ctx.tera);
         self.kind(d.kind).desired(&self.spec, d, &r)
     }
 
@@ -412,4 +417,43 @@ pub fn spec_digest(model: &Model, d: &Decl) -> Option<String> {
         .desired(d, &model.context(&HashMap::new(), true))
         .ok()?;
     Some(hex::encode(Sha256::digest(desired.to_string().as_bytes())))
+}
+
+/// A run's template context ([`Model::context`]): the value, and its tera form converted once
+/// (and once more for the DR region's view), shared by every resource rendered with it. Reads
+/// as the value (`Deref`).
+pub struct RenderContext {
+    value: Value,
+    tera: tera::Context,
+    dr: std::sync::OnceLock<(String, bool, tera::Context)>,
+}
+
+impl RenderContext {
+    fn new(value: Value) -> Self {
+        RenderContext {
+            tera: tera_context(&value),
+            value,
+            dr: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The DR region's view of the context (see `resources::dr::view`), converted on first use.
+    fn dr_view(&self, region: &str, promoted: bool) -> std::borrow::Cow<'_, tera::Context> {
+        let convert = || tera_context(&resources::dr::view(&self.value, region, promoted));
+        let (r, p, t) = self
+            .dr
+            .get_or_init(|| (region.to_string(), promoted, convert()));
+        if r == region && *p == promoted {
+            std::borrow::Cow::Borrowed(t)
+        } else {
+            std::borrow::Cow::Owned(convert())
+        }
+    }
+}
+
+impl std::ops::Deref for RenderContext {
+    type Target = Value;
+    fn deref(&self) -> &Value {
+        &self.value
+    }
 }

@@ -27,13 +27,30 @@ pub fn is_unknown(v: &Value) -> bool {
 
 pub struct Renderer<'a> {
     pub spec: &'a LoadedSpec,
-    ctx: tera::Context,
+    ctx: std::borrow::Cow<'a, tera::Context>,
+}
+
+/// `ctx` converted for tera. The conversion copies the whole context (every resource's
+/// attributes), so a run converts its context once ([`Renderer::with_context`]) rather than
+/// once per resource, which made rendering quadratic in the number of resources.
+pub fn tera_context(ctx: &Value) -> tera::Context {
+    tera::Context::from_value(ctx.clone()).unwrap_or_default()
 }
 
 impl<'a> Renderer<'a> {
     pub fn new(spec: &'a LoadedSpec, ctx: &Value) -> Self {
-        let ctx = tera::Context::from_value(ctx.clone()).unwrap_or_default();
-        Renderer { spec, ctx }
+        Renderer {
+            spec,
+            ctx: std::borrow::Cow::Owned(tera_context(ctx)),
+        }
+    }
+
+    /// A renderer on a context already converted by [`tera_context`].
+    pub fn with_context(spec: &'a LoadedSpec, ctx: &'a tera::Context) -> Self {
+        Renderer {
+            spec,
+            ctx: std::borrow::Cow::Borrowed(ctx),
+        }
     }
 
     /// A top-level value of the render context (`region`, `dr_twin`, ...).
