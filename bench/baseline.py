@@ -430,7 +430,24 @@ def tag_spec(resource: str, tags: dict) -> list:
 PROTOCOLS = {"all": "-1", "tcp": "6", "udp": "17", "icmp": "1"}
 
 
-def permission(rule: dict) -> dict:
+PREFIX_LISTS: dict = {}
+
+
+def prefix_list_id(c, name: str) -> str:  # type: ignore[no-untyped-def]
+    """A gateway service's prefix list (`pl:s3`) in the client's region, looked up once."""
+    if name.startswith("pl-"):
+        return name
+    region = c.ec2.meta.region_name
+    key = (region, name)
+    if key not in PREFIX_LISTS:
+        lists = c.ec2.describe_prefix_lists(
+            Filters=[{"Name": "prefix-list-name", "Values": [f"com.amazonaws.{region}.{name}"]}]
+        )["PrefixLists"]
+        PREFIX_LISTS[key] = lists[0]["PrefixListId"]
+    return PREFIX_LISTS[key]
+
+
+def permission(rule: dict, c=None) -> dict:  # type: ignore[no-untyped-def]
     lo, _, hi = str(rule.get("ports") or "0").partition("-")
     p = {"IpProtocol": PROTOCOLS.get(rule["protocol"], rule["protocol"])}
     if p["IpProtocol"] != "-1":
@@ -438,6 +455,8 @@ def permission(rule: dict) -> dict:
     peer = rule["peer"]
     if peer.startswith("sg-"):
         p["UserIdGroupPairs"] = [{"GroupId": peer}]
+    elif peer.startswith("pl:"):
+        p["PrefixListIds"] = [{"PrefixListId": prefix_list_id(c, peer[3:])}]
     else:
         p["IpRanges"] = [{"CidrIp": peer}]
     return p
@@ -449,9 +468,9 @@ def set_group_rules(c: Clients, gid: str, ingress: list, egress: list) -> None:
         GroupId=gid, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
     )
     if ingress:
-        c.ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[permission(r) for r in ingress])
+        c.ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[permission(r, c) for r in ingress])
     if egress:
-        c.ec2.authorize_security_group_egress(GroupId=gid, IpPermissions=[permission(r) for r in egress])
+        c.ec2.authorize_security_group_egress(GroupId=gid, IpPermissions=[permission(r, c) for r in egress])
 
 
 def create_network(c: Clients, d: dict, region: str) -> str:
