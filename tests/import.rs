@@ -1042,18 +1042,7 @@ async fn imported_security_groups_adopt_as_no_changes() {
         .to_string();
     ec2.authorize_security_group_egress()
         .group_id(&inference)
-        .ip_permissions(
-            IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(443)
-                .to_port(443)
-                .prefix_list_ids(
-                    aws_sdk_ec2::types::PrefixListId::builder()
-                        .prefix_list_id(&s3_list)
-                        .build(),
-                )
-                .build(),
-        )
+        .ip_permissions(common::https_to_prefix_list(&s3_list))
         .send()
         .await
         .unwrap();

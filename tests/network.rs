@@ -613,18 +613,7 @@ async fn network_lifecycle() {
     // ... and its egress to S3's prefix list revoked.
     ec2.revoke_security_group_egress()
         .group_id(inference.group_id().unwrap())
-        .ip_permissions(
-            aws_sdk_ec2::types::IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(443)
-                .to_port(443)
-                .prefix_list_ids(
-                    aws_sdk_ec2::types::PrefixListId::builder()
-                        .prefix_list_id(&s3_list)
-                        .build(),
-                )
-                .build(),
-        )
+        .ip_permissions(common::https_to_prefix_list(&s3_list))
         .send()
         .await
         .unwrap();

@@ -785,3 +785,18 @@ pub fn inventory(p: &Project) -> Vec<(String, String)> {
     out.sort();
     out
 }
+
+/// A security-group rule for TCP 443 to the prefix list `list` (an S3 gateway's, in tests that
+/// open or revoke it by hand).
+pub fn https_to_prefix_list(list: &str) -> aws_sdk_ec2::types::IpPermission {
+    aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(443)
+        .to_port(443)
+        .prefix_list_ids(
+            aws_sdk_ec2::types::PrefixListId::builder()
+                .prefix_list_id(list)
+                .build(),
+        )
+        .build()
+}
