@@ -285,13 +285,26 @@ async fn drill_locked(
         secs_text(limits.rpo),
         measured_text(&doc["rto"]),
         secs_text(limits.rto),
-        if artifacts_ok {
-            ""
-        } else {
-            ", an artifact differs between the regions"
-        }
+        artifact_verdict(&artifacts)
     ));
     Ok(code)
+}
+
+/// The drill line's words on the artifacts: nothing when they all match; the first one missing
+/// from its primary bucket (apply said so too: "not in the primary bucket yet"); else that one
+/// differs between the regions.
+fn artifact_verdict(artifacts: &[Value]) -> String {
+    if artifacts.iter().all(|v| v["match"] == true) {
+        return String::new();
+    }
+    let missing = artifacts
+        .iter()
+        .find(|v| v["source"]["exists"] == false)
+        .and_then(|v| v["source"]["uri"].as_str());
+    match missing {
+        Some(uri) => format!(", the model artifact {uri} is not in the primary bucket yet"),
+        None => ", an artifact differs between the regions".to_string(),
+    }
 }
 
 struct Limits {
@@ -788,4 +801,26 @@ async fn delete_versions(
             .map_err(AwsError::from_sdk("s3:DeleteObject"))?;
     }
     Ok(versions.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::artifact_verdict;
+    use serde_json::json;
+
+    #[test]
+    fn the_verdict_names_a_missing_artifact_before_a_difference() {
+        let ok = json!({"match": true, "source": {"exists": true}});
+        let differs = json!({"match": false, "source": {"exists": true, "uri": "s3://a/m"}});
+        let missing = json!({"match": false, "source": {"exists": false, "uri": "s3://b/m"}});
+        assert_eq!(artifact_verdict(std::slice::from_ref(&ok)), "");
+        assert_eq!(
+            artifact_verdict(&[ok.clone(), differs.clone()]),
+            ", an artifact differs between the regions"
+        );
+        assert_eq!(
+            artifact_verdict(&[differs, missing]),
+            ", the model artifact s3://b/m is not in the primary bucket yet"
+        );
+    }
 }
