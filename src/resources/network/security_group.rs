@@ -460,7 +460,12 @@ impl Reconciler for SecurityGroupKind {
                     live.iter().filter(|r| r.peer != me).cloned().collect()
                 };
                 if keep.len() != live.len() {
-                    sync_rules(ec2, gid, dir, &live, &keep, &ids).await?;
+                    match sync_rules(ec2, gid, dir, &live, &keep, &ids).await {
+                        // Another group deleted meanwhile (destroy deletes groups in
+                        // parallel): its rules went with it.
+                        Err(e) if gid != id && e.code == "InvalidGroup.NotFound" => {}
+                        r => r?,
+                    }
                 }
             }
         }
