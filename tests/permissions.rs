@@ -32,6 +32,7 @@ const NOT_EXERCISED: &[(&str, &str)] = &[
     ("s3:DeleteBucketLifecycle", "repairs of drift this run does not cause (each is the write that undoes one kind of out-of-band change)"),
     ("sns:SetTopicAttributes", "repairs of drift this run does not cause (each is the write that undoes one kind of out-of-band change)"),
     ("sagemaker:UpdateEndpoint", "repairs of drift this run does not cause (each is the write that undoes one kind of out-of-band change)"),
+    ("ec2:ModifySubnetAttribute", "repairs of drift this run does not cause (each is the write that undoes one kind of out-of-band change): a subnet novactl makes has public IPs on launch off, as the create's answer says"),
     ("cloudtrail:AddTags", "tag repairs (resources are created with their tags; these run only when tags drift)"),
     ("cloudtrail:RemoveTags", "tag repairs (resources are created with their tags; these run only when tags drift)"),
     ("cloudwatch:TagResource", "tag repairs (resources are created with their tags; these run only when tags drift)"),

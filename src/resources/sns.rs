@@ -331,12 +331,9 @@ async fn read_topic(
     arn: &str,
 ) -> Result<Option<Observed>, AwsError> {
     let sns = &cx.clients(region).sns;
-    // Both at once: one round trip. A missing topic makes the tag read fail too; that answer
-    // is then unused.
-    let (attrs, tags) = tokio::join!(
-        sns.get_topic_attributes().topic_arn(arn).send(),
-        topic_tags(cx, region, arn)
-    );
+    // Tags from the region's tagging answer when it holds the topic; else read once the
+    // topic is known to exist (a missing topic costs one read, not two).
+    let attrs = sns.get_topic_attributes().topic_arn(arn).send().await;
     let attrs = match attrs {
         Ok(o) => o.attributes.unwrap_or_default(),
         Err(e)
@@ -347,7 +344,7 @@ async fn read_topic(
         }
         Err(e) => return Err(AwsError::from_err("sns:GetTopicAttributes", e)),
     };
-    let tags = tags?;
+    let tags = topic_tags(cx, region, arn).await?;
     let owner = owner_of(&tags, address, cx.environment);
     let name = arn.rsplit(':').next().unwrap_or_default().to_string();
     Ok(Some(Observed {

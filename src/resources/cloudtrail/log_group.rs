@@ -31,7 +31,7 @@ use crate::resources::kind::KindInfo;
 use crate::resources::kit::cache::cached_tags;
 use crate::resources::kit::log_group::{check_retention, set_retention};
 use crate::resources::kit::owned_role::{
-    delete_owned_role, ensure_owned_role, observe_owned_role, owned_role_decl,
+    create_owned_role, delete_owned_role, ensure_owned_role, observe_owned_role, owned_role_decl,
 };
 use crate::resources::kit::refs::{account, kms_ref, role_arn};
 use crate::resources::kit::tags::{self, tags_map, LogsTags, Tags};
@@ -380,15 +380,35 @@ impl Reconciler for LogGroup {
         let role = decl.outputs["role_name"].as_str().unwrap_or_default();
         let rd = owned_role_decl(&decl.address, &decl.region, role);
         // The group, its tags, its role and its metric filters at once (the ARN is known from
-        // the name): one round trip. A missing group makes the other reads fail; their answers
-        // are then unused.
+        // the name) when the region's tagging answer holds the group: one round trip. Else
+        // the group is looked up first, and a missing one costs that one read.
+        let describe = || async {
+            logs.describe_log_groups()
+                .log_group_name_prefix(&decl.identity)
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("logs:DescribeLogGroups"))
+        };
+        let first = match cached_tags(cx, &decl.region, &bare_arn).await {
+            Some(_) => None,
+            None => {
+                let out = describe().await?;
+                if !out
+                    .log_groups()
+                    .iter()
+                    .any(|g| g.log_group_name() == Some(decl.identity.as_str()))
+                {
+                    return Ok(Observed::absent(&decl.address));
+                }
+                Some(out)
+            }
+        };
         let (described, tags, role_state, filters) = tokio::join!(
             async {
-                logs.describe_log_groups()
-                    .log_group_name_prefix(&decl.identity)
-                    .send()
-                    .await
-                    .map_err(AwsError::from_sdk("logs:DescribeLogGroups"))
+                match first {
+                    Some(out) => Ok(out),
+                    None => describe().await,
+                }
             },
             async {
                 // In an observation, from the tagging answer when it holds the group.
@@ -469,7 +489,7 @@ impl Reconciler for LogGroup {
         crate::faults::point("logs.after_create_log_group", &decl.address)?;
         set_retention(cx, &decl.region, &d.name, d.retention_days).await?;
         if role_managed(decl) {
-            ensure_role(cx, decl, &d.role).await?;
+            ensure_role(cx, decl, &d.role, true).await?;
         }
         // In name order.
         let mut filters: Vec<_> = d.metric_filters.iter().collect();
@@ -517,7 +537,7 @@ impl Reconciler for LogGroup {
                         serde_json::from_value(live["tags"].clone()).unwrap_or_default();
                     tags::sync_maps(&LogsTags { client: logs, arn }, &live_tags, &d.tags).await?;
                 }
-                "role" if role_managed(decl) => ensure_role(cx, decl, &d.role).await?,
+                "role" if role_managed(decl) => ensure_role(cx, decl, &d.role, false).await?,
                 "metric_filters" => {
                     let live_filters: IndexMap<String, Filter> =
                         serde_json::from_value(live["metric_filters"].clone()).unwrap_or_default();
@@ -639,13 +659,19 @@ async fn put_filter(
 
 /// Makes the log group's role match `want` from whatever exists, through the `iam` kind's
 /// owned-role helper (the role is owned by the log group's address).
-async fn ensure_role(cx: &Ctx<'_>, decl: &Decl, want: &Value) -> Result<(), AwsError> {
+/// With `fresh` (the group was just made) the role is created without a read first (see
+/// `create_owned_role`).
+async fn ensure_role(cx: &Ctx<'_>, decl: &Decl, want: &Value, fresh: bool) -> Result<(), AwsError> {
     let rd = owned_role_decl(
         &decl.address,
         &decl.region,
         want["name"].as_str().unwrap_or_default(),
     );
-    ensure_owned_role(cx, &rd, want).await
+    if fresh {
+        create_owned_role(cx, &rd, want).await
+    } else {
+        ensure_owned_role(cx, &rd, want).await
+    }
 }
 
 #[cfg(test)]

@@ -153,6 +153,12 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// The rule AWS gives every new security group: all traffic out to anywhere (IPv4; the
+    /// VPCs novactl makes have no IPv6 block).
+    pub fn aws_default_egress() -> Rule {
+        Rule::new("-1", -1, -1, "0.0.0.0/0".into())
+    }
+
     pub fn new(protocol: &str, from: i32, to: i32, peer: String) -> Rule {
         let protocol = match protocol {
             "-1" | "all" => "all",
@@ -519,6 +525,30 @@ pub async fn in_vpc(
         .await
         .map_err(AwsError::from_sdk("ec2:DescribeSecurityGroups"))?;
     Ok(out.security_groups().to_vec())
+}
+
+/// Creates the group `name` in `vpc` without looking first (a VPC just made holds none);
+/// `None` when the create fails, for the caller to find the group instead ([`ensure_group`]:
+/// a resent create whose first answer was lost fails as a duplicate).
+pub async fn create_group(
+    cx: &Ctx<'_>,
+    region: &str,
+    vpc: &str,
+    name: &str,
+    description: &str,
+    tags: &Tags,
+) -> Option<String> {
+    cx.clients(region)
+        .ec2
+        .create_security_group()
+        .group_name(name)
+        .description(description)
+        .vpc_id(vpc)
+        .tag_specifications(tag_spec(ResourceType::SecurityGroup, tags))
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.group_id().map(String::from))
 }
 
 /// Creates the group `name` in `vpc` unless it exists there; returns its id.

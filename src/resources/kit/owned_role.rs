@@ -65,6 +65,14 @@ pub async fn ensure_owned_role(cx: &Ctx<'_>, rd: &Decl, want: &Value) -> Result<
     }
 }
 
+/// [`ensure_owned_role`] for an owner just made (nothing of it can exist yet): the role is
+/// created without a read first; a role of that name found by the create (left by an earlier
+/// run, or made by a resent call) is converged when it is the owner's and refused otherwise
+/// (the `iam` kind's create does both).
+pub async fn create_owned_role(cx: &Ctx<'_>, rd: &Decl, want: &Value) -> Result<(), AwsError> {
+    Iam.create(cx, rd, want).await.map(drop)
+}
+
 /// [`ensure_owned_role`] for an owner being adopted (`apply --adopt`): a role of that name made
 /// outside novactl is taken over (updated to `want`, the owner's tags included) instead of
 /// refused.

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{ResourceType, VpcEndpoint, VpcEndpointType};
+use futures::FutureExt;
 use serde_json::{json, Value};
 
 use super::adopt::Claims;
@@ -10,7 +11,8 @@ use super::{part_tags, EndpointState, Names, NetworkState, Rules, TAG_PART};
 use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
 use crate::resources::kit::ec2::{
-    client_token, ensure_group, filter, rules_of, sync_rules, tag_spec, Direction, Rule,
+    client_token, create_group, ensure_group, filter, rules_of, sync_rules, tag_spec, Direction,
+    Rule,
 };
 use crate::resources::kit::refs::{account, bucket_arn};
 use crate::resources::{Ctx, Decl};
@@ -317,31 +319,46 @@ pub async fn read(
     Ok((out, sg))
 }
 
-/// Makes the endpoint security group exist with its rules.
+/// Makes the endpoint security group exist with its rules; returns its id. In a VPC just made
+/// (`fresh`) the group is created without looking first, and starts with AWS's one stock rule
+/// (all traffic out); a create that fails (a resent call, a group made meanwhile) falls back to
+/// finding it by name.
 pub async fn converge_sg(
     cx: &Ctx<'_>,
     region: &str,
     vpc_id: &str,
     d: &NetworkState,
     names: &Names,
-) -> Result<(), AwsError> {
+    fresh: bool,
+) -> Result<String, AwsError> {
     let ec2 = &cx.clients(region).ec2;
-    // The group is made as the spec's groups are: a resent create finds it by name.
-    let id = ensure_group(
-        cx,
-        region,
-        vpc_id,
-        &names.endpoint_sg(),
-        "VPC interface endpoints: HTTPS from the VPC only (novactl)",
-        &part_tags(&d.tags, &names.endpoint_sg(), "endpoint-sg"),
-    )
-    .await?;
-    let sg = find_sg(cx, region, vpc_id, names)
-        .await?
-        .unwrap_or(EndpointSg {
+    let description = "VPC interface endpoints: HTTPS from the VPC only (novactl)";
+    let tags = part_tags(&d.tags, &names.endpoint_sg(), "endpoint-sg");
+    let made = if fresh {
+        create_group(cx, region, vpc_id, &names.endpoint_sg(), description, &tags).await
+    } else {
+        None
+    };
+    let sg = match made {
+        Some(id) => EndpointSg {
             id,
-            rules: Rules::default(),
-        });
+            rules: Rules {
+                ingress: Vec::new(),
+                egress: vec![Rule::aws_default_egress()],
+            },
+        },
+        None => {
+            // The group is made as the spec's groups are: a resent create finds it by name.
+            let id =
+                ensure_group(cx, region, vpc_id, &names.endpoint_sg(), description, &tags).await?;
+            find_sg(cx, region, vpc_id, names)
+                .await?
+                .unwrap_or(EndpointSg {
+                    id,
+                    rules: Rules::default(),
+                })
+        }
+    };
     let want = &d.endpoint_security_group;
     let ids = BTreeMap::new();
     sync_rules(
@@ -361,25 +378,31 @@ pub async fn converge_sg(
         &want.egress,
         &ids,
     )
-    .await
+    .await?;
+    Ok(sg.id)
 }
 
 /// Makes the endpoints match `d`: missing ones created, attachments, private DNS and policy
-/// fixed, those that left the spec deleted.
+/// fixed, those that left the spec deleted. `parts` is the VPC's layout (subnet and route
+/// table ids), `sg` the endpoint group's id; in a VPC just made (`fresh`) there is no endpoint
+/// to read. The endpoints are made at once (each create carries its client token).
+#[allow(clippy::too_many_arguments)]
 pub async fn converge(
     cx: &Ctx<'_>,
     region: &str,
     vpc_id: &str,
     d: &NetworkState,
     names: &Names,
+    parts: &super::vpc::Parts,
+    sg: &str,
+    fresh: bool,
 ) -> Result<(), AwsError> {
     let ec2 = &cx.clients(region).ec2;
-    let parts = super::vpc::read_parts(cx, region, vpc_id).await?;
-    let sg = find_sg(cx, region, vpc_id, names)
-        .await?
-        .map(|s| s.id)
-        .unwrap_or_default();
-    let live = live_endpoints(cx, region, vpc_id, &Claims::new()).await?;
+    let live = if fresh {
+        BTreeMap::new()
+    } else {
+        live_endpoints(cx, region, vpc_id, &Claims::new()).await?
+    };
     let gone: Vec<String> = live
         .iter()
         .filter(|(n, _)| !d.endpoints.contains_key(*n))
@@ -392,6 +415,7 @@ pub async fn converge(
             .await
             .map_err(AwsError::from_sdk("ec2:DeleteVpcEndpoints"))?;
     }
+    let mut writes = Vec::new();
     for (name, w) in &d.endpoints {
         let gateway = w.kind == "Gateway";
         let ids_of = |names: &[String]| -> Vec<String> {
@@ -428,13 +452,19 @@ pub async fn converge(
                     req = req
                         .vpc_endpoint_type(VpcEndpointType::Interface)
                         .set_subnet_ids(Some(want_ids))
-                        .security_group_ids(&sg)
+                        .security_group_ids(sg)
                         .private_dns_enabled(w.private_dns)
                         .set_policy_document(policy);
                 }
-                req.send()
-                    .await
-                    .map_err(AwsError::from_sdk("ec2:CreateVpcEndpoint"))?;
+                writes.push(
+                    async move {
+                        req.send()
+                            .await
+                            .map(drop)
+                            .map_err(AwsError::from_sdk("ec2:CreateVpcEndpoint"))
+                    }
+                    .boxed(),
+                );
             }
             Some(e) => {
                 let id = e.vpc_endpoint_id().unwrap_or_default();
@@ -464,26 +494,32 @@ pub async fn converge(
                         .groups()
                         .iter()
                         .filter_map(|g| g.group_id().map(String::from))
-                        .filter(|g| *g != sg)
+                        .filter(|g| g != sg)
                         .collect();
-                    let sg_missing = !e.groups().iter().any(|g| g.group_id() == Some(&sg));
+                    let sg_missing = !e.groups().iter().any(|g| g.group_id() == Some(sg));
                     req = req
                         .set_add_subnet_ids(Some(add).filter(|v| !v.is_empty()))
                         .set_remove_subnet_ids(Some(remove).filter(|v| !v.is_empty()))
                         .set_add_security_group_ids(
-                            Some(vec![sg.clone()]).filter(|_| sg_missing && !sg.is_empty()),
+                            Some(vec![sg.to_string()]).filter(|_| sg_missing && !sg.is_empty()),
                         )
                         .set_remove_security_group_ids(Some(groups).filter(|v| !v.is_empty()))
                         .private_dns_enabled(w.private_dns)
                         .set_policy_document(policy);
                 }
-                req.send()
-                    .await
-                    .map_err(AwsError::from_sdk("ec2:ModifyVpcEndpoint"))?;
+                writes.push(
+                    async move {
+                        req.send()
+                            .await
+                            .map(drop)
+                            .map_err(AwsError::from_sdk("ec2:ModifyVpcEndpoint"))
+                    }
+                    .boxed(),
+                );
             }
         }
     }
-    Ok(())
+    futures::future::try_join_all(writes).await.map(drop)
 }
 
 /// Deletes the network's endpoints and the endpoint security group.

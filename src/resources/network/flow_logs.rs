@@ -13,7 +13,7 @@ use crate::permissions::{perm, Implied, Perm};
 use crate::resources::kit::ec2::{filter, tag_spec, tolerate};
 use crate::resources::kit::log_group::set_retention;
 use crate::resources::kit::owned_role::{
-    delete_owned_role, ensure_owned_role, observe_owned_role, owned_role_decl,
+    create_owned_role, delete_owned_role, ensure_owned_role, observe_owned_role, owned_role_decl,
 };
 use crate::resources::kit::refs::{account, kms_arn, role_arn};
 use crate::resources::kit::tags::Tags;
@@ -212,34 +212,34 @@ pub async fn read(
 }
 
 /// Makes the flow logs match `d` (group, role, flow log), or removes them when the spec has
-/// none.
+/// none. For a VPC just made (`fresh`) nothing is read first: the group and role are created
+/// (one left by an earlier run is found when its create fails, and converged), and a new VPC
+/// has no flow log.
 pub async fn converge(
     cx: &Ctx<'_>,
     decl: &Decl,
     vpc_id: &str,
     d: &NetworkState,
     names: &Names,
+    fresh: bool,
 ) -> Result<(), AwsError> {
     let region = decl.region.as_str();
     let Some(w) = &d.flow_logs else {
         return delete(cx, region, &decl.address, vpc_id, names).await;
     };
     let logs = &cx.clients(region).logs;
-    match read_group(cx, region, &w.log_group).await? {
+    let mut existing = None;
+    let mut made = false;
+    if fresh {
+        made = create_group(cx, region, w, &d.tags).await?;
+    }
+    if !made {
+        existing = read_group(cx, region, &w.log_group).await?;
+    }
+    match existing {
         None => {
-            let mut req = logs
-                .create_log_group()
-                .log_group_name(&w.log_group)
-                .kms_key_id(&w.kms_key_id);
-            for (k, v) in &d.tags {
-                req = req.tags(k, v);
-            }
-            match req.send().await {
-                Ok(_) => {}
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|se| se.is_resource_already_exists_exception()) => {}
-                Err(e) => return Err(AwsError::from_err("logs:CreateLogGroup", e)),
+            if !made {
+                create_group(cx, region, w, &d.tags).await?;
             }
             set_retention(cx, region, &w.log_group, w.retention_days).await?;
         }
@@ -258,9 +258,17 @@ pub async fn converge(
         }
     }
     let rd = owned_role_decl(&decl.address, region, &names.role());
-    ensure_owned_role(cx, &rd, &w.role).await?;
+    if fresh {
+        create_owned_role(cx, &rd, &w.role).await?;
+    } else {
+        ensure_owned_role(cx, &rd, &w.role).await?;
+    }
     let ec2 = &cx.clients(region).ec2;
-    let live = ours(cx, region, vpc_id, names).await?;
+    let live = if fresh {
+        Vec::new()
+    } else {
+        ours(cx, region, vpc_id, names).await?
+    };
     let (good, bad): (Vec<_>, Vec<_>) = live
         .into_iter()
         .partition(|(_, t, r)| *t == w.traffic_type && *r == w.deliver_role_arn);
@@ -293,6 +301,34 @@ pub async fn converge(
             )?;
     }
     Ok(())
+}
+
+/// Creates the flow logs' group with its key and tags; `false` when it exists already.
+async fn create_group(
+    cx: &Ctx<'_>,
+    region: &str,
+    w: &FlowLogState,
+    tags: &Tags,
+) -> Result<bool, AwsError> {
+    let mut req = cx
+        .clients(region)
+        .logs
+        .create_log_group()
+        .log_group_name(&w.log_group)
+        .kms_key_id(&w.kms_key_id);
+    for (k, v) in tags {
+        req = req.tags(k, v);
+    }
+    match req.send().await {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_resource_already_exists_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(AwsError::from_err("logs:CreateLogGroup", e)),
+    }
 }
 
 /// Deletes the flow logs, their log group and role.

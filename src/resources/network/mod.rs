@@ -435,9 +435,21 @@ impl Reconciler for Network {
         let names = Names::of(decl);
         let vpc_id = vpc::create_vpc(cx, &decl.region, &d, &names).await?;
         crate::faults::point("ec2.after_create_vpc", &decl.address)?;
-        converge(cx, decl, &d, &vpc_id, &names, &all_parts()).await?;
-        let o = read(cx, &decl.region, &decl.address, &names).await?;
-        Ok(o.map(|o| o.outputs).unwrap_or_default())
+        // The VPC was just made: its parts converge from what the writes answer, with no read
+        // of what cannot be there yet, and the outputs come from the same answers.
+        let (live, endpoint_sg) =
+            converge(cx, decl, &d, &vpc_id, &names, &all_parts(), true).await?;
+        Ok(json!({
+            "name": d.tags.get("Name").cloned().unwrap_or_else(|| names.base.clone()),
+            "vpc_id": vpc_id,
+            "cidr": d.cidr,
+            "subnet_ids": live.subnet_ids.values().collect::<Vec<_>>(),
+            "route_table_ids": live.route_table_ids.values().collect::<Vec<_>>(),
+            "subnet_cidrs": d.subnets.iter().map(|(n, s)| (n.clone(), s.cidr.clone())).collect::<BTreeMap<_, _>>(),
+            "endpoint_security_group_id": endpoint_sg.unwrap_or_default(),
+            "log_group": names.log_group(),
+            "role_name": names.role(),
+        }))
     }
 
     async fn update(
@@ -461,7 +473,7 @@ impl Reconciler for Network {
         if parts.iter().any(|p| p == "subnets") {
             parts.extend(["network_acl".into(), "endpoints".into()]);
         }
-        converge(cx, decl, &d, &observed.physical_id, &names, &parts).await?;
+        converge(cx, decl, &d, &observed.physical_id, &names, &parts, false).await?;
         let o = read(cx, &decl.region, &decl.address, &names).await?;
         Ok(o.map(|o| o.outputs).unwrap_or_default())
     }
@@ -570,7 +582,10 @@ async fn resolved(cx: &Ctx<'_>, decl: &Decl, d: NetworkState) -> Result<NetworkS
     zones::resolve(&decl.region, &zones, d)
 }
 
-/// Brings the `parts` of the network in `vpc_id` to `d`, each from whatever it finds.
+/// Brings the `parts` of the network in `vpc_id` to `d`, each from whatever it finds: the VPC's
+/// layout is read once (not at all when `fresh`, a VPC just made) and kept up to date with
+/// what the steps write, so that no step reads it again. Returns the layout and the endpoint
+/// group's id when it converged.
 async fn converge(
     cx: &Ctx<'_>,
     decl: &Decl,
@@ -578,41 +593,60 @@ async fn converge(
     vpc_id: &str,
     names: &Names,
     parts: &[String],
-) -> Result<(), AwsError> {
+    fresh: bool,
+) -> Result<(vpc::Parts, Option<String>), AwsError> {
     let has = |p: &str| parts.iter().any(|x| x == p);
     let region = &decl.region;
+    let layout = [
+        "subnets",
+        "network_acl",
+        "endpoints",
+        "default_network_acl",
+        "default_security_group",
+    ];
+    let mut live = if !fresh && layout.iter().any(|p| has(p)) {
+        vpc::read_parts(cx, region, vpc_id).await?
+    } else {
+        vpc::Parts::default()
+    };
     if has("dns_support") || has("dns_hostnames") {
-        vpc::set_dns(cx, region, vpc_id, d).await?;
+        vpc::set_dns(cx, region, vpc_id, d, fresh).await?;
     }
+    let mut new_subnets = false;
     if has("subnets") {
-        vpc::converge_subnets(cx, region, vpc_id, d, names).await?;
+        new_subnets = vpc::converge_subnets(cx, region, vpc_id, d, names, &mut live).await?;
+    }
+    // New subnets sit in the default NACL under association ids only a read tells; a new VPC's
+    // default group is known by a read too (one round trip for both).
+    let acl_side = has("network_acl") || has("default_network_acl");
+    if (new_subnets && acl_side) || fresh {
+        vpc::refresh_acls(cx, region, vpc_id, &mut live, fresh).await?;
     }
     if has("network_acl") {
-        vpc::converge_nacl(cx, region, vpc_id, d, names).await?;
+        vpc::converge_nacl(cx, region, vpc_id, d, names, &mut live).await?;
     }
+    let mut endpoint_sg = None;
     if has("endpoint_security_group") || has("endpoints") {
-        endpoints::converge_sg(cx, region, vpc_id, d, names).await?;
+        endpoint_sg = Some(endpoints::converge_sg(cx, region, vpc_id, d, names, fresh).await?);
     }
     if has("endpoints") {
-        endpoints::converge(cx, region, vpc_id, d, names).await?;
+        let sg = endpoint_sg.as_deref().unwrap_or_default();
+        endpoints::converge(cx, region, vpc_id, d, names, &live, sg, fresh).await?;
     }
     if has("flow_logs") {
-        flow_logs::converge(cx, decl, vpc_id, d, names).await?;
+        flow_logs::converge(cx, decl, vpc_id, d, names, fresh).await?;
     }
-    // One read of the layout serves both defaults (neither strip changes what the other reads).
-    if has("default_network_acl") || has("default_security_group") {
-        let live = vpc::read_parts(cx, region, vpc_id).await?;
-        if has("default_network_acl") {
-            vpc::strip_default_nacl(cx, region, &live).await?;
-        }
-        if has("default_security_group") {
-            vpc::strip_default_sg(cx, region, &live).await?;
-        }
+    if has("default_network_acl") {
+        vpc::strip_default_nacl(cx, region, &live).await?;
     }
-    if has("tags") {
+    if has("default_security_group") {
+        vpc::strip_default_sg(cx, region, &live).await?;
+    }
+    // A VPC just made carries its tags from the create.
+    if has("tags") && !fresh {
         vpc::sync_vpc_tags(cx, region, vpc_id, &d.tags).await?;
     }
-    Ok(())
+    Ok((live, endpoint_sg))
 }
 
 /// The network whose VPC carries `address`'s ownership tags, read in full; `None` when there

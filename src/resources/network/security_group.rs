@@ -41,8 +41,8 @@ use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
 use crate::resources::kind::KindInfo;
 use crate::resources::kit::ec2::{
-    ensure_group, filter, in_vpc, rules_of, sync_rules, sync_tags, tags_of, Direction, Rule,
-    EC2_SHARED,
+    create_group, ensure_group, filter, in_vpc, rules_of, sync_rules, sync_tags, tags_of,
+    Direction, Rule, EC2_SHARED,
 };
 use crate::resources::kit::tags::{owner_of, Tags, TAG_ADDRESS, TAG_ENVIRONMENT};
 use crate::resources::{
@@ -397,7 +397,36 @@ impl Reconciler for SecurityGroupKind {
 
     async fn create(&self, cx: &Ctx<'_>, decl: &Decl, desired: &Value) -> Result<Value, AwsError> {
         let d: SecurityGroupState = from_desired(&decl.address, desired)?;
-        // A peer's create may have made it already (see the module comment).
+        // Made without a read first: a new group holds AWS's one stock rule (all traffic out).
+        // A create that fails (a peer's create made it already, see the module comment, or a
+        // resent call) falls back to finding the group.
+        let made = create_group(
+            cx,
+            &decl.region,
+            &d.vpc_id,
+            &d.group_name,
+            &d.description,
+            &d.tags,
+        )
+        .await;
+        if let Some(id) = made {
+            crate::faults::point("ec2.after_create_security_group", &decl.address)?;
+            let fresh = SecurityGroupState {
+                ingress: Vec::new(),
+                egress: vec![Rule::aws_default_egress()],
+                peers: BTreeMap::new(),
+                ..d.clone()
+            };
+            let live = Observed {
+                address: decl.address.clone(),
+                physical_id: id.clone(),
+                state: Some(serde_json::to_value(fresh).expect("a group state serialises")),
+                owner: crate::resources::Owner::Ours,
+                outputs: json!({ "name": d.group_name, "id": id }),
+            };
+            converge(cx, decl, &d, &live, &["ingress".into(), "egress".into()]).await?;
+            return Ok(live.outputs);
+        }
         let live = match read(cx, &decl.region, &decl.address).await? {
             Some(o) => o,
             None => {
@@ -539,8 +568,14 @@ async fn converge(
     };
     let has = |p: &str| changed.iter().any(|c| c == p);
     if has("ingress") || has("egress") {
-        // Peers first: a rule needs its peer's id.
-        let mut groups = in_vpc(cx, region, &d.vpc_id).await?;
+        // Peers first: a rule needs its peer's id (no read when no rule names a group).
+        let names_a_group = |r: &[Rule]| r.iter().any(|r| r.peer.starts_with("sg:"));
+        let all = [&state.ingress, &state.egress, &d.ingress, &d.egress];
+        let mut groups = if all.iter().any(|r| names_a_group(r)) || !d.peers.is_empty() {
+            in_vpc(cx, region, &d.vpc_id).await?
+        } else {
+            Vec::new()
+        };
         let mut made = false;
         for (p, peer) in &d.peers {
             if !groups.iter().any(|g| g.group_name() == Some(p.as_str())) {
@@ -553,7 +588,6 @@ async fn converge(
         }
         let ids = ids_by_name(&groups);
         // Prefix lists named by their service (`pl:s3`), live and desired, by their ids.
-        let all = [&state.ingress, &state.egress, &d.ingress, &d.egress];
         let lists = if all.iter().any(|r| prefix_lists::names_a_service(r)) {
             prefix_lists::gateway_lists(cx, region).await?
         } else {

@@ -239,21 +239,26 @@ pub async fn create_vpc(
     Ok(id)
 }
 
+/// Sets the VPC's DNS support and hostnames. A VPC just made (`fresh`) has DNS support on
+/// already (AWS's default for every VPC), so only a spec that turns it off writes it.
 pub async fn set_dns(
     cx: &Ctx<'_>,
     region: &str,
     vpc_id: &str,
     d: &NetworkState,
+    fresh: bool,
 ) -> Result<(), AwsError> {
     let ec2 = &cx.clients(region).ec2;
     let on = |b: bool| AttributeBooleanValue::builder().value(b).build();
     // One attribute per call (EC2's rule); support before hostnames.
-    ec2.modify_vpc_attribute()
-        .vpc_id(vpc_id)
-        .enable_dns_support(on(d.dns_support))
-        .send()
-        .await
-        .map_err(AwsError::from_sdk("ec2:ModifyVpcAttribute"))?;
+    if !(fresh && d.dns_support) {
+        ec2.modify_vpc_attribute()
+            .vpc_id(vpc_id)
+            .enable_dns_support(on(d.dns_support))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk("ec2:ModifyVpcAttribute"))?;
+    }
     ec2.modify_vpc_attribute()
         .vpc_id(vpc_id)
         .enable_dns_hostnames(on(d.dns_hostnames))
@@ -358,7 +363,9 @@ fn protocol_name(p: &str) -> &str {
     }
 }
 
-/// What [`read_parts`] found.
+/// What [`read_parts`] found; the converge steps keep it up to date with what they write, so
+/// that one read (none for a VPC just made) serves every step.
+#[derive(Default)]
 pub struct Parts {
     pub subnets: BTreeMap<String, SubnetState>,
     pub subnet_ids: BTreeMap<String, String>,
@@ -496,43 +503,7 @@ pub async fn read_parts_as(
         },
     );
     let tables = tables?.route_tables().to_vec();
-    let acls = acls?;
-    let private = acls
-        .network_acls()
-        .iter()
-        .find(|a| part_of(a.tags(), a.network_acl_id()).as_deref() == Some("nacl"));
-    let mut nacl: Vec<String> = private.map(entries_of).unwrap_or_default();
-    nacl.sort();
-    let nacl_id = private
-        .and_then(|a| a.network_acl_id())
-        .unwrap_or_default()
-        .to_string();
-    let default_nacl = acls
-        .network_acls()
-        .iter()
-        .find(|a| a.is_default() == Some(true));
-    let default_nacl_id = default_nacl
-        .and_then(|a| a.network_acl_id())
-        .unwrap_or_default()
-        .to_string();
-    let default_nacl = default_nacl.map(entries_of).unwrap_or_default();
-    let mut subnet_nacl = BTreeMap::new();
-    let mut nacl_assoc = BTreeMap::new();
-    for a in acls.network_acls() {
-        for s in a.associations() {
-            let sid = s.subnet_id().unwrap_or_default().to_string();
-            subnet_nacl.insert(
-                sid.clone(),
-                a.network_acl_id().unwrap_or_default().to_string(),
-            );
-            nacl_assoc.insert(
-                sid,
-                s.network_acl_association_id()
-                    .unwrap_or_default()
-                    .to_string(),
-            );
-        }
-    }
+    let acls = acls_of(acls?.network_acls(), &part_of);
     let mut out_subnets = BTreeMap::new();
     let mut subnet_ids = BTreeMap::new();
     let mut route_table_ids = BTreeMap::new();
@@ -571,11 +542,7 @@ pub async fn read_parts_as(
             None => "main".to_string(),
         };
         let routes = table.map(routes_of).unwrap_or_default();
-        let network_acl = match subnet_nacl.get(&id) {
-            Some(a) if *a == nacl_id && !nacl_id.is_empty() => "private".to_string(),
-            Some(a) => a.clone(),
-            None => String::new(),
-        };
+        let network_acl = acls.of_subnet(&id);
         out_subnets.insert(
             name.clone(),
             SubnetState {
@@ -589,31 +556,154 @@ pub async fn read_parts_as(
         );
         subnet_ids.insert(name, id);
     }
-    let sgs = sgs?;
-    let default = sgs.security_groups().first();
+    let (default_sg, default_sg_id) = default_sg_of(sgs?.security_groups());
+    Ok(Parts {
+        subnets: out_subnets,
+        subnet_ids,
+        route_table_ids,
+        nacl_id: acls.nacl_id,
+        default_nacl_id: acls.default_nacl_id,
+        nacl: acls.nacl,
+        default_nacl: acls.default_nacl,
+        nacl_assoc: acls.nacl_assoc,
+        default_sg,
+        default_sg_id,
+        tables,
+    })
+}
+
+/// The default group's rules and id, from a DescribeSecurityGroups of it.
+fn default_sg_of(groups: &[aws_sdk_ec2::types::SecurityGroup]) -> (Rules, String) {
+    let default = groups.first();
     let none = BTreeMap::new();
-    let default_sg = default
+    let rules = default
         .map(|g| Rules {
             ingress: rules_of(g.ip_permissions(), &none),
             egress: rules_of(g.ip_permissions_egress(), &none),
         })
         .unwrap_or_default();
-    Ok(Parts {
-        subnets: out_subnets,
-        subnet_ids,
-        route_table_ids,
+    let id = default
+        .and_then(|g| g.group_id())
+        .unwrap_or_default()
+        .to_string();
+    (rules, id)
+}
+
+/// The VPC's NACLs as the network sees them.
+struct Acls {
+    nacl_id: String,
+    nacl: Vec<String>,
+    default_nacl_id: String,
+    default_nacl: Vec<String>,
+    /// Per subnet id: its NACL's id and its association id.
+    subnet_nacl: BTreeMap<String, String>,
+    nacl_assoc: BTreeMap<String, String>,
+}
+
+impl Acls {
+    /// A subnet's NACL as [`SubnetState::network_acl`] says it.
+    fn of_subnet(&self, id: &str) -> String {
+        match self.subnet_nacl.get(id) {
+            Some(a) if *a == self.nacl_id && !self.nacl_id.is_empty() => "private".to_string(),
+            Some(a) => a.clone(),
+            None => String::new(),
+        }
+    }
+}
+
+fn acls_of(
+    acls: &[aws_sdk_ec2::types::NetworkAcl],
+    part_of: &dyn Fn(&[aws_sdk_ec2::types::Tag], Option<&str>) -> Option<String>,
+) -> Acls {
+    let private = acls
+        .iter()
+        .find(|a| part_of(a.tags(), a.network_acl_id()).as_deref() == Some("nacl"));
+    let mut nacl: Vec<String> = private.map(entries_of).unwrap_or_default();
+    nacl.sort();
+    let nacl_id = private
+        .and_then(|a| a.network_acl_id())
+        .unwrap_or_default()
+        .to_string();
+    let default_nacl = acls.iter().find(|a| a.is_default() == Some(true));
+    let default_nacl_id = default_nacl
+        .and_then(|a| a.network_acl_id())
+        .unwrap_or_default()
+        .to_string();
+    let default_nacl = default_nacl.map(entries_of).unwrap_or_default();
+    let mut subnet_nacl = BTreeMap::new();
+    let mut nacl_assoc = BTreeMap::new();
+    for a in acls {
+        for s in a.associations() {
+            let sid = s.subnet_id().unwrap_or_default().to_string();
+            subnet_nacl.insert(
+                sid.clone(),
+                a.network_acl_id().unwrap_or_default().to_string(),
+            );
+            nacl_assoc.insert(
+                sid,
+                s.network_acl_association_id()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
+    }
+    Acls {
         nacl_id,
-        default_nacl_id,
         nacl,
+        default_nacl_id,
         default_nacl,
+        subnet_nacl,
         nacl_assoc,
-        default_sg,
-        default_sg_id: default
-            .and_then(|g| g.group_id())
-            .unwrap_or_default()
-            .to_string(),
-        tables,
-    })
+    }
+}
+
+/// Reads again what making subnets changed in `live` without saying (each new subnet starts
+/// in the default NACL, under an association id only a read tells), and, with `default_sg`,
+/// the default security group (a VPC just made: its id and AWS's stock rules): one round trip.
+pub async fn refresh_acls(
+    cx: &Ctx<'_>,
+    region: &str,
+    vpc_id: &str,
+    live: &mut Parts,
+    default_sg: bool,
+) -> Result<(), AwsError> {
+    let ec2 = &cx.clients(region).ec2;
+    let (acls, sgs) = tokio::join!(
+        async {
+            ec2.describe_network_acls()
+                .filters(filter("vpc-id", vpc_id))
+                .send()
+                .await
+                .map_err(AwsError::from_sdk("ec2:DescribeNetworkAcls"))
+        },
+        async {
+            if !default_sg {
+                return Ok(None);
+            }
+            ec2.describe_security_groups()
+                .filters(filter("vpc-id", vpc_id))
+                .filters(filter("group-name", "default"))
+                .send()
+                .await
+                .map(Some)
+                .map_err(AwsError::from_sdk("ec2:DescribeSecurityGroups"))
+        },
+    );
+    let acls = acls_of(acls?.network_acls(), &|tags, _| part_of(tags));
+    for (name, id) in &live.subnet_ids {
+        if let Some(s) = live.subnets.get_mut(name) {
+            s.network_acl = acls.of_subnet(id);
+        }
+    }
+    live.nacl_id = acls.nacl_id;
+    live.nacl = acls.nacl;
+    live.default_nacl_id = acls.default_nacl_id;
+    live.default_nacl = acls.default_nacl;
+    live.nacl_assoc = acls.nacl_assoc;
+    if let Some(sgs) = sgs? {
+        (live.default_sg, live.default_sg_id) = default_sg_of(sgs.security_groups());
+    }
+    Ok(())
 }
 
 /// The routes of a table other than the local one and gateway endpoints' (`vpce-`, prefix
@@ -647,16 +737,18 @@ fn routes_of(t: &RouteTable) -> Vec<String> {
 
 /// Makes the private subnets and their route tables match `d` (missing ones created, a subnet
 /// whose CIDR or AZ changed made again, extra routes deleted, associations fixed, subnets that
-/// left the spec deleted).
+/// left the spec deleted). `live` is the VPC's layout, kept up to date with what this makes;
+/// returns whether it made a subnet (whose NACL association only a read tells, see
+/// [`refresh_acls`]).
 pub async fn converge_subnets(
     cx: &Ctx<'_>,
     region: &str,
     vpc_id: &str,
     d: &NetworkState,
     names: &Names,
-) -> Result<(), AwsError> {
+    live: &mut Parts,
+) -> Result<bool, AwsError> {
     let ec2 = &cx.clients(region).ec2;
-    let live = read_parts(cx, region, vpc_id).await?;
     // Subnets that left the spec, or must be made again.
     let mut deleted = false;
     for (name, id) in &live.subnet_ids {
@@ -673,12 +765,13 @@ pub async fn converge_subnets(
         }
     }
     // Read again only what the deletes changed (from empty nothing was).
-    let live = if deleted {
-        read_parts(cx, region, vpc_id).await?
-    } else {
-        live
-    };
+    if deleted {
+        *live = read_parts(cx, region, vpc_id).await?;
+    }
+    let mut made: Vec<(String, String, String, SubnetState)> = Vec::new();
     for (name, w) in &d.subnets {
+        // Public IPs on launch, as far as known (a subnet just made says it in the answer).
+        let mut public = live.subnets.get(name).map(|l| l.map_public_ip_on_launch);
         let sid = match live.subnet_ids.get(name) {
             Some(id) => id.clone(),
             None => {
@@ -698,11 +791,13 @@ pub async fn converge_subnets(
                     .send()
                     .await;
                 match out {
-                    Ok(o) => o
-                        .subnet()
-                        .and_then(|s| s.subnet_id())
-                        .unwrap_or_default()
-                        .to_string(),
+                    Ok(o) => {
+                        public = o.subnet().and_then(|s| s.map_public_ip_on_launch());
+                        o.subnet()
+                            .and_then(|s| s.subnet_id())
+                            .unwrap_or_default()
+                            .to_string()
+                    }
                     // A resent create whose first answer was lost: the CIDR is taken by the
                     // subnet that attempt made (tagged as this one).
                     Err(e) if code_of(&e) == "InvalidSubnet.Conflict" => {
@@ -715,8 +810,7 @@ pub async fn converge_subnets(
                 }
             }
         };
-        let l = live.subnets.get(name);
-        if l.is_none_or(|l| l.map_public_ip_on_launch) {
+        if public != Some(false) {
             ec2.modify_subnet_attribute()
                 .subnet_id(&sid)
                 .map_public_ip_on_launch(AttributeBooleanValue::builder().value(false).build())
@@ -813,20 +907,46 @@ pub async fn converge_subnets(
                 )?;
             }
         }
+        let network_acl = live
+            .subnets
+            .get(name)
+            .map(|l| l.network_acl.clone())
+            .unwrap_or_default();
+        made.push((
+            name.clone(),
+            sid,
+            rt,
+            SubnetState {
+                cidr: w.cidr.clone(),
+                az: w.az.clone(),
+                map_public_ip_on_launch: false,
+                routes: Vec::new(),
+                route_table: "own".into(),
+                network_acl,
+            },
+        ));
     }
-    Ok(())
+    let mut new_subnet = false;
+    for (name, sid, rt, state) in made {
+        new_subnet |= live.subnet_ids.get(&name) != Some(&sid);
+        live.subnet_ids.insert(name.clone(), sid);
+        live.route_table_ids.insert(name.clone(), rt);
+        live.subnets.insert(name, state);
+    }
+    Ok(new_subnet)
 }
 
 /// Makes the private NACL hold exactly the wanted entries and be the private subnets' NACL.
+/// `live` is the VPC's layout (its NACL side current, see [`refresh_acls`]), kept up to date.
 pub async fn converge_nacl(
     cx: &Ctx<'_>,
     region: &str,
     vpc_id: &str,
     d: &NetworkState,
     names: &Names,
+    live: &mut Parts,
 ) -> Result<(), AwsError> {
     let ec2 = &cx.clients(region).ec2;
-    let live = read_parts(cx, region, vpc_id).await?;
     let nacl_id = if live.nacl_id.is_empty() {
         let out = ec2
             .create_network_acl()
@@ -919,29 +1039,40 @@ pub async fn converge_nacl(
                 .map_err(AwsError::from_sdk("ec2:ReplaceNetworkAclEntry"))?;
         }
     }
-    // The associations as read above: writing entries does not move them.
-    for id in live.subnet_ids.values() {
+    let mut entries = d.network_acl.clone();
+    entries.sort();
+    live.nacl = entries;
+    live.nacl_id = nacl_id.clone();
+    // The associations as read: writing entries does not move them.
+    let mut moved = Vec::new();
+    for (name, id) in &live.subnet_ids {
         let Some(assoc) = live.nacl_assoc.get(id) else {
             continue;
         };
-        let current = live
-            .subnets
-            .values()
-            .zip(live.subnet_ids.values())
-            .find(|(_, i)| *i == id)
-            .map(|(s, _)| s.network_acl.as_str());
-        if current == Some("private") {
+        if live.subnets.get(name).map(|s| s.network_acl.as_str()) == Some("private") {
             continue;
         }
-        ec2.replace_network_acl_association()
+        let new_assoc = match ec2
+            .replace_network_acl_association()
             .association_id(assoc)
             .network_acl_id(&nacl_id)
             .send()
             .await
-            .map_or_else(
-                |e| tolerate(e, "ec2:ReplaceNetworkAclAssociation", ASSOC_GONE),
-                |_| Ok(()),
-            )?;
+        {
+            Ok(o) => o.new_association_id().map(String::from),
+            Err(e) => tolerate(e, "ec2:ReplaceNetworkAclAssociation", ASSOC_GONE).map(|_| None)?,
+        };
+        moved.push((name.clone(), id.clone(), new_assoc));
+    }
+    for (name, id, new_assoc) in moved {
+        if let Some(s) = live.subnets.get_mut(&name) {
+            s.network_acl = "private".into();
+        }
+        match new_assoc {
+            Some(a) => live.nacl_assoc.insert(id, a),
+            // Resent: the new id is unknown until the next read.
+            None => live.nacl_assoc.remove(&id),
+        };
     }
     Ok(())
 }
