@@ -52,9 +52,11 @@ pub struct Scope {
 /// Resources read at once when `--parallelism` is not given: reads are cheap, AWS's limits on
 /// them are high, and on AWS each round trip costs tens of milliseconds.
 pub const READ_PARALLELISM: usize = 32;
-/// Resources changed at once when `--parallelism` is not given (AWS throttles writes sooner,
-/// IAM's most of all).
-pub const WRITE_PARALLELISM: usize = 10;
+/// Resources changed at once when `--parallelism` is not given: fewer than reads (AWS throttles
+/// writes sooner, IAM's most of all), enough that a 500-resource apply at 50 ms a round trip is
+/// not bound by it. A throttled write is retried without spending the retry quota
+/// (`aws/retry.rs`), so a throttle slows an apply down and does not fail it.
+pub const WRITE_PARALLELISM: usize = 20;
 
 /// How many resources observe reads at once.
 pub fn read_parallelism(given: Option<usize>) -> usize {
