@@ -172,7 +172,9 @@ pub async fn execute(
     }
 
     let mut outputs: HashMap<String, Value> = obs.outputs();
-    let mut context: Option<std::sync::Arc<engine::RenderContext>> = None;
+    // The template context, kept current as outputs arrive (see `RenderContext::set_outputs`);
+    // each change's desired state is rendered from it when the change starts.
+    let mut context = model.context(&outputs, true);
     let mut done: Vec<Option<bool>> = vec![None; run.len()];
     let mut started: HashSet<usize> = HashSet::new();
     let mut results: Vec<Outcome> = Vec::new();
@@ -207,10 +209,11 @@ pub async fn execute(
             if ready && running.len() < opts.parallelism.max(1) {
                 started.insert(i);
                 let c = run[i];
-                // One context for every change started until an output changes it.
-                let ctx = context
-                    .get_or_insert_with(|| std::sync::Arc::new(model.context(&outputs, true)))
-                    .clone();
+                let desired = model.decl(&c.address).map(|d| {
+                    model.desired(d, &context).map_err(|e| {
+                        AwsError::local("novactl:render", "TemplateError", e.to_string())
+                    })
+                });
                 running.push(async move {
                     let task = sh.task(&c.address, &format!("{} {}", c.action.symbol(), c.address));
                     let status = |m: &str| task.set_message(m);
@@ -228,7 +231,7 @@ pub async fn execute(
                         who,
                         crate::aws::CHANGE.scope(
                             c.address.clone(),
-                            run_change(model, obs, &cx, c, &ctx, opts),
+                            run_change(model, obs, &cx, c, desired, opts),
                         ),
                     )
                     .await;
@@ -269,7 +272,7 @@ pub async fn execute(
         match r {
             Ok(out) => {
                 if let Some(out) = out {
-                    context = None;
+                    context.set_outputs(model, &run[i].address, &out);
                     let entry = outputs
                         .entry(run[i].address.clone())
                         .or_insert_with(|| Value::Object(Default::default()));
@@ -328,10 +331,10 @@ async fn run_change(
     obs: &Observations,
     cx: &Ctx<'_>,
     c: &Change,
-    ctx: &engine::RenderContext,
+    desired: Option<Result<Value, AwsError>>,
     opts: &Options,
 ) -> Result<Option<Value>, AwsError> {
-    let out = change(model, obs, cx, c, ctx, opts).await?;
+    let out = change(model, obs, cx, c, desired, opts).await?;
     let intent = obs.intents.get(engine::base_address(&c.address));
     match (model.decl(&c.address), c.action) {
         (Some(d), _) if opts.destroy => journal::deleted(cx, &d.address, intent).await?,
@@ -405,19 +408,17 @@ async fn change(
     obs: &Observations,
     cx: &Ctx<'_>,
     c: &Change,
-    ctx: &engine::RenderContext,
+    desired: Option<Result<Value, AwsError>>,
     opts: &Options,
 ) -> Result<Option<Value>, AwsError> {
-    let Some(decl) = model.decl(&c.address) else {
+    let (Some(decl), Some(desired)) = (model.decl(&c.address), desired) else {
         // Left the spec, or an extra copy: delete what discovery found.
         let (kind, region, o) = discovered(obs, c).ok_or_else(gone)?;
         delete(model.kind(kind), cx, o, None, region, opts).await?;
         return Ok(None);
     };
     let kind = model.kind(decl.kind);
-    let desired = model
-        .desired(decl, ctx)
-        .map_err(|e| AwsError::local("novactl:render", "TemplateError", e.to_string()))?;
+    let desired = desired?;
     let observed: Option<&Observed> = obs.by_address.get(&c.address);
     if opts.destroy || c.action == Action::Delete {
         let o = observed.ok_or_else(gone)?;

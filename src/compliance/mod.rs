@@ -15,8 +15,6 @@ pub mod report;
 pub mod report_network;
 pub mod rules;
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -376,10 +374,10 @@ pub fn pointer<'v>(v: &'v Value, path: &str) -> &'v Value {
 /// The subjects of spec mode: every resource's desired state, rendered with placeholders for
 /// what is known only after apply. No AWS call.
 pub fn spec_subjects(model: &crate::engine::Model) -> Result<Vec<Subject>, SpecError> {
-    let ctx = model.context(&HashMap::new(), true);
+    let rendered = model.placeholder_desired()?;
     let mut out = Vec::new();
-    for d in &model.decls {
-        let desired = model.desired(d, &ctx)?;
+    for (d, desired) in model.decls.iter().zip(rendered.iter()) {
+        let desired = desired.clone();
         out.push(Subject {
             address: d.address.clone(),
             kind: d.kind.to_string(),

@@ -15,5 +15,5 @@ pub use decide::{
     base_address, delete_change, extra_address, make_plan, protected_refusal, staleness,
     PlanOptions,
 };
-pub use model::{spec_digest, Model, RenderContext, OFFLINE_ACCOUNT};
+pub use model::{spec_digest, Model, OFFLINE_ACCOUNT};
 pub use observe::{apply_journal, observe, Observations};

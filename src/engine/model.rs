@@ -31,6 +31,10 @@ pub struct Model {
     /// The spec's `moved:` entries, checked, with the DR twins' moves (see [`super::moves`]).
     pub moves: Vec<super::moves::Move>,
     kinds: HashMap<&'static str, &'static dyn Reconciler>,
+    /// Every decl's desired state as the build rendered it (no live outputs: placeholders for
+    /// what is known after apply), in decl order; what spec-mode compliance checks (see
+    /// [`Model::placeholder_desired`]).
+    rendered: Vec<Value>,
 }
 
 impl Model {
@@ -191,21 +195,26 @@ impl Model {
             sensitive_values: Vec::new(),
             moves,
             kinds,
+            rendered: Vec::new(),
         };
         // Render every resource with placeholders for what is not known yet: catches bad
         // templates and dangling references before any AWS call.
         let ctx = model.context(&HashMap::new(), true);
         let mut errs = SpecErrors::default();
         let mut secrets = Vec::new();
+        let mut rendered = Vec::with_capacity(model.decls.len());
         for d in &model.decls {
             match model.desired(d, &ctx) {
                 Ok(v) => {
                     let marked = resources::marked_sensitive(&model.spec.spec, &d.address);
                     crate::redact::values_of(&v, &marked, &mut secrets);
+                    rendered.push(v);
                 }
                 Err(e) => errs.push(e),
             }
         }
+        drop(ctx);
+        model.rendered = rendered;
         errs.into_result()?;
         let vars = serde_json::to_value(&model.spec.spec.vars).unwrap_or(Value::Null);
         crate::redact::values_of(&vars, &model.spec.spec.sensitive_vars, &mut secrets);
@@ -255,6 +264,29 @@ impl Model {
         }
         let r = Renderer::with_context(&self.spec, &ctx.tera);
         self.kind(d.kind).desired(&self.spec, d, &r)
+    }
+
+    /// The desired state of every decl (in decl order) rendered with no live outputs, as
+    /// spec-mode compliance checks it: the build's own renders, unless `dr failover` changed
+    /// the twins' view since (then rendered again).
+    pub fn placeholder_desired(&self) -> Result<std::borrow::Cow<'_, [Value]>, SpecError> {
+        if !self.dr_promoted && self.rendered.len() == self.decls.len() {
+            return Ok(std::borrow::Cow::Borrowed(&self.rendered));
+        }
+        let ctx = self.context(&HashMap::new(), true);
+        let v: Result<Vec<Value>, SpecError> =
+            self.decls.iter().map(|d| self.desired(d, &ctx)).collect();
+        v.map(std::borrow::Cow::Owned)
+    }
+
+    /// `d`'s desired state as the build rendered it (see [`Model::placeholder_desired`]);
+    /// `None` when that render no longer holds (`dr failover` since) or `d` is not the spec's.
+    pub fn rendered_of(&self, d: &Decl) -> Option<&Value> {
+        if self.dr_promoted || self.rendered.len() != self.decls.len() {
+            return None;
+        }
+        let &i = self.graph.index.get(&d.address)?;
+        self.rendered.get(i)
     }
 
     /// Regions the spec uses: its resources', the primary, and the DR region (where twins
@@ -413,10 +445,14 @@ pub(super) fn without_entry(spec: &crate::spec::Spec, key: &str) -> Option<crate
 /// placeholders): equal digests mean the spec asks the same of this resource.
 pub fn spec_digest(model: &Model, d: &Decl) -> Option<String> {
     use sha2::{Digest, Sha256};
-    let desired = model
-        .desired(d, &model.context(&HashMap::new(), true))
-        .ok()?;
-    Some(hex::encode(Sha256::digest(desired.to_string().as_bytes())))
+    let text = match model.rendered_of(d) {
+        Some(v) => v.to_string(),
+        None => model
+            .desired(d, &model.context(&HashMap::new(), true))
+            .ok()?
+            .to_string(),
+    };
+    Some(hex::encode(Sha256::digest(text.as_bytes())))
 }
 
 /// A run's template context ([`Model::context`]): the value, and its tera form converted once
@@ -448,6 +484,49 @@ impl RenderContext {
         } else {
             std::borrow::Cow::Owned(convert())
         }
+    }
+}
+
+impl RenderContext {
+    /// Takes in the live outputs `out` of `address` (apply, after its change), as a context
+    /// built with them would hold them: only the top-level sections the address lives under are
+    /// converted again, not the whole context (which made apply quadratic in resources).
+    pub fn set_outputs(&mut self, model: &Model, address: &str, out: &Value) {
+        let Value::Object(out) = out else {
+            return;
+        };
+        let Some(d) = model.decl(address) else {
+            return;
+        };
+        let late = model.kind(d.kind).late_outputs();
+        let paths = super::context::context_paths(address);
+        for path in &paths {
+            let mut cur = &mut self.value;
+            for seg in path {
+                if !cur.get(seg).is_some_and(Value::is_object) {
+                    cur[seg.as_str()] = Value::Object(Default::default());
+                }
+                cur = cur.get_mut(seg.as_str()).expect("just inserted");
+            }
+            let Value::Object(dst) = cur else { continue };
+            for (k, v) in out {
+                if !v.is_null() && v.as_str() != Some("") {
+                    dst.insert(k.clone(), v.clone());
+                } else if late.contains(&k.as_str()) {
+                    dst.insert(k.clone(), Value::String(UNKNOWN.into()));
+                } else if let Some(static_out) = d.outputs.get(k) {
+                    dst.insert(k.clone(), static_out.clone());
+                }
+            }
+        }
+        let mut tops: Vec<&String> = paths.iter().filter_map(|p| p.first()).collect();
+        tops.dedup();
+        for top in tops {
+            if let Some(v) = self.value.get(top.as_str()) {
+                self.tera.insert(top.as_str(), v);
+            }
+        }
+        self.dr = std::sync::OnceLock::new();
     }
 }
 

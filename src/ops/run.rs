@@ -200,11 +200,13 @@ impl Run {
                 }
             }
         }
+        let done: std::collections::HashSet<&str> = outcomes
+            .iter()
+            .filter(|o| o.result.is_done())
+            .map(|o| o.address.as_str())
+            .collect();
         for c in &plan.changes {
-            let ok = c.action == Action::NoOp
-                || outcomes
-                    .iter()
-                    .any(|o| o.address == c.address && o.result.is_done());
+            let ok = c.action == Action::NoOp || done.contains(c.address.as_str());
             if !ok || c.action == Action::Conflict {
                 continue;
             }
