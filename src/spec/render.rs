@@ -7,6 +7,7 @@
 //! again once the resource it comes from has been created.
 
 use std::collections::BTreeSet;
+use std::collections::HashMap;
 
 use serde_json::Value;
 
@@ -63,7 +64,7 @@ impl<'a> Renderer<'a> {
         if !template.contains("{{") && !template.contains("{%") && !template.contains("{#") {
             return Ok(template.to_string());
         }
-        tera::Tera::one_off(template, &self.ctx, false).map_err(|e| {
+        render_text(template, &self.ctx).map_err(|e| {
             self.spec.error(
                 key,
                 format!("template: {}", explain(&e, template, &self.ctx)),
@@ -78,7 +79,7 @@ impl<'a> Renderer<'a> {
             self.spec
                 .error(key, format!("template file: {}", e.message))
         })?;
-        tera::Tera::one_off(&text, &self.ctx, false).map_err(|e| {
+        render_text(&text, &self.ctx).map_err(|e| {
             self.spec.error(
                 key,
                 format!(
@@ -115,6 +116,40 @@ impl<'a> Renderer<'a> {
 
 /// A tera error in our words: what is wrong, where in the template (line, column), and the
 /// nearest defined name for an undefined one; never tera's internal template name.
+/// Templates parsed once per process, by their text: a run renders each resource's templates
+/// several times (validation, plan, apply, compliance), and `Tera::one_off` builds a new Tera
+/// (every built-in filter registered) and parses the text on each call.
+static PARSED: std::sync::LazyLock<std::sync::RwLock<(tera::Tera, HashMap<String, String>)>> =
+    std::sync::LazyLock::new(|| std::sync::RwLock::new((tera::Tera::default(), HashMap::new())));
+
+/// `text` rendered with `ctx`, as `Tera::one_off(text, ctx, false)` renders it; an error is
+/// `one_off`'s own (rendered again that way), so that messages name the template as before.
+fn render_text(text: &str, ctx: &tera::Context) -> Result<String, tera::Error> {
+    let cached = || -> Option<Result<String, tera::Error>> {
+        let g = PARSED.read().ok()?;
+        let name = g.1.get(text)?;
+        Some(g.0.render(name, ctx))
+    };
+    let out = match cached() {
+        Some(r) => r,
+        None => {
+            let Ok(mut g) = PARSED.write() else {
+                return tera::Tera::one_off(text, ctx, false);
+            };
+            // Names without a suffix: no autoescaping, as `one_off(.., false)`.
+            let name = format!("t{}", g.1.len());
+            match g.0.add_raw_template(&name, text) {
+                Ok(()) => {
+                    g.1.insert(text.to_string(), name.clone());
+                    g.0.render(&name, ctx)
+                }
+                Err(e) => Err(e),
+            }
+        }
+    };
+    out.or_else(|_| tera::Tera::one_off(text, ctx, false))
+}
+
 fn explain(e: &tera::Error, template: &str, ctx: &tera::Context) -> String {
     let mut parts = vec![e.to_string()];
     let mut src = std::error::Error::source(e);
