@@ -87,15 +87,7 @@ pub async fn created(
         };
         let err = |e| failed("inventory", &decl.address, e);
         // One entry per address: a rename replaces the old name's.
-        for old in state.inventory_of(&decl.address).await.map_err(err)? {
-            if old.identity != entry.identity {
-                state
-                    .inventory_remove(&old.address, &old.identity)
-                    .await
-                    .map_err(err)?;
-            }
-        }
-        state.inventory_put(&entry).await.map_err(err)?;
+        state.inventory_set(&entry).await.map_err(err)?;
     }
     if matches!(action, Action::Create | Action::Replace) || open.is_some() {
         state

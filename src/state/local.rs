@@ -27,7 +27,17 @@ pub struct LocalBackend {
     /// Serialises read-modify-write of the JSON files among this process's tasks (changes run
     /// concurrently; other processes are kept out by the lock).
     files: Mutex<()>,
+    /// `intents.json` and `inventory.json` as last read or written by this process, with the
+    /// file's stamp then: an apply journals every create (three read-modify-writes each), and
+    /// parsing the whole inventory each time made a large apply quadratic. A file another
+    /// process changed since has another stamp and is read again.
+    intents: Mutex<Option<(Stamp, Vec<Intent>)>>,
+    inventory: Mutex<Option<(Stamp, Vec<InventoryEntry>)>>,
 }
+
+/// What tells a file's version apart: its inode (a write replaces the file), size and time of
+/// change; `None` when it does not exist.
+type Stamp = Option<(u64, u64, std::time::SystemTime)>;
 
 fn io(what: &str, path: &Path, e: std::io::Error) -> StateError {
     StateError::Io(format!("state: cannot {what} {}: {e}", path.display()))
@@ -43,6 +53,8 @@ impl LocalBackend {
             dir,
             held: Mutex::new(None),
             files: Mutex::new(()),
+            intents: Mutex::new(None),
+            inventory: Mutex::new(None),
         }
     }
 
@@ -65,6 +77,41 @@ impl LocalBackend {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
             Err(e) => Err(io("read", &p, e)),
         }
+    }
+
+    fn stamp(&self, name: &str) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::metadata(self.path(name)).ok()?;
+        Some((m.ino(), m.len(), m.modified().ok()?))
+    }
+
+    /// Runs `f` on the file `name` (through `cache`, read again when its stamp changed); when
+    /// `f` says so, writes the result and remembers its stamp. Callers hold `files`.
+    fn with_cached<T, R>(
+        &self,
+        cache: &Mutex<Option<(Stamp, T)>>,
+        name: &str,
+        f: impl FnOnce(&mut T) -> (bool, R),
+    ) -> Result<R, StateError>
+    where
+        T: serde::de::DeserializeOwned + serde::Serialize + Default,
+    {
+        let mut c = cache.lock().expect("cache mutex");
+        let now = self.stamp(name);
+        let fresh = matches!(&*c, Some((s, _)) if *s == now && now.is_some());
+        if !fresh {
+            *c = Some((now, self.read_json(name)?));
+        }
+        let (stamp, value) = c.as_mut().expect("just filled");
+        let (write, r) = f(value);
+        if write {
+            if let Err(e) = self.write_json(name, value) {
+                *c = None;
+                return Err(e);
+            }
+            *stamp = self.stamp(name);
+        }
+        Ok(r)
     }
 
     /// Writes `value` to `name` atomically (temporary file, fsync, rename).
@@ -194,48 +241,71 @@ impl Backend for LocalBackend {
 
     async fn put_intent(&self, intent: &Intent) -> Result<(), StateError> {
         let _g = self.files.lock().expect("files mutex");
-        let mut all: Vec<Intent> = self.read_json("intents.json")?;
-        all.retain(|i| i.address != intent.address);
-        all.push(intent.clone());
-        self.write_json("intents.json", &all)
+        self.with_cached(&self.intents, "intents.json", |all| {
+            all.retain(|i| i.address != intent.address);
+            all.push(intent.clone());
+            (true, ())
+        })
     }
 
     async fn close_intent(&self, address: &str) -> Result<(), StateError> {
         let _g = self.files.lock().expect("files mutex");
-        let mut all: Vec<Intent> = self.read_json("intents.json")?;
-        let before = all.len();
-        all.retain(|i| i.address != address);
-        if all.len() != before {
-            self.write_json("intents.json", &all)?;
-        }
-        Ok(())
+        self.with_cached(&self.intents, "intents.json", |all| {
+            let before = all.len();
+            all.retain(|i| i.address != address);
+            (all.len() != before, ())
+        })
     }
 
     async fn open_intents(&self) -> Result<Vec<Intent>, StateError> {
-        self.read_json("intents.json")
+        let _g = self.files.lock().expect("files mutex");
+        self.with_cached(&self.intents, "intents.json", |all| (false, all.clone()))
     }
 
     async fn inventory_put(&self, entry: &InventoryEntry) -> Result<(), StateError> {
         let _g = self.files.lock().expect("files mutex");
-        let mut all: Vec<InventoryEntry> = self.read_json("inventory.json")?;
-        all.retain(|e| !(e.address == entry.address && e.identity == entry.identity));
-        all.push(entry.clone());
-        self.write_json("inventory.json", &all)
+        self.with_cached(&self.inventory, "inventory.json", |all| {
+            all.retain(|e| !(e.address == entry.address && e.identity == entry.identity));
+            all.push(entry.clone());
+            (true, ())
+        })
+    }
+
+    async fn inventory_set(&self, entry: &InventoryEntry) -> Result<(), StateError> {
+        let _g = self.files.lock().expect("files mutex");
+        self.with_cached(&self.inventory, "inventory.json", |all| {
+            all.retain(|e| e.address != entry.address);
+            all.push(entry.clone());
+            (true, ())
+        })
     }
 
     async fn inventory_remove(&self, address: &str, identity: &str) -> Result<(), StateError> {
         let _g = self.files.lock().expect("files mutex");
-        let mut all: Vec<InventoryEntry> = self.read_json("inventory.json")?;
-        let before = all.len();
-        all.retain(|e| !(e.address == address && e.identity == identity));
-        if all.len() != before {
-            self.write_json("inventory.json", &all)?;
-        }
-        Ok(())
+        self.with_cached(&self.inventory, "inventory.json", |all| {
+            let before = all.len();
+            all.retain(|e| !(e.address == address && e.identity == identity));
+            (all.len() != before, ())
+        })
     }
 
     async fn inventory(&self) -> Result<Vec<InventoryEntry>, StateError> {
-        self.read_json("inventory.json")
+        let _g = self.files.lock().expect("files mutex");
+        self.with_cached(&self.inventory, "inventory.json", |all| {
+            (false, all.clone())
+        })
+    }
+
+    async fn inventory_of(&self, address: &str) -> Result<Vec<InventoryEntry>, StateError> {
+        let _g = self.files.lock().expect("files mutex");
+        self.with_cached(&self.inventory, "inventory.json", |all| {
+            let of: Vec<InventoryEntry> = all
+                .iter()
+                .filter(|e| e.address == address)
+                .cloned()
+                .collect();
+            (false, of)
+        })
     }
 
     async fn audit_append(&self, record: &AuditRecord) -> Result<(), StateError> {

@@ -265,6 +265,17 @@ pub trait Backend: Send + Sync {
     async fn inventory_remove(&self, address: &str, identity: &str) -> Result<(), StateError>;
     async fn inventory(&self) -> Result<Vec<InventoryEntry>, StateError>;
     /// The entries of one address.
+    /// Makes `entry` the one inventory entry of its address (a rename's old identity goes).
+    /// Backends that can do it in one read-modify-write override it.
+    async fn inventory_set(&self, entry: &InventoryEntry) -> Result<(), StateError> {
+        for old in self.inventory_of(&entry.address).await? {
+            if old.identity != entry.identity {
+                self.inventory_remove(&old.address, &old.identity).await?;
+            }
+        }
+        self.inventory_put(entry).await
+    }
+
     async fn inventory_of(&self, address: &str) -> Result<Vec<InventoryEntry>, StateError> {
         Ok(self
             .inventory()
