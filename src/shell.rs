@@ -109,15 +109,17 @@ impl Shell {
 
     /// Asks on stderr and reads one line from stdin; `None` when an interrupt asks to stop
     /// first. The time spent here is not counted in the run's timings.
-    pub fn ask(&self, question: &str) -> Option<String> {
+    pub async fn ask(&self, question: &str) -> Option<String> {
         let asked = Instant::now();
-        let answer = self.read_answer(question);
+        let answer = self.read_answer(question).await;
         crate::clock::add_prompt_time(asked.elapsed());
         answer
     }
 
-    /// The prompt itself (the read is left to a thread that dies with the process).
-    fn read_answer(&self, question: &str) -> Option<String> {
+    /// The prompt itself (the read is left to a thread that dies with the process). It waits
+    /// without holding the runtime's one thread, so that the signal listener and the state
+    /// lock's lease renewal go on meanwhile.
+    async fn read_answer(&self, question: &str) -> Option<String> {
         let _ = write!(std::io::stderr(), "{question} ");
         let _ = std::io::stderr().flush();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -127,12 +129,12 @@ impl Shell {
             let _ = tx.send(line);
         });
         loop {
-            match rx.recv_timeout(Duration::from_millis(50)) {
+            match rx.try_recv() {
                 Ok(line) => {
                     // Ctrl-C on a terminal also ends the read (with nothing read): give the
                     // signal a moment to arrive before taking that as an answer.
                     if line.is_empty() {
-                        std::thread::sleep(Duration::from_millis(200));
+                        tokio::time::sleep(Duration::from_millis(200)).await;
                     }
                     if crate::interrupt::stopping() {
                         let _ = writeln!(std::io::stderr());
@@ -140,8 +142,9 @@ impl Shell {
                     }
                     return Some(line.trim().to_string());
                 }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout)
-                    if !crate::interrupt::stopping() => {}
+                Err(std::sync::mpsc::TryRecvError::Empty) if !crate::interrupt::stopping() => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
                 Err(_) => {
                     let _ = writeln!(std::io::stderr());
                     return None;

@@ -176,7 +176,7 @@ async fn apply_locked(
         return Ok(ExitCode::SUCCESS);
     }
     warn_deletes(&plan, sh);
-    confirm(o.auto_approve || reviewed, sh, "apply these changes")?;
+    confirm(o.auto_approve || reviewed, sh, "apply these changes").await?;
     run.still_held()?;
     let outcomes = apply::execute(
         &s.model,

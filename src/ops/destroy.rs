@@ -53,7 +53,7 @@ async fn destroy_locked(
     }
     refuse_refused(&plan, run, "destroy")?;
     warn_deletes(&plan, sh);
-    confirm(o.auto_approve, sh, "destroy these resources")?;
+    confirm(o.auto_approve, sh, "destroy these resources").await?;
     execute_destroy(s, run, &plan, &obs, o, sh).await
 }
 

@@ -227,11 +227,15 @@ impl Session {
         let offline = load(g)?;
         check_scope(&offline, scope)?;
         warn_region(g, &offline.spec, sh);
-        let spec = offline.spec.clone();
-        let connect = connect_of(g, &spec)?;
-        let state = state::open(&spec, &connect, &spec_path(g)?.display().to_string()).await;
+        let connect = connect_of(g, &offline.spec)?;
+        let state = state::open(
+            &offline.spec,
+            &connect,
+            &spec_path(g)?.display().to_string(),
+        )
+        .await;
         state.check_ready().await.map_err(state_failure)?;
-        let mut s = Session::for_spec(g, spec, state).await?;
+        let mut s = Session::for_model(g, offline, state).await?;
         s.journal = true;
         if s.model.spec.spec.dr.is_some() {
             if let Some(at) = crate::ops::dr::promoted(s.state.as_ref()).await? {
@@ -252,8 +256,20 @@ impl Session {
         spec: LoadedSpec,
         state: Arc<dyn Backend>,
     ) -> Result<Session, Failure> {
-        let connect = connect_of(g, &spec)?;
-        let offline = Model::build(spec.clone(), OFFLINE_ACCOUNT)?;
+        let offline = Model::build(spec, OFFLINE_ACCOUNT)?;
+        Session::for_model(g, offline, state).await
+    }
+
+    /// [`Session::for_spec`] from the spec's model already built with no account known
+    /// (`offline`): it is built again only when the account turns out to differ from the one it
+    /// was built with (each build renders every resource).
+    async fn for_model(
+        g: &GlobalOptions,
+        offline: Model,
+        state: Arc<dyn Backend>,
+    ) -> Result<Session, Failure> {
+        let spec = &offline.spec;
+        let connect = connect_of(g, spec)?;
         let regions = offline.regions();
         check_regions(&offline, &regions)?;
         let aws = Aws::connect(&connect, &spec.spec.region, &regions).await;
@@ -279,7 +295,11 @@ impl Session {
                 )));
             }
         }
-        let model = Model::build(spec, &account)?;
+        let model = if offline.account_id == account {
+            offline
+        } else {
+            Model::build(offline.spec, &account)?
+        };
         crate::redact::register(model.sensitive_values.clone());
         let in_spec = crate::resources::SpecNames::of(&model.decls);
         Ok(Session {
@@ -504,7 +524,7 @@ pub fn refuse_refused(plan: &Plan, run: &mut Run, verb: &str) -> Result<(), Fail
 }
 
 /// Asks for `yes` on a terminal unless `auto`; refuses without a terminal.
-pub fn confirm(auto: bool, sh: &Shell, what: &str) -> Result<(), Failure> {
+pub async fn confirm(auto: bool, sh: &Shell, what: &str) -> Result<(), Failure> {
     if auto {
         return Ok(());
     }
@@ -513,9 +533,12 @@ pub fn confirm(auto: bool, sh: &Shell, what: &str) -> Result<(), Failure> {
             "not asking to {what}: standard input is not a terminal; pass --auto-approve"
         )));
     }
-    let Some(answer) = sh.ask(&format!(
-        "Do you want to {what}? Only 'yes' will be accepted:"
-    )) else {
+    let Some(answer) = sh
+        .ask(&format!(
+            "Do you want to {what}? Only 'yes' will be accepted:"
+        ))
+        .await
+    else {
         return Err(Failure::Interrupted(
             "interrupted at the confirmation prompt; nothing was changed".into(),
         ));

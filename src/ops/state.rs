@@ -194,7 +194,7 @@ pub async fn force_unlock(
         state::ago(&h.created),
         h.expires
     ));
-    confirm(auto_approve, sh, "remove this lock")?;
+    confirm(auto_approve, sh, "remove this lock").await?;
     s.state.force_unlock(id).await.map_err(state_failure)?;
     let mut record = AuditRecord::new(
         state::new_id(),

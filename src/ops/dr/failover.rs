@@ -172,7 +172,8 @@ async fn failback_locked(
             "return the standby in {} to its warm size (route traffic back to the primary first)",
             st.dr.region
         ),
-    )?;
+    )
+    .await?;
     let cx = run.ctx(s);
     let mut failed = Vec::new();
     let mut changes = Vec::new();
