@@ -536,3 +536,50 @@ impl std::ops::Deref for RenderContext {
         &self.value
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn model() -> Model {
+        let spec = LoadedSpec::from_text(
+            std::path::Path::new("/tmp/t.yaml"),
+            "environment: t\nregion: us-east-1\nkms:\n  k:\n    alias: alias/k\ns3:\n  a:\n    name: bucket-a\n    kms_key: k\n".into(),
+        )
+        .unwrap();
+        Model::build(spec, "123456789012").unwrap()
+    }
+
+    #[test]
+    fn outputs_taken_in_one_by_one_give_the_context_built_with_all_of_them() {
+        let m = model();
+        let arn = "arn:aws:kms:us-east-1:123456789012:key/1234";
+        let key = json!({ "arn": arn, "key_id": "1234" });
+        let mut ctx = m.context(&HashMap::new(), true);
+        assert_ne!(ctx["kms"]["k"]["arn"], json!(arn));
+        ctx.set_outputs(&m, "kms.k", &key);
+        let outputs = HashMap::from([("kms.k".to_string(), key)]);
+        let whole = m.context(&outputs, true);
+        assert_eq!(*ctx, *whole);
+        assert_eq!(ctx["kms"]["k"]["arn"], json!(arn));
+        // The tera form follows: the bucket's encryption renders with the key's ARN.
+        let b = m.decl("s3.a").unwrap();
+        assert_eq!(m.desired(b, &ctx).unwrap(), m.desired(b, &whole).unwrap());
+        assert!(m.desired(b, &ctx).unwrap().to_string().contains(arn));
+    }
+
+    #[test]
+    fn the_builds_renders_serve_spec_mode_and_digests() {
+        let m = model();
+        let ctx = m.context(&HashMap::new(), true);
+        let cached = m.placeholder_desired().unwrap();
+        for (d, v) in m.decls.iter().zip(cached.iter()) {
+            assert_eq!(*v, m.desired(d, &ctx).unwrap(), "{}", d.address);
+            assert_eq!(m.rendered_of(d), Some(v));
+        }
+        let mut promoted = model();
+        promoted.dr_promoted = true;
+        assert!(promoted.rendered_of(&promoted.decls[0]).is_none());
+    }
+}

@@ -310,6 +310,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_parsed_template_renders_each_context_and_fails_as_one_off_does() {
+        let t = "{{ env }}-{{ n | upper }}";
+        let ctx = |e: &str| tera_context(&serde_json::json!({"env": e, "n": "x"}));
+        assert_eq!(render_text(t, &ctx("dev")).unwrap(), "dev-X");
+        assert_eq!(render_text(t, &ctx("prod")).unwrap(), "prod-X");
+        let (bad, missing) = ("{{ env", "{{ nothere }}");
+        for text in [bad, missing] {
+            let ours = render_text(text, &ctx("dev")).unwrap_err();
+            let theirs = tera::Tera::one_off(text, &ctx("dev"), false).unwrap_err();
+            assert_eq!(
+                explain(&ours, text, &ctx("dev")),
+                explain(&theirs, text, &ctx("dev"))
+            );
+        }
+        // No autoescaping, as one_off(.., false).
+        assert_eq!(render_text("{{ env }}", &ctx("<a&b>")).unwrap(), "<a&b>");
+    }
+
+    #[test]
     fn refs_are_found_in_blocks_only() {
         let t = r#"{"a": "{{ kms.phi.arn }}", "b": "s3.models.name", "c": "{{ sagemaker.endpoints.m.name | upper }}",
                    "d": "{% if s3.logs.arn %}x{% endif %}", "e": "{{ dr.s3.models.arn }}", "f": "{{ vars.project }}"}"#;

@@ -405,6 +405,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_file_another_process_wrote_is_read_again_and_set_keeps_one_entry_per_address() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("s");
+        let entry = |identity: &str, run: &str| InventoryEntry {
+            address: "s3.a".into(),
+            kind: "s3".into(),
+            region: "us-east-1".into(),
+            identity: identity.into(),
+            arn: format!("arn:aws:s3:::{identity}"),
+            run_id: run.into(),
+            created: now_rfc3339(),
+        };
+        let mine = LocalBackend::at(dir.clone());
+        mine.inventory_put(&entry("bucket-a", "r1")).await.unwrap();
+        assert_eq!(mine.inventory().await.unwrap()[0].run_id, "r1");
+        // Another process (its own backend, its own cache) writes the same file.
+        let other = LocalBackend::at(dir.clone());
+        other.inventory_put(&entry("bucket-a", "r2")).await.unwrap();
+        let seen = mine.inventory().await.unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].run_id, "r2", "the cached copy was not read again");
+        // A rename: the new identity replaces the old one in one write.
+        mine.inventory_set(&entry("bucket-b", "r3")).await.unwrap();
+        let all = other.inventory().await.unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].identity, "bucket-b");
+        assert_eq!(mine.inventory_of("s3.a").await.unwrap(), all);
+    }
+
+    #[tokio::test]
     async fn intents_inventory_audit_and_docs_round_trip() {
         let d = tempfile::tempdir().unwrap();
         let s = LocalBackend::at(d.path().join("s"));
