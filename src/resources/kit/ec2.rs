@@ -527,58 +527,53 @@ pub async fn in_vpc(
     Ok(out.security_groups().to_vec())
 }
 
-/// Creates the group `name` in `vpc` without looking first (a VPC just made holds none);
-/// `None` when the create fails, for the caller to find the group instead ([`ensure_group`]:
-/// a resent create whose first answer was lost fails as a duplicate).
-pub async fn create_group(
-    cx: &Ctx<'_>,
-    region: &str,
-    vpc: &str,
-    name: &str,
-    description: &str,
-    tags: &Tags,
-) -> Option<String> {
-    cx.clients(region)
-        .ec2
-        .create_security_group()
-        .group_name(name)
-        .description(description)
-        .vpc_id(vpc)
-        .tag_specifications(tag_spec(ResourceType::SecurityGroup, tags))
-        .send()
-        .await
-        .ok()
-        .and_then(|o| o.group_id().map(String::from))
+/// A security group to make: its VPC, name, description and tags.
+pub struct NewGroup<'a> {
+    pub vpc: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub tags: &'a Tags,
 }
 
-/// Creates the group `name` in `vpc` unless it exists there; returns its id.
+impl NewGroup<'_> {
+    fn request(
+        &self,
+        ec2: &Client,
+    ) -> aws_sdk_ec2::operation::create_security_group::builders::CreateSecurityGroupFluentBuilder
+    {
+        ec2.create_security_group()
+            .group_name(self.name)
+            .description(self.description)
+            .vpc_id(self.vpc)
+            .tag_specifications(tag_spec(ResourceType::SecurityGroup, self.tags))
+    }
+}
+
+/// Creates the group `g` without looking first (a VPC just made holds none); `None` when the
+/// create fails, for the caller to find the group instead ([`ensure_group`]: a resent create
+/// whose first answer was lost fails as a duplicate).
+pub async fn create_group(cx: &Ctx<'_>, region: &str, g: &NewGroup<'_>) -> Option<String> {
+    let out = g.request(&cx.clients(region).ec2).send().await.ok()?;
+    out.group_id().map(String::from)
+}
+
+/// Creates the group `g` unless it exists in its VPC; returns its id.
 pub async fn ensure_group(
     cx: &Ctx<'_>,
     region: &str,
-    vpc: &str,
-    name: &str,
-    description: &str,
-    tags: &Tags,
+    g: &NewGroup<'_>,
 ) -> Result<String, AwsError> {
-    let ec2 = &cx.clients(region).ec2;
     let existing = |groups: Vec<aws_sdk_ec2::types::SecurityGroup>| {
         groups
             .iter()
-            .find(|g| g.group_name() == Some(name))
-            .and_then(|g| g.group_id().map(String::from))
+            .find(|x| x.group_name() == Some(g.name))
+            .and_then(|x| x.group_id().map(String::from))
     };
+    let vpc = g.vpc;
     if let Some(id) = existing(in_vpc(cx, region, vpc).await?) {
         return Ok(id);
     }
-    match ec2
-        .create_security_group()
-        .group_name(name)
-        .description(description)
-        .vpc_id(vpc)
-        .tag_specifications(tag_spec(ResourceType::SecurityGroup, tags))
-        .send()
-        .await
-    {
+    match g.request(&cx.clients(region).ec2).send().await {
         Ok(o) => Ok(o.group_id().unwrap_or_default().to_string()),
         // Made at the same moment by a peer's create (or a resent call).
         Err(e) => match existing(in_vpc(cx, region, vpc).await?) {

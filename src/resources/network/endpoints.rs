@@ -12,7 +12,7 @@ use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
 use crate::resources::kit::ec2::{
     client_token, create_group, ensure_group, filter, rules_of, sync_rules, tag_spec, Direction,
-    Rule,
+    NewGroup, Rule,
 };
 use crate::resources::kit::refs::{account, bucket_arn};
 use crate::resources::{Ctx, Decl};
@@ -332,10 +332,16 @@ pub async fn converge_sg(
     fresh: bool,
 ) -> Result<String, AwsError> {
     let ec2 = &cx.clients(region).ec2;
-    let description = "VPC interface endpoints: HTTPS from the VPC only (novactl)";
     let tags = part_tags(&d.tags, &names.endpoint_sg(), "endpoint-sg");
+    let name = names.endpoint_sg();
+    let group = NewGroup {
+        vpc: vpc_id,
+        name: &name,
+        description: "VPC interface endpoints: HTTPS from the VPC only (novactl)",
+        tags: &tags,
+    };
     let made = if fresh {
-        create_group(cx, region, vpc_id, &names.endpoint_sg(), description, &tags).await
+        create_group(cx, region, &group).await
     } else {
         None
     };
@@ -349,8 +355,7 @@ pub async fn converge_sg(
         },
         None => {
             // The group is made as the spec's groups are: a resent create finds it by name.
-            let id =
-                ensure_group(cx, region, vpc_id, &names.endpoint_sg(), description, &tags).await?;
+            let id = ensure_group(cx, region, &group).await?;
             find_sg(cx, region, vpc_id, names)
                 .await?
                 .unwrap_or(EndpointSg {

@@ -42,7 +42,7 @@ use crate::permissions::{perm, Perm};
 use crate::resources::kind::KindInfo;
 use crate::resources::kit::ec2::{
     create_group, ensure_group, filter, in_vpc, rules_of, sync_rules, sync_tags, tags_of,
-    Direction, Rule, EC2_SHARED,
+    Direction, NewGroup, Rule, EC2_SHARED,
 };
 use crate::resources::kit::tags::{owner_of, Tags, TAG_ADDRESS, TAG_ENVIRONMENT};
 use crate::resources::{
@@ -400,15 +400,13 @@ impl Reconciler for SecurityGroupKind {
         // Made without a read first: a new group holds AWS's one stock rule (all traffic out).
         // A create that fails (a peer's create made it already, see the module comment, or a
         // resent call) falls back to finding the group.
-        let made = create_group(
-            cx,
-            &decl.region,
-            &d.vpc_id,
-            &d.group_name,
-            &d.description,
-            &d.tags,
-        )
-        .await;
+        let group = NewGroup {
+            vpc: &d.vpc_id,
+            name: &d.group_name,
+            description: &d.description,
+            tags: &d.tags,
+        };
+        let made = create_group(cx, &decl.region, &group).await;
         if let Some(id) = made {
             crate::faults::point("ec2.after_create_security_group", &decl.address)?;
             let fresh = SecurityGroupState {
@@ -430,15 +428,7 @@ impl Reconciler for SecurityGroupKind {
         let live = match read(cx, &decl.region, &decl.address).await? {
             Some(o) => o,
             None => {
-                ensure_group(
-                    cx,
-                    &decl.region,
-                    &d.vpc_id,
-                    &d.group_name,
-                    &d.description,
-                    &d.tags,
-                )
-                .await?;
+                ensure_group(cx, &decl.region, &group).await?;
                 crate::faults::point("ec2.after_create_security_group", &decl.address)?;
                 read(cx, &decl.region, &decl.address)
                     .await?
@@ -579,7 +569,13 @@ async fn converge(
         let mut made = false;
         for (p, peer) in &d.peers {
             if !groups.iter().any(|g| g.group_name() == Some(p.as_str())) {
-                ensure_group(cx, region, &d.vpc_id, p, &peer.description, &peer.tags).await?;
+                let g = NewGroup {
+                    vpc: &d.vpc_id,
+                    name: p,
+                    description: &peer.description,
+                    tags: &peer.tags,
+                };
+                ensure_group(cx, region, &g).await?;
                 made = true;
             }
         }

@@ -589,6 +589,9 @@ fn default_sg_of(groups: &[aws_sdk_ec2::types::SecurityGroup]) -> (Rules, String
     (rules, id)
 }
 
+/// A piece's part (its [`TAG_PART`] tag, or its claim), from its tags and id.
+type PartOf<'a> = dyn Fn(&[aws_sdk_ec2::types::Tag], Option<&str>) -> Option<String> + 'a;
+
 /// The VPC's NACLs as the network sees them.
 struct Acls {
     nacl_id: String,
@@ -611,10 +614,7 @@ impl Acls {
     }
 }
 
-fn acls_of(
-    acls: &[aws_sdk_ec2::types::NetworkAcl],
-    part_of: &dyn Fn(&[aws_sdk_ec2::types::Tag], Option<&str>) -> Option<String>,
-) -> Acls {
+fn acls_of(acls: &[aws_sdk_ec2::types::NetworkAcl], part_of: &PartOf) -> Acls {
     let private = acls
         .iter()
         .find(|a| part_of(a.tags(), a.network_acl_id()).as_deref() == Some("nacl"));
@@ -759,7 +759,7 @@ pub async fn converge_subnets(
         if !keep {
             delete_subnet(cx, region, &d.tags[TAG_ADDRESS], id).await?;
             if let Some(rt) = live.route_table_ids.get(name) {
-                delete_route_table(cx, region, &live, rt).await?;
+                delete_route_table(cx, region, live, rt).await?;
             }
             deleted = true;
         }
