@@ -461,15 +461,7 @@ pub async fn converge(
                         .private_dns_enabled(w.private_dns)
                         .set_policy_document(policy);
                 }
-                writes.push(
-                    async move {
-                        req.send()
-                            .await
-                            .map(drop)
-                            .map_err(AwsError::from_sdk("ec2:CreateVpcEndpoint"))
-                    }
-                    .boxed(),
-                );
+                writes.push(queued(req.send(), "ec2:CreateVpcEndpoint"));
             }
             Some(e) => {
                 let id = e.vpc_endpoint_id().unwrap_or_default();
@@ -512,19 +504,25 @@ pub async fn converge(
                         .private_dns_enabled(w.private_dns)
                         .set_policy_document(policy);
                 }
-                writes.push(
-                    async move {
-                        req.send()
-                            .await
-                            .map(drop)
-                            .map_err(AwsError::from_sdk("ec2:ModifyVpcEndpoint"))
-                    }
-                    .boxed(),
-                );
+                writes.push(queued(req.send(), "ec2:ModifyVpcEndpoint"));
             }
         }
     }
     futures::future::try_join_all(writes).await.map(drop)
+}
+
+/// An endpoint write to run with the others at once (see [`converge`]).
+fn queued<T, E, R>(
+    send: impl std::future::Future<Output = Result<T, aws_sdk_ec2::error::SdkError<E, R>>>
+        + Send
+        + 'static,
+    operation: &'static str,
+) -> futures::future::BoxFuture<'static, Result<(), AwsError>>
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    async move { send.await.map(drop).map_err(AwsError::from_sdk(operation)) }.boxed()
 }
 
 /// Deletes the network's endpoints and the endpoint security group.
