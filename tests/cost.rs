@@ -46,6 +46,9 @@ fn seed_plan_prices_the_stack_and_its_changes() {
     let key = t["kms_key_month"]["*"].as_f64().unwrap();
     let alarm = t["cloudwatch_alarm_month"]["us-east-1"].as_f64().unwrap();
     let dashboard = t["cloudwatch_dashboard_month"]["*"].as_f64().unwrap();
+    let endpoint_az = t["vpc_interface_endpoint_az_hour"]["us-east-1"]
+        .as_f64()
+        .unwrap();
     let seed = local_spec();
 
     // The text plan: one cost line, with the table's date.
@@ -58,8 +61,13 @@ fn seed_plan_prices_the_stack_and_its_changes() {
         .collect();
     assert_eq!(lines.len(), 1, "{}", text.stdout);
     // The primary (1) and its DR standby (1), the key and its twin, two alarms and the
-    // trail's fifteen CIS alarms, one dashboard.
-    let want = 730.0 * (g5 + g5_dr) + 2.0 * key + 17.0 * alarm + dashboard;
+    // trail's fifteen CIS alarms, one dashboard; in each region the network's nine interface
+    // endpoints in its two private subnets (the S3 gateway endpoint is free).
+    let want = 730.0 * (g5 + g5_dr)
+        + 2.0 * key
+        + 17.0 * alarm
+        + dashboard
+        + 730.0 * endpoint_az * 2.0 * 9.0 * 2.0;
     let ceiling = want + 730.0 * 4.0 * g5; // autoscaling max 5
     let usd = |x: f64| {
         let s = format!("{x:.2}");

@@ -9,8 +9,9 @@
 //!
 //! Priced: SageMaker real-time endpoints (instance-hours: the spec's `instance_count`, a DR
 //! standby at its standby count, and the autoscaling maximum as a separate ceiling), KMS
-//! customer managed keys (DR twins included), CloudWatch alarms (the CIS alarms included) and
-//! dashboards. A month is [`HOURS_PER_MONTH`] hours.
+//! customer managed keys (DR twins included), CloudWatch alarms (the CIS alarms included),
+//! dashboards and interface VPC endpoints (per endpoint and AZ; gateway endpoints are free). A
+//! month is [`HOURS_PER_MONTH`] hours.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -52,6 +53,9 @@ struct PriceFile {
     logs_ingestion_gb: ByRegion,
     #[serde(default)]
     logs_storage_gb_month: ByRegion,
+    /// USD per interface VPC endpoint per AZ (one network interface per subnet) per hour.
+    #[serde(default)]
+    vpc_interface_endpoint_az_hour: ByRegion,
 }
 
 /// The prices an estimate uses: the shipped table, with a user's file laid over it.
@@ -103,6 +107,8 @@ impl Prices {
             .extend(over.cloudwatch_dashboard_month);
         t.logs_ingestion_gb.extend(over.logs_ingestion_gb);
         t.logs_storage_gb_month.extend(over.logs_storage_gb_month);
+        t.vpc_interface_endpoint_az_hour
+            .extend(over.vpc_interface_endpoint_az_hour);
         let theirs = match &over.source {
             Some(s) => format!("{name} ({s})"),
             None => name.to_string(),
@@ -191,6 +197,10 @@ fn parse(text: &str, name: &str) -> Result<PriceFile, String> {
         ("cloudwatch_dashboard_month", &f.cloudwatch_dashboard_month),
         ("logs_ingestion_gb", &f.logs_ingestion_gb),
         ("logs_storage_gb_month", &f.logs_storage_gb_month),
+        (
+            "vpc_interface_endpoint_az_hour",
+            &f.vpc_interface_endpoint_az_hour,
+        ),
     ];
     for (section, m) in flat {
         for (region, v) in m {
@@ -421,6 +431,25 @@ fn billed(c: &Change, s: &Value, prices: &Prices) -> Option<Billed> {
             quantity: 1.0,
             ceiling: None,
         }),
+        "network" => {
+            // Gateway endpoints (S3, DynamoDB) are free; an interface endpoint bills per AZ it
+            // has a network interface in, that is per subnet it is attached to.
+            let azs: usize = s
+                .get("endpoints")?
+                .as_object()?
+                .values()
+                .filter(|e| e.get("kind").and_then(Value::as_str) == Some("Interface"))
+                .filter_map(|e| e.get("attached_to")?.as_array().map(Vec::len))
+                .sum();
+            (azs > 0).then(|| Billed {
+                item: "VPC interface endpoint".into(),
+                unit: "endpoint-AZ-hour",
+                price: in_region(&t.vpc_interface_endpoint_az_hour, region).map(|p| (p, true)),
+                unpriced: format!("VPC interface endpoints in {region}"),
+                quantity: azs as f64,
+                ceiling: None,
+            })
+        }
         _ => None,
     }
 }
@@ -430,6 +459,7 @@ fn usage_based(c: &Change, s: &Value) -> Option<&'static str> {
     match c.kind.as_str() {
         "log_group" => Some("CloudWatch Logs ingestion and storage"),
         "s3" => Some("S3 storage and requests"),
+        "network" => Some("VPC endpoint data processing and flow-log delivery"),
         "cloudtrail" => {
             let data = s
                 .get("event_selectors")?

@@ -318,3 +318,38 @@ fn dollars_are_grouped_and_signed() {
     assert_eq!(usd(1234567.891), "$1,234,567.89");
     assert_eq!(usd(-12.5), "-$12.50");
 }
+
+#[test]
+fn interface_endpoints_bill_per_az_and_gateways_nothing() {
+    let p = Prices::shipped();
+    let net = |region: &str, subnets: usize| {
+        let attached: Vec<String> = (0..subnets).map(|i| format!("private-{i}")).collect();
+        let mut c = change("network.main", "network", region, Action::Create);
+        c.after = Some(json!({
+            "endpoints": {
+                "s3": {"kind": "Gateway", "attached_to": attached},
+                "kms": {"kind": "Interface", "attached_to": attached},
+                "logs": {"kind": "Interface", "attached_to": attached},
+            }
+        }));
+        c
+    };
+    // Two interface endpoints in two AZs: 4 endpoint-AZ-hours at $0.01 for 730 hours.
+    let cost = estimate(&plan(vec![net("us-east-1", 2)]), &p);
+    assert_eq!(cost.monthly_after, 29.2);
+    assert_eq!(cost.breakdown[0].item, "VPC interface endpoint");
+    assert!(cost.unpriced.is_empty());
+    assert!(
+        cost.line().contains("VPC endpoint data processing"),
+        "{}",
+        cost.line()
+    );
+    // Three AZs cost half as much again; a region the table lacks is named, not guessed.
+    assert_eq!(
+        estimate(&plan(vec![net("us-west-2", 3)]), &p).monthly_after,
+        43.8
+    );
+    let eu = estimate(&plan(vec![net("eu-west-1", 2)]), &p);
+    assert_eq!(eu.monthly_after, 0.0);
+    assert_eq!(eu.unpriced, vec!["VPC interface endpoints in eu-west-1"]);
+}
