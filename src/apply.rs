@@ -272,13 +272,13 @@ pub async fn execute(
         match r {
             Ok(out) => {
                 if let Some(out) = out {
-                    context.set_outputs(model, &run[i].address, &out);
                     let entry = outputs
                         .entry(run[i].address.clone())
                         .or_insert_with(|| Value::Object(Default::default()));
                     if let (Value::Object(dst), Value::Object(src)) = (entry, out) {
                         dst.extend(src);
                     }
+                    context.set_outputs(model, &run[i].address, &outputs);
                 }
                 done[i] = Some(true);
                 results.push(Outcome {

@@ -35,13 +35,19 @@ pub(super) fn context_of(
 ) -> Value {
     let mut ctx = base.clone();
     for d in decls {
-        let mut o = d.outputs.clone();
-        for late in kinds[d.kind].late_outputs() {
-            o[*late] = Value::String(UNKNOWN.into());
-        }
-        insert_outputs(&mut ctx, &d.address, with_live(o, outputs, d));
+        insert_outputs(&mut ctx, &d.address, entry_of(d, kinds[d.kind], outputs));
     }
     ctx
+}
+
+/// `d`'s outputs as the context holds them: the live ones from `outputs` where known, late
+/// outputs not known yet as [`UNKNOWN`], the rest as the spec gives them.
+pub(super) fn entry_of(d: &Decl, kind: &dyn Reconciler, outputs: &HashMap<String, Value>) -> Value {
+    let mut o = d.outputs.clone();
+    for late in kind.late_outputs() {
+        o[*late] = Value::String(UNKNOWN.into());
+    }
+    with_live(o, outputs, d)
 }
 
 pub(super) fn with_live(mut o: Value, outputs: &HashMap<String, Value>, d: &Decl) -> Value {

@@ -213,7 +213,6 @@ impl Model {
                 Err(e) => errs.push(e),
             }
         }
-        drop(ctx);
         model.rendered = rendered;
         errs.into_result()?;
         let vars = serde_json::to_value(&model.spec.spec.vars).unwrap_or(Value::Null);
@@ -270,7 +269,7 @@ impl Model {
     /// spec-mode compliance checks it: the build's own renders, unless `dr failover` changed
     /// the twins' view since (then rendered again).
     pub fn placeholder_desired(&self) -> Result<std::borrow::Cow<'_, [Value]>, SpecError> {
-        if !self.dr_promoted && self.rendered.len() == self.decls.len() {
+        if self.renders_hold() {
             return Ok(std::borrow::Cow::Borrowed(&self.rendered));
         }
         let ctx = self.context(&HashMap::new(), true);
@@ -282,11 +281,16 @@ impl Model {
     /// `d`'s desired state as the build rendered it (see [`Model::placeholder_desired`]);
     /// `None` when that render no longer holds (`dr failover` since) or `d` is not the spec's.
     pub fn rendered_of(&self, d: &Decl) -> Option<&Value> {
-        if self.dr_promoted || self.rendered.len() != self.decls.len() {
+        if !self.renders_hold() {
             return None;
         }
         let &i = self.graph.index.get(&d.address)?;
         self.rendered.get(i)
+    }
+
+    /// The build's renders still are what [`Model::desired`] gives with no live outputs.
+    fn renders_hold(&self) -> bool {
+        !self.dr_promoted && self.rendered.len() == self.decls.len()
     }
 
     /// Regions the spec uses: its resources', the primary, and the DR region (where twins
@@ -485,40 +489,21 @@ impl RenderContext {
             std::borrow::Cow::Owned(convert())
         }
     }
-}
 
-impl RenderContext {
-    /// Takes in the live outputs `out` of `address` (apply, after its change), as a context
-    /// built with them would hold them: only the top-level sections the address lives under are
-    /// converted again, not the whole context (which made apply quadratic in resources).
-    pub fn set_outputs(&mut self, model: &Model, address: &str, out: &Value) {
-        let Value::Object(out) = out else {
-            return;
-        };
+    /// Takes in `address`'s outputs from `outputs` (apply, after its change) as
+    /// [`Model::context`] would hold them: only the top-level sections the address lives under
+    /// are converted for tera again, not the whole context (which made apply quadratic in
+    /// resources).
+    pub fn set_outputs(&mut self, model: &Model, address: &str, outputs: &HashMap<String, Value>) {
         let Some(d) = model.decl(address) else {
             return;
         };
-        let late = model.kind(d.kind).late_outputs();
-        let paths = super::context::context_paths(address);
-        for path in &paths {
-            let mut cur = &mut self.value;
-            for seg in path {
-                if !cur.get(seg).is_some_and(Value::is_object) {
-                    cur[seg.as_str()] = Value::Object(Default::default());
-                }
-                cur = cur.get_mut(seg.as_str()).expect("just inserted");
-            }
-            let Value::Object(dst) = cur else { continue };
-            for (k, v) in out {
-                if !v.is_null() && v.as_str() != Some("") {
-                    dst.insert(k.clone(), v.clone());
-                } else if late.contains(&k.as_str()) {
-                    dst.insert(k.clone(), Value::String(UNKNOWN.into()));
-                } else if let Some(static_out) = d.outputs.get(k) {
-                    dst.insert(k.clone(), static_out.clone());
-                }
-            }
-        }
+        insert_outputs(
+            &mut self.value,
+            address,
+            entry_of(d, model.kind(d.kind), outputs),
+        );
+        let paths = context_paths(address);
         let mut tops: Vec<&String> = paths.iter().filter_map(|p| p.first()).collect();
         tops.dedup();
         for top in tops {
@@ -558,8 +543,8 @@ mod tests {
         let key = json!({ "arn": arn, "key_id": "1234" });
         let mut ctx = m.context(&HashMap::new(), true);
         assert_ne!(ctx["kms"]["k"]["arn"], json!(arn));
-        ctx.set_outputs(&m, "kms.k", &key);
         let outputs = HashMap::from([("kms.k".to_string(), key)]);
+        ctx.set_outputs(&m, "kms.k", &outputs);
         let whole = m.context(&outputs, true);
         assert_eq!(*ctx, *whole);
         assert_eq!(ctx["kms"]["k"]["arn"], json!(arn));
