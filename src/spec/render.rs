@@ -114,8 +114,6 @@ impl<'a> Renderer<'a> {
     }
 }
 
-/// A tera error in our words: what is wrong, where in the template (line, column), and the
-/// nearest defined name for an undefined one; never tera's internal template name.
 /// Templates parsed once per process, by their text: a run renders each resource's templates
 /// several times (validation, plan, apply, compliance), and `Tera::one_off` builds a new Tera
 /// (every built-in filter registered) and parses the text on each call.
@@ -150,6 +148,8 @@ fn render_text(text: &str, ctx: &tera::Context) -> Result<String, tera::Error> {
     out.or_else(|_| tera::Tera::one_off(text, ctx, false))
 }
 
+/// A tera error in our words: what is wrong, where in the template (line, column), and the
+/// nearest defined name for an undefined one; never tera's internal template name.
 fn explain(e: &tera::Error, template: &str, ctx: &tera::Context) -> String {
     let mut parts = vec![e.to_string()];
     let mut src = std::error::Error::source(e);

@@ -86,7 +86,7 @@ impl LocalBackend {
     }
 
     /// Runs `f` on the file `name` (through `cache`, read again when its stamp changed); when
-    /// `f` says so, writes the result and remembers its stamp. Callers hold `files`.
+    /// `f` says so, writes the result and remembers its stamp; under `files`.
     fn with_cached<T, R>(
         &self,
         cache: &Mutex<Option<(Stamp, T)>>,
@@ -96,6 +96,7 @@ impl LocalBackend {
     where
         T: serde::de::DeserializeOwned + serde::Serialize + Default,
     {
+        let _g = self.files.lock().expect("files mutex");
         let mut c = cache.lock().expect("cache mutex");
         let now = self.stamp(name);
         let fresh = matches!(&*c, Some((s, _)) if *s == now && now.is_some());
@@ -240,7 +241,6 @@ impl Backend for LocalBackend {
     }
 
     async fn put_intent(&self, intent: &Intent) -> Result<(), StateError> {
-        let _g = self.files.lock().expect("files mutex");
         self.with_cached(&self.intents, "intents.json", |all| {
             all.retain(|i| i.address != intent.address);
             all.push(intent.clone());
@@ -249,7 +249,6 @@ impl Backend for LocalBackend {
     }
 
     async fn close_intent(&self, address: &str) -> Result<(), StateError> {
-        let _g = self.files.lock().expect("files mutex");
         self.with_cached(&self.intents, "intents.json", |all| {
             let before = all.len();
             all.retain(|i| i.address != address);
@@ -258,12 +257,10 @@ impl Backend for LocalBackend {
     }
 
     async fn open_intents(&self) -> Result<Vec<Intent>, StateError> {
-        let _g = self.files.lock().expect("files mutex");
         self.with_cached(&self.intents, "intents.json", |all| (false, all.clone()))
     }
 
     async fn inventory_put(&self, entry: &InventoryEntry) -> Result<(), StateError> {
-        let _g = self.files.lock().expect("files mutex");
         self.with_cached(&self.inventory, "inventory.json", |all| {
             all.retain(|e| !(e.address == entry.address && e.identity == entry.identity));
             all.push(entry.clone());
@@ -272,7 +269,6 @@ impl Backend for LocalBackend {
     }
 
     async fn inventory_set(&self, entry: &InventoryEntry) -> Result<(), StateError> {
-        let _g = self.files.lock().expect("files mutex");
         self.with_cached(&self.inventory, "inventory.json", |all| {
             all.retain(|e| e.address != entry.address);
             all.push(entry.clone());
@@ -281,7 +277,6 @@ impl Backend for LocalBackend {
     }
 
     async fn inventory_remove(&self, address: &str, identity: &str) -> Result<(), StateError> {
-        let _g = self.files.lock().expect("files mutex");
         self.with_cached(&self.inventory, "inventory.json", |all| {
             let before = all.len();
             all.retain(|e| !(e.address == address && e.identity == identity));
@@ -290,14 +285,12 @@ impl Backend for LocalBackend {
     }
 
     async fn inventory(&self) -> Result<Vec<InventoryEntry>, StateError> {
-        let _g = self.files.lock().expect("files mutex");
         self.with_cached(&self.inventory, "inventory.json", |all| {
             (false, all.clone())
         })
     }
 
     async fn inventory_of(&self, address: &str) -> Result<Vec<InventoryEntry>, StateError> {
-        let _g = self.files.lock().expect("files mutex");
         self.with_cached(&self.inventory, "inventory.json", |all| {
             let of: Vec<InventoryEntry> = all
                 .iter()

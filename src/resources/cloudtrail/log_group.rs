@@ -389,7 +389,8 @@ impl Reconciler for LogGroup {
                 .await
                 .map_err(AwsError::from_sdk("logs:DescribeLogGroups"))
         };
-        let first = match cached_tags(cx, &decl.region, &bare_arn).await {
+        let cached = cached_tags(cx, &decl.region, &bare_arn).await;
+        let first = match &cached {
             Some(_) => None,
             None => {
                 let out = describe().await?;
@@ -412,7 +413,7 @@ impl Reconciler for LogGroup {
             },
             async {
                 // In an observation, from the tagging answer when it holds the group.
-                if let Some(tags) = cached_tags(cx, &decl.region, &bare_arn).await {
+                if let Some(tags) = cached {
                     return Ok(tags);
                 }
                 logs.list_tags_for_resource()

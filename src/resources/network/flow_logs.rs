@@ -228,14 +228,12 @@ pub async fn converge(
         return delete(cx, region, &decl.address, vpc_id, names).await;
     };
     let logs = &cx.clients(region).logs;
-    let mut existing = None;
-    let mut made = false;
-    if fresh {
-        made = create_group(cx, region, w, &d.tags).await?;
-    }
-    if !made {
-        existing = read_group(cx, region, &w.log_group).await?;
-    }
+    let made = fresh && create_group(cx, region, w, &d.tags).await?;
+    let existing = if made {
+        None
+    } else {
+        read_group(cx, region, &w.log_group).await?
+    };
     match existing {
         None => {
             if !made {

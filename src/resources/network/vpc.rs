@@ -486,24 +486,11 @@ pub async fn read_parts_as(
                 .await
                 .map_err(AwsError::from_sdk("ec2:DescribeRouteTables"))
         },
-        async {
-            ec2.describe_network_acls()
-                .filters(in_vpc())
-                .send()
-                .await
-                .map_err(AwsError::from_sdk("ec2:DescribeNetworkAcls"))
-        },
-        async {
-            ec2.describe_security_groups()
-                .filters(in_vpc())
-                .filters(filter("group-name", "default"))
-                .send()
-                .await
-                .map_err(AwsError::from_sdk("ec2:DescribeSecurityGroups"))
-        },
+        vpc_acls(ec2, vpc_id),
+        default_group(ec2, vpc_id),
     );
     let tables = tables?.route_tables().to_vec();
-    let acls = acls_of(acls?.network_acls(), &part_of);
+    let acls = acls_of(&acls?, &part_of);
     let mut out_subnets = BTreeMap::new();
     let mut subnet_ids = BTreeMap::new();
     let mut route_table_ids = BTreeMap::new();
@@ -556,7 +543,7 @@ pub async fn read_parts_as(
         );
         subnet_ids.insert(name, id);
     }
-    let (default_sg, default_sg_id) = default_sg_of(sgs?.security_groups());
+    let (default_sg, default_sg_id) = default_sg_of(&sgs?);
     Ok(Parts {
         subnets: out_subnets,
         subnet_ids,
@@ -668,28 +655,14 @@ pub async fn refresh_acls(
     default_sg: bool,
 ) -> Result<(), AwsError> {
     let ec2 = &cx.clients(region).ec2;
-    let (acls, sgs) = tokio::join!(
-        async {
-            ec2.describe_network_acls()
-                .filters(filter("vpc-id", vpc_id))
-                .send()
-                .await
-                .map_err(AwsError::from_sdk("ec2:DescribeNetworkAcls"))
-        },
-        async {
-            if !default_sg {
-                return Ok(None);
-            }
-            ec2.describe_security_groups()
-                .filters(filter("vpc-id", vpc_id))
-                .filters(filter("group-name", "default"))
-                .send()
-                .await
-                .map(Some)
-                .map_err(AwsError::from_sdk("ec2:DescribeSecurityGroups"))
-        },
-    );
-    let acls = acls_of(acls?.network_acls(), &|tags, _| part_of(tags));
+    let (acls, sgs) = tokio::join!(vpc_acls(ec2, vpc_id), async {
+        if default_sg {
+            default_group(ec2, vpc_id).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    });
+    let acls = acls_of(&acls?, &|tags, _| part_of(tags));
     for (name, id) in &live.subnet_ids {
         if let Some(s) = live.subnets.get_mut(name) {
             s.network_acl = acls.of_subnet(id);
@@ -701,9 +674,38 @@ pub async fn refresh_acls(
     live.default_nacl = acls.default_nacl;
     live.nacl_assoc = acls.nacl_assoc;
     if let Some(sgs) = sgs? {
-        (live.default_sg, live.default_sg_id) = default_sg_of(sgs.security_groups());
+        (live.default_sg, live.default_sg_id) = default_sg_of(&sgs);
     }
     Ok(())
+}
+
+/// The VPC's NACLs (DescribeNetworkAcls).
+async fn vpc_acls(
+    ec2: &aws_sdk_ec2::Client,
+    vpc_id: &str,
+) -> Result<Vec<aws_sdk_ec2::types::NetworkAcl>, AwsError> {
+    let out = ec2
+        .describe_network_acls()
+        .filters(filter("vpc-id", vpc_id))
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("ec2:DescribeNetworkAcls"))?;
+    Ok(out.network_acls().to_vec())
+}
+
+/// The VPC's default security group, as a list of at most one (DescribeSecurityGroups).
+async fn default_group(
+    ec2: &aws_sdk_ec2::Client,
+    vpc_id: &str,
+) -> Result<Vec<aws_sdk_ec2::types::SecurityGroup>, AwsError> {
+    let out = ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", vpc_id))
+        .filters(filter("group-name", "default"))
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("ec2:DescribeSecurityGroups"))?;
+    Ok(out.security_groups().to_vec())
 }
 
 /// The routes of a table other than the local one and gateway endpoints' (`vpce-`, prefix
