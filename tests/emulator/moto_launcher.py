@@ -2546,6 +2546,171 @@ class FaultInjector:
 # ---------------------------------------------------------------------------
 
 
+def keep_alive_handler(base):  # type: ignore[no-untyped-def]
+    """Patch w: keep-alive connections, as AWS endpoints have.
+
+    Werkzeug's dev server (3.1) answers every request with `Connection: close` and then drains
+    the socket, because http.server cannot tell a request's unread body from the next request
+    line. So every call cost its client (and the server) a new TCP connection, which AWS does not:
+    its endpoints keep HTTP/1.1 connections open and the SDKs pool them. This handler is
+    werkzeug 3.1.9's `run_wsgi` (pinned in requirements.txt) with two changes: no forced
+    `Connection: close`, and instead of draining the socket it reads what is left of this
+    request's own body (Content-Length or chunked), so the next request on the connection starts
+    where it should. A connection is closed as before when the client asks for it (HTTP/1.0 or
+    `Connection: close`), when an error cut a chunked answer short, and when a fault drops it.
+    """
+    from werkzeug.exceptions import InternalServerError
+    from werkzeug.serving import connection_dropped_errors
+    from werkzeug.wsgi import LimitedStream
+
+    class KeepAliveRequestHandler(base):  # type: ignore[misc, valid-type]
+        protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes; with Nagle's algorithm on, the body of a
+        # kept-alive answer would wait for the client's delayed ACK (~40 ms a call).
+        disable_nagle_algorithm = True
+
+        def make_environ(self):  # type: ignore[no-untyped-def]
+            environ = super().make_environ()
+            body = environ["wsgi.input"]
+            if not environ.get("wsgi.input_terminated"):
+                try:
+                    length = max(0, int(environ.get("CONTENT_LENGTH") or 0))
+                except ValueError:
+                    length = 0
+                body = LimitedStream(body, length)
+                environ["wsgi.input"] = body
+            self._request_body = body
+            return environ
+
+        def _finish_body(self) -> None:
+            """Read what the application left of the request's body (bounded, like werkzeug)."""
+            body = getattr(self, "_request_body", None)
+            self._request_body = None
+            if body is None:
+                return
+            total = 0
+            try:
+                while True:
+                    chunk = body.read(1 << 16)
+                    if not chunk:
+                        return
+                    total += len(chunk)
+                    if total > 100_000_000:
+                        self.close_connection = True
+                        return
+            except Exception:  # the client went away mid-body (werkzeug's ClientDisconnected)
+                self.close_connection = True
+
+        def connection_dropped(self, error, environ=None):  # type: ignore[no-untyped-def]
+            self.close_connection = True
+
+        def run_wsgi(self) -> None:  # noqa: C901  (werkzeug's own shape)
+            if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
+                self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+            self.environ = environ = self.make_environ()
+            status_set = None
+            headers_set = None
+            status_sent = None
+            headers_sent = None
+            chunk_response = False
+
+            def write(data: bytes) -> None:
+                nonlocal status_sent, headers_sent, chunk_response
+                assert status_set is not None, "write() before start_response"
+                assert headers_set is not None, "write() before start_response"
+                if status_sent is None:
+                    status_sent = status_set
+                    headers_sent = headers_set
+                    try:
+                        code_str, msg = status_sent.split(None, 1)
+                    except ValueError:
+                        code_str, msg = status_sent, ""
+                    code = int(code_str)
+                    self.send_response(code, msg)
+                    header_keys = set()
+                    for key, value in headers_sent:
+                        self.send_header(key, value)
+                        header_keys.add(key.lower())
+                    if (
+                        not (
+                            "content-length" in header_keys
+                            or environ["REQUEST_METHOD"] == "HEAD"
+                            or (100 <= code < 200)
+                            or code in {204, 304}
+                        )
+                        and self.protocol_version >= "HTTP/1.1"
+                    ):
+                        chunk_response = True
+                        self.send_header("Transfer-Encoding", "chunked")
+                    if self.close_connection:
+                        self.send_header("Connection", "close")
+                    self.end_headers()
+
+                assert isinstance(data, bytes), "applications must write bytes"
+                if data:
+                    if chunk_response:
+                        self.wfile.write(hex(len(data))[2:].encode())
+                        self.wfile.write(b"\r\n")
+                    self.wfile.write(data)
+                    if chunk_response:
+                        self.wfile.write(b"\r\n")
+                self.wfile.flush()
+
+            def start_response(status, headers, exc_info=None):  # type: ignore[no-untyped-def]
+                nonlocal status_set, headers_set
+                if exc_info:
+                    try:
+                        if headers_sent:
+                            raise exc_info[1].with_traceback(exc_info[2])
+                    finally:
+                        exc_info = None
+                elif headers_set:
+                    raise AssertionError("Headers already set")
+                status_set = status
+                headers_set = headers
+                return write
+
+            def execute(app) -> None:  # type: ignore[no-untyped-def]
+                application_iter = app(environ, start_response)
+                try:
+                    for data in application_iter:
+                        write(data)
+                    if not headers_sent:
+                        write(b"")
+                    if chunk_response:
+                        self.wfile.write(b"0\r\n\r\n")
+                        self.wfile.flush()
+                finally:
+                    if hasattr(application_iter, "close"):
+                        application_iter.close()
+
+            try:
+                execute(self.server.app)
+                self._finish_body()
+            except connection_dropped_errors as e:
+                self.connection_dropped(e, environ)
+            except Exception as e:
+                if self.server.passthrough_errors:
+                    raise
+                # The answer may be cut short and the body unread: this connection ends here.
+                self.close_connection = True
+                try:
+                    if status_sent is None:
+                        status_set = None
+                        headers_set = None
+                    execute(InternalServerError())
+                except Exception:
+                    pass
+                from werkzeug.debug.tbtools import DebugTraceback
+
+                msg = DebugTraceback(e).render_traceback_text()
+                self.server.log("error", f"Error on request:\n{msg}")
+
+    return KeepAliveRequestHandler
+
+
+
 def run_server(args: argparse.Namespace) -> None:
     import logging
     import urllib.request
@@ -2585,7 +2750,9 @@ def run_server(args: argparse.Namespace) -> None:
     injector = FaultInjector(app, fault_config(args))
     app = Latency(injector, args.latency_ms)
     try:
-        server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+        server = make_server(
+            args.host, args.port, app, threaded=True, request_handler=keep_alive_handler(MotoRequestHandler)
+        )
     except OSError as exc:
         die(f"cannot bind {args.host}:{args.port}: {exc}")
     port = server.server_port

@@ -246,6 +246,62 @@ class PatchDefinitionTests(unittest.TestCase):
         self.assertFalse(matches(None))
 
 
+class KeepAliveTests(unittest.TestCase):
+    """Patch w: connections stay open between requests, as on AWS (werkzeug closed every one)."""
+
+    def connect(self):  # type: ignore[no-untyped-def]
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", SERVER.port, timeout=30)
+        self.addCleanup(conn.close)
+        return conn
+
+    def config(self, conn, **kwargs):  # type: ignore[no-untyped-def]
+        conn.request("GET", "/moto-api/config", **kwargs)
+        resp = conn.getresponse()
+        body = resp.read()
+        self.assertEqual(resp.status, 201, body)
+        self.assertIn("batch", json.loads(body))
+        return resp
+
+    def test_requests_share_one_connection(self) -> None:
+        conn = self.connect()
+        first = self.config(conn)
+        self.assertIsNone(first.getheader("Connection"))
+        sock = conn.sock
+        self.assertIsNotNone(sock, "the server closed the connection after one request")
+        for _ in range(3):
+            self.config(conn)
+            self.assertIs(conn.sock, sock, "each request should reuse the first connection")
+        # A real AWS call on a kept connection: the SDK pools it too.
+        s3 = client("s3")
+        bucket = unique("keepalive")
+        s3.create_bucket(Bucket=bucket)
+        self.assertIn(bucket, [b["Name"] for b in s3.list_buckets()["Buckets"]])
+
+    def test_a_body_the_application_does_not_read_does_not_become_the_next_request(self) -> None:
+        # GET /moto-api/config ignores its body. If the server left it on the socket, the next
+        # request would be read from inside it ("GET /moto-api/reset ..." is a request line).
+        junk = b"GET /moto-api/reset HTTP/1.1\r\nHost: x\r\n\r\n" * 300
+        conn = self.connect()
+        self.config(conn, body=junk, headers={"Content-Length": str(len(junk))})
+        sock = conn.sock
+        self.config(conn)
+        self.assertIs(conn.sock, sock)
+        conn.request("GET", "/moto-api/config", body=iter([junk[:1000], junk[1000:]]), encode_chunked=True)
+        resp = conn.getresponse()
+        resp.read()
+        self.assertEqual(resp.status, 201)
+        self.config(conn)
+        self.assertIs(conn.sock, sock)
+
+    def test_a_client_that_asks_to_close_gets_a_closed_connection(self) -> None:
+        conn = self.connect()
+        resp = self.config(conn, headers={"Connection": "close"})
+        self.assertEqual(resp.getheader("Connection"), "close")
+        self.assertIsNone(conn.sock, "http.client closes once the server says close")
+
+
 # ---------------------------------------------------------------------------
 # a. S3 GetBucketVersioning root element
 # ---------------------------------------------------------------------------
