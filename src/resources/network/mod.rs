@@ -604,44 +604,81 @@ async fn converge(
         "default_network_acl",
         "default_security_group",
     ];
-    let mut live = if !fresh && layout.iter().any(|p| has(p)) {
-        vpc::read_parts(cx, region, vpc_id).await?
-    } else {
-        vpc::Parts::default()
+    // Three branches that do not touch each other's parts run at once: the VPC's layout
+    // (subnets, route tables, then the NACL side read again), the endpoints' security group,
+    // and the flow logs (their group and role need nothing of the layout); DNS besides.
+    let layout_side = async {
+        let mut live = if !fresh && layout.iter().any(|p| has(p)) {
+            vpc::read_parts(cx, region, vpc_id).await?
+        } else {
+            vpc::Parts::default()
+        };
+        let mut new_subnets = false;
+        if has("subnets") {
+            new_subnets = vpc::converge_subnets(cx, region, vpc_id, d, names, &mut live).await?;
+        }
+        // New subnets sit in the default NACL under association ids only a read tells; a new
+        // VPC's default group is known by a read too (one round trip for both).
+        let acl_side = has("network_acl") || has("default_network_acl");
+        if (new_subnets && acl_side) || fresh {
+            vpc::refresh_acls(cx, region, vpc_id, &mut live, fresh).await?;
+        }
+        Ok::<_, AwsError>(live)
     };
-    if has("dns_support") || has("dns_hostnames") {
-        vpc::set_dns(cx, region, vpc_id, d, fresh).await?;
-    }
-    let mut new_subnets = false;
-    if has("subnets") {
-        new_subnets = vpc::converge_subnets(cx, region, vpc_id, d, names, &mut live).await?;
-    }
-    // New subnets sit in the default NACL under association ids only a read tells; a new VPC's
-    // default group is known by a read too (one round trip for both).
-    let acl_side = has("network_acl") || has("default_network_acl");
-    if (new_subnets && acl_side) || fresh {
-        vpc::refresh_acls(cx, region, vpc_id, &mut live, fresh).await?;
-    }
-    if has("network_acl") {
-        vpc::converge_nacl(cx, region, vpc_id, d, names, &mut live).await?;
-    }
-    let mut endpoint_sg = None;
-    if has("endpoint_security_group") || has("endpoints") {
-        endpoint_sg = Some(endpoints::converge_sg(cx, region, vpc_id, d, names, fresh).await?);
-    }
-    if has("endpoints") {
-        let sg = endpoint_sg.as_deref().unwrap_or_default();
-        endpoints::converge(cx, region, vpc_id, d, names, &live, sg, fresh).await?;
-    }
-    if has("flow_logs") {
-        flow_logs::converge(cx, decl, vpc_id, d, names, fresh).await?;
-    }
-    if has("default_network_acl") {
-        vpc::strip_default_nacl(cx, region, &live).await?;
-    }
-    if has("default_security_group") {
-        vpc::strip_default_sg(cx, region, &live).await?;
-    }
+    let dns = async {
+        if has("dns_support") || has("dns_hostnames") {
+            vpc::set_dns(cx, region, vpc_id, d, fresh).await?;
+        }
+        Ok::<_, AwsError>(())
+    };
+    let endpoint_group = async {
+        if has("endpoint_security_group") || has("endpoints") {
+            return endpoints::converge_sg(cx, region, vpc_id, d, names, fresh)
+                .await
+                .map(Some);
+        }
+        Ok(None)
+    };
+    let flow = async {
+        if has("flow_logs") {
+            flow_logs::converge(cx, decl, vpc_id, d, names, fresh).await?;
+        }
+        Ok::<_, AwsError>(())
+    };
+    // Joined, not raced: a failing branch lets the others finish their calls.
+    let (live, dns, endpoint_sg, flow) = tokio::join!(layout_side, dns, endpoint_group, flow);
+    let (mut live, endpoint_sg) = (live?, endpoint_sg?);
+    dns?;
+    flow?;
+    // Then, at once: the private NACL (and the default NACL's entries once no subnet uses it),
+    // the endpoints in the subnets behind their group, and the default group's rules.
+    let view = live.clone();
+    let nacl_side = async {
+        if has("network_acl") {
+            vpc::converge_nacl(cx, region, vpc_id, d, names, &mut live).await?;
+        }
+        if has("default_network_acl") {
+            vpc::strip_default_nacl(cx, region, &live).await?;
+        }
+        Ok::<_, AwsError>(())
+    };
+    let endpoint_side = async {
+        if has("endpoints") {
+            let sg = endpoint_sg.as_deref().unwrap_or_default();
+            endpoints::converge(cx, region, vpc_id, d, names, &view, sg, fresh).await?;
+        }
+        Ok::<_, AwsError>(())
+    };
+    let default_group = async {
+        if has("default_security_group") {
+            vpc::strip_default_sg(cx, region, &view).await?;
+        }
+        Ok::<_, AwsError>(())
+    };
+    let (nacl, eps, dsg) = tokio::join!(nacl_side, endpoint_side, default_group);
+    nacl?;
+    eps?;
+    dsg?;
     // A VPC just made carries its tags from the create.
     if has("tags") && !fresh {
         vpc::sync_vpc_tags(cx, region, vpc_id, &d.tags).await?;

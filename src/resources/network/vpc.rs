@@ -365,7 +365,7 @@ fn protocol_name(p: &str) -> &str {
 
 /// What [`read_parts`] found; the converge steps keep it up to date with what they write, so
 /// that one read (none for a VPC just made) serves every step.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Parts {
     pub subnets: BTreeMap<String, SubnetState>,
     pub subnet_ids: BTreeMap<String, String>,
@@ -750,7 +750,6 @@ pub async fn converge_subnets(
     names: &Names,
     live: &mut Parts,
 ) -> Result<bool, AwsError> {
-    let ec2 = &cx.clients(region).ec2;
     // Subnets that left the spec, or must be made again.
     let mut deleted = false;
     for (name, id) in &live.subnet_ids {
@@ -770,164 +769,16 @@ pub async fn converge_subnets(
     if deleted {
         *live = read_parts(cx, region, vpc_id).await?;
     }
-    let mut made: Vec<(String, String, String, SubnetState)> = Vec::new();
-    for (name, w) in &d.subnets {
-        // Public IPs on launch, as far as known (a subnet just made says it in the answer).
-        let mut public = live.subnets.get(name).map(|l| l.map_public_ip_on_launch);
-        let sid = match live.subnet_ids.get(name) {
-            Some(id) => id.clone(),
-            None => {
-                let out = ec2
-                    .create_subnet()
-                    .vpc_id(vpc_id)
-                    .cidr_block(&w.cidr)
-                    .availability_zone(&w.az)
-                    .tag_specifications(tag_spec(
-                        ResourceType::Subnet,
-                        &part_tags(
-                            &d.tags,
-                            &format!("{}-{name}", names.base),
-                            &format!("subnet:{name}"),
-                        ),
-                    ))
-                    .send()
-                    .await;
-                match out {
-                    Ok(o) => {
-                        public = o.subnet().and_then(|s| s.map_public_ip_on_launch());
-                        o.subnet()
-                            .and_then(|s| s.subnet_id())
-                            .unwrap_or_default()
-                            .to_string()
-                    }
-                    // A resent create whose first answer was lost: the CIDR is taken by the
-                    // subnet that attempt made (tagged as this one).
-                    Err(e) if code_of(&e) == "InvalidSubnet.Conflict" => {
-                        match own_subnet(cx, region, vpc_id, &w.cidr, name).await? {
-                            Some(id) => id,
-                            None => return Err(AwsError::from_err("ec2:CreateSubnet", e)),
-                        }
-                    }
-                    Err(e) => return Err(AwsError::from_err("ec2:CreateSubnet", e)),
-                }
-            }
-        };
-        if public != Some(false) {
-            ec2.modify_subnet_attribute()
-                .subnet_id(&sid)
-                .map_public_ip_on_launch(AttributeBooleanValue::builder().value(false).build())
-                .send()
-                .await
-                .map_err(AwsError::from_sdk("ec2:ModifySubnetAttribute"))?;
-        }
-        let rt = match live.route_table_ids.get(name) {
-            Some(id) => id.clone(),
-            None => {
-                let out = ec2
-                    .create_route_table()
-                    .vpc_id(vpc_id)
-                    .client_token(client_token())
-                    .tag_specifications(tag_spec(
-                        ResourceType::RouteTable,
-                        &part_tags(
-                            &d.tags,
-                            &format!("{}-{name}", names.base),
-                            &format!("route-table:{name}"),
-                        ),
-                    ))
-                    .send()
-                    .await
-                    .map_err(AwsError::from_sdk("ec2:CreateRouteTable"))?;
-                out.route_table()
-                    .and_then(|t| t.route_table_id())
-                    .unwrap_or_default()
-                    .to_string()
-            }
-        };
-        // Its association: with its own table.
-        let current = live.tables.iter().find_map(|t| {
-            t.associations()
-                .iter()
-                .find(|a| a.subnet_id() == Some(sid.as_str()))
-                .map(|a| {
-                    (
-                        t.route_table_id().unwrap_or_default().to_string(),
-                        a.route_table_association_id()
-                            .unwrap_or_default()
-                            .to_string(),
-                    )
-                })
-        });
-        match current {
-            Some((t, _)) if t == rt => {}
-            Some((_, assoc)) => {
-                ec2.replace_route_table_association()
-                    .association_id(assoc)
-                    .route_table_id(&rt)
-                    .send()
-                    .await
-                    .map_or_else(
-                        // Resent: the first attempt replaced the association id.
-                        |e| tolerate(e, "ec2:ReplaceRouteTableAssociation", ASSOC_GONE),
-                        |_| Ok(()),
-                    )?;
-            }
-            None => {
-                ec2.associate_route_table()
-                    .subnet_id(&sid)
-                    .route_table_id(&rt)
-                    .send()
-                    .await
-                    .map_or_else(
-                        |e| tolerate(e, "ec2:AssociateRouteTable", "Resource.AlreadyAssociated"),
-                        |_| Ok(()),
-                    )?;
-            }
-        }
-        // Routes nobody asked for (an internet gateway's, added by hand).
-        if let Some(t) = live
-            .tables
+    // Every subnet at once: each one's creates and association are its own.
+    let view: &Parts = live;
+    let made = futures::future::join_all(
+        d.subnets
             .iter()
-            .find(|t| t.route_table_id() == Some(rt.as_str()))
-        {
-            for r in t.routes() {
-                let extra = r.gateway_id() != Some("local")
-                    && r.destination_prefix_list_id().is_none()
-                    && !r.gateway_id().is_some_and(|g| g.starts_with("vpce-"));
-                if !extra {
-                    continue;
-                }
-                let mut req = ec2.delete_route().route_table_id(&rt);
-                if let Some(c) = r.destination_cidr_block() {
-                    req = req.destination_cidr_block(c);
-                } else if let Some(c) = r.destination_ipv6_cidr_block() {
-                    req = req.destination_ipv6_cidr_block(c);
-                }
-                req.send().await.map_or_else(
-                    |e| tolerate(e, "ec2:DeleteRoute", "InvalidRoute.NotFound"),
-                    |_| Ok(()),
-                )?;
-            }
-        }
-        let network_acl = live
-            .subnets
-            .get(name)
-            .map(|l| l.network_acl.clone())
-            .unwrap_or_default();
-        made.push((
-            name.clone(),
-            sid,
-            rt,
-            SubnetState {
-                cidr: w.cidr.clone(),
-                az: w.az.clone(),
-                map_public_ip_on_launch: false,
-                routes: Vec::new(),
-                route_table: "own".into(),
-                network_acl,
-            },
-        ));
-    }
+            .map(|(name, w)| converge_subnet(cx, region, vpc_id, d, names, view, name, w)),
+    )
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, AwsError>>()?;
     let mut new_subnet = false;
     for (name, sid, rt, state) in made {
         new_subnet |= live.subnet_ids.get(&name) != Some(&sid);
@@ -936,6 +787,182 @@ pub async fn converge_subnets(
         live.subnets.insert(name, state);
     }
     Ok(new_subnet)
+}
+
+/// One private subnet of [`converge_subnets`]: made when missing (with its route table, at
+/// the same time), public IPs off, associated with its own table, extra routes deleted.
+/// Returns its name, subnet id, route table id and state.
+#[allow(clippy::too_many_arguments)]
+async fn converge_subnet(
+    cx: &Ctx<'_>,
+    region: &str,
+    vpc_id: &str,
+    d: &NetworkState,
+    names: &Names,
+    live: &Parts,
+    name: &str,
+    w: &SubnetState,
+) -> Result<(String, String, String, SubnetState), AwsError> {
+    let ec2 = &cx.clients(region).ec2;
+    let subnet = async {
+        // Public IPs on launch, as far as known (a subnet just made says it in the answer).
+        if let Some(id) = live.subnet_ids.get(name) {
+            let public = live.subnets.get(name).map(|l| l.map_public_ip_on_launch);
+            return Ok((id.clone(), public));
+        }
+        let out = ec2
+            .create_subnet()
+            .vpc_id(vpc_id)
+            .cidr_block(&w.cidr)
+            .availability_zone(&w.az)
+            .tag_specifications(tag_spec(
+                ResourceType::Subnet,
+                &part_tags(
+                    &d.tags,
+                    &format!("{}-{name}", names.base),
+                    &format!("subnet:{name}"),
+                ),
+            ))
+            .send()
+            .await;
+        match out {
+            Ok(o) => Ok((
+                o.subnet()
+                    .and_then(|s| s.subnet_id())
+                    .unwrap_or_default()
+                    .to_string(),
+                o.subnet().and_then(|s| s.map_public_ip_on_launch()),
+            )),
+            // A resent create whose first answer was lost: the CIDR is taken by the subnet
+            // that attempt made (tagged as this one).
+            Err(e) if code_of(&e) == "InvalidSubnet.Conflict" => {
+                match own_subnet(cx, region, vpc_id, &w.cidr, name).await? {
+                    Some(id) => Ok((id, None)),
+                    None => Err(AwsError::from_err("ec2:CreateSubnet", e)),
+                }
+            }
+            Err(e) => Err(AwsError::from_err("ec2:CreateSubnet", e)),
+        }
+    };
+    let table = async {
+        if let Some(id) = live.route_table_ids.get(name) {
+            return Ok(id.clone());
+        }
+        let out = ec2
+            .create_route_table()
+            .vpc_id(vpc_id)
+            .client_token(client_token())
+            .tag_specifications(tag_spec(
+                ResourceType::RouteTable,
+                &part_tags(
+                    &d.tags,
+                    &format!("{}-{name}", names.base),
+                    &format!("route-table:{name}"),
+                ),
+            ))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk("ec2:CreateRouteTable"))?;
+        Ok::<_, AwsError>(
+            out.route_table()
+                .and_then(|t| t.route_table_id())
+                .unwrap_or_default()
+                .to_string(),
+        )
+    };
+    let (subnet, rt) = tokio::join!(subnet, table);
+    let ((sid, public), rt) = (subnet?, rt?);
+    if public != Some(false) {
+        ec2.modify_subnet_attribute()
+            .subnet_id(&sid)
+            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(false).build())
+            .send()
+            .await
+            .map_err(AwsError::from_sdk("ec2:ModifySubnetAttribute"))?;
+    }
+    // Its association: with its own table.
+    let current = live.tables.iter().find_map(|t| {
+        t.associations()
+            .iter()
+            .find(|a| a.subnet_id() == Some(sid.as_str()))
+            .map(|a| {
+                (
+                    t.route_table_id().unwrap_or_default().to_string(),
+                    a.route_table_association_id()
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            })
+    });
+    match current {
+        Some((t, _)) if t == rt => {}
+        Some((_, assoc)) => {
+            ec2.replace_route_table_association()
+                .association_id(assoc)
+                .route_table_id(&rt)
+                .send()
+                .await
+                .map_or_else(
+                    // Resent: the first attempt replaced the association id.
+                    |e| tolerate(e, "ec2:ReplaceRouteTableAssociation", ASSOC_GONE),
+                    |_| Ok(()),
+                )?;
+        }
+        None => {
+            ec2.associate_route_table()
+                .subnet_id(&sid)
+                .route_table_id(&rt)
+                .send()
+                .await
+                .map_or_else(
+                    |e| tolerate(e, "ec2:AssociateRouteTable", "Resource.AlreadyAssociated"),
+                    |_| Ok(()),
+                )?;
+        }
+    }
+    // Routes nobody asked for (an internet gateway's, added by hand).
+    if let Some(t) = live
+        .tables
+        .iter()
+        .find(|t| t.route_table_id() == Some(rt.as_str()))
+    {
+        for r in t.routes() {
+            let extra = r.gateway_id() != Some("local")
+                && r.destination_prefix_list_id().is_none()
+                && !r.gateway_id().is_some_and(|g| g.starts_with("vpce-"));
+            if !extra {
+                continue;
+            }
+            let mut req = ec2.delete_route().route_table_id(&rt);
+            if let Some(c) = r.destination_cidr_block() {
+                req = req.destination_cidr_block(c);
+            } else if let Some(c) = r.destination_ipv6_cidr_block() {
+                req = req.destination_ipv6_cidr_block(c);
+            }
+            req.send().await.map_or_else(
+                |e| tolerate(e, "ec2:DeleteRoute", "InvalidRoute.NotFound"),
+                |_| Ok(()),
+            )?;
+        }
+    }
+    let network_acl = live
+        .subnets
+        .get(name)
+        .map(|l| l.network_acl.clone())
+        .unwrap_or_default();
+    Ok((
+        name.to_string(),
+        sid,
+        rt,
+        SubnetState {
+            cidr: w.cidr.clone(),
+            az: w.az.clone(),
+            map_public_ip_on_launch: false,
+            routes: Vec::new(),
+            route_table: "own".into(),
+            network_acl,
+        },
+    ))
 }
 
 /// Makes the private NACL hold exactly the wanted entries and be the private subnets' NACL.
@@ -991,81 +1018,55 @@ pub async fn converge_nacl(
                 )?;
         }
     }
-    for (text, w) in d.network_acl.iter().zip(&want) {
-        if live.nacl.contains(text) {
-            continue;
-        }
-        let exists = have
-            .iter()
-            .any(|h| h.egress == w.egress && h.number == w.number);
-        let action = if w.allow {
-            RuleAction::Allow
-        } else {
-            RuleAction::Deny
-        };
-        let range = w
-            .ports
-            .map(|(a, b)| PortRange::builder().from(a).to(b).build());
-        let mut replace = exists;
-        if !exists {
-            let created = ec2
-                .create_network_acl_entry()
-                .network_acl_id(&nacl_id)
-                .egress(w.egress)
-                .rule_number(w.number)
-                .rule_action(action.clone())
-                .protocol(&w.protocol)
-                .cidr_block(&w.cidr)
-                .set_port_range(range.clone())
-                .send()
-                .await;
-            match created.map_err(AwsError::from_sdk("ec2:CreateNetworkAclEntry")) {
-                Ok(_) => {}
-                // The SDK resent a create whose first answer was lost (or the entry appeared
-                // meanwhile): the number is taken, so set it to what the spec wants.
-                Err(e) if e.code == "NetworkAclEntryAlreadyExists" => replace = true,
-                Err(e) => return Err(e),
-            }
-        }
-        if replace {
-            ec2.replace_network_acl_entry()
-                .network_acl_id(&nacl_id)
-                .egress(w.egress)
-                .rule_number(w.number)
-                .rule_action(action)
-                .protocol(&w.protocol)
-                .cidr_block(&w.cidr)
-                .set_port_range(range)
-                .send()
-                .await
-                .map_err(AwsError::from_sdk("ec2:ReplaceNetworkAclEntry"))?;
-        }
-    }
+    // The entries at once: each has its own rule number.
+    let writes = d
+        .network_acl
+        .iter()
+        .zip(&want)
+        .filter(|(text, _)| !live.nacl.contains(text))
+        .map(|(_, w)| {
+            let exists = have
+                .iter()
+                .any(|h| h.egress == w.egress && h.number == w.number);
+            write_entry(ec2, &nacl_id, w, exists)
+        });
+    futures::future::join_all(writes)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<()>, AwsError>>()?;
     let mut entries = d.network_acl.clone();
     entries.sort();
     live.nacl = entries;
     live.nacl_id = nacl_id.clone();
-    // The associations as read: writing entries does not move them.
-    let mut moved = Vec::new();
-    for (name, id) in &live.subnet_ids {
-        let Some(assoc) = live.nacl_assoc.get(id) else {
-            continue;
-        };
-        if live.subnets.get(name).map(|s| s.network_acl.as_str()) == Some("private") {
-            continue;
-        }
-        let new_assoc = match ec2
-            .replace_network_acl_association()
-            .association_id(assoc)
-            .network_acl_id(&nacl_id)
-            .send()
-            .await
-        {
-            Ok(o) => o.new_association_id().map(String::from),
-            Err(e) => tolerate(e, "ec2:ReplaceNetworkAclAssociation", ASSOC_GONE).map(|_| None)?,
-        };
-        moved.push((name.clone(), id.clone(), new_assoc));
-    }
+    // The associations as read: writing entries does not move them. All at once.
+    let moves =
+        live.subnet_ids
+            .iter()
+            .filter(|(name, _)| {
+                live.subnets.get(*name).map(|s| s.network_acl.as_str()) != Some("private")
+            })
+            .filter_map(|(name, id)| Some((name, id, live.nacl_assoc.get(id)?)))
+            .map(|(name, id, assoc)| {
+                let nacl_id = &nacl_id;
+                async move {
+                    let new_assoc = match ec2
+                        .replace_network_acl_association()
+                        .association_id(assoc)
+                        .network_acl_id(nacl_id)
+                        .send()
+                        .await
+                    {
+                        Ok(o) => o.new_association_id().map(String::from),
+                        Err(e) => tolerate(e, "ec2:ReplaceNetworkAclAssociation", ASSOC_GONE)
+                            .map(|_| None)?,
+                    };
+                    Ok::<_, AwsError>((name.clone(), id.clone(), new_assoc))
+                }
+            });
+    let moved = futures::future::join_all(moves)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, AwsError>>()?;
     for (name, id, new_assoc) in moved {
         if let Some(s) = live.subnets.get_mut(&name) {
             s.network_acl = "private".into();
@@ -1079,6 +1080,56 @@ pub async fn converge_nacl(
     Ok(())
 }
 
+/// Writes one wanted NACL entry: created, or replaced when its number is taken (`exists`, or
+/// a resent create whose first answer was lost).
+async fn write_entry(
+    ec2: &aws_sdk_ec2::Client,
+    nacl_id: &str,
+    w: &Entry,
+    exists: bool,
+) -> Result<(), AwsError> {
+    let action = if w.allow {
+        RuleAction::Allow
+    } else {
+        RuleAction::Deny
+    };
+    let range = w
+        .ports
+        .map(|(a, b)| PortRange::builder().from(a).to(b).build());
+    if !exists {
+        let created = ec2
+            .create_network_acl_entry()
+            .network_acl_id(nacl_id)
+            .egress(w.egress)
+            .rule_number(w.number)
+            .rule_action(action.clone())
+            .protocol(&w.protocol)
+            .cidr_block(&w.cidr)
+            .set_port_range(range.clone())
+            .send()
+            .await;
+        match created.map_err(AwsError::from_sdk("ec2:CreateNetworkAclEntry")) {
+            Ok(_) => return Ok(()),
+            // The SDK resent a create whose first answer was lost (or the entry appeared
+            // meanwhile): the number is taken, so set it to what the spec wants.
+            Err(e) if e.code == "NetworkAclEntryAlreadyExists" => {}
+            Err(e) => return Err(e),
+        }
+    }
+    ec2.replace_network_acl_entry()
+        .network_acl_id(nacl_id)
+        .egress(w.egress)
+        .rule_number(w.number)
+        .rule_action(action)
+        .protocol(&w.protocol)
+        .cidr_block(&w.cidr)
+        .set_port_range(range)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk("ec2:ReplaceNetworkAclEntry"))?;
+    Ok(())
+}
+
 /// Deletes every entry of the VPC's default NACL but AWS's fixed `*` denies: no subnet of
 /// the network uses it, and its stock allow-all entries (rule 100, in and out) are what
 /// scanners flag (Prowler's `ec2_networkacl_allow_ingress_*`, CIS AWS Foundations 5.1).
@@ -1088,18 +1139,26 @@ pub async fn strip_default_nacl(cx: &Ctx<'_>, region: &str, live: &Parts) -> Res
     if live.default_nacl_id.is_empty() {
         return Ok(());
     }
-    for e in live.default_nacl.iter().filter_map(|s| parse_entry(s)) {
-        ec2.delete_network_acl_entry()
-            .network_acl_id(&live.default_nacl_id)
-            .egress(e.egress)
-            .rule_number(e.number)
-            .send()
-            .await
-            .map_or_else(
-                |e| tolerate(e, "ec2:DeleteNetworkAclEntry", ENTRY_GONE),
-                |_| Ok(()),
-            )?;
-    }
+    let deletes = live
+        .default_nacl
+        .iter()
+        .filter_map(|s| parse_entry(s))
+        .map(|e| async move {
+            ec2.delete_network_acl_entry()
+                .network_acl_id(&live.default_nacl_id)
+                .egress(e.egress)
+                .rule_number(e.number)
+                .send()
+                .await
+                .map_or_else(
+                    |e| tolerate(e, "ec2:DeleteNetworkAclEntry", ENTRY_GONE),
+                    |_| Ok(()),
+                )
+        });
+    futures::future::join_all(deletes)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<()>, AwsError>>()?;
     Ok(())
 }
 
