@@ -1749,6 +1749,47 @@ def patch_sagemaker_add_tags_overwrites() -> None:
     SageMakerModelBackend.add_tags = add_tags
 
 
+class _LazyPrivateKey:
+    """A KMS key's signing key pair, made the first time something uses it."""
+
+    def __init__(self, make, key_spec: str):  # type: ignore[no-untyped-def]
+        self._make = make
+        self._key_spec = key_spec
+        self._key = None
+        self._lock = threading.Lock()
+
+    def made(self) -> bool:
+        return self._key is not None
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        if name.startswith("_"):
+            raise AttributeError(name)
+        with self._lock:
+            if self._key is None:
+                self._key = self._make(self._key_spec)
+        return getattr(self._key, name)
+
+
+def patch_kms_key_pair_on_use() -> None:
+    """Close: | KMS `CreateKey` makes an RSA-2048 key pair for every key, symmetric ones
+    included, which never use it (AWS makes no such pair) | 30-100 ms of the server's CPU per
+    key, paid by the call (and by whatever waits behind it) | 5.2.5 |
+
+    moto's Key.__init__ calls `generate_private_key(key_spec)`. The name is replaced in
+    moto.kms.models by one that returns a proxy making the real pair on first use (Sign,
+    Verify, GetPublicKey), so asymmetric keys behave as before and symmetric keys skip it.
+    """
+    import moto.kms.models as kms_models
+
+    _require(kms_models, "generate_private_key")
+    original = kms_models.generate_private_key
+
+    def generate_private_key(key_spec):  # type: ignore[no-untyped-def]
+        return _LazyPrivateKey(original, key_spec)
+
+    kms_models.generate_private_key = generate_private_key
+
+
 def patch_ec2_endpoint_eni_groups() -> None:
     """Close: | EC2 `CreateVpcEndpoint` (Interface) makes one network interface per subnet but
     gives it none of the endpoint's security groups (AWS: the endpoint's groups) | an outside
@@ -1959,6 +2000,7 @@ PATCHES = (
     patch_ec2_nacl_not_found,
     patch_ec2_client_token,
     patch_sagemaker_endpoint_enis,
+    patch_kms_key_pair_on_use,
 )
 
 

@@ -221,7 +221,7 @@ class PatchDefinitionTests(unittest.TestCase):
 
     def test_every_patch_names_its_gap(self) -> None:
         patches = list(self.launcher.PATCHES) + [self.launcher.patch_cloudwatch_rpcv2_cbor]
-        self.assertEqual(len(patches), 23)
+        self.assertEqual(len(patches), 24)
         for patch in patches:
             self.assertTrue(patch.__doc__.startswith("Close: | "), patch.__name__)
 
@@ -256,6 +256,44 @@ class Ec2FixtureTests(unittest.TestCase):
         self.assertEqual(ec2.describe_snapshots(OwnerIds=["amazon"])["Snapshots"], [])
         default = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
         self.assertEqual(len(default), 1)
+
+
+class KmsKeyPairPatchTests(unittest.TestCase):
+    def test_asymmetric_keys_still_sign_verify_and_give_their_public_key(self) -> None:
+        kms = client("kms")
+        key = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        sig = kms.sign(KeyId=key, Message=b"phi", SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+        ok = kms.verify(KeyId=key, Message=b"phi", Signature=sig, SigningAlgorithm="RSASSA_PSS_SHA_256")
+        self.assertTrue(ok["SignatureValid"])
+        self.assertGreater(len(kms.get_public_key(KeyId=key)["PublicKey"]), 200)
+        ec = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        sig = kms.sign(KeyId=ec, Message=b"phi", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+        self.assertTrue(kms.verify(KeyId=ec, Message=b"phi", Signature=sig, SigningAlgorithm="ECDSA_SHA_256")["SignatureValid"])
+
+    def test_a_symmetric_key_makes_no_key_pair_and_still_encrypts(self) -> None:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("moto_launcher_kms", LAUNCHER)
+        launcher = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(launcher)
+        made = []
+        proxy = launcher._LazyPrivateKey(lambda key_spec: made.append(key_spec) or "pair", "RSA_2048")
+        self.assertFalse(proxy.made())
+        self.assertEqual(made, [], "nothing is made before use")
+        self.assertEqual(proxy.upper(), "PAIR")
+        self.assertEqual(made, ["RSA_2048"])
+        proxy.lower()
+        self.assertEqual(made, ["RSA_2048"], "made once")
+        # Wired into moto's Key (in this process): a symmetric key's pair is never made.
+        launcher.patch_kms_key_pair_on_use()
+        from moto.kms.models import Key
+
+        sym = Key(None, "ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT", "", ACCOUNT, REGION)
+        self.assertFalse(sym.private_key.made())
+        kms = client("kms")
+        key = kms.create_key()["KeyMetadata"]["KeyId"]
+        blob = kms.encrypt(KeyId=key, Plaintext=b"phi")["CiphertextBlob"]
+        self.assertEqual(kms.decrypt(CiphertextBlob=blob)["Plaintext"], b"phi")
 
 
 class KeepAliveTests(unittest.TestCase):
