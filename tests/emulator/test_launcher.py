@@ -221,7 +221,7 @@ class PatchDefinitionTests(unittest.TestCase):
 
     def test_every_patch_names_its_gap(self) -> None:
         patches = list(self.launcher.PATCHES) + [self.launcher.patch_cloudwatch_rpcv2_cbor]
-        self.assertEqual(len(patches), 24)
+        self.assertEqual(len(patches), 25)
         for patch in patches:
             self.assertTrue(patch.__doc__.startswith("Close: | "), patch.__name__)
 
@@ -294,6 +294,32 @@ class KmsKeyPairPatchTests(unittest.TestCase):
         key = kms.create_key()["KeyMetadata"]["KeyId"]
         blob = kms.encrypt(KeyId=key, Plaintext=b"phi")["CiphertextBlob"]
         self.assertEqual(kms.decrypt(CiphertextBlob=blob)["Plaintext"], b"phi")
+
+
+class DispatchCachePatchTests(unittest.TestCase):
+    def test_cached_lookups_answer_as_moto_does(self) -> None:
+        import importlib.util
+
+        import moto.backends as moto_backends
+        import moto.core.responses as core_responses
+        from moto.core.utils import method_names_from_class
+        from moto.sagemaker.responses import SageMakerResponse
+
+        before = list(moto_backends.list_of_moto_modules())
+        spec = importlib.util.spec_from_file_location("moto_launcher_dispatch", LAUNCHER)
+        launcher = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(launcher)
+        launcher.patch_dispatch_lookups_cached()
+        self.assertEqual(list(moto_backends.list_of_moto_modules()), before)
+        self.assertIn("ec2", moto_backends.list_of_moto_modules())
+        cached = core_responses.method_names_from_class(SageMakerResponse)
+        self.assertEqual(set(cached), set(method_names_from_class(SageMakerResponse)))
+        self.assertIn("create_endpoint", cached)
+        self.assertIs(core_responses.method_names_from_class(SageMakerResponse), cached, "computed once")
+        # Through the server: every service still dispatches (one call each).
+        self.assertIn("Buckets", client("s3").list_buckets())
+        self.assertIn("Vpcs", client("ec2").describe_vpcs())
+        self.assertIn("Models", client("sagemaker").list_models())
 
 
 class KeepAliveTests(unittest.TestCase):
