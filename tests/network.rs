@@ -407,10 +407,8 @@ async fn network_lifecycle() {
         text.contains(&format!("arn:aws:s3:::{env}-models/*")),
         "{text}"
     );
-    assert!(
-        text.contains(&format!("prod-{REGION}-starport-layer-bucket")),
-        "{text}"
-    );
+    // No `ecr.dkr` endpoint, no image pulls from the VPC: no ECR-layer statement.
+    assert!(!text.contains("starport-layer-bucket"), "{text}");
     // The environment's buckets for this account's callers only.
     let buckets = policy["Statement"]
         .as_array()
@@ -837,6 +835,11 @@ const DR: &str = "us-west-2";
 
 /// `spec(env)` with an endpoint serving the model and a DR stack that replicates the network.
 fn dr_spec(env: &str) -> String {
+    // With image pulls from inside the VPC (`ecr.dkr`) in both regions.
+    let base = spec(env).replace(
+        "endpoints: [s3, kms, sagemaker.runtime]",
+        "endpoints: [s3, kms, sagemaker.runtime, ecr.dkr]",
+    );
     format!(
         r#"{}  endpoints:
     e:
@@ -854,7 +857,7 @@ dr:
     sagemaker_endpoints: [e]
     networks: [main]
 "#,
-        spec(env)
+        base
     )
 }
 
@@ -985,6 +988,15 @@ async fn dr_twin_network_lifecycle() {
     );
     assert!(
         !policy.contains(&format!("arn:aws:s3:::{env}-models\"")),
+        "{policy}"
+    );
+    // The twin has `ecr.dkr`: reads of its own region's ECR layer bucket, nothing else's.
+    assert!(
+        policy.contains(&format!("arn:aws:s3:::prod-{DR}-starport-layer-bucket/*")),
+        "{policy}"
+    );
+    assert!(
+        !policy.contains(&format!("prod-{REGION}-starport")),
         "{policy}"
     );
     // The twin groups, and the DR model in the twin's subnets behind the twin group.

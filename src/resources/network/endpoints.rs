@@ -98,12 +98,19 @@ pub(super) fn interface_policy(acct: &str) -> Value {
 }
 
 /// The S3 gateway endpoint's policy: this environment's buckets (every `s3.*` entry), for this
-/// account's callers only, and the bucket ECR keeps image layers in for the region
+/// account's callers only, and, when the network has the `ecr.dkr` endpoint (image pulls from
+/// inside the VPC), the bucket ECR keeps image layers in for the region
 /// (`prod-<region>-starport-layer-bucket`, read-only). The layer statement names no caller
 /// account: ECR hands out layer URLs presigned by its own AWS-owned account, so a
 /// `aws:PrincipalAccount` condition there would break image pulls (AWS's own data-perimeter
-/// examples leave it unconditioned too).
-fn s3_policy(spec: &LoadedSpec, r: &Renderer, region: &str) -> Result<Value, SpecError> {
+/// examples leave it unconditioned too). Without `ecr.dkr` nothing in the VPC pulls images
+/// privately, and the statement would only widen the perimeter.
+fn s3_policy(
+    spec: &LoadedSpec,
+    r: &Renderer,
+    region: &str,
+    ecr_pulls: bool,
+) -> Result<Value, SpecError> {
     let mut buckets = Vec::new();
     // A DR twin's gateway serves its own region only: the twin buckets (their names from the
     // DR view of the context, where a bucket with a twin stands for it).
@@ -135,13 +142,15 @@ fn s3_policy(spec: &LoadedSpec, r: &Renderer, region: &str) -> Result<Value, Spe
             "Condition": this_account(&account(r)),
         }));
     }
-    statements.push(json!({
-        "Sid": "EcrImageLayers",
-        "Effect": "Allow",
-        "Principal": "*",
-        "Action": "s3:GetObject",
-        "Resource": format!("arn:aws:s3:::prod-{region}-starport-layer-bucket/*"),
-    }));
+    if ecr_pulls {
+        statements.push(json!({
+            "Sid": "EcrImageLayers",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": format!("arn:aws:s3:::prod-{region}-starport-layer-bucket/*"),
+        }));
+    }
     Ok(crate::policy::normalize(&json!({
         "Version": "2012-10-17",
         "Statement": statements,
@@ -179,7 +188,12 @@ pub fn desired(
                 },
                 endpoint_security_group: !gateway,
                 policy: if gateway {
-                    s3_policy(spec, r, &decl.region)?
+                    s3_policy(
+                        spec,
+                        r,
+                        &decl.region,
+                        n.endpoints.iter().any(|x| x == "ecr.dkr"),
+                    )?
                 } else {
                     interface_policy(&account(r))
                 },
