@@ -10,6 +10,8 @@
 # Needs Prowler 5 (PROWLER, default /work/prowler-venv/bin/prowler) and the emulator venv.
 # Nothing leaves 127.0.0.1: Prowler runs with proxy variables pointing at a closed local port.
 # KEEP=1 keeps the work directory (Prowler's CSV, the spec) and prints its path.
+# NO_ECR=1 drops `ecr.api` and `ecr.dkr` from the network's endpoints (no image pulls from
+# inside the VPC, so the S3 gateway policy has no ECR-layer statement).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/target-dir.sh
@@ -45,6 +47,13 @@ done
 cp -a environments policies templates "$work/"
 spec="$work/environments/local.yaml"
 sed -i "s#^endpoint_url: .*#endpoint_url: http://127.0.0.1:$port#" "$spec"
+if [ "${NO_ECR:-0}" = 1 ]; then
+  sed -i 's/, ecr\.api, ecr\.dkr//' "$work/environments/base.yaml"
+  if grep -q 'endpoints:.*ecr\.' "$work/environments/base.yaml"; then
+    echo "NO_ECR: ecr endpoints still listed" >&2
+    exit 1
+  fi
+fi
 
 echo "== novactl apply ($spec)" >&2
 "$bin" validate -e "$spec" >&2
