@@ -12,7 +12,8 @@
 //! * [`ec2`]: EC2 tags, security-group rules as sets, deletes an ENI holds;
 //! * [`log_group`]: log-group retentions (a trail's group, a network's flow-log group);
 //! * [`import`]: what `novactl import` asks a kind for and the helpers of its mappings;
-//! * [`s3_errors`]: S3 error helpers several S3-touching rooms share.
+//! * [`s3_errors`]: S3 error helpers several S3-touching rooms share;
+//! * [`all_settled`]: independent calls at once, every one waited for.
 
 pub mod cache;
 pub mod delivery;
@@ -25,3 +26,15 @@ pub mod refs;
 pub mod s3_errors;
 pub mod tags;
 pub mod wait;
+
+/// Runs `jobs` at once and waits for every one (none is dropped mid-call, as
+/// `try_join_all` would on the first error), then gives their values in order, or the first
+/// error.
+pub async fn all_settled<T, F>(
+    jobs: impl IntoIterator<Item = F>,
+) -> Result<Vec<T>, crate::aws::AwsError>
+where
+    F: std::future::Future<Output = Result<T, crate::aws::AwsError>>,
+{
+    futures::future::join_all(jobs).await.into_iter().collect()
+}

@@ -522,7 +522,7 @@ pub async fn converge(
             }
         }
     }
-    futures::future::try_join_all(writes).await.map(drop)
+    crate::resources::kit::all_settled(writes).await.map(drop)
 }
 
 /// An endpoint write to run with the others at once (see [`converge`]).

@@ -9,6 +9,7 @@ use super::adopt::Claims;
 use super::{part_tags, Names, NetworkState, Rules, SubnetState, TAG_PART};
 use crate::aws::AwsError;
 use crate::permissions::{perm, Perm};
+use crate::resources::kit::all_settled;
 use crate::resources::kit::ec2::{
     client_token, code_of, delete_when_free, filter, rules_of, sync_rules, sync_tags, tag_spec,
     tags_of, tolerate, Direction,
@@ -771,14 +772,12 @@ pub async fn converge_subnets(
     }
     // Every subnet at once: each one's creates and association are its own.
     let view: &Parts = live;
-    let made = futures::future::join_all(
+    let made = all_settled(
         d.subnets
             .iter()
             .map(|(name, w)| converge_subnet(cx, region, vpc_id, d, names, view, name, w)),
     )
-    .await
-    .into_iter()
-    .collect::<Result<Vec<_>, AwsError>>()?;
+    .await?;
     let mut new_subnet = false;
     for (name, sid, rt, state) in made {
         new_subnet |= live.subnet_ids.get(&name) != Some(&sid);
@@ -1006,16 +1005,7 @@ pub async fn converge_nacl(
             .iter()
             .any(|w| w.egress == h.egress && w.number == h.number)
         {
-            ec2.delete_network_acl_entry()
-                .network_acl_id(&nacl_id)
-                .egress(h.egress)
-                .rule_number(h.number)
-                .send()
-                .await
-                .map_or_else(
-                    |e| tolerate(e, "ec2:DeleteNetworkAclEntry", ENTRY_GONE),
-                    |_| Ok(()),
-                )?;
+            delete_entry(ec2, &nacl_id, h).await?;
         }
     }
     // The entries at once: each has its own rule number.
@@ -1030,10 +1020,7 @@ pub async fn converge_nacl(
                 .any(|h| h.egress == w.egress && h.number == w.number);
             write_entry(ec2, &nacl_id, w, exists)
         });
-    futures::future::join_all(writes)
-        .await
-        .into_iter()
-        .collect::<Result<Vec<()>, AwsError>>()?;
+    all_settled(writes).await?;
     let mut entries = d.network_acl.clone();
     entries.sort();
     live.nacl = entries;
@@ -1063,10 +1050,7 @@ pub async fn converge_nacl(
                     Ok::<_, AwsError>((name.clone(), id.clone(), new_assoc))
                 }
             });
-    let moved = futures::future::join_all(moves)
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>, AwsError>>()?;
+    let moved = all_settled(moves).await?;
     for (name, id, new_assoc) in moved {
         if let Some(s) = live.subnets.get_mut(&name) {
             s.network_acl = "private".into();
@@ -1078,6 +1062,20 @@ pub async fn converge_nacl(
         };
     }
     Ok(())
+}
+
+/// Deletes one NACL entry; one already gone (a resent delete) is done.
+async fn delete_entry(ec2: &aws_sdk_ec2::Client, nacl_id: &str, e: &Entry) -> Result<(), AwsError> {
+    ec2.delete_network_acl_entry()
+        .network_acl_id(nacl_id)
+        .egress(e.egress)
+        .rule_number(e.number)
+        .send()
+        .await
+        .map_or_else(
+            |err| tolerate(err, "ec2:DeleteNetworkAclEntry", ENTRY_GONE),
+            |_| Ok(()),
+        )
 }
 
 /// Writes one wanted NACL entry: created, or replaced when its number is taken (`exists`, or
@@ -1143,22 +1141,8 @@ pub async fn strip_default_nacl(cx: &Ctx<'_>, region: &str, live: &Parts) -> Res
         .default_nacl
         .iter()
         .filter_map(|s| parse_entry(s))
-        .map(|e| async move {
-            ec2.delete_network_acl_entry()
-                .network_acl_id(&live.default_nacl_id)
-                .egress(e.egress)
-                .rule_number(e.number)
-                .send()
-                .await
-                .map_or_else(
-                    |e| tolerate(e, "ec2:DeleteNetworkAclEntry", ENTRY_GONE),
-                    |_| Ok(()),
-                )
-        });
-    futures::future::join_all(deletes)
-        .await
-        .into_iter()
-        .collect::<Result<Vec<()>, AwsError>>()?;
+        .map(|e| async move { delete_entry(ec2, &live.default_nacl_id, &e).await });
+    all_settled(deletes).await?;
     Ok(())
 }
 
